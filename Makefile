@@ -1,0 +1,40 @@
+# lancedb: PGXS build.  `make && make install` (PG_CONFIG=... to pick a
+# server); `make WERROR=1` turns warnings into errors (CI); `make NATIVE=1`
+# tunes for the build machine (the default build is portable: SIMD paths
+# are chosen at run time).
+
+EXTENSION = lancedb
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" lancedb.control)
+MODULE_big = lancedb
+
+KERNEL_SRCS = src/kernels/distance.c src/kernels/distance_avx2.c
+SRCS = src/lancedb.c $(KERNEL_SRCS) $(wildcard src/vector/*.c)
+OBJS = $(SRCS:.c=.o)
+
+# Install script of the current version plus every upgrade script
+# (lancedb--OLD--NEW.sql); see docs/architecture.md.
+DATA = $(wildcard sql/lancedb--*.sql)
+
+# pg_regress suites: every sql/*.sql that is not an install/upgrade script.
+REGRESS = $(sort $(filter-out lancedb--%,$(basename $(notdir $(wildcard sql/*.sql)))))
+REGRESS_OPTS = --inputdir=. --load-extension=lancedb
+
+PG_CPPFLAGS = -I$(srcdir)/src -std=gnu11 -fvisibility=hidden \
+	'-DPGDLLEXPORT=__attribute__((visibility("default")))'
+ifeq ($(WERROR),1)
+PG_CPPFLAGS += -Werror
+endif
+ifeq ($(NATIVE),1)
+PG_CPPFLAGS += -march=native
+endif
+SHLIB_LINK = -lm
+
+EXTRA_CLEAN = results regression.diffs regression.out tmp_check log \
+	test/unit/test_kernels bench/distance/bench_distance
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+print-%:
+	@echo '$($*)'

@@ -1,0 +1,24 @@
+/*
+ * lancedb.h
+ *	  Declarations shared across the extension's modules.
+ */
+#ifndef LANCEDB_H
+#define LANCEDB_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+
+/*
+ * The library is built with -fvisibility=hidden so its internal symbols can
+ * never bind to another extension's (pgvector's vector_in, say, when both
+ * are loaded in one backend).  SQL-callable functions are exported with
+ * this macro, which marks the first declaration visible.
+ */
+#define LANCEDB_FUNCTION(name) \
+	extern PGDLLEXPORT Datum name(PG_FUNCTION_ARGS); \
+	PG_FUNCTION_INFO_V1(name)
+
+extern PGDLLEXPORT void _PG_init(void);
+
+#endif							/* LANCEDB_H */
