@@ -185,6 +185,18 @@ cluster_log_tail() {
 	fi
 }
 
+# cluster_log_report [N]: server crashes/assertion failures/PANICs from the
+# whole log (expected ERRORs of the tests are not interesting), then the tail.
+cluster_log_report() {
+	local n=${1:-40}
+	[ -n "$CLUSTER_LOG" ] && [ -f "$CLUSTER_LOG" ] || return 0
+	if grep -q -E 'PANIC|TRAP:|terminated by signal|was terminated|exited with exit code|WARNING: .*leak' "$CLUSTER_LOG"; then
+		echo "----- server crashes / PANICs / leaks in $CLUSTER_LOG -----"
+		grep -E -A2 'PANIC|TRAP:|terminated by signal|was terminated|exited with exit code|WARNING: .*leak' "$CLUSTER_LOG" | head -n 60
+	fi
+	cluster_log_tail "$n"
+}
+
 cluster_running() {
 	[ -n "$CLUSTER_DATA" ] && [ -f "$CLUSTER_DATA/postmaster.pid" ]
 }

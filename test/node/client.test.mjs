@@ -59,10 +59,50 @@ function halfToNumber(h) {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
-// Binary results for our types come back as raw Buffers (node-postgres has
-// no binary parser for them; its default would stringify the bytes).
-function binaryQuery(text, values) {
-  return client.query({ text, values, binary: true });
+// Binary result format.  node-postgres 8.23.1 requests it ({ binary: true }
+// -> Bind with result format 1) but its protocol parser decodes every
+// DataRow field as UTF-8 and turns it back into a Buffer, so bytes that are
+// not valid UTF-8 come back altered (brianc/node-postgres#3495, open).  To
+// check what the server really sent, this taps the connection's socket
+// while the query runs and decodes the DataRow messages itself.  The
+// connection is idle between queries, so the first byte received after the
+// query is sent starts a protocol message.
+async function binaryQuery(text, values = []) {
+  const stream = client.connection.stream;
+  const chunks = [];
+  const tap = (chunk) => chunks.push(Buffer.from(chunk));
+  stream.on('data', tap);
+  let result;
+  try {
+    result = await client.query({ text, values, binary: true, queryMode: 'extended' });
+  } finally {
+    stream.removeListener('data', tap);
+  }
+  const wire = Buffer.concat(chunks);
+  const wireRows = [];
+  for (let off = 0; off + 5 <= wire.length;) {
+    const type = String.fromCharCode(wire[off]);
+    const len = wire.readInt32BE(off + 1);
+    if (type === 'D') {
+      let p = off + 5;
+      const n = wire.readInt16BE(p);
+      p += 2;
+      const row = [];
+      for (let i = 0; i < n; i++) {
+        const flen = wire.readInt32BE(p);
+        p += 4;
+        row.push(flen < 0 ? null : wire.subarray(p, p + flen));
+        if (flen > 0) p += flen;
+      }
+      wireRows.push(row);
+    }
+    off += 1 + len;
+  }
+  assert.equal(wireRows.length, result.rows.length, 'DataRow messages seen on the wire');
+  for (const f of result.fields) {
+    assert.equal(f.format, 'binary', `column ${f.name} came back in binary format`);
+  }
+  return { result, wireRows };
 }
 
 before(async () => {
@@ -78,6 +118,7 @@ before(async () => {
   vectorOid = Number(rows.find((r) => r.typname === 'vector')?.oid);
   assert.ok(vectorOid > 0, 'vector type exists');
   assert.ok(halfvecOid > 0, 'halfvec type exists');
+  // No binary parsers for our types in node-postgres: hand out the Buffer.
   client.setTypeParser(vectorOid, 'binary', (buf) => buf);
   client.setTypeParser(halfvecOid, 'binary', (buf) => buf);
 });
@@ -121,26 +162,35 @@ test('binary protocol: vector Buffer parameter and binary result', async () => {
   // node-postgres sends Buffer parameters in binary format -> vector_recv.
   await client.query(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [10, buf]);
 
-  const res = await binaryQuery(`SELECT v FROM ${table} WHERE id = $1`, ['10']);
-  assert.equal(res.fields[0].format, 'binary');
-  assert.equal(res.fields[0].dataTypeID, vectorOid);
-  const got = res.rows[0].v;
+  const { result, wireRows } = await binaryQuery(`SELECT v FROM ${table} WHERE id = $1`, [10]);
+  assert.equal(result.fields[0].dataTypeID, vectorOid);
+  const got = wireRows[0][0];
   assert.equal(got.toString('hex'), buf.toString('hex'), 'vector_send returns the bytes vector_recv got');
   assert.deepEqual(decodeVector(got), sent);
 
-  const text = await client.query(`SELECT v::text AS t FROM ${table} WHERE id = 10`);
+  const text = await client.query(`SELECT v::text AS t, vector_send(v) AS send FROM ${table} WHERE id = 10`);
   assert.equal(text.rows[0].t, '[1.5,2,3]');
+  assert.equal(text.rows[0].send.toString('hex'), buf.toString('hex'), 'vector_send() as bytea');
 
   // Values that need full float4 precision survive both protocols.
   const precise = [Math.fround(0.1), Math.fround(-1e-7), Math.fround(3.4e38)];
   await client.query(`INSERT INTO ${table} (id, v) VALUES (11, $1)`, [encodeVector(precise)]);
-  const back = await binaryQuery(`SELECT v FROM ${table} WHERE id = 11`);
-  assert.deepEqual(decodeVector(back.rows[0].v), precise);
+  const back = await binaryQuery(`SELECT v FROM ${table} WHERE id = $1`, [11]);
+  assert.deepEqual(decodeVector(back.wireRows[0][0]), precise);
   const backText = await client.query(`SELECT v FROM ${table} WHERE id = 11`);
   // The text form is the shortest decimal that reads back as the same float4.
   assert.deepEqual(backText.rows[0].v.map(Math.fround), precise, 'text output round-trips float4 exactly');
 
-  // A binary value typed explicitly as the parameter of an operator.
+  // Through node-postgres's own result object: with bytes below 0x80 (which
+  // survive its UTF-8 detour) the Buffer it hands out is the wire value.
+  const safe = encodeVector([2.5, 2, 0.5]);
+  assert.ok(safe.every((b) => b < 0x80));
+  const viaPg = await binaryQuery('SELECT $1::vector AS v', [safe]);
+  assert.ok(Buffer.isBuffer(viaPg.result.rows[0].v));
+  assert.equal(viaPg.result.rows[0].v.toString('hex'), safe.toString('hex'));
+  assert.deepEqual(decodeVector(viaPg.result.rows[0].v), [2.5, 2, 0.5]);
+
+  // Binary parameters as operator arguments.
   const d = await client.query('SELECT $1::vector <-> $2::vector AS d',
     [encodeVector([0, 0, 0]), encodeVector([3, 4, 0])]);
   assert.equal(d.rows[0].d, 5);
@@ -152,11 +202,11 @@ test('binary protocol: halfvec round trip', async () => {
   const buf = encodeHalfBits(bits);
   await client.query(`INSERT INTO ${table} (id, h) VALUES ($1, $2)`, [20, buf]);
 
-  const res = await binaryQuery(`SELECT h FROM ${table} WHERE id = 20`);
-  assert.equal(res.fields[0].dataTypeID, halfvecOid);
-  assert.equal(res.rows[0].h.toString('hex'), buf.toString('hex'));
-  assert.deepEqual(decodeHalfBits(res.rows[0].h), bits);
-  assert.deepEqual(decodeHalfBits(res.rows[0].h).map(halfToNumber), [1.5, -2, 65504]);
+  const { result, wireRows } = await binaryQuery(`SELECT h FROM ${table} WHERE id = $1`, [20]);
+  assert.equal(result.fields[0].dataTypeID, halfvecOid);
+  assert.equal(wireRows[0][0].toString('hex'), buf.toString('hex'));
+  assert.deepEqual(decodeHalfBits(wireRows[0][0]), bits);
+  assert.deepEqual(decodeHalfBits(wireRows[0][0]).map(halfToNumber), [1.5, -2, 65504]);
 
   const text = await client.query(`SELECT h::text AS t, h AS parsed FROM ${table} WHERE id = 20`);
   assert.equal(text.rows[0].t, '[1.5,-2,65504]');
@@ -164,8 +214,8 @@ test('binary protocol: halfvec round trip', async () => {
 
   // Text in, binary out: 0.1 rounds to the nearest half, 0x2e66.
   await client.query(`INSERT INTO ${table} (id, h) VALUES (21, $1)`, [pgvector.toSql([0.1, 0, -0.25])]);
-  const rounded = await binaryQuery(`SELECT h FROM ${table} WHERE id = 21`);
-  assert.deepEqual(decodeHalfBits(rounded.rows[0].h), [0x2e66, 0x0000, 0xb400]);
+  const rounded = await binaryQuery(`SELECT h FROM ${table} WHERE id = $1`, [21]);
+  assert.deepEqual(decodeHalfBits(rounded.wireRows[0][0]), [0x2e66, 0x0000, 0xb400]);
 });
 
 test('errors carry SQLSTATE', async () => {
