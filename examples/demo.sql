@@ -2,6 +2,8 @@
 -- it against a throwaway cluster).
 \set ON_ERROR_STOP on
 \pset footer off
+\set ECHO queries
+SET client_min_messages = warning;
 
 CREATE EXTENSION IF NOT EXISTS lancedb;
 SELECT lancedb.simd_path() AS simd_path;
@@ -10,12 +12,12 @@ SELECT lancedb.simd_path() AS simd_path;
 -- as float32 (vector) and float16 (halfvec).
 DROP TABLE IF EXISTS items;
 CREATE TABLE items (id int PRIMARY KEY, v vector(3), h halfvec(3));
-SELECT setseed(0.42);
+SELECT setseed(0.42) AS seed \gset
 INSERT INTO items
 SELECT i, arr::vector(3), arr::halfvec(3)
 FROM (SELECT i, ARRAY[random(), random(), random()] AS arr
       FROM generate_series(1, 1000) AS i) AS s;
-SELECT count(*) AS rows, vector_dims(min(v)) AS dims FROM items;
+SELECT count(*) AS rows, min(vector_dims(v)) AS dims FROM items;
 
 -- The six distance operators.
 SELECT '[1,2,3]'::vector <-> '[4,5,6]' AS l2,

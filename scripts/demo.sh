@@ -57,7 +57,7 @@ if [ "$KEEP" = 1 ]; then
 	cat <<-EOF
 	connect:  psql -h $PGHOST -p $PGPORT -U $PGUSER postgres
 	   or:    export PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER; psql postgres
-	stop:     ${AS_USER}$CLUSTER_BINDIR/pg_ctl -D $CLUSTER_DATA stop && rm -rf $CLUSTER_DIR
+	stop:     cd /tmp && ${AS_USER}$CLUSTER_BINDIR/pg_ctl -D $CLUSTER_DATA stop && rm -rf $CLUSTER_DIR
 	server log: $CLUSTER_LOG
 	EOF
 else

@@ -21,7 +21,7 @@
 # the caller's working tree, which may not be readable by it.
 
 CLUSTER_BINDIR=${CLUSTER_BINDIR:-}
-CLUSTER_DIR= CLUSTER_DATA= CLUSTER_SOCK= CLUSTER_LOG= CLUSTER_PORT= CLUSTER_USER=
+CLUSTER_DIR='' CLUSTER_DATA='' CLUSTER_SOCK='' CLUSTER_LOG='' CLUSTER_PORT='' CLUSTER_USER=''
 
 _cluster_say() { printf '%s\n' "cluster: $*" >&2; }
 
@@ -81,9 +81,9 @@ _cluster_used_ports() {
 
 # cluster_free_port: print a TCP port nobody listens on or is connected from.
 cluster_free_port() {
-	local used port i
+	local used port
 	used=$(_cluster_used_ports)
-	for i in $(seq 1 200); do
+	for _ in $(seq 1 200); do
 		port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 30000 ))
 		if ! grep -qx "$port" <<<"$used"; then
 			printf '%s\n' "$port"
@@ -229,5 +229,5 @@ cluster_destroy() {
 			rm -rf "$CLUSTER_DIR"
 		fi
 	fi
-	CLUSTER_DIR= CLUSTER_DATA= CLUSTER_SOCK= CLUSTER_LOG= CLUSTER_PORT=
+	CLUSTER_DIR='' CLUSTER_DATA='' CLUSTER_SOCK='' CLUSTER_LOG='' CLUSTER_PORT=''
 }

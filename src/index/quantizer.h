@@ -1,0 +1,115 @@
+/*
+ * quantizer.h
+ *	  Vector quantizers shared by the IVF and HNSW indexes: flat (exact
+ *	  float32), SQ (8-bit scalar), PQ (product, 4 or 8 bits per sub-vector)
+ *	  and RQ (RaBitQ: random rotation, 1..8 bits per dimension with an
+ *	  error bound).
+ *
+ * Plain C over plain buffers (no PostgreSQL headers).  A quantizer is
+ * trained once, serialised into index pages (quantizer_serialize), and
+ * rebuilt at scan time (quantizer_deserialize, which validates every length
+ * read from disk).  Codes are fixed-size per index: code_size bytes plus
+ * num_aux floats of per-vector correction terms.
+ *
+ * Distances: squared L2 for QMETRIC_L2 and QMETRIC_COSINE (the caller
+ * normalises data and queries, so cosine distance = L2^2 / 2), negative
+ * inner product for QMETRIC_IP.
+ * Each estimate comes with a lower bound of the true distance: exact for
+ * flat, guaranteed for SQ (triangle inequality with the stored residual
+ * norm), probabilistic for RQ (RaBitQ's error bound), and equal to the
+ * estimate for PQ (no bound: callers re-rank refine_factor x k).
+ */
+#ifndef LANCE_INDEX_QUANTIZER_H
+#define LANCE_INDEX_QUANTIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum QuantKind
+{
+	QUANT_FLAT = 0,
+	QUANT_SQ = 1,
+	QUANT_PQ = 2,
+	QUANT_RQ = 3
+} QuantKind;
+
+typedef enum QuantMetric
+{
+	QMETRIC_L2 = 0,				/* squared Euclidean */
+	QMETRIC_IP = 1,				/* negative inner product */
+	QMETRIC_COSINE = 2			/* caller normalises: L2 on unit vectors */
+} QuantMetric;
+
+typedef struct QuantOptions
+{
+	QuantKind	kind;
+	QuantMetric metric;
+	int			dim;
+	int			num_sub_vectors;	/* PQ: M (dim % M == 0 not required) */
+	int			num_bits;		/* PQ: 4 or 8; RQ: 1..8; SQ: 8 */
+	int			max_iterations; /* PQ codebook k-means */
+	uint64_t	seed;
+	void		(*interrupt_hook) (void *arg);
+	void	   *interrupt_arg;
+	void	   *(*alloc) (size_t size);	/* must not return NULL */
+	void		(*release) (void *ptr);
+} QuantOptions;
+
+typedef struct Quantizer Quantizer;		/* opaque */
+typedef struct QuantQuery QuantQuery;	/* opaque per-query state */
+
+/*
+ * Train on n sample vectors.  When the index encodes residuals against a
+ * centroid (IVF), the caller passes residuals (x - centroid) here and to
+ * quantizer_encode; flat and SQ ignore centroids entirely and are trained
+ * on raw vectors (quantizer_wants_residuals tells which).
+ */
+extern Quantizer *quantizer_train(const QuantOptions *opts,
+								  const float *sample, int64_t n);
+extern bool quantizer_wants_residuals(const Quantizer *q);
+extern void quantizer_free(Quantizer *q);
+
+extern size_t quantizer_code_size(const Quantizer *q);	/* bytes per vector */
+extern int	quantizer_num_aux(const Quantizer *q);	/* floats per vector */
+extern QuantKind quantizer_kind(const Quantizer *q);
+extern int	quantizer_dim(const Quantizer *q);
+
+/* Encode one vector (or residual) into code (code_size bytes) and aux. */
+extern void quantizer_encode(const Quantizer *q, const float *x,
+							 uint8_t *code, float *aux);
+
+/* Serialised form: self-describing, versioned, little-endian. */
+extern size_t quantizer_serialized_size(const Quantizer *q);
+extern void quantizer_serialize(const Quantizer *q, uint8_t *out);
+/* Returns NULL and sets *err (static string) on malformed input. */
+extern Quantizer *quantizer_deserialize(const uint8_t *buf, size_t len,
+										const QuantOptions *alloc_opts,
+										const char **err);
+
+/*
+ * Per-query state.  quantizer_query_reset prepares it for one query vector
+ * and, when the index encodes residuals (IVF), one list centroid (NULL
+ * otherwise); estimates are then full distances of the query to the
+ * encoded vectors (centroid + residual), in the metric's distance space.
+ * Resetting per probed list must be cheap next to scanning the list.
+ */
+extern QuantQuery *quantizer_query_new(const Quantizer *q);
+extern void quantizer_query_reset(QuantQuery *qq, const float *query,
+								  const float *centroid);
+extern void quantizer_query_free(QuantQuery *qq);
+
+/*
+ * Estimate the distance of the query to n encoded vectors stored as
+ * codes[i * code_size] and aux[i * num_aux]; write est[i] and lower[i]
+ * (lower <= true distance, see the header comment).
+ */
+extern void quantizer_estimate(const QuantQuery *qq, const uint8_t *codes,
+							   const float *aux, int n,
+							   float *est, float *lower);
+
+/* Decode (approximately) one code back to a vector, for tests and HNSW. */
+extern void quantizer_decode(const Quantizer *q, const uint8_t *code,
+							 const float *aux, float *out);
+
+#endif							/* LANCE_INDEX_QUANTIZER_H */
