@@ -150,10 +150,12 @@ cluster_create() {
 cluster_start() {
 	local try port
 	[ -n "$CLUSTER_DATA" ] || { _cluster_say "cluster_start before cluster_create"; return 1; }
+	# (the server must not inherit the caller's extra fds, e.g. a CI log pipe
+	# saved by test/run, or whoever reads that pipe waits for it)
 	for try in 1 2 3 4 5; do
 		port=$(cluster_free_port) || { _cluster_say "no free TCP port found"; return 1; }
 		if cluster_as "$CLUSTER_BINDIR/pg_ctl" -D "$CLUSTER_DATA" -l "$CLUSTER_LOG" \
-			-o "-p $port" -w -t 60 start >"$CLUSTER_DIR/pg_ctl.log" 2>&1; then
+			-o "-p $port" -w -t 60 start >"$CLUSTER_DIR/pg_ctl.log" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; then
 			CLUSTER_PORT=$port
 			return 0
 		fi

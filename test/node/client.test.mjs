@@ -241,6 +241,14 @@ test('errors carry SQLSTATE', async () => {
       assert.match(err.message, /expected 3 dimensions, not 2/);
       return true;
     });
+  await assert.rejects(
+    client.query(`INSERT INTO ${table} (id, h) VALUES (32, $1)`, [encodeHalfBits([0x3c00, 0x7e00, 0x3c00])]),
+    { code: '22000', message: /NaN not allowed in halfvec/ });
+  const badHeader = encodeVector([1, 2, 3]);
+  badHeader.writeInt16BE(1, 2);
+  await assert.rejects(
+    client.query(`INSERT INTO ${table} (id, v) VALUES (33, $1)`, [badHeader]),
+    { code: '22000', message: /expected unused to be 0, not 1/ });
   // The connection is still usable after the errors.
   const { rows } = await client.query(`SELECT count(*)::int AS n FROM ${table} WHERE id >= 30`);
   assert.equal(rows[0].n, 0);
