@@ -8,7 +8,8 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" lancedb.control
 MODULE_big = lancedb
 
 KERNEL_SRCS = src/kernels/distance.c src/kernels/distance_avx2.c
-SRCS = src/lancedb.c $(KERNEL_SRCS) $(wildcard src/vector/*.c)
+SRCS = src/lancedb.c $(KERNEL_SRCS) $(wildcard src/vector/*.c) \
+	$(wildcard src/index/*.c) $(wildcard src/am/*.c)
 OBJS = $(SRCS:.c=.o)
 
 # Install script of the current version plus every upgrade script
@@ -19,7 +20,10 @@ DATA = $(wildcard sql/lancedb--*.sql)
 REGRESS = $(sort $(filter-out lancedb--%,$(basename $(notdir $(wildcard sql/*.sql)))))
 REGRESS_OPTS = --inputdir=. --load-extension=lancedb
 
-PG_CPPFLAGS = -I$(srcdir)/src -std=gnu11 -fvisibility=hidden \
+OPENBLAS_CFLAGS := $(shell pkg-config --cflags openblas)
+OPENBLAS_LIBS := $(shell pkg-config --libs openblas)
+
+PG_CPPFLAGS = -I$(srcdir)/src $(OPENBLAS_CFLAGS) -std=gnu11 -fvisibility=hidden \
 	'-DPGDLLEXPORT=__attribute__((visibility("default")))'
 ifeq ($(WERROR),1)
 PG_CPPFLAGS += -Werror
@@ -27,7 +31,7 @@ endif
 ifeq ($(NATIVE),1)
 PG_CPPFLAGS += -march=native
 endif
-SHLIB_LINK = -lm
+SHLIB_LINK = $(OPENBLAS_LIBS) -lm
 
 EXTRA_CLEAN = results regression.diffs regression.out tmp_check log \
 	test/unit/test_kernels bench/distance/bench_distance

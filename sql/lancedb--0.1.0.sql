@@ -357,6 +357,127 @@ CREATE OPERATOR CLASS halfvec_ops DEFAULT FOR TYPE halfvec USING hash AS
 	FUNCTION 2 halfvec_hash_extended(halfvec, bigint);
 
 --------------------------------------------------------------------------
+-- range search: lancedb.sphere and the range operators (LanceDB distance_range)
+--------------------------------------------------------------------------
+
+CREATE TYPE lancedb.sphere;
+CREATE FUNCTION lancedb.sphere_in(cstring) RETURNS lancedb.sphere
+	AS 'MODULE_PATHNAME', 'sphere_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lancedb.sphere_out(lancedb.sphere) RETURNS cstring
+	AS 'MODULE_PATHNAME', 'sphere_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE lancedb.sphere (
+	INPUT = lancedb.sphere_in,
+	OUTPUT = lancedb.sphere_out,
+	ALIGNMENT = double,
+	STORAGE = extended
+);
+CREATE FUNCTION lancedb.sphere(vector, double precision) RETURNS lancedb.sphere
+	AS 'MODULE_PATHNAME', 'sphere_make' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lancedb.sphere(vector, double precision, double precision) RETURNS lancedb.sphere
+	AS 'MODULE_PATHNAME', 'sphere_make' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lancedb.sphere(halfvec, double precision) RETURNS lancedb.sphere
+	AS 'MODULE_PATHNAME', 'sphere_make_halfvec' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lancedb.sphere(halfvec, double precision, double precision) RETURNS lancedb.sphere
+	AS 'MODULE_PATHNAME', 'sphere_make_halfvec' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lancedb.sphere_center(lancedb.sphere) RETURNS vector
+	AS 'MODULE_PATHNAME', 'sphere_center' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION lancedb.l2_within(vector, lancedb.sphere) RETURNS bool
+	AS 'MODULE_PATHNAME', 'vector_l2_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lancedb.ip_within(vector, lancedb.sphere) RETURNS bool
+	AS 'MODULE_PATHNAME', 'vector_ip_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lancedb.cosine_within(vector, lancedb.sphere) RETURNS bool
+	AS 'MODULE_PATHNAME', 'vector_cosine_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lancedb.l2_within(halfvec, lancedb.sphere) RETURNS bool
+	AS 'MODULE_PATHNAME', 'halfvec_l2_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lancedb.ip_within(halfvec, lancedb.sphere) RETURNS bool
+	AS 'MODULE_PATHNAME', 'halfvec_ip_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lancedb.cosine_within(halfvec, lancedb.sphere) RETURNS bool
+	AS 'MODULE_PATHNAME', 'halfvec_cosine_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE OPERATOR <<->> (LEFTARG = vector, RIGHTARG = lancedb.sphere,
+	FUNCTION = lancedb.l2_within, RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+CREATE OPERATOR <<#>> (LEFTARG = vector, RIGHTARG = lancedb.sphere,
+	FUNCTION = lancedb.ip_within, RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+CREATE OPERATOR <<=>> (LEFTARG = vector, RIGHTARG = lancedb.sphere,
+	FUNCTION = lancedb.cosine_within, RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+CREATE OPERATOR <<->> (LEFTARG = halfvec, RIGHTARG = lancedb.sphere,
+	FUNCTION = lancedb.l2_within, RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+CREATE OPERATOR <<#>> (LEFTARG = halfvec, RIGHTARG = lancedb.sphere,
+	FUNCTION = lancedb.ip_within, RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+CREATE OPERATOR <<=>> (LEFTARG = halfvec, RIGHTARG = lancedb.sphere,
+	FUNCTION = lancedb.cosine_within, RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+
+--------------------------------------------------------------------------
+-- lance_ivf: IVF index access method (flat, sq, pq, rq quantizers)
+--------------------------------------------------------------------------
+
+CREATE FUNCTION lance_ivf_handler(internal) RETURNS index_am_handler
+	AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE ACCESS METHOD lance_ivf TYPE INDEX HANDLER lance_ivf_handler;
+
+-- opclass support: the indexed type and how its metric maps to quantizers
+CREATE FUNCTION lancedb.vector_type_support(internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'lancedb_vector_type_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lancedb.halfvec_type_support(internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'lancedb_halfvec_type_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lancedb.bit_type_support(internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'lancedb_bit_type_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lancedb.l2_metric_support(internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'lancedb_l2_metric_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lancedb.ip_metric_support(internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'lancedb_ip_metric_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lancedb.cosine_metric_support(internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'lancedb_cosine_metric_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lancedb.hamming_metric_support(internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'lancedb_hamming_metric_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE OPERATOR CLASS vector_l2_ops FOR TYPE vector USING lance_ivf AS
+	OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
+	OPERATOR 2 <<->> (vector, lancedb.sphere),
+	FUNCTION 1 l2_distance(vector, vector),
+	FUNCTION 2 lancedb.vector_type_support(internal),
+	FUNCTION 3 lancedb.l2_metric_support(internal);
+CREATE OPERATOR CLASS vector_ip_ops FOR TYPE vector USING lance_ivf AS
+	OPERATOR 1 <#> (vector, vector) FOR ORDER BY float_ops,
+	OPERATOR 2 <<#>> (vector, lancedb.sphere),
+	FUNCTION 1 vector_negative_inner_product(vector, vector),
+	FUNCTION 2 lancedb.vector_type_support(internal),
+	FUNCTION 3 lancedb.ip_metric_support(internal);
+CREATE OPERATOR CLASS vector_cosine_ops FOR TYPE vector USING lance_ivf AS
+	OPERATOR 1 <=> (vector, vector) FOR ORDER BY float_ops,
+	OPERATOR 2 <<=>> (vector, lancedb.sphere),
+	FUNCTION 1 cosine_distance(vector, vector),
+	FUNCTION 2 lancedb.vector_type_support(internal),
+	FUNCTION 3 lancedb.cosine_metric_support(internal);
+CREATE OPERATOR CLASS halfvec_l2_ops FOR TYPE halfvec USING lance_ivf AS
+	OPERATOR 1 <-> (halfvec, halfvec) FOR ORDER BY float_ops,
+	OPERATOR 2 <<->> (halfvec, lancedb.sphere),
+	FUNCTION 1 l2_distance(halfvec, halfvec),
+	FUNCTION 2 lancedb.halfvec_type_support(internal),
+	FUNCTION 3 lancedb.l2_metric_support(internal);
+CREATE OPERATOR CLASS halfvec_ip_ops FOR TYPE halfvec USING lance_ivf AS
+	OPERATOR 1 <#> (halfvec, halfvec) FOR ORDER BY float_ops,
+	OPERATOR 2 <<#>> (halfvec, lancedb.sphere),
+	FUNCTION 1 halfvec_negative_inner_product(halfvec, halfvec),
+	FUNCTION 2 lancedb.halfvec_type_support(internal),
+	FUNCTION 3 lancedb.ip_metric_support(internal);
+CREATE OPERATOR CLASS halfvec_cosine_ops FOR TYPE halfvec USING lance_ivf AS
+	OPERATOR 1 <=> (halfvec, halfvec) FOR ORDER BY float_ops,
+	OPERATOR 2 <<=>> (halfvec, lancedb.sphere),
+	FUNCTION 1 cosine_distance(halfvec, halfvec),
+	FUNCTION 2 lancedb.halfvec_type_support(internal),
+	FUNCTION 3 lancedb.cosine_metric_support(internal);
+CREATE OPERATOR CLASS bit_hamming_ops FOR TYPE bit USING lance_ivf AS
+	OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
+	FUNCTION 1 hamming_distance(bit, bit),
+	FUNCTION 2 lancedb.bit_type_support(internal),
+	FUNCTION 3 lancedb.hamming_metric_support(internal);
+
+CREATE FUNCTION lancedb.index_stats(regclass) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'lancedb_index_stats' LANGUAGE C STABLE STRICT;
+
+--------------------------------------------------------------------------
 -- lancedb schema: diagnostics
 --------------------------------------------------------------------------
 
@@ -415,6 +536,15 @@ COMMENT ON OPERATOR *(halfvec, halfvec) IS 'element-wise product';
 COMMENT ON OPERATOR ||(halfvec, halfvec) IS 'concatenation';
 COMMENT ON OPERATOR <~>(bit, bit) IS 'Hamming distance';
 COMMENT ON OPERATOR <%>(bit, bit) IS 'Jaccard distance';
+
+COMMENT ON ACCESS METHOD lance_ivf IS 'IVF vector index (LanceDB IVF_FLAT / IVF_SQ / IVF_PQ / IVF_RQ)';
+COMMENT ON TYPE lancedb.sphere IS 'query vector with a distance range [lower, upper) for range search';
+COMMENT ON FUNCTION lancedb.sphere(vector, double precision) IS 'range (-inf, upper) around a vector';
+COMMENT ON FUNCTION lancedb.sphere(vector, double precision, double precision) IS 'range [lower, upper) around a vector';
+COMMENT ON FUNCTION lancedb.index_stats(regclass) IS 'structure and size of a lancedb index, as jsonb';
+COMMENT ON OPERATOR <<->>(vector, lancedb.sphere) IS 'L2 distance within the sphere''s range';
+COMMENT ON OPERATOR <<#>>(vector, lancedb.sphere) IS 'negative inner product within the sphere''s range';
+COMMENT ON OPERATOR <<=>>(vector, lancedb.sphere) IS 'cosine distance within the sphere''s range';
 
 COMMENT ON AGGREGATE avg(vector) IS 'element-wise mean';
 COMMENT ON AGGREGATE sum(vector) IS 'element-wise sum';

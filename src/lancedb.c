@@ -4,6 +4,7 @@
  */
 #include "postgres.h"
 
+#include "am/ivf.h"
 #include "kernels/distance.h"
 #include "lancedb.h"
 #include "utils/builtins.h"
@@ -60,6 +61,8 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 check_simd, assign_simd, NULL);
+
+	IvfInit();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("lancedb");

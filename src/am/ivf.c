@@ -1,0 +1,276 @@
+/*
+ * ivf.c
+ *	  lance_ivf handler: options, settings, cost estimate and opclass
+ *	  validation.  Build, insert, scan and vacuum live in their own files.
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "access/amvalidate.h"
+#include "access/reloptions.h"
+#include "am/ivf.h"
+#include "catalog/pg_amop.h"
+#include "catalog/pg_amproc.h"
+#include "catalog/pg_opclass.h"
+#include "commands/progress.h"
+#include "commands/vacuum.h"
+#include "optimizer/optimizer.h"
+#include "utils/float.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/selfuncs.h"
+#include "utils/spccache.h"
+#include "utils/syscache.h"
+
+int			lancedb_nprobes = 20;
+int			lancedb_refine_factor = 0;
+int			lancedb_iterative_scan = IVF_ITERATIVE_STRICT;
+int			lancedb_max_probes = -1;
+
+static relopt_kind ivf_relopt_kind;
+
+static relopt_enum_elt_def quantizer_values[] = {
+	{"flat", QUANT_FLAT},
+	{"sq", QUANT_SQ},
+	{"pq", QUANT_PQ},
+	{"rq", QUANT_RQ},
+	{(const char *) NULL}
+};
+
+static const struct config_enum_entry iterative_scan_options[] = {
+	{"off", IVF_ITERATIVE_OFF, false},
+	{"relaxed_order", IVF_ITERATIVE_RELAXED, false},
+	{"strict_order", IVF_ITERATIVE_STRICT, false},
+	{NULL, 0, false}
+};
+
+/* The quantizer when WITH names none: see docs/tuning.md for the choice. */
+#define IVF_DEFAULT_QUANTIZER	QUANT_RQ
+
+void
+IvfInit(void)
+{
+	ivf_relopt_kind = add_reloption_kind();
+	add_int_reloption(ivf_relopt_kind, "lists",
+					  "Number of inverted lists (0 = sqrt(rows) at build time)",
+					  0, 0, 1000000, AccessExclusiveLock);
+	add_enum_reloption(ivf_relopt_kind, "quantizer",
+					   "How list entries are encoded",
+					   quantizer_values, IVF_DEFAULT_QUANTIZER,
+					   "Valid values are \"flat\", \"sq\", \"pq\" and \"rq\".",
+					   AccessExclusiveLock);
+	add_int_reloption(ivf_relopt_kind, "num_sub_vectors",
+					  "PQ sub-vectors (0 = dim/16, or dim/8 when not divisible)",
+					  0, 0, 16000, AccessExclusiveLock);
+	add_int_reloption(ivf_relopt_kind, "num_bits",
+					  "Bits per PQ sub-vector (4 or 8) or per RaBitQ dimension (1 to 8); 0 = default",
+					  0, 0, 8, AccessExclusiveLock);
+	add_int_reloption(ivf_relopt_kind, "sample_rate",
+					  "Training samples per list",
+					  IVF_DEFAULT_SAMPLE_RATE, 2, 1000000, AccessExclusiveLock);
+	add_int_reloption(ivf_relopt_kind, "max_iterations",
+					  "k-means iterations at most",
+					  IVF_DEFAULT_MAX_ITERATIONS, 1, 10000, AccessExclusiveLock);
+
+	DefineCustomIntVariable("lancedb.nprobes",
+							"Lists an IVF scan probes first.",
+							"More lists: higher recall, slower queries.",
+							&lancedb_nprobes, 20, 1, 1000000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("lancedb.refine_factor",
+							"Re-rank at least refine_factor x k candidates with exact distances.",
+							"0 relies on the quantizer's distance bounds alone.",
+							&lancedb_refine_factor, 0, 0, 10000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("lancedb.iterative_scan",
+							 "Keep probing lists until enough rows pass the query's filters.",
+							 "strict_order never returns rows out of distance order; relaxed_order may.",
+							 &lancedb_iterative_scan, IVF_ITERATIVE_STRICT,
+							 iterative_scan_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("lancedb.max_probes",
+							"Lists an iterative IVF scan probes at most (-1 = all).",
+							NULL,
+							&lancedb_max_probes, -1, -1, 1000000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+bytea *
+ivfoptions(Datum reloptions, bool validate)
+{
+	static const relopt_parse_elt tab[] = {
+		{"lists", RELOPT_TYPE_INT, offsetof(IvfOptions, lists)},
+		{"quantizer", RELOPT_TYPE_ENUM, offsetof(IvfOptions, quantizer_offset)},
+		{"num_sub_vectors", RELOPT_TYPE_INT, offsetof(IvfOptions, num_sub_vectors)},
+		{"num_bits", RELOPT_TYPE_INT, offsetof(IvfOptions, num_bits)},
+		{"sample_rate", RELOPT_TYPE_INT, offsetof(IvfOptions, sample_rate)},
+		{"max_iterations", RELOPT_TYPE_INT, offsetof(IvfOptions, max_iterations)},
+	};
+
+	return (bytea *) build_reloptions(reloptions, validate, ivf_relopt_kind,
+									  sizeof(IvfOptions), tab, lengthof(tab));
+}
+
+QuantKind
+IvfOptionQuantizer(Relation index)
+{
+	IvfOptions *opts = (IvfOptions *) index->rd_options;
+
+	return opts ? (QuantKind) opts->quantizer_offset : IVF_DEFAULT_QUANTIZER;
+}
+
+/*
+ * Cost: the planner should pick the index for ORDER BY <op> LIMIT k (and
+ * range predicates) and leave plain filters to other plans.  Work is the
+ * probed fraction of the index plus one heap fetch per re-ranked candidate.
+ */
+static void
+ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
+				Cost *indexStartupCost, Cost *indexTotalCost,
+				Selectivity *indexSelectivity, double *indexCorrelation,
+				double *indexPages)
+{
+	GenericCosts costs;
+	IvfIndexCache *cache;
+	Relation	index;
+	double		nlists = 1;
+	double		ratio;
+	double		spc_seq_page_cost;
+	bool		has_range = false;
+	ListCell   *lc;
+
+	foreach(lc, path->indexclauses)
+	{
+		IndexClause *ic = lfirst_node(IndexClause, lc);
+
+		if (ic->indexcol == 0)
+			has_range = true;
+	}
+
+	/* Nothing for the index to do without an ordering or a range */
+	if (path->indexorderbys == NIL && !has_range)
+	{
+		*indexStartupCost = get_float8_infinity();
+		*indexTotalCost = get_float8_infinity();
+		*indexSelectivity = 0;
+		*indexCorrelation = 0;
+		*indexPages = 0;
+		return;
+	}
+
+	MemSet(&costs, 0, sizeof(costs));
+	index = index_open(path->indexinfo->indexoid, NoLock);
+	cache = IvfGetCache(index);
+	if (cache->meta.trained)
+		nlists = Max(cache->meta.nlists, 1);
+	index_close(index, NoLock);
+
+	ratio = has_range && path->indexorderbys == NIL ? 1.0 :
+		Min(1.0, (double) lancedb_nprobes / nlists);
+	costs.numIndexTuples = path->indexinfo->tuples * ratio;
+	genericcostestimate(root, path, loop_count, &costs);
+
+	get_tablespace_page_costs(path->indexinfo->reltablespace, NULL,
+							  &spc_seq_page_cost);
+
+	/* lists are read sequentially, not at random */
+	costs.indexTotalCost -= costs.numIndexPages *
+		(costs.spc_random_page_cost - spc_seq_page_cost);
+	/* centroid distances are paid before the first row */
+	*indexStartupCost = costs.indexTotalCost;
+	*indexTotalCost = costs.indexTotalCost;
+	*indexSelectivity = costs.indexSelectivity;
+	*indexCorrelation = 0;
+	*indexPages = costs.numIndexPages;
+}
+
+static bool
+ivfvalidate(Oid opclassoid)
+{
+	HeapTuple	classtup;
+	Form_pg_opclass classform;
+	bool		result = true;
+	CatCList   *proclist;
+
+	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
+	if (!HeapTupleIsValid(classtup))
+		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
+	classform = (Form_pg_opclass) GETSTRUCT(classtup);
+
+	proclist = SearchSysCacheList1(AMPROCNUM,
+								   ObjectIdGetDatum(classform->opcfamily));
+	for (int i = 0; i < proclist->n_members; i++)
+	{
+		Form_pg_amproc procform = (Form_pg_amproc) GETSTRUCT(&proclist->members[i]->tuple);
+
+		if (procform->amprocnum < 1 || procform->amprocnum > IVF_METRIC_PROC)
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("lance_ivf operator family contains support function number %d, which is out of range",
+							procform->amprocnum)));
+			result = false;
+		}
+	}
+	ReleaseCatCacheList(proclist);
+	ReleaseSysCache(classtup);
+	return result;
+}
+
+LANCEDB_FUNCTION(lance_ivf_handler);
+Datum
+lance_ivf_handler(PG_FUNCTION_ARGS)
+{
+	IndexAmRoutine *amroutine = makeNode(IndexAmRoutine);
+
+	amroutine->amstrategies = 0;
+	amroutine->amsupport = IVF_METRIC_PROC;
+	amroutine->amoptsprocnum = 0;
+	amroutine->amcanorder = false;
+	amroutine->amcanorderbyop = true;
+	amroutine->amcanbackward = false;
+	amroutine->amcanunique = false;
+	amroutine->amcanmulticol = false;
+	amroutine->amoptionalkey = true;
+	amroutine->amsearcharray = false;
+	amroutine->amsearchnulls = false;
+	amroutine->amstorage = false;
+	amroutine->amclusterable = false;
+	amroutine->ampredlocks = false;
+	amroutine->amcanparallel = false;
+	amroutine->amcaninclude = false;
+	amroutine->amusemaintenanceworkmem = true;
+#if PG_VERSION_NUM >= 130000
+	amroutine->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
+#endif
+	amroutine->amkeytype = InvalidOid;
+
+	amroutine->ambuild = ivfbuild;
+	amroutine->ambuildempty = ivfbuildempty;
+	amroutine->aminsert = ivfinsert;
+	amroutine->ambulkdelete = ivfbulkdelete;
+	amroutine->amvacuumcleanup = ivfvacuumcleanup;
+	amroutine->amcanreturn = NULL;
+	amroutine->amcostestimate = ivfcostestimate;
+	amroutine->amoptions = ivfoptions;
+	amroutine->amproperty = NULL;
+	amroutine->ambuildphasename = NULL;
+	amroutine->amvalidate = ivfvalidate;
+#if PG_VERSION_NUM >= 140000
+	amroutine->amadjustmembers = NULL;
+#endif
+	amroutine->ambeginscan = ivfbeginscan;
+	amroutine->amrescan = ivfrescan;
+	amroutine->amgettuple = ivfgettuple;
+	amroutine->amgetbitmap = NULL;
+	amroutine->amendscan = ivfendscan;
+	amroutine->ammarkpos = NULL;
+	amroutine->amrestrpos = NULL;
+	amroutine->amestimateparallelscan = NULL;
+	amroutine->aminitparallelscan = NULL;
+	amroutine->amparallelrescan = NULL;
+
+	PG_RETURN_POINTER(amroutine);
+}

@@ -1,0 +1,740 @@
+/*
+ * ivfbuild.c
+ *	  Build a lance_ivf index: sample the table (reservoir), train the lists
+ *	  with k-means and the quantizer on the sample, then assign and encode
+ *	  every row in batches (OpenBLAS sgemm) into per-list spools that are
+ *	  flushed to list pages.  Pages are written without WAL and logged once
+ *	  at the end.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/tableam.h"
+#include "access/xloginsert.h"
+#include "am/ivf.h"
+#include "catalog/index.h"
+#include "commands/progress.h"
+#include "index/kmeans.h"
+#include "kernels/distance.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+/* sub-phases shown in pg_stat_progress_create_index */
+#define IVF_PHASE_SAMPLING	2
+#define IVF_PHASE_TRAINING	3
+#define IVF_PHASE_ASSIGNING	4
+#define IVF_PHASE_WRITING	5
+
+#define IVF_BATCH_ROWS		1024
+
+typedef struct IvfSpool
+{
+	char	   *data;
+	int			n;
+	int			cap;
+} IvfSpool;
+
+typedef struct IvfBuildState
+{
+	Relation	heap;
+	Relation	index;
+	const LanceTypeSupport *type;
+	const LanceMetricSupport *metric;
+	int			dim;
+	MemoryContext tmpctx;
+
+	/* pass 1: reservoir sample */
+	float	   *sample;
+	int64		sample_cap;
+	int64		sample_n;
+	int64		rows_seen;
+	uint64		rng;
+
+	/* trained structure */
+	int			nlists;
+	bool		trained;
+	QuantKind	qkind;
+	float	   *centroids;
+	Quantizer  *quant;
+	bool		residuals;
+	IvfListLayout layout;
+	Size		entry_size;
+	KMeansParams kparams;
+
+	/* pass 2: batches and spools */
+	float	   *batch;
+	ItemPointerData *batch_tids;
+	int			batch_n;
+	int32	   *assign;
+	float	   *assign_dist;
+	float	   *resid;
+	IvfSpool   *spools;
+	Size		spool_bytes;
+	Size		spool_budget;
+	IvfListInfo *dir;
+	int64		indtuples;
+} IvfBuildState;
+
+static uint64
+splitmix64(uint64 *state)
+{
+	uint64		z = (*state += UINT64CONST(0x9E3779B97F4A7C15));
+
+	z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+/* The indexed value as floats, unit length under cosine; NULL if unusable. */
+static float *
+IvfBuildValue(IvfBuildState *bs, Datum value)
+{
+	int			dim;
+	float	   *x = LanceDatumToFloats(value, bs->type, &dim);
+
+	if (dim != bs->dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", bs->dim, dim)));
+	if (bs->metric->normalize)
+		LanceNormalize(x, dim);
+	return x;
+}
+
+static void
+IvfSampleCallback(Relation index, ItemPointer tid, Datum *values,
+				  bool *isnull, bool tupleIsAlive, void *state)
+{
+	IvfBuildState *bs = (IvfBuildState *) state;
+	MemoryContext old;
+	float	   *x;
+	int64		slot;
+
+	if (isnull[0])
+		return;
+
+	old = MemoryContextSwitchTo(bs->tmpctx);
+	x = IvfBuildValue(bs, values[0]);
+	bs->rows_seen++;
+	/* reservoir sampling (algorithm R): a uniform sample of every row */
+	if (bs->sample_n < bs->sample_cap)
+		slot = bs->sample_n++;
+	else
+	{
+		slot = (int64) (splitmix64(&bs->rng) % (uint64) bs->rows_seen);
+		if (slot >= bs->sample_cap)
+			slot = -1;
+	}
+	if (slot >= 0)
+		memcpy(bs->sample + slot * bs->dim, x, sizeof(float) * bs->dim);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(bs->tmpctx);
+
+	if ((bs->rows_seen & 1023) == 0)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->rows_seen);
+}
+
+/* ---- list pages ---- */
+
+static Buffer
+IvfBuildNewListPage(IvfBuildState *bs, uint32 list)
+{
+	Buffer		buf = IvfNewBuffer(bs->index, MAIN_FORKNUM);
+
+	IvfInitListPage(BufferGetPage(buf), list, &bs->layout);
+	MarkBufferDirty(buf);
+	return buf;
+}
+
+/* Append a spool's entries to its list's chain (no WAL during build). */
+static void
+IvfFlushSpool(IvfBuildState *bs, uint32 list)
+{
+	IvfSpool   *sp = &bs->spools[list];
+	IvfListInfo *info = &bs->dir[list];
+	const IvfListLayout *lay = &bs->layout;
+	Size		auxbytes = sizeof(float) * lay->num_aux;
+	Buffer		buf;
+	int			done = 0;
+
+	if (sp->n == 0)
+		return;
+
+	if (info->tail == InvalidBlockNumber)
+	{
+		buf = IvfBuildNewListPage(bs, list);
+		info->head = info->tail = info->insert_page = BufferGetBlockNumber(buf);
+	}
+	else
+	{
+		buf = ReadBuffer(bs->index, info->tail);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	}
+
+	while (done < sp->n)
+	{
+		Page		page = BufferGetPage(buf);
+		IvfListPageHeader *hdr = (IvfListPageHeader *) PageGetContents(page);
+
+		if (hdr->nitems >= hdr->capacity)
+		{
+			Buffer		nbuf = IvfBuildNewListPage(bs, list);
+
+			IvfPageGetOpaque(page)->next = BufferGetBlockNumber(nbuf);
+			MarkBufferDirty(buf);
+			UnlockReleaseBuffer(buf);
+			buf = nbuf;
+			info->tail = BufferGetBlockNumber(buf);
+			continue;
+		}
+		while (hdr->nitems < hdr->capacity && done < sp->n)
+		{
+			const char *e = sp->data + (Size) done * bs->entry_size;
+
+			IvfPutEntry(page, lay, hdr->nitems, (const uint8 *) (e + auxbytes),
+						(const float *) e,
+						(ItemPointer) (e + auxbytes + lay->code_size));
+			hdr->nitems++;
+			done++;
+		}
+		MarkBufferDirty(buf);
+	}
+	UnlockReleaseBuffer(buf);
+
+	info->count += sp->n;
+	bs->spool_bytes -= (Size) sp->n * bs->entry_size;
+	sp->n = 0;
+}
+
+static void
+IvfFlushAllSpools(IvfBuildState *bs)
+{
+	for (int l = 0; l < bs->nlists; l++)
+	{
+		IvfFlushSpool(bs, l);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+static void
+IvfSpoolAdd(IvfBuildState *bs, uint32 list, const uint8 *code,
+			const float *aux, ItemPointer tid)
+{
+	IvfSpool   *sp = &bs->spools[list];
+	Size		auxbytes = sizeof(float) * bs->layout.num_aux;
+	char	   *e;
+
+	if (sp->n == sp->cap)
+	{
+		int			ncap = Max(16, sp->cap * 2);
+
+		sp->data = sp->data ?
+			repalloc_huge(sp->data, (Size) ncap * bs->entry_size) :
+			MemoryContextAllocHuge(CurrentMemoryContext, (Size) ncap * bs->entry_size);
+		sp->cap = ncap;
+	}
+	e = sp->data + (Size) sp->n * bs->entry_size;
+	memcpy(e, aux, auxbytes);
+	memcpy(e + auxbytes, code, bs->layout.code_size);
+	memcpy(e + auxbytes + bs->layout.code_size, tid, sizeof(ItemPointerData));
+	sp->n++;
+	bs->spool_bytes += bs->entry_size;
+}
+
+/* Assign and encode the batched rows, then spool them. */
+static void
+IvfProcessBatch(IvfBuildState *bs)
+{
+	int			dim = bs->dim;
+	uint8	   *code = palloc(bs->layout.code_size);
+	float	   *aux = palloc(sizeof(float) * Max(bs->layout.num_aux, 1));
+
+	if (bs->batch_n == 0)
+		return;
+
+	if (bs->nlists > 1)
+		kmeans_assign(bs->batch, bs->batch_n, dim, bs->centroids, bs->nlists,
+					  bs->assign, bs->assign_dist, &bs->kparams);
+	else
+	{
+		for (int i = 0; i < bs->batch_n; i++)
+		{
+			bs->assign[i] = 0;
+			bs->assign_dist[i] = lance_kernels->l2sq_f32(bs->batch + (Size) i * dim,
+																 bs->centroids, dim);
+		}
+	}
+
+	for (int i = 0; i < bs->batch_n; i++)
+	{
+		const float *x = bs->batch + (Size) i * dim;
+		uint32		list = (uint32) bs->assign[i];
+		float		radius = sqrtf(Max(bs->assign_dist[i], 0.0f));
+
+		if (bs->residuals)
+		{
+			const float *c = bs->centroids + (Size) list * dim;
+
+			for (int j = 0; j < dim; j++)
+				bs->resid[j] = x[j] - c[j];
+			quantizer_encode(bs->quant, bs->resid, code, aux);
+		}
+		else
+			quantizer_encode(bs->quant, x, code, aux);
+
+		if (radius > bs->dir[list].radius)
+			bs->dir[list].radius = radius;
+		IvfSpoolAdd(bs, list, code, aux, &bs->batch_tids[i]);
+	}
+	bs->indtuples += bs->batch_n;
+	bs->batch_n = 0;
+	pfree(code);
+	pfree(aux);
+
+	if (bs->spool_bytes > bs->spool_budget)
+		IvfFlushAllSpools(bs);
+}
+
+static void
+IvfEncodeCallback(Relation index, ItemPointer tid, Datum *values,
+				  bool *isnull, bool tupleIsAlive, void *state)
+{
+	IvfBuildState *bs = (IvfBuildState *) state;
+	MemoryContext old;
+	float	   *x;
+
+	if (isnull[0])
+		return;
+
+	old = MemoryContextSwitchTo(bs->tmpctx);
+	x = IvfBuildValue(bs, values[0]);
+	memcpy(bs->batch + (Size) bs->batch_n * bs->dim, x, sizeof(float) * bs->dim);
+	bs->batch_tids[bs->batch_n] = *tid;
+	bs->batch_n++;
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(bs->tmpctx);
+
+	if (bs->batch_n == IVF_BATCH_ROWS)
+	{
+		IvfProcessBatch(bs);
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->indtuples);
+	}
+}
+
+/* ---- blobs, directory, meta ---- */
+
+/* Write bytes as a chain of contiguous blob pages; returns the first block. */
+static BlockNumber
+IvfWriteBlob(Relation index, const char *data, uint32 len, ForkNumber fork)
+{
+	Size		per = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) -
+		MAXALIGN(sizeof(IvfPageOpaqueData)) - sizeof(uint32);
+	BlockNumber first = InvalidBlockNumber;
+	Buffer		prev = InvalidBuffer;
+	uint32		done = 0;
+
+	do
+	{
+		Buffer		buf = IvfNewBuffer(index, fork);
+		Page		page = BufferGetPage(buf);
+		uint32		n = Min((uint32) per, len - done);
+
+		IvfInitPage(page, IVF_PAGE_BLOB, 0);
+		memcpy(PageGetContents(page), &n, sizeof(uint32));
+		memcpy(PageGetContents(page) + sizeof(uint32), data + done, n);
+		((PageHeader) page)->pd_lower =
+			(PageGetContents(page) - (char *) page) + sizeof(uint32) + n;
+		done += n;
+		MarkBufferDirty(buf);
+		if (first == InvalidBlockNumber)
+			first = BufferGetBlockNumber(buf);
+		if (BufferIsValid(prev))
+		{
+			IvfPageGetOpaque(BufferGetPage(prev))->next = BufferGetBlockNumber(buf);
+			MarkBufferDirty(prev);
+			UnlockReleaseBuffer(prev);
+		}
+		prev = buf;
+	} while (done < len);
+	UnlockReleaseBuffer(prev);
+	return first;
+}
+
+static BlockNumber
+IvfAllocDirectory(Relation index, int nlists, uint32 *npages, ForkNumber fork)
+{
+	int			per = IvfDirEntriesPerPage();
+	BlockNumber first = InvalidBlockNumber;
+
+	*npages = (nlists + per - 1) / per;
+	for (uint32 p = 0; p < *npages; p++)
+	{
+		Buffer		buf = IvfNewBuffer(index, fork);
+
+		IvfInitPage(BufferGetPage(buf), IVF_PAGE_DIRECTORY, 0);
+		MarkBufferDirty(buf);
+		if (p == 0)
+			first = BufferGetBlockNumber(buf);
+		else if (BufferGetBlockNumber(buf) != first + p)
+			elog(ERROR, "lance_ivf directory pages are not contiguous");
+		UnlockReleaseBuffer(buf);
+	}
+	return first;
+}
+
+static void
+IvfWriteDirectory(Relation index, BlockNumber start, uint32 npages,
+				  const IvfListInfo *dir, int nlists, ForkNumber fork)
+{
+	int			per = IvfDirEntriesPerPage();
+
+	for (uint32 p = 0; p < npages; p++)
+	{
+		Buffer		buf = ReadBufferExtended(index, fork, start + p, RBM_NORMAL, NULL);
+		Page		page;
+		int			n = Min(per, nlists - (int) p * per);
+
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		memcpy(PageGetContents(page), dir + p * per, sizeof(IvfListInfo) * n);
+		((PageHeader) page)->pd_lower =
+			(PageGetContents(page) - (char *) page) + sizeof(IvfListInfo) * per;
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+static void
+IvfWriteMeta(Relation index, const IvfMetaPageData *meta, ForkNumber fork)
+{
+	Buffer		buf = ReadBufferExtended(index, fork, IVF_METAPAGE_BLKNO,
+										 RBM_NORMAL, NULL);
+	Page		page;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	IvfInitPage(page, IVF_PAGE_META, 0);
+	memcpy(PageGetContents(page), meta, sizeof(IvfMetaPageData));
+	((PageHeader) page)->pd_lower =
+		(PageGetContents(page) - (char *) page) + sizeof(IvfMetaPageData);
+	MarkBufferDirty(buf);
+	UnlockReleaseBuffer(buf);
+}
+
+/* ---- training ---- */
+
+static int
+IvfAutoLists(int64 rows)
+{
+	/* LanceDB: num_partitions ~ sqrt(rows) */
+	double		l = sqrt((double) Max(rows, 1));
+
+	return (int) Max(1, Min(65535, (int64) (l + 0.5)));
+}
+
+static void
+IvfTrain(IvfBuildState *bs, const IvfOptions *opts)
+{
+	QuantOptions qopts;
+	int			dim = bs->dim;
+	int			lists = opts && opts->lists > 0 ? opts->lists : IvfAutoLists(bs->rows_seen);
+	QuantKind	qkind = opts ? (QuantKind) opts->quantizer_offset : QUANT_RQ;
+	int64		nsample = bs->sample_n;
+
+	memset(&bs->kparams, 0, sizeof(bs->kparams));
+	bs->kparams.max_iterations = opts ? opts->max_iterations : IVF_DEFAULT_MAX_ITERATIONS;
+	bs->kparams.tolerance = 1e-4;
+	bs->kparams.spherical = bs->metric->normalize;
+	bs->kparams.seed = 0x6c616e6365ULL;
+	bs->kparams.interrupt_hook = LanceInterruptHook;
+	bs->kparams.alloc = LanceQuantAlloc;
+	bs->kparams.release = LanceQuantFree;
+
+	if (bs->metric->hamming && qkind != QUANT_FLAT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("bit_hamming_ops supports only quantizer = flat")));
+
+	/*
+	 * Too few rows to train: one exhaustive list of exact vectors, which the
+	 * background worker (or a REINDEX) trains once the table has grown.
+	 */
+	bs->trained = nsample >= 2 * (int64) lists && nsample > 0;
+	if (!bs->trained)
+	{
+		lists = 1;
+		qkind = QUANT_FLAT;
+	}
+	bs->nlists = lists;
+	bs->qkind = qkind;
+	bs->kparams.k = lists;
+
+	bs->centroids = lance_alloc0_array(float, (Size) lists * dim);
+	if (bs->trained && lists > 1)
+	{
+		KMeansResult kres;
+
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_TRAINING);
+		if (!kmeans_train(bs->sample, nsample, dim, &bs->kparams,
+						  bs->centroids, &kres))
+			elog(ERROR, "lance_ivf: k-means training failed");
+	}
+	else if (bs->trained)
+	{
+		/* one list: its centroid is the mean */
+		for (int64 i = 0; i < nsample; i++)
+			for (int j = 0; j < dim; j++)
+				bs->centroids[j] += bs->sample[i * dim + j] / nsample;
+	}
+
+	memset(&qopts, 0, sizeof(qopts));
+	qopts.kind = qkind;
+	qopts.metric = bs->metric->qmetric;
+	qopts.dim = dim;
+	qopts.num_bits = opts ? opts->num_bits : 0;
+	if (qkind == QUANT_PQ)
+	{
+		int			m = opts ? opts->num_sub_vectors : 0;
+
+		if (m <= 0)
+			m = (dim % 16 == 0) ? dim / 16 : Max(1, dim / 8);
+		if (m > dim)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("num_sub_vectors must be at most the number of dimensions (%d)", dim)));
+		qopts.num_sub_vectors = m;
+		if (qopts.num_bits == 0)
+			qopts.num_bits = 8;
+		if (qopts.num_bits != 4 && qopts.num_bits != 8)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("num_bits must be 4 or 8 for quantizer \"pq\"")));
+	}
+	else if (qkind == QUANT_RQ)
+	{
+		if (qopts.num_bits == 0)
+			qopts.num_bits = 1;
+	}
+	else if (qkind == QUANT_SQ)
+		qopts.num_bits = 8;
+	qopts.max_iterations = bs->kparams.max_iterations;
+	qopts.seed = bs->kparams.seed;
+	qopts.interrupt_hook = LanceInterruptHook;
+	qopts.alloc = LanceQuantAlloc;
+	qopts.release = LanceQuantFree;
+
+	/* residual quantizers train on x - centroid(x) */
+	if (qkind == QUANT_PQ || qkind == QUANT_RQ)
+	{
+		if (nsample > 0 && lists > 1)
+		{
+			int32	   *assign = lance_alloc_array(int32, nsample);
+
+			kmeans_assign(bs->sample, nsample, dim, bs->centroids, lists,
+						  assign, NULL, &bs->kparams);
+			for (int64 i = 0; i < nsample; i++)
+			{
+				const float *c = bs->centroids + (Size) assign[i] * dim;
+
+				for (int j = 0; j < dim; j++)
+					bs->sample[i * dim + j] -= c[j];
+			}
+			pfree(assign);
+		}
+		else
+		{
+			for (int64 i = 0; i < nsample; i++)
+				for (int j = 0; j < dim; j++)
+					bs->sample[i * dim + j] -= bs->centroids[j];
+		}
+	}
+	bs->quant = quantizer_train(&qopts, bs->sample, nsample);
+	bs->residuals = quantizer_wants_residuals(bs->quant);
+	IvfListLayoutInit(&bs->layout, (int) quantizer_code_size(bs->quant),
+					  quantizer_num_aux(bs->quant));
+	bs->entry_size = sizeof(float) * bs->layout.num_aux + bs->layout.code_size +
+		sizeof(ItemPointerData);
+}
+
+static int
+IvfColumnDims(Relation index, const LanceTypeSupport *type)
+{
+	int32		typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+
+	if (typmod < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_COLUMN_DEFINITION),
+				 errmsg("column does not have dimensions"),
+				 errhint("Declare the column with a dimension, e.g. vector(768).")));
+	if (typmod > type->maxdim)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("column cannot have more than %d dimensions for lance_ivf",
+						type->maxdim)));
+	return typmod;
+}
+
+static void
+IvfBuildIndex(Relation heap, Relation index, IndexInfo *indexInfo,
+			  IvfBuildState *bs, ForkNumber fork)
+{
+	IvfOptions *opts = (IvfOptions *) index->rd_options;
+	MemoryContext buildctx = AllocSetContextCreate(CurrentMemoryContext,
+												   "lance_ivf build",
+												   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(buildctx);
+	Size		budget = (Size) maintenance_work_mem * 1024;
+	IvfMetaPageData meta;
+	char	   *qblob;
+	Size		qlen;
+	Buffer		metabuf;
+	int			sample_rate = opts ? opts->sample_rate : IVF_DEFAULT_SAMPLE_RATE;
+	int64		max_lists;
+	int64		cap;
+
+	memset(bs, 0, sizeof(*bs));
+	bs->heap = heap;
+	bs->index = index;
+	bs->type = LanceGetTypeSupport(index, IVF_TYPE_PROC);
+	bs->metric = LanceGetMetricSupport(index, IVF_METRIC_PROC);
+	bs->dim = IvfColumnDims(index, bs->type);
+	bs->tmpctx = AllocSetContextCreate(buildctx, "lance_ivf build tuple",
+									   ALLOCSET_DEFAULT_SIZES);
+	bs->rng = 0x5eed;
+
+	/* block 0 is the meta page; filled in at the end */
+	metabuf = IvfNewBuffer(index, fork);
+	Assert(BufferGetBlockNumber(metabuf) == IVF_METAPAGE_BLKNO);
+	IvfInitPage(BufferGetPage(metabuf), IVF_PAGE_META, 0);
+	MarkBufferDirty(metabuf);
+	UnlockReleaseBuffer(metabuf);
+
+	/* reservoir: sample_rate per list, for the largest list count we may pick */
+	if (opts && opts->lists > 0)
+		max_lists = opts->lists;
+	else
+		max_lists = IvfAutoLists((int64) Max(heap->rd_rel->reltuples, 0) * 2 + 1000);
+	cap = Min((int64) sample_rate * max_lists,
+			  (int64) (budget / 2 / (sizeof(float) * bs->dim)));
+	bs->sample_cap = Max(cap, 1);
+
+	if (fork == MAIN_FORKNUM)
+	{
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_SAMPLING);
+		bs->sample = lance_alloc_array(float, (Size) bs->sample_cap * bs->dim);
+		table_index_build_scan(heap, index, indexInfo, true, true,
+							   IvfSampleCallback, (void *) bs, NULL);
+		if (bs->sample_n < bs->sample_cap)
+		{
+			/* fewer rows than wanted: every row is in the sample */
+		}
+		if (bs->rows_seen > bs->sample_n && opts && opts->lists > 0 &&
+			bs->sample_n < (int64) sample_rate * opts->lists)
+			ereport(NOTICE,
+					(errmsg("lance_ivf trains on %lld rows, fewer than sample_rate x lists = %lld",
+							(long long) bs->sample_n,
+							(long long) sample_rate * opts->lists),
+					 errhint("Increase maintenance_work_mem to sample more.")));
+	}
+	else
+		bs->sample = palloc(sizeof(float) * bs->dim);
+
+	IvfTrain(bs, opts);
+	pfree(bs->sample);
+	bs->sample = NULL;
+
+	/* structure pages: quantizer, centroids, directory */
+	qlen = quantizer_serialized_size(bs->quant);
+	qblob = palloc(qlen);
+	quantizer_serialize(bs->quant, (uint8 *) qblob);
+
+	memset(&meta, 0, sizeof(meta));
+	meta.magic = IVF_MAGIC;
+	meta.version = IVF_FORMAT_VERSION;
+	meta.build_id = ((uint64) GetCurrentTransactionId() << 32) ^
+		(uint64) GetCurrentTimestamp() ^ (uint64) MyProcPid;
+	meta.dim = bs->dim;
+	meta.elemtype = bs->type->elemtype;
+	meta.qkind = bs->qkind;
+	meta.configured_qkind = opts ? opts->quantizer_offset : QUANT_RQ;
+	meta.trained = bs->trained;
+	meta.num_aux = bs->layout.num_aux;
+	meta.code_size = bs->layout.code_size;
+	meta.nlists = bs->nlists;
+	meta.quant_len = qlen;
+	meta.quant_start = IvfWriteBlob(index, qblob, qlen, fork);
+	meta.centroid_len = sizeof(float) * bs->nlists * bs->dim;
+	meta.centroid_start = IvfWriteBlob(index, (const char *) bs->centroids,
+									   meta.centroid_len, fork);
+	meta.dir_start = IvfAllocDirectory(index, bs->nlists, &meta.dir_pages, fork);
+
+	bs->dir = lance_alloc_array(IvfListInfo, bs->nlists);
+	for (int l = 0; l < bs->nlists; l++)
+	{
+		bs->dir[l].head = bs->dir[l].tail = bs->dir[l].insert_page = InvalidBlockNumber;
+		bs->dir[l].count = 0;
+		bs->dir[l].inserted = 0;
+		bs->dir[l].radius = 0;
+	}
+
+	/* pass 2: assign, encode, spool, flush */
+	if (fork == MAIN_FORKNUM)
+	{
+		bs->spools = lance_alloc0_array(IvfSpool, bs->nlists);
+		bs->spool_budget = Max(budget / 2, (Size) 1024 * 1024);
+		bs->batch = lance_alloc_array(float, (Size) IVF_BATCH_ROWS * bs->dim);
+		bs->batch_tids = lance_alloc_array(ItemPointerData, IVF_BATCH_ROWS);
+		bs->assign = lance_alloc_array(int32, IVF_BATCH_ROWS);
+		bs->assign_dist = lance_alloc_array(float, IVF_BATCH_ROWS);
+		bs->resid = lance_alloc_array(float, bs->dim);
+
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_ASSIGNING);
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->rows_seen);
+		table_index_build_scan(heap, index, indexInfo, true, true,
+							   IvfEncodeCallback, (void *) bs, NULL);
+		IvfProcessBatch(bs);
+
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_WRITING);
+		IvfFlushAllSpools(bs);
+	}
+
+	IvfWriteDirectory(index, meta.dir_start, meta.dir_pages, bs->dir,
+					  bs->nlists, fork);
+	meta.rows_built = bs->indtuples;
+	IvfWriteMeta(index, &meta, fork);
+
+	if (RelationNeedsWAL(index) || fork == INIT_FORKNUM)
+		log_newpage_range(index, fork, 0,
+						  RelationGetNumberOfBlocksInFork(index, fork), true);
+
+	MemoryContextSwitchTo(old);
+	/* keep the counters, drop everything else */
+	bs->sample = NULL;
+	bs->spools = NULL;
+	MemoryContextDelete(buildctx);
+}
+
+IndexBuildResult *
+ivfbuild(Relation heap, Relation index, IndexInfo *indexInfo)
+{
+	IndexBuildResult *result = palloc(sizeof(IndexBuildResult));
+	IvfBuildState bs;
+
+	IvfBuildIndex(heap, index, indexInfo, &bs, MAIN_FORKNUM);
+	result->heap_tuples = bs.rows_seen;
+	result->index_tuples = bs.indtuples;
+	return result;
+}
+
+/* Unlogged tables: an empty, untrained index in the init fork. */
+void
+ivfbuildempty(Relation index)
+{
+	IvfBuildState bs;
+
+	IvfBuildIndex(NULL, index, NULL, &bs, INIT_FORKNUM);
+}

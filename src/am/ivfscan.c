@@ -1,0 +1,719 @@
+/*
+ * ivfscan.c
+ *	  lance_ivf scans.  ORDER BY: probe the nprobes nearest lists, estimate
+ *	  every entry's distance and a lower bound from its code, then re-rank
+ *	  with exact distances read from the heap, emitting a row once no
+ *	  unranked candidate can be closer (bounds) and refine_factor x k
+ *	  candidates have been ranked.  With iterative_scan, more lists are
+ *	  probed when the executor keeps asking (filters rejected rows).
+ *	  Range (sphere) keys probe every list that can hold a match.
+ *
+ * Distances are compared in the quantizers' space ("internal": squared L2,
+ * 2 x cosine distance on unit vectors, -dot); rows are returned with the
+ * exact SQL distance and no recheck, in non-decreasing order.
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "access/relscan.h"
+#include "access/tableam.h"
+#include "am/ivf.h"
+#include "catalog/index.h"
+#include "executor/executor.h"
+#include "kernels/distance.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "utils/float.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "vector/halfvec.h"
+#include "vector/sphere.h"
+
+typedef struct IvfCandidate
+{
+	float		lower;			/* lower bound of the internal distance */
+	float		est;
+	ItemPointerData tid;
+} IvfCandidate;
+
+typedef struct IvfResult
+{
+	double		internal;		/* exact, internal space */
+	double		value;			/* exact SQL distance */
+	ItemPointerData tid;
+} IvfResult;
+
+typedef struct IvfProbe
+{
+	float		dist;
+	uint32		list;
+} IvfProbe;
+
+typedef struct IvfScanOpaqueData
+{
+	IvfIndexCache *cache;
+	MemoryContext scanctx;		/* reset at every rescan */
+	MemoryContext longctx;		/* lives as long as the scan */
+	bool		started;
+	bool		done;
+
+	/* the query */
+	bool		ordered;		/* ORDER BY (else range keys only) */
+	bool		null_query;		/* ORDER BY NULL: return every row */
+	Datum		query;			/* datum of the indexed type, for distproc */
+	float	   *q;				/* floats, normalised for cosine */
+	double		qnorm;
+	bool		has_range;
+	double		range_lo;		/* SQL units */
+	double		range_hi;
+	double		range_hi_internal;
+
+	/* lists in probe order */
+	IvfProbe   *probes;			/* min-heap by dist */
+	int			nprobes_left;
+	int			probed;
+	IvfListInfo *dir;
+
+	/* candidates (min-heap by lower) and exact results (min-heap) */
+	IvfCandidate *cand;
+	int			ncand;
+	int			cand_cap;
+	IvfResult  *res;
+	int			nres;
+	int			res_cap;
+	int64		reranked;
+	int64		emitted;
+	double		last_internal;
+
+	/* exact distances from the heap */
+	IndexFetchTableData *fetch;
+	TupleTableSlot *slot;
+	FmgrInfo   *distproc;
+	Oid			collation;
+	AttrNumber	heapattno;		/* 0: expression index */
+	IndexInfo  *indexInfo;
+	EState	   *estate;
+
+	QuantQuery *qq;
+	float	   *est;
+	float	   *lower;
+
+	/* what the scan did, for EXPLAIN and tests */
+	int64		codes_scanned;
+	int64		heap_fetches;
+} IvfScanOpaqueData;
+
+typedef IvfScanOpaqueData *IvfScanOpaque;
+
+/* ---- small binary heaps ---- */
+
+#define HEAP_PUSH(arr, n, item, less) \
+	do { \
+		int			_i = (n)++; \
+		(arr)[_i] = (item); \
+		while (_i > 0) \
+		{ \
+			int			_p = (_i - 1) / 2; \
+			if (!less((arr)[_i], (arr)[_p])) \
+				break; \
+			{ \
+				__typeof__((arr)[0]) _t = (arr)[_i]; \
+				(arr)[_i] = (arr)[_p]; \
+				(arr)[_p] = _t; \
+			} \
+			_i = _p; \
+		} \
+	} while (0)
+
+#define HEAP_SIFT_DOWN(arr, n, start, less) \
+	do { \
+		int			_i = (start); \
+		for (;;) \
+		{ \
+			int			_l = 2 * _i + 1, _r = _l + 1, _m = _i; \
+			if (_l < (n) && less((arr)[_l], (arr)[_m])) _m = _l; \
+			if (_r < (n) && less((arr)[_r], (arr)[_m])) _m = _r; \
+			if (_m == _i) \
+				break; \
+			{ \
+				__typeof__((arr)[0]) _t = (arr)[_i]; \
+				(arr)[_i] = (arr)[_m]; \
+				(arr)[_m] = _t; \
+			} \
+			_i = _m; \
+		} \
+	} while (0)
+
+#define HEAP_POP(arr, n, less) \
+	do { \
+		(arr)[0] = (arr)[--(n)]; \
+		HEAP_SIFT_DOWN(arr, n, 0, less); \
+	} while (0)
+
+#define CAND_LESS(a, b)		((a).lower < (b).lower)
+#define RES_LESS(a, b)		((a).internal < (b).internal)
+#define PROBE_LESS(a, b)	((a).dist < (b).dist)
+
+/* ---- metric conversions ---- */
+
+/* The exact SQL distance mapped into the internal space (monotonic). */
+static double
+IvfInternalFromSql(const LanceMetricSupport *metric, double v)
+{
+	if (isnan(v))
+		return get_float8_infinity();	/* zero vectors under cosine: last */
+	if (metric->normalize)
+		return 2 * v;
+	if (metric->qmetric == QMETRIC_IP || metric->hamming)
+		return v;
+	return v * v;
+}
+
+static double
+IvfRangeHiInternal(const LanceMetricSupport *metric, double hi)
+{
+	if (isinf(hi))
+		return hi;
+	if (metric->normalize)
+		return 2 * hi;
+	if (metric->qmetric == QMETRIC_IP || metric->hamming)
+		return hi;
+	return hi < 0 ? -1 : hi * hi;
+}
+
+/* Lower bound of the internal distance of anything in a list. */
+static double
+IvfListLowerBound(IvfScanOpaque so, uint32 list)
+{
+	const IvfIndexCache *c = so->cache;
+	const float *cen = c->centroids + (Size) list * c->meta.dim;
+	double		r = so->dir[list].radius;
+
+	if (c->metric->qmetric == QMETRIC_IP)
+		return -(double) lance_kernels->dot_f32(so->q, cen, c->meta.dim) - so->qnorm * r;
+	else
+	{
+		double		d = sqrt((double) lance_kernels->l2sq_f32(so->q, cen, c->meta.dim)) - r;
+
+		return d > 0 ? d * d : 0;
+	}
+}
+
+/* ---- heap access for exact distances ---- */
+
+static void
+IvfScanInitFetch(IndexScanDesc scan, IvfScanOpaque so)
+{
+	Relation	index = scan->indexRelation;
+	Relation	heap = scan->heapRelation;
+
+	MemoryContext old;
+
+	if (so->fetch != NULL)
+		return;
+	old = MemoryContextSwitchTo(so->longctx);
+	so->fetch = table_index_fetch_begin(heap);
+	so->slot = table_slot_create(heap, NULL);
+	so->distproc = index_getprocinfo(index, 1, IVF_DISTANCE_PROC);
+	so->collation = index->rd_indcollation[0];
+	so->heapattno = index->rd_index->indkey.values[0];
+	if (so->heapattno == 0)
+	{
+		so->indexInfo = BuildIndexInfo(index);
+		so->estate = CreateExecutorState();
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The exact SQL distance of a heap row visible to the scan's snapshot;
+ * false if no visible version exists (dead or not yet committed rows).
+ */
+static bool
+IvfExactDistance(IndexScanDesc scan, IvfScanOpaque so, ItemPointer tid,
+				 double *value)
+{
+	bool		call_again = false;
+	bool		all_dead = false;
+	ItemPointerData t = *tid;
+	Datum		datum;
+	bool		isnull;
+	bool		found;
+
+	so->heap_fetches++;
+	found = table_index_fetch_tuple(so->fetch, &t, scan->xs_snapshot,
+									so->slot, &call_again, &all_dead);
+	if (!found)
+		return false;
+
+	if (so->heapattno != 0)
+		datum = slot_getattr(so->slot, so->heapattno, &isnull);
+	else
+	{
+		Datum		values[INDEX_MAX_KEYS];
+		bool		nulls[INDEX_MAX_KEYS];
+		ExprContext *econtext = GetPerTupleExprContext(so->estate);
+
+		ResetExprContext(econtext);
+		econtext->ecxt_scantuple = so->slot;
+		FormIndexDatum(so->indexInfo, so->slot, so->estate, values, nulls);
+		datum = values[0];
+		isnull = nulls[0];
+	}
+	if (!isnull)
+		*value = DatumGetFloat8(FunctionCall2Coll(so->distproc, so->collation,
+												  datum, so->query));
+	ExecClearTuple(so->slot);
+	return !isnull;
+}
+
+/* ---- probing ---- */
+
+static void
+IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
+{
+	Relation	index = scan->indexRelation;
+	const IvfIndexCache *c = so->cache;
+	const IvfListLayout *lay = &c->layout;
+	BlockNumber blkno = so->dir[list].head;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	int64		guard = 0;
+
+	if (quantizer_wants_residuals(c->quant))
+		quantizer_query_reset(so->qq, so->q, c->centroids + (Size) list * c->meta.dim);
+
+	while (blkno != InvalidBlockNumber)
+	{
+		Buffer		buf;
+		Page		page;
+		IvfListPageHeader *hdr;
+		int			n;
+
+		CHECK_FOR_INTERRUPTS();
+		/* a cycle or a bad link in a corrupt index must not hang or crash */
+		if (blkno >= nblocks || ++guard > (int64) nblocks)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" has a broken list chain at block %u",
+							RelationGetRelationName(index), blkno)));
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		IvfCheckPage(index, page, blkno, IVF_PAGE_LIST);
+		hdr = (IvfListPageHeader *) PageGetContents(page);
+		n = hdr->nitems;
+		if (n > lay->capacity || hdr->capacity != lay->capacity)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" has a list page with a bad item count at block %u",
+							RelationGetRelationName(index), blkno)));
+
+		if (n > 0)
+		{
+			const ItemPointerData *tids =
+			(const ItemPointerData *) ((char *) page + lay->tid_off);
+
+			quantizer_estimate(so->qq, (const uint8 *) page + lay->code_off,
+							   (const float *) ((char *) page + lay->aux_off),
+							   n, so->est, so->lower);
+			so->codes_scanned += n;
+			for (int i = 0; i < n; i++)
+			{
+				IvfCandidate cand;
+
+				if (so->has_range && so->lower[i] >= so->range_hi_internal)
+					continue;
+				cand.lower = Min(so->lower[i], so->est[i]);
+				cand.est = so->est[i];
+				cand.tid = tids[i];
+				if (so->ncand == so->cand_cap)
+				{
+					so->cand_cap *= 2;
+					so->cand = repalloc_huge(so->cand, sizeof(IvfCandidate) * so->cand_cap);
+				}
+				HEAP_PUSH(so->cand, so->ncand, cand, CAND_LESS);
+			}
+		}
+		blkno = IvfPageGetOpaque(page)->next;
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/* Probe up to n more lists; returns how many were probed. */
+static int
+IvfProbeMore(IndexScanDesc scan, IvfScanOpaque so, int n)
+{
+	int			done = 0;
+
+	while (done < n && so->nprobes_left > 0)
+	{
+		uint32		list = so->probes[0].list;
+
+		HEAP_POP(so->probes, so->nprobes_left, PROBE_LESS);
+		/* range scans skip lists that cannot hold a match */
+		if (so->has_range && IvfListLowerBound(so, list) >= so->range_hi_internal)
+			continue;
+		IvfScanList(scan, so, list);
+		so->probed++;
+		done++;
+	}
+	return done;
+}
+
+static void
+IvfScanSetup(IndexScanDesc scan, IvfScanOpaque so)
+{
+	const IvfIndexCache *c = so->cache;
+	int			nlists = c->meta.nlists;
+	int			dim;
+	double		s = 0;
+
+	so->q = LanceDatumToFloats(so->query, c->type, &dim);
+	if (dim != c->meta.dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different vector dimensions %d and %d", c->meta.dim, dim)));
+	if (c->metric->normalize)
+		LanceNormalize(so->q, dim);
+	for (int i = 0; i < dim; i++)
+		s += (double) so->q[i] * so->q[i];
+	so->qnorm = sqrt(s);
+
+	so->dir = IvfReadDirectory(scan->indexRelation, &c->meta);
+	so->probes = palloc(sizeof(IvfProbe) * nlists);
+	so->nprobes_left = 0;
+	for (int l = 0; l < nlists; l++)
+	{
+		IvfProbe	p;
+
+		if (so->dir[l].head == InvalidBlockNumber)
+			continue;
+		p.list = l;
+		p.dist = IvfCentroidDistance(c->metric, so->q,
+									 c->centroids + (Size) l * dim, dim);
+		HEAP_PUSH(so->probes, so->nprobes_left, p, PROBE_LESS);
+	}
+
+	so->qq = quantizer_query_new(c->quant);
+	if (!quantizer_wants_residuals(c->quant))
+		quantizer_query_reset(so->qq, so->q, NULL);
+	so->est = palloc(sizeof(float) * c->layout.capacity);
+	so->lower = palloc(sizeof(float) * c->layout.capacity);
+	so->cand_cap = 1024;
+	so->cand = palloc_extended(sizeof(IvfCandidate) * so->cand_cap, MCXT_ALLOC_HUGE);
+	so->res_cap = 64;
+	so->res = palloc(sizeof(IvfResult) * so->res_cap);
+	so->last_internal = -get_float8_infinity();
+	IvfScanInitFetch(scan, so);
+
+	if (so->ordered)
+		IvfProbeMore(scan, so, lancedb_nprobes);
+	else
+		IvfProbeMore(scan, so, nlists);	/* range: every list that may match */
+}
+
+static void
+IvfPushResult(IvfScanOpaque so, ItemPointer tid, double value)
+{
+	IvfResult	r;
+
+	r.value = value;
+	r.internal = IvfInternalFromSql(so->cache->metric, value);
+	r.tid = *tid;
+	if (so->nres == so->res_cap)
+	{
+		so->res_cap *= 2;
+		so->res = repalloc(so->res, sizeof(IvfResult) * so->res_cap);
+	}
+	HEAP_PUSH(so->res, so->nres, r, RES_LESS);
+}
+
+static inline bool
+IvfInRange(IvfScanOpaque so, double value)
+{
+	return !so->has_range || (value >= so->range_lo && value < so->range_hi);
+}
+
+/* Rank the best remaining candidate exactly. */
+static void
+IvfRerankOne(IndexScanDesc scan, IvfScanOpaque so)
+{
+	IvfCandidate cand = so->cand[0];
+	double		value;
+
+	HEAP_POP(so->cand, so->ncand, CAND_LESS);
+	so->reranked++;
+	if (IvfExactDistance(scan, so, &cand.tid, &value) && IvfInRange(so, value))
+		IvfPushResult(so, &cand.tid, value);
+}
+
+static bool
+IvfReturn(IndexScanDesc scan, IvfScanOpaque so, bool ordered)
+{
+	IvfResult	r = so->res[0];
+
+	HEAP_POP(so->res, so->nres, RES_LESS);
+	scan->xs_heaptid = r.tid;
+	scan->xs_recheck = false;
+	if (ordered)
+	{
+		scan->xs_orderbyvals[0] = Float8GetDatum(r.value);
+		scan->xs_orderbynulls[0] = false;
+		scan->xs_recheckorderby = false;
+		so->last_internal = r.internal;
+	}
+	so->emitted++;
+	return true;
+}
+
+/* Next row of an ORDER BY scan, in non-decreasing exact distance. */
+static bool
+IvfNextOrdered(IndexScanDesc scan, IvfScanOpaque so)
+{
+	for (;;)
+	{
+		int64		need = (int64) lancedb_refine_factor * (so->emitted + 1);
+
+		CHECK_FOR_INTERRUPTS();
+		if (so->nres > 0)
+		{
+			bool		bounded = so->ncand == 0 ||
+			so->res[0].internal <= so->cand[0].lower;
+
+			if (bounded && (so->reranked >= need || so->ncand == 0))
+			{
+				/*
+				 * A row closer than one already returned (only possible with
+				 * heuristic bounds or later probes) would break the order:
+				 * strict mode drops it.
+				 */
+				if (so->res[0].internal < so->last_internal &&
+					lancedb_iterative_scan != IVF_ITERATIVE_RELAXED)
+				{
+					HEAP_POP(so->res, so->nres, RES_LESS);
+					continue;
+				}
+				return IvfReturn(scan, so, true);
+			}
+		}
+		if (so->ncand > 0)
+		{
+			IvfRerankOne(scan, so);
+			continue;
+		}
+		/* out of candidates: probe more lists if allowed */
+		if (lancedb_iterative_scan != IVF_ITERATIVE_OFF && so->nprobes_left > 0 &&
+			(lancedb_max_probes < 0 || so->probed < lancedb_max_probes))
+		{
+			int			batch = lancedb_nprobes;
+
+			if (lancedb_max_probes >= 0)
+				batch = Min(batch, lancedb_max_probes - so->probed);
+			if (IvfProbeMore(scan, so, Max(batch, 1)) > 0)
+				continue;
+		}
+		return false;
+	}
+}
+
+/* Next row of a range-only scan (no order). */
+static bool
+IvfNextRange(IndexScanDesc scan, IvfScanOpaque so)
+{
+	while (so->nres == 0 && so->ncand > 0)
+	{
+		CHECK_FOR_INTERRUPTS();
+		IvfRerankOne(scan, so);
+	}
+	if (so->nres == 0)
+		return false;
+	return IvfReturn(scan, so, false);
+}
+
+/* ORDER BY a NULL query: every row, in list order, distance NULL. */
+static bool
+IvfNextAll(IndexScanDesc scan, IvfScanOpaque so)
+{
+	while (so->ncand == 0)
+	{
+		if (so->nprobes_left == 0)
+			return false;
+		IvfProbeMore(scan, so, 1);
+	}
+	scan->xs_heaptid = so->cand[0].tid;
+	HEAP_POP(so->cand, so->ncand, CAND_LESS);
+	scan->xs_recheck = false;
+	scan->xs_orderbyvals[0] = (Datum) 0;
+	scan->xs_orderbynulls[0] = true;
+	scan->xs_recheckorderby = false;
+	return true;
+}
+
+/* ---- AM entry points ---- */
+
+IndexScanDesc
+ivfbeginscan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	IvfScanOpaque so = palloc0(sizeof(IvfScanOpaqueData));
+
+	if (norderbys > 0)
+	{
+		scan->xs_orderbyvals = palloc0(sizeof(Datum) * norderbys);
+		scan->xs_orderbynulls = palloc(sizeof(bool) * norderbys);
+		memset(scan->xs_orderbynulls, true, sizeof(bool) * norderbys);
+	}
+	so->longctx = CurrentMemoryContext;
+	so->scanctx = AllocSetContextCreate(CurrentMemoryContext,
+										"lance_ivf scan",
+										ALLOCSET_DEFAULT_SIZES);
+	scan->opaque = so;
+	return scan;
+}
+
+/* The datum the distance function takes for this index's type. */
+static Datum
+IvfQueryDatumFromCenter(const IvfIndexCache *c, const Vector *center)
+{
+	if (c->type->elemtype == LANCE_ELEM_HALFVEC)
+	{
+		HalfVector *h = InitHalfVector(center->dim);
+
+		for (int i = 0; i < center->dim; i++)
+			h->x[i] = FloatToHalfChecked(center->x[i]);
+		return PointerGetDatum(h);
+	}
+	return PointerGetDatum(center);
+}
+
+void
+ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
+		  int norderbys)
+{
+	IvfScanOpaque so = (IvfScanOpaque) scan->opaque;
+	MemoryContext old;
+
+	if (so->cache)
+		IvfUnpinCache(so->cache);
+	MemoryContextReset(so->scanctx);
+	so->started = false;
+	so->done = false;
+	so->ordered = norderbys > 0;
+	so->null_query = false;
+	so->has_range = false;
+	so->ncand = so->nres = 0;
+	so->reranked = so->emitted = 0;
+	so->probed = 0;
+	so->codes_scanned = so->heap_fetches = 0;
+	so->qq = NULL;
+
+	if (keys && scan->numberOfKeys > 0)
+		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+	if (orderbys && scan->numberOfOrderBys > 0)
+		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+
+	old = MemoryContextSwitchTo(so->scanctx);
+	so->cache = IvfGetCache(scan->indexRelation);
+	IvfPinCache(so->cache);
+
+	so->range_lo = -get_float8_infinity();
+	so->range_hi = get_float8_infinity();
+	for (int i = 0; i < scan->numberOfKeys; i++)
+	{
+		ScanKey		key = &scan->keyData[i];
+		VectorSphere *s;
+
+		if (key->sk_flags & SK_ISNULL)
+		{
+			so->done = true;	/* col <<op>> NULL matches nothing */
+			break;
+		}
+		s = DatumGetVectorSphere(key->sk_argument);
+		so->has_range = true;
+		so->range_lo = Max(so->range_lo, s->lower);
+		so->range_hi = Min(so->range_hi, s->upper);
+		if (!so->ordered)
+			so->query = IvfQueryDatumFromCenter(so->cache, &s->center);
+	}
+	so->range_hi_internal = IvfRangeHiInternal(so->cache->metric, so->range_hi);
+
+	if (so->ordered)
+	{
+		if (scan->orderByData[0].sk_flags & SK_ISNULL)
+			so->null_query = true;
+		else
+			so->query = PointerGetDatum(PG_DETOAST_DATUM_COPY(scan->orderByData[0].sk_argument));
+	}
+	MemoryContextSwitchTo(old);
+}
+
+bool
+ivfgettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	IvfScanOpaque so = (IvfScanOpaque) scan->opaque;
+	MemoryContext old;
+	bool		found;
+
+	if (!ScanDirectionIsForward(dir))
+		elog(ERROR, "lance_ivf scans only forward");
+	if (so->done)
+		return false;
+
+	old = MemoryContextSwitchTo(so->scanctx);
+	if (!so->started)
+	{
+		so->started = true;
+		if (so->null_query)
+		{
+			so->dir = IvfReadDirectory(scan->indexRelation, &so->cache->meta);
+			so->probes = palloc(sizeof(IvfProbe) * so->cache->meta.nlists);
+			for (uint32 l = 0; l < so->cache->meta.nlists; l++)
+			{
+				IvfProbe	p = {(float) l, l};
+
+				HEAP_PUSH(so->probes, so->nprobes_left, p, PROBE_LESS);
+			}
+			so->qq = quantizer_query_new(so->cache->quant);
+			so->q = palloc0(sizeof(float) * so->cache->meta.dim);
+			quantizer_query_reset(so->qq, so->q, quantizer_wants_residuals(so->cache->quant) ? so->q : NULL);
+			so->est = palloc(sizeof(float) * so->cache->layout.capacity);
+			so->lower = palloc(sizeof(float) * so->cache->layout.capacity);
+			so->cand_cap = 1024;
+			so->cand = palloc_extended(sizeof(IvfCandidate) * so->cand_cap, MCXT_ALLOC_HUGE);
+		}
+		else
+			IvfScanSetup(scan, so);
+	}
+
+	if (so->null_query)
+		found = IvfNextAll(scan, so);
+	else if (so->ordered)
+		found = IvfNextOrdered(scan, so);
+	else
+		found = IvfNextRange(scan, so);
+	MemoryContextSwitchTo(old);
+	if (!found)
+		so->done = true;
+	return found;
+}
+
+void
+ivfendscan(IndexScanDesc scan)
+{
+	IvfScanOpaque so = (IvfScanOpaque) scan->opaque;
+
+	if (so->fetch)
+		table_index_fetch_end(so->fetch);
+	if (so->slot)
+		ExecDropSingleTupleTableSlot(so->slot);
+	if (so->estate)
+		FreeExecutorState(so->estate);
+	if (so->cache)
+		IvfUnpinCache(so->cache);
+	MemoryContextDelete(so->scanctx);
+	pfree(so);
+	scan->opaque = NULL;
+}

@@ -1,0 +1,143 @@
+/*
+ * support.c
+ *	  Operator-class support shared by the vector index AMs: what the
+ *	  indexed type is (vector, halfvec, bit) and how its metric maps onto
+ *	  the quantizers.  Each opclass names one type and one metric support
+ *	  function; they return pointers to static descriptions.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/genam.h"
+#include "am/ivf.h"
+#include "kernels/distance.h"
+#include "miscadmin.h"
+#include "utils/varbit.h"
+#include "vector/halfvec.h"
+#include "vector/vector.h"
+
+static const LanceTypeSupport vector_type = {LANCE_ELEM_VECTOR, VECTOR_MAX_DIM};
+static const LanceTypeSupport halfvec_type = {LANCE_ELEM_HALFVEC, HALFVEC_MAX_DIM};
+static const LanceTypeSupport bit_type = {LANCE_ELEM_BIT, 64000};
+
+static const LanceMetricSupport l2_metric = {QMETRIC_L2, false, false, "l2"};
+static const LanceMetricSupport ip_metric = {QMETRIC_IP, false, false, "inner_product"};
+static const LanceMetricSupport cosine_metric = {QMETRIC_COSINE, true, false, "cosine"};
+static const LanceMetricSupport hamming_metric = {QMETRIC_L2, false, true, "hamming"};
+
+#define SUPPORT_FUNC(fname, ptr) \
+LANCEDB_FUNCTION(fname); \
+Datum \
+fname(PG_FUNCTION_ARGS) \
+{ \
+	PG_RETURN_POINTER(ptr); \
+}
+
+SUPPORT_FUNC(lancedb_vector_type_support, &vector_type)
+SUPPORT_FUNC(lancedb_halfvec_type_support, &halfvec_type)
+SUPPORT_FUNC(lancedb_bit_type_support, &bit_type)
+SUPPORT_FUNC(lancedb_l2_metric_support, &l2_metric)
+SUPPORT_FUNC(lancedb_ip_metric_support, &ip_metric)
+SUPPORT_FUNC(lancedb_cosine_metric_support, &cosine_metric)
+SUPPORT_FUNC(lancedb_hamming_metric_support, &hamming_metric)
+
+const LanceTypeSupport *
+LanceGetTypeSupport(Relation index, uint16 procnum)
+{
+	FmgrInfo   *proc = index_getprocinfo(index, 1, procnum);
+
+	return (const LanceTypeSupport *) DatumGetPointer(FunctionCall1(proc, PointerGetDatum(NULL)));
+}
+
+const LanceMetricSupport *
+LanceGetMetricSupport(Relation index, uint16 procnum)
+{
+	FmgrInfo   *proc = index_getprocinfo(index, 1, procnum);
+
+	return (const LanceMetricSupport *) DatumGetPointer(FunctionCall1(proc, PointerGetDatum(NULL)));
+}
+
+/*
+ * The value as float32 elements (bit vectors as 0/1 floats: squared L2 on
+ * them is the Hamming distance).  Allocated in the current context.
+ */
+float *
+LanceDatumToFloats(Datum value, const LanceTypeSupport *type, int *dim)
+{
+	float	   *x;
+
+	switch (type->elemtype)
+	{
+		case LANCE_ELEM_VECTOR:
+			{
+				Vector	   *v = DatumGetVector(value);
+
+				x = palloc(sizeof(float) * v->dim);
+				memcpy(x, v->x, sizeof(float) * v->dim);
+				*dim = v->dim;
+				break;
+			}
+		case LANCE_ELEM_HALFVEC:
+			{
+				HalfVector *v = DatumGetHalfVector(value);
+
+				x = palloc(sizeof(float) * v->dim);
+				lance_kernels->f16_to_f32(v->x, x, v->dim);
+				*dim = v->dim;
+				break;
+			}
+		case LANCE_ELEM_BIT:
+			{
+				VarBit	   *v = DatumGetVarBitP(value);
+				int			n = VARBITLEN(v);
+
+				x = palloc(sizeof(float) * Max(n, 1));
+				for (int i = 0; i < n; i++)
+					x[i] = (VARBITS(v)[i / 8] >> (7 - i % 8)) & 1;
+				*dim = n;
+				break;
+			}
+		default:
+			elog(ERROR, "unknown lancedb element type %d", type->elemtype);
+			x = NULL;			/* keep compiler quiet */
+	}
+	return x;
+}
+
+/* Scale to unit norm; a zero vector stays zero (cosine's defined result). */
+void
+LanceNormalize(float *x, int dim)
+{
+	double		s = 0;
+
+	for (int i = 0; i < dim; i++)
+		s += (double) x[i] * x[i];
+	if (s > 0)
+	{
+		float		inv = (float) (1.0 / sqrt(s));
+
+		for (int i = 0; i < dim; i++)
+			x[i] *= inv;
+	}
+}
+
+/* Allocation and interrupt hooks handed to the plain-C index modules. */
+void *
+LanceQuantAlloc(size_t size)
+{
+	return MemoryContextAllocHuge(CurrentMemoryContext, size);
+}
+
+void
+LanceQuantFree(void *ptr)
+{
+	if (ptr)
+		pfree(ptr);
+}
+
+void
+LanceInterruptHook(void *arg)
+{
+	CHECK_FOR_INTERRUPTS();
+}

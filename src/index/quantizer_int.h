@@ -1,0 +1,105 @@
+/*
+ * quantizer_int.h
+ *	  Private definitions shared by quantizer.c (dispatch, serialisation,
+ *	  flat) and the per-kind modules sq.c, pq.c and rabitq.c.
+ *
+ * Not for callers: the index code sees only quantizer.h.
+ */
+#ifndef LANCE_INDEX_QUANTIZER_INT_H
+#define LANCE_INDEX_QUANTIZER_INT_H
+
+#include "index/quantizer.h"
+
+#define QUANT_MAX_DIM 16000
+
+/* RaBitQ's error-bound constant (SIGMOD 2024): ~99.9% confidence */
+#ifndef RQ_EPS0
+#define RQ_EPS0 1.9f
+#endif
+
+struct Quantizer
+{
+	QuantKind	kind;
+	QuantMetric metric;
+	int			dim;
+	int			num_bits;
+	int			num_sub_vectors;
+	uint64_t	seed;
+	size_t		code_size;
+	int			num_aux;
+	void	   *(*alloc) (size_t size);
+	void		(*release) (void *ptr);
+
+	/* SQ: code c of dimension i decodes to sq_min[i] + c * sq_step[i] */
+	float	   *sq_min;
+	float	   *sq_step;
+
+	/*
+	 * PQ: sub-vector m covers dimensions [pq_offset[m], pq_offset[m + 1]);
+	 * its ksub centroids are stored row-major at pq_codebooks + ksub *
+	 * pq_offset[m], so all codebooks together hold ksub * dim floats.
+	 */
+	int			pq_ksub;
+	int		   *pq_offset;
+	float	   *pq_codebooks;
+
+	/*
+	 * RQ: rotation in rq_dim = D (power of two >= dim, at least 64 so every
+	 * bit plane is whole 64-bit words); 3 rounds of sign flip + Hadamard,
+	 * signs (+1/-1, 3 * D of them) derived from seed.
+	 */
+	int			rq_dim;
+	float	   *rq_signs;
+};
+
+struct QuantQuery
+{
+	const Quantizer *q;
+	bool		use_avx2;		/* SIMD path chosen at creation */
+	float	   *query;			/* copy of the query, dim floats */
+	float	   *work;			/* scratch, max(dim, D) floats */
+	float	   *table;			/* per-kind look-up data, see below */
+	float	   *table2;
+	float		constant;		/* term added to every estimate */
+	float		slack;			/* SQ: absolute float-rounding allowance */
+	float		qnorm;			/* SQ: ||q||; RQ: norm of the rotated query */
+	float		qsum;			/* RQ: sum of the rotated query's coordinates */
+	float		dmax;			/* SQ: bound on the norm of any decoded vector */
+};
+
+/* quantizer.c */
+extern void *quant_alloc(const Quantizer *q, size_t size);
+extern void quant_release(const Quantizer *q, void *ptr);
+
+/* sq.c */
+extern bool sq_train(Quantizer *q, const float *sample, int64_t n,
+					 const QuantOptions *opts);
+extern void sq_encode(const Quantizer *q, const float *x, uint8_t *code,
+					  float *aux);
+extern void sq_decode(const Quantizer *q, const uint8_t *code, float *out);
+extern void sq_query_reset(QuantQuery *qq);
+extern void sq_estimate(const QuantQuery *qq, const uint8_t *codes,
+						const float *aux, int n, float *est, float *lower);
+
+/* pq.c */
+extern void pq_layout(Quantizer *q);
+extern bool pq_train(Quantizer *q, const float *sample, int64_t n,
+					 const QuantOptions *opts);
+extern void pq_encode(const Quantizer *q, const float *x, uint8_t *code);
+extern void pq_decode(const Quantizer *q, const uint8_t *code, float *out);
+extern void pq_query_reset(QuantQuery *qq, const float *centroid);
+extern void pq_estimate(const QuantQuery *qq, const uint8_t *codes, int n,
+						float *est, float *lower);
+
+/* rabitq.c */
+extern int	rq_padded_dim(int dim);
+extern void rq_make_signs(Quantizer *q);
+extern void rq_encode(const Quantizer *q, const float *x, uint8_t *code,
+					  float *aux);
+extern void rq_decode(const Quantizer *q, const uint8_t *code,
+					  const float *aux, float *out);
+extern void rq_query_reset(QuantQuery *qq, const float *centroid);
+extern void rq_estimate(const QuantQuery *qq, const uint8_t *codes,
+						const float *aux, int n, float *est, float *lower);
+
+#endif							/* LANCE_INDEX_QUANTIZER_INT_H */

@@ -1,0 +1,374 @@
+/*
+ * sq.c
+ *	  8-bit scalar quantizer: per-dimension range, one byte per dimension,
+ *	  plus the exact norm of the quantisation residual so every estimate
+ *	  comes with a guaranteed lower bound (triangle inequality).
+ *
+ * For L2 the query is mapped once into code units, q'_i = (q_i - min_i) /
+ * step_i, so the distance to a code is sum step_i^2 (q'_i - c_i)^2: one
+ * byte-to-float conversion and one FMA per dimension.  For IP the estimate
+ * is the affine sum -sum q_i min_i - sum (q_i step_i) c_i.
+ */
+#include "index/quantizer_int.h"
+
+#include "kernels/distance.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SQ_HAVE_AVX2 1
+#define SQ_AVX2 __attribute__((target("avx2,fma")))
+#endif
+
+/*
+ * Fraction of the sample clipped at each end of a dimension's range.  Plain
+ * min/max (0) measured better: see the report in test_quantizer.c.  The
+ * lower bound stays valid either way since the residual norm is exact.
+ */
+#ifndef SQ_CLIP_FRACTION
+#define SQ_CLIP_FRACTION 0.0
+#endif
+
+/* at most this many values per dimension are sorted to find quantiles */
+#define SQ_QUANTILE_SAMPLE 8192
+
+static int
+cmp_float(const void *a, const void *b)
+{
+	float		x = *(const float *) a;
+	float		y = *(const float *) b;
+
+	return (x > y) - (x < y);
+}
+
+bool
+sq_train(Quantizer *q, const float *sample, int64_t n,
+		 const QuantOptions *opts)
+{
+	int			dim = q->dim;
+	int			i;
+	int64_t		j;
+	float	   *lo = q->sq_min;
+	float	   *hi = q->sq_step;	/* holds the maxima until the end */
+
+	for (i = 0; i < dim; i++)
+	{
+		lo[i] = INFINITY;
+		hi[i] = -INFINITY;
+	}
+	for (j = 0; j < n; j++)
+	{
+		const float *x = sample + j * dim;
+
+		if (opts->interrupt_hook && (j & 4095) == 4095)
+			opts->interrupt_hook(opts->interrupt_arg);
+		for (i = 0; i < dim; i++)
+		{
+			/* skip NaN and infinities: they would poison the range */
+			if (!isfinite(x[i]))
+				continue;
+			if (x[i] < lo[i])
+				lo[i] = x[i];
+			if (x[i] > hi[i])
+				hi[i] = x[i];
+		}
+	}
+
+	if (SQ_CLIP_FRACTION > 0.0 && n >= 100)
+	{
+		int64_t		ns = n < SQ_QUANTILE_SAMPLE ? n : SQ_QUANTILE_SAMPLE;
+		float	   *col = quant_alloc(q, (size_t) ns * sizeof(float));
+
+		if (col == NULL)
+			return false;
+		for (i = 0; i < dim; i++)
+		{
+			int64_t		k;
+			int64_t		cut = (int64_t) (SQ_CLIP_FRACTION * ns);
+
+			for (k = 0; k < ns; k++)
+			{
+				float		v = sample[(k * n / ns) * dim + i];
+
+				col[k] = isfinite(v) ? v : 0.0f;
+			}
+			qsort(col, (size_t) ns, sizeof(float), cmp_float);
+			lo[i] = col[cut];
+			hi[i] = col[ns - 1 - cut];
+		}
+		quant_release(q, col);
+	}
+
+	for (i = 0; i < dim; i++)
+	{
+		if (!(lo[i] <= hi[i]))
+		{
+			/* no finite value seen */
+			lo[i] = 0.0f;
+			hi[i] = 0.0f;
+		}
+		hi[i] = (hi[i] - lo[i]) / 255.0f;
+		if (!isfinite(hi[i]))
+			hi[i] = 0.0f;
+	}
+	return true;
+}
+
+void
+sq_encode(const Quantizer *q, const float *x, uint8_t *code, float *aux)
+{
+	double		err = 0.0;
+	int			i;
+
+	for (i = 0; i < q->dim; i++)
+	{
+		float		step = q->sq_step[i];
+		float		c = 0.0f;
+		double		d;
+
+		if (step > 0.0f)
+		{
+			c = rintf((x[i] - q->sq_min[i]) / step);
+			if (!(c >= 0.0f))	/* also maps NaN to 0 */
+				c = 0.0f;
+			else if (c > 255.0f)
+				c = 255.0f;
+		}
+		code[i] = (uint8_t) c;
+		d = (double) x[i] - ((double) q->sq_min[i] + (double) c * step);
+		err += d * d;
+	}
+	/* round up so the bound derived from it stays conservative */
+	aux[0] = nextafterf((float) sqrt(err), INFINITY);
+}
+
+void
+sq_decode(const Quantizer *q, const uint8_t *code, float *out)
+{
+	int			i;
+
+	for (i = 0; i < q->dim; i++)
+		out[i] = q->sq_min[i] + (float) code[i] * q->sq_step[i];
+}
+
+/*
+ * L2: table = q' (query in code units), table2 = step^2; dimensions with a
+ * zero range contribute a constant.  IP: table = q_i * step_i, constant =
+ * -sum q_i min_i.
+ */
+void
+sq_query_reset(QuantQuery *qq)
+{
+	const Quantizer *q = qq->q;
+	const float *x = qq->query;
+	double		cst = 0.0;
+	double		qn = 0.0;
+	double		dmax = 0.0;
+	double		mag = 0.0;
+	int			i;
+
+	for (i = 0; i < q->dim; i++)
+	{
+		float		mn = q->sq_min[i];
+		float		step = q->sq_step[i];
+		double		top = fmax(fabs(mn), fabs(mn + 255.0 * step));
+
+		dmax += top * top;
+		qn += (double) x[i] * x[i];
+		if (q->metric == QMETRIC_IP)
+		{
+			qq->table[i] = x[i] * step;
+			qq->table2[i] = 0.0f;
+			cst -= (double) x[i] * mn;
+		}
+		else if (step > 0.0f)
+		{
+			qq->table[i] = (x[i] - mn) / step;
+			qq->table2[i] = step * step;
+		}
+		else
+		{
+			qq->table[i] = 0.0f;
+			qq->table2[i] = 0.0f;
+			cst += ((double) x[i] - mn) * ((double) x[i] - mn);
+		}
+	}
+	qq->constant = (float) cst;
+	qq->qnorm = (float) sqrt(qn);
+	qq->dmax = (float) sqrt(dmax);
+
+	/*
+	 * Float rounding of the estimate, relative to the magnitude of its
+	 * terms: for IP |sum| <= ||q|| * max ||decoded||; for L2 it is
+	 * handled relatively in sq_estimate.
+	 */
+	mag = sqrt(qn) * sqrt(dmax);
+	qq->slack = (float) (mag * 1e-5 + 1e-30);
+}
+
+static float
+sq_l2_scalar(const float *qp, const float *w, const uint8_t *c, int dim)
+{
+	float		s0 = 0.0f;
+	float		s1 = 0.0f;
+	int			i = 0;
+
+	for (; i + 2 <= dim; i += 2)
+	{
+		float		d0 = qp[i] - (float) c[i];
+		float		d1 = qp[i + 1] - (float) c[i + 1];
+
+		s0 += w[i] * d0 * d0;
+		s1 += w[i + 1] * d1 * d1;
+	}
+	for (; i < dim; i++)
+	{
+		float		d = qp[i] - (float) c[i];
+
+		s0 += w[i] * d * d;
+	}
+	return s0 + s1;
+}
+
+static float
+sq_dot_scalar(const float *v, const uint8_t *c, int dim)
+{
+	float		s0 = 0.0f;
+	float		s1 = 0.0f;
+	int			i = 0;
+
+	for (; i + 2 <= dim; i += 2)
+	{
+		s0 += v[i] * (float) c[i];
+		s1 += v[i + 1] * (float) c[i + 1];
+	}
+	for (; i < dim; i++)
+		s0 += v[i] * (float) c[i];
+	return s0 + s1;
+}
+
+#ifdef SQ_HAVE_AVX2
+
+SQ_AVX2 static inline __m256
+load_u8x8(const uint8_t *p)
+{
+	__m128i		b = _mm_loadl_epi64((const __m128i *) p);
+
+	return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+}
+
+SQ_AVX2 static inline float
+hsum8(__m256 v)
+{
+	__m128		s = _mm_add_ps(_mm256_castps256_ps128(v),
+							   _mm256_extractf128_ps(v, 1));
+
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+SQ_AVX2 static float
+sq_l2_avx2(const float *qp, const float *w, const uint8_t *c, int dim)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	int			i = 0;
+	float		sum;
+
+	for (; i + 16 <= dim; i += 16)
+	{
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(qp + i), load_u8x8(c + i));
+		__m256		d1 = _mm256_sub_ps(_mm256_loadu_ps(qp + i + 8),
+									   load_u8x8(c + i + 8));
+
+		s0 = _mm256_fmadd_ps(_mm256_mul_ps(d0, d0), _mm256_loadu_ps(w + i), s0);
+		s1 = _mm256_fmadd_ps(_mm256_mul_ps(d1, d1), _mm256_loadu_ps(w + i + 8), s1);
+	}
+	for (; i + 8 <= dim; i += 8)
+	{
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(qp + i), load_u8x8(c + i));
+
+		s0 = _mm256_fmadd_ps(_mm256_mul_ps(d0, d0), _mm256_loadu_ps(w + i), s0);
+	}
+	sum = hsum8(_mm256_add_ps(s0, s1));
+	for (; i < dim; i++)
+	{
+		float		d = qp[i] - (float) c[i];
+
+		sum += w[i] * d * d;
+	}
+	return sum;
+}
+
+SQ_AVX2 static float
+sq_dot_avx2(const float *v, const uint8_t *c, int dim)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	int			i = 0;
+	float		sum;
+
+	for (; i + 16 <= dim; i += 16)
+	{
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(v + i), load_u8x8(c + i), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(v + i + 8), load_u8x8(c + i + 8), s1);
+	}
+	for (; i + 8 <= dim; i += 8)
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(v + i), load_u8x8(c + i), s0);
+	sum = hsum8(_mm256_add_ps(s0, s1));
+	for (; i < dim; i++)
+		sum += v[i] * (float) c[i];
+	return sum;
+}
+
+#endif							/* SQ_HAVE_AVX2 */
+
+void
+sq_estimate(const QuantQuery *qq, const uint8_t *codes, const float *aux,
+			int n, float *est, float *lower)
+{
+	const Quantizer *q = qq->q;
+	int			dim = q->dim;
+	bool		ip = q->metric == QMETRIC_IP;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		const uint8_t *c = codes + (size_t) i * dim;
+		float		r = aux[i];
+		float		d;
+
+#ifdef SQ_HAVE_AVX2
+		if (qq->use_avx2)
+			d = ip ? sq_dot_avx2(qq->table, c, dim) :
+				sq_l2_avx2(qq->table, qq->table2, c, dim);
+		else
+#endif
+			d = ip ? sq_dot_scalar(qq->table, c, dim) :
+				sq_l2_scalar(qq->table, qq->table2, c, dim);
+
+		if (ip)
+		{
+			/* -<q,x> >= -<q,dec> - ||q|| ||x - dec|| */
+			est[i] = qq->constant - d;
+			lower[i] = est[i] - qq->qnorm * r - qq->slack;
+		}
+		else
+		{
+			/*
+			 * ||q - x|| >= ||q - dec|| - ||x - dec||; shrink ||q - dec||
+			 * by a relative 2^-14 for the float rounding of the sum.
+			 */
+			float		s;
+
+			d += qq->constant;
+			est[i] = d;
+			s = sqrtf(d) * (1.0f - 1.0f / 16384.0f);
+			lower[i] = s > r ? (s - r) * (s - r) : 0.0f;
+		}
+	}
+}
