@@ -124,7 +124,7 @@ CREATE CAST (double precision[] AS halfvec) WITH FUNCTION array_to_halfvec(doubl
 CREATE CAST (numeric[] AS halfvec) WITH FUNCTION array_to_halfvec(numeric[], integer, boolean) AS ASSIGNMENT;
 CREATE CAST (halfvec AS real[]) WITH FUNCTION halfvec_to_float4(halfvec, integer, boolean) AS IMPLICIT;
 CREATE CAST (vector AS halfvec) WITH FUNCTION vector_to_halfvec(vector, integer, boolean) AS IMPLICIT;
-CREATE CAST (halfvec AS vector) WITH FUNCTION halfvec_to_vector(halfvec, integer, boolean) AS IMPLICIT;
+CREATE CAST (halfvec AS vector) WITH FUNCTION halfvec_to_vector(halfvec, integer, boolean) AS ASSIGNMENT;
 
 --------------------------------------------------------------------------
 -- functions: distances, properties, element-wise
@@ -375,10 +375,6 @@ CREATE FUNCTION lancedb.sphere(vector, double precision) RETURNS lancedb.sphere
 	AS 'MODULE_PATHNAME', 'sphere_make' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION lancedb.sphere(vector, double precision, double precision) RETURNS lancedb.sphere
 	AS 'MODULE_PATHNAME', 'sphere_make' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION lancedb.sphere(halfvec, double precision) RETURNS lancedb.sphere
-	AS 'MODULE_PATHNAME', 'sphere_make_halfvec' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION lancedb.sphere(halfvec, double precision, double precision) RETURNS lancedb.sphere
-	AS 'MODULE_PATHNAME', 'sphere_make_halfvec' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION lancedb.sphere_center(lancedb.sphere) RETURNS vector
 	AS 'MODULE_PATHNAME', 'sphere_center' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 

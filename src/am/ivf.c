@@ -26,7 +26,7 @@
 
 int			lancedb_nprobes = 20;
 int			lancedb_refine_factor = 0;
-int			lancedb_iterative_scan = IVF_ITERATIVE_STRICT;
+int			lancedb_iterative_scan = IVF_ITERATIVE_RELAXED;
 int			lancedb_max_probes = -1;
 
 static relopt_kind ivf_relopt_kind;
@@ -87,7 +87,7 @@ IvfInit(void)
 	DefineCustomEnumVariable("lancedb.iterative_scan",
 							 "Keep probing lists until enough rows pass the query's filters.",
 							 "strict_order never returns rows out of distance order; relaxed_order may.",
-							 &lancedb_iterative_scan, IVF_ITERATIVE_STRICT,
+							 &lancedb_iterative_scan, IVF_ITERATIVE_RELAXED,
 							 iterative_scan_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("lancedb.max_probes",

@@ -37,6 +37,7 @@ typedef struct IvfCandidate
 	float		lower;			/* lower bound of the internal distance */
 	float		est;
 	ItemPointerData tid;
+	uint16		round;			/* probe round that found it */
 } IvfCandidate;
 
 typedef struct IvfResult
@@ -44,6 +45,7 @@ typedef struct IvfResult
 	double		internal;		/* exact, internal space */
 	double		value;			/* exact SQL distance */
 	ItemPointerData tid;
+	uint16		round;
 } IvfResult;
 
 typedef struct IvfProbe
@@ -75,6 +77,8 @@ typedef struct IvfScanOpaqueData
 	IvfProbe   *probes;			/* min-heap by dist */
 	int			nprobes_left;
 	int			probed;
+	uint16		round;			/* probe rounds started */
+	uint16		last_round;		/* round of the last row returned */
 	IvfListInfo *dir;
 
 	/* candidates (min-heap by lower) and exact results (min-heap) */
@@ -329,6 +333,7 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 				cand.lower = Min(so->lower[i], so->est[i]);
 				cand.est = so->est[i];
 				cand.tid = tids[i];
+				cand.round = so->round;
 				if (so->ncand == so->cand_cap)
 				{
 					so->cand_cap *= 2;
@@ -348,6 +353,8 @@ IvfProbeMore(IndexScanDesc scan, IvfScanOpaque so, int n)
 {
 	int			done = 0;
 
+	if (so->round < PG_UINT16_MAX)
+		so->round++;
 	while (done < n && so->nprobes_left > 0)
 	{
 		uint32		list = so->probes[0].list;
@@ -416,10 +423,11 @@ IvfScanSetup(IndexScanDesc scan, IvfScanOpaque so)
 }
 
 static void
-IvfPushResult(IvfScanOpaque so, ItemPointer tid, double value)
+IvfPushResult(IvfScanOpaque so, ItemPointer tid, double value, uint16 round)
 {
 	IvfResult	r;
 
+	r.round = round;
 	r.value = value;
 	r.internal = IvfInternalFromSql(so->cache->metric, value);
 	r.tid = *tid;
@@ -447,7 +455,7 @@ IvfRerankOne(IndexScanDesc scan, IvfScanOpaque so)
 	HEAP_POP(so->cand, so->ncand, CAND_LESS);
 	so->reranked++;
 	if (IvfExactDistance(scan, so, &cand.tid, &value) && IvfInRange(so, value))
-		IvfPushResult(so, &cand.tid, value);
+		IvfPushResult(so, &cand.tid, value, cand.round);
 }
 
 static bool
@@ -464,12 +472,25 @@ IvfReturn(IndexScanDesc scan, IvfScanOpaque so, bool ordered)
 		scan->xs_orderbynulls[0] = false;
 		scan->xs_recheckorderby = false;
 		so->last_internal = r.internal;
+		so->last_round = r.round;
 	}
 	so->emitted++;
 	return true;
 }
 
-/* Next row of an ORDER BY scan, in non-decreasing exact distance. */
+/* May an iterative scan probe another list? */
+static inline bool
+IvfCanProbeMore(IvfScanOpaque so)
+{
+	return lancedb_iterative_scan != IVF_ITERATIVE_OFF && so->nprobes_left > 0 &&
+		(lancedb_max_probes < 0 || so->probed < lancedb_max_probes);
+}
+
+/*
+ * Next row of an ORDER BY scan: in non-decreasing exact distance within the
+ * lists probed so far (relaxed_order may return a closer row found by a
+ * later probe after farther ones; strict_order never does).
+ */
 static bool
 IvfNextOrdered(IndexScanDesc scan, IvfScanOpaque so)
 {
@@ -486,12 +507,28 @@ IvfNextOrdered(IndexScanDesc scan, IvfScanOpaque so)
 			if (bounded && (so->reranked >= need || so->ncand == 0))
 			{
 				/*
-				 * A row closer than one already returned (only possible with
-				 * heuristic bounds or later probes) would break the order:
-				 * strict mode drops it.
+				 * strict_order: a row must not be farther than the nearest
+				 * list not yet probed (by centroid), or rows found there
+				 * later would be closer than rows already returned; probe
+				 * that list first.  Rows that still come out closer than
+				 * the last one returned are dropped, so the order holds.
+				 */
+				if (lancedb_iterative_scan == IVF_ITERATIVE_STRICT &&
+					IvfCanProbeMore(so) &&
+					so->res[0].internal > so->probes[0].dist)
+				{
+					IvfProbeMore(scan, so, 1);
+					continue;
+				}
+				/*
+				 * A row closer than one already returned: its lower bound
+				 * failed (heuristic or probabilistic bounds) or a later
+				 * probe found it.  Drop it to keep the order, except that
+				 * relaxed_order returns rows of later probe rounds anyway.
 				 */
 				if (so->res[0].internal < so->last_internal &&
-					lancedb_iterative_scan != IVF_ITERATIVE_RELAXED)
+					!(lancedb_iterative_scan == IVF_ITERATIVE_RELAXED &&
+					  so->res[0].round > so->last_round))
 				{
 					HEAP_POP(so->res, so->nres, RES_LESS);
 					continue;
@@ -505,8 +542,7 @@ IvfNextOrdered(IndexScanDesc scan, IvfScanOpaque so)
 			continue;
 		}
 		/* out of candidates: probe more lists if allowed */
-		if (lancedb_iterative_scan != IVF_ITERATIVE_OFF && so->nprobes_left > 0 &&
-			(lancedb_max_probes < 0 || so->probed < lancedb_max_probes))
+		if (IvfCanProbeMore(so))
 		{
 			int			batch = lancedb_nprobes;
 
@@ -607,6 +643,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->ncand = so->nres = 0;
 	so->reranked = so->emitted = 0;
 	so->probed = 0;
+	so->round = so->last_round = 0;
 	so->codes_scanned = so->heap_fetches = 0;
 	so->qq = NULL;
 

@@ -175,12 +175,12 @@ km_centroid_norms(const float *centroids, int k, int dim, float *cn)
 
 /*
  * Assign n rows to their nearest centroid, bs rows at a time through buf
- * (bs * k floats).  dist (optional) gets squared distances, clamped at 0
- * against the cancellation in ||x||^2 - 2 x.c + ||c||^2.  Returns their
- * sum.
+ * (bs * k floats).  xn holds the rows' squared norms, or is NULL to compute
+ * them here.  dist (optional) gets squared distances, clamped at 0 against
+ * the cancellation in ||x||^2 - 2 x.c + ||c||^2.  Returns their sum.
  */
 static double
-km_assign_batched(const float *x, int64_t n, int dim,
+km_assign_batched(const float *x, const float *xn, int64_t n, int dim,
 				  const float *centroids, const float *cn, int k,
 				  int32_t *assign, float *dist, float *buf, int bs,
 				  const KMeansParams *params)
@@ -206,7 +206,8 @@ km_assign_batched(const float *x, int64_t n, int dim,
 			int			a;
 
 			a = km_row_argmin(buf + (size_t) r * k, cn, k, &best);
-			d = lance_kernels->dot_f32(xr, xr, dim) + best;
+			d = (xn != NULL ? xn[i0 + r] : lance_kernels->dot_f32(xr, xr, dim)) +
+				best;
 			if (!(d > 0.0f))
 				d = 0.0f;
 			assign[i0 + r] = a;
@@ -497,9 +498,16 @@ km_update(const float *x, int64_t n, int dim, int k, const int32_t *assign,
 	{
 		const float *xr = x + (size_t) i * dim;
 		double	   *s = sums + (size_t) assign[i] * dim;
-		int			d;
+		int			d = 0;
+		int			l;
 
-		for (d = 0; d < dim; d++)
+		/* fixed-size blocks, so -O2 vectorises the float->double adds */
+		for (; d + KM_LANES <= dim; d += KM_LANES)
+		{
+			for (l = 0; l < KM_LANES; l++)
+				s[d + l] += xr[d + l];
+		}
+		for (; d < dim; d++)
 			s[d] += xr[d];
 		counts[assign[i]]++;
 	}
@@ -555,12 +563,14 @@ kmeans_train(const float *x, int64_t n, int dim,
 	uint64_t	rng;
 	int			bs;
 	int32_t    *assign;
+	float	   *xn;
 	float	   *buf;
 	float	   *cn;
 	double	   *sums;
 	int64_t    *counts;
 	double	   *sse;
 	double		obj;
+	int64_t		i;
 	int			it;
 	bool		ok;
 
@@ -597,12 +607,13 @@ kmeans_train(const float *x, int64_t n, int dim,
 		return false;
 
 	assign = km_alloc(params, (size_t) n * sizeof(int32_t));
+	xn = km_alloc(params, (size_t) n * sizeof(float));
 	buf = km_alloc(params, (size_t) bs * k * sizeof(float));
 	cn = km_alloc(params, (size_t) k * sizeof(float));
 	sums = km_alloc(params, (size_t) k * dim * sizeof(double));
 	counts = km_alloc(params, (size_t) k * sizeof(int64_t));
 	sse = km_alloc(params, (size_t) k * sizeof(double));
-	ok = (assign != NULL && buf != NULL && cn != NULL &&
+	ok = (assign != NULL && xn != NULL && buf != NULL && cn != NULL &&
 		  sums != NULL && counts != NULL && sse != NULL);
 	if (!ok)
 		goto done;
@@ -612,8 +623,11 @@ kmeans_train(const float *x, int64_t n, int dim,
 	 * reassigns, so result->objective always belongs to the centroids
 	 * returned.
 	 */
+	for (i = 0; i < n; i++)
+		xn[i] = lance_kernels->dot_f32(x + (size_t) i * dim,
+									   x + (size_t) i * dim, dim);
 	km_centroid_norms(centroids, k, dim, cn);
-	obj = km_assign_batched(x, n, dim, centroids, cn, k, assign, NULL,
+	obj = km_assign_batched(x, xn, n, dim, centroids, cn, k, assign, NULL,
 							buf, bs, params);
 
 	for (it = 1; it <= params->max_iterations; it++)
@@ -627,7 +641,7 @@ kmeans_train(const float *x, int64_t n, int dim,
 		km_interrupt(params);
 
 		km_centroid_norms(centroids, k, dim, cn);
-		new_obj = km_assign_batched(x, n, dim, centroids, cn, k, assign,
+		new_obj = km_assign_batched(x, xn, n, dim, centroids, cn, k, assign,
 									NULL, buf, bs, params);
 		result->iterations = it;
 
@@ -647,6 +661,7 @@ done:
 	km_free(params, sums);
 	km_free(params, cn);
 	km_free(params, buf);
+	km_free(params, xn);
 	km_free(params, assign);
 	return ok;
 }
@@ -673,8 +688,8 @@ kmeans_assign(const float *x, int64_t n, int dim,
 	if (cn != NULL && buf != NULL)
 	{
 		km_centroid_norms(centroids, k, dim, cn);
-		km_assign_batched(x, n, dim, centroids, cn, k, assign, dist, buf, bs,
-						  params);
+		km_assign_batched(x, NULL, n, dim, centroids, cn, k, assign, dist,
+						  buf, bs, params);
 	}
 	else
 		km_assign_direct(x, n, dim, centroids, k, assign, dist, params);

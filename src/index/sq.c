@@ -8,13 +8,17 @@
  * step_i, so the distance to a code is sum step_i^2 (q'_i - c_i)^2: one
  * byte-to-float conversion and one FMA per dimension.  For IP the estimate
  * is the affine sum -sum q_i min_i - sum (q_i step_i) c_i.
+ *
+ * The range is the sample's plain min/max: clipping to the 0.1%/99.9%
+ * quantiles measured 1.5-6x larger mean relative distance errors on
+ * Gaussian and clustered data (a few clipped coordinates cost more than the
+ * finer step gains), and it would need a sort per dimension.
  */
 #include "index/quantizer_int.h"
 
 #include "kernels/distance.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -22,27 +26,6 @@
 #define SQ_HAVE_AVX2 1
 #define SQ_AVX2 __attribute__((target("avx2,fma")))
 #endif
-
-/*
- * Fraction of the sample clipped at each end of a dimension's range.  Plain
- * min/max (0) measured better: see the report in test_quantizer.c.  The
- * lower bound stays valid either way since the residual norm is exact.
- */
-#ifndef SQ_CLIP_FRACTION
-#define SQ_CLIP_FRACTION 0.0
-#endif
-
-/* at most this many values per dimension are sorted to find quantiles */
-#define SQ_QUANTILE_SAMPLE 8192
-
-static int
-cmp_float(const void *a, const void *b)
-{
-	float		x = *(const float *) a;
-	float		y = *(const float *) b;
-
-	return (x > y) - (x < y);
-}
 
 bool
 sq_train(Quantizer *q, const float *sample, int64_t n,
@@ -77,31 +60,6 @@ sq_train(Quantizer *q, const float *sample, int64_t n,
 		}
 	}
 
-	if (SQ_CLIP_FRACTION > 0.0 && n >= 100)
-	{
-		int64_t		ns = n < SQ_QUANTILE_SAMPLE ? n : SQ_QUANTILE_SAMPLE;
-		float	   *col = quant_alloc(q, (size_t) ns * sizeof(float));
-
-		if (col == NULL)
-			return false;
-		for (i = 0; i < dim; i++)
-		{
-			int64_t		k;
-			int64_t		cut = (int64_t) (SQ_CLIP_FRACTION * ns);
-
-			for (k = 0; k < ns; k++)
-			{
-				float		v = sample[(k * n / ns) * dim + i];
-
-				col[k] = isfinite(v) ? v : 0.0f;
-			}
-			qsort(col, (size_t) ns, sizeof(float), cmp_float);
-			lo[i] = col[cut];
-			hi[i] = col[ns - 1 - cut];
-		}
-		quant_release(q, col);
-	}
-
 	for (i = 0; i < dim; i++)
 	{
 		if (!(lo[i] <= hi[i]))
@@ -110,9 +68,8 @@ sq_train(Quantizer *q, const float *sample, int64_t n,
 			lo[i] = 0.0f;
 			hi[i] = 0.0f;
 		}
-		hi[i] = (hi[i] - lo[i]) / 255.0f;
-		if (!isfinite(hi[i]))
-			hi[i] = 0.0f;
+		/* divide first: max - min can overflow */
+		hi[i] = hi[i] / 255.0f - lo[i] / 255.0f;
 	}
 	return true;
 }

@@ -126,19 +126,6 @@ sphere_make(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(MakeSphere(c, PG_GETARG_FLOAT8(1), PG_GETARG_FLOAT8(2)));
 }
 
-LANCEDB_FUNCTION(sphere_make_halfvec);
-Datum
-sphere_make_halfvec(PG_FUNCTION_ARGS)
-{
-	HalfVector *h = PG_GETARG_HALFVEC_P(0);
-	Vector	   *c = InitVector(h->dim);
-
-	lance_kernels->f16_to_f32(h->x, c->x, h->dim);
-	if (PG_NARGS() == 2)
-		PG_RETURN_POINTER(MakeSphere(c, -get_float8_infinity(), PG_GETARG_FLOAT8(1)));
-	PG_RETURN_POINTER(MakeSphere(c, PG_GETARG_FLOAT8(1), PG_GETARG_FLOAT8(2)));
-}
-
 LANCEDB_FUNCTION(sphere_center);
 Datum
 sphere_center(PG_FUNCTION_ARGS)
