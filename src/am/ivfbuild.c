@@ -10,7 +10,11 @@
 
 #include <math.h>
 
+#include "access/parallel.h"
+#include "access/relscan.h"
+#include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "access/xloginsert.h"
 #include "am/ivf.h"
 #include "catalog/index.h"
@@ -18,8 +22,13 @@
 #include "index/kmeans.h"
 #include "kernels/distance.h"
 #include "miscadmin.h"
+#include "optimizer/optimizer.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
+#include "storage/condition_variable.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/snapmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -30,6 +39,41 @@
 #define IVF_PHASE_WRITING	5
 
 #define IVF_BATCH_ROWS		1024
+
+/* shm_toc keys of a parallel build */
+#define IVF_KEY_SHARED		UINT64CONST(0xA1F0000000000001)
+#define IVF_KEY_QUERY_TEXT	UINT64CONST(0xA1F0000000000002)
+
+/*
+ * Shared by the leader and the workers of a parallel build.  The trained
+ * quantizer and the centroids follow the struct; the list directory is
+ * shared because any participant may append to any list (one at a time:
+ * see writer_busy), and the parallel heap scan comes last.
+ */
+typedef struct IvfShared
+{
+	Oid			heaprelid;
+	Oid			indexrelid;
+	bool		isconcurrent;
+	int			dim;
+	int			nlists;
+	Size		quant_len;
+	Size		quant_off;
+	Size		centroid_off;
+	Size		dir_off;
+	Size		scan_off;
+	Size		spool_budget;
+
+	slock_t		mutex;
+	bool		writer_busy;	/* a participant is writing list pages */
+	int			nparticipantsdone;
+	double		reltuples;
+	double		indtuples;
+	ConditionVariable writer_cv;
+	ConditionVariable done_cv;
+} IvfShared;
+
+#define IvfSharedPtr(shared, off)	((char *) (shared) + (off))
 
 typedef struct IvfSpool
 {
@@ -76,7 +120,9 @@ typedef struct IvfBuildState
 	Size		spool_bytes;
 	Size		spool_budget;
 	IvfListInfo *dir;
+	float	   *radius;			/* per list, merged into dir when flushing */
 	int64		indtuples;
+	IvfShared  *shared;			/* parallel build, or NULL */
 } IvfBuildState;
 
 static uint64
@@ -213,10 +259,40 @@ IvfFlushSpool(IvfBuildState *bs, uint32 list)
 static void
 IvfFlushAllSpools(IvfBuildState *bs)
 {
+	IvfShared  *shared = bs->shared;
+
+	/* participants take turns: list chains and the directory are shared */
+	if (shared)
+	{
+		for (;;)
+		{
+			bool		mine = false;
+
+			SpinLockAcquire(&shared->mutex);
+			if (!shared->writer_busy)
+				shared->writer_busy = mine = true;
+			SpinLockRelease(&shared->mutex);
+			if (mine)
+				break;
+			ConditionVariableSleep(&shared->writer_cv, PG_WAIT_EXTENSION);
+		}
+		ConditionVariableCancelSleep();
+	}
+
 	for (int l = 0; l < bs->nlists; l++)
 	{
+		if (bs->radius[l] > bs->dir[l].radius)
+			bs->dir[l].radius = bs->radius[l];
 		IvfFlushSpool(bs, l);
 		CHECK_FOR_INTERRUPTS();
+	}
+
+	if (shared)
+	{
+		SpinLockAcquire(&shared->mutex);
+		shared->writer_busy = false;
+		SpinLockRelease(&shared->mutex);
+		ConditionVariableBroadcast(&shared->writer_cv);
 	}
 }
 
@@ -286,8 +362,8 @@ IvfProcessBatch(IvfBuildState *bs)
 		else
 			quantizer_encode(bs->quant, x, code, aux);
 
-		if (radius > bs->dir[list].radius)
-			bs->dir[list].radius = radius;
+		if (radius > bs->radius[list])
+			bs->radius[list] = radius;
 		IvfSpoolAdd(bs, list, code, aux, &bs->batch_tids[i]);
 	}
 	bs->indtuples += bs->batch_n;
@@ -560,6 +636,229 @@ IvfTrain(IvfBuildState *bs, const IvfOptions *opts)
 		sizeof(ItemPointerData);
 }
 
+/* Buffers for assigning and encoding rows in batches. */
+static void
+IvfPrepareAssign(IvfBuildState *bs, Size spool_budget)
+{
+	bs->spools = lance_alloc0_array(IvfSpool, bs->nlists);
+	bs->radius = lance_alloc0_array(float, bs->nlists);
+	bs->spool_budget = spool_budget;
+	bs->batch = lance_alloc_array(float, (Size) IVF_BATCH_ROWS * bs->dim);
+	bs->batch_tids = lance_alloc_array(ItemPointerData, IVF_BATCH_ROWS);
+	bs->assign = lance_alloc_array(int32, IVF_BATCH_ROWS);
+	bs->assign_dist = lance_alloc_array(float, IVF_BATCH_ROWS);
+	bs->resid = lance_alloc_array(float, bs->dim);
+}
+
+/*
+ * One participant's share of pass 2: scan its part of the heap, assign,
+ * encode and flush.  Runs in the leader and in every worker.
+ */
+static void
+IvfParallelScanAndEncode(IvfBuildState *bs, IvfShared *shared,
+						 IndexInfo *indexInfo, bool progress)
+{
+	TableScanDesc scan;
+	double		reltuples;
+
+	IvfPrepareAssign(bs, shared->spool_budget);
+	scan = table_beginscan_parallel(bs->heap,
+									(ParallelTableScanDesc) IvfSharedPtr(shared, shared->scan_off));
+	reltuples = table_index_build_scan(bs->heap, bs->index, indexInfo, true,
+									   progress, IvfEncodeCallback,
+									   (void *) bs, scan);
+	IvfProcessBatch(bs);
+	IvfFlushAllSpools(bs);
+
+	SpinLockAcquire(&shared->mutex);
+	shared->nparticipantsdone++;
+	shared->reltuples += reltuples;
+	shared->indtuples += bs->indtuples;
+	SpinLockRelease(&shared->mutex);
+	ConditionVariableSignal(&shared->done_cv);
+}
+
+/* Worker entry point, looked up by name by CreateParallelContext. */
+extern PGDLLEXPORT void IvfParallelBuildMain(dsm_segment *seg, shm_toc *toc);
+
+void
+IvfParallelBuildMain(dsm_segment *seg, shm_toc *toc)
+{
+	IvfShared  *shared = shm_toc_lookup(toc, IVF_KEY_SHARED, false);
+	char	   *query = shm_toc_lookup(toc, IVF_KEY_QUERY_TEXT, true);
+	LOCKMODE	heapLockmode = shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock;
+	LOCKMODE	indexLockmode = shared->isconcurrent ? RowExclusiveLock : AccessExclusiveLock;
+	IvfBuildState bs;
+	IndexInfo  *indexInfo;
+	QuantOptions qopts;
+	const char *err = NULL;
+
+	debug_query_string = query;
+	pgstat_report_activity(STATE_RUNNING, debug_query_string);
+
+	memset(&bs, 0, sizeof(bs));
+	bs.heap = table_open(shared->heaprelid, heapLockmode);
+	bs.index = index_open(shared->indexrelid, indexLockmode);
+	bs.type = LanceGetTypeSupport(bs.index, IVF_TYPE_PROC);
+	bs.metric = LanceGetMetricSupport(bs.index, IVF_METRIC_PROC);
+	bs.dim = shared->dim;
+	bs.nlists = shared->nlists;
+	bs.trained = true;
+	bs.tmpctx = AllocSetContextCreate(CurrentMemoryContext, "lance_ivf build tuple",
+									  ALLOCSET_DEFAULT_SIZES);
+	memset(&qopts, 0, sizeof(qopts));
+	qopts.alloc = LanceQuantAlloc;
+	qopts.release = LanceQuantFree;
+	bs.quant = quantizer_deserialize((const uint8 *) IvfSharedPtr(shared, shared->quant_off),
+									 shared->quant_len, &qopts, &err);
+	if (bs.quant == NULL)
+		elog(ERROR, "lance_ivf parallel build: bad quantizer: %s", err ? err : "?");
+	bs.residuals = quantizer_wants_residuals(bs.quant);
+	IvfListLayoutInit(&bs.layout, (int) quantizer_code_size(bs.quant),
+					  quantizer_num_aux(bs.quant));
+	bs.entry_size = sizeof(float) * bs.layout.num_aux + bs.layout.code_size +
+		sizeof(ItemPointerData);
+	bs.centroids = (float *) IvfSharedPtr(shared, shared->centroid_off);
+	bs.dir = (IvfListInfo *) IvfSharedPtr(shared, shared->dir_off);
+	bs.shared = shared;
+	memset(&bs.kparams, 0, sizeof(bs.kparams));
+	bs.kparams.k = bs.nlists;
+	bs.kparams.interrupt_hook = LanceInterruptHook;
+	bs.kparams.alloc = LanceQuantAlloc;
+	bs.kparams.release = LanceQuantFree;
+	kmeans_set_threads(1);
+
+	indexInfo = BuildIndexInfo(bs.index);
+	indexInfo->ii_Concurrent = shared->isconcurrent;
+	IvfParallelScanAndEncode(&bs, shared, indexInfo, false);
+
+	index_close(bs.index, indexLockmode);
+	table_close(bs.heap, heapLockmode);
+}
+
+/*
+ * Pass 2 with parallel workers: the leader shares the trained structure
+ * and a parallel heap scan, participates itself, and collects the
+ * directory when every participant is done.  Falls back to the serial
+ * path when no worker can be launched.
+ */
+static void
+IvfParallelAssign(IvfBuildState *bs, IndexInfo *indexInfo, int nworkers,
+				  const char *qblob, Size qlen, Size budget)
+{
+	ParallelContext *pcxt;
+	Snapshot	snapshot;
+	Size		size;
+	Size		est_scan;
+	IvfShared  *shared;
+	int			nparticipants;
+	char	   *querycopy;
+	Size		querylen = debug_query_string ? strlen(debug_query_string) + 1 : 0;
+
+	EnterParallelMode();
+	pcxt = CreateParallelContext("lancedb", "IvfParallelBuildMain", nworkers);
+
+	snapshot = indexInfo->ii_Concurrent ?
+		RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
+	est_scan = table_parallelscan_estimate(bs->heap, snapshot);
+
+	size = MAXALIGN(sizeof(IvfShared));
+	size += MAXALIGN(qlen);
+	size += MAXALIGN(sizeof(float) * (Size) bs->nlists * bs->dim);
+	size += MAXALIGN(sizeof(IvfListInfo) * bs->nlists);
+	size += est_scan;
+	shm_toc_estimate_chunk(&pcxt->estimator, size);
+	shm_toc_estimate_keys(&pcxt->estimator, 1);
+	if (querylen)
+	{
+		shm_toc_estimate_chunk(&pcxt->estimator, querylen);
+		shm_toc_estimate_keys(&pcxt->estimator, 1);
+	}
+	InitializeParallelDSM(pcxt);
+	if (pcxt->seg == NULL)
+	{
+		/* no shared memory for it: do it alone */
+		if (IsMVCCSnapshot(snapshot))
+			UnregisterSnapshot(snapshot);
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		IvfPrepareAssign(bs, Max(budget / 2, (Size) 1024 * 1024));
+		table_index_build_scan(bs->heap, bs->index, indexInfo, true, true,
+							   IvfEncodeCallback, (void *) bs, NULL);
+		IvfProcessBatch(bs);
+		IvfFlushAllSpools(bs);
+		return;
+	}
+
+	shared = shm_toc_allocate(pcxt->toc, size);
+	memset(shared, 0, sizeof(IvfShared));
+	shared->heaprelid = RelationGetRelid(bs->heap);
+	shared->indexrelid = RelationGetRelid(bs->index);
+	shared->isconcurrent = indexInfo->ii_Concurrent;
+	shared->dim = bs->dim;
+	shared->nlists = bs->nlists;
+	shared->quant_len = qlen;
+	shared->quant_off = MAXALIGN(sizeof(IvfShared));
+	shared->centroid_off = shared->quant_off + MAXALIGN(qlen);
+	shared->dir_off = shared->centroid_off + MAXALIGN(sizeof(float) * (Size) bs->nlists * bs->dim);
+	shared->scan_off = shared->dir_off + MAXALIGN(sizeof(IvfListInfo) * bs->nlists);
+	SpinLockInit(&shared->mutex);
+	ConditionVariableInit(&shared->writer_cv);
+	ConditionVariableInit(&shared->done_cv);
+	memcpy(IvfSharedPtr(shared, shared->quant_off), qblob, qlen);
+	memcpy(IvfSharedPtr(shared, shared->centroid_off), bs->centroids,
+		   sizeof(float) * (Size) bs->nlists * bs->dim);
+	memcpy(IvfSharedPtr(shared, shared->dir_off), bs->dir,
+		   sizeof(IvfListInfo) * bs->nlists);
+	table_parallelscan_initialize(bs->heap,
+								  (ParallelTableScanDesc) IvfSharedPtr(shared, shared->scan_off),
+								  snapshot);
+	shm_toc_insert(pcxt->toc, IVF_KEY_SHARED, shared);
+	if (querylen)
+	{
+		querycopy = shm_toc_allocate(pcxt->toc, querylen);
+		memcpy(querycopy, debug_query_string, querylen);
+		shm_toc_insert(pcxt->toc, IVF_KEY_QUERY_TEXT, querycopy);
+	}
+
+	/* each participant may spool this much before writing */
+	shared->spool_budget = Max(budget / 2 / (nworkers + 1), (Size) 1024 * 1024);
+
+	LaunchParallelWorkers(pcxt);
+	nparticipants = pcxt->nworkers_launched + 1;
+
+	/* the leader takes its share */
+	bs->shared = shared;
+	bs->dir = (IvfListInfo *) IvfSharedPtr(shared, shared->dir_off);
+	IvfParallelScanAndEncode(bs, shared, indexInfo, true);
+
+	for (;;)
+	{
+		int			done;
+
+		SpinLockAcquire(&shared->mutex);
+		done = shared->nparticipantsdone;
+		SpinLockRelease(&shared->mutex);
+		if (done >= nparticipants)
+			break;
+		ConditionVariableSleep(&shared->done_cv, PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+	WaitForParallelWorkersToFinish(pcxt);
+
+	/* the directory and counters outlive the shared memory */
+	bs->dir = lance_alloc_array(IvfListInfo, bs->nlists);
+	memcpy(bs->dir, IvfSharedPtr(shared, shared->dir_off),
+		   sizeof(IvfListInfo) * bs->nlists);
+	bs->indtuples = (int64) shared->indtuples;
+	bs->shared = NULL;
+
+	if (IsMVCCSnapshot(snapshot))
+		UnregisterSnapshot(snapshot);
+	DestroyParallelContext(pcxt);
+	ExitParallelMode();
+}
+
 static int
 IvfColumnDims(Relation index, const LanceTypeSupport *type)
 {
@@ -643,7 +942,12 @@ IvfBuildIndex(Relation heap, Relation index, IndexInfo *indexInfo,
 	else
 		bs->sample = palloc(sizeof(float) * bs->dim);
 
+	/* OpenBLAS may use the cores the build is allowed (leader + workers) */
+	if (fork == MAIN_FORKNUM)
+		kmeans_set_threads(1 + plan_create_index_workers(RelationGetRelid(heap),
+														 RelationGetRelid(index)));
 	IvfTrain(bs, opts);
+	kmeans_set_threads(1);
 	pfree(bs->sample);
 	bs->sample = NULL;
 
@@ -681,25 +985,25 @@ IvfBuildIndex(Relation heap, Relation index, IndexInfo *indexInfo,
 		bs->dir[l].radius = 0;
 	}
 
-	/* pass 2: assign, encode, spool, flush */
+	/* pass 2: assign, encode, spool, flush; in parallel when allowed */
 	if (fork == MAIN_FORKNUM)
 	{
-		bs->spools = lance_alloc0_array(IvfSpool, bs->nlists);
-		bs->spool_budget = Max(budget / 2, (Size) 1024 * 1024);
-		bs->batch = lance_alloc_array(float, (Size) IVF_BATCH_ROWS * bs->dim);
-		bs->batch_tids = lance_alloc_array(ItemPointerData, IVF_BATCH_ROWS);
-		bs->assign = lance_alloc_array(int32, IVF_BATCH_ROWS);
-		bs->assign_dist = lance_alloc_array(float, IVF_BATCH_ROWS);
-		bs->resid = lance_alloc_array(float, bs->dim);
+		int			nworkers = plan_create_index_workers(RelationGetRelid(heap),
+														 RelationGetRelid(index));
 
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_ASSIGNING);
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->rows_seen);
-		table_index_build_scan(heap, index, indexInfo, true, true,
-							   IvfEncodeCallback, (void *) bs, NULL);
-		IvfProcessBatch(bs);
-
-		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_WRITING);
-		IvfFlushAllSpools(bs);
+		if (nworkers > 0 && bs->trained && bs->rows_seen > 10000)
+			IvfParallelAssign(bs, indexInfo, nworkers, qblob, qlen, budget);
+		else
+		{
+			IvfPrepareAssign(bs, Max(budget / 2, (Size) 1024 * 1024));
+			table_index_build_scan(heap, index, indexInfo, true, true,
+								   IvfEncodeCallback, (void *) bs, NULL);
+			IvfProcessBatch(bs);
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_WRITING);
+			IvfFlushAllSpools(bs);
+		}
 	}
 
 	IvfWriteDirectory(index, meta.dir_start, meta.dir_pages, bs->dir,
