@@ -11,6 +11,8 @@
  * 4-bit codes pack sub-vector 2k in the low nibble of byte k and 2k + 1 in
  * the high nibble.
  */
+#include <math.h>
+
 #include "index/quantizer_int.h"
 
 #include "index/kmeans.h"
@@ -79,64 +81,119 @@ pq_train(Quantizer *q, const float *sample, int64_t n,
 	return ok;
 }
 
-static float
-sub_l2(const float *a, const float *b, int n)
-{
-	float		s = 0.0f;
-	int			i;
-
-	for (i = 0; i < n; i++)
-	{
-		float		d = a[i] - b[i];
-
-		s += d * d;
-	}
-	return s;
-}
-
-static float
-sub_dot(const float *a, const float *b, int n)
-{
-	float		s = 0.0f;
-	int			i;
-
-	for (i = 0; i < n; i++)
-		s += a[i] * b[i];
-	return s;
-}
-
+/* Transposed codebooks: the table loops then run over contiguous centroids. */
 void
-pq_encode(const Quantizer *q, const float *x, uint8_t *code)
+pq_prepare(Quantizer *q)
 {
+	int			ksub = q->pq_ksub;
 	int			m;
 
-	if (q->num_bits == 4)
-		memset(code, 0, q->code_size);
 	for (m = 0; m < q->num_sub_vectors; m++)
 	{
 		int			off = q->pq_offset[m];
 		int			ds = q->pq_offset[m + 1] - off;
-		const float *cb = q->pq_codebooks + (size_t) q->pq_ksub * off;
-		int			best = 0;
-		float		bestd = 0.0f;
+		const float *src = q->pq_codebooks + (size_t) ksub * off;
+		float	   *dst = q->pq_codebooks_t + (size_t) ksub * off;
 		int			j;
+		int			d;
 
-		for (j = 0; j < q->pq_ksub; j++)
-		{
-			float		d = sub_l2(x + off, cb + (size_t) j * ds, ds);
-
-			/* "!(d >= bestd)" also lets a finite d replace a NaN */
-			if (j == 0 || !(d >= bestd))
-			{
-				best = j;
-				bestd = d;
-			}
-		}
-		if (q->num_bits == 8)
-			code[m] = (uint8_t) best;
-		else
-			code[m >> 1] |= (uint8_t) (best << ((m & 1) * 4));
+		for (j = 0; j < ksub; j++)
+			for (d = 0; d < ds; d++)
+				dst[(size_t) d * ksub + j] = src[(size_t) j * ds + d];
 	}
+}
+
+/*
+ * Squared distances (L2) or negative inner products (IP) of one sub-vector
+ * x to all centroids of its transposed codebook ct.  A constant ksub lets
+ * the compiler vectorise the inner loops.
+ */
+static inline __attribute__((always_inline)) void
+pq_sub_table_n(const float *restrict x, const float *restrict ct, int ds,
+			   int ksub, bool ip, float *restrict out)
+{
+	int			d;
+	int			j;
+
+	for (j = 0; j < ksub; j++)
+		out[j] = 0.0f;
+	for (d = 0; d < ds; d++)
+	{
+		const float *row = ct + (size_t) d * ksub;
+		float		xd = x[d];
+
+		if (ip)
+			for (j = 0; j < ksub; j++)
+				out[j] -= xd * row[j];
+		else
+			for (j = 0; j < ksub; j++)
+			{
+				float		diff = xd - row[j];
+
+				out[j] += diff * diff;
+			}
+	}
+}
+
+static void
+pq_sub_table_scalar(const float *x, const float *ct, int ds, int ksub,
+					bool ip, float *out)
+{
+	if (ksub == 256)
+	{
+		if (ip)
+			pq_sub_table_n(x, ct, ds, 256, true, out);
+		else
+			pq_sub_table_n(x, ct, ds, 256, false, out);
+	}
+	else
+	{
+		if (ip)
+			pq_sub_table_n(x, ct, ds, 16, true, out);
+		else
+			pq_sub_table_n(x, ct, ds, 16, false, out);
+	}
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#define PQ_HAVE_AVX2 1
+
+/* the same loops compiled for 8-wide vectors */
+__attribute__((target("avx2,fma"))) static void
+pq_sub_table_avx2(const float *x, const float *ct, int ds, int ksub,
+				  bool ip, float *out)
+{
+	if (ksub == 256)
+	{
+		if (ip)
+			pq_sub_table_n(x, ct, ds, 256, true, out);
+		else
+			pq_sub_table_n(x, ct, ds, 256, false, out);
+	}
+	else
+	{
+		if (ip)
+			pq_sub_table_n(x, ct, ds, 16, true, out);
+		else
+			pq_sub_table_n(x, ct, ds, 16, false, out);
+	}
+}
+#endif
+
+/* follow the kernel path in use, so "scalar" really means scalar */
+static void
+pq_sub_table(const float *x, const float *ct, int ds, int ksub, bool ip,
+			 bool avx2, float *out)
+{
+#ifdef PQ_HAVE_AVX2
+	if (avx2)
+	{
+		pq_sub_table_avx2(x, ct, ds, ksub, ip, out);
+		return;
+	}
+#endif
+	(void) avx2;
+	pq_sub_table_scalar(x, ct, ds, ksub, ip, out);
 }
 
 static inline int
@@ -145,6 +202,68 @@ pq_code_at(const Quantizer *q, const uint8_t *code, int m)
 	if (q->num_bits == 8)
 		return code[m];
 	return (code[m >> 1] >> ((m & 1) * 4)) & 15;
+}
+
+/*
+ * Encode, and store the reconstruction error ||x - decode(code)|| in aux[0]:
+ * by the triangle inequality it turns every estimate into a guaranteed
+ * lower bound, so scans re-rank exactly as many candidates as needed.
+ */
+void
+pq_encode(const Quantizer *q, const float *x, uint8_t *code, float *aux)
+{
+	float		dist[256];
+	bool		avx2 = lance_kernels == lance_kernels_avx2();
+	int			m;
+
+	if (q->num_bits == 4)
+		memset(code, 0, q->code_size);
+	for (m = 0; m < q->num_sub_vectors; m++)
+	{
+		int			off = q->pq_offset[m];
+		int			ds = q->pq_offset[m + 1] - off;
+		int			best = 0;
+		float		bestd;
+		int			j;
+
+		pq_sub_table(x + off, q->pq_codebooks_t + (size_t) q->pq_ksub * off,
+					 ds, q->pq_ksub, false, avx2, dist);
+		/* a NaN input never compares below: code 0, no harm done */
+		bestd = dist[0];
+		for (j = 1; j < q->pq_ksub; j++)
+		{
+			float		d = dist[j];
+
+			best = d < bestd ? j : best;
+			bestd = d < bestd ? d : bestd;
+		}
+		if (q->num_bits == 8)
+			code[m] = (uint8_t) best;
+		else
+			code[m >> 1] |= (uint8_t) (best << ((m & 1) * 4));
+	}
+	if (aux)
+	{
+		const float *dec;
+		double		err = 0;
+		int			i;
+
+		for (m = 0; m < q->num_sub_vectors; m++)
+		{
+			int			off = q->pq_offset[m];
+			int			ds = q->pq_offset[m + 1] - off;
+
+			dec = q->pq_codebooks + (size_t) q->pq_ksub * off +
+				(size_t) pq_code_at(q, code, m) * ds;
+			for (i = 0; i < ds; i++)
+			{
+				double		d = (double) x[off + i] - dec[i];
+
+				err += d * d;
+			}
+		}
+		aux[0] = (float) sqrt(err);
+	}
 }
 
 void
@@ -168,13 +287,16 @@ pq_query_reset(QuantQuery *qq, const float *centroid)
 {
 	const Quantizer *q = qq->q;
 	const float *x = qq->query;
+	bool		ip = q->metric == QMETRIC_IP;
+	bool		avx2 = lance_kernels == lance_kernels_avx2();
 	int			ksub = q->pq_ksub;
 	int			m;
 
-	if (q->metric == QMETRIC_IP)
+	if (ip)
 	{
 		if (centroid)
 			qq->constant = -lance_kernels->dot_f32(x, centroid, (size_t) q->dim);
+		qq->qnorm = sqrtf(lance_kernels->dot_f32(x, x, (size_t) q->dim));
 	}
 	else if (centroid)
 	{
@@ -188,57 +310,107 @@ pq_query_reset(QuantQuery *qq, const float *centroid)
 	for (m = 0; m < q->num_sub_vectors; m++)
 	{
 		int			off = q->pq_offset[m];
-		int			ds = q->pq_offset[m + 1] - off;
-		const float *cb = q->pq_codebooks + (size_t) ksub * off;
-		float	   *t = qq->table + (size_t) m * ksub;
-		int			j;
 
-		if (q->metric == QMETRIC_IP)
-			for (j = 0; j < ksub; j++)
-				t[j] = -sub_dot(x + off, cb + (size_t) j * ds, ds);
-		else
-			for (j = 0; j < ksub; j++)
-				t[j] = sub_l2(x + off, cb + (size_t) j * ds, ds);
+		pq_sub_table(x + off, q->pq_codebooks_t + (size_t) ksub * off,
+					 q->pq_offset[m + 1] - off, ksub, ip, avx2,
+					 qq->table + (size_t) m * ksub);
 	}
 }
 
+/*
+ * Table sums of four codes at once: four independent add chains hide the
+ * load and add latency that dominates one code's short sum.
+ */
+static inline void
+pq_sum4(const float *t, int nsub, bool four_bit, const uint8_t *c0,
+		const uint8_t *c1, const uint8_t *c2, const uint8_t *c3, float *out)
+{
+	float		s0 = 0.0f;
+	float		s1 = 0.0f;
+	float		s2 = 0.0f;
+	float		s3 = 0.0f;
+	int			m;
+
+	if (!four_bit)
+	{
+		for (m = 0; m < nsub; m++, t += 256)
+		{
+			s0 += t[c0[m]];
+			s1 += t[c1[m]];
+			s2 += t[c2[m]];
+			s3 += t[c3[m]];
+		}
+	}
+	else
+	{
+		int			k;
+
+		/* byte k: sub-vector 2k in the low nibble, 2k + 1 in the high */
+		for (k = 0; k < nsub / 2; k++, t += 32)
+		{
+			s0 += t[c0[k] & 15] + t[16 + (c0[k] >> 4)];
+			s1 += t[c1[k] & 15] + t[16 + (c1[k] >> 4)];
+			s2 += t[c2[k] & 15] + t[16 + (c2[k] >> 4)];
+			s3 += t[c3[k] & 15] + t[16 + (c3[k] >> 4)];
+		}
+		if (nsub & 1)
+		{
+			s0 += t[c0[k] & 15];
+			s1 += t[c1[k] & 15];
+			s2 += t[c2[k] & 15];
+			s3 += t[c3[k] & 15];
+		}
+	}
+	out[0] = s0;
+	out[1] = s1;
+	out[2] = s2;
+	out[3] = s3;
+}
+
+/*
+ * Estimates from the look-up tables; lower bounds from the stored
+ * reconstruction error e: L2, sqrt(d) >= sqrt(est) - e; inner product,
+ * |<q, x> - <q, x^>| <= ||q|| e.  A small allowance covers float rounding.
+ */
 void
-pq_estimate(const QuantQuery *qq, const uint8_t *codes, int n, float *est,
-			float *lower)
+pq_estimate(const QuantQuery *qq, const uint8_t *codes, const float *aux,
+			int n, float *est, float *lower)
 {
 	const Quantizer *q = qq->q;
-	int			nsub = q->num_sub_vectors;
 	const float *t = qq->table;
+	size_t		cs = q->code_size;
+	int			nsub = q->num_sub_vectors;
+	bool		four_bit = q->num_bits == 4;
+	float		constant = qq->constant;
+	bool		ip = q->metric == QMETRIC_IP;
+	float		qnorm = qq->qnorm;
 	int			i;
+	int			k;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i += 4)
 	{
-		const uint8_t *c = codes + (size_t) i * q->code_size;
-		float		s0 = 0.0f;
-		float		s1 = 0.0f;
-		int			m = 0;
+		const uint8_t *c = codes + (size_t) i * cs;
+		int			left = n - i < 4 ? n - i : 4;
+		float		s[4];
 
-		if (q->num_bits == 8)
+		/* a short last group repeats its first code */
+		pq_sum4(t, nsub, four_bit, c,
+				left > 1 ? c + cs : c,
+				left > 2 ? c + 2 * cs : c,
+				left > 3 ? c + 3 * cs : c, s);
+		for (k = 0; k < left; k++)
 		{
-			for (; m + 2 <= nsub; m += 2)
+			float		e = aux[i + k] * 1.0001f + 1e-6f;
+
+			est[i + k] = constant + s[k];
+			if (ip)
+				lower[i + k] = est[i + k] - qnorm * e - 1e-5f * fabsf(est[i + k]);
+			else
 			{
-				s0 += t[m * 256 + c[m]];
-				s1 += t[(m + 1) * 256 + c[m + 1]];
+				float		r = sqrtf(est[i + k] > 0 ? est[i + k] : 0) - e;
+
+				lower[i + k] = r > 0 ? r * r * 0.9999f : 0;
 			}
-			if (m < nsub)
-				s0 += t[m * 256 + c[m]];
 		}
-		else
-		{
-			for (; m + 2 <= nsub; m += 2)
-			{
-				s0 += t[m * 16 + (c[m >> 1] & 15)];
-				s1 += t[(m + 1) * 16 + (c[m >> 1] >> 4)];
-			}
-			if (m < nsub)
-				s0 += t[m * 16 + (c[m >> 1] & 15)];
-		}
-		est[i] = qq->constant + s0 + s1;
-		lower[i] = est[i];
 	}
 }

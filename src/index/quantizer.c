@@ -143,11 +143,13 @@ quant_create(QuantKind kind, QuantMetric metric, int dim, int bits, int m,
 		case QUANT_PQ:
 			q->pq_ksub = 1 << bits;
 			q->code_size = bits == 8 ? (size_t) m : (size_t) (m + 1) / 2;
-			q->num_aux = 0;
+			q->num_aux = 1;		/* reconstruction error, for lower bounds */
 			q->pq_offset = quant_alloc(q, (size_t) (m + 1) * sizeof(int));
 			q->pq_codebooks = quant_alloc(q, (size_t) q->pq_ksub * dim *
 										  sizeof(float));
-			ok = q->pq_offset && q->pq_codebooks;
+			q->pq_codebooks_t = quant_alloc(q, (size_t) q->pq_ksub * dim *
+											sizeof(float));
+			ok = q->pq_offset && q->pq_codebooks && q->pq_codebooks_t;
 			if (ok)
 				pq_layout(q);
 			break;
@@ -217,6 +219,8 @@ quantizer_train(const QuantOptions *opts, const float *sample, int64_t n)
 		quantizer_free(q);
 		return NULL;
 	}
+	if (q->kind == QUANT_PQ)
+		pq_prepare(q);
 	return q;
 }
 
@@ -235,6 +239,7 @@ quantizer_free(Quantizer *q)
 	quant_release(q, q->sq_step);
 	quant_release(q, q->pq_offset);
 	quant_release(q, q->pq_codebooks);
+	quant_release(q, q->pq_codebooks_t);
 	quant_release(q, q->rq_signs);
 	quant_release(q, q);
 }
@@ -276,7 +281,7 @@ quantizer_encode(const Quantizer *q, const float *x, uint8_t *code,
 			sq_encode(q, x, code, aux);
 			break;
 		case QUANT_PQ:
-			pq_encode(q, x, code);
+			pq_encode(q, x, code, aux);
 			break;
 		case QUANT_RQ:
 			rq_encode(q, x, code, aux);
@@ -499,6 +504,7 @@ quantizer_deserialize(const uint8_t *buf, size_t len,
 	{
 		for (i = 0; i < (int64_t) nfloats; i++)
 			q->pq_codebooks[i] = get_float(p + 4 * i);
+		pq_prepare(q);
 	}
 	return q;
 }
@@ -634,7 +640,7 @@ quantizer_estimate(const QuantQuery *qq, const uint8_t *codes,
 			sq_estimate(qq, codes, aux, n, est, lower);
 			break;
 		case QUANT_PQ:
-			pq_estimate(qq, codes, n, est, lower);
+			pq_estimate(qq, codes, aux, n, est, lower);
 			break;
 		case QUANT_RQ:
 			rq_estimate(qq, codes, aux, n, est, lower);

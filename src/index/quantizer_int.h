@@ -45,6 +45,8 @@ struct Quantizer
 	int			pq_ksub;
 	int		   *pq_offset;
 	float	   *pq_codebooks;
+	/* same, each sub-space transposed (dimension-major): not serialised */
+	float	   *pq_codebooks_t;
 
 	/*
 	 * RQ: rotation in rq_dim = D (power of two >= dim, at least 64 so every
@@ -86,13 +88,15 @@ extern void sq_estimate(const QuantQuery *qq, const uint8_t *codes,
 
 /* pq.c */
 extern void pq_layout(Quantizer *q);
+extern void pq_prepare(Quantizer *q);
 extern bool pq_train(Quantizer *q, const float *sample, int64_t n,
 					 const QuantOptions *opts);
-extern void pq_encode(const Quantizer *q, const float *x, uint8_t *code);
+extern void pq_encode(const Quantizer *q, const float *x, uint8_t *code,
+					  float *aux);
 extern void pq_decode(const Quantizer *q, const uint8_t *code, float *out);
 extern void pq_query_reset(QuantQuery *qq, const float *centroid);
-extern void pq_estimate(const QuantQuery *qq, const uint8_t *codes, int n,
-						float *est, float *lower);
+extern void pq_estimate(const QuantQuery *qq, const uint8_t *codes,
+						const float *aux, int n, float *est, float *lower);
 
 /* rabitq.c */
 extern int	rq_padded_dim(int dim);

@@ -130,35 +130,65 @@ rq_unrotate(const Quantizer *q, float *v)
 }
 
 /*
- * Round unit vector v onto the grid at scale t; returns cos(y, v) and, if
- * u is given, the level indices.  <y, v> and ||y||^2 go to *yv, *yy.
+ * Level of s on the half-integer grid {-lim, .., lim}: floor(s) + 1/2,
+ * clamped.  Clamping first keeps s + 256 positive, so truncation is floor
+ * (floorf is a libm call at the portable -O2).
+ */
+static inline float
+rq_level(float s, float lim)
+{
+	float		y;
+
+	s = s > lim ? lim : (s < -lim ? -lim : s);
+	y = (float) ((int) (s + 256.0f) - 256) + 0.5f;
+	return y > lim ? lim : y;
+}
+
+/* cos(y, v) of unit vector v rounded onto the grid at scale t */
+static float
+rq_grid_cosine(const float *v, int d, int bits, float t)
+{
+	float		lim = (float) ((1 << bits) - 1) / 2.0f;
+	float		ip[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+	float		nn[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+	int			i;
+	int			k;
+
+	/* four partial sums: d is a multiple of 64; no long add chain */
+	for (i = 0; i < d; i += 4)
+		for (k = 0; k < 4; k++)
+		{
+			float		y = rq_level(t * v[i + k], lim);
+
+			ip[k] += y * v[i + k];
+			nn[k] += y * y;
+		}
+	return ((ip[0] + ip[1]) + (ip[2] + ip[3])) /
+		sqrtf((nn[0] + nn[1]) + (nn[2] + nn[3]));
+}
+
+/*
+ * Levels u_i = y_i + lim at scale t; returns cos(y, v) and <y, v> (in
+ * double: these become the stored correction terms).
  */
 static double
-rq_grid(const float *v, int d, int bits, double t, uint8_t *u,
-		double *yv, double *yy)
+rq_grid_levels(const float *v, int d, int bits, float t, uint8_t *u,
+			   double *yv)
 {
-	double		lim = ((1 << bits) - 1) / 2.0;
+	float		lim = (float) ((1 << bits) - 1) / 2.0f;
 	double		ip = 0.0;
 	double		nn = 0.0;
 	int			i;
 
 	for (i = 0; i < d; i++)
 	{
-		double		y = floor(t * v[i]) + 0.5;
+		float		y = rq_level(t * v[i], lim);
 
-		if (y > lim)
-			y = lim;
-		else if (y < -lim)
-			y = -lim;
-		ip += y * v[i];
-		nn += y * y;
-		if (u)
-			u[i] = (uint8_t) (y + lim);
+		ip += (double) y * v[i];
+		nn += (double) y * y;
+		u[i] = (uint8_t) (y + lim);
 	}
-	if (yv)
-		*yv = ip;
-	if (yy)
-		*yy = nn;
+	*yv = ip;
 	return ip / sqrt(nn);
 }
 
@@ -168,7 +198,7 @@ rq_grid(const float *v, int d, int bits, double t, uint8_t *u,
  * The cosine is piecewise constant in t, so a geometric grid followed by a
  * finer pass around the best point finds a near-optimal scale cheaply.
  */
-static double
+static float
 rq_best_scale(const float *v, int d, int bits)
 {
 	double		vmax = 0.0;
@@ -182,7 +212,7 @@ rq_best_scale(const float *v, int d, int bits)
 	int			i;
 
 	for (i = 0; i < d; i++)
-		vmax = fmax(vmax, fabs(v[i]));
+		vmax = fabsf(v[i]) > vmax ? fabsf(v[i]) : vmax;
 	lo = 1.0 / vmax;
 	hi = 4.0 * (double) (1 << (bits - 1)) / vmax;
 	ratio = pow(hi / lo, 1.0 / (RQ_COARSE_STEPS - 1));
@@ -190,7 +220,7 @@ rq_best_scale(const float *v, int d, int bits)
 	for (i = 0; i < RQ_COARSE_STEPS; i++)
 	{
 		double		t = lo * pow(ratio, i);
-		double		c = rq_grid(v, d, bits, t, NULL, NULL, NULL);
+		double		c = rq_grid_cosine(v, d, bits, (float) t);
 
 		if (c > best_c)
 		{
@@ -203,7 +233,7 @@ rq_best_scale(const float *v, int d, int bits)
 	for (i = 1; i < RQ_FINE_STEPS; i++)
 	{
 		double		t = a + (b - a) * i / RQ_FINE_STEPS;
-		double		c = rq_grid(v, d, bits, t, NULL, NULL, NULL);
+		double		c = rq_grid_cosine(v, d, bits, (float) t);
 
 		if (c > best_c)
 		{
@@ -211,7 +241,7 @@ rq_best_scale(const float *v, int d, int bits)
 			best_t = t;
 		}
 	}
-	return best_t;
+	return (float) best_t;
 }
 
 void
@@ -222,7 +252,6 @@ rq_encode(const Quantizer *q, const float *x, uint8_t *code, float *aux)
 	size_t		plane = (size_t) d / 8;
 	double		norm = 0.0;
 	double		yv;
-	double		yy;
 	double		cosine;
 	float	   *v;
 	uint8_t    *u;
@@ -250,15 +279,21 @@ rq_encode(const Quantizer *q, const float *x, uint8_t *code, float *aux)
 		v[i] = 0.0f;
 	rq_rotate(q, v);
 
-	if (bits == 1)
-		cosine = rq_grid(v, d, 1, 1.0, u, &yv, &yy);
-	else
-		cosine = rq_grid(v, d, bits, rq_best_scale(v, d, bits), u, &yv, &yy);
+	cosine = rq_grid_levels(v, d, bits,
+							bits == 1 ? 1.0f : rq_best_scale(v, d, bits),
+							u, &yv);
 
-	for (i = 0; i < d; i++)
-		for (j = 0; j < bits; j++)
-			if ((u[i] >> j) & 1)
-				code[j * plane + (i >> 3)] |= (uint8_t) (1 << (i & 7));
+	/* branch-free packing: the bits are data, not predictable */
+	for (j = 0; j < bits; j++)
+		for (i = 0; i < d; i += 8)
+		{
+			unsigned	byte = 0;
+			int			b;
+
+			for (b = 0; b < 8; b++)
+				byte |= (unsigned) ((u[i + b] >> j) & 1) << b;
+			code[j * plane + (i >> 3)] = (uint8_t) byte;
+		}
 
 	aux[0] = (float) norm;
 	aux[1] = (float) (1.0 / yv);
@@ -382,28 +417,34 @@ rq_estimate(const QuantQuery *qq, const uint8_t *codes, const float *aux,
 			int n, float *est, float *lower)
 {
 	const Quantizer *q = qq->q;
+	/* locals: stores to est[] could alias qq's float fields otherwise */
+	const float *table = qq->table;
+	size_t		code_size = q->code_size;
 	int			bits = q->num_bits;
 	int			nbytes = q->rq_dim / 8;
-	float		lim = (float) ((1 << bits) - 1) / 2.0f;
+	float		offset = (float) ((1 << bits) - 1) / 2.0f * qq->qsum;
 	float		qn = qq->qnorm;
+	float		constant = qq->constant;
 	bool		ip_metric = q->metric == QMETRIC_IP;
 	int			i;
 
 	for (i = 0; i < n; i++)
 	{
-		const uint8_t *c = codes + (size_t) i * q->code_size;
+		const uint8_t *c = codes + (size_t) i * code_size;
 		const float *a = aux + (size_t) i * 3;
 		float		on = a[0];
-		float		acc = 0.0f;
+		float		acc;
 		float		ip;
 		float		hi;
-		float		prod;
+		float		e;
+		float		l;
 		int			j;
 
-		for (j = 0; j < bits; j++)
+		acc = rq_plane_sum(table, c, nbytes);
+		for (j = 1; j < bits; j++)
 			acc += (float) (1 << j) *
-				rq_plane_sum(qq->table, c + (size_t) j * nbytes, nbytes);
-		ip = (acc - lim * qq->qsum) * a[1];
+				rq_plane_sum(table, c + (size_t) j * nbytes, nbytes);
+		ip = (acc - offset) * a[1];
 
 		/* both unit vectors: clamp; the bound side never below the estimate */
 		ip = ip > 1.0f ? 1.0f : (ip < -1.0f ? -1.0f : ip);
@@ -412,17 +453,22 @@ rq_estimate(const QuantQuery *qq, const uint8_t *codes, const float *aux,
 
 		if (ip_metric)
 		{
-			prod = on * qn;
-			est[i] = qq->constant - prod * ip;
-			lower[i] = qq->constant - prod * hi;
+			float		prod = on * qn;
+
+			e = constant - prod * ip;
+			l = constant - prod * hi;
 		}
 		else
 		{
 			float		base = on * on + qn * qn;
+			float		prod = 2.0f * on * qn;
 
-			prod = 2.0f * on * qn;
-			est[i] = fmaxf(base - prod * ip, 0.0f);
-			lower[i] = fmaxf(base - prod * hi, 0.0f);
+			e = base - prod * ip;
+			l = base - prod * hi;
+			e = e > 0.0f ? e : 0.0f;
+			l = l > 0.0f ? l : 0.0f;
 		}
+		est[i] = e;
+		lower[i] = l;
 	}
 }

@@ -291,6 +291,12 @@ sq_estimate(const QuantQuery *qq, const uint8_t *codes, const float *aux,
 	const Quantizer *q = qq->q;
 	int			dim = q->dim;
 	bool		ip = q->metric == QMETRIC_IP;
+	/* locals: stores to est[] could alias qq's float fields otherwise */
+	const float *t1 = qq->table;
+	const float *t2 = qq->table2;
+	float		constant = qq->constant;
+	float		qnorm = qq->qnorm;
+	float		slack = qq->slack;
 	int			i;
 
 	for (i = 0; i < n; i++)
@@ -301,18 +307,16 @@ sq_estimate(const QuantQuery *qq, const uint8_t *codes, const float *aux,
 
 #ifdef SQ_HAVE_AVX2
 		if (qq->use_avx2)
-			d = ip ? sq_dot_avx2(qq->table, c, dim) :
-				sq_l2_avx2(qq->table, qq->table2, c, dim);
+			d = ip ? sq_dot_avx2(t1, c, dim) : sq_l2_avx2(t1, t2, c, dim);
 		else
 #endif
-			d = ip ? sq_dot_scalar(qq->table, c, dim) :
-				sq_l2_scalar(qq->table, qq->table2, c, dim);
+			d = ip ? sq_dot_scalar(t1, c, dim) : sq_l2_scalar(t1, t2, c, dim);
 
 		if (ip)
 		{
 			/* -<q,x> >= -<q,dec> - ||q|| ||x - dec|| */
-			est[i] = qq->constant - d;
-			lower[i] = est[i] - qq->qnorm * r - qq->slack;
+			est[i] = constant - d;
+			lower[i] = est[i] - qnorm * r - slack;
 		}
 		else
 		{
@@ -322,7 +326,7 @@ sq_estimate(const QuantQuery *qq, const uint8_t *codes, const float *aux,
 			 */
 			float		s;
 
-			d += qq->constant;
+			d += constant;
 			est[i] = d;
 			s = sqrtf(d) * (1.0f - 1.0f / 16384.0f);
 			lower[i] = s > r ? (s - r) * (s - r) : 0.0f;
