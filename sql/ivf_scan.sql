@@ -111,6 +111,9 @@ INSERT INTO ivb SELECT i, (i::bigint * 2654435761 % 18446744073709551557::numeri
   FROM generate_series(1, 1000) i;
 CREATE INDEX ON ivb USING lance_ivf (b bit_hamming_ops) WITH (lists = 10, quantizer = 'sq');
 CREATE INDEX ivb_idx ON ivb USING lance_ivf (b bit_hamming_ops) WITH (lists = 10, quantizer = 'flat');
+-- stored as 8-byte bit codes, compared by popcount
+SELECT lancedb.index_stats('ivb_idx')->>'quantizer' AS quantizer,
+       lancedb.index_stats('ivb_idx')->>'code_bytes' AS code_bytes;
 SET enable_seqscan = off;
 SET lancedb.nprobes = 10;
 SELECT array_agg(d) AS via_index FROM

@@ -545,6 +545,9 @@ IvfTrain(IvfBuildState *bs, const IvfOptions *opts)
 		lists = 1;
 		qkind = QUANT_FLAT;
 	}
+	/* bit vectors are stored as bits and compared by popcount, exactly */
+	if (bs->metric->hamming)
+		qkind = QUANT_BINARY;
 	bs->nlists = lists;
 	bs->qkind = qkind;
 	bs->kparams.k = lists;

@@ -30,6 +30,8 @@ QuantName(int kind)
 			return "pq";
 		case QUANT_RQ:
 			return "rq";
+		case QUANT_BINARY:
+			return "binary";
 	}
 	return "unknown";
 }

@@ -56,10 +56,22 @@ quant_release(const Quantizer *q, void *ptr)
  * Check a parameter set; shared by training (options from the caller) and
  * deserialisation (values from disk).  Returns an error string or NULL.
  */
+/* 0/1 floats (a bit vector) to bits, most significant bit first. */
+static void
+binary_pack(const float *x, int dim, uint8_t *out)
+{
+	int			i;
+
+	memset(out, 0, ((size_t) dim + 7) / 8);
+	for (i = 0; i < dim; i++)
+		if (x[i] > 0.5f)
+			out[i / 8] |= (uint8_t) (0x80 >> (i % 8));
+}
+
 static const char *
 check_params(int kind, int metric, int64_t dim, int64_t bits, int64_t m)
 {
-	if (kind < QUANT_FLAT || kind > QUANT_RQ)
+	if (kind < QUANT_FLAT || kind > QUANT_BINARY)
 		return "unknown quantizer kind";
 	if (metric < QMETRIC_L2 || metric > QMETRIC_COSINE)
 		return "unknown quantizer metric";
@@ -84,6 +96,10 @@ check_params(int kind, int metric, int64_t dim, int64_t bits, int64_t m)
 		case QUANT_RQ:
 			if (bits < 1 || bits > 8 || m != 0)
 				return "RaBitQ needs 1 to 8 bits";
+			break;
+		case QUANT_BINARY:
+			if (bits != 0 || m != 0 || metric != QMETRIC_L2)
+				return "binary quantizer takes no parameters and the L2 (Hamming) metric";
 			break;
 	}
 	return NULL;
@@ -131,6 +147,10 @@ quant_create(QuantKind kind, QuantMetric metric, int dim, int bits, int m,
 	{
 		case QUANT_FLAT:
 			q->code_size = (size_t) dim * sizeof(float);
+			q->num_aux = 0;
+			break;
+		case QUANT_BINARY:
+			q->code_size = ((size_t) dim + 7) / 8;
 			q->num_aux = 0;
 			break;
 		case QUANT_SQ:
@@ -187,6 +207,7 @@ quantizer_train(const QuantOptions *opts, const float *sample, int64_t n)
 	switch (opts->kind)
 	{
 		case QUANT_FLAT:
+		case QUANT_BINARY:
 			bits = 0;
 			m = 0;
 			break;
@@ -277,6 +298,9 @@ quantizer_encode(const Quantizer *q, const float *x, uint8_t *code,
 		case QUANT_FLAT:
 			memcpy(code, x, q->code_size);
 			break;
+		case QUANT_BINARY:
+			binary_pack(x, q->dim, code);
+			break;
 		case QUANT_SQ:
 			sq_encode(q, x, code, aux);
 			break;
@@ -297,6 +321,14 @@ quantizer_decode(const Quantizer *q, const uint8_t *code, const float *aux,
 	{
 		case QUANT_FLAT:
 			memcpy(out, code, q->code_size);
+			break;
+		case QUANT_BINARY:
+			{
+				int			i;
+
+				for (i = 0; i < q->dim; i++)
+					out[i] = (float) ((code[i / 8] >> (7 - i % 8)) & 1);
+			}
 			break;
 		case QUANT_SQ:
 			sq_decode(q, code, out);
@@ -531,6 +563,7 @@ quantizer_query_new(const Quantizer *q)
 	switch (q->kind)
 	{
 		case QUANT_FLAT:
+		case QUANT_BINARY:
 			break;
 		case QUANT_SQ:
 			t1 = (size_t) q->dim;
@@ -586,6 +619,10 @@ quantizer_query_reset(QuantQuery *qq, const float *query,
 	{
 		case QUANT_FLAT:
 			break;
+		case QUANT_BINARY:
+			/* the packed query bits live in the work buffer */
+			binary_pack(query, q->dim, (uint8_t *) qq->work);
+			break;
 		case QUANT_SQ:
 			sq_query_reset(qq);
 			break;
@@ -635,6 +672,20 @@ quantizer_estimate(const QuantQuery *qq, const uint8_t *codes,
 	{
 		case QUANT_FLAT:
 			flat_estimate(qq, codes, n, est, lower);
+			break;
+		case QUANT_BINARY:
+			{
+				const Quantizer *q = qq->q;
+				int			i;
+
+				for (i = 0; i < n; i++)
+				{
+					est[i] = (float) lance_kernels->hamming((const uint8_t *) qq->work,
+															codes + (size_t) i * q->code_size,
+															q->code_size);
+					lower[i] = est[i];
+				}
+			}
 			break;
 		case QUANT_SQ:
 			sq_estimate(qq, codes, aux, n, est, lower);

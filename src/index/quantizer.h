@@ -31,7 +31,8 @@ typedef enum QuantKind
 	QUANT_FLAT = 0,
 	QUANT_SQ = 1,
 	QUANT_PQ = 2,
-	QUANT_RQ = 3
+	QUANT_RQ = 3,
+	QUANT_BINARY = 4			/* bit vectors: 1 bit per dimension, Hamming */
 } QuantKind;
 
 typedef enum QuantMetric
