@@ -20,10 +20,7 @@ DATA = $(wildcard sql/lancedb--*.sql)
 REGRESS = $(sort $(filter-out lancedb--%,$(basename $(notdir $(wildcard sql/*.sql)))))
 REGRESS_OPTS = --inputdir=. --load-extension=lancedb
 
-OPENBLAS_CFLAGS := $(shell pkg-config --cflags openblas)
-OPENBLAS_LIBS := $(shell pkg-config --libs openblas)
-
-PG_CPPFLAGS = -I$(srcdir)/src $(OPENBLAS_CFLAGS) -std=gnu11 -fvisibility=hidden \
+PG_CPPFLAGS = -I$(srcdir)/src -std=gnu11 -fvisibility=hidden \
 	'-DPGDLLEXPORT=__attribute__((visibility("default")))'
 ifeq ($(WERROR),1)
 PG_CPPFLAGS += -Werror
@@ -31,7 +28,8 @@ endif
 ifeq ($(NATIVE),1)
 PG_CPPFLAGS += -march=native
 endif
-SHLIB_LINK = $(OPENBLAS_LIBS) -lm
+# OpenBLAS is loaded with dlopen (src/index/blas.c), not linked.
+SHLIB_LINK = -ldl -lm
 
 EXTRA_CLEAN = results regression.diffs regression.out tmp_check log \
 	test/unit/test_kernels bench/distance/bench_distance

@@ -18,11 +18,11 @@
  * Everything allocated goes through params->alloc, so when the interrupt
  * hook longjmps out of a backend the memory context reclaims it.
  */
+#include "index/blas.h"
 #include "kmeans.h"
 
 #include "kernels/distance.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,6 +272,22 @@ km_centroid_norms(const float *centroids, int k, int dim, float *cn)
  * them here.  dist (optional) gets squared distances, clamped at 0 against
  * the cancellation in ||x||^2 - 2 x.c + ||c||^2.  Returns their sum.
  */
+/* -2 x.c without OpenBLAS (library missing): slow but correct. */
+static void
+km_gemm_fallback(const float *xb, int b, const float *centroids, int k,
+				 int dim, float *buf)
+{
+	int			r;
+	int			j;
+
+	for (r = 0; r < b; r++)
+		for (j = 0; j < k; j++)
+			buf[(size_t) r * k + j] = -2.0f *
+				lance_kernels->dot_f32(xb + (size_t) r * dim,
+									   centroids + (size_t) j * dim,
+									   (size_t) dim);
+}
+
 static double
 km_assign_batched(const float *x, const float *xn, int64_t n, int dim,
 				  const float *centroids, const float *cn, int k,
@@ -288,9 +304,9 @@ km_assign_batched(const float *x, const float *xn, int64_t n, int dim,
 		const float *xb = x + (size_t) i0 * dim;
 		int			r;
 
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-					b, k, dim, -2.0f, xb, dim, centroids, dim,
-					0.0f, buf, k);
+		if (!lance_sgemm_nt(b, k, dim, -2.0f, xb, dim, centroids, dim,
+							0.0f, buf, k))
+			km_gemm_fallback(xb, b, centroids, k, dim, buf);
 
 		for (r = 0; r < b; r++)
 		{
@@ -801,5 +817,5 @@ kmeans_set_threads(int nthreads)
 {
 	if (nthreads < 1)
 		nthreads = 1;
-	openblas_set_num_threads(nthreads);
+	lance_blas_set_threads(nthreads);
 }
