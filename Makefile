@@ -9,7 +9,7 @@ MODULE_big = lancedb
 
 KERNEL_SRCS = src/kernels/distance.c src/kernels/distance_avx2.c
 SRCS = src/lancedb.c $(KERNEL_SRCS) $(wildcard src/vector/*.c) \
-	$(wildcard src/index/*.c) $(wildcard src/am/*.c)
+	$(wildcard src/index/*.c) $(wildcard src/am/*.c) $(wildcard src/text/*.c)
 OBJS = $(SRCS:.c=.o)
 
 # Install script of the current version plus every upgrade script
@@ -20,7 +20,10 @@ DATA = $(wildcard sql/lancedb--*.sql)
 REGRESS = $(sort $(filter-out lancedb--%,$(basename $(notdir $(wildcard sql/*.sql)))))
 REGRESS_OPTS = --inputdir=. --load-extension=lancedb
 
-PG_CPPFLAGS = -I$(srcdir)/src -std=gnu11 -fvisibility=hidden \
+ICU_CFLAGS := $(shell pkg-config --cflags icu-uc)
+ICU_LIBS := $(shell pkg-config --libs icu-uc)
+
+PG_CPPFLAGS = -I$(srcdir)/src $(ICU_CFLAGS) -std=gnu11 -fvisibility=hidden \
 	'-DPGDLLEXPORT=__attribute__((visibility("default")))'
 ifeq ($(WERROR),1)
 PG_CPPFLAGS += -Werror
@@ -29,7 +32,7 @@ ifeq ($(NATIVE),1)
 PG_CPPFLAGS += -march=native
 endif
 # OpenBLAS is loaded with dlopen (src/index/blas.c), not linked.
-SHLIB_LINK = -ldl -lm
+SHLIB_LINK = -ldl -lstemmer $(ICU_LIBS) -lm
 
 EXTRA_CLEAN = results regression.diffs regression.out tmp_check log \
 	test/unit/test_kernels bench/distance/bench_distance

@@ -14,10 +14,10 @@ PKGS=(
 	postgresql-15 postgresql-server-dev-15 postgresql-contrib
 	libipc-run-perl                      # PostgreSQL's TAP framework
 	libzstd-dev liblz4-dev libopenblas-dev libroaring-dev
-	libprotobuf-c-dev protobuf-c-compiler libstemmer-dev
+	libprotobuf-c-dev protobuf-c-compiler libstemmer-dev libicu-dev
 )
 if [ "${LANCEDB_BENCH_DEPS:-0}" = 1 ]; then
-	PKGS+=(dataset-fashion-mnist gnuplot-nox)
+	PKGS+=(dataset-fashion-mnist gnuplot-nox libpq-dev zlib1g-dev)   # bench/ivf
 fi
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	PKGS+=(nodejs npm)

@@ -129,19 +129,22 @@ CREATE CAST (halfvec AS vector) WITH FUNCTION halfvec_to_vector(halfvec, integer
 --------------------------------------------------------------------------
 -- functions: distances, properties, element-wise
 --------------------------------------------------------------------------
+-- Distance functions carry COST 25: a distance over hundreds of (often
+-- TOASTed) elements costs far more than a built-in operator, and without it
+-- the planner prefers a sequential scan + sort to a vector index.
 
 CREATE FUNCTION l2_distance(vector, vector) RETURNS float8
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 25;
 CREATE FUNCTION l2_squared_distance(vector, vector) RETURNS float8
-	AS 'MODULE_PATHNAME', 'vector_l2_squared_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'vector_l2_squared_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 25;
 CREATE FUNCTION inner_product(vector, vector) RETURNS float8
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 25;
 CREATE FUNCTION vector_negative_inner_product(vector, vector) RETURNS float8
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 25;
 CREATE FUNCTION cosine_distance(vector, vector) RETURNS float8
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 25;
 CREATE FUNCTION l1_distance(vector, vector) RETURNS float8
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 25;
 CREATE FUNCTION vector_dims(vector) RETURNS integer
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION vector_norm(vector) RETURNS float8
@@ -162,17 +165,17 @@ CREATE FUNCTION vector_concat(vector, vector) RETURNS vector
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION l2_distance(halfvec, halfvec) RETURNS float8
-	AS 'MODULE_PATHNAME', 'halfvec_l2_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'halfvec_l2_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 25;
 CREATE FUNCTION l2_squared_distance(halfvec, halfvec) RETURNS float8
-	AS 'MODULE_PATHNAME', 'halfvec_l2_squared_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'halfvec_l2_squared_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 25;
 CREATE FUNCTION inner_product(halfvec, halfvec) RETURNS float8
-	AS 'MODULE_PATHNAME', 'halfvec_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'halfvec_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 25;
 CREATE FUNCTION halfvec_negative_inner_product(halfvec, halfvec) RETURNS float8
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 25;
 CREATE FUNCTION cosine_distance(halfvec, halfvec) RETURNS float8
-	AS 'MODULE_PATHNAME', 'halfvec_cosine_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'halfvec_cosine_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 25;
 CREATE FUNCTION l1_distance(halfvec, halfvec) RETURNS float8
-	AS 'MODULE_PATHNAME', 'halfvec_l1_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'halfvec_l1_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 25;
 CREATE FUNCTION vector_dims(halfvec) RETURNS integer
 	AS 'MODULE_PATHNAME', 'halfvec_vector_dims' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION l2_norm(halfvec) RETURNS float8
@@ -379,17 +382,17 @@ CREATE FUNCTION lancedb.sphere_center(lancedb.sphere) RETURNS vector
 	AS 'MODULE_PATHNAME', 'sphere_center' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION lancedb.l2_within(vector, lancedb.sphere) RETURNS bool
-	AS 'MODULE_PATHNAME', 'vector_l2_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'vector_l2_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 25;
 CREATE FUNCTION lancedb.ip_within(vector, lancedb.sphere) RETURNS bool
-	AS 'MODULE_PATHNAME', 'vector_ip_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'vector_ip_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 25;
 CREATE FUNCTION lancedb.cosine_within(vector, lancedb.sphere) RETURNS bool
-	AS 'MODULE_PATHNAME', 'vector_cosine_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'vector_cosine_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 25;
 CREATE FUNCTION lancedb.l2_within(halfvec, lancedb.sphere) RETURNS bool
-	AS 'MODULE_PATHNAME', 'halfvec_l2_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'halfvec_l2_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 25;
 CREATE FUNCTION lancedb.ip_within(halfvec, lancedb.sphere) RETURNS bool
-	AS 'MODULE_PATHNAME', 'halfvec_ip_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'halfvec_ip_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 25;
 CREATE FUNCTION lancedb.cosine_within(halfvec, lancedb.sphere) RETURNS bool
-	AS 'MODULE_PATHNAME', 'halfvec_cosine_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'halfvec_cosine_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 25;
 
 CREATE OPERATOR <<->> (LEFTARG = vector, RIGHTARG = lancedb.sphere,
 	FUNCTION = lancedb.l2_within, RESTRICT = scalarltsel, JOIN = scalarltjoinsel);

@@ -24,6 +24,7 @@
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
 #include "pgstat.h"
+#include "portability/instr_time.h"
 #include "storage/bufmgr.h"
 #include "storage/condition_variable.h"
 #include "storage/spin.h"
@@ -523,8 +524,11 @@ IvfTrain(IvfBuildState *bs, const IvfOptions *opts)
 
 	memset(&bs->kparams, 0, sizeof(bs->kparams));
 	bs->kparams.max_iterations = opts ? opts->max_iterations : IVF_DEFAULT_MAX_ITERATIONS;
-	bs->kparams.tolerance = 1e-4;
+	bs->kparams.tolerance = 1e-3;	/* partitions, not exact clusters */
 	bs->kparams.spherical = bs->metric->normalize;
+	/* high dimensions: cluster a random projection (partitions barely change) */
+	if (dim > 256)
+		bs->kparams.project_dim = Max(128, dim / 8);
 	bs->kparams.seed = 0x6c616e6365ULL;
 	bs->kparams.interrupt_hook = LanceInterruptHook;
 	bs->kparams.alloc = LanceQuantAlloc;
@@ -561,6 +565,10 @@ IvfTrain(IvfBuildState *bs, const IvfOptions *opts)
 		if (!kmeans_train(bs->sample, nsample, dim, &bs->kparams,
 						  bs->centroids, &kres))
 			elog(ERROR, "lance_ivf: k-means training failed");
+		ereport(DEBUG1,
+				(errmsg("lance_ivf k-means: %lld rows, %d lists, %d iterations%s",
+						(long long) nsample, lists, kres.iterations,
+						bs->kparams.project_dim ? " (on a random projection)" : "")));
 	}
 	else if (bs->trained)
 	{
@@ -897,6 +905,11 @@ IvfBuildIndex(Relation heap, Relation index, IndexInfo *indexInfo,
 	int			sample_rate = opts ? opts->sample_rate : IVF_DEFAULT_SAMPLE_RATE;
 	int64		max_lists;
 	int64		cap;
+	instr_time	t_start,
+				t_sampled,
+				t_trained,
+				t_encoded,
+				t_done;
 
 	memset(bs, 0, sizeof(*bs));
 	bs->heap = heap;
@@ -924,6 +937,7 @@ IvfBuildIndex(Relation heap, Relation index, IndexInfo *indexInfo,
 			  (int64) (budget / 2 / (sizeof(float) * bs->dim)));
 	bs->sample_cap = Max(cap, 1);
 
+	INSTR_TIME_SET_CURRENT(t_start);
 	if (fork == MAIN_FORKNUM)
 	{
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_SAMPLING);
@@ -945,12 +959,14 @@ IvfBuildIndex(Relation heap, Relation index, IndexInfo *indexInfo,
 	else
 		bs->sample = palloc(sizeof(float) * bs->dim);
 
+	INSTR_TIME_SET_CURRENT(t_sampled);
 	/* OpenBLAS may use the cores the build is allowed (leader + workers) */
 	if (fork == MAIN_FORKNUM)
 		kmeans_set_threads(1 + plan_create_index_workers(RelationGetRelid(heap),
 														 RelationGetRelid(index)));
 	IvfTrain(bs, opts);
 	kmeans_set_threads(1);
+	INSTR_TIME_SET_CURRENT(t_trained);
 	pfree(bs->sample);
 	bs->sample = NULL;
 
@@ -1009,6 +1025,7 @@ IvfBuildIndex(Relation heap, Relation index, IndexInfo *indexInfo,
 		}
 	}
 
+	INSTR_TIME_SET_CURRENT(t_encoded);
 	IvfWriteDirectory(index, meta.dir_start, meta.dir_pages, bs->dir,
 					  bs->nlists, fork);
 	meta.rows_built = bs->indtuples;
@@ -1017,6 +1034,19 @@ IvfBuildIndex(Relation heap, Relation index, IndexInfo *indexInfo,
 	if (RelationNeedsWAL(index) || fork == INIT_FORKNUM)
 		log_newpage_range(index, fork, 0,
 						  RelationGetNumberOfBlocksInFork(index, fork), true);
+
+	INSTR_TIME_SET_CURRENT(t_done);
+	INSTR_TIME_SUBTRACT(t_done, t_encoded);
+	INSTR_TIME_SUBTRACT(t_encoded, t_trained);
+	INSTR_TIME_SUBTRACT(t_trained, t_sampled);
+	INSTR_TIME_SUBTRACT(t_sampled, t_start);
+	ereport(DEBUG1,
+			(errmsg("lance_ivf build of \"%s\": %lld rows, %d lists; sampling %.3f s, training %.3f s, assigning and encoding %.3f s, writing %.3f s",
+					RelationGetRelationName(index), (long long) bs->indtuples,
+					bs->nlists, INSTR_TIME_GET_DOUBLE(t_sampled),
+					INSTR_TIME_GET_DOUBLE(t_trained),
+					INSTR_TIME_GET_DOUBLE(t_encoded),
+					INSTR_TIME_GET_DOUBLE(t_done))));
 
 	MemoryContextSwitchTo(old);
 	/* keep the counters, drop everything else */

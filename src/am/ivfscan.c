@@ -37,7 +37,6 @@ typedef struct IvfCandidate
 	float		lower;			/* lower bound of the internal distance */
 	float		est;
 	ItemPointerData tid;
-	uint16		round;			/* probe round that found it */
 } IvfCandidate;
 
 typedef struct IvfResult
@@ -45,7 +44,6 @@ typedef struct IvfResult
 	double		internal;		/* exact, internal space */
 	double		value;			/* exact SQL distance */
 	ItemPointerData tid;
-	uint16		round;
 } IvfResult;
 
 typedef struct IvfProbe
@@ -77,8 +75,6 @@ typedef struct IvfScanOpaqueData
 	IvfProbe   *probes;			/* min-heap by dist */
 	int			nprobes_left;
 	int			probed;
-	uint16		round;			/* probe rounds started */
-	uint16		last_round;		/* round of the last row returned */
 	IvfListInfo *dir;
 
 	/* candidates (min-heap by lower) and exact results (min-heap) */
@@ -102,6 +98,7 @@ typedef struct IvfScanOpaqueData
 	EState	   *estate;
 
 	QuantQuery *qq;
+	bool		rank_by_est;	/* quantizer's bounds too loose to rank by */
 	float	   *est;
 	float	   *lower;
 
@@ -286,8 +283,7 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	int64		guard = 0;
 
-	if (quantizer_wants_residuals(c->quant))
-		quantizer_query_reset(so->qq, so->q, c->centroids + (Size) list * c->meta.dim);
+	quantizer_query_list(so->qq, (int) list);
 
 	while (blkno != InvalidBlockNumber)
 	{
@@ -328,12 +324,12 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 			{
 				IvfCandidate cand;
 
+				/* prune with the sound bound, rank by the chosen key */
 				if (so->has_range && so->lower[i] >= so->range_hi_internal)
 					continue;
-				cand.lower = Min(so->lower[i], so->est[i]);
+				cand.lower = so->rank_by_est ? so->est[i] : Min(so->lower[i], so->est[i]);
 				cand.est = so->est[i];
 				cand.tid = tids[i];
-				cand.round = so->round;
 				if (so->ncand == so->cand_cap)
 				{
 					so->cand_cap *= 2;
@@ -353,8 +349,6 @@ IvfProbeMore(IndexScanDesc scan, IvfScanOpaque so, int n)
 {
 	int			done = 0;
 
-	if (so->round < PG_UINT16_MAX)
-		so->round++;
 	while (done < n && so->nprobes_left > 0)
 	{
 		uint32		list = so->probes[0].list;
@@ -405,8 +399,8 @@ IvfScanSetup(IndexScanDesc scan, IvfScanOpaque so)
 	}
 
 	so->qq = quantizer_query_new(c->quant);
-	if (!quantizer_wants_residuals(c->quant))
-		quantizer_query_reset(so->qq, so->q, NULL);
+	quantizer_query_begin(so->qq, so->q);
+	so->rank_by_est = quantizer_rank_by_estimate(c->quant);
 	so->est = palloc(sizeof(float) * c->layout.capacity);
 	so->lower = palloc(sizeof(float) * c->layout.capacity);
 	so->cand_cap = 1024;
@@ -423,11 +417,10 @@ IvfScanSetup(IndexScanDesc scan, IvfScanOpaque so)
 }
 
 static void
-IvfPushResult(IvfScanOpaque so, ItemPointer tid, double value, uint16 round)
+IvfPushResult(IvfScanOpaque so, ItemPointer tid, double value)
 {
 	IvfResult	r;
 
-	r.round = round;
 	r.value = value;
 	r.internal = IvfInternalFromSql(so->cache->metric, value);
 	r.tid = *tid;
@@ -455,7 +448,7 @@ IvfRerankOne(IndexScanDesc scan, IvfScanOpaque so)
 	HEAP_POP(so->cand, so->ncand, CAND_LESS);
 	so->reranked++;
 	if (IvfExactDistance(scan, so, &cand.tid, &value) && IvfInRange(so, value))
-		IvfPushResult(so, &cand.tid, value, cand.round);
+		IvfPushResult(so, &cand.tid, value);
 }
 
 static bool
@@ -472,7 +465,6 @@ IvfReturn(IndexScanDesc scan, IvfScanOpaque so, bool ordered)
 		scan->xs_orderbynulls[0] = false;
 		scan->xs_recheckorderby = false;
 		so->last_internal = r.internal;
-		so->last_round = r.round;
 	}
 	so->emitted++;
 	return true;
@@ -521,14 +513,14 @@ IvfNextOrdered(IndexScanDesc scan, IvfScanOpaque so)
 					continue;
 				}
 				/*
-				 * A row closer than one already returned: its lower bound
-				 * failed (heuristic or probabilistic bounds) or a later
-				 * probe found it.  Drop it to keep the order, except that
-				 * relaxed_order returns rows of later probe rounds anyway.
+				 * A row closer than one already returned: its bound failed
+				 * (rq's is probabilistic, pq ranks by estimate) or a later
+				 * probe found it.  relaxed_order returns it anyway (every
+				 * row found comes back); strict_order and off drop it to
+				 * keep the order.
 				 */
 				if (so->res[0].internal < so->last_internal &&
-					!(lancedb_iterative_scan == IVF_ITERATIVE_RELAXED &&
-					  so->res[0].round > so->last_round))
+					lancedb_iterative_scan != IVF_ITERATIVE_RELAXED)
 				{
 					HEAP_POP(so->res, so->nres, RES_LESS);
 					continue;
@@ -643,7 +635,6 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->ncand = so->nres = 0;
 	so->reranked = so->emitted = 0;
 	so->probed = 0;
-	so->round = so->last_round = 0;
 	so->codes_scanned = so->heap_fetches = 0;
 	so->qq = NULL;
 
@@ -741,6 +732,13 @@ void
 ivfendscan(IndexScanDesc scan)
 {
 	IvfScanOpaque so = (IvfScanOpaque) scan->opaque;
+
+	if (so->started)
+		ereport(DEBUG2,
+				(errmsg("lance_ivf scan of \"%s\": %d lists probed, " INT64_FORMAT " codes scanned, " INT64_FORMAT " re-ranked, " INT64_FORMAT " heap fetches, " INT64_FORMAT " rows returned",
+						RelationGetRelationName(scan->indexRelation),
+						so->probed, so->codes_scanned, so->reranked,
+						so->heap_fetches, so->emitted)));
 
 	if (so->fetch)
 		table_index_fetch_end(so->fetch);

@@ -336,6 +336,9 @@ IvfLoadCache(Relation index, const IvfMetaPageData *meta)
 							RelationGetRelationName(index))));
 		c->centroids = (float *) IvfReadBlob(index, meta->centroid_start,
 											 meta->centroid_len);
+		/* lets scans prepare each list without per-list transforms */
+		if (!quantizer_attach_centroids(c->quant, c->centroids, meta->nlists))
+			elog(ERROR, "lance_ivf: out of memory preparing centroids");
 		IvfListLayoutInit(&c->layout, meta->code_size, meta->num_aux);
 	}
 	PG_CATCH();

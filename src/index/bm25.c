@@ -8,8 +8,8 @@
  * the skip tables, no decoding) either admit it, or prove every doc up to
  * the nearest block end cannot enter, and all those cursors jump there.
  * AND queries and phrases intersect by leapfrogging and use the same
- * block bounds to jump; a phrase's bound combines the blocks' smallest
- * max tf (phrase frequency <= every term's tf) with their largest min dl.
+ * block bounds to jump; a phrase's bound combines the first term's block
+ * max tf (phrase frequency <= that term's tf) with the largest min dl.
  *
  * Scores are summed in query-term order so that they are reproducible bit
  * for bit (a brute force summing in the same order gets identical values,
@@ -322,7 +322,7 @@ typedef struct Cursor
 {
 	PostingIter *it;
 	double		wi;				/* weight * idf */
-	double		ub;				/* max contribution over the whole list */
+	double		ub;				/* max contribution over the whole list (OR) */
 	uint32_t	bound_block;	/* block whose bound is cached */
 	double		bound;
 } Cursor;
@@ -353,12 +353,23 @@ eval_tick(Eval *ev)
 		h->interrupt(h->interrupt_arg);
 }
 
+/* doc just past cursor c's shallow block (POSTING_END past the list) */
+static inline uint32_t
+shallow_end(const PostingIter *it)
+{
+	if (it->shallow >= it->nblocks)
+		return POSTING_END;
+	return posting_block_last_doc(it, it->shallow) + 1;
+}
+
 /* bound of cursor c's shallow block */
 static inline double
 cursor_block_bound(Eval *ev, Cursor *c)
 {
 	PostingIter *it = c->it;
 
+	if (it->shallow >= it->nblocks)
+		return 0;				/* no doc at or after the target */
 	if (c->bound_block != it->shallow)
 	{
 		c->bound_block = it->shallow;
@@ -429,14 +440,29 @@ eval_init(Eval *ev, const Bm25Query *q, Bm25Stats *stats)
 		c->it = it;
 		c->wi = q->terms[i].weight * q->terms[i].idf;
 		c->ub = 0;
-		for (b = 0; b < it->nblocks; b++)
+		/* only WAND's pivot selection needs list-wide bounds */
+		if (!q->require_all && !ev->phrase)
 		{
-			double		ub = c->wi * bm25_tf_part(&q->scorer,
-												  posting_block_max_tf(it, b),
-												  posting_block_min_dl(it, b));
+			uint32_t	best_tf = 0;
+			uint32_t	best_dl = UINT32_MAX;
 
-			if (ub > c->ub)
-				c->ub = ub;
+			for (b = 0; b < it->nblocks; b++)
+			{
+				uint32_t	tf = posting_block_max_tf(it, b);
+				uint32_t	dl = posting_block_min_dl(it, b);
+				double		ub;
+
+				/* a block no better in tf and dl cannot raise the max */
+				if (tf <= best_tf && dl >= best_dl)
+					continue;
+				ub = c->wi * bm25_tf_part(&q->scorer, tf, dl);
+				if (ub > c->ub)
+				{
+					c->ub = ub;
+					best_tf = tf;
+					best_dl = dl;
+				}
+			}
 		}
 		c->bound_block = UINT32_MAX;
 		ev->phrase_wi += c->wi;
@@ -489,19 +515,14 @@ eval_doc(Eval *ev, uint32_t d, const Bm25TopK *topk, double *score)
 	dl = q->doclen(d, q->doclen_arg);
 	if (ev->phrase)
 	{
-		uint32_t	mintf = UINT32_MAX;
 		uint32_t	freq;
 
-		for (i = 0; i < ev->n; i++)
-		{
-			uint32_t	tf = posting_iter_tf(ev->cur[i].it);
-
-			if (tf < mintf)
-				mintf = tf;
-		}
+		/* frequency <= the first term's tf */
 		if (topk != NULL &&
 			!bm25_topk_admits(topk, q->key_base + d,
-							  ev->phrase_wi * bm25_tf_part(&q->scorer, mintf, dl)))
+							  ev->phrase_wi *
+							  bm25_tf_part(&q->scorer,
+										   posting_iter_tf(ev->cur[0].it), dl)))
 			return false;
 		for (i = 0; i < ev->n; i++)
 		{
@@ -632,11 +653,10 @@ search_or(Eval *ev, Bm25TopK *topk)
 
 				for (i = 0; i <= pivot; i++)
 				{
-					PostingIter *it = ev->cur[ev->ord[i]].it;
-					uint32_t	last = posting_block_last_doc(it, it->shallow);
+					uint32_t	e = shallow_end(ev->cur[ev->ord[i]].it);
 
-					if (last + 1 < next)
-						next = last + 1;
+					if (e < next)
+						next = e;
 				}
 				ev->stats->block_skips++;
 				for (i = 0; i <= pivot; i++)
@@ -673,21 +693,22 @@ and_block_bound(Eval *ev)
 
 	if (ev->phrase)
 	{
-		uint32_t	mintf = UINT32_MAX;
+		PostingIter *first = ev->cur[0].it;
 		uint32_t	maxdl = 0;
 
+		/* frequency <= tf of the first term (matches start at distinct
+		 * positions of it); dl >= every block's min */
 		for (i = 0; i < ev->n; i++)
 		{
 			PostingIter *it = ev->cur[i].it;
-			uint32_t	tf = posting_block_max_tf(it, it->shallow);
 			uint32_t	dl = posting_block_min_dl(it, it->shallow);
 
-			if (tf < mintf)
-				mintf = tf;
 			if (dl > maxdl)
 				maxdl = dl;
 		}
-		return ev->phrase_wi * bm25_tf_part(&ev->q->scorer, mintf, maxdl);
+		return ev->phrase_wi *
+			bm25_tf_part(&ev->q->scorer,
+						 posting_block_max_tf(first, first->shallow), maxdl);
 	}
 	else
 	{
@@ -710,15 +731,14 @@ search_and(Eval *ev, Bm25TopK *topk,
 	int			n = ev->n;
 	int			i;
 
-	if (topk != NULL && !ev->phrase)
-	{
-		double		s = 0;
+	/*
+	 * The block bound last passed at prune level checked_prune for every
+	 * doc before checked_until (the nearest end of the blocks it used):
+	 * no need to recompute it until either changes.
+	 */
+	uint32_t	checked_until = 0;
+	double		checked_prune = 0;
 
-		for (i = 0; i < n; i++)
-			s += ev->cur[i].ub;
-		if (s < prune_level(topk))
-			return;
-	}
 	for (;;)
 	{
 		uint32_t	d = 0;
@@ -736,27 +756,30 @@ search_and(Eval *ev, Bm25TopK *topk,
 		if (d == POSTING_END)
 			return;
 
-		if (topk != NULL && prune_level(topk) > -INFINITY)
+		if (topk != NULL && prune_level(topk) > -INFINITY &&
+			(d >= checked_until || prune_level(topk) != checked_prune))
 		{
+			bool		past_end = false;
+			uint32_t	next = POSTING_END;
+
 			for (i = 0; i < n; i++)
-				posting_iter_shallow_advance(ev->cur[i].it, d);
+			{
+				if (posting_iter_shallow_advance(ev->cur[i].it, d) == POSTING_END)
+					past_end = true;
+				else if (shallow_end(ev->cur[i].it) < next)
+					next = shallow_end(ev->cur[i].it);
+			}
+			if (past_end)
+				return;			/* some list has no doc >= d */
 			if (and_block_bound(ev) < prune_level(topk))
 			{
-				uint32_t	next = POSTING_END;
-
-				for (i = 0; i < n; i++)
-				{
-					PostingIter *it = ev->cur[i].it;
-					uint32_t	last = posting_block_last_doc(it, it->shallow);
-
-					if (last + 1 < next)
-						next = last + 1;
-				}
 				ev->stats->block_skips++;
 				for (i = 0; i < n; i++)
 					posting_iter_advance(ev->cur[i].it, next);
 				continue;
 			}
+			checked_until = next;
+			checked_prune = prune_level(topk);
 		}
 
 		for (i = 0; i < n; i++)

@@ -667,10 +667,129 @@ km_update(const float *x, int64_t n, int dim, int k, const int32_t *assign,
 	return empty;
 }
 
+static bool kmeans_train_full(const float *x, int64_t n, int dim,
+							  const KMeansParams *params, float *centroids,
+							  KMeansResult *result);
+
+/*
+ * Cluster a random Gaussian projection of x (n x pdim, via one sgemm), then
+ * take each cluster's mean of the original vectors as its centroid.  A
+ * cluster left empty keeps its projected seed's nearest original point.
+ */
+static bool
+kmeans_train_projected(const float *x, int64_t n, int dim,
+					   const KMeansParams *params, float *centroids,
+					   KMeansResult *result)
+{
+	KMeansParams sub = *params;
+	int			pdim = params->project_dim;
+	int			k = params->k;
+	uint64_t	rng = params->seed ^ UINT64_C(0x70726f6a);
+	float	   *proj = km_alloc(params, (size_t) pdim * dim * sizeof(float));
+	float	   *y = km_alloc(params, (size_t) n * pdim * sizeof(float));
+	float	   *cy = km_alloc(params, (size_t) k * pdim * sizeof(float));
+	int32_t    *assign = km_alloc(params, (size_t) n * sizeof(int32_t));
+	double	   *sums = km_alloc(params, (size_t) k * dim * sizeof(double));
+	int64_t    *counts = km_alloc(params, (size_t) k * sizeof(int64_t));
+	float		scale = 1.0f / sqrtf((float) pdim);
+	bool		ok = false;
+	int64_t		i0;
+	int64_t		i;
+	int			j;
+
+	if (!proj || !y || !cy || !assign || !sums || !counts)
+		goto done;
+
+	/* Box-Muller Gaussian entries; rows are the projection directions */
+	for (i = 0; i < (int64_t) pdim * dim; i += 2)
+	{
+		double		u1 = km_rand_unit(&rng) + 0.5 / 9007199254740992.0;
+		double		u2 = km_rand_unit(&rng);
+		double		r = sqrt(-2.0 * log(u1));
+
+		proj[i] = (float) (r * cos(2 * M_PI * u2)) * scale;
+		if (i + 1 < (int64_t) pdim * dim)
+			proj[i + 1] = (float) (r * sin(2 * M_PI * u2)) * scale;
+	}
+	for (i0 = 0; i0 < n; i0 += 4096)
+	{
+		int			b = (int) (n - i0 < 4096 ? n - i0 : 4096);
+
+		km_interrupt(params);
+		if (!lance_sgemm_nt(b, pdim, dim, 1.0f, x + (size_t) i0 * dim, dim,
+							proj, dim, 0.0f, y + (size_t) i0 * pdim, pdim))
+		{
+			for (i = 0; i < b; i++)
+				for (j = 0; j < pdim; j++)
+					y[(size_t) (i0 + i) * pdim + j] =
+						lance_kernels->dot_f32(x + (size_t) (i0 + i) * dim,
+											   proj + (size_t) j * dim,
+											   (size_t) dim);
+		}
+	}
+
+	/* the projection of unit vectors is near-unit: cluster it plainly */
+	sub.project_dim = 0;
+	sub.spherical = false;
+	if (!kmeans_train_full(y, n, pdim, &sub, cy, result))
+		goto done;
+	kmeans_assign(y, n, pdim, cy, k, assign, NULL, &sub);
+
+	memset(sums, 0, (size_t) k * dim * sizeof(double));
+	memset(counts, 0, (size_t) k * sizeof(int64_t));
+	for (i = 0; i < n; i++)
+	{
+		double	   *s = sums + (size_t) assign[i] * dim;
+		const float *xi = x + (size_t) i * dim;
+
+		for (j = 0; j < dim; j++)
+			s[j] += xi[j];
+		counts[assign[i]]++;
+	}
+	for (j = 0; j < k; j++)
+	{
+		float	   *c = centroids + (size_t) j * dim;
+		int			d;
+
+		if (counts[j] == 0)
+		{
+			/* empty: the point nearest to its projected centroid stands in */
+			memcpy(c, x + (size_t) (j % n) * dim, (size_t) dim * sizeof(float));
+			continue;
+		}
+		for (d = 0; d < dim; d++)
+			c[d] = (float) (sums[(size_t) j * dim + d] / counts[j]);
+		if (params->spherical)
+			km_normalize(c, dim);
+	}
+	ok = true;
+
+done:
+	km_free(params, proj);
+	km_free(params, y);
+	km_free(params, cy);
+	km_free(params, assign);
+	km_free(params, sums);
+	km_free(params, counts);
+	return ok;
+}
+
 bool
 kmeans_train(const float *x, int64_t n, int dim,
 			 const KMeansParams *params, float *centroids,
 			 KMeansResult *result)
+{
+	if (params != NULL && params->project_dim > 0 &&
+		params->project_dim < dim && n > params->k && params->k >= 1 &&
+		x != NULL && centroids != NULL)
+		return kmeans_train_projected(x, n, dim, params, centroids, result);
+	return kmeans_train_full(x, n, dim, params, centroids, result);
+}
+
+static bool
+kmeans_train_full(const float *x, int64_t n, int dim,
+				  const KMeansParams *params, float *centroids,
+				  KMeansResult *result)
 {
 	KMeansResult local;
 	int			k;

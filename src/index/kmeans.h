@@ -21,6 +21,9 @@ typedef struct KMeansParams
 	int			max_iterations; /* Lloyd iterations at most (LanceDB: 50) */
 	double		tolerance;		/* stop when relative objective change < tol */
 	bool		spherical;		/* normalise centroids (cosine / inner product) */
+	int			project_dim;	/* > 0 and < dim: cluster a random projection
+								 * to this many dimensions, then average the
+								 * original vectors per cluster */
 	uint64_t	seed;			/* deterministic given the seed */
 	/* called between batches; may longjmp (PostgreSQL ereport) */
 	void		(*interrupt_hook) (void *arg);
@@ -41,7 +44,9 @@ typedef struct KMeansResult
  * Cluster n vectors of dim floats (row-major, x[i * dim + j]) into
  * params->k centroids written to centroids (k * dim floats).  When n < k
  * the first n centroids are the points and the rest duplicates (callers
- * should choose k <= n).  Empty clusters are re-seeded by splitting the
+ * should choose k <= n).  With project_dim, the iterations run on a random
+ * Gaussian projection (distances preserved up to small distortion, far
+ * cheaper for high dimensions) and result->objective is in that space.  Empty clusters are re-seeded by splitting the
  * largest one.  Returns false only on invalid arguments.
  */
 extern bool kmeans_train(const float *x, int64_t n, int dim,

@@ -243,14 +243,10 @@ block_widths(const uint32_t *docs, const uint32_t *tfs,
 
 		if (docs[i] >= POSTING_END || tfs[i] == 0)
 			return false;
-		if (i == 0)
-			gap = docs[0];
-		else
-		{
-			if (docs[i] <= docs[i - 1])
-				return false;
-			gap = docs[i] - docs[i - 1] - 1;
-		}
+		if (i > 0 && docs[i] <= docs[i - 1])
+			return false;
+		/* the block's first gap is a varint, outside the packed array */
+		gap = i > start ? docs[i] - docs[i - 1] - 1 : 0;
 		if (gap > maxgap)
 			maxgap = gap;
 		if (tfs[i] - 1 > maxtf)
@@ -279,16 +275,60 @@ block_widths(const uint32_t *docs, const uint32_t *tfs,
 }
 
 static uint32_t
-header_size(uint32_t n)
+varint_size(uint32_t v)
 {
-	uint32_t	size = 1;
+	uint32_t	size = 0;
 
 	do
 	{
 		size++;
-		n >>= 7;
-	} while (n != 0);
+		v >>= 7;
+	} while (v != 0);
 	return size;
+}
+
+static uint8_t *
+varint_put(uint8_t *p, uint32_t v)
+{
+	while (v >= 0x80)
+	{
+		*p++ = (uint8_t) (v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t) v;
+	return p;
+}
+
+/* LEB128 u32 from [*p, end); NULL if truncated or overlong */
+static const uint8_t *
+varint_get(const uint8_t *p, const uint8_t *end, uint32_t *out)
+{
+	uint32_t	v = 0;
+	uint32_t	shift = 0;
+
+	for (;;)
+	{
+		uint8_t		c;
+
+		if (p >= end || shift > 28)
+			return NULL;
+		c = *p++;
+		if (shift == 28 && (c & 0xf0) != 0)
+			return NULL;
+		v |= (uint32_t) (c & 0x7f) << shift;
+		shift += 7;
+		if ((c & 0x80) == 0)
+			break;
+	}
+	*out = v;
+	return p;
+}
+
+/* gap of the first doc of the block starting at docs[start] */
+static inline uint32_t
+first_gap(const uint32_t *docs, uint32_t start)
+{
+	return start == 0 ? docs[0] : docs[start] - docs[start - 1] - 1;
 }
 
 size_t
@@ -312,7 +352,8 @@ posting_encoded_size(const uint32_t *docs, const uint32_t *tfs,
 		if (!block_widths(docs, tfs, positions, pos_first, start, count,
 						  &dw, &tw, &pw, &npos))
 			return 0;
-		size += 2 + packed_bytes(count, dw) + packed_bytes(count, tw);
+		size += 2 + varint_size(first_gap(docs, start)) +
+			packed_bytes(count - 1, dw) + packed_bytes(count, tw);
 		if (positions != NULL)
 			size += 1 + packed_bytes(npos, pw);
 		pos_first += npos;
@@ -320,7 +361,7 @@ posting_encoded_size(const uint32_t *docs, const uint32_t *tfs,
 	/* block end offsets are u32 */
 	if (size > UINT32_MAX)
 		return 0;
-	return (size_t) (size + header_size(n) + (uint64_t) nblocks * POSTING_SKIP_ENTRY);
+	return (size_t) (size + 1 + varint_size(n) + (uint64_t) nblocks * POSTING_SKIP_ENTRY);
 }
 
 int
@@ -336,7 +377,6 @@ posting_encode(const uint32_t *docs, const uint32_t *tfs,
 	uint8_t    *skip;
 	uint8_t    *blocks;
 	uint64_t	pos_first = 0;
-	uint32_t	v;
 	uint32_t	b;
 
 	*out = NULL;
@@ -350,13 +390,7 @@ posting_encode(const uint32_t *docs, const uint32_t *tfs,
 
 	p = buf;
 	*p++ = POSTING_FORMAT_V1 | (positions != NULL ? POSTING_FLAG_POSITIONS : 0);
-	v = n;
-	while (v >= 0x80)
-	{
-		*p++ = (uint8_t) (v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t) v;
+	p = varint_put(p, n);
 	skip = p;
 	blocks = skip + (size_t) nblocks * POSTING_SKIP_ENTRY;
 	p = blocks;
@@ -381,11 +415,12 @@ posting_encode(const uint32_t *docs, const uint32_t *tfs,
 							&dw, &tw, &pw, &npos);
 		*p++ = (uint8_t) dw;
 		*p++ = (uint8_t) tw;
+		p = varint_put(p, first_gap(docs, start));
 		bw.out = p;
 		bw.acc = 0;
 		bw.fill = 0;
-		for (i = start; i < start + count; i++)
-			bw_put(&bw, i == 0 ? docs[0] : docs[i] - docs[i - 1] - 1, dw);
+		for (i = start + 1; i < start + count; i++)
+			bw_put(&bw, docs[i] - docs[i - 1] - 1, dw);
 		bw_flush(&bw);
 		for (i = start; i < start + count; i++)
 		{
@@ -474,40 +509,44 @@ decode_block(PostingIter *it, uint32_t b)
 	uint32_t	count;
 	uint32_t	dw,
 				tw;
+	uint32_t	gap0;
 	size_t		dbytes,
 				tbytes;
 	uint64_t	acc;
+	uint32_t	gaps[POSTING_BLOCK_SIZE];
 	uint32_t	maxtf = 0;
 	uint32_t	i;
 
 	count = b + 1 < it->nblocks ? POSTING_BLOCK_SIZE :
 		it->ndocs - b * POSTING_BLOCK_SIZE;
-	/* init checked 2 <= end - start (3 with positions) */
+	/* init checked 3 <= end - start (4 with positions) */
 	dw = p[0];
 	tw = p[1];
 	if (dw > 32 || tw > 32)
 		return iter_fail(it, POSTING_ERR_CORRUPT);
-	p += 2;
-	dbytes = packed_bytes(count, dw);
+	p = varint_get(p + 2, stop, &gap0);
+	if (p == NULL)
+		return iter_fail(it, POSTING_ERR_CORRUPT);
+	dbytes = packed_bytes(count - 1, dw);
 	tbytes = packed_bytes(count, tw);
 	if ((size_t) (stop - p) < dbytes + tbytes + (it->has_positions ? 1 : 0))
 		return iter_fail(it, POSTING_ERR_CORRUPT);
 
-	unpack_block_array(p, it->blocks_len - (size_t) (p - it->blocks), count, dw, it->docs);
+	unpack_block_array(p, it->blocks_len - (size_t) (p - it->blocks), count - 1, dw, gaps);
 	p += dbytes;
 	unpack_block_array(p, it->blocks_len - (size_t) (p - it->blocks), count, tw, it->tfs);
 	p += tbytes;
 
 	/* 64-bit sums cannot wrap; ending on the skip table's last doc proves
 	 * every doc fits and the gaps are consistent with it */
-	acc = b == 0 ? 0 : (uint64_t) posting_block_last_doc(it, b - 1) + 1;
-	for (i = 0; i < count; i++)
+	acc = (b == 0 ? 0 : (uint64_t) posting_block_last_doc(it, b - 1) + 1) + gap0;
+	it->docs[0] = (uint32_t) acc;
+	for (i = 1; i < count; i++)
 	{
-		acc += it->docs[i];
+		acc += (uint64_t) gaps[i - 1] + 1;
 		it->docs[i] = (uint32_t) acc;
-		acc++;
 	}
-	if (acc - 1 != posting_block_last_doc(it, b))
+	if (acc != posting_block_last_doc(it, b))
 		return iter_fail(it, POSTING_ERR_CORRUPT);
 
 	for (i = 0; i < count; i++)
@@ -565,9 +604,9 @@ int
 posting_iter_init(PostingIter *it, const uint8_t *data, size_t len,
 				  const PostingHooks *hooks)
 {
-	size_t		off = 1;
+	const uint8_t *p;
+	size_t		off;
 	uint32_t	ndocs = 0;
-	uint32_t	shift = 0;
 	uint32_t	min_block;
 	uint32_t	prev_end = 0;
 	uint32_t	b;
@@ -583,20 +622,10 @@ posting_iter_init(PostingIter *it, const uint8_t *data, size_t len,
 		data[0] != (POSTING_FORMAT_V1 | POSTING_FLAG_POSITIONS))
 		return it->error = POSTING_ERR_CORRUPT;
 	it->has_positions = (data[0] & POSTING_FLAG_POSITIONS) != 0;
-	for (;;)
-	{
-		uint8_t		c;
-
-		if (off >= len || shift > 28)
-			return it->error = POSTING_ERR_CORRUPT;
-		c = data[off++];
-		if (shift == 28 && (c & 0xf0) != 0)
-			return it->error = POSTING_ERR_CORRUPT;
-		ndocs |= (uint32_t) (c & 0x7f) << shift;
-		shift += 7;
-		if ((c & 0x80) == 0)
-			break;
-	}
+	p = varint_get(data + 1, data + len, &ndocs);
+	if (p == NULL)
+		return it->error = POSTING_ERR_CORRUPT;
+	off = (size_t) (p - data);
 	it->ndocs = ndocs;
 	it->nblocks = (uint32_t) (((uint64_t) ndocs + POSTING_BLOCK_SIZE - 1) / POSTING_BLOCK_SIZE);
 	if ((uint64_t) it->nblocks * POSTING_SKIP_ENTRY > len - off)
@@ -606,7 +635,7 @@ posting_iter_init(PostingIter *it, const uint8_t *data, size_t len,
 	it->blocks_len = len - off - (size_t) it->nblocks * POSTING_SKIP_ENTRY;
 
 	/* the in-place skip table is trusted by the search: check it once */
-	min_block = it->has_positions ? 3 : 2;
+	min_block = it->has_positions ? 4 : 3;
 	for (b = 0; b < it->nblocks; b++)
 	{
 		uint32_t	last = posting_block_last_doc(it, b);
@@ -710,8 +739,20 @@ posting_iter_advance(PostingIter *it, uint32_t target)
 		if (it->doc >= target)
 			return it->doc;
 	}
-	/* docs[idx] < target <= docs[count - 1] */
+	/*
+	 * docs[idx] < target <= docs[count - 1].  Query loops mostly advance
+	 * a few docs ahead: try the next ones before a binary search.
+	 */
 	lo = it->idx;
+	for (hi = lo + 1; hi < it->count && hi <= lo + 4; hi++)
+	{
+		if (it->docs[hi] >= target)
+		{
+			it->idx = hi;
+			return it->doc = it->docs[hi];
+		}
+	}
+	lo = hi - 1;
 	hi = it->count - 1;
 	while (hi - lo > 1)
 	{

@@ -23,9 +23,10 @@
  *					  u32 min document length in the block
  *	blocks			back to back; block i holds docs [128 i, 128 i + 128):
  *					  u8 dw, u8 tw (bit widths, 0..32)
- *					  doc gaps, count * dw bits: first doc minus (previous
- *						block's last doc + 1) (block 0: the doc id itself),
- *						then doc[j] - doc[j-1] - 1
+ *					  varint: first doc minus (previous block's last doc
+ *						+ 1) (block 0: the doc id itself); a varint so that
+ *						one long jump does not widen the whole block
+ *					  doc gaps, (count - 1) * dw bits: doc[j] - doc[j-1] - 1
  *					  tf - 1, count * tw bits
  *					  with positions: u8 pw, then sum(tf) values of pw bits:
  *						per doc, its first position, then gaps to the

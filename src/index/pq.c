@@ -46,6 +46,18 @@ pq_train(Quantizer *q, const float *sample, int64_t n,
 	float	   *sub;
 	KMeansParams params;
 	bool		ok = true;
+	int64_t		stride = 1;
+
+	/*
+	 * Codebooks of at most 256 centroids in a few dimensions settle on far
+	 * fewer rows than the IVF sample holds: use an evenly spaced subset of
+	 * 64 rows per centroid (the sample is already random).
+	 */
+	if (n > (int64_t) 64 * q->pq_ksub)
+	{
+		stride = n / ((int64_t) 64 * q->pq_ksub);
+		n = n / stride;
+	}
 
 	sub = quant_alloc(q, (size_t) n * (q->dim / q->num_sub_vectors + 1) *
 					  sizeof(float));
@@ -70,7 +82,7 @@ pq_train(Quantizer *q, const float *sample, int64_t n,
 		KMeansResult res;
 
 		for (j = 0; j < n; j++)
-			memcpy(sub + j * ds, sample + j * q->dim + off,
+			memcpy(sub + j * ds, sample + j * stride * q->dim + off,
 				   (size_t) ds * sizeof(float));
 		/* distinct but reproducible seeds per sub-space */
 		params.seed = opts->seed + UINT64_C(0x9e3779b97f4a7c15) * (uint64_t) (m + 1);

@@ -251,6 +251,12 @@ quantizer_wants_residuals(const Quantizer *q)
 	return q->kind == QUANT_PQ || q->kind == QUANT_RQ;
 }
 
+bool
+quantizer_rank_by_estimate(const Quantizer *q)
+{
+	return q->kind == QUANT_PQ;
+}
+
 void
 quantizer_free(Quantizer *q)
 {
@@ -262,6 +268,7 @@ quantizer_free(Quantizer *q)
 	quant_release(q, q->pq_codebooks);
 	quant_release(q, q->pq_codebooks_t);
 	quant_release(q, q->rq_signs);
+	quant_release(q, q->rq_rot_centroids);
 	quant_release(q, q);
 }
 
@@ -604,7 +611,65 @@ quantizer_query_free(QuantQuery *qq)
 	quant_release(q, qq->work);
 	quant_release(q, qq->table);
 	quant_release(q, qq->table2);
+	quant_release(q, qq->rq_qrot);
 	quant_release(q, qq);
+}
+
+bool
+quantizer_attach_centroids(Quantizer *q, const float *centroids, int nlists)
+{
+	int			l;
+
+	q->centroids = centroids;
+	q->nlists = nlists;
+	if (q->kind != QUANT_RQ || nlists < 1)
+		return true;
+	quant_release(q, q->rq_rot_centroids);
+	q->rq_rot_centroids = quant_alloc(q, (size_t) nlists * q->rq_dim * sizeof(float));
+	if (q->rq_rot_centroids == NULL)
+	{
+		q->centroids = NULL;
+		q->nlists = 0;
+		return false;
+	}
+	for (l = 0; l < nlists; l++)
+		rq_rotate_padded(q, centroids + (size_t) l * q->dim,
+						 q->rq_rot_centroids + (size_t) l * q->rq_dim);
+	return true;
+}
+
+void
+quantizer_query_begin(QuantQuery *qq, const float *query)
+{
+	const Quantizer *q = qq->q;
+
+	if (q->kind == QUANT_RQ && q->rq_rot_centroids != NULL)
+	{
+		memcpy(qq->query, query, (size_t) q->dim * sizeof(float));
+		rq_query_begin(qq);
+		return;
+	}
+	if (!quantizer_wants_residuals(q))
+		quantizer_query_reset(qq, query, NULL);
+	else
+		memcpy(qq->query, query, (size_t) q->dim * sizeof(float));
+}
+
+void
+quantizer_query_list(QuantQuery *qq, int list)
+{
+	const Quantizer *q = qq->q;
+
+	if (!quantizer_wants_residuals(q))
+		return;
+	if (q->kind == QUANT_RQ && q->rq_rot_centroids != NULL && list < q->nlists)
+		rq_query_list(qq, list);
+	else if (q->centroids != NULL && list < q->nlists)
+	{
+		/* reset copies the query over itself: pass a stable copy */
+		memcpy(qq->work, qq->query, (size_t) q->dim * sizeof(float));
+		quantizer_query_reset(qq, qq->work, q->centroids + (size_t) list * q->dim);
+	}
 }
 
 void

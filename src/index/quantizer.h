@@ -72,6 +72,14 @@ extern bool quantizer_wants_residuals(const Quantizer *q);
 extern void quantizer_free(Quantizer *q);
 
 extern size_t quantizer_code_size(const Quantizer *q);	/* bytes per vector */
+
+/*
+ * True when lower bounds are too loose to order the re-ranking by (PQ:
+ * the triangle bound on its reconstruction error): scans then go by the
+ * estimate (LanceDB's refine_factor semantics) and use the bound only
+ * where it must be sound, e.g. to prune range searches.
+ */
+extern bool quantizer_rank_by_estimate(const Quantizer *q);
 extern int	quantizer_num_aux(const Quantizer *q);	/* floats per vector */
 extern QuantKind quantizer_kind(const Quantizer *q);
 extern int	quantizer_dim(const Quantizer *q);
@@ -99,6 +107,19 @@ extern QuantQuery *quantizer_query_new(const Quantizer *q);
 extern void quantizer_query_reset(QuantQuery *qq, const float *query,
 								  const float *centroid);
 extern void quantizer_query_free(QuantQuery *qq);
+
+/*
+ * IVF fast path.  quantizer_attach_centroids registers the list centroids
+ * once (they must outlive the quantizer; it derives what it can ahead of
+ * time, e.g. RaBitQ's rotated centroids); then per query
+ * quantizer_query_begin, and per probed list quantizer_query_list, which
+ * is equivalent to quantizer_query_reset(qq, query, centroids[list]) for
+ * residual quantizers (and does nothing for the others) but far cheaper.
+ */
+extern bool quantizer_attach_centroids(Quantizer *q, const float *centroids,
+									   int nlists);
+extern void quantizer_query_begin(QuantQuery *qq, const float *query);
+extern void quantizer_query_list(QuantQuery *qq, int list);
 
 /*
  * Estimate the distance of the query to n encoded vectors stored as

@@ -55,6 +55,11 @@ struct Quantizer
 	 */
 	int			rq_dim;
 	float	   *rq_signs;
+
+	/* attached list centroids (not owned), and RQ's rotated copies (owned) */
+	const float *centroids;
+	int			nlists;
+	float	   *rq_rot_centroids;	/* nlists x D */
 };
 
 struct QuantQuery
@@ -70,6 +75,7 @@ struct QuantQuery
 	float		qnorm;			/* SQ: ||q||; RQ: norm of the rotated query */
 	float		qsum;			/* RQ: sum of the rotated query's coordinates */
 	float		dmax;			/* SQ: bound on the norm of any decoded vector */
+	float	   *rq_qrot;		/* RQ: rotated query (begin/list path), D floats */
 };
 
 /* quantizer.c */
@@ -106,6 +112,9 @@ extern void rq_encode(const Quantizer *q, const float *x, uint8_t *code,
 extern void rq_decode(const Quantizer *q, const uint8_t *code,
 					  const float *aux, float *out);
 extern void rq_query_reset(QuantQuery *qq, const float *centroid);
+extern void rq_rotate_padded(const Quantizer *q, const float *x, float *out);
+extern void rq_query_begin(QuantQuery *qq);
+extern void rq_query_list(QuantQuery *qq, int list);
 extern void rq_estimate(const QuantQuery *qq, const uint8_t *codes,
 						const float *aux, int n, float *est, float *lower);
 

@@ -71,13 +71,13 @@ rq_make_signs(Quantizer *q)
 }
 
 static void
-fwht(float *v, int n)
+fwht_scalar(float *v, int n, int hmax)
 {
 	int			h;
 	int			i;
 	int			j;
 
-	for (h = 1; h < n; h <<= 1)
+	for (h = 1; h < n && h < hmax; h <<= 1)
 		for (i = 0; i < n; i += 2 * h)
 			for (j = i; j < i + h; j++)
 			{
@@ -87,6 +87,49 @@ fwht(float *v, int n)
 				v[j] = a + b;
 				v[j + h] = a - b;
 			}
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+/*
+ * The same butterflies, eight at a time from stride 8 on: each output is
+ * the same single add or subtract as in the scalar order, so both paths
+ * give bit-identical results.
+ */
+__attribute__((target("avx2"))) static void
+fwht_avx2(float *v, int n)
+{
+	int			h;
+	int			i;
+	int			j;
+
+	fwht_scalar(v, n, 8);
+	for (h = 8; h < n; h <<= 1)
+		for (i = 0; i < n; i += 2 * h)
+			for (j = i; j < i + h; j += 8)
+			{
+				__m256		a = _mm256_loadu_ps(v + j);
+				__m256		b = _mm256_loadu_ps(v + j + h);
+
+				_mm256_storeu_ps(v + j, _mm256_add_ps(a, b));
+				_mm256_storeu_ps(v + j + h, _mm256_sub_ps(a, b));
+			}
+}
+#endif
+
+/* Walsh-Hadamard transform in place (n a power of two, >= 64). */
+static void
+fwht(float *v, int n)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	if (lance_kernels_avx2() != NULL && lance_kernels == lance_kernels_avx2())
+	{
+		fwht_avx2(v, n);
+		return;
+	}
+#endif
+	fwht_scalar(v, n, n);
 }
 
 /* v (D floats) := R v */
@@ -342,16 +385,115 @@ rq_decode(const Quantizer *q, const uint8_t *code, const float *aux,
 	quant_release(q, v);
 }
 
+/*
+ * The per-byte tables from the rotated query direction v (D floats):
+ * T_k[b] = sum of v[8k + i] over the bits i set in b.  Built as the sum of
+ * a high-nibble and a low-nibble table, 16 x 16 additions per byte that
+ * vectorise; both paths add the same two numbers for every entry.
+ */
+static void
+rq_build_tables_scalar(float *table, const float *v, int d)
+{
+	int			k;
+
+	for (k = 0; k < d / 8; k++)
+	{
+		float	   *t = table + (size_t) k * 256;
+		const float *w = v + 8 * k;
+		float		lo[16];
+		float		hi[16];
+		int			b;
+
+		lo[0] = hi[0] = 0.0f;
+		for (b = 1; b < 16; b++)
+		{
+			lo[b] = lo[b & (b - 1)] + w[__builtin_ctz(b)];
+			hi[b] = hi[b & (b - 1)] + w[4 + __builtin_ctz(b)];
+		}
+		for (b = 0; b < 256; b++)
+			t[b] = hi[b >> 4] + lo[b & 15];
+	}
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2"))) static void
+rq_build_tables_avx2(float *table, const float *v, int d)
+{
+	int			k;
+
+	for (k = 0; k < d / 8; k++)
+	{
+		float	   *t = table + (size_t) k * 256;
+		const float *w = v + 8 * k;
+		float		lo[16];
+		float		hi[16];
+		__m256		l0;
+		__m256		l1;
+		int			b;
+
+		lo[0] = hi[0] = 0.0f;
+		for (b = 1; b < 16; b++)
+		{
+			lo[b] = lo[b & (b - 1)] + w[__builtin_ctz(b)];
+			hi[b] = hi[b & (b - 1)] + w[4 + __builtin_ctz(b)];
+		}
+		l0 = _mm256_loadu_ps(lo);
+		l1 = _mm256_loadu_ps(lo + 8);
+		for (b = 0; b < 16; b++)
+		{
+			__m256		h = _mm256_set1_ps(hi[b]);
+
+			_mm256_storeu_ps(t + 16 * b, _mm256_add_ps(h, l0));
+			_mm256_storeu_ps(t + 16 * b + 8, _mm256_add_ps(h, l1));
+		}
+	}
+}
+#endif
+
+static void
+rq_build_tables(QuantQuery *qq, const float *v, int d)
+{
+	double		sum = 0.0;
+	int			i;
+
+	for (i = 0; i < d; i++)
+		sum += v[i];
+	qq->qsum = (float) sum;
+#if defined(__x86_64__) || defined(__i386__)
+	if (qq->use_avx2)
+	{
+		rq_build_tables_avx2(qq->table, v, d);
+		return;
+	}
+#endif
+	rq_build_tables_scalar(qq->table, v, d);
+}
+
+/* v (D floats) := v / ||v|| (first n entries used), 0 for a zero vector */
+static double
+rq_normalize(float *v, int d)
+{
+	double		norm = 0.0;
+	int			i;
+
+	for (i = 0; i < d; i++)
+		norm += (double) v[i] * v[i];
+	norm = sqrt(norm);
+	if (!(norm > 0.0) || !isfinite(norm))
+		norm = 0.0;
+	for (i = 0; i < d; i++)
+		v[i] = norm > 0.0 ? (float) (v[i] / norm) : 0.0f;
+	return norm;
+}
+
 void
 rq_query_reset(QuantQuery *qq, const float *centroid)
 {
 	const Quantizer *q = qq->q;
 	int			d = q->rq_dim;
 	float	   *v = qq->work;
-	double		norm = 0.0;
-	double		sum = 0.0;
+	double		norm;
 	int			i;
-	int			k;
 
 	/*
 	 * L2: rotate the query's residual q - c.  IP: <q, x> = <q, c> + <q,
@@ -363,33 +505,67 @@ rq_query_reset(QuantQuery *qq, const float *centroid)
 	if (q->metric == QMETRIC_IP && centroid)
 		qq->constant = -lance_kernels->dot_f32(qq->query, centroid,
 											   (size_t) q->dim);
-	for (i = 0; i < q->dim; i++)
-		norm += (double) v[i] * v[i];
-	norm = sqrt(norm);
-	if (!(norm > 0.0) || !isfinite(norm))
-		norm = 0.0;
-	for (i = 0; i < q->dim; i++)
-		v[i] = norm > 0.0 ? (float) (v[i] / norm) : 0.0f;
-	for (; i < d; i++)
+	norm = rq_normalize(v, q->dim);
+	for (i = q->dim; i < d; i++)
 		v[i] = 0.0f;
 	if (norm > 0.0)
 		rq_rotate(q, v);
-	for (i = 0; i < d; i++)
-		sum += v[i];
 	qq->qnorm = (float) norm;
-	qq->qsum = (float) sum;
+	rq_build_tables(qq, v, d);
+}
 
-	/* T_k[b] = T_k[b without its lowest bit] + q'[8k + lowest bit] */
-	for (k = 0; k < d / 8; k++)
+/* out (D floats) := R (x padded with zeros) */
+void
+rq_rotate_padded(const Quantizer *q, const float *x, float *out)
+{
+	memcpy(out, x, (size_t) q->dim * sizeof(float));
+	memset(out + q->dim, 0, (size_t) (q->rq_dim - q->dim) * sizeof(float));
+	rq_rotate(q, out);
+}
+
+/*
+ * Per query: rotate it once.  Rotation is linear and orthogonal, so per
+ * list R(q - c) / ||q - c|| = (Rq - Rc) / ||Rq - Rc|| with Rc precomputed
+ * (quantizer_attach_centroids): no transform per list.
+ */
+void
+rq_query_begin(QuantQuery *qq)
+{
+	const Quantizer *q = qq->q;
+
+	if (qq->rq_qrot == NULL)
+		qq->rq_qrot = quant_alloc(q, (size_t) q->rq_dim * sizeof(float));
+	rq_rotate_padded(q, qq->query, qq->rq_qrot);
+	if (q->metric == QMETRIC_IP)
 	{
-		float	   *t = qq->table + (size_t) k * 256;
-		const float *w = v + 8 * k;
-		int			b;
+		/* the direction is the same for every list: tables once */
+		float	   *v = qq->work;
 
-		t[0] = 0.0f;
-		for (b = 1; b < 256; b++)
-			t[b] = t[b & (b - 1)] + w[__builtin_ctz(b)];
+		memcpy(v, qq->rq_qrot, (size_t) q->rq_dim * sizeof(float));
+		qq->qnorm = (float) rq_normalize(v, q->rq_dim);
+		rq_build_tables(qq, v, q->rq_dim);
 	}
+}
+
+void
+rq_query_list(QuantQuery *qq, int list)
+{
+	const Quantizer *q = qq->q;
+	int			d = q->rq_dim;
+	const float *rc = q->rq_rot_centroids + (size_t) list * d;
+	float	   *v = qq->work;
+	int			i;
+
+	if (q->metric == QMETRIC_IP)
+	{
+		/* <q, c> = <Rq, Rc> */
+		qq->constant = -lance_kernels->dot_f32(qq->rq_qrot, rc, (size_t) d);
+		return;
+	}
+	for (i = 0; i < d; i++)
+		v[i] = qq->rq_qrot[i] - rc[i];
+	qq->qnorm = (float) rq_normalize(v, d);
+	rq_build_tables(qq, v, d);
 }
 
 /* sum over byte positions of T_k[p[k]]; nbytes is a multiple of 8 */

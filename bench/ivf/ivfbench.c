@@ -1,0 +1,307 @@
+/*
+ * ivfbench.c
+ *	  Entry point of the lance_ivf benchmark client (driven by run.sh).
+ *
+ *	  ivfbench data DATASET --dir DIR [options]	 make or reuse the cached
+ *		base, queries and exact ground truth; print shell assignments
+ *	  ivfbench load --file F [--table T]		 binary COPY into T
+ *	  ivfbench exec SQL...						 timed statements
+ *	  ivfbench query ...						 timed k-NN series
+ *
+ * DATASET is fashion-mnist, aniso (L2) or cosine (unit vectors).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "ivfbench.h"
+
+#define FMNIST_DIR	"/usr/share/datasets/fashion-mnist"
+
+void
+die(const char *fmt,...)
+{
+	va_list		ap;
+
+	fflush(stdout);
+	fprintf(stderr, "ivfbench: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+void *
+xmalloc(size_t size)
+{
+	void	   *p = malloc(size ? size : 1);
+
+	if (p == NULL)
+		die("out of memory (%zu bytes)", size);
+	return p;
+}
+
+double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+const char *
+metric_name(BenchMetric m)
+{
+	switch (m)
+	{
+		case METRIC_L2:
+			return "l2";
+		case METRIC_IP:
+			return "ip";
+		default:
+			return "cosine";
+	}
+}
+
+BenchMetric
+metric_parse(const char *s)
+{
+	if (strcmp(s, "l2") == 0)
+		return METRIC_L2;
+	if (strcmp(s, "ip") == 0)
+		return METRIC_IP;
+	if (strcmp(s, "cosine") == 0)
+		return METRIC_COSINE;
+	die("unknown metric \"%s\" (l2, ip, cosine)", s);
+}
+
+/* The SQL distance of the metric (<->, <#>, <=>), in double. */
+double
+metric_distance(BenchMetric m, const float *a, const float *b, int dim)
+{
+	double		s = 0,
+				na = 0,
+				nb = 0;
+
+	switch (m)
+	{
+		case METRIC_L2:
+			for (int i = 0; i < dim; i++)
+			{
+				double		d = (double) a[i] - b[i];
+
+				s += d * d;
+			}
+			return sqrt(s);
+		case METRIC_IP:
+			for (int i = 0; i < dim; i++)
+				s += (double) a[i] * b[i];
+			return -s;
+		default:
+			for (int i = 0; i < dim; i++)
+			{
+				s += (double) a[i] * b[i];
+				na += (double) a[i] * a[i];
+				nb += (double) b[i] * b[i];
+			}
+			if (na == 0 || nb == 0)
+				return NAN;
+			return 1.0 - s / sqrt(na * nb);
+	}
+}
+
+static bool
+file_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+			"usage: ivfbench data {fashion-mnist|aniso|cosine} --dir DIR [--n N] [--nq Q]\n"
+			"                [--dim D] [--alpha A] [--spread S] [--centres C] [--zipf Z]\n"
+			"                [--seed S] [--k K]\n"
+			"       ivfbench load --file BASE [--table T]\n"
+			"       ivfbench exec SQL...\n"
+			"       ivfbench query --queries F --gt F [--base F] [--metric l2|ip|cosine]\n"
+			"                [--table T] [--nq N] [--warmup N] [--set name=value]...\n"
+			"                [--repeat R] [--dump FILE] [--require-index]\n");
+	exit(2);
+}
+
+/*
+ * ivfbench data: make the data set's files under DIR unless they exist,
+ * named by every parameter that changes their content, and print
+ * NAME/BASE/QUERIES/GT/METRIC/DIM/ROWS/NQ as shell assignments.
+ */
+static int
+cmd_data(int argc, char **argv)
+{
+	const char *dataset;
+	const char *dir = NULL;
+	AnisoParams ap = {
+		.n = 1000000, .nq = 1000, .dim = 128, .alpha = 1.5, .spread = 1.0,
+		.centres = 1024, .zipf = 1.1, .seed = 0, .normalise = false
+	};
+	bool		n_given = false,
+				dim_given = false;
+	int			k = 10;
+	BenchMetric metric;
+	char		name[256],
+				base_path[1024],
+				queries_path[1024],
+				gt_path[1024];
+	FloatMatrix base = {0},
+				queries = {0};
+	GroundTruth gt;
+	double		t0;
+
+	if (argc < 1)
+		usage();
+	dataset = argv[0];
+	for (int i = 1; i < argc; i++)
+	{
+		const char *opt = argv[i];
+		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (val == NULL)
+			die("data: %s needs a value", opt);
+		i++;
+		if (strcmp(opt, "--dir") == 0)
+			dir = val;
+		else if (strcmp(opt, "--n") == 0)
+			ap.n = strtoll(val, NULL, 10), n_given = true;
+		else if (strcmp(opt, "--nq") == 0)
+			ap.nq = atoi(val);
+		else if (strcmp(opt, "--dim") == 0)
+			ap.dim = atoi(val), dim_given = true;
+		else if (strcmp(opt, "--alpha") == 0)
+			ap.alpha = atof(val);
+		else if (strcmp(opt, "--spread") == 0)
+			ap.spread = atof(val);
+		else if (strcmp(opt, "--centres") == 0)
+			ap.centres = atoi(val);
+		else if (strcmp(opt, "--zipf") == 0)
+			ap.zipf = atof(val);
+		else if (strcmp(opt, "--seed") == 0)
+			ap.seed = strtoull(val, NULL, 10);
+		else if (strcmp(opt, "--k") == 0)
+			k = atoi(val);
+		else
+			die("data: unknown option \"%s\"", opt);
+	}
+	if (dir == NULL)
+		die("data: --dir is required");
+	if (ap.n <= 0 || ap.nq <= 0 || ap.dim <= 0 || ap.centres <= 0 || k <= 0)
+		die("data: --n, --nq, --dim, --centres and --k must be positive");
+
+	if (strcmp(dataset, "fashion-mnist") == 0)
+	{
+		if (!n_given)
+			ap.n = 60000;
+		if (ap.n > 60000 || ap.nq > 10000)
+			die("data: fashion-mnist has 60000 train and 10000 test images");
+		metric = METRIC_L2;
+		snprintf(name, sizeof(name), "fashion-mnist-n%lld", (long long) ap.n);
+	}
+	else if (strcmp(dataset, "aniso") == 0 || strcmp(dataset, "cosine") == 0)
+	{
+		bool		cosine = dataset[0] == 'c';
+
+		if (cosine)
+		{
+			if (!n_given)
+				ap.n = 200000;
+			if (!dim_given)
+				ap.dim = 768;
+			ap.normalise = true;
+		}
+		metric = cosine ? METRIC_COSINE : METRIC_L2;
+		snprintf(name, sizeof(name), "%s-n%lld-d%d-a%g-s%g-c%d-z%g-seed%llu",
+				 dataset, (long long) ap.n, ap.dim, ap.alpha, ap.spread,
+				 ap.centres, ap.zipf, (unsigned long long) ap.seed);
+	}
+	else
+		die("data: unknown data set \"%s\" (fashion-mnist, aniso, cosine)", dataset);
+
+	snprintf(base_path, sizeof(base_path), "%s/%s.base.f32", dir, name);
+	snprintf(queries_path, sizeof(queries_path), "%s/%s.q%d.f32", dir, name, ap.nq);
+	snprintf(gt_path, sizeof(gt_path), "%s/%s.q%d.gt%d-%s.bin", dir, name, ap.nq, k,
+			 metric_name(metric));
+
+	if (!file_exists(base_path) || !file_exists(queries_path))
+	{
+		t0 = now_seconds();
+		if (metric == METRIC_L2 && dataset[0] == 'f')
+		{
+			fmnist_load(FMNIST_DIR "/train-images-idx3-ubyte.gz", ap.n, &base);
+			fmnist_load(FMNIST_DIR "/t10k-images-idx3-ubyte.gz", ap.nq, &queries);
+		}
+		else
+			aniso_generate(&ap, &base, &queries);
+		matrix_save(base_path, &base);
+		matrix_save(queries_path, &queries);
+		fprintf(stderr, "ivfbench: made %s (%lld x %d) and %d queries in %.1f s\n",
+				name, (long long) base.n, base.dim, (int) queries.n, now_seconds() - t0);
+	}
+	if (!file_exists(gt_path))
+	{
+		if (base.x == NULL && !matrix_load(base_path, &base))
+			die("data: could not read \"%s\"", base_path);
+		if (queries.x == NULL && !matrix_load(queries_path, &queries))
+			die("data: could not read \"%s\"", queries_path);
+		t0 = now_seconds();
+		groundtruth_compute(&base, &queries, metric, k, &gt);
+		groundtruth_save(gt_path, &gt);
+		fprintf(stderr, "ivfbench: exact top-%d of %d queries over %lld rows in %.1f s (sgemm)\n",
+				k, gt.nq, (long long) base.n, now_seconds() - t0);
+		free(gt.ids);
+		free(gt.dist);
+	}
+	if (base.x == NULL)
+	{
+		/* dimensions for the caller, from the header alone */
+		FILE	   *f = fopen(base_path, "rb");
+		int32_t		d;
+
+		if (f == NULL || fseek(f, 16, SEEK_SET) != 0 || fread(&d, 4, 1, f) != 1)
+			die("data: could not read \"%s\"", base_path);
+		fclose(f);
+		base.dim = d;
+		base.n = ap.n;
+	}
+
+	printf("NAME=%s\nBASE=%s\nQUERIES=%s\nGT=%s\nMETRIC=%s\nDIM=%d\nROWS=%lld\nNQ=%d\n",
+		   name, base_path, queries_path, gt_path, metric_name(metric), base.dim,
+		   (long long) base.n, ap.nq);
+	matrix_free(&base);
+	matrix_free(&queries);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2)
+		usage();
+	if (strcmp(argv[1], "data") == 0)
+		return cmd_data(argc - 2, argv + 2);
+	if (strcmp(argv[1], "load") == 0)
+		return cmd_load(argc - 2, argv + 2);
+	if (strcmp(argv[1], "exec") == 0)
+		return cmd_exec(argc - 2, argv + 2);
+	if (strcmp(argv[1], "query") == 0)
+		return cmd_query(argc - 2, argv + 2);
+	usage();
+}

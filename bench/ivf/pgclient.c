@@ -1,0 +1,592 @@
+/*
+ * pgclient.c
+ *	  The libpq side of the benchmark: binary COPY of a vector file into a
+ *	  table, timed statements (index builds), and the query client (one
+ *	  connection, prepared statement returning ids only, warm-up pass, timed
+ *	  pass, recall@k against the exact ground truth).
+ *
+ * Connection parameters come from the environment (PGHOST, PGPORT, ...),
+ * which bench/ivf/run.sh points at its throwaway cluster.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "ivfbench.h"
+
+#define COPY_BUFFER_SIZE	(1 << 20)
+#define MAX_SETTINGS		32
+
+static PGconn *
+connect_or_die(void)
+{
+	PGconn	   *conn = PQconnectdb("");
+
+	if (PQstatus(conn) != CONNECTION_OK)
+		die("connection failed: %s", PQerrorMessage(conn));
+	return conn;
+}
+
+static void
+exec_or_die(PGconn *conn, const char *sql)
+{
+	PGresult   *res = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		die("%s\n  statement: %s", PQerrorMessage(conn), sql);
+	PQclear(res);
+}
+
+/* the operator of ORDER BY for a metric */
+static const char *
+metric_operator(BenchMetric m)
+{
+	switch (m)
+	{
+		case METRIC_L2:
+			return "<->";
+		case METRIC_IP:
+			return "<#>";
+		default:
+			return "<=>";
+	}
+}
+
+/* Append n bytes to the COPY buffer, flushing it to the server when full. */
+typedef struct CopyBuffer
+{
+	PGconn	   *conn;
+	char	   *data;
+	size_t		len;
+} CopyBuffer;
+
+static void
+copy_flush(CopyBuffer *cb)
+{
+	if (cb->len > 0 && PQputCopyData(cb->conn, cb->data, (int) cb->len) != 1)
+		die("COPY failed: %s", PQerrorMessage(cb->conn));
+	cb->len = 0;
+}
+
+static void
+copy_append(CopyBuffer *cb, const void *p, size_t n)
+{
+	if (cb->len + n > COPY_BUFFER_SIZE)
+		copy_flush(cb);
+	memcpy(cb->data + cb->len, p, n);
+	cb->len += n;
+}
+
+static void
+copy_int16(CopyBuffer *cb, int16_t v)
+{
+	uint16_t	n = htons((uint16_t) v);
+
+	copy_append(cb, &n, 2);
+}
+
+static void
+copy_int32(CopyBuffer *cb, int32_t v)
+{
+	uint32_t	n = htonl((uint32_t) v);
+
+	copy_append(cb, &n, 4);
+}
+
+static void
+copy_float4(CopyBuffer *cb, float f)
+{
+	uint32_t	u;
+
+	memcpy(&u, &f, 4);
+	copy_int32(cb, (int32_t) u);
+}
+
+/*
+ * ivfbench load --file F [--table T]
+ *	  (Re)create T (id int, v vector(dim)) and fill it with the rows of F
+ *	  through COPY FROM STDIN (FORMAT binary); row i gets id i.  Prints the
+ *	  rows and the seconds taken.
+ */
+int
+cmd_load(int argc, char **argv)
+{
+	const char *file = NULL;
+	const char *table = "items";
+	FloatMatrix m;
+	PGconn	   *conn;
+	PGresult   *res;
+	CopyBuffer	cb;
+	char		sql[512];
+	double		t0;
+	static const char signature[11] = "PGCOPY\n\377\r\n\0";
+
+	for (int i = 0; i < argc; i++)
+	{
+		if (strcmp(argv[i], "--file") == 0 && i + 1 < argc)
+			file = argv[++i];
+		else if (strcmp(argv[i], "--table") == 0 && i + 1 < argc)
+			table = argv[++i];
+		else
+			die("load: unknown argument \"%s\"", argv[i]);
+	}
+	if (file == NULL)
+		die("load: --file is required");
+	if (!matrix_load(file, &m))
+		die("load: could not open \"%s\"", file);
+
+	conn = connect_or_die();
+	t0 = now_seconds();
+	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS %s", table);
+	exec_or_die(conn, sql);
+	snprintf(sql, sizeof(sql), "CREATE TABLE %s (id int, v vector(%d))", table, m.dim);
+	exec_or_die(conn, sql);
+	snprintf(sql, sizeof(sql), "COPY %s (id, v) FROM STDIN (FORMAT binary)", table);
+	res = PQexec(conn, sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+		die("%s", PQerrorMessage(conn));
+	PQclear(res);
+
+	cb.conn = conn;
+	cb.data = xmalloc(COPY_BUFFER_SIZE);
+	cb.len = 0;
+	/* header: signature, flags, header extension length */
+	copy_append(&cb, signature, sizeof(signature));
+	copy_int32(&cb, 0);
+	copy_int32(&cb, 0);
+	for (int64_t r = 0; r < m.n; r++)
+	{
+		const float *x = m.x + r * m.dim;
+
+		copy_int16(&cb, 2);		/* fields */
+		copy_int32(&cb, 4);
+		copy_int32(&cb, (int32_t) r);
+		/* vector: int16 dim, int16 unused (0), dim x float4 */
+		copy_int32(&cb, 4 + 4 * m.dim);
+		copy_int16(&cb, (int16_t) m.dim);
+		copy_int16(&cb, 0);
+		for (int i = 0; i < m.dim; i++)
+			copy_float4(&cb, x[i]);
+	}
+	copy_int16(&cb, -1);		/* trailer */
+	copy_flush(&cb);
+	if (PQputCopyEnd(conn, NULL) != 1)
+		die("COPY failed: %s", PQerrorMessage(conn));
+	while ((res = PQgetResult(conn)) != NULL)
+	{
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			die("COPY failed: %s", PQerrorMessage(conn));
+		PQclear(res);
+	}
+	printf("%lld\t%.3f\n", (long long) m.n, now_seconds() - t0);
+
+	free(cb.data);
+	matrix_free(&m);
+	PQfinish(conn);
+	return 0;
+}
+
+/*
+ * ivfbench exec SQL...
+ *	  Run the statements in order on one connection; print each one's
+ *	  wall-clock seconds on its own line.
+ */
+int
+cmd_exec(int argc, char **argv)
+{
+	PGconn	   *conn = connect_or_die();
+
+	for (int i = 0; i < argc; i++)
+	{
+		double		t0 = now_seconds();
+
+		exec_or_die(conn, argv[i]);
+		printf("%.3f\n", now_seconds() - t0);
+		fflush(stdout);
+	}
+	PQfinish(conn);
+	return 0;
+}
+
+/* The base rows, mapped read-only: only rows looked at are read in. */
+typedef struct MappedMatrix
+{
+	void	   *map;
+	size_t		size;
+	int64_t		n;
+	int			dim;
+	const float *x;
+} MappedMatrix;
+
+static bool
+matrix_map(const char *path, MappedMatrix *mm)
+{
+	int			fd = open(path, O_RDONLY);
+	struct stat st;
+	int64_t		n;
+	int32_t		dim;
+
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) != 0 || st.st_size < 24)
+		die("\"%s\" is not a benchmark vector file", path);
+	mm->size = st.st_size;
+	mm->map = mmap(NULL, mm->size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (mm->map == MAP_FAILED)
+		die("could not map \"%s\"", path);
+	memcpy(&n, (char *) mm->map + 8, 8);
+	memcpy(&dim, (char *) mm->map + 16, 4);
+	if (memcmp(mm->map, "IVFBVEC1", 8) != 0 || dim <= 0 ||
+		(size_t) n * dim * sizeof(float) + 24 > mm->size)
+		die("\"%s\" is not a benchmark vector file", path);
+	mm->n = n;
+	mm->dim = dim;
+	mm->x = (const float *) ((char *) mm->map + 24);
+	return true;
+}
+
+static int
+double_cmp(const void *a, const void *b)
+{
+	double		x = *(const double *) a,
+				y = *(const double *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* nearest-rank percentile of sorted values */
+static double
+percentile(const double *sorted, int n, double p)
+{
+	int			i = (int) ceil(p * n) - 1;
+
+	if (i < 0)
+		i = 0;
+	if (i >= n)
+		i = n - 1;
+	return sorted[i];
+}
+
+/* The first plan node of EXPLAIN, with spaces turned into underscores. */
+static char *
+explain_first_node(PGconn *conn, const char *sql, Oid vec_oid,
+				   const char *param, int param_len)
+{
+	char		buf[1024];
+	PGresult   *res;
+	const char *values[1] = {param};
+	int			lengths[1] = {param_len};
+	int			formats[1] = {1};
+	char	   *plan = NULL;
+
+	snprintf(buf, sizeof(buf), "EXPLAIN (COSTS off) %s", sql);
+	res = PQexecParams(conn, buf, 1, &vec_oid, values, lengths, formats, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		die("%s", PQerrorMessage(conn));
+
+	/* the first node below Limit: "Index Scan using ...", "Sort", ... */
+	for (int r = 0; r < PQntuples(res) && plan == NULL; r++)
+	{
+		const char *line = PQgetvalue(res, r, 0);
+
+		while (*line == ' ' || *line == '-' || *line == '>')
+			line++;
+		if (strncmp(line, "Limit", 5) != 0)
+			plan = strdup(line);
+	}
+	PQclear(res);
+	if (plan == NULL)
+		plan = strdup("?");
+	for (char *p = plan; *p; p++)
+		if (*p == ' ' || *p == '\t')
+			*p = '_';
+	return plan;
+}
+
+/*
+ * ivfbench query --queries F --gt F [--base F] [--metric l2|ip|cosine]
+ *				  [--table T] [--nq N] [--warmup N] [--set name=value]...
+ *				  [--repeat R] [--dump FILE] [--require-index]
+ *	  One connection: apply the settings, PREPARE the k-NN query, run the
+ *	  first `warmup` queries untimed, then the first N queries timed, one at
+ *	  a time, R times (default 1); the fastest of the R passes is reported.  Prints one tab-separated line:
+ *		recall  qps  p50_ms  p99_ms  mean_ms  nq  short  plan
+ *	  where short counts queries that returned fewer than k rows and plan is
+ *	  the first plan node under Limit (to spot a planner that skipped the
+ *	  index).  With --base, a returned row at exactly the k-th true distance
+ *	  counts as a hit (ties in the data, e.g. duplicate images).  --dump
+ *	  writes one line per timed query: number, latency ms, hits, rows.
+ *	  --require-index: when the plan is not an index scan, print just the
+ *	  plan node and exit with status 3 instead of timing anything.
+ */
+int
+cmd_query(int argc, char **argv)
+{
+	const char *queries_path = NULL,
+			   *gt_path = NULL,
+			   *base_path = NULL,
+			   *dump_path = NULL,
+			   *table = "items";
+	BenchMetric metric = METRIC_L2;
+	int			nq = -1,
+				warmup = -1,
+				repeat = 1;
+	const char *settings[MAX_SETTINGS];
+	int			nsettings = 0;
+	FloatMatrix queries;
+	GroundTruth gt;
+	MappedMatrix base = {0};
+	bool		have_base = false;
+	bool		require_index = false;
+	PGconn	   *conn;
+	PGresult   *res;
+	Oid			vec_oid;
+	char		sql[512];
+	char	  **params;
+	int			param_len;
+	int32_t    *got;
+	int		   *ngot;
+	double	   *lat,
+			   *pass_lat;
+	double		total = 0,
+				t0,
+				mean = 0;
+	int64_t		hits = 0;
+	int		   *qhits;
+	FILE	   *dump = NULL;
+	int			short_results = 0;
+	char	   *plan;
+	int			k;
+
+	for (int i = 0; i < argc; i++)
+	{
+		if (strcmp(argv[i], "--queries") == 0 && i + 1 < argc)
+			queries_path = argv[++i];
+		else if (strcmp(argv[i], "--gt") == 0 && i + 1 < argc)
+			gt_path = argv[++i];
+		else if (strcmp(argv[i], "--base") == 0 && i + 1 < argc)
+			base_path = argv[++i];
+		else if (strcmp(argv[i], "--metric") == 0 && i + 1 < argc)
+			metric = metric_parse(argv[++i]);
+		else if (strcmp(argv[i], "--table") == 0 && i + 1 < argc)
+			table = argv[++i];
+		else if (strcmp(argv[i], "--dump") == 0 && i + 1 < argc)
+			dump_path = argv[++i];
+		else if (strcmp(argv[i], "--require-index") == 0)
+			require_index = true;
+		else if (strcmp(argv[i], "--nq") == 0 && i + 1 < argc)
+			nq = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc)
+			warmup = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
+			repeat = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc)
+		{
+			if (nsettings == MAX_SETTINGS)
+				die("query: too many --set");
+			settings[nsettings++] = argv[++i];
+		}
+		else
+			die("query: unknown argument \"%s\"", argv[i]);
+	}
+	if (queries_path == NULL || gt_path == NULL)
+		die("query: --queries and --gt are required");
+	if (!matrix_load(queries_path, &queries))
+		die("query: could not open \"%s\"", queries_path);
+	if (!groundtruth_load(gt_path, &gt))
+		die("query: could not open \"%s\"", gt_path);
+	if (base_path != NULL)
+	{
+		if (!matrix_map(base_path, &base))
+			die("query: could not open \"%s\"", base_path);
+		if (base.dim != queries.dim)
+			die("query: base and queries differ in dimensions");
+		have_base = true;
+	}
+	k = gt.k;
+	if (nq < 0 || nq > gt.nq)
+		nq = gt.nq;
+	if (nq > queries.n)
+		nq = (int) queries.n;
+	if (nq <= 0)
+		die("query: no queries");
+	if (warmup < 0 || warmup > nq)
+		warmup = nq;
+	if (repeat < 1)
+		repeat = 1;
+
+	conn = connect_or_die();
+	for (int i = 0; i < nsettings; i++)
+	{
+		const char *eq = strchr(settings[i], '=');
+
+		if (eq == NULL)
+			die("query: --set wants name=value, not \"%s\"", settings[i]);
+		snprintf(sql, sizeof(sql), "SET %.*s = '%s'", (int) (eq - settings[i]),
+				 settings[i], eq + 1);
+		exec_or_die(conn, sql);
+	}
+
+	res = PQexec(conn, "SELECT 'vector'::regtype::oid");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		die("type vector not found: %s", PQerrorMessage(conn));
+	vec_oid = (Oid) strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+
+	/* binary vector parameters: int16 dim, int16 0, dim x float4 */
+	param_len = 4 + 4 * queries.dim;
+	params = xmalloc(sizeof(char *) * nq);
+	for (int q = 0; q < nq; q++)
+	{
+		char	   *p = xmalloc(param_len);
+		uint16_t	h[2] = {htons((uint16_t) queries.dim), 0};
+		const float *x = queries.x + (int64_t) q * queries.dim;
+
+		memcpy(p, h, 4);
+		for (int i = 0; i < queries.dim; i++)
+		{
+			uint32_t	u;
+
+			memcpy(&u, &x[i], 4);
+			u = htonl(u);
+			memcpy(p + 4 + 4 * i, &u, 4);
+		}
+		params[q] = p;
+	}
+
+	snprintf(sql, sizeof(sql), "SELECT id FROM %s ORDER BY v %s $1 LIMIT %d",
+			 table, metric_operator(metric), k);
+	plan = explain_first_node(conn, sql, vec_oid, params[0], param_len);
+	if (require_index && strncmp(plan, "Index_Scan", 10) != 0)
+	{
+		/* don't spend minutes timing a sequential scan by mistake */
+		printf("%s\n", plan);
+		PQfinish(conn);
+		exit(3);
+	}
+	res = PQprepare(conn, "knn", sql, 1, &vec_oid);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		die("PREPARE failed: %s", PQerrorMessage(conn));
+	PQclear(res);
+
+	got = xmalloc(sizeof(int32_t) * nq * k);
+	ngot = xmalloc(sizeof(int) * nq);
+	lat = xmalloc(sizeof(double) * nq);
+	pass_lat = xmalloc(sizeof(double) * nq);
+	qhits = calloc(nq, sizeof(int));
+	/* pass 0 warms up; of the timed passes 1..repeat, the fastest counts */
+	for (int pass = 0; pass <= repeat; pass++)
+	{
+		int			n = pass == 0 ? warmup : nq;
+		double		elapsed;
+
+		t0 = now_seconds();
+		for (int q = 0; q < n; q++)
+		{
+			const char *values[1] = {params[q]};
+			int			formats[1] = {1};
+			double		q0 = now_seconds();
+			int			rows;
+
+			res = PQexecPrepared(conn, "knn", 1, values, &param_len, formats, 1);
+			if (PQresultStatus(res) != PGRES_TUPLES_OK)
+				die("query %d failed: %s", q, PQerrorMessage(conn));
+			rows = PQntuples(res);
+			if (rows > k)
+				rows = k;
+			for (int r = 0; r < rows; r++)
+			{
+				uint32_t	u;
+
+				memcpy(&u, PQgetvalue(res, r, 0), 4);
+				got[(int64_t) q * k + r] = (int32_t) ntohl(u);
+			}
+			ngot[q] = rows;
+			PQclear(res);
+			pass_lat[q] = now_seconds() - q0;
+		}
+		elapsed = now_seconds() - t0;
+		if (pass > 0 && (pass == 1 || elapsed < total))
+		{
+			total = elapsed;
+			memcpy(lat, pass_lat, sizeof(double) * nq);
+		}
+	}
+
+	for (int q = 0; q < nq; q++)
+	{
+		const int32_t *truth = gt.ids + (int64_t) q * k;
+		double		kth = gt.dist[(int64_t) q * k + k - 1];
+
+		if (ngot[q] < k)
+			short_results++;
+		for (int r = 0; r < ngot[q]; r++)
+		{
+			int32_t		id = got[(int64_t) q * k + r];
+			bool		hit = false;
+			bool		dup = false;
+
+			/* a duplicate id in the answer would be a bug: count it once */
+			for (int p = 0; p < r && !dup; p++)
+				dup = got[(int64_t) q * k + p] == id;
+			if (dup)
+				continue;
+			for (int j = 0; j < k && !hit; j++)
+				hit = truth[j] == id;
+			if (!hit && have_base && id >= 0 && id < base.n)
+			{
+				double		d = metric_distance(metric,
+												queries.x + (int64_t) q * queries.dim,
+												base.x + (int64_t) id * base.dim,
+												base.dim);
+
+				hit = d <= kth + 1e-9 * fabs(kth);
+			}
+			if (hit)
+				qhits[q]++;
+		}
+	}
+	if (dump_path != NULL && (dump = fopen(dump_path, "w")) == NULL)
+		die("could not create \"%s\"", dump_path);
+	for (int q = 0; q < nq; q++)
+	{
+		hits += qhits[q];
+		mean += lat[q];
+		if (dump != NULL)
+			fprintf(dump, "%d\t%.3f\t%d\t%d\n", q, lat[q] * 1e3, qhits[q], ngot[q]);
+	}
+	if (dump != NULL)
+		fclose(dump);
+	mean /= nq;
+	qsort(lat, nq, sizeof(double), double_cmp);
+
+	printf("%.4f\t%.1f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%s\n",
+		   (double) hits / ((double) nq * k), nq / total,
+		   percentile(lat, nq, 0.50) * 1e3, percentile(lat, nq, 0.99) * 1e3,
+		   mean * 1e3, nq, short_results, plan);
+
+	PQfinish(conn);
+	if (have_base)
+		munmap(base.map, base.size);
+	for (int q = 0; q < nq; q++)
+		free(params[q]);
+	free(params);
+	free(plan);
+	free(got);
+	free(ngot);
+	free(lat);
+	free(pass_lat);
+	free(qhits);
+	matrix_free(&queries);
+	return 0;
+}

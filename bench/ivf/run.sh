@@ -1,0 +1,372 @@
+#!/usr/bin/env bash
+# lance_ivf benchmark: recall@10 / QPS / latency / build time / size per
+# quantizer and nprobes (and refine_factor), against an exact scan measured
+# in the same run, on a throwaway PostgreSQL 15 cluster.  See README.md.
+#
+#   bash bench/ivf/run.sh fashion-mnist
+#   bash bench/ivf/run.sh aniso --n 1000000
+#   bash bench/ivf/run.sh cosine --n 200000
+#   bash bench/ivf/run.sh --quick            (aniso 20k, well under a minute)
+set -euo pipefail
+shopt -s inherit_errexit
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=scripts/lib/cluster.sh
+. "$ROOT/scripts/lib/cluster.sh"
+if [ -z "${PG_CONFIG:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
+	export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+fi
+
+usage() {
+	cat >&2 <<-EOF
+	usage: bash bench/ivf/run.sh {fashion-mnist|aniso|cosine} [options]
+	       bash bench/ivf/run.sh --quick
+	  --n N                base rows (aniso: 1000000, cosine: 200000, fashion-mnist: 60000)
+	  --nq N               queries (1000)
+	  --dim D              dimensions of aniso (128) / cosine (768)
+	  --lists L            IVF lists (default: round(sqrt(rows)))
+	  --quantizers "..."   indexes to build, from flat sq pq rq (default: all four)
+	  --nprobes "..."      nprobes sweep (default: 1 2 4 8 16 32 64)
+	  --refine "..."       refine_factor sweep for pq (default: 0 5 10)
+	  --refine-all "..."   refine_factor sweep for flat, sq and rq (default: 0)
+	  --with-QUANT "..."   extra WITH options, e.g. --with-pq "num_sub_vectors = 49"
+	                       (defaults: pq num_bits = 8, rq num_bits = 1)
+	  --baseline-nq N      queries of the exact scan (default: min(nq, 100))
+	  --repeat R           timed passes per index series, the fastest counts (1)
+	  --warmup N           untimed queries before each index series (default: all)
+	  --shared-buffers S   (4GB; 1GB with --quick)
+	  --plot PATH          the PNG (default: docs/img/ivf-<data set>.png;
+	                       bench/results/ with --quick)
+	  --no-install         use the installed extension instead of building it
+	  --quick              smoke run: aniso, 20000 rows, 200 queries,
+	                       nprobes 1 4 16, refine 0 10
+	EOF
+	exit 2
+}
+
+DATASET='' N='' NQ=1000 DIM='' LISTS='' QUANTIZERS='flat sq pq rq'
+NPROBES='1 2 4 8 16 32 64' REFINE_PQ='0 5 10' REFINE_OTHER='0' BASELINE_NQ=''
+SHARED_BUFFERS='' PLOT='' INSTALL=1 QUICK=0 REPEAT=1 WARMUP=''
+declare -A WITH=([flat]='' [sq]='' [pq]='num_bits = 8' [rq]='num_bits = 1')
+
+while [ $# -gt 0 ]; do
+	case $1 in
+		fashion-mnist|aniso|cosine) DATASET=$1 ;;
+		--n) N=$2; shift ;;
+		--nq) NQ=$2; shift ;;
+		--dim) DIM=$2; shift ;;
+		--lists) LISTS=$2; shift ;;
+		--quantizers) QUANTIZERS=$2; shift ;;
+		--nprobes) NPROBES=$2; shift ;;
+		--refine) REFINE_PQ=$2; shift ;;
+		--refine-all) REFINE_OTHER=$2; shift ;;
+		--with-flat|--with-sq|--with-pq|--with-rq) WITH[${1#--with-}]=$2; shift ;;
+		--baseline-nq) BASELINE_NQ=$2; shift ;;
+		--repeat) REPEAT=$2; shift ;;
+		--warmup) WARMUP=$2; shift ;;
+		--shared-buffers) SHARED_BUFFERS=$2; shift ;;
+		--plot) PLOT=$2; shift ;;
+		--no-install) INSTALL=0 ;;
+		--quick) QUICK=1 ;;
+		-h|--help) usage ;;
+		*) echo "run.sh: unknown argument '$1'" >&2; usage ;;
+	esac
+	shift
+done
+if [ "$QUICK" = 1 ]; then
+	DATASET=${DATASET:-aniso}
+	N=${N:-20000}
+	NQ=200
+	NPROBES='1 4 16'
+	REFINE_PQ='0 10'
+	BASELINE_NQ=${BASELINE_NQ:-50}
+	SHARED_BUFFERS=${SHARED_BUFFERS:-1GB}
+fi
+[ -n "$DATASET" ] || usage
+SHARED_BUFFERS=${SHARED_BUFFERS:-4GB}
+for q in $QUANTIZERS; do
+	case $q in flat|sq|pq|rq) ;; *) echo "run.sh: unknown quantizer '$q'" >&2; exit 2 ;; esac
+done
+
+say() { printf '== %s\n' "$*" >&2; }
+BENCH=$HERE/ivfbench
+DATA_DIR=$ROOT/bench/data
+RESULTS_DIR=$ROOT/bench/results
+mkdir -p "$DATA_DIR" "$RESULTS_DIR"
+
+# --- build ------------------------------------------------------------------
+make -s -C "$HERE"
+if [ "$INSTALL" = 1 ]; then
+	say "building and installing the extension"
+	flock /tmp/lancedb-build.lock make -s -C "$ROOT" -j2 install >/dev/null
+fi
+
+# Every connection loads lancedb.so afresh, so a `make install` by someone
+# else during the run changes what is measured: note it if it happens.
+LIBSO=$("${PG_CONFIG:-pg_config}" --pkglibdir)/lancedb.so
+lib_sum() { sha1sum "$LIBSO" 2>/dev/null | cut -c1-12; }
+LIB_SUM=$(lib_sum)
+LIB_SUM_START=$LIB_SUM
+
+# --- data -------------------------------------------------------------------
+say "data: $DATASET"
+data_args=("$DATASET" --dir "$DATA_DIR" --nq "$NQ")
+[ -n "$N" ] && data_args+=(--n "$N")
+[ -n "$DIM" ] && data_args+=(--dim "$DIM")
+eval "$("$BENCH" data "${data_args[@]}")"
+# now NAME BASE QUERIES GT METRIC DIM ROWS NQ
+case $METRIC in
+	l2) OPCLASS=vector_l2_ops ;;
+	ip) OPCLASS=vector_ip_ops ;;
+	cosine) OPCLASS=vector_cosine_ops ;;
+esac
+[ -n "$LISTS" ] || LISTS=$(awk -v n="$ROWS" 'BEGIN { l = int(sqrt(n) + 0.5); print (l < 1 ? 1 : l) }')
+[ -n "$BASELINE_NQ" ] || BASELINE_NQ=$(( NQ < 100 ? NQ : 100 ))
+[ "$BASELINE_NQ" -le "$NQ" ] || BASELINE_NQ=$NQ
+[ -n "$WARMUP" ] && [ "$WARMUP" -le "$NQ" ] || WARMUP=$NQ
+
+human_rows() {
+	awk -v n="$1" 'BEGIN {
+		if (n >= 1000000 && n % 1000000 == 0) printf "%dM", n / 1000000;
+		else if (n >= 1000 && n % 1000 == 0) printf "%dk", n / 1000;
+		else printf "%d", n }'
+}
+case $DATASET in
+	fashion-mnist) LABEL=fashion-mnist ;;
+	*) LABEL=$DATASET-$(human_rows "$ROWS") ;;
+esac
+[ "$QUICK" = 1 ] && LABEL=$LABEL-quick
+STAMP=$(date +%Y%m%d-%H%M%S)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+RESULT=$RESULTS_DIR/$LABEL-$STAMP.md
+WORK=$RESULTS_DIR/.$LABEL-$STAMP
+mkdir -p "$WORK"
+if [ -z "$PLOT" ]; then
+	if [ "$QUICK" = 1 ]; then PLOT=$RESULTS_DIR/ivf-$LABEL.png; else PLOT=$ROOT/docs/img/ivf-$LABEL.png; fi
+fi
+
+# --- cluster ----------------------------------------------------------------
+cleanup() {
+	local rc=$?
+	[ "$rc" -ne 0 ] && cluster_log_tail 30 >&2
+	cluster_destroy
+	rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say "starting a throwaway PostgreSQL cluster (shared_buffers $SHARED_BUFFERS)"
+cluster_create lancedb-bench
+# One client, one process per query: parallel seq scans would make the exact
+# baseline use 3 processes against the index scan's one.
+cluster_as tee -a "$CLUSTER_DATA/postgresql.conf" >/dev/null <<-CONF
+	# --- added by bench/ivf/run.sh ---
+	shared_buffers = $SHARED_BUFFERS
+	maintenance_work_mem = 4GB
+	max_parallel_maintenance_workers = 1
+	max_parallel_workers_per_gather = 0
+	work_mem = 64MB
+	jit = off
+	autovacuum = off
+	max_wal_size = 8GB
+CONF
+cluster_start
+cluster_env
+export PGOPTIONS='-c client_min_messages=warning'
+psql_val() { cluster_psql -d postgres -Atq -c "$1"; }
+psql_val "CREATE EXTENSION lancedb" >/dev/null
+
+# --- load -------------------------------------------------------------------
+say "loading $ROWS x $DIM rows (binary COPY)"
+read -r _ LOAD_S < <("$BENCH" load --file "$BASE")
+VACUUM_S=$("$BENCH" exec "VACUUM ANALYZE items")
+TABLE_BYTES=$(psql_val "SELECT pg_total_relation_size('items')")
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+say "loaded in ${LOAD_S} s, VACUUM ANALYZE ${VACUUM_S} s, table $(mb "$TABLE_BYTES") MB"
+
+# run_series LABEL NQ WARMUP SETTINGS... -> appends one line to $WORK/series.tsv
+#   label, recall, qps, p50, p99, mean, nq, short, plan
+# and prints it without the label.  An index series whose plan is not an
+# index scan (the planner preferred a sequential scan) is rerun with
+# enable_seqscan = off, and its label gets "forced:<plan the planner chose>".
+run_series() {
+	local label=$1 nq=$2 warmup=$3 line rc=0 s
+	shift 3
+	local args=(--queries "$QUERIES" --gt "$GT" --base "$BASE" --metric "$METRIC"
+		--nq "$nq" --warmup "$warmup")
+	for s in "$@"; do args+=(--set "$s"); done
+	if [ "$label" = exact ]; then
+		line=$("$BENCH" query "${args[@]}")
+	else
+		args+=(--repeat "$REPEAT")
+		line=$("$BENCH" query --require-index "${args[@]}") || rc=$?
+		if [ "$rc" = 3 ]; then
+			say "$label: the planner chose '$line', not the index: rerunning with enable_seqscan = off"
+			label="$label forced:$line"
+			line=$("$BENCH" query --set enable_seqscan=off "${args[@]}")
+		elif [ "$rc" != 0 ]; then
+			return "$rc"
+		fi
+	fi
+	printf '%s\t%s\n' "$label" "$line" >>"$WORK/series.tsv"
+	printf '%s\n' "$line"
+	lib_check "series '$label'"
+}
+
+# lib_check WHAT: warn (and note in the report) when lancedb.so changed since
+# the last check; the last sum seen is kept in a file, as run_series runs in
+# a subshell.
+lib_check() {
+	local now last
+	now=$(lib_sum)
+	last=$(cat "$WORK/libsum")
+	if [ "$now" != "$last" ]; then
+		say "WARNING: $LIBSO was reinstalled (before or during $1)"
+		echo "- **WARNING: $LIBSO was reinstalled during the run (before or during $1, $last -> $now): the figures mix two builds**" >>"$WORK/warnings"
+		echo "$now" >"$WORK/libsum"
+	fi
+}
+
+# --- exact baseline ---------------------------------------------------------
+say "exact scan baseline ($BASELINE_NQ queries, 3 warm-up)"
+: >"$WORK/series.tsv"
+: >"$WORK/warnings"
+echo "$LIB_SUM" >"$WORK/libsum"
+BASE_LINE=$(run_series exact "$BASELINE_NQ" 3 enable_indexscan=off enable_bitmapscan=off)
+IFS=$'\t' read -r BASE_RECALL BASE_QPS BASE_P50 BASE_P99 _ _ _ BASE_PLAN <<<"$BASE_LINE"
+say "exact: recall $BASE_RECALL, $BASE_QPS QPS, p50 $BASE_P50 ms, p99 $BASE_P99 ms ($BASE_PLAN)"
+
+# --- indexes ----------------------------------------------------------------
+: >"$WORK/builds.tsv"
+: >"$WORK/stats.txt"
+for q in $QUANTIZERS; do
+	opts="lists = $LISTS, quantizer = '$q'"
+	[ -n "${WITH[$q]}" ] && opts="$opts, ${WITH[$q]}"
+	say "CREATE INDEX ... USING lance_ivf (v $OPCLASS) WITH ($opts)"
+	psql_val "DROP INDEX IF EXISTS items_v_idx" >/dev/null
+	BUILD_S=$("$BENCH" exec "CREATE INDEX items_v_idx ON items USING lance_ivf (v $OPCLASS) WITH ($opts)")
+	IDX_BYTES=$(psql_val "SELECT pg_relation_size('items_v_idx')")
+	lib_check "the $q build"
+	printf '%s\t%s\t%s\t%s\n' "$q" "$BUILD_S" "$IDX_BYTES" "$opts" >>"$WORK/builds.tsv"
+	{ echo "$q: WITH ($opts)"; psql_val "SELECT lancedb.index_stats('items_v_idx')"; echo; } >>"$WORK/stats.txt"
+	say "built in $BUILD_S s, $(mb "$IDX_BYTES") MB"
+	if [ "$q" = pq ]; then refines=$REFINE_PQ; else refines=$REFINE_OTHER; fi
+	for rf in $refines; do
+		for np in $NPROBES; do
+			line=$(run_series "$q rf$rf np$np" "$NQ" "$WARMUP" \
+				"lancedb.nprobes=$np" "lancedb.refine_factor=$rf")
+			IFS=$'\t' read -r r qps p50 p99 _ _ short plan <<<"$line"
+			printf '   %-4s nprobes %-4s refine %-3s recall %s  %8s QPS  p50 %s ms  p99 %s ms%s\n' \
+				"$q" "$np" "$rf" "$r" "$qps" "$p50" "$p99" \
+				"$(tail -n1 "$WORK/series.tsv" | grep -q forced: && echo '  (forced)')" >&2
+			[ "$short" = 0 ] || say "WARNING: $short queries returned fewer than 10 rows"
+		done
+	done
+done
+psql_val "DROP INDEX IF EXISTS items_v_idx" >/dev/null
+
+# --- report -----------------------------------------------------------------
+PGVER=$(psql_val "SHOW server_version")
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$ROOT" diff --quiet HEAD -- src sql 2>/dev/null || COMMIT="$COMMIT + uncommitted changes"
+CPU=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
+report() {
+	cat <<-EOF
+	# lance_ivf benchmark: $LABEL ($STAMP)
+
+	- data: $NAME, $ROWS x $DIM, metric $METRIC ($OPCLASS), $NQ queries, exact top-10 ground truth (OpenBLAS)
+	- table: $(mb "$TABLE_BYTES") MB (binary COPY ${LOAD_S} s, VACUUM ANALYZE ${VACUUM_S} s)
+	- server: PostgreSQL $PGVER, shared_buffers $SHARED_BUFFERS, maintenance_work_mem 4GB,
+	  max_parallel_maintenance_workers 1, max_parallel_workers_per_gather 0, jit off
+	- client: one connection, prepared \`SELECT id FROM items ORDER BY v $(case $METRIC in l2) echo '<->';; ip) echo '<#>';; *) echo '<=>';; esac) \$1 LIMIT 10\`
+	  (binary parameter, ids only); per series the first $WARMUP queries untimed, then
+	  all timed one at a time (fastest of $REPEAT timed pass(es))
+	- exact baseline: same client, enable_indexscan = off (sequential scan + top-N sort,
+	  one process), first $BASELINE_NQ queries after 3 warm-up queries
+	- lancedb $COMMIT (lancedb.so sha1 $LIB_SUM_START); $CPU, $(nproc) vCPU; load average $LOAD_START at the start,
+	  $LOAD_END at the end (anything above ~1 means other work shared the CPUs)
+	- ratios: "QPS x" = QPS / exact QPS; "p50 x" and "p99 x" = exact latency / latency
+	  (both: how many times faster than the exact scan); "size %" = index / table
+
+	$(cat "$WORK/warnings")
+
+	## Builds
+
+	| quantizer | WITH | build s | index MB | size % |
+	|---|---|---:|---:|---:|
+	EOF
+	while IFS=$'\t' read -r q s b opts; do
+		printf '| %s | %s | %s | %s | %s |\n' "$q" "$opts" "$s" "$(mb "$b")" \
+			"$(awk -v b="$b" -v t="$TABLE_BYTES" 'BEGIN { printf "%.0f", 100 * b / t }')"
+	done <"$WORK/builds.tsv"
+	cat <<-EOF
+
+	## Queries
+
+	| index | nprobes | refine | recall@10 | QPS | p50 ms | p99 ms | QPS x | p50 x | p99 x |
+	|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+	EOF
+	awk -F'\t' -v bq="$BASE_QPS" -v b50="$BASE_P50" -v b99="$BASE_P99" '
+		{
+			split($1, lab, " ")
+			if (lab[1] == "exact") { idx = "exact scan (" $7 " queries)"; np = "-"; rf = "-" }
+			else { idx = lab[1]; rf = substr(lab[2], 3); np = substr(lab[3], 3) }
+			note = ($9 ~ /^Index_Scan/ || lab[1] == "exact") ? "" : " (plan: " $9 ")"
+			if (lab[4] ~ /^forced:/)
+				note = note " (planner chose " substr(lab[4], 8) "; forced with enable_seqscan = off)"
+			if ($8 > 0) note = note " (" $8 " short answers)"
+			printf "| %s%s | %s | %s | %.3f | %.1f | %.2f | %.2f | %.1f | %.1f | %.1f |\n",
+				idx, note, np, rf, $2, $3, $4, $5, $3 / bq, b50 / $4, b99 / $5
+		}' "$WORK/series.tsv"
+	cat <<-EOF
+
+	## index_stats
+
+	\`\`\`
+	$(cat "$WORK/stats.txt")
+	\`\`\`
+	EOF
+}
+report >"$RESULT"
+
+# --- plot -------------------------------------------------------------------
+if command -v gnuplot >/dev/null 2>&1; then
+	mkdir -p "$(dirname "$PLOT")"
+	plots=()
+	while IFS= read -r series; do
+		f=$WORK/plot-${series// /-}.dat
+		awk -F'\t' -v s="$series" '{ split($1, lab, " ");
+			key = lab[1] (lab[1] == "pq" ? " " lab[2] : "")
+			if (key == s) print $2, $3, substr(lab[3], 3) }' "$WORK/series.tsv" >"$f"
+		title=${series/ rf/ refine }
+		plots+=("'$f' using 1:2 with linespoints title '$title'")
+	done < <(awk -F'\t' '{ split($1, lab, " "); if (lab[1] != "exact")
+		print lab[1] (lab[1] == "pq" ? " " lab[2] : "") }' "$WORK/series.tsv" | awk '!seen[$0]++')
+	printf '%s %s\n' "$BASE_RECALL" "$BASE_QPS" >"$WORK/plot-exact.dat"
+	plots+=("'$WORK/plot-exact.dat' using 1:2 with points pt 7 ps 1.5 lc rgb 'black' title 'exact scan'")
+	gnuplot <<-EOF
+	set terminal pngcairo size 900,600 noenhanced font ',10'
+	set output '$PLOT'
+	set title 'lance_ivf on $LABEL ($ROWS x $DIM, $METRIC, lists $LISTS): recall@10 vs QPS, 1 client, nprobes $NPROBES'
+	set xlabel 'recall@10'
+	set ylabel 'queries per second (log)'
+	set logscale y
+	set xrange [:1.01]
+	set grid
+	set key outside right
+	plot $(IFS=,; echo "${plots[*]}")
+	EOF
+	echo "- plot: ${PLOT#"$ROOT"/}" >>"$RESULT"
+else
+	say "gnuplot not found (LANCEDB_BENCH_DEPS=1 bash scripts/install-deps.sh): no plot"
+fi
+
+echo
+cat "$RESULT"
+echo
+say "results: ${RESULT#"$ROOT"/}"
