@@ -8,8 +8,13 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" lancedb.control
 MODULE_big = lancedb
 
 KERNEL_SRCS = src/kernels/distance.c src/kernels/distance_avx2.c
+
+# Lance reader (plain C; its protobuf-c code is generated at build time)
+LANCE_DIR = src/fdw/lance
+include $(LANCE_DIR)/lance.mk
 SRCS = src/lancedb.c $(KERNEL_SRCS) $(wildcard src/vector/*.c) \
-	$(wildcard src/index/*.c) $(wildcard src/am/*.c) $(wildcard src/text/*.c)
+	$(wildcard src/index/*.c) $(wildcard src/am/*.c) $(wildcard src/text/*.c) \
+	$(LANCE_SRCS)
 OBJS = $(SRCS:.c=.o)
 
 # Install script of the current version plus every upgrade script
@@ -32,9 +37,9 @@ ifeq ($(NATIVE),1)
 PG_CPPFLAGS += -march=native
 endif
 # OpenBLAS is loaded with dlopen (src/index/blas.c), not linked.
-SHLIB_LINK = -ldl -lstemmer $(ICU_LIBS) -lm
+SHLIB_LINK = -ldl -lstemmer $(ICU_LIBS) $(LANCE_LIBS) -lm
 
-EXTRA_CLEAN = results regression.diffs regression.out tmp_check log \
+EXTRA_CLEAN = $(LANCE_PB_C) $(LANCE_PB_H) results regression.diffs regression.out tmp_check log \
 	test/unit/test_kernels bench/distance/bench_distance
 
 PG_CONFIG ?= pg_config

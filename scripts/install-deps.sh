@@ -37,6 +37,8 @@ if [ "$(dpkg-query -W -f='${Version}' postgresql-15)" != "$(dpkg-query -W -f='${
 fi
 
 # Node packages for the client and interop tests (pinned in test/node/package.json).
-if [ -f "$(dirname "$0")/../test/node/package.json" ]; then
-	(cd "$(dirname "$0")/../test/node" && npm install --no-audit --no-fund --loglevel=error)
-fi
+for d in test/node test/lance; do
+	if [ -f "$(dirname "$0")/../$d/package.json" ]; then
+		(cd "$(dirname "$0")/../$d" && npm install --no-audit --no-fund --loglevel=error)
+	fi
+done

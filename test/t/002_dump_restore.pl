@@ -36,6 +36,9 @@ FROM generate_series(1, 200) AS g;
 -- defaults and NULLs; values needing full float4 precision
 INSERT INTO t (id, note) VALUES (1000, 'default');
 INSERT INTO t (id, emb, h, b) VALUES (1001, '[0.1,-1e-07,1234.5677]', NULL, NULL);
+-- lancedb indexes: IVF with its WITH options, and on bit vectors
+CREATE INDEX t_emb_ivf ON t USING lance_ivf (emb vector_l2_ops) WITH (lists = 4, quantizer = 'sq');
+CREATE INDEX t_b_ivf ON t USING lance_ivf (b bit_hamming_ops) WITH (lists = 2, quantizer = 'flat');
 CREATE VIEW v AS
 SELECT id,
        emb <-> '[1,2,3]' AS l2,
@@ -77,6 +80,9 @@ is($before{types},
 	'id integer -; emb vector(3) \'[0,0,1]\'::vector; h halfvec(3) -; b bit(8) -; note text -',
 	'column types, typmods and default');
 like($before{index}, qr/CREATE INDEX t_emb_idx ON public\.t USING btree \(emb\)/, 'index on emb');
+like($before{index},
+	qr/CREATE INDEX t_emb_ivf ON public\.t USING lance_ivf \(emb vector_l2_ops\) WITH \(lists='4', quantizer=sq\)/,
+	'lance_ivf index with its options');
 
 my $dump = $node->basedir . '/src.dump';
 $node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('src') ],
@@ -106,6 +112,14 @@ like(
 EXPLAIN (COSTS OFF) SELECT id FROM t WHERE emb = '[2,1,-2]'}),
 	qr/Index (Only )?Scan using t_emb_idx/,
 	'planner uses the restored index');
+# The restored lance_ivf index was rebuilt by the restore and answers
+# nearest-neighbour queries like the original.
+my $knn = q{SET enable_seqscan = off; SET lancedb.nprobes = 4;
+SELECT string_agg(id::text, ',') FROM (SELECT id FROM t ORDER BY emb <-> '[10,5,-10]' LIMIT 5) s};
+is($node->safe_psql('dst', $knn), $node->safe_psql('src', $knn), 'lance_ivf k-NN identical after restore');
+is($node->safe_psql('dst', $knn), '10,9,11,8,12', 'lance_ivf k-NN is the exact answer');
+is( $node->safe_psql('dst', q{SELECT lancedb.index_stats('t_emb_ivf')->>'num_indexed_rows'}),
+	'202', 'restored lance_ivf index holds every row');
 $node->safe_psql('dst', q{INSERT INTO t (id) VALUES (2000)});
 is($node->safe_psql('dst', 'SELECT emb FROM t WHERE id = 2000'),
 	'[0,0,1]', 'default works after restore');

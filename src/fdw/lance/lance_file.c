@@ -1,0 +1,671 @@
+/*
+ * lance_file.c
+ *	  Lance v2 data files: footer, column metadata, pages, and assembly of
+ *	  decoded leaf columns into vectors (lists and structs from rep/def
+ *	  levels).
+ *
+ * File layout (all little-endian):
+ *	 data buffers | global buffers | column metadata | column metadata
+ *	 offset table (u64 pos, u64 len) x ncols | global buffer offset table
+ *	 (u64 pos, u64 len) x nglobal | 40-byte footer: u64 column meta start,
+ *	 u64 cmo table, u64 gbo table, u32 nglobal, u32 ncols, u16 major,
+ *	 u16 minor, "LANC".  Global buffer 0 is the FileDescriptor (schema and
+ *	 row count).
+ */
+#include "lance_file.h"
+#include "lance_page.h"
+#include "lance_pb.h"
+
+#define FOOTER_LEN	40
+#define PAGE_LAYOUT_URL "/lance.encodings21.PageLayout"
+#define ARRAY_ENCODING_URL "/lance.encodings.ArrayEncoding"
+
+void
+lance_vector_free(LanceVector *v)
+{
+	int			i;
+
+	if (v == NULL)
+		return;
+	lance_free(v->validity);
+	lance_free(v->values);
+	lance_free(v->offsets);
+	for (i = 0; i < v->nchildren; i++)
+		lance_vector_free(&v->children[i]);
+	lance_free(v->children);
+	memset(v, 0, sizeof(*v));
+}
+
+static void
+free_column(LanceColumn *c)
+{
+	int			i;
+
+	for (i = 0; i < c->npages; i++)
+		if (c->pages[i].encoding_owner)
+			lancepb__any__free_unpacked(c->pages[i].encoding_owner, &lance_pb_allocator);
+	lance_free(c->pages);
+	if (c->pb)
+		lancepb__column_metadata__free_unpacked(c->pb, &lance_pb_allocator);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+lance_file_close(LanceFileReader *f)
+{
+	uint32_t	i;
+
+	if (f->columns)
+		for (i = 0; i < f->ncolumns; i++)
+			free_column(&f->columns[i]);
+	lance_free(f->columns);
+	f->columns = NULL;
+	lance_reader_close(&f->r);
+}
+
+static bool
+load_column(LanceFileReader *f, uint32_t idx, uint64_t pos, uint64_t len, LanceError *err)
+{
+	LanceColumn *c = &f->columns[idx];
+	Lancepb__ColumnMetadata *cm;
+	uint8_t    *raw;
+	size_t		i;
+	uint64_t	row = 0;
+
+	if (len > LANCE_MAX_PB_BYTES)
+		return lance_fail(err, "column %u metadata is too large", idx);
+	raw = lance_reader_read_alloc(&f->r, pos, len, err);
+	if (raw == NULL)
+		return false;
+	cm = lancepb__column_metadata__unpack(&lance_pb_allocator, len, raw);
+	lance_free(raw);
+	if (cm == NULL)
+		return lance_fail(err, "file \"%s\": invalid metadata of column %u", f->r.name, idx);
+	c->pb = cm;
+	c->npages = (int) cm->n_pages;
+	c->pages = lance_alloc_array(cm->n_pages, sizeof(LancePage), err);
+	if (c->pages == NULL)
+		return false;
+	for (i = 0; i < cm->n_pages; i++)
+	{
+		Lancepb__Page *pg = cm->pages[i];
+		LancePage  *p = &c->pages[i];
+		Lancepb__Any *any;
+		size_t		b;
+
+		if (pg->n_buffer_offsets != pg->n_buffer_sizes || pg->n_buffer_offsets > 16)
+			return lance_fail(err, "file \"%s\": column %u page %zu has an invalid buffer table",
+							  f->r.name, idx, i);
+		for (b = 0; b < pg->n_buffer_offsets; b++)
+			if (!lance_range_ok(pg->buffer_offsets[b], pg->buffer_sizes[b], f->r.size))
+				return lance_fail(err, "file \"%s\": column %u page %zu buffer %zu lies outside the file",
+								  f->r.name, idx, i, b);
+		if (pg->length > (UINT64_C(1) << 32) || !lance_add_u64(row, pg->length, &p->first_row))
+			return lance_fail(err, "file \"%s\": column %u page %zu has %llu rows",
+							  f->r.name, idx, i, (unsigned long long) pg->length);
+		p->first_row = row;
+		p->nrows = pg->length;
+		row += pg->length;
+		p->nbuffers = (int) pg->n_buffer_offsets;
+		p->buf_offsets = pg->buffer_offsets;
+		p->buf_sizes = pg->buffer_sizes;
+		if (pg->encoding == NULL || pg->encoding->location_case != LANCEPB__COLUMN_ENCODING__LOCATION_DIRECT)
+			return lance_fail(err, "file \"%s\": column %u page %zu has no direct encoding",
+							  f->r.name, idx, i);
+		any = lancepb__any__unpack(&lance_pb_allocator, pg->encoding->direct->encoding.len,
+								   pg->encoding->direct->encoding.data);
+		if (any == NULL)
+			return lance_fail(err, "file \"%s\": column %u page %zu has an invalid encoding",
+							  f->r.name, idx, i);
+		p->encoding_owner = any;
+		p->encoding = any->value.data;
+		p->encoding_len = any->value.len;
+		if (strcmp(any->type_url, PAGE_LAYOUT_URL) == 0)
+			p->layout21 = true;
+		else if (strcmp(any->type_url, ARRAY_ENCODING_URL) != 0)
+			return lance_fail(err, "file \"%s\": unknown page encoding \"%s\"", f->r.name, any->type_url);
+	}
+	return true;
+}
+
+static bool
+open_common(LanceFileReader *f, LanceError *err)
+{
+	uint8_t		foot[FOOTER_LEN];
+	uint64_t	cmo,
+				gbo;
+	uint32_t	ngb,
+				ncols;
+	uint8_t    *tab = NULL;
+	uint32_t	i;
+	bool		ok = true;
+
+	if (f->r.size < FOOTER_LEN)
+		return lance_fail(err, "file \"%s\" is too short to be a Lance file", f->r.name);
+	if (!lance_reader_read(&f->r, f->r.size - FOOTER_LEN, FOOTER_LEN, foot, err))
+		return false;
+	if (memcmp(foot + 36, "LANC", 4) != 0)
+		return lance_fail(err, "file \"%s\" is not a Lance file (no LANC magic)", f->r.name);
+	cmo = lance_le64(foot + 8);
+	gbo = lance_le64(foot + 16);
+	ngb = lance_le32(foot + 24);
+	ncols = lance_le32(foot + 28);
+	f->major = lance_le16(foot + 32);
+	f->minor = lance_le16(foot + 34);
+	if (f->major == 0 && f->minor == 3)
+		return lance_fail(err, "file \"%s\": Lance file format 2.0 is not supported yet", f->r.name);
+	if (f->major != 2 || (f->minor != 1 && f->minor != 2))
+		return lance_fail(err, "file \"%s\": unsupported Lance file format version %u.%u",
+						  f->r.name, f->major, f->minor);
+	/* both tables must fit between the data and the footer */
+	if (!lance_range_ok(cmo, (uint64_t) ncols * 16, f->r.size - FOOTER_LEN) ||
+		!lance_range_ok(gbo, (uint64_t) ngb * 16, f->r.size - FOOTER_LEN) || ngb == 0)
+		return lance_fail(err, "file \"%s\": corrupt footer", f->r.name);
+
+	/* FileDescriptor in global buffer 0: the row count */
+	{
+		uint8_t		ent[16];
+		uint8_t    *raw;
+		Lancepb__FileDescriptor *fd;
+		uint64_t	pos,
+					len;
+
+		if (!lance_reader_read(&f->r, gbo, 16, ent, err))
+			return false;
+		pos = lance_le64(ent);
+		len = lance_le64(ent + 8);
+		if (len > LANCE_MAX_PB_BYTES)
+			return lance_fail(err, "file \"%s\": file descriptor too large", f->r.name);
+		raw = lance_reader_read_alloc(&f->r, pos, len, err);
+		if (raw == NULL)
+			return false;
+		fd = lancepb__file_descriptor__unpack(&lance_pb_allocator, len, raw);
+		lance_free(raw);
+		if (fd == NULL)
+			return lance_fail(err, "file \"%s\": invalid file descriptor", f->r.name);
+		f->nrows = fd->length;
+		lancepb__file_descriptor__free_unpacked(fd, &lance_pb_allocator);
+	}
+
+	f->ncolumns = ncols;
+	f->columns = lance_alloc_array(ncols, sizeof(LanceColumn), err);
+	if (f->columns == NULL)
+		return false;
+	tab = lance_reader_read_alloc(&f->r, cmo, (uint64_t) ncols * 16, err);
+	if (tab == NULL)
+		return false;
+	for (i = 0; ok && i < ncols; i++)
+		ok = load_column(f, i, lance_le64(tab + 16 * i), lance_le64(tab + 16 * i + 8), err);
+	lance_free(tab);
+	return ok;
+}
+
+bool
+lance_file_open(LanceFileReader *f, const char *path, LanceError *err)
+{
+	memset(f, 0, sizeof(*f));
+	if (!lance_reader_open(&f->r, path, err) || !open_common(f, err))
+	{
+		lance_file_close(f);
+		return false;
+	}
+	return true;
+}
+
+bool
+lance_file_open_mem(LanceFileReader *f, const uint8_t *data, uint64_t size, const char *name,
+					LanceError *err)
+{
+	memset(f, 0, sizeof(*f));
+	if (!lance_reader_open_mem(&f->r, data, size, name, err) || !open_common(f, err))
+	{
+		lance_file_close(f);
+		return false;
+	}
+	return true;
+}
+
+/* ---- reading a leaf column ---- */
+
+/* Column of field id `id` in data file `df`, -1 if the file lacks it. */
+static int
+column_of(const LanceDataFile *df, int32_t id)
+{
+	int			j;
+
+	for (j = 0; j < df->nfields; j++)
+		if (df->fields[j] == id)
+			return df->column_indices ? df->column_indices[j] : j;
+	return -1;
+}
+
+static bool
+read_leaf(LanceFileReader *f, const LanceDataFile *df, const LanceField *fld,
+		  LanceLeaf *leaf, bool *absent, LanceError *err)
+{
+	int			col = column_of(df, fld->id);
+	uint32_t	width;
+	LanceColumn *c;
+	int			p;
+
+	memset(leaf, 0, sizeof(*leaf));
+	*absent = false;
+	if (fld->type.kind == LANCE_T_UNSUPPORTED)
+		return lance_fail(err, "column \"%s\" has unsupported type \"%s\"", fld->name, fld->logical_type);
+	if (!lance_leaf_width(&fld->type, &width, err))
+		return false;
+	if (!lance_values_init(&leaf->v, width, err))
+		return false;
+	if (col < 0)
+	{
+		*absent = true;
+		return true;
+	}
+	if ((uint32_t) col >= f->ncolumns)
+		return lance_fail(err, "file \"%s\": field \"%s\" maps to column %d of %u",
+						  f->r.name, fld->name, col, f->ncolumns);
+	c = &f->columns[col];
+	for (p = 0; p < c->npages; p++)
+	{
+		LancePage  *pg = &c->pages[p];
+		const uint8_t *bufs[16];
+		uint64_t	lens[16];
+		uint8_t    *owned[16];
+		int			b;
+		bool		ok = true;
+
+		if (!pg->layout21)
+			return lance_fail(err, "file \"%s\": column %d uses the 2.0 encoding inside a %u.%u file",
+							  f->r.name, col, f->major, f->minor);
+		memset(owned, 0, sizeof(owned));
+		for (b = 0; ok && b < pg->nbuffers; b++)
+		{
+			owned[b] = lance_reader_read_alloc(&f->r, pg->buf_offsets[b], pg->buf_sizes[b], err);
+			ok = owned[b] != NULL;
+			bufs[b] = owned[b];
+			lens[b] = pg->buf_sizes[b];
+		}
+		if (ok)
+			ok = lance_page_decode(pg->encoding, pg->encoding_len, bufs, lens, pg->nbuffers,
+								   pg->nrows, &fld->type, leaf, err);
+		for (b = 0; b < pg->nbuffers; b++)
+			lance_free(owned[b]);
+		if (!ok)
+		{
+			if (err && err->set && strstr(err->msg, f->r.name) == NULL)
+				lance_error_prefix(err, "file \"%s\", column \"%s\", page %d: ",
+								   f->r.name, fld->name, p);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Layer (0 = item) made null or empty by a canonical def level, -1 if valid. */
+static inline int
+def_layer(uint16_t d)
+{
+	return d ? (d - 1) / 2 : -1;
+}
+
+static inline bool
+def_empty(uint16_t d)
+{
+	return d && ((d - 1) & 1);
+}
+
+static bool
+set_null(LanceVector *v, uint64_t i, uint64_t n, LanceError *err)
+{
+	if (v->validity == NULL)
+	{
+		v->validity = lance_alloc((n + 7) / 8, err);
+		if (v->validity == NULL)
+			return false;
+		memset(v->validity, 0xff, (n + 7) / 8);
+	}
+	v->validity[i >> 3] &= (uint8_t) ~(1 << (i & 7));
+	return true;
+}
+
+static int
+field_depth(const LanceManifest *m, int idx)
+{
+	int			d = 0;
+
+	for (idx = m->fields[idx].parent; idx >= 0; idx = m->fields[idx].parent)
+		d++;
+	return d;
+}
+
+/* Moves decoded values into a vector (fixed or variable width). */
+static void
+take_values(LanceVector *out, LanceLeaf *leaf, const LanceType *t)
+{
+	out->type = *t;
+	out->width = leaf->v.width;
+	out->n = leaf->v.width ? leaf->v.len / leaf->v.width : leaf->v.n;
+	out->values = leaf->v.data;
+	out->values_len = leaf->v.len;
+	out->offsets = leaf->v.width ? NULL : leaf->v.off;
+	leaf->v.data = NULL;
+	if (!leaf->v.width)
+		leaf->v.off = NULL;
+}
+
+/* An all-null vector of n rows (a field missing from this data file). */
+static bool
+null_vector(const LanceManifest *m, int idx, uint64_t n, LanceVector *out, LanceError *err)
+{
+	const LanceField *fld = &m->fields[idx];
+	int			i;
+
+	memset(out, 0, sizeof(*out));
+	out->type = fld->type;
+	out->n = n;
+	out->validity = lance_alloc0((n + 7) / 8, err);
+	if (out->validity == NULL)
+		return false;
+	if (fld->type.kind == LANCE_T_STRUCT || fld->type.kind == LANCE_T_LIST ||
+		fld->type.kind == LANCE_T_LARGE_LIST)
+	{
+		if (fld->type.kind != LANCE_T_STRUCT)
+		{
+			out->offsets = lance_alloc_array(n + 1, sizeof(uint64_t), err);
+			if (out->offsets == NULL)
+				return false;
+		}
+		out->nchildren = fld->nchildren;
+		out->children = lance_alloc_array(fld->nchildren, sizeof(LanceVector), err);
+		if (out->children == NULL)
+			return false;
+		for (i = 0; i < fld->nchildren; i++)
+			if (!null_vector(m, fld->children[i], fld->type.kind == LANCE_T_STRUCT ? n : 0,
+							 &out->children[i], err))
+				return false;
+		return true;
+	}
+	if (!lance_leaf_width(&fld->type, &out->width, err))
+		return false;
+	if (out->width)
+	{
+		out->values = lance_alloc_array(n, out->width, err);
+		out->values_len = n * out->width;
+		return out->values != NULL;
+	}
+	out->offsets = lance_alloc_array(n + 1, sizeof(uint64_t), err);
+	return out->offsets != NULL;
+}
+
+/* Number of list layers between a leaf and the top. */
+static int
+list_ancestors(const LanceManifest *m, int idx)
+{
+	int			n = 0;
+
+	for (idx = m->fields[idx].parent; idx >= 0; idx = m->fields[idx].parent)
+		if (m->fields[idx].type.kind == LANCE_T_LIST || m->fields[idx].type.kind == LANCE_T_LARGE_LIST)
+			n++;
+	return n;
+}
+
+static bool
+check_layers(const LanceManifest *m, int leaf_idx, const LanceLeaf *leaf, LanceError *err)
+{
+	int			depth = field_depth(m, leaf_idx);
+
+	if (leaf->nlayers != 0 && leaf->nlayers != depth + 1)
+		return lance_fail(err, "column \"%s\" has %d rep/def layers for nesting depth %d",
+						  m->fields[leaf_idx].name, leaf->nlayers, depth);
+	return true;
+}
+
+/* A leaf that is not inside a list: one level per row. */
+static bool
+assemble_flat_leaf(const LanceManifest *m, int idx, LanceLeaf *leaf, uint64_t nrows,
+				   LanceVector *out, LanceError *err)
+{
+	uint64_t	i;
+
+	if (!check_layers(m, idx, leaf, err))
+		return false;
+	if (leaf->rep)
+		return lance_fail(err, "column \"%s\" has repetition levels outside a list", m->fields[idx].name);
+	take_values(out, leaf, &m->fields[idx].type);
+	if (leaf->nlev != nrows || out->n != nrows)
+		return lance_fail(err, "column \"%s\" has %llu levels and %llu values for %llu rows",
+						  m->fields[idx].name, (unsigned long long) leaf->nlev,
+						  (unsigned long long) out->n, (unsigned long long) nrows);
+	if (leaf->def)
+		for (i = 0; i < nrows; i++)
+			if (leaf->def[i] != 0 && !set_null(out, i, nrows, err))
+				return false;
+	return true;
+}
+
+/* list<leaf>: rep 1 starts a row; def says null item, null/empty list. */
+static bool
+assemble_list(const LanceManifest *m, int list_idx, LanceLeaf *leaf, uint64_t nrows,
+			  LanceVector *out, LanceError *err)
+{
+	int			item_idx = m->fields[list_idx].children[0];
+	uint64_t	i;
+	uint64_t	row = 0;
+	uint64_t	item = 0;
+	uint64_t	nvals;
+	LanceVector *child;
+
+	if (!check_layers(m, item_idx, leaf, err))
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->type = m->fields[list_idx].type;
+	out->n = nrows;
+	out->offsets = lance_alloc_array(nrows + 1, sizeof(uint64_t), err);
+	out->children = lance_alloc_array(1, sizeof(LanceVector), err);
+	if (out->offsets == NULL || out->children == NULL)
+		return false;
+	out->nchildren = 1;
+	child = &out->children[0];
+	nvals = leaf->v.width ? leaf->v.len / leaf->v.width : leaf->v.n;
+	for (i = 0; i < leaf->nlev; i++)
+	{
+		uint16_t	d = leaf->def ? leaf->def[i] : 0;
+		uint16_t	r = leaf->rep ? leaf->rep[i] : 1;
+		int			layer;
+
+		if (def_layer(d) >= leaf->nlayers)
+			return lance_fail(err, "column \"%s\": definition level %u out of range",
+							  m->fields[item_idx].name, d);
+		if (r > 1)
+			return lance_fail(err, "column \"%s\": repetition level %u out of range",
+							  m->fields[item_idx].name, r);
+		if (r == 1 || i == 0)
+		{
+			if (r != 1 || row >= nrows)
+				return lance_fail(err, "column \"%s\": levels do not match %llu rows",
+								  m->fields[item_idx].name, (unsigned long long) nrows);
+			out->offsets[row] = item;
+			row++;
+		}
+		layer = def_layer(d);
+		if (layer >= 1)
+		{
+			/* null or empty list (or a null ancestor): no item */
+			if ((layer > 1 || !def_empty(d)) && !set_null(out, row - 1, nrows, err))
+				return false;
+			continue;
+		}
+		if (item >= nvals)
+			return lance_fail(err, "column \"%s\": more items than values", m->fields[item_idx].name);
+		if (layer == 0 && !set_null(child, item, nvals, err))
+			return false;
+		item++;
+	}
+	if (row != nrows || item != nvals)
+		return lance_fail(err, "column \"%s\": %llu rows / %llu items decoded, expected %llu / %llu",
+						  m->fields[item_idx].name, (unsigned long long) row, (unsigned long long) item,
+						  (unsigned long long) nrows, (unsigned long long) nvals);
+	out->offsets[nrows] = item;
+	{
+		uint8_t    *val = child->validity;
+
+		take_values(child, leaf, &m->fields[item_idx].type);
+		child->validity = val;
+	}
+	return true;
+}
+
+static bool read_field_rows(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df,
+							int idx, uint64_t nrows, LanceVector *out, LanceError *err);
+
+/* Validity of struct `idx` from the def levels of its first leaf. */
+static bool
+struct_validity(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df, int idx,
+				uint64_t nrows, LanceVector *out, LanceError *err)
+{
+	int			leaf_idx = idx;
+	LanceLeaf	leaf;
+	bool		absent;
+	int			k;
+	uint64_t	i,
+				row = 0;
+	bool		ok = true;
+
+	while (m->fields[leaf_idx].type.kind == LANCE_T_STRUCT ||
+		   m->fields[leaf_idx].type.kind == LANCE_T_LIST ||
+		   m->fields[leaf_idx].type.kind == LANCE_T_LARGE_LIST)
+	{
+		if (m->fields[leaf_idx].nchildren == 0)
+			return true;		/* an empty struct: all valid */
+		leaf_idx = m->fields[leaf_idx].children[0];
+	}
+	if (!read_leaf(f, df, &m->fields[leaf_idx], &leaf, &absent, err))
+	{
+		lance_leaf_free(&leaf);
+		return false;
+	}
+	if (absent || leaf.def == NULL)
+	{
+		lance_leaf_free(&leaf);
+		return true;
+	}
+	ok = check_layers(m, leaf_idx, &leaf, err);
+	k = field_depth(m, leaf_idx) - field_depth(m, idx);
+	for (i = 0; ok && i < leaf.nlev; i++)
+	{
+		uint16_t	d = leaf.def[i];
+
+		/* only the first level of each row describes the struct */
+		if (leaf.rep && leaf.rep[i] == 0 && i > 0)
+			continue;
+		if (def_layer(d) >= leaf.nlayers || row >= nrows)
+		{
+			ok = lance_fail(err, "column \"%s\": invalid levels", m->fields[leaf_idx].name);
+			break;
+		}
+		if (d != 0 && def_layer(d) >= k)
+			ok = set_null(out, row, nrows, err);
+		row++;
+	}
+	if (ok && row != nrows)
+		ok = lance_fail(err, "column \"%s\": %llu rows of levels, expected %llu",
+						m->fields[leaf_idx].name, (unsigned long long) row, (unsigned long long) nrows);
+	lance_leaf_free(&leaf);
+	return ok;
+}
+
+static bool
+read_field_rows(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df,
+				int idx, uint64_t nrows, LanceVector *out, LanceError *err)
+{
+	const LanceField *fld = &m->fields[idx];
+	LanceLeaf	leaf;
+	bool		absent;
+	bool		ok;
+	int			i;
+
+	memset(out, 0, sizeof(*out));
+	if (fld->type.kind == LANCE_T_STRUCT)
+	{
+		if (list_ancestors(m, idx) > 0)
+			return lance_fail(err, "column \"%s\": structs inside lists are not supported yet", fld->name);
+		out->type = fld->type;
+		out->n = nrows;
+		out->children = lance_alloc_array(fld->nchildren, sizeof(LanceVector), err);
+		if (out->children == NULL)
+			return false;
+		out->nchildren = fld->nchildren;
+		for (i = 0; i < fld->nchildren; i++)
+			if (!read_field_rows(f, m, df, fld->children[i], nrows, &out->children[i], err))
+				return false;
+		return struct_validity(f, m, df, idx, nrows, out, err);
+	}
+	if (fld->type.kind == LANCE_T_LIST || fld->type.kind == LANCE_T_LARGE_LIST)
+	{
+		int			item;
+
+		if (fld->nchildren != 1)
+			return lance_fail(err, "list column \"%s\" has %d children", fld->name, fld->nchildren);
+		item = fld->children[0];
+		if (list_ancestors(m, idx) > 0 || m->fields[item].type.kind == LANCE_T_STRUCT ||
+			m->fields[item].type.kind == LANCE_T_LIST || m->fields[item].type.kind == LANCE_T_LARGE_LIST)
+			return lance_fail(err, "column \"%s\": nested lists and lists of structs are not supported yet",
+							  fld->name);
+		if (!read_leaf(f, df, &m->fields[item], &leaf, &absent, err))
+		{
+			lance_leaf_free(&leaf);
+			return false;
+		}
+		if (absent)
+			ok = null_vector(m, idx, nrows, out, err);
+		else
+			ok = assemble_list(m, idx, &leaf, nrows, out, err);
+		lance_leaf_free(&leaf);
+		return ok;
+	}
+	if (!read_leaf(f, df, fld, &leaf, &absent, err))
+	{
+		lance_leaf_free(&leaf);
+		return false;
+	}
+	if (absent)
+		ok = null_vector(m, idx, nrows, out, err);
+	else
+		ok = assemble_flat_leaf(m, idx, &leaf, nrows, out, err);
+	lance_leaf_free(&leaf);
+	return ok;
+}
+
+bool
+lance_read_field(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df,
+				 int field_index, LanceVector *out, LanceError *err)
+{
+	bool		ok;
+
+	if (field_index < 0 || field_index >= m->nfields)
+		return lance_fail(err, "invalid field index %d", field_index);
+	if (df->major != f->major || df->minor != f->minor)
+		return lance_fail(err, "file \"%s\" is format %u.%u but the manifest says %u.%u",
+						  f->r.name, f->major, f->minor, df->major, df->minor);
+	ok = read_field_rows(f, m, df, field_index, f->nrows, out, err);
+	if (!ok)
+		lance_vector_free(out);
+	return ok;
+}
+
+bool
+lance_fuzz_decode_page(const uint8_t *layout, uint64_t layout_len,
+					   const uint8_t *const *bufs, const uint64_t *buf_lens,
+					   int nbufs, uint64_t nrows, const LanceType *t, LanceError *err)
+{
+	LanceLeaf	leaf;
+	uint32_t	width;
+	bool		ok;
+
+	memset(&leaf, 0, sizeof(leaf));
+	if (!lance_leaf_width(t, &width, err) || !lance_values_init(&leaf.v, width, err))
+		return false;
+	ok = lance_page_decode(layout, layout_len, bufs, buf_lens, nbufs, nrows, t, &leaf, err);
+	lance_leaf_free(&leaf);
+	return ok;
+}

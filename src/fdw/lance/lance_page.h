@@ -1,0 +1,68 @@
+/*
+ * lance_page.h
+ *	  Internal: decoding of one 2.1+ page into repetition/definition levels and
+ *	  values (lance_page.c), assembled into vectors by lance_file.c.
+ */
+#ifndef LANCE_PAGE_H
+#define LANCE_PAGE_H
+
+#include "lance_file.h"
+
+/* RepDefLayer values of the 2.1 PageLayout. */
+#define LANCE_LAYER_ALL_VALID_ITEM		1
+#define LANCE_LAYER_ALL_VALID_LIST		2
+#define LANCE_LAYER_NULLABLE_ITEM		3
+#define LANCE_LAYER_NULLABLE_LIST		4
+#define LANCE_LAYER_EMPTYABLE_LIST		5
+#define LANCE_LAYER_NULL_AND_EMPTY_LIST 6
+
+#define LANCE_MAX_LAYERS	16
+
+/* Decoded values: fixed `width` bytes each, or variable with n+1 offsets. */
+typedef struct LanceValues
+{
+	uint32_t	width;			/* 0 = variable width */
+	uint64_t	n;
+	uint8_t    *data;
+	uint64_t	len;
+	uint64_t	cap;
+	uint64_t   *off;			/* variable: n+1 entries */
+	uint64_t	offcap;
+} LanceValues;
+
+/*
+ * A leaf column (or part of it): nlev levels; rep/def are NULL when absent
+ * (then every level is a valid item).  def is page-independent: 0 = valid,
+ * else 1 + 2 * layer + empty (layer 0 = the item, counting outwards; empty
+ * = an empty rather than null list).  Values exist only for levels that are
+ * items (valid or null), not for null or empty lists.
+ */
+typedef struct LanceLeaf
+{
+	uint64_t	nlev;
+	uint64_t	levcap;
+	uint16_t   *rep;
+	uint16_t   *def;
+	int			nlayers;
+	int			layers[LANCE_MAX_LAYERS];
+	LanceValues v;
+} LanceLeaf;
+
+extern bool lance_values_init(LanceValues *v, uint32_t width, LanceError *err);
+extern void lance_values_free(LanceValues *v);
+extern void lance_leaf_free(LanceLeaf *l);
+
+/*
+ * Decodes one page (serialized PageLayout + buffers) of a leaf of type `t`
+ * with `nrows` rows, appending to `leaf` (whose values width must already be
+ * set).  Bools decode to one byte per value.
+ */
+extern bool lance_page_decode(const uint8_t *layout, uint64_t layout_len,
+							  const uint8_t *const *bufs, const uint64_t *buf_lens,
+							  int nbufs, uint64_t nrows, const LanceType *t,
+							  LanceLeaf *leaf, LanceError *err);
+
+/* Value width in bytes of a leaf type (0 = variable, bools 1). */
+extern bool lance_leaf_width(const LanceType *t, uint32_t *width, LanceError *err);
+
+#endif							/* LANCE_PAGE_H */
