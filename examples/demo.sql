@@ -46,3 +46,27 @@ FROM items ORDER BY binary_quantize(v - '[0.5,0.5,0.5]') <~> B'111', v <-> '[1,1
 
 -- Aggregates: element-wise mean (about [0.5,0.5,0.5]) and sum.
 SELECT avg(v) AS avg_v, avg(h) AS avg_h, sum(v) AS sum_v FROM items;
+
+-- lance_ivf: an IVF index with RaBitQ codes (LanceDB's IVF_RQ), 20k x 32-d.
+DROP TABLE IF EXISTS docs;
+CREATE TABLE docs (id int PRIMARY KEY, category int, embedding vector(32));
+INSERT INTO docs
+SELECT i, i % 10,
+       (SELECT array_agg(sin(i % 50 + j) + random() * 0.3) FROM generate_series(1, 32) j)::vector(32)
+FROM generate_series(1, 20000) AS i;
+CREATE INDEX docs_embedding_idx ON docs USING lance_ivf (embedding vector_l2_ops)
+  WITH (lists = 100, quantizer = 'rq');
+SELECT lancedb.index_stats('docs_embedding_idx') - 'pages' AS index_stats;
+
+SET lancedb.nprobes = 10;
+EXPLAIN (COSTS OFF)
+SELECT id FROM docs ORDER BY embedding <-> (SELECT embedding FROM docs WHERE id = 42) LIMIT 5;
+-- nearest neighbours through the index, with exact distances
+SELECT id, round((embedding <-> (SELECT embedding FROM docs WHERE id = 42))::numeric, 4) AS dist
+FROM docs ORDER BY embedding <-> (SELECT embedding FROM docs WHERE id = 42) LIMIT 5;
+-- a filter: iterative scans keep probing until LIMIT rows match
+SELECT id, category FROM docs WHERE category = 3
+ORDER BY embedding <-> (SELECT embedding FROM docs WHERE id = 42) LIMIT 5;
+-- range search (LanceDB's distance_range) through the index
+SELECT count(*) AS within_1
+FROM docs WHERE embedding <<->> lancedb.sphere((SELECT embedding FROM docs WHERE id = 42), 1.0);
