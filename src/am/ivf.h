@@ -31,7 +31,7 @@
 #include "utils/relcache.h"
 
 #define IVF_MAGIC				0x4C495646	/* "LIVF" */
-#define IVF_FORMAT_VERSION		1
+#define IVF_FORMAT_VERSION		2	/* 2: 1-bit RQ codes in fast-scan groups */
 #define IVF_METAPAGE_BLKNO		0
 
 #define IVF_PAGE_META			1
@@ -138,9 +138,10 @@ typedef struct IvfListInfo
 
 /*
  * List page contents, after the page header: a small header, then
- * capacity slots laid out as arrays so a page's codes are contiguous for
- * the estimate kernels: aux[capacity * num_aux] floats, codes[capacity *
- * code_size] bytes, tids[capacity].
+ * capacity slots laid out as arrays for the estimate kernels:
+ * aux[capacity * num_aux] floats, the quantizer's code area for capacity
+ * entries (quantizer_code_area_size; reached only through
+ * quantizer_code_put/get/move), tids[capacity].
  */
 typedef struct IvfListPageHeader
 {
@@ -152,6 +153,7 @@ typedef struct IvfListPageHeader
 
 typedef struct IvfListLayout
 {
+	const Quantizer *quant;		/* owns the code area; outlives the layout */
 	int			capacity;
 	int			code_size;
 	int			num_aux;
@@ -180,7 +182,7 @@ extern bytea *ivfoptions(Datum reloptions, bool validate);
 extern QuantKind IvfOptionQuantizer(Relation index);
 
 /* ivfutils.c */
-extern void IvfListLayoutInit(IvfListLayout *layout, int code_size, int num_aux);
+extern void IvfListLayoutInit(IvfListLayout *layout, const Quantizer *quant);
 extern Buffer IvfNewBuffer(Relation index, ForkNumber forknum);
 extern void IvfInitPage(Page page, uint16 page_type, uint32 list);
 extern void IvfInitListPage(Page page, uint32 list, const IvfListLayout *layout);

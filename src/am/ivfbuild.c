@@ -641,8 +641,7 @@ IvfTrain(IvfBuildState *bs, const IvfOptions *opts)
 	}
 	bs->quant = quantizer_train(&qopts, bs->sample, nsample);
 	bs->residuals = quantizer_wants_residuals(bs->quant);
-	IvfListLayoutInit(&bs->layout, (int) quantizer_code_size(bs->quant),
-					  quantizer_num_aux(bs->quant));
+	IvfListLayoutInit(&bs->layout, bs->quant);
 	bs->entry_size = sizeof(float) * bs->layout.num_aux + bs->layout.code_size +
 		sizeof(ItemPointerData);
 }
@@ -725,8 +724,7 @@ IvfParallelBuildMain(dsm_segment *seg, shm_toc *toc)
 	if (bs.quant == NULL)
 		elog(ERROR, "lance_ivf parallel build: bad quantizer: %s", err ? err : "?");
 	bs.residuals = quantizer_wants_residuals(bs.quant);
-	IvfListLayoutInit(&bs.layout, (int) quantizer_code_size(bs.quant),
-					  quantizer_num_aux(bs.quant));
+	IvfListLayoutInit(&bs.layout, bs.quant);
 	bs.entry_size = sizeof(float) * bs.layout.num_aux + bs.layout.code_size +
 		sizeof(ItemPointerData);
 	bs.centroids = (float *) IvfSharedPtr(shared, shared->centroid_off);

@@ -18,8 +18,8 @@ IvfPutEntry(Page page, const IvfListLayout *layout, int slot,
 	Size		auxbytes = sizeof(float) * layout->num_aux;
 
 	memcpy((char *) page + layout->aux_off + auxbytes * slot, aux, auxbytes);
-	memcpy((char *) page + layout->code_off + (Size) layout->code_size * slot,
-		   code, layout->code_size);
+	quantizer_code_put(layout->quant, (uint8 *) page + layout->code_off, slot,
+					   code);
 	memcpy((char *) page + layout->tid_off + sizeof(ItemPointerData) * slot,
 		   tid, sizeof(ItemPointerData));
 }

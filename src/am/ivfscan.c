@@ -294,6 +294,12 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 
 		CHECK_FOR_INTERRUPTS();
 		/* a cycle or a bad link in a corrupt index must not hang or crash */
+		/*
+		 * Concurrent inserts may have extended the chain past the size we
+		 * read at the start: look again before calling a link broken.
+		 */
+		if (blkno >= nblocks || guard + 1 > (int64) nblocks)
+			nblocks = RelationGetNumberOfBlocks(index);
 		if (blkno >= nblocks || ++guard > (int64) nblocks)
 			ereport(ERROR,
 					(errcode(ERRCODE_INDEX_CORRUPTED),
@@ -316,9 +322,9 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 			const ItemPointerData *tids =
 			(const ItemPointerData *) ((char *) page + lay->tid_off);
 
-			quantizer_estimate(so->qq, (const uint8 *) page + lay->code_off,
-							   (const float *) ((char *) page + lay->aux_off),
-							   n, so->est, so->lower);
+			quantizer_estimate_area(so->qq, (const uint8 *) page + lay->code_off,
+									(const float *) ((char *) page + lay->aux_off),
+									n, so->est, so->lower);
 			so->codes_scanned += n;
 			for (int i = 0; i < n; i++)
 			{

@@ -21,8 +21,10 @@
 	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(IvfPageOpaqueData)))
 
 void
-IvfListLayoutInit(IvfListLayout *layout, int code_size, int num_aux)
+IvfListLayoutInit(IvfListLayout *layout, const Quantizer *quant)
 {
+	int			code_size = (int) quantizer_code_size(quant);
+	int			num_aux = quantizer_num_aux(quant);
 	Size		avail = IVF_PAGE_USABLE - IVF_LIST_HDR_SIZE;
 	Size		per = sizeof(float) * num_aux + code_size + sizeof(ItemPointerData);
 	int			cap = (int) (avail / per);
@@ -35,7 +37,7 @@ IvfListLayoutInit(IvfListLayout *layout, int code_size, int num_aux)
 		layout->aux_off = off;
 		off += sizeof(float) * num_aux * cap;
 		layout->code_off = off;
-		off += (Size) code_size * cap;
+		off += quantizer_code_area_size(quant, cap);
 		off = SHORTALIGN(off);
 		layout->tid_off = off;
 		off += sizeof(ItemPointerData) * cap;
@@ -44,6 +46,7 @@ IvfListLayoutInit(IvfListLayout *layout, int code_size, int num_aux)
 		cap--;
 	}
 	layout->end_off = off;
+	layout->quant = quant;
 	layout->capacity = cap;
 	layout->code_size = code_size;
 	layout->num_aux = num_aux;
@@ -339,7 +342,7 @@ IvfLoadCache(Relation index, const IvfMetaPageData *meta)
 		/* lets scans prepare each list without per-list transforms */
 		if (!quantizer_attach_centroids(c->quant, c->centroids, meta->nlists))
 			elog(ERROR, "lance_ivf: out of memory preparing centroids");
-		IvfListLayoutInit(&c->layout, meta->code_size, meta->num_aux);
+		IvfListLayoutInit(&c->layout, c->quant);
 	}
 	PG_CATCH();
 	{

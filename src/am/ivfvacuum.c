@@ -20,9 +20,7 @@ IvfMoveEntry(Page page, const IvfListLayout *lay, int from, int to)
 
 	memmove((char *) page + lay->aux_off + auxbytes * to,
 			(char *) page + lay->aux_off + auxbytes * from, auxbytes);
-	memmove((char *) page + lay->code_off + (Size) lay->code_size * to,
-			(char *) page + lay->code_off + (Size) lay->code_size * from,
-			lay->code_size);
+	quantizer_code_move(lay->quant, (uint8 *) page + lay->code_off, from, to);
 	memmove((char *) page + lay->tid_off + sizeof(ItemPointerData) * to,
 			(char *) page + lay->tid_off + sizeof(ItemPointerData) * from,
 			sizeof(ItemPointerData));

@@ -590,8 +590,14 @@ quantizer_query_new(const Quantizer *q)
 		qq->table = quant_alloc(q, t1 * sizeof(float));
 	if (t2)
 		qq->table2 = quant_alloc(q, t2 * sizeof(float));
+	if (RQ_FASTSCAN(q))
+	{
+		qq->rq_lut = quant_alloc(q, (size_t) q->rq_dim * 4);
+		qq->rq_dir = quant_alloc(q, (size_t) q->rq_dim * sizeof(float));
+	}
 	if (qq->query == NULL || qq->work == NULL ||
-		(t1 && qq->table == NULL) || (t2 && qq->table2 == NULL))
+		(t1 && qq->table == NULL) || (t2 && qq->table2 == NULL) ||
+		(RQ_FASTSCAN(q) && (qq->rq_lut == NULL || qq->rq_dir == NULL)))
 	{
 		quantizer_query_free(qq);
 		return NULL;
@@ -612,6 +618,8 @@ quantizer_query_free(QuantQuery *qq)
 	quant_release(q, qq->table);
 	quant_release(q, qq->table2);
 	quant_release(q, qq->rq_qrot);
+	quant_release(q, qq->rq_lut);
+	quant_release(q, qq->rq_dir);
 	quant_release(q, qq);
 }
 
@@ -762,4 +770,54 @@ quantizer_estimate(const QuantQuery *qq, const uint8_t *codes,
 			rq_estimate(qq, codes, aux, n, est, lower);
 			break;
 	}
+}
+
+/* ---- code areas ---- */
+
+size_t
+quantizer_code_area_size(const Quantizer *q, int capacity)
+{
+	if (RQ_FASTSCAN(q))
+		return rq_fs_area_size(q, capacity);
+	return (size_t) capacity * q->code_size;
+}
+
+void
+quantizer_code_put(const Quantizer *q, uint8_t *area, int slot,
+				   const uint8_t *code)
+{
+	if (RQ_FASTSCAN(q))
+		rq_fs_put(q, area, slot, code);
+	else
+		memcpy(area + (size_t) slot * q->code_size, code, q->code_size);
+}
+
+void
+quantizer_code_get(const Quantizer *q, const uint8_t *area, int slot,
+				   uint8_t *code)
+{
+	if (RQ_FASTSCAN(q))
+		rq_fs_get(q, area, slot, code);
+	else
+		memcpy(code, area + (size_t) slot * q->code_size, q->code_size);
+}
+
+void
+quantizer_code_move(const Quantizer *q, uint8_t *area, int from, int to)
+{
+	if (RQ_FASTSCAN(q))
+		rq_fs_move(q, area, from, to);
+	else
+		memmove(area + (size_t) to * q->code_size,
+				area + (size_t) from * q->code_size, q->code_size);
+}
+
+void
+quantizer_estimate_area(const QuantQuery *qq, const uint8_t *area,
+						const float *aux, int n, float *est, float *lower)
+{
+	if (RQ_FASTSCAN(qq->q))
+		rq_fs_estimate(qq, area, aux, n, est, lower);
+	else
+		quantizer_estimate(qq, area, aux, n, est, lower);
 }

@@ -130,6 +130,35 @@ extern void quantizer_estimate(const QuantQuery *qq, const uint8_t *codes,
 							   const float *aux, int n,
 							   float *est, float *lower);
 
+/*
+ * Code areas: how an index page stores the codes of `capacity` entries.
+ * Most quantizers use the contiguous layout above (slot i at area + i *
+ * code_size, and quantizer_estimate_area is quantizer_estimate); 1-bit RQ
+ * interleaves the codes of groups of 16 slots for its
+ * fast-scan kernel (see rabitq.c).  Callers therefore only reach the
+ * codes through these functions.  Slots of an area that were never put
+ * hold arbitrary bytes; their estimates are simply not computed.
+ */
+extern size_t quantizer_code_area_size(const Quantizer *q, int capacity);
+extern void quantizer_code_put(const Quantizer *q, uint8_t *area, int slot,
+							   const uint8_t *code);
+extern void quantizer_code_get(const Quantizer *q, const uint8_t *area,
+							   int slot, uint8_t *code);
+/* slot `to` := slot `from` (from != to) */
+extern void quantizer_code_move(const Quantizer *q, uint8_t *area, int from,
+								int to);
+
+/*
+ * quantizer_estimate over the slots 0..n-1 of an area (aux as for
+ * quantizer_estimate, entry-major).  For 1-bit RQ the estimates use
+ * 8-bit quantised look-up tables: they differ slightly from
+ * quantizer_estimate's, and the lower bounds are widened by the
+ * tables' rounding error so that they stay bounds.
+ */
+extern void quantizer_estimate_area(const QuantQuery *qq, const uint8_t *area,
+									const float *aux, int n,
+									float *est, float *lower);
+
 /* Decode (approximately) one code back to a vector, for tests and HNSW. */
 extern void quantizer_decode(const Quantizer *q, const uint8_t *code,
 							 const float *aux, float *out);

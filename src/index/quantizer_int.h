@@ -20,6 +20,13 @@
  */
 #define RQ_EPS0 2.6f
 
+/*
+ * 1-bit RaBitQ codes are scanned with 4-bit look-up tables (fast scan):
+ * code areas hold them in groups of RQ_FS_GROUP slots, byte-transposed.
+ */
+#define RQ_FS_GROUP 16
+#define RQ_FASTSCAN(q) ((q)->kind == QUANT_RQ && (q)->num_bits == 1)
+
 struct Quantizer
 {
 	QuantKind	kind;
@@ -76,6 +83,19 @@ struct QuantQuery
 	float		qsum;			/* RQ: sum of the rotated query's coordinates */
 	float		dmax;			/* SQ: bound on the norm of any decoded vector */
 	float	   *rq_qrot;		/* RQ: rotated query (begin/list path), D floats */
+
+	/*
+	 * 1-bit RQ fast scan: D/4 uint8 tables (kernel order, see rabitq.c)
+	 * with <y, q'> ~ lut_base + lut_delta * (sum of entries), within
+	 * lut_err.  The float table is then built only if quantizer_estimate
+	 * needs it, from rq_dir (the query direction q').
+	 */
+	uint8_t    *rq_lut;
+	float		rq_lut_base;
+	float		rq_lut_delta;
+	float		rq_lut_err;
+	float	   *rq_dir;
+	bool		rq_table_valid;
 };
 
 /* quantizer.c */
@@ -117,5 +137,16 @@ extern void rq_query_begin(QuantQuery *qq);
 extern void rq_query_list(QuantQuery *qq, int list);
 extern void rq_estimate(const QuantQuery *qq, const uint8_t *codes,
 						const float *aux, int n, float *est, float *lower);
+extern size_t rq_fs_area_size(const Quantizer *q, int capacity);
+extern void rq_fs_put(const Quantizer *q, uint8_t *area, int slot,
+					  const uint8_t *code);
+extern void rq_fs_get(const Quantizer *q, const uint8_t *area, int slot,
+					  uint8_t *code);
+extern void rq_fs_move(const Quantizer *q, uint8_t *area, int from, int to);
+extern void rq_fs_estimate(const QuantQuery *qq, const uint8_t *area,
+						   const float *aux, int n, float *est, float *lower);
+/* exposed for tests: one group's table sums, the scalar or the AVX2 kernel */
+extern void rq_fs_accumulate(const uint8_t *lut, const uint8_t *group,
+							 int code_size, bool use_avx2, uint32_t *acc);
 
 #endif							/* LANCE_INDEX_QUANTIZER_INT_H */

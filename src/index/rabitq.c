@@ -23,6 +23,9 @@
  * <u, q'> = sum_j 2^j (sum_k T_k[plane_j[k]]) and <y, q'> = <u, q'> -
  * L sum q'.  Then <o, q_dir> ~ <y, q'> / <y, o'>, with |error| <=
  * eps0 * aux[2] with high probability.
+ *
+ * 1-bit codes in index pages are scanned differently (fast scan, below):
+ * 4-bit tables quantised to uint8 and looked up 32 at a time with pshufb.
  */
 #include "index/quantizer_int.h"
 
@@ -451,14 +454,8 @@ rq_build_tables_avx2(float *table, const float *v, int d)
 #endif
 
 static void
-rq_build_tables(QuantQuery *qq, const float *v, int d)
+rq_build_float_tables(QuantQuery *qq, const float *v, int d)
 {
-	double		sum = 0.0;
-	int			i;
-
-	for (i = 0; i < d; i++)
-		sum += v[i];
-	qq->qsum = (float) sum;
 #if defined(__x86_64__) || defined(__i386__)
 	if (qq->use_avx2)
 	{
@@ -469,20 +466,248 @@ rq_build_tables(QuantQuery *qq, const float *v, int d)
 	rq_build_tables_scalar(qq->table, v, d);
 }
 
+/*
+ * Fast-scan tables (1 bit): table j holds the 16 partial sums of v over
+ * dimensions 4j..4j+3 (nibble j of a code: the low nibble of code byte
+ * j / 2 for even j, the high one for odd j).  Each is shifted by its
+ * minimum and all are rounded to multiples of one delta = largest range /
+ * 255, so every entry fits a uint8 and <b, v> = sum of minimums + delta *
+ * (sum of entries) up to delta / 2 per table.
+ *
+ * Kernel order: the tables of code bytes 2p and 2p + 1 take 64 bytes at
+ * 64 p: low nibble of byte 2p, of byte 2p + 1, high nibble of byte 2p, of
+ * byte 2p + 1; so one 32-byte load gives the low-nibble tables of the two
+ * bytes that one 32-byte load of a group's codes holds (see below).
+ *
+ * The scalar and AVX2 builders produce the same tables and both kernels
+ * sum them exactly as integers, so both paths give identical estimates.
+ */
+static void
+rq_lut_finish(QuantQuery *qq, const float *mins, float range, int ntab)
+{
+	double		base = 0.0;
+	int			j;
+
+	for (j = 0; j < ntab; j++)
+		base += mins[j];
+	qq->rq_lut_delta = range / 255.0f;
+	/* <y, q'> = <b, q'> - sum q' / 2 */
+	qq->rq_lut_base = (float) (base - 0.5 * qq->qsum);
+	/* rounding: delta / 2 per table, with room for float rounding */
+	qq->rq_lut_err = 0.501f * qq->rq_lut_delta * (float) ntab;
+}
+
+/* where table j goes in kernel order */
+static inline uint8_t *
+rq_lut_slot(uint8_t *lut, int j)
+{
+	int			k = j >> 1;
+
+	return lut + 64 * (k >> 1) + 16 * (k & 1) + 32 * (j & 1);
+}
+
+/*
+ * Entry b of a table is (((0 + [b&1] w0) + [b&2] w1) + [b&4] w2) + [b&8] w3
+ * in this order in both builders, so both give the same tables.
+ */
+static void
+rq_build_lut_scalar(QuantQuery *qq, const float *v, int d)
+{
+	int			ntab = d / 4;
+	float	   *ent = qq->table;	/* scratch: 16 per table, then minimums */
+	float	   *mins = ent + (size_t) 16 * ntab;
+	float		range = 0.0f;
+	float		inv;
+	int			j;
+	int			b;
+
+	for (j = 0; j < ntab; j++)
+	{
+		const float *w = v + 4 * j;
+		float	   *t = ent + 16 * j;
+		float		mn = 0.0f;
+		float		mx = 0.0f;
+
+		for (b = 0; b < 16; b++)
+		{
+			float		e = 0.0f;
+
+			e += (b & 1) ? w[0] : 0.0f;
+			e += (b & 2) ? w[1] : 0.0f;
+			e += (b & 4) ? w[2] : 0.0f;
+			e += (b & 8) ? w[3] : 0.0f;
+			t[b] = e;
+			mn = e < mn ? e : mn;
+			mx = e > mx ? e : mx;
+		}
+		mins[j] = mn;
+		range = mx - mn > range ? mx - mn : range;
+	}
+	inv = range > 0.0f ? 255.0f / range : 0.0f;
+	for (j = 0; j < ntab; j++)
+	{
+		uint8_t    *out = rq_lut_slot(qq->rq_lut, j);
+		const float *t = ent + 16 * j;
+
+		for (b = 0; b < 16; b++)
+		{
+			int			c = (int) ((t[b] - mins[j]) * inv + 0.5f);
+
+			out[b] = (uint8_t) (c > 255 ? 255 : c);
+		}
+	}
+	rq_lut_finish(qq, mins, range, ntab);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* horizontal min and max of the 16 floats in a and b */
+__attribute__((target("avx2"))) static inline void
+rq_minmax16(__m256 a, __m256 b, float *mn, float *mx)
+{
+	__m256		lo = _mm256_min_ps(a, b);
+	__m256		hi = _mm256_max_ps(a, b);
+	__m128		l = _mm_min_ps(_mm256_castps256_ps128(lo), _mm256_extractf128_ps(lo, 1));
+	__m128		h = _mm_max_ps(_mm256_castps256_ps128(hi), _mm256_extractf128_ps(hi, 1));
+
+	l = _mm_min_ps(l, _mm_movehl_ps(l, l));
+	h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+	l = _mm_min_ss(l, _mm_shuffle_ps(l, l, 1));
+	h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+	*mn = _mm_cvtss_f32(l);
+	*mx = _mm_cvtss_f32(h);
+}
+
+__attribute__((target("avx2"))) static void
+rq_build_lut_avx2(QuantQuery *qq, const float *v, int d)
+{
+	int			ntab = d / 4;
+	float	   *ent = qq->table;
+	float	   *mins = ent + (size_t) 16 * ntab;
+	float		range = 0.0f;
+	__m256		m[4][2];
+	__m256		vmn;
+	__m256		vinv;
+	__m256		half = _mm256_set1_ps(0.5f);
+	int			j;
+	int			i;
+	int			b;
+
+	/* m[i][h]: all ones where bit i of entry 8h + lane is set */
+	for (i = 0; i < 4; i++)
+		for (b = 0; b < 2; b++)
+		{
+			int32_t		bits[8];
+			int			l;
+
+			for (l = 0; l < 8; l++)
+				bits[l] = ((8 * b + l) >> i) & 1 ? -1 : 0;
+			m[i][b] = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *) bits));
+		}
+	for (j = 0; j < ntab; j++)
+	{
+		__m256		t0 = _mm256_setzero_ps();
+		__m256		t1 = _mm256_setzero_ps();
+		float		mn;
+		float		mx;
+
+		for (i = 0; i < 4; i++)
+		{
+			__m256		w = _mm256_set1_ps(v[4 * j + i]);
+
+			t0 = _mm256_add_ps(t0, _mm256_and_ps(m[i][0], w));
+			t1 = _mm256_add_ps(t1, _mm256_and_ps(m[i][1], w));
+		}
+		_mm256_storeu_ps(ent + 16 * j, t0);
+		_mm256_storeu_ps(ent + 16 * j + 8, t1);
+		rq_minmax16(t0, t1, &mn, &mx);
+		mins[j] = mn;
+		range = mx - mn > range ? mx - mn : range;
+	}
+	vinv = _mm256_set1_ps(range > 0.0f ? 255.0f / range : 0.0f);
+	for (j = 0; j < ntab; j++)
+	{
+		__m256i		c0;
+		__m256i		c1;
+		__m256i		p;
+
+		vmn = _mm256_set1_ps(mins[j]);
+		c0 = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(ent + 16 * j), vmn), vinv), half));
+		c1 = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(ent + 16 * j + 8), vmn), vinv), half));
+		/* saturating packs clamp at 255 like the scalar code */
+		p = _mm256_permute4x64_epi64(_mm256_packus_epi32(c0, c1), 0xD8);
+		_mm_storeu_si128((__m128i *) rq_lut_slot(qq->rq_lut, j),
+						 _mm_packus_epi16(_mm256_castsi256_si128(p),
+										  _mm256_extracti128_si256(p, 1)));
+	}
+	rq_lut_finish(qq, mins, range, ntab);
+}
+#endif
+
+static void
+rq_build_lut(QuantQuery *qq, const float *v, int d)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	if (qq->use_avx2)
+	{
+		rq_build_lut_avx2(qq, v, d);
+		return;
+	}
+#endif
+	rq_build_lut_scalar(qq, v, d);
+}
+
+static void
+rq_build_tables(QuantQuery *qq, const float *v, int d)
+{
+	double		p[4] = {0.0, 0.0, 0.0, 0.0};
+	int			i;
+
+	/* d is a multiple of 64; four partial sums as in rq_normalize */
+	for (i = 0; i < d; i += 4)
+	{
+		p[0] += v[i];
+		p[1] += v[i + 1];
+		p[2] += v[i + 2];
+		p[3] += v[i + 3];
+	}
+	qq->qsum = (float) ((p[0] + p[1]) + (p[2] + p[3]));
+	if (RQ_FASTSCAN(qq->q))
+	{
+		/* the float tables cost more than a list scan: only on demand */
+		memcpy(qq->rq_dir, v, (size_t) d * sizeof(float));
+		qq->rq_table_valid = false;
+		rq_build_lut(qq, v, d);
+		return;
+	}
+	rq_build_float_tables(qq, v, d);
+}
+
 /* v (D floats) := v / ||v|| (first n entries used), 0 for a zero vector */
 static double
 rq_normalize(float *v, int d)
 {
-	double		norm = 0.0;
+	double		p[4] = {0.0, 0.0, 0.0, 0.0};
+	double		norm;
+	double		inv;
 	int			i;
 
-	for (i = 0; i < d; i++)
-		norm += (double) v[i] * v[i];
-	norm = sqrt(norm);
+	/* four partial sums: no long chain of dependent adds */
+	for (i = 0; i + 4 <= d; i += 4)
+	{
+		p[0] += (double) v[i] * v[i];
+		p[1] += (double) v[i + 1] * v[i + 1];
+		p[2] += (double) v[i + 2] * v[i + 2];
+		p[3] += (double) v[i + 3] * v[i + 3];
+	}
+	for (; i < d; i++)
+		p[0] += (double) v[i] * v[i];
+	norm = sqrt((p[0] + p[1]) + (p[2] + p[3]));
 	if (!(norm > 0.0) || !isfinite(norm))
 		norm = 0.0;
+	/* per probed list: a multiply, not a division, per coordinate */
+	inv = norm > 0.0 ? 1.0 / norm : 0.0;
 	for (i = 0; i < d; i++)
-		v[i] = norm > 0.0 ? (float) (v[i] / norm) : 0.0f;
+		v[i] = (float) (v[i] * inv);
 	return norm;
 }
 
@@ -588,13 +813,52 @@ rq_plane_sum(const float *t, const uint8_t *p, int nbytes)
 	return (s0 + s1) + (s2 + s3);
 }
 
+/*
+ * Distance and lower bound from yq ~ <y, q'> for one entry; `slack` bounds
+ * the error of the resulting <o', q'> with high probability.
+ */
+static inline void
+rq_finish(float yq, float slack, const float *a, float qn, float constant,
+		  bool ip_metric, float *est, float *lower)
+{
+	float		on = a[0];
+	float		ip = yq * a[1];
+	float		hi;
+	float		e;
+	float		l;
+
+	/* both unit vectors: clamp; the bound side never below the estimate */
+	ip = ip > 1.0f ? 1.0f : (ip < -1.0f ? -1.0f : ip);
+	hi = ip + slack;
+	hi = hi > 1.0f ? 1.0f : hi;
+
+	if (ip_metric)
+	{
+		float		prod = on * qn;
+
+		e = constant - prod * ip;
+		l = constant - prod * hi;
+	}
+	else
+	{
+		float		base = on * on + qn * qn;
+		float		prod = 2.0f * on * qn;
+
+		e = base - prod * ip;
+		l = base - prod * hi;
+		e = e > 0.0f ? e : 0.0f;
+		l = l > 0.0f ? l : 0.0f;
+	}
+	*est = e;
+	*lower = l;
+}
+
 void
 rq_estimate(const QuantQuery *qq, const uint8_t *codes, const float *aux,
 			int n, float *est, float *lower)
 {
 	const Quantizer *q = qq->q;
-	/* locals: stores to est[] could alias qq's float fields otherwise */
-	const float *table = qq->table;
+	const float *table;
 	size_t		code_size = q->code_size;
 	int			bits = q->num_bits;
 	int			nbytes = q->rq_dim / 8;
@@ -604,47 +868,394 @@ rq_estimate(const QuantQuery *qq, const uint8_t *codes, const float *aux,
 	bool		ip_metric = q->metric == QMETRIC_IP;
 	int			i;
 
+	if (RQ_FASTSCAN(q) && !qq->rq_table_valid)
+	{
+		/* a cache inside the query state, filled on first use */
+		QuantQuery *mq = (QuantQuery *) qq;
+
+		rq_build_float_tables(mq, qq->rq_dir, q->rq_dim);
+		mq->rq_table_valid = true;
+	}
+	/* locals: stores to est[] could alias qq's float fields otherwise */
+	table = qq->table;
+
 	for (i = 0; i < n; i++)
 	{
 		const uint8_t *c = codes + (size_t) i * code_size;
 		const float *a = aux + (size_t) i * 3;
-		float		on = a[0];
 		float		acc;
-		float		ip;
-		float		hi;
-		float		e;
-		float		l;
 		int			j;
 
 		acc = rq_plane_sum(table, c, nbytes);
 		for (j = 1; j < bits; j++)
 			acc += (float) (1 << j) *
 				rq_plane_sum(table, c + (size_t) j * nbytes, nbytes);
-		ip = (acc - offset) * a[1];
+		rq_finish(acc - offset, RQ_EPS0 * a[2], a, qn, constant, ip_metric,
+				  est + i, lower + i);
+	}
+}
 
-		/* both unit vectors: clamp; the bound side never below the estimate */
-		ip = ip > 1.0f ? 1.0f : (ip < -1.0f ? -1.0f : ip);
-		hi = ip + RQ_EPS0 * a[2];
-		hi = hi > 1.0f ? 1.0f : hi;
+/*
+ * ---- 1-bit fast scan ----
+ *
+ * Code area: groups of RQ_FS_GROUP = 16 slots, each group code_size * 16
+ * bytes, byte k of slot s at group + 16 k + s (the group's codes
+ * transposed).  So 32 bytes at group + 16 k hold bytes k and k + 1 of all
+ * 16 slots: with the tables in kernel order (rq_build_lut), pshufb of the
+ * low nibbles gives byte k's low-nibble entries in the lower lane and byte
+ * k + 1's in the upper one, the high nibbles likewise.  Groups of 16
+ * rather than 32 waste less of a page on padding (dim 784: 48 entries per
+ * page instead of 32; contiguous codes: 55).
+ */
+size_t
+rq_fs_area_size(const Quantizer *q, int capacity)
+{
+	return (size_t) ((capacity + RQ_FS_GROUP - 1) / RQ_FS_GROUP) *
+		RQ_FS_GROUP * q->code_size;
+}
 
-		if (ip_metric)
+void
+rq_fs_put(const Quantizer *q, uint8_t *area, int slot, const uint8_t *code)
+{
+	size_t		cs = q->code_size;
+	uint8_t    *g = area + (size_t) (slot / RQ_FS_GROUP) * RQ_FS_GROUP * cs +
+		slot % RQ_FS_GROUP;
+	size_t		k;
+
+	for (k = 0; k < cs; k++)
+		g[RQ_FS_GROUP * k] = code[k];
+}
+
+void
+rq_fs_get(const Quantizer *q, const uint8_t *area, int slot, uint8_t *code)
+{
+	size_t		cs = q->code_size;
+	const uint8_t *g = area + (size_t) (slot / RQ_FS_GROUP) * RQ_FS_GROUP * cs +
+		slot % RQ_FS_GROUP;
+	size_t		k;
+
+	for (k = 0; k < cs; k++)
+		code[k] = g[RQ_FS_GROUP * k];
+}
+
+void
+rq_fs_move(const Quantizer *q, uint8_t *area, int from, int to)
+{
+	size_t		cs = q->code_size;
+	const uint8_t *f = area + (size_t) (from / RQ_FS_GROUP) * RQ_FS_GROUP * cs +
+		from % RQ_FS_GROUP;
+	uint8_t    *t = area + (size_t) (to / RQ_FS_GROUP) * RQ_FS_GROUP * cs +
+		to % RQ_FS_GROUP;
+	size_t		k;
+
+	for (k = 0; k < cs; k++)
+		t[RQ_FS_GROUP * k] = f[RQ_FS_GROUP * k];
+}
+
+static void
+rq_fs_accumulate_scalar(const uint8_t *lut, const uint8_t *group,
+						int code_size, uint32_t *acc)
+{
+	int			k;
+	int			s;
+
+	for (s = 0; s < RQ_FS_GROUP; s++)
+		acc[s] = 0;
+	for (k = 0; k < code_size; k++)
+	{
+		const uint8_t *lo = lut + 64 * (k >> 1) + 16 * (k & 1);
+		const uint8_t *hi = lo + 32;
+		const uint8_t *c = group + RQ_FS_GROUP * k;
+
+		for (s = 0; s < RQ_FS_GROUP; s++)
+			acc[s] += (uint32_t) lo[c[s] & 15] + hi[c[s] >> 4];
+	}
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/*
+ * 16-bit lanes: the entry of slot 2i is the low byte of lane i, of slot
+ * 2i + 1 the high byte.  `all` adds whole lanes (even + 256 odd, modulo
+ * 2^16), `odd` the high bytes alone; even = all - 256 odd is then exact
+ * modulo 2^16, hence exact while the even sums stay below 2^16.  Each
+ * lane adds two entries of at most 255 per pair of code bytes, so chunks
+ * of 256 code bytes (D = 2048) cannot overflow; sums over chunks are
+ * 32-bit.
+ */
+#define RQ_FS_CHUNK 256
+
+__attribute__((target("avx2"))) static void
+rq_fs_accumulate_avx2(const uint8_t *lut, const uint8_t *group,
+					  int code_size, uint32_t *acc)
+{
+	const __m256i nib = _mm256_set1_epi8(0x0f);
+	__m256i		even = _mm256_setzero_si256();	/* 32-bit sums, slots 0, 2.. */
+	__m256i		odd = _mm256_setzero_si256();
+	__m256i		lo;
+	__m256i		hi;
+	int			k0;
+	int			k;
+
+	for (k0 = 0; k0 < code_size; k0 += RQ_FS_CHUNK)
+	{
+		int			kend = k0 + RQ_FS_CHUNK < code_size ? k0 + RQ_FS_CHUNK : code_size;
+		__m256i		a16 = _mm256_setzero_si256();
+		__m256i		o16 = _mm256_setzero_si256();
+		__m256i		e16;
+
+		for (k = k0; k < kend; k += 2)
 		{
-			float		prod = on * qn;
+			__m256i		c = _mm256_loadu_si256((const __m256i *) (group + RQ_FS_GROUP * k));
+			__m256i		tl = _mm256_loadu_si256((const __m256i *) (lut + 32 * k));
+			__m256i		th = _mm256_loadu_si256((const __m256i *) (lut + 32 * k + 32));
+			__m256i		rl = _mm256_shuffle_epi8(tl, _mm256_and_si256(c, nib));
+			__m256i		rh = _mm256_shuffle_epi8(th, _mm256_and_si256(_mm256_srli_epi16(c, 4), nib));
 
-			e = constant - prod * ip;
-			l = constant - prod * hi;
+			a16 = _mm256_add_epi16(a16, _mm256_add_epi16(rl, rh));
+			o16 = _mm256_add_epi16(o16, _mm256_add_epi16(_mm256_srli_epi16(rl, 8),
+														 _mm256_srli_epi16(rh, 8)));
 		}
+		e16 = _mm256_sub_epi16(a16, _mm256_slli_epi16(o16, 8));
+		/* the two lanes hold the same slots (bytes k and k + 1): add them */
+		even = _mm256_add_epi32(even,
+								_mm256_add_epi32(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(e16)),
+												 _mm256_cvtepu16_epi32(_mm256_extracti128_si256(e16, 1))));
+		odd = _mm256_add_epi32(odd,
+							   _mm256_add_epi32(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(o16)),
+												_mm256_cvtepu16_epi32(_mm256_extracti128_si256(o16, 1))));
+	}
+	/* interleave: per lane, unpacklo gives slots 0-3 | 8-11, unpackhi 4-7 | 12-15 */
+	lo = _mm256_unpacklo_epi32(even, odd);
+	hi = _mm256_unpackhi_epi32(even, odd);
+	_mm256_storeu_si256((__m256i *) acc, _mm256_permute2x128_si256(lo, hi, 0x20));
+	_mm256_storeu_si256((__m256i *) (acc + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
+}
+
+/*
+ * Two adjacent groups at once: each table load serves 32 slots.  The
+ * same sums as two calls of rq_fs_accumulate_avx2.
+ */
+__attribute__((target("avx2"))) static void
+rq_fs_accumulate2_avx2(const uint8_t *lut, const uint8_t *group,
+					   int code_size, uint32_t *acc)
+{
+	const __m256i nib = _mm256_set1_epi8(0x0f);
+	const uint8_t *group2 = group + (size_t) RQ_FS_GROUP * code_size;
+	__m256i		even[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+	__m256i		odd[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+	int			k0;
+	int			k;
+	int			h;
+
+	for (k0 = 0; k0 < code_size; k0 += RQ_FS_CHUNK)
+	{
+		int			kend = k0 + RQ_FS_CHUNK < code_size ? k0 + RQ_FS_CHUNK : code_size;
+		__m256i		a16[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+		__m256i		o16[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+
+		for (k = k0; k < kend; k += 2)
+		{
+			__m256i		tl = _mm256_loadu_si256((const __m256i *) (lut + 32 * k));
+			__m256i		th = _mm256_loadu_si256((const __m256i *) (lut + 32 * k + 32));
+			__m256i		c0 = _mm256_loadu_si256((const __m256i *) (group + RQ_FS_GROUP * k));
+			__m256i		c1 = _mm256_loadu_si256((const __m256i *) (group2 + RQ_FS_GROUP * k));
+			__m256i		rl0 = _mm256_shuffle_epi8(tl, _mm256_and_si256(c0, nib));
+			__m256i		rh0 = _mm256_shuffle_epi8(th, _mm256_and_si256(_mm256_srli_epi16(c0, 4), nib));
+			__m256i		rl1 = _mm256_shuffle_epi8(tl, _mm256_and_si256(c1, nib));
+			__m256i		rh1 = _mm256_shuffle_epi8(th, _mm256_and_si256(_mm256_srli_epi16(c1, 4), nib));
+
+			a16[0] = _mm256_add_epi16(a16[0], _mm256_add_epi16(rl0, rh0));
+			o16[0] = _mm256_add_epi16(o16[0], _mm256_add_epi16(_mm256_srli_epi16(rl0, 8),
+															   _mm256_srli_epi16(rh0, 8)));
+			a16[1] = _mm256_add_epi16(a16[1], _mm256_add_epi16(rl1, rh1));
+			o16[1] = _mm256_add_epi16(o16[1], _mm256_add_epi16(_mm256_srli_epi16(rl1, 8),
+															   _mm256_srli_epi16(rh1, 8)));
+		}
+		for (h = 0; h < 2; h++)
+		{
+			__m256i		e16 = _mm256_sub_epi16(a16[h], _mm256_slli_epi16(o16[h], 8));
+
+			even[h] = _mm256_add_epi32(even[h],
+									   _mm256_add_epi32(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(e16)),
+														_mm256_cvtepu16_epi32(_mm256_extracti128_si256(e16, 1))));
+			odd[h] = _mm256_add_epi32(odd[h],
+									  _mm256_add_epi32(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(o16[h])),
+													   _mm256_cvtepu16_epi32(_mm256_extracti128_si256(o16[h], 1))));
+		}
+	}
+	for (h = 0; h < 2; h++)
+	{
+		__m256i		lo = _mm256_unpacklo_epi32(even[h], odd[h]);
+		__m256i		hi = _mm256_unpackhi_epi32(even[h], odd[h]);
+
+		_mm256_storeu_si256((__m256i *) (acc + 16 * h), _mm256_permute2x128_si256(lo, hi, 0x20));
+		_mm256_storeu_si256((__m256i *) (acc + 16 * h + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
+	}
+}
+#endif
+
+void
+rq_fs_accumulate(const uint8_t *lut, const uint8_t *group, int code_size,
+				 bool use_avx2, uint32_t *acc)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	if (use_avx2)
+	{
+		rq_fs_accumulate_avx2(lut, group, code_size, acc);
+		return;
+	}
+#endif
+	rq_fs_accumulate_scalar(lut, group, code_size, acc);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/*
+ * rq_finish for 8 entries (aux at a, 3 floats each), with the same
+ * operations in the same order, so the results are the scalar ones.
+ */
+__attribute__((target("avx2"))) static inline void
+rq_finish8(__m256 yq, __m256 err, const float *a, __m256 qn,
+		   __m256 constant, bool ip_metric, float *est, float *lower)
+{
+	const __m256 one = _mm256_set1_ps(1.0f);
+	const __m256 zero = _mm256_setzero_ps();
+	__m256		x0 = _mm256_loadu_ps(a);
+	__m256		x1 = _mm256_loadu_ps(a + 8);
+	__m256		x2 = _mm256_loadu_ps(a + 16);
+	__m256		on;
+	__m256		a1;
+	__m256		a2;
+	__m256		ip;
+	__m256		slack;
+	__m256		hi;
+	__m256		e;
+	__m256		l;
+
+	/*
+	 * Deinterleave a[3i + f]: blend so that position p holds an element of
+	 * field f, then permute them into order.
+	 */
+	on = _mm256_blend_ps(_mm256_blend_ps(x0, x1, 0x92), x2, 0x24);
+	a1 = _mm256_blend_ps(_mm256_blend_ps(x0, x1, 0x24), x2, 0x49);
+	a2 = _mm256_blend_ps(_mm256_blend_ps(x0, x1, 0x49), x2, 0x92);
+	on = _mm256_permutevar8x32_ps(on, _mm256_setr_epi32(0, 3, 6, 1, 4, 7, 2, 5));
+	a1 = _mm256_permutevar8x32_ps(a1, _mm256_setr_epi32(1, 4, 7, 2, 5, 0, 3, 6));
+	a2 = _mm256_permutevar8x32_ps(a2, _mm256_setr_epi32(2, 5, 0, 3, 6, 1, 4, 7));
+
+	ip = _mm256_mul_ps(yq, a1);
+	slack = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(RQ_EPS0), a2),
+						  _mm256_mul_ps(err, a1));
+	ip = _mm256_max_ps(_mm256_min_ps(ip, one), _mm256_set1_ps(-1.0f));
+	hi = _mm256_min_ps(_mm256_add_ps(ip, slack), one);
+	if (ip_metric)
+	{
+		__m256		prod = _mm256_mul_ps(on, qn);
+
+		e = _mm256_sub_ps(constant, _mm256_mul_ps(prod, ip));
+		l = _mm256_sub_ps(constant, _mm256_mul_ps(prod, hi));
+	}
+	else
+	{
+		__m256		base = _mm256_add_ps(_mm256_mul_ps(on, on), _mm256_mul_ps(qn, qn));
+		__m256		prod = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(2.0f), on), qn);
+
+		e = _mm256_max_ps(_mm256_sub_ps(base, _mm256_mul_ps(prod, ip)), zero);
+		l = _mm256_max_ps(_mm256_sub_ps(base, _mm256_mul_ps(prod, hi)), zero);
+	}
+	_mm256_storeu_ps(est, e);
+	_mm256_storeu_ps(lower, l);
+}
+
+__attribute__((target("avx2"))) static void
+rq_fs_estimate_avx2(const QuantQuery *qq, const uint8_t *area,
+					const float *aux, int n, float *est, float *lower)
+{
+	const Quantizer *q = qq->q;
+	int			cs = (int) q->code_size;
+	const uint8_t *lut = qq->rq_lut;
+	float		base = qq->rq_lut_base;
+	float		delta = qq->rq_lut_delta;
+	float		err = qq->rq_lut_err;
+	float		qn = qq->qnorm;
+	float		constant = qq->constant;
+	bool		ip_metric = q->metric == QMETRIC_IP;
+	__m256		vbase = _mm256_set1_ps(base);
+	__m256		vdelta = _mm256_set1_ps(delta);
+	__m256		verr = _mm256_set1_ps(err);
+	__m256		vqn = _mm256_set1_ps(qn);
+	__m256		vconst = _mm256_set1_ps(constant);
+	uint32_t	acc[2 * RQ_FS_GROUP];
+	int			g;
+	int			i;
+
+	for (g = 0; g < n; g += 2 * RQ_FS_GROUP)
+	{
+		int			m = n - g < 2 * RQ_FS_GROUP ? n - g : 2 * RQ_FS_GROUP;
+
+		/* a second group only where the area has one */
+		if (m > RQ_FS_GROUP)
+			rq_fs_accumulate2_avx2(lut, area + (size_t) g * cs, cs, acc);
 		else
+			rq_fs_accumulate_avx2(lut, area + (size_t) g * cs, cs, acc);
+		/* whole octets only: aux past entry n - 1 may be out of bounds */
+		for (i = 0; i + 8 <= m; i += 8)
 		{
-			float		base = on * on + qn * qn;
-			float		prod = 2.0f * on * qn;
+			__m256		yq = _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *) (acc + i)));
 
-			e = base - prod * ip;
-			l = base - prod * hi;
-			e = e > 0.0f ? e : 0.0f;
-			l = l > 0.0f ? l : 0.0f;
+			rq_finish8(_mm256_add_ps(vbase, _mm256_mul_ps(vdelta, yq)), verr,
+					   aux + (size_t) (g + i) * 3, vqn, vconst, ip_metric,
+					   est + g + i, lower + g + i);
 		}
-		est[i] = e;
-		lower[i] = l;
+		for (; i < m; i++)
+		{
+			const float *a = aux + (size_t) (g + i) * 3;
+
+			rq_finish(base + delta * (float) acc[i],
+					  RQ_EPS0 * a[2] + err * a[1], a, qn, constant,
+					  ip_metric, est + g + i, lower + g + i);
+		}
+	}
+}
+#endif
+
+void
+rq_fs_estimate(const QuantQuery *qq, const uint8_t *area, const float *aux,
+			   int n, float *est, float *lower)
+{
+	const Quantizer *q = qq->q;
+	int			cs = (int) q->code_size;
+	const uint8_t *lut = qq->rq_lut;
+	bool		use_avx2 = qq->use_avx2;
+	float		base = qq->rq_lut_base;
+	float		delta = qq->rq_lut_delta;
+	float		err = qq->rq_lut_err;
+	float		qn = qq->qnorm;
+	float		constant = qq->constant;
+	bool		ip_metric = q->metric == QMETRIC_IP;
+	uint32_t	acc[RQ_FS_GROUP];
+	int			g;
+	int			i;
+
+#if defined(__x86_64__) || defined(__i386__)
+	if (use_avx2)
+	{
+		rq_fs_estimate_avx2(qq, area, aux, n, est, lower);
+		return;
+	}
+#endif
+	for (g = 0; g < n; g += RQ_FS_GROUP)
+	{
+		int			m = n - g < RQ_FS_GROUP ? n - g : RQ_FS_GROUP;
+
+		rq_fs_accumulate_scalar(lut, area + (size_t) g * cs, cs, acc);
+		for (i = 0; i < m; i++)
+		{
+			const float *a = aux + (size_t) (g + i) * 3;
+
+			/* the tables' rounding error widens the bound */
+			rq_finish(base + delta * (float) acc[i],
+					  RQ_EPS0 * a[2] + err * a[1], a, qn, constant,
+					  ip_metric, est + g + i, lower + g + i);
+		}
 	}
 }

@@ -22,6 +22,7 @@
  */
 #include "index/kmeans.h"
 #include "index/quantizer.h"
+#include "index/quantizer_int.h"	/* fast-scan tables and kernels */
 #include "kernels/distance.h"
 
 #include <math.h>
@@ -780,6 +781,332 @@ test_pq(const float *x, const float *queries, int dim, const char *set,
 	}
 }
 
+/* ---- code areas and the 1-bit RQ fast scan ---- */
+
+/*
+ * Put codes into an area in random slot order, delete some as VACUUM does
+ * (the last entry moves into the hole), and read everything back.
+ */
+static void
+check_area_roundtrip(const Quantizer *qz, const uint8_t *codes, int n,
+					 const char *what)
+{
+	size_t		cs = quantizer_code_size(qz);
+	int			cap = n + 7;
+	size_t		asz = quantizer_code_area_size(qz, cap);
+	uint8_t    *area = xmalloc(asz);
+	int		   *slot_of = xmalloc((size_t) cap * sizeof(int));	/* slot -> code */
+	uint8_t    *got = xmalloc(cs);
+	bool		ok = asz >= (size_t) cap * cs;
+	int			live;
+	int			i;
+
+	memset(area, 0xa5, asz);
+	for (i = 0; i < n; i++)
+		slot_of[i] = i;
+	for (i = n - 1; i > 0; i--)
+	{
+		int			j = (int) (rng_next() % (uint64_t) (i + 1));
+		int			t = slot_of[i];
+
+		slot_of[i] = slot_of[j];
+		slot_of[j] = t;
+	}
+	/* random order of puts, each code into its slot */
+	for (i = 0; i < n; i++)
+		quantizer_code_put(qz, area, i, codes + (size_t) slot_of[i] * cs);
+	for (i = 0; i < n && ok; i++)
+	{
+		quantizer_code_get(qz, area, i, got);
+		ok = memcmp(got, codes + (size_t) slot_of[i] * cs, cs) == 0;
+	}
+	/* compaction */
+	live = n;
+	for (i = 0; i < live;)
+	{
+		if (rng_next() % 3 == 0)
+		{
+			live--;
+			if (i != live)
+			{
+				quantizer_code_move(qz, area, live, i);
+				slot_of[i] = slot_of[live];
+			}
+			continue;
+		}
+		i++;
+	}
+	for (i = 0; i < live && ok; i++)
+	{
+		quantizer_code_get(qz, area, i, got);
+		ok = memcmp(got, codes + (size_t) slot_of[i] * cs, cs) == 0;
+	}
+	check(ok, what, (double) live, (double) n);
+	free(area);
+	free(slot_of);
+	free(got);
+}
+
+/* Kernels on extreme tables: all 255 (overflow), random; avx2 == scalar. */
+static void
+test_fastscan_kernels(void)
+{
+	static const int sizes[] = {8, 16, 96, 256, 258, 512, 2048};
+	int			si;
+
+	for (si = 0; si < (int) (sizeof(sizes) / sizeof(sizes[0])); si++)
+	{
+		int			cs = sizes[si];
+		uint8_t    *lut = xmalloc((size_t) cs * 32);
+		uint8_t    *group = xmalloc((size_t) cs * RQ_FS_GROUP);
+		uint32_t	as[RQ_FS_GROUP];
+		uint32_t	av[RQ_FS_GROUP];
+		bool		ok = true;
+		int			round;
+		int			i;
+
+		for (round = 0; round < 2; round++)
+		{
+			for (i = 0; i < cs * 32; i++)
+				lut[i] = round == 0 ? 255 : (uint8_t) rng_next();
+			for (i = 0; i < cs * RQ_FS_GROUP; i++)
+				group[i] = (uint8_t) rng_next();
+			rq_fs_accumulate(lut, group, cs, false, as);
+			for (i = 0; i < RQ_FS_GROUP && round == 0; i++)
+				ok = ok && as[i] == (uint32_t) 255 * 2 * cs;
+			if (lance_kernels_avx2() != NULL)
+			{
+				rq_fs_accumulate(lut, group, cs, true, av);
+				ok = ok && memcmp(as, av, sizeof(as)) == 0;
+			}
+		}
+		check(ok, "rq fast scan: kernels agree, no overflow (code bytes %g)",
+			  cs, 0);
+		free(lut);
+		free(group);
+	}
+}
+
+/*
+ * 1-bit RQ over code areas, list by list as an IVF scan goes: estimates
+ * within the tables' documented rounding error of quantizer_estimate's,
+ * bounds still hold, avx2 and scalar identical.
+ */
+static void
+test_rq_fastscan(const float *x, const float *queries, int dim,
+				 const char *set, const float *centroids,
+				 const int32_t *assign, QuantMetric metric)
+{
+	QuantOptions o = options(QUANT_RQ, metric, dim, 0, 1);
+	Quantizer  *qz = quantizer_train(&o, NULL, 0);
+	Encoded		e;
+	size_t		cs;
+	uint8_t    *area[NLISTS];
+	float	   *laux[NLISTS];
+	uint8_t    *lcodes[NLISTS];
+	int		   *member[NLISTS];
+	int			count[NLISTS];
+	QuantQuery *qa;
+	QuantQuery *qs = NULL;
+	float	   *ea = xmalloc(NBASE * sizeof(float));
+	float	   *la = xmalloc(NBASE * sizeof(float));
+	float	   *ec = xmalloc(NBASE * sizeof(float));
+	float	   *lc = xmalloc(NBASE * sizeof(float));
+	float	   *e2 = xmalloc(NBASE * sizeof(float));
+	float	   *l2 = xmalloc(NBASE * sizeof(float));
+	double	   *dt = xmalloc(NBASE * sizeof(double));
+	double	   *da = xmalloc(NBASE * sizeof(double));
+	double	   *dc = xmalloc(NBASE * sizeof(double));
+	double		worst = 0.0;
+	double		rr_area = 0.0;
+	double		rr_contig = 0.0;
+	int64_t		viol = 0;
+	bool		same = true;
+	char		label[200];
+	int			l;
+	int			qi;
+	int			i;
+
+	encode_all(&e, qz, x, NBASE, centroids, (int32_t *) assign);
+	cs = quantizer_code_size(qz);
+	for (l = 0; l < NLISTS; l++)
+	{
+		count[l] = 0;
+		member[l] = xmalloc(NBASE * sizeof(int));
+		for (i = 0; i < NBASE; i++)
+			if (assign[i] == l)
+				member[l][count[l]++] = i;
+		/* slot order = member order, shuffled */
+		for (i = count[l] - 1; i > 0; i--)
+		{
+			int			j = (int) (rng_next() % (uint64_t) (i + 1));
+			int			t = member[l][i];
+
+			member[l][i] = member[l][j];
+			member[l][j] = t;
+		}
+		area[l] = xmalloc(quantizer_code_area_size(qz, count[l] + 1));
+		laux[l] = xmalloc((size_t) (count[l] + 1) * 3 * sizeof(float));
+		lcodes[l] = xmalloc((size_t) (count[l] + 1) * cs);
+		for (i = 0; i < count[l]; i++)
+		{
+			quantizer_code_put(qz, area[l], i, e.codes + (size_t) member[l][i] * cs);
+			memcpy(lcodes[l] + (size_t) i * cs, e.codes + (size_t) member[l][i] * cs, cs);
+			memcpy(laux[l] + (size_t) i * 3, e.aux + (size_t) member[l][i] * 3,
+				   3 * sizeof(float));
+		}
+	}
+	if (dim == 128 || dim == 3)
+		check_area_roundtrip(qz, e.codes, 200,
+							 "rq 1 bit area: put in random order, compact, get back (%g of %g live)");
+
+	quantizer_attach_centroids(qz, centroids, NLISTS);
+	if (lance_kernels_avx2() != NULL)
+	{
+		lance_kernels_use("scalar");
+		qs = quantizer_query_new(qz);
+		lance_kernels_use("auto");
+	}
+	qa = quantizer_query_new(qz);
+	for (qi = 0; qi < NQUERY; qi++)
+	{
+		const float *q = queries + (size_t) qi * dim;
+		int			t10[10];
+		int			a40[40];
+		int			c40[40];
+
+		quantizer_query_begin(qa, q);
+		if (qs)
+			quantizer_query_begin(qs, q);
+		for (l = 0; l < NLISTS; l++)
+		{
+			float		es[NBASE];
+			float		ls[NBASE];
+
+			if (count[l] == 0)
+				continue;
+			quantizer_query_list(qa, l);
+			quantizer_estimate_area(qa, area[l], laux[l], count[l], e2, l2);
+			quantizer_estimate(qa, lcodes[l], laux[l], count[l], es, ls);
+			for (i = 0; i < count[l]; i++)
+			{
+				const float *a = laux[l] + (size_t) i * 3;
+				double		prod = (metric == QMETRIC_IP ? 1.0 : 2.0) * a[0] * qa->qnorm;
+				double		allow = prod * qa->rq_lut_err * a[1];
+				int			m = member[l][i];
+
+				ea[m] = e2[i];
+				la[m] = l2[i];
+				ec[m] = es[i];
+				lc[m] = ls[i];
+				/* float rounding of the distances themselves */
+				worst = fmax(worst, fabs(e2[i] - es[i]) -
+							 (allow + 1e-5 * (fabs(es[i]) + prod)));
+			}
+			if (qs)
+			{
+				quantizer_query_list(qs, l);
+				quantizer_estimate_area(qs, area[l], laux[l], count[l], es, ls);
+				same = same && memcmp(es, e2, count[l] * sizeof(float)) == 0 &&
+					memcmp(ls, l2, count[l] * sizeof(float)) == 0;
+			}
+		}
+		for (i = 0; i < NBASE; i++)
+		{
+			dt[i] = true_dist(q, x + (size_t) i * dim, dim, metric);
+			da[i] = ea[i];
+			dc[i] = ec[i];
+			if ((double) la[i] > dt[i])
+				viol++;
+		}
+		top_k(dt, NBASE, 10, t10);
+		top_k(da, NBASE, 40, a40);
+		top_k(dc, NBASE, 40, c40);
+		rr_area += overlap(t10, 10, a40, 40) / 10.0;
+		rr_contig += overlap(t10, 10, c40, 40) / 10.0;
+	}
+	rr_area /= NQUERY;
+	rr_contig /= NQUERY;
+	snprintf(label, sizeof(label),
+			 "rq fast scan %s dim %d %s: estimates within the table error (excess %%g <= %%g)",
+			 set, dim, metric == QMETRIC_IP ? "ip" : "l2");
+	check(worst <= 0.0, label, worst, 0.0);
+	snprintf(label, sizeof(label),
+			 "rq fast scan %s dim %d %s: bound violations %%g <= %%g",
+			 set, dim, metric == QMETRIC_IP ? "ip" : "l2");
+	check((double) viol / ((double) NQUERY * NBASE) <= 0.01, label,
+		  (double) viol / ((double) NQUERY * NBASE), 0.01);
+	snprintf(label, sizeof(label),
+			 "rq fast scan %s dim %d %s: true top 10 in best 40 %%g vs float tables %%g",
+			 set, dim, metric == QMETRIC_IP ? "ip" : "l2");
+	check(rr_area >= rr_contig - 0.02, label, rr_area, rr_contig);
+	if (qs)
+	{
+		snprintf(label, sizeof(label),
+				 "rq fast scan %s dim %d %s: avx2 and scalar identical (%%g)",
+				 set, dim, metric == QMETRIC_IP ? "ip" : "l2");
+		check(same, label, same, 1);
+	}
+
+	quantizer_query_free(qa);
+	quantizer_query_free(qs);
+	for (l = 0; l < NLISTS; l++)
+	{
+		free(area[l]);
+		free(laux[l]);
+		free(lcodes[l]);
+		free(member[l]);
+	}
+	free(ea);
+	free(la);
+	free(ec);
+	free(lc);
+	free(e2);
+	free(l2);
+	free(dt);
+	free(da);
+	free(dc);
+	free_encoded(&e);
+	quantizer_free(qz);
+}
+
+/* Other quantizers: contiguous areas, estimate_area = estimate. */
+static void
+test_contiguous_areas(const float *x, const float *queries, int dim)
+{
+	static const QuantKind kinds[3] = {QUANT_SQ, QUANT_PQ, QUANT_RQ};
+	int			ki;
+
+	for (ki = 0; ki < 3; ki++)
+	{
+		QuantOptions o = options(kinds[ki], QMETRIC_L2, dim,
+								 kinds[ki] == QUANT_PQ ? 1 : 0,
+								 kinds[ki] == QUANT_SQ ? 8 : kinds[ki] == QUANT_PQ ? 8 : 2);
+		Quantizer  *qz = quantizer_train(&o, x, NBASE);
+		QuantQuery *qq;
+		Encoded		e;
+		float		est[200];
+		float		lower[200];
+		float		e2[200];
+		float		l2[200];
+
+		encode_all(&e, qz, x, 200, NULL, NULL);
+		check(quantizer_code_area_size(qz, 37) == 37 * quantizer_code_size(qz),
+			  "contiguous area size (kind %g)", kinds[ki], 0);
+		check_area_roundtrip(qz, e.codes, 200,
+							 "contiguous area: random order, compact, get back (%g of %g live)");
+		qq = quantizer_query_new(qz);
+		quantizer_query_reset(qq, queries, NULL);
+		quantizer_estimate(qq, e.codes, e.aux, 200, est, lower);
+		quantizer_estimate_area(qq, e.codes, e.aux, 200, e2, l2);
+		check(memcmp(est, e2, sizeof(est)) == 0 && memcmp(lower, l2, sizeof(lower)) == 0,
+			  "contiguous area: estimate_area = estimate (kind %g)", kinds[ki], 0);
+		quantizer_query_free(qq);
+		free_encoded(&e);
+		quantizer_free(qz);
+	}
+}
+
 /* ---- RQ ---- */
 
 static Accuracy
@@ -853,6 +1180,11 @@ test_rq(const float *x, const float *queries, int dim, const char *set,
 	}
 
 	/* residual mode (L2, IP) */
+	for (mode = 0; mode < 2; mode++)
+	{
+		test_rq_fastscan(x, queries, dim, set, centroids, assign,
+						 mode == 0 ? QMETRIC_L2 : QMETRIC_IP);
+	}
 	for (mode = 0; mode < 2; mode++)
 	{
 		QuantMetric metric = mode == 0 ? QMETRIC_L2 : QMETRIC_IP;
@@ -1210,6 +1542,7 @@ main(int argc, char **argv)
 	test_rq_degenerate();
 	test_cosine();
 	test_fuzz();
+	test_fastscan_kernels();
 
 	for (di = 0; di < (int) (sizeof(dims) / sizeof(dims[0])); di++)
 	{
@@ -1231,6 +1564,8 @@ main(int argc, char **argv)
 			test_sq(data, queries, dim, QMETRIC_IP, name);
 			test_pq(data, queries, dim, name, cent, assign);
 			test_rq(data, queries, dim, name, cent, assign);
+			if (set == 0 && dim >= 64)
+				test_contiguous_areas(data, queries, dim);
 			if (set == 0)
 				test_rq_decode(data, dim);
 			free(cent);
