@@ -22,9 +22,9 @@
 extern PGDLLEXPORT void _PG_init(void);
 
 /* Array allocations that may exceed 1 GB (large samples, spools). */
-#define lance_alloc_array(type, n) \
+#define lance_palloc_array(type, n) \
 	((type *) MemoryContextAllocHuge(CurrentMemoryContext, sizeof(type) * (Size) (n)))
-#define lance_alloc0_array(type, n) \
+#define lance_palloc0_array(type, n) \
 	((type *) MemoryContextAllocExtended(CurrentMemoryContext, \
 										 sizeof(type) * (Size) (n), \
 										 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO))

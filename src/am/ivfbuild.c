@@ -556,7 +556,7 @@ IvfTrain(IvfBuildState *bs, const IvfOptions *opts)
 	bs->qkind = qkind;
 	bs->kparams.k = lists;
 
-	bs->centroids = lance_alloc0_array(float, (Size) lists * dim);
+	bs->centroids = lance_palloc0_array(float, (Size) lists * dim);
 	if (bs->trained && lists > 1)
 	{
 		KMeansResult kres;
@@ -619,7 +619,7 @@ IvfTrain(IvfBuildState *bs, const IvfOptions *opts)
 	{
 		if (nsample > 0 && lists > 1)
 		{
-			int32	   *assign = lance_alloc_array(int32, nsample);
+			int32	   *assign = lance_palloc_array(int32, nsample);
 
 			kmeans_assign(bs->sample, nsample, dim, bs->centroids, lists,
 						  assign, NULL, &bs->kparams);
@@ -650,14 +650,14 @@ IvfTrain(IvfBuildState *bs, const IvfOptions *opts)
 static void
 IvfPrepareAssign(IvfBuildState *bs, Size spool_budget)
 {
-	bs->spools = lance_alloc0_array(IvfSpool, bs->nlists);
-	bs->radius = lance_alloc0_array(float, bs->nlists);
+	bs->spools = lance_palloc0_array(IvfSpool, bs->nlists);
+	bs->radius = lance_palloc0_array(float, bs->nlists);
 	bs->spool_budget = spool_budget;
-	bs->batch = lance_alloc_array(float, (Size) IVF_BATCH_ROWS * bs->dim);
-	bs->batch_tids = lance_alloc_array(ItemPointerData, IVF_BATCH_ROWS);
-	bs->assign = lance_alloc_array(int32, IVF_BATCH_ROWS);
-	bs->assign_dist = lance_alloc_array(float, IVF_BATCH_ROWS);
-	bs->resid = lance_alloc_array(float, bs->dim);
+	bs->batch = lance_palloc_array(float, (Size) IVF_BATCH_ROWS * bs->dim);
+	bs->batch_tids = lance_palloc_array(ItemPointerData, IVF_BATCH_ROWS);
+	bs->assign = lance_palloc_array(int32, IVF_BATCH_ROWS);
+	bs->assign_dist = lance_palloc_array(float, IVF_BATCH_ROWS);
+	bs->resid = lance_palloc_array(float, bs->dim);
 }
 
 /*
@@ -856,7 +856,7 @@ IvfParallelAssign(IvfBuildState *bs, IndexInfo *indexInfo, int nworkers,
 	WaitForParallelWorkersToFinish(pcxt);
 
 	/* the directory and counters outlive the shared memory */
-	bs->dir = lance_alloc_array(IvfListInfo, bs->nlists);
+	bs->dir = lance_palloc_array(IvfListInfo, bs->nlists);
 	memcpy(bs->dir, IvfSharedPtr(shared, shared->dir_off),
 		   sizeof(IvfListInfo) * bs->nlists);
 	bs->indtuples = (int64) shared->indtuples;
@@ -939,7 +939,7 @@ IvfBuildIndex(Relation heap, Relation index, IndexInfo *indexInfo,
 	if (fork == MAIN_FORKNUM)
 	{
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_SAMPLING);
-		bs->sample = lance_alloc_array(float, (Size) bs->sample_cap * bs->dim);
+		bs->sample = lance_palloc_array(float, (Size) bs->sample_cap * bs->dim);
 		table_index_build_scan(heap, index, indexInfo, true, true,
 							   IvfSampleCallback, (void *) bs, NULL);
 		if (bs->sample_n < bs->sample_cap)
@@ -993,7 +993,7 @@ IvfBuildIndex(Relation heap, Relation index, IndexInfo *indexInfo,
 									   meta.centroid_len, fork);
 	meta.dir_start = IvfAllocDirectory(index, bs->nlists, &meta.dir_pages, fork);
 
-	bs->dir = lance_alloc_array(IvfListInfo, bs->nlists);
+	bs->dir = lance_palloc_array(IvfListInfo, bs->nlists);
 	for (int l = 0; l < bs->nlists; l++)
 	{
 		bs->dir[l].head = bs->dir[l].tail = bs->dir[l].insert_page = InvalidBlockNumber;

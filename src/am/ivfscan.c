@@ -81,6 +81,7 @@ typedef struct IvfScanOpaqueData
 	IvfCandidate *cand;
 	int			ncand;
 	int			cand_cap;
+	bool		cand_unordered; /* appended since the last heapify */
 	IvfResult  *res;
 	int			nres;
 	int			res_cap;
@@ -155,6 +156,13 @@ typedef IvfScanOpaqueData *IvfScanOpaque;
 	} while (0)
 
 #define CAND_LESS(a, b)		((a).lower < (b).lower)
+
+/* Floyd's bottom-up heap construction: O(n), against O(n log n) pushes */
+#define HEAP_HEAPIFY(arr, n, less) \
+	do { \
+		for (int _s = (n) / 2 - 1; _s >= 0; _s--) \
+			HEAP_SIFT_DOWN(arr, n, _s, less); \
+	} while (0)
 #define RES_LESS(a, b)		((a).internal < (b).internal)
 #define PROBE_LESS(a, b)	((a).dist < (b).dist)
 
@@ -341,7 +349,9 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 					so->cand_cap *= 2;
 					so->cand = repalloc_huge(so->cand, sizeof(IvfCandidate) * so->cand_cap);
 				}
-				HEAP_PUSH(so->cand, so->ncand, cand, CAND_LESS);
+				/* appended unordered: heapified once when first needed */
+				so->cand[so->ncand++] = cand;
+				so->cand_unordered = true;
 			}
 		}
 		blkno = IvfPageGetOpaque(page)->next;
@@ -444,13 +454,26 @@ IvfInRange(IvfScanOpaque so, double value)
 	return !so->has_range || (value >= so->range_lo && value < so->range_hi);
 }
 
+/* Make cand[] a heap again after probes appended to it. */
+static inline void
+IvfOrderCandidates(IvfScanOpaque so)
+{
+	if (so->cand_unordered)
+	{
+		HEAP_HEAPIFY(so->cand, so->ncand, CAND_LESS);
+		so->cand_unordered = false;
+	}
+}
+
 /* Rank the best remaining candidate exactly. */
 static void
 IvfRerankOne(IndexScanDesc scan, IvfScanOpaque so)
 {
-	IvfCandidate cand = so->cand[0];
+	IvfCandidate cand;
 	double		value;
 
+	IvfOrderCandidates(so);
+	cand = so->cand[0];
 	HEAP_POP(so->cand, so->ncand, CAND_LESS);
 	so->reranked++;
 	if (IvfExactDistance(scan, so, &cand.tid, &value) && IvfInRange(so, value))
@@ -497,6 +520,7 @@ IvfNextOrdered(IndexScanDesc scan, IvfScanOpaque so)
 		int64		need = (int64) lancedb_refine_factor * (so->emitted + 1);
 
 		CHECK_FOR_INTERRUPTS();
+		IvfOrderCandidates(so);
 		if (so->nres > 0)
 		{
 			bool		bounded = so->ncand == 0 ||
@@ -577,6 +601,7 @@ IvfNextAll(IndexScanDesc scan, IvfScanOpaque so)
 			return false;
 		IvfProbeMore(scan, so, 1);
 	}
+	IvfOrderCandidates(so);
 	scan->xs_heaptid = so->cand[0].tid;
 	HEAP_POP(so->cand, so->ncand, CAND_LESS);
 	scan->xs_recheck = false;
@@ -639,6 +664,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->null_query = false;
 	so->has_range = false;
 	so->ncand = so->nres = 0;
+	so->cand_unordered = false;
 	so->reranked = so->emitted = 0;
 	so->probed = 0;
 	so->codes_scanned = so->heap_fetches = 0;

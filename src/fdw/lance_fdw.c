@@ -1,0 +1,672 @@
+/*
+ * lance_fdw.c
+ *	  Foreign-data wrapper for Lance datasets written by LanceDB: handler,
+ *	  option validator, planning, the scan and its EXPLAIN output.
+ *
+ * A scan resolves its dataset version when it starts (the table's
+ * "version" or "tag", else the latest committed version at that moment),
+ * then reads one fragment at a time: only the columns the query uses are
+ * decoded, deleted rows are skipped, and each value is converted to the
+ * declared column type (lance_fdw_types.c).
+ */
+#include "fdw/lance_fdw.h"
+
+#include <math.h>
+#include <unistd.h>
+
+#include "access/reloptions.h"
+#include "access/sysattr.h"
+#include "access/table.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "catalog/pg_attribute.h"
+#include "commands/defrem.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "foreign/fdwapi.h"
+#include "foreign/foreign.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/planmain.h"
+#include "optimizer/restrictinfo.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+/* ---- options ---- */
+
+typedef struct LanceFdwOption
+{
+	const char *optname;
+	Oid			optcontext;		/* catalog the option belongs to */
+} LanceFdwOption;
+
+static const LanceFdwOption valid_options[] = {
+	{"uri", ForeignServerRelationId},
+	{"table", ForeignTableRelationId},
+	{"path", ForeignTableRelationId},
+	{"version", ForeignTableRelationId},
+	{"tag", ForeignTableRelationId},
+	{"column_name", AttributeRelationId},
+	{NULL, InvalidOid}
+};
+
+/* ---- planner and executor state ---- */
+
+/* What GetForeignRelSize learned, for the later planner callbacks. */
+typedef struct LancePlanInfo
+{
+	double		ntuples;		/* live rows of the planned version */
+	double		nbytes;			/* size of its data files */
+	int			nfields;		/* top-level fields */
+} LancePlanInfo;
+
+/* One column the query needs. */
+typedef struct LanceScanColumn
+{
+	AttrNumber	attnum;
+	const char *name;			/* Lance field name */
+	int			field;			/* manifest field index, -1 if absent */
+	LanceConv	conv;
+	LanceVector vec;			/* current fragment's values */
+	bool		present;		/* vec holds this fragment's values */
+} LanceScanColumn;
+
+typedef struct LanceScanState
+{
+	LanceFdwTarget target;
+	LanceManifest *manifest;
+	int			ncols;
+	LanceScanColumn *cols;
+	MemoryContext fragcxt;		/* decoded values of the current fragment */
+
+	int			next_fragment;
+	uint64		row;			/* next row of the current fragment */
+	uint64		nrows;			/* physical rows of the current fragment */
+	uint8	   *deleted;		/* deletion bitmap or NULL */
+
+	/* data files open while a fragment is decoded; closed on error too */
+	int			maxfiles;
+	LanceFileReader *files;
+	bool	   *isopen;
+	MemoryContextCallback cleanup;
+
+	/* statistics for EXPLAIN ANALYZE */
+	uint64		bytes_read;
+	uint64		column_reads;
+} LanceScanState;
+
+/* Fields of ForeignScan.fdw_private */
+enum LanceFdwPrivate
+{
+	LANCE_PRIV_ATTNUMS			/* IntList of the attribute numbers needed */
+};
+
+static void lanceGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid);
+static void lanceGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid);
+static ForeignScan *lanceGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
+										Oid foreigntableid, ForeignPath *best_path,
+										List *tlist, List *scan_clauses, Plan *outer_plan);
+static void lanceBeginForeignScan(ForeignScanState *node, int eflags);
+static TupleTableSlot *lanceIterateForeignScan(ForeignScanState *node);
+static void lanceReScanForeignScan(ForeignScanState *node);
+static void lanceEndForeignScan(ForeignScanState *node);
+static void lanceExplainForeignScan(ForeignScanState *node, ExplainState *es);
+
+LANCEDB_FUNCTION(lance_fdw_handler);
+Datum
+lance_fdw_handler(PG_FUNCTION_ARGS)
+{
+	FdwRoutine *routine = makeNode(FdwRoutine);
+
+	routine->GetForeignRelSize = lanceGetForeignRelSize;
+	routine->GetForeignPaths = lanceGetForeignPaths;
+	routine->GetForeignPlan = lanceGetForeignPlan;
+	routine->BeginForeignScan = lanceBeginForeignScan;
+	routine->IterateForeignScan = lanceIterateForeignScan;
+	routine->ReScanForeignScan = lanceReScanForeignScan;
+	routine->EndForeignScan = lanceEndForeignScan;
+	routine->ExplainForeignScan = lanceExplainForeignScan;
+	routine->ImportForeignSchema = lance_fdw_import_schema;
+
+	PG_RETURN_POINTER(routine);
+}
+
+/* ---- validator ---- */
+
+static bool
+is_valid_option(const char *name, Oid context)
+{
+	const LanceFdwOption *opt;
+
+	for (opt = valid_options; opt->optname; opt++)
+		if (context == opt->optcontext && strcmp(opt->optname, name) == 0)
+			return true;
+	return false;
+}
+
+static void
+check_path_privilege(const char *optname)
+{
+	/* as file_fdw: reading arbitrary server files is a privilege */
+	if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only superuser or a role with privileges of the pg_read_server_files role may specify the \"%s\" option of a lance_fdw object",
+						optname)));
+}
+
+/* A version number: decimal digits only, at least 1. */
+static bool
+parse_version(const char *s, uint64 *v)
+{
+	const char *p;
+
+	if (*s == '\0' || strlen(s) > 19)
+		return false;
+	for (p = s; *p; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	*v = strtou64(s, NULL, 10);
+	return *v > 0;
+}
+
+LANCEDB_FUNCTION(lance_fdw_validator);
+Datum
+lance_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	DefElem    *table = NULL;
+	DefElem    *path = NULL;
+	DefElem    *version = NULL;
+	DefElem    *tag = NULL;
+	DefElem    *uri = NULL;
+	DefElem    *colname = NULL;
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		DefElem   **slot = NULL;
+
+		if (!is_valid_option(def->defname, catalog))
+		{
+			const LanceFdwOption *opt;
+			StringInfoData buf;
+
+			initStringInfo(&buf);
+			for (opt = valid_options; opt->optname; opt++)
+				if (catalog == opt->optcontext)
+					appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", opt->optname);
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\"", def->defname),
+					 buf.len > 0
+					 ? errhint("Valid options in this context are: %s.", buf.data)
+					 : errhint("There are no valid options in this context.")));
+		}
+
+		if (strcmp(def->defname, "uri") == 0)
+			slot = &uri;
+		else if (strcmp(def->defname, "table") == 0)
+			slot = &table;
+		else if (strcmp(def->defname, "path") == 0)
+			slot = &path;
+		else if (strcmp(def->defname, "version") == 0)
+			slot = &version;
+		else if (strcmp(def->defname, "tag") == 0)
+			slot = &tag;
+		else if (strcmp(def->defname, "column_name") == 0)
+			slot = &colname;
+		if (*slot != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_SYNTAX_ERROR),
+					 errmsg("conflicting or redundant options"),
+					 errdetail("Option \"%s\" is given more than once.", def->defname)));
+		*slot = def;
+	}
+
+	if (uri != NULL || path != NULL)
+	{
+		DefElem    *def = uri != NULL ? uri : path;
+		const char *value = defGetString(def);
+
+		check_path_privilege(def->defname);
+		if (!is_absolute_path(value))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("option \"%s\" must be an absolute path", def->defname)));
+	}
+	if (table != NULL && !lance_fdw_valid_name(defGetString(table)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid Lance table name \"%s\"", defGetString(table)),
+				 errdetail("A table name must not be empty or contain \"/\" or \"..\".")));
+	if (table != NULL && path != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("options \"table\" and \"path\" cannot be used together")));
+	if (catalog == ForeignTableRelationId && table == NULL && path == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("a lance_fdw foreign table needs a \"table\" or \"path\" option")));
+	if (version != NULL)
+	{
+		uint64		v;
+
+		if (!parse_version(defGetString(version), &v))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"version\": \"%s\"", defGetString(version)),
+					 errhint("A version is a positive integer.")));
+	}
+	if (tag != NULL && !lance_fdw_valid_name(defGetString(tag)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid Lance tag name \"%s\"", defGetString(tag))));
+	if (version != NULL && tag != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("options \"version\" and \"tag\" cannot be used together")));
+	if (colname != NULL && defGetString(colname)[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("option \"column_name\" must not be empty")));
+
+	PG_RETURN_VOID();
+}
+
+/* ---- planning ---- */
+
+static void
+lanceGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	LancePlanInfo *info = palloc0(sizeof(LancePlanInfo));
+	LanceFdwTarget target;
+	LanceManifest *m;
+	MemoryContext tmp;
+	MemoryContext old;
+	int			i,
+				j;
+
+	/* the manifest is only needed for the estimates: read it and drop it */
+	lance_fdw_get_target(foreigntableid, &target);
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "lance_fdw plan",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(tmp);
+	m = lance_fdw_load_manifest(&target);
+	info->ntuples = (double) lance_fdw_live_rows(m);
+	for (i = 0; i < m->nfragments; i++)
+		for (j = 0; j < m->fragments[i].nfiles; j++)
+			info->nbytes += (double) m->fragments[i].files[j].size_bytes;
+	for (i = 0; i < m->nfields; i++)
+		if (m->fields[i].parent < 0)
+			info->nfields++;
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(tmp);
+
+	baserel->fdw_private = info;
+	baserel->tuples = info->ntuples;
+	baserel->rows = clamp_row_est(info->ntuples *
+								  clauselist_selectivity(root, baserel->baserestrictinfo,
+														 0, JOIN_INNER, NULL));
+}
+
+/* Attribute numbers the query reads (all of them for a whole-row reference). */
+static List *
+needed_attnums(RelOptInfo *baserel, Relation rel)
+{
+	Bitmapset  *attrs = NULL;
+	List	   *result = NIL;
+	ListCell   *lc;
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+	bool		wholerow;
+
+	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs);
+	foreach(lc, baserel->baserestrictinfo)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+		pull_varattnos((Node *) rinfo->clause, baserel->relid, &attrs);
+	}
+	wholerow = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs);
+	for (i = 1; i <= desc->natts; i++)
+	{
+		if (TupleDescAttr(desc, i - 1)->attisdropped)
+			continue;
+		if (wholerow || bms_is_member(i - FirstLowInvalidHeapAttributeNumber, attrs))
+			result = lappend_int(result, i);
+	}
+	return result;
+}
+
+static void
+lanceGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	LancePlanInfo *info = (LancePlanInfo *) baserel->fdw_private;
+	Relation	rel = table_open(foreigntableid, NoLock);
+	int			ncols = list_length(needed_attnums(baserel, rel));
+	double		fraction;
+	double		pages;
+	Cost		startup_cost;
+	Cost		total_cost;
+
+	table_close(rel, NoLock);
+
+	/* columns are stored apart: a scan reads about its share of the bytes */
+	fraction = info->nfields > 0 ? Min(1.0, (double) Max(ncols, 1) / info->nfields) : 1.0;
+	pages = ceil(info->nbytes * fraction / BLCKSZ);
+	startup_cost = baserel->baserestrictcost.startup;
+	total_cost = startup_cost + seq_page_cost * pages +
+		(cpu_tuple_cost + baserel->baserestrictcost.per_tuple) * info->ntuples +
+		cpu_operator_cost * ncols * info->ntuples;
+
+	add_path(baserel, (Path *)
+			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
+#if PG_VERSION_NUM >= 180000
+									 0,
+#endif
+									 startup_cost, total_cost,
+									 NIL, baserel->lateral_relids, NULL,
+#if PG_VERSION_NUM >= 170000
+									 NIL,
+#endif
+									 NIL));
+}
+
+static ForeignScan *
+lanceGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
+					ForeignPath *best_path, List *tlist, List *scan_clauses,
+					Plan *outer_plan)
+{
+	Relation	rel = table_open(foreigntableid, NoLock);
+	List	   *attnums = needed_attnums(baserel, rel);
+
+	table_close(rel, NoLock);
+
+	/* no qual is pushed down: the executor checks them all */
+	scan_clauses = extract_actual_clauses(scan_clauses, false);
+	return make_foreignscan(tlist, scan_clauses, baserel->relid, NIL,
+							list_make1(attnums), NIL, NIL, outer_plan);
+}
+
+/* ---- scan ---- */
+
+static void
+close_files(LanceScanState *st)
+{
+	int			i;
+
+	for (i = 0; i < st->maxfiles; i++)
+		if (st->isopen[i])
+		{
+			st->bytes_read += st->files[i].r.bytes_read;
+			lance_file_close(&st->files[i]);
+			st->isopen[i] = false;
+		}
+}
+
+/*
+ * Runs when the scan's memory goes away, also on ERROR: closes the
+ * descriptors of data files that were open.  Their memory (in fragcxt) is
+ * already gone by then, so only close(2) is safe.
+ */
+static void
+cleanup_files(void *arg)
+{
+	LanceScanState *st = (LanceScanState *) arg;
+	int			i;
+
+	for (i = 0; i < st->maxfiles; i++)
+		if (st->isopen[i] && st->files[i].r.fd >= 0)
+		{
+			close(st->files[i].r.fd);
+			st->isopen[i] = false;
+		}
+}
+
+static void
+lanceBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	Relation	rel = node->ss.ss_currentRelation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	List	   *attnums = (List *) list_nth(plan->fdw_private, LANCE_PRIV_ATTNUMS);
+	LanceScanState *st = palloc0(sizeof(LanceScanState));
+	LanceManifest *m;
+	ListCell   *lc;
+	int			i;
+
+	node->fdw_state = st;
+	lance_fdw_get_target(RelationGetRelid(rel), &st->target);
+	/* the version is fixed here, for the whole scan including rescans */
+	m = st->manifest = lance_fdw_load_manifest(&st->target);
+
+	st->ncols = list_length(attnums);
+	st->cols = palloc0(sizeof(LanceScanColumn) * Max(st->ncols, 1));
+	i = 0;
+	foreach(lc, attnums)
+	{
+		LanceScanColumn *col = &st->cols[i++];
+		Form_pg_attribute attr = TupleDescAttr(desc, lfirst_int(lc) - 1);
+		List	   *colopts = GetForeignColumnOptions(RelationGetRelid(rel), attr->attnum);
+		ListCell   *oc;
+
+		col->attnum = attr->attnum;
+		col->name = NameStr(attr->attname);
+		foreach(oc, colopts)
+		{
+			DefElem    *def = (DefElem *) lfirst(oc);
+
+			if (strcmp(def->defname, "column_name") == 0)
+				col->name = defGetString(def);
+		}
+		/* a column the dataset lacks reads as NULL */
+		col->field = lance_fdw_top_field(m, col->name);
+		if (col->field >= 0 &&
+			!lance_fdw_conv_build(m, col->field, attr->atttypid, attr->atttypmod,
+								  NameStr(attr->attname), &col->conv))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("column \"%s\" of foreign table \"%s\" has type %s, which cannot hold Lance field \"%s\" of type \"%s\"",
+							NameStr(attr->attname), RelationGetRelationName(rel),
+							format_type_with_typemod(attr->atttypid, attr->atttypmod),
+							col->name, m->fields[col->field].logical_type)));
+	}
+
+	for (i = 0; i < m->nfragments; i++)
+		st->maxfiles = Max(st->maxfiles, m->fragments[i].nfiles);
+	st->files = palloc0(sizeof(LanceFileReader) * Max(st->maxfiles, 1));
+	st->isopen = palloc0(sizeof(bool) * Max(st->maxfiles, 1));
+	st->cleanup.func = cleanup_files;
+	st->cleanup.arg = st;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &st->cleanup);
+	st->fragcxt = AllocSetContextCreate(CurrentMemoryContext, "lance_fdw fragment",
+										ALLOCSET_DEFAULT_SIZES);
+}
+
+/* Reads the needed columns of fragment `fr` into st->cols[].vec. */
+static void
+decode_fragment(LanceScanState *st, const LanceFragment *fr)
+{
+	const LanceManifest *m = st->manifest;
+	LanceError	err = {0};
+	int			i;
+
+	if (fr->deletion.present)
+	{
+		st->deleted = lance_deletion_load(st->target.dataset, fr->id, &fr->deletion,
+										  fr->physical_rows, &err);
+		if (st->deleted == NULL)
+			lance_fdw_reader_error(&err, st->target.dataset);
+	}
+	for (i = 0; i < st->ncols; i++)
+	{
+		LanceScanColumn *col = &st->cols[i];
+		const LanceDataFile *df;
+		int			k;
+
+		CHECK_FOR_INTERRUPTS();
+		col->present = false;
+		if (col->field < 0 || (df = lance_fdw_field_file(m, fr, col->field)) == NULL)
+			continue;
+		if (df->major != 2 || (df->minor != 1 && df->minor != 2))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("data file \"%s/data/%s\" uses Lance file format %u.%u, which lance_fdw cannot read yet",
+							st->target.dataset, df->path, df->major, df->minor),
+					 errhint("lance_fdw reads file formats 2.1 and 2.2.")));
+		k = (int) (df - fr->files);
+		if (!st->isopen[k])
+		{
+			char	   *path = psprintf("%s/data/%s", st->target.dataset, df->path);
+
+			if (!lance_file_open(&st->files[k], path, &err))
+			{
+				close_files(st);
+				lance_fdw_reader_error(&err, st->target.dataset);
+			}
+			st->isopen[k] = true;
+		}
+		if (!lance_read_field(&st->files[k], m, df, col->field, &col->vec, &err))
+		{
+			close_files(st);
+			lance_fdw_reader_error(&err, st->target.dataset);
+		}
+		if (col->vec.n != fr->physical_rows)
+		{
+			close_files(st);
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("data file \"%s/data/%s\" has " UINT64_FORMAT " rows of column \"%s\", but its fragment has " UINT64_FORMAT,
+							st->target.dataset, df->path, col->vec.n, col->name,
+							fr->physical_rows)));
+		}
+		col->present = true;
+		st->column_reads++;
+	}
+	/* descriptors are not kept between fragments */
+	close_files(st);
+}
+
+/* Moves to the next fragment with rows; false at the end of the scan. */
+static bool
+next_fragment(LanceScanState *st)
+{
+	while (st->next_fragment < st->manifest->nfragments)
+	{
+		const LanceFragment *fr = &st->manifest->fragments[st->next_fragment++];
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(st->fragcxt);
+		st->deleted = NULL;
+		st->row = st->nrows = 0;
+		if (fr->physical_rows == 0)
+			continue;
+		old = MemoryContextSwitchTo(st->fragcxt);
+		decode_fragment(st, fr);
+		MemoryContextSwitchTo(old);
+		st->nrows = fr->physical_rows;
+		return true;
+	}
+	return false;
+}
+
+static TupleTableSlot *
+lanceIterateForeignScan(ForeignScanState *node)
+{
+	LanceScanState *st = (LanceScanState *) node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	uint64		r;
+	int			i;
+
+	ExecClearTuple(slot);
+	for (;;)
+	{
+		if (st->row >= st->nrows)
+		{
+			if (!next_fragment(st))
+				return slot;
+			continue;
+		}
+		r = st->row++;
+		if (st->deleted == NULL || !((st->deleted[r >> 3] >> (r & 7)) & 1))
+			break;
+		/* long runs of deleted rows must stay cancellable */
+		if ((r & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+
+	/* values are built in the per-tuple context the executor resets */
+	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+	for (i = 0; i < st->ncols; i++)
+	{
+		LanceScanColumn *col = &st->cols[i];
+		AttrNumber	a = col->attnum - 1;
+
+		if (col->present)
+			slot->tts_values[a] = lance_fdw_conv_datum(&col->conv, &col->vec, r,
+													   &slot->tts_isnull[a]);
+	}
+	return ExecStoreVirtualTuple(slot);
+}
+
+static void
+lanceReScanForeignScan(ForeignScanState *node)
+{
+	LanceScanState *st = (LanceScanState *) node->fdw_state;
+
+	MemoryContextReset(st->fragcxt);
+	st->next_fragment = 0;
+	st->row = st->nrows = 0;
+	st->deleted = NULL;
+}
+
+static void
+lanceEndForeignScan(ForeignScanState *node)
+{
+	LanceScanState *st = (LanceScanState *) node->fdw_state;
+
+	if (st == NULL)
+		return;
+	close_files(st);
+	MemoryContextDelete(st->fragcxt);
+	st->fragcxt = NULL;
+}
+
+static void
+lanceExplainForeignScan(ForeignScanState *node, ExplainState *es)
+{
+	LanceScanState *st = (LanceScanState *) node->fdw_state;
+	const LanceManifest *m = st->manifest;
+	StringInfoData cols;
+	int			nfiles = 0;
+	int			i;
+
+	for (i = 0; i < m->nfragments; i++)
+		nfiles += m->fragments[i].nfiles;
+	initStringInfo(&cols);
+	for (i = 0; i < st->ncols; i++)
+		appendStringInfo(&cols, "%s%s%s", cols.len > 0 ? ", " : "", st->cols[i].name,
+						 st->cols[i].field < 0 ? " (absent)" : "");
+
+	ExplainPropertyText("Lance Dataset", st->target.dataset, es);
+	ExplainPropertyUInteger("Lance Version", NULL, m->version, es);
+	ExplainPropertyInteger("Lance Fragments", NULL, m->nfragments, es);
+	ExplainPropertyInteger("Lance Data Files", NULL, nfiles, es);
+	ExplainPropertyText("Lance Columns", cols.len > 0 ? cols.data : "(none)", es);
+	if (es->analyze)
+	{
+		ExplainPropertyUInteger("Lance Column Reads", NULL, st->column_reads, es);
+		ExplainPropertyUInteger("Lance Bytes Read", "bytes", st->bytes_read, es);
+	}
+}

@@ -1,0 +1,95 @@
+/*
+ * lance_fdw.h
+ *	  lance_fdw: foreign tables over Lance datasets written by LanceDB.
+ *
+ * The reader itself (src/fdw/lance) is plain C; these files adapt it to
+ * PostgreSQL: lance_fdw.c (handler, options, planning, scan, EXPLAIN),
+ * lance_fdw_dataset.c (locating a table's dataset and version, reader
+ * errors and memory, lance_versions/lance_tags), lance_fdw_types.c (Lance
+ * types to SQL types and datums) and lance_fdw_import.c (IMPORT FOREIGN
+ * SCHEMA).
+ */
+#ifndef LANCE_FDW_H
+#define LANCE_FDW_H
+
+#include "postgres.h"
+
+#include "fdw/lance/lance_file.h"
+#include "fdw/lance/lance_manifest.h"
+
+#include "lancedb.h"
+#include "nodes/pg_list.h"
+
+/* Where a foreign table's rows come from. */
+typedef struct LanceFdwTarget
+{
+	char	   *dataset;		/* dataset directory */
+	uint64		version;		/* option "version"; 0 = not set */
+	char	   *tag;			/* option "tag", or NULL */
+} LanceFdwTarget;
+
+/* ---- lance_fdw_dataset.c ---- */
+
+extern void lance_fdw_init_reader(void);
+extern pg_attribute_noreturn() void lance_fdw_reader_error(const LanceError *err,
+														   const char *dataset);
+extern bool lance_fdw_valid_name(const char *name);
+extern char *lance_fdw_dataset_in_dir(const char *uri, const char *table, bool missing_ok);
+extern void lance_fdw_get_target(Oid relid, LanceFdwTarget *target);
+extern bool lance_fdw_is_dataset(const char *dataset);
+extern LanceManifest *lance_fdw_load_manifest(const LanceFdwTarget *target);
+extern uint64 lance_fdw_live_rows(const LanceManifest *m);
+extern int	lance_fdw_top_field(const LanceManifest *m, const char *name);
+extern const LanceDataFile *lance_fdw_field_file(const LanceManifest *m,
+												 const LanceFragment *fr, int field);
+
+/* ---- lance_fdw_types.c ---- */
+
+typedef enum LanceConvKind
+{
+	LCONV_INT,					/* integers -> int2/int4/int8/numeric */
+	LCONV_FLOAT,				/* half/float/double -> float4/float8 */
+	LCONV_BOOL,
+	LCONV_TEXT,
+	LCONV_BYTEA,
+	LCONV_VECTOR,				/* fixed_size_list<float> -> vector */
+	LCONV_HALFVEC,				/* fixed_size_list<halffloat> -> halfvec */
+	LCONV_ARRAY,				/* list or fixed_size_list -> T[] */
+	LCONV_TIMESTAMP,
+	LCONV_DATE,
+	LCONV_NUMERIC,				/* decimal128/256 */
+	LCONV_JSONB					/* struct */
+} LanceConvKind;
+
+/* How one Lance field becomes datums of one SQL type. */
+typedef struct LanceConv
+{
+	LanceConvKind kind;
+	LanceType	src;
+	Oid			typid;
+	int32		typmod;
+	const char *colname;		/* for error messages */
+	/* element of a list or fixed_size_list (always set for those) */
+	struct LanceConv *elem;
+	int16		elmlen;
+	bool		elmbyval;
+	char		elmalign;
+	/* struct members (LCONV_JSONB), converted with their default types */
+	int			nchildren;
+	char	  **names;
+	struct LanceConv *children;
+} LanceConv;
+
+extern Oid	lance_fdw_ext_type(const char *typname);
+extern bool lance_fdw_default_type(const LanceManifest *m, int field, Oid *typid, int32 *typmod);
+extern bool lance_fdw_conv_build(const LanceManifest *m, int field, Oid typid, int32 typmod,
+								 const char *colname, LanceConv *conv);
+extern Datum lance_fdw_conv_datum(const LanceConv *conv, const LanceVector *v, uint64 i,
+								  bool *isnull);
+
+/* ---- lance_fdw_import.c ---- */
+
+struct ImportForeignSchemaStmt;
+extern List *lance_fdw_import_schema(struct ImportForeignSchemaStmt *stmt, Oid serverOid);
+
+#endif							/* LANCE_FDW_H */
