@@ -31,7 +31,7 @@
 #include "utils/relcache.h"
 
 #define IVF_MAGIC				0x4C495646	/* "LIVF" */
-#define IVF_FORMAT_VERSION		2	/* 2: 1-bit RQ codes in fast-scan groups */
+#define IVF_FORMAT_VERSION		3	/* 2: 1-bit RQ codes in fast-scan groups */
 #define IVF_METAPAGE_BLKNO		0
 
 #define IVF_PAGE_META			1

@@ -25,7 +25,8 @@
  * code areas hold them in groups of RQ_FS_GROUP slots, byte-transposed.
  */
 #define RQ_FS_GROUP 16
-#define RQ_FASTSCAN(q) ((q)->kind == QUANT_RQ && (q)->num_bits == 1)
+/* RaBitQ codes in index pages are scanned with 4-bit tables (every bit width) */
+#define RQ_FASTSCAN(q) ((q)->kind == QUANT_RQ)
 
 struct Quantizer
 {

@@ -486,15 +486,21 @@ static void
 rq_lut_finish(QuantQuery *qq, const float *mins, float range, int ntab)
 {
 	double		base = 0.0;
+	double		planes = (double) ((1 << qq->q->num_bits) - 1);
 	int			j;
 
 	for (j = 0; j < ntab; j++)
 		base += mins[j];
 	qq->rq_lut_delta = range / 255.0f;
-	/* <y, q'> = <b, q'> - sum q' / 2 */
-	qq->rq_lut_base = (float) (base - 0.5 * qq->qsum);
-	/* rounding: delta / 2 per table, with room for float rounding */
-	qq->rq_lut_err = 0.501f * qq->rq_lut_delta * (float) ntab;
+
+	/*
+	 * B bit planes, plane j weighted 2^j, all through the same tables:
+	 * <u, q'> = (2^B - 1) * sum of minimums + delta * sum_j 2^j acc_j, and
+	 * <y, q'> = <u, q'> - (2^B - 1) / 2 * sum q' (1 bit: <b, q'> - sum/2).
+	 */
+	qq->rq_lut_base = (float) (planes * base - planes / 2.0 * qq->qsum);
+	/* rounding: delta / 2 per table and plane, with room for float rounding */
+	qq->rq_lut_err = (float) planes * 0.501f * qq->rq_lut_delta * (float) ntab;
 }
 
 /* where table j goes in kernel order */
@@ -1032,15 +1038,15 @@ rq_fs_accumulate_avx2(const uint8_t *lut, const uint8_t *group,
 }
 
 /*
- * Two adjacent groups at once: each table load serves 32 slots.  The
- * same sums as two calls of rq_fs_accumulate_avx2.
+ * Two adjacent groups (group_bytes apart) at once: each table load serves
+ * 32 slots.  The same sums as two calls of rq_fs_accumulate_avx2.
  */
 __attribute__((target("avx2"))) static void
 rq_fs_accumulate2_avx2(const uint8_t *lut, const uint8_t *group,
-					   int code_size, uint32_t *acc)
+					   size_t group_bytes, int code_size, uint32_t *acc)
 {
 	const __m256i nib = _mm256_set1_epi8(0x0f);
-	const uint8_t *group2 = group + (size_t) RQ_FS_GROUP * code_size;
+	const uint8_t *group2 = group + group_bytes;
 	__m256i		even[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
 	__m256i		odd[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
 	int			k0;
@@ -1107,6 +1113,58 @@ rq_fs_accumulate(const uint8_t *lut, const uint8_t *group, int code_size,
 #endif
 	rq_fs_accumulate_scalar(lut, group, code_size, acc);
 }
+
+/*
+ * Sums of one group over all bit planes: plane j holds bytes j P .. (j + 1)
+ * P - 1 of each code (P = D / 8) and goes through the same tables; its
+ * sums count 2^j times.
+ */
+static void
+rq_fs_accumulate_planes_scalar(const Quantizer *q, const uint8_t *lut,
+							   const uint8_t *group, uint32_t *acc)
+{
+	int			p = q->rq_dim / 8;
+	uint32_t	part[RQ_FS_GROUP];
+	int			j;
+	int			s;
+
+	rq_fs_accumulate_scalar(lut, group, p, acc);
+	for (j = 1; j < q->num_bits; j++)
+	{
+		rq_fs_accumulate_scalar(lut, group + (size_t) RQ_FS_GROUP * p * j, p, part);
+		for (s = 0; s < RQ_FS_GROUP; s++)
+			acc[s] += part[s] << j;
+	}
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* The same for m slots (two groups when m > 16). */
+__attribute__((target("avx2"))) static void
+rq_fs_accumulate_planes_avx2(const Quantizer *q, const uint8_t *lut,
+							 const uint8_t *group, int m, uint32_t *acc)
+{
+	int			p = q->rq_dim / 8;
+	size_t		group_bytes = (size_t) RQ_FS_GROUP * q->code_size;
+	uint32_t	part[2 * RQ_FS_GROUP];
+	int			j;
+	int			s;
+
+	for (j = 0; j < q->num_bits; j++)
+	{
+		const uint8_t *plane = group + (size_t) RQ_FS_GROUP * p * j;
+		uint32_t   *dst = j == 0 ? acc : part;
+
+		/* a second group only where the area has one */
+		if (m > RQ_FS_GROUP)
+			rq_fs_accumulate2_avx2(lut, plane, group_bytes, p, dst);
+		else
+			rq_fs_accumulate_avx2(lut, plane, p, dst);
+		if (j > 0)
+			for (s = 0; s < (m > RQ_FS_GROUP ? 2 : 1) * RQ_FS_GROUP; s++)
+				acc[s] += part[s] << j;
+	}
+}
+#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 /*
@@ -1192,11 +1250,7 @@ rq_fs_estimate_avx2(const QuantQuery *qq, const uint8_t *area,
 	{
 		int			m = n - g < 2 * RQ_FS_GROUP ? n - g : 2 * RQ_FS_GROUP;
 
-		/* a second group only where the area has one */
-		if (m > RQ_FS_GROUP)
-			rq_fs_accumulate2_avx2(lut, area + (size_t) g * cs, cs, acc);
-		else
-			rq_fs_accumulate_avx2(lut, area + (size_t) g * cs, cs, acc);
+		rq_fs_accumulate_planes_avx2(q, lut, area + (size_t) g * cs, m, acc);
 		/* whole octets only: aux past entry n - 1 may be out of bounds */
 		for (i = 0; i + 8 <= m; i += 8)
 		{
@@ -1247,7 +1301,7 @@ rq_fs_estimate(const QuantQuery *qq, const uint8_t *area, const float *aux,
 	{
 		int			m = n - g < RQ_FS_GROUP ? n - g : RQ_FS_GROUP;
 
-		rq_fs_accumulate_scalar(lut, area + (size_t) g * cs, cs, acc);
+		rq_fs_accumulate_planes_scalar(q, lut, area + (size_t) g * cs, acc);
 		for (i = 0; i < m; i++)
 		{
 			const float *a = aux + (size_t) (g + i) * 3;

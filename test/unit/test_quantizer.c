@@ -893,11 +893,11 @@ test_fastscan_kernels(void)
  * bounds still hold, avx2 and scalar identical.
  */
 static void
-test_rq_fastscan(const float *x, const float *queries, int dim,
-				 const char *set, const float *centroids,
-				 const int32_t *assign, QuantMetric metric)
+test_rq_fastscan_bits(const float *x, const float *queries, int dim,
+					  const char *set, const float *centroids,
+					  const int32_t *assign, QuantMetric metric, int bits)
 {
-	QuantOptions o = options(QUANT_RQ, metric, dim, 0, 1);
+	QuantOptions o = options(QUANT_RQ, metric, dim, 0, bits);
 	Quantizer  *qz = quantizer_train(&o, NULL, 0);
 	Encoded		e;
 	size_t		cs;
@@ -958,7 +958,7 @@ test_rq_fastscan(const float *x, const float *queries, int dim,
 	}
 	if (dim == 128 || dim == 3)
 		check_area_roundtrip(qz, e.codes, 200,
-							 "rq 1 bit area: put in random order, compact, get back (%g of %g live)");
+							 "rq area: put in random order, compact, get back (%g of %g live)");
 
 	quantizer_attach_centroids(qz, centroids, NLISTS);
 	if (lance_kernels_avx2() != NULL)
@@ -1028,23 +1028,23 @@ test_rq_fastscan(const float *x, const float *queries, int dim,
 	rr_area /= NQUERY;
 	rr_contig /= NQUERY;
 	snprintf(label, sizeof(label),
-			 "rq fast scan %s dim %d %s: estimates within the table error (excess %%g <= %%g)",
-			 set, dim, metric == QMETRIC_IP ? "ip" : "l2");
+			 "rq fast scan %s dim %d %s %d bits: estimates within the table error (excess %%g <= %%g)",
+			 set, dim, metric == QMETRIC_IP ? "ip" : "l2", bits);
 	check(worst <= 0.0, label, worst, 0.0);
 	snprintf(label, sizeof(label),
-			 "rq fast scan %s dim %d %s: bound violations %%g <= %%g",
-			 set, dim, metric == QMETRIC_IP ? "ip" : "l2");
+			 "rq fast scan %s dim %d %s %d bits: bound violations %%g <= %%g",
+			 set, dim, metric == QMETRIC_IP ? "ip" : "l2", bits);
 	check((double) viol / ((double) NQUERY * NBASE) <= 0.01, label,
 		  (double) viol / ((double) NQUERY * NBASE), 0.01);
 	snprintf(label, sizeof(label),
-			 "rq fast scan %s dim %d %s: true top 10 in best 40 %%g vs float tables %%g",
-			 set, dim, metric == QMETRIC_IP ? "ip" : "l2");
+			 "rq fast scan %s dim %d %s %d bits: true top 10 in best 40 %%g vs float tables %%g",
+			 set, dim, metric == QMETRIC_IP ? "ip" : "l2", bits);
 	check(rr_area >= rr_contig - 0.02, label, rr_area, rr_contig);
 	if (qs)
 	{
 		snprintf(label, sizeof(label),
-				 "rq fast scan %s dim %d %s: avx2 and scalar identical (%%g)",
-				 set, dim, metric == QMETRIC_IP ? "ip" : "l2");
+				 "rq fast scan %s dim %d %s %d bits: avx2 and scalar identical (%%g)",
+				 set, dim, metric == QMETRIC_IP ? "ip" : "l2", bits);
 		check(same, label, same, 1);
 	}
 
@@ -1070,14 +1070,27 @@ test_rq_fastscan(const float *x, const float *queries, int dim,
 	quantizer_free(qz);
 }
 
+/* Every bit width of RaBitQ goes through the fast scan. */
+static void
+test_rq_fastscan(const float *x, const float *queries, int dim,
+				 const char *set, const float *centroids,
+				 const int32_t *assign, QuantMetric metric)
+{
+	static const int bitsv[3] = {1, 2, 4};
+
+	for (int b = 0; b < 3; b++)
+		test_rq_fastscan_bits(x, queries, dim, set, centroids, assign,
+							  metric, bitsv[b]);
+}
+
 /* Other quantizers: contiguous areas, estimate_area = estimate. */
 static void
 test_contiguous_areas(const float *x, const float *queries, int dim)
 {
-	static const QuantKind kinds[3] = {QUANT_SQ, QUANT_PQ, QUANT_RQ};
+	static const QuantKind kinds[2] = {QUANT_SQ, QUANT_PQ};
 	int			ki;
 
-	for (ki = 0; ki < 3; ki++)
+	for (ki = 0; ki < 2; ki++)
 	{
 		QuantOptions o = options(kinds[ki], QMETRIC_L2, dim,
 								 kinds[ki] == QUANT_PQ ? 1 : 0,
