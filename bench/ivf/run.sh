@@ -31,7 +31,7 @@ usage() {
 	  --refine "..."       refine_factor sweep for pq (default: 0 5 10)
 	  --refine-all "..."   refine_factor sweep for flat, sq and rq (default: 0)
 	  --with-QUANT "..."   extra WITH options, e.g. --with-pq "num_sub_vectors = 49"
-	                       (defaults: pq num_bits = 8, rq num_bits = 1)
+	                       (defaults: pq num_bits = 8; rq: the extension's default)
 	  --baseline-nq N      queries of the exact scan (default: min(nq, 100))
 	  --repeat R           timed passes per index series, the fastest counts (1)
 	  --warmup N           untimed queries before each index series (default: all)
@@ -48,7 +48,7 @@ usage() {
 DATASET='' N='' NQ=1000 DIM='' LISTS='' QUANTIZERS='flat sq pq rq'
 NPROBES='1 2 4 8 16 32 64' REFINE_PQ='0 5 10' REFINE_OTHER='0' BASELINE_NQ=''
 SHARED_BUFFERS='' PLOT='' INSTALL=1 QUICK=0 REPEAT=1 WARMUP=''
-declare -A WITH=([flat]='' [sq]='' [pq]='num_bits = 8' [rq]='num_bits = 1')
+declare -A WITH=([flat]='' [sq]='' [pq]='num_bits = 8' [rq]='')
 
 while [ $# -gt 0 ]; do
 	case $1 in
