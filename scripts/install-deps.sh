@@ -13,6 +13,7 @@ PKGS=(
 	build-essential pkg-config
 	postgresql-15 postgresql-server-dev-15 postgresql-contrib
 	libipc-run-perl                      # PostgreSQL's TAP framework
+	clang-14 libclang-rt-14-dev          # libFuzzer targets (test/fuzz)
 	libzstd-dev liblz4-dev libopenblas-dev libroaring-dev
 	libprotobuf-c-dev protobuf-c-compiler libstemmer-dev libicu-dev
 )
