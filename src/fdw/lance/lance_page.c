@@ -198,6 +198,28 @@ take_buf(Buf *bufs, int nbufs, int *bi, Buf *b, LanceError *err)
 }
 
 /*
+ * A general-compression wrapper (LZ4/ZSTD around an inner encoding): check
+ * it and decompress buffer b into *one.  The caller decodes *one with the
+ * inner encoding and frees one->p with lance_free.
+ */
+static bool
+decompress_general(const Lancepb__CompressiveEncoding *ce, Buf b, Buf *one,
+				   LanceError *err)
+{
+	uint64_t	rawlen = 0;
+	uint8_t    *raw;
+
+	if (ce->general->compression == NULL || ce->general->values == NULL)
+		return lance_fail(err, "invalid general compression encoding");
+	raw = lance_decompress(ce->general->compression->scheme, b.p, b.len, &rawlen, err);
+	if (raw == NULL)
+		return false;
+	one->p = raw;
+	one->len = rawlen;
+	return true;
+}
+
+/*
  * Bit-packed values in FastLanes blocks of 1024.  Inline: each block starts
  * with a T-bit word holding its bit width and is always padded to 1024.
  * Out-of-line: the width is fixed by the encoding; full blocks are packed,
@@ -444,22 +466,14 @@ decode_fixed(const Lancepb__CompressiveEncoding *ce, Buf *bufs, int nbufs, int *
 		case LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_GENERAL:
 			{
 				Buf			one;
-				uint8_t    *raw;
-				uint64_t	rawlen = 0;
 				int			zb = 0;
 				bool		ok;
 
-				if (ce->general->compression == NULL || ce->general->values == NULL)
-					return lance_fail(err, "invalid general compression encoding");
-				if (!take_buf(bufs, nbufs, bi, &b, err))
+				if (!take_buf(bufs, nbufs, bi, &b, err) ||
+					!decompress_general(ce, b, &one, err))
 					return false;
-				raw = lance_decompress(ce->general->compression->scheme, b.p, b.len, &rawlen, err);
-				if (raw == NULL)
-					return false;
-				one.p = raw;
-				one.len = rawlen;
 				ok = decode_fixed(ce->general->values, &one, 1, &zb, n, bits, to_bool, out, depth + 1, err);
-				lance_free(raw);
+				lance_free((void *) one.p);
 				return ok;
 			}
 		default:
@@ -571,22 +585,14 @@ decode_var(const Lancepb__CompressiveEncoding *ce, Buf *bufs, int nbufs, int *bi
 		case LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_GENERAL:
 			{
 				Buf			one;
-				uint8_t    *raw;
-				uint64_t	rawlen = 0;
 				int			zb = 0;
 				bool		ok;
 
-				if (ce->general->compression == NULL || ce->general->values == NULL)
-					return lance_fail(err, "invalid general compression encoding");
-				if (!take_buf(bufs, nbufs, bi, &b, err))
+				if (!take_buf(bufs, nbufs, bi, &b, err) ||
+					!decompress_general(ce, b, &one, err))
 					return false;
-				raw = lance_decompress(ce->general->compression->scheme, b.p, b.len, &rawlen, err);
-				if (raw == NULL)
-					return false;
-				one.p = raw;
-				one.len = rawlen;
 				ok = decode_var(ce->general->values, &one, 1, &zb, n, out, depth + 1, err);
-				lance_free(raw);
+				lance_free((void *) one.p);
 				return ok;
 			}
 		default:
@@ -608,20 +614,13 @@ decode_dictionary(const Lancepb__CompressiveEncoding *ce, Buf b, uint64_t n, uin
 		return lance_fail(err, "encoding nested too deeply");
 	if (ce->compression_case == LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_GENERAL)
 	{
-		uint8_t    *raw;
-		uint64_t	rawlen = 0;
 		Buf			one;
 		bool		ok;
 
-		if (ce->general->compression == NULL || ce->general->values == NULL)
-			return lance_fail(err, "invalid general compression encoding");
-		raw = lance_decompress(ce->general->compression->scheme, b.p, b.len, &rawlen, err);
-		if (raw == NULL)
+		if (!decompress_general(ce, b, &one, err))
 			return false;
-		one.p = raw;
-		one.len = rawlen;
 		ok = decode_dictionary(ce->general->values, one, n, width, to_bool, out, depth + 1, err);
-		lance_free(raw);
+		lance_free((void *) one.p);
 		return ok;
 	}
 	if (width == 0)
