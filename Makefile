@@ -17,9 +17,13 @@ SRCS = src/lancedb.c $(KERNEL_SRCS) $(wildcard src/vector/*.c) \
 	$(wildcard src/fdw/*.c) $(LANCE_SRCS)
 OBJS = $(SRCS:.c=.o)
 
-# Install script of the current version plus every upgrade script
-# (lancedb--OLD--NEW.sql); see docs/architecture.md.
-DATA = $(wildcard sql/lancedb--*.sql)
+# Install script of the current version: the parts in sql/install/ (one per
+# module, so modules are edited independently) concatenated in name order.
+# Upgrade scripts (sql/lancedb--OLD--NEW.sql) are installed as they are;
+# see docs/architecture.md.
+INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DATA = $(wildcard sql/lancedb--*--*.sql)
 
 # pg_regress suites: every sql/*.sql that is not an install/upgrade script.
 REGRESS = $(sort $(filter-out lancedb--%,$(basename $(notdir $(wildcard sql/*.sql)))))
@@ -45,6 +49,9 @@ EXTRA_CLEAN = $(LANCE_PB_C) $(LANCE_PB_H) results regression.diffs regression.ou
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PARTS)
+	cat $^ > $@
 
 print-%:
 	@echo '$($*)'
