@@ -129,3 +129,37 @@ DROP TABLE ivb;
 -- lancedb.index_stats on other relations
 SELECT lancedb.index_stats('pg_class');
 SELECT lancedb.index_stats('pg_class_oid_index');
+
+-- vectors stored out of line (800 dims = 3.2 kB, TOASTed): re-ranking reads
+-- them through one open toast index scan; the answers equal an exact scan,
+-- also after updates leave dead versions and chunks behind
+RESET enable_seqscan;
+RESET enable_indexscan;
+CREATE TABLE ivt (id int, v vector(800));
+ALTER TABLE ivt ALTER COLUMN v SET STORAGE EXTENDED;
+INSERT INTO ivt
+SELECT i, ARRAY(SELECT sin(i * 0.37 + j * 0.011) + (i % 7) * 0.1 FROM generate_series(1, 800) j)
+  FROM generate_series(1, 300) i;
+-- two rows compress (constant vectors) and stay in line or compressed
+INSERT INTO ivt SELECT 1000 + i, array_fill(i::real, ARRAY[800])::vector FROM generate_series(1, 2) i;
+UPDATE ivt SET v = ARRAY(SELECT cos(id * 0.5 + j * 0.02) FROM generate_series(1, 800) j) WHERE id % 10 = 0;
+SELECT count(*) FILTER (WHERE pg_column_size(v) > 3000) AS out_of_line_rows FROM ivt;
+CREATE INDEX ivt_idx ON ivt USING lance_ivf (v vector_l2_ops) WITH (lists = 4, quantizer = 'rq');
+SET lancedb.nprobes = 4;
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM ivt ORDER BY v <-> (SELECT v FROM ivt WHERE id = 3) LIMIT 5;
+CREATE TEMP TABLE ivt_index AS
+  SELECT q.id AS qid, array_agg(t.id ORDER BY t.d, t.id) AS ids FROM ivt q,
+    LATERAL (SELECT id, v <-> q.v AS d FROM ivt ORDER BY v <-> q.v LIMIT 5) t
+   WHERE q.id IN (3, 10, 77, 150, 1001) GROUP BY q.id;
+RESET enable_seqscan;
+SET enable_indexscan = off;
+CREATE TEMP TABLE ivt_exact AS
+  SELECT q.id AS qid, array_agg(t.id ORDER BY t.d, t.id) AS ids FROM ivt q,
+    LATERAL (SELECT id, v <-> q.v AS d FROM ivt ORDER BY v <-> q.v LIMIT 5) t
+   WHERE q.id IN (3, 10, 77, 150, 1001) GROUP BY q.id;
+RESET enable_indexscan;
+SELECT count(*) AS queries, count(*) FILTER (WHERE i.ids = e.ids) AS same_answers
+  FROM ivt_index i JOIN ivt_exact e USING (qid);
+DROP TABLE ivt;
+RESET lancedb.nprobes;

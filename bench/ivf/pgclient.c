@@ -320,7 +320,7 @@ explain_first_node(PGconn *conn, const char *sql, Oid vec_oid,
  *	  One connection: apply the settings, PREPARE the k-NN query, run the
  *	  first `warmup` queries untimed, then the first N queries timed, one at
  *	  a time, R times (default 1); the fastest of the R passes is reported.  Prints one tab-separated line:
- *		recall  qps  p50_ms  p99_ms  mean_ms  nq  short  plan
+ *		recall  qps  p50_ms  p99_ms  mean_ms  nq  short  plan  cpu_qps
  *	  where short counts queries that returned fewer than k rows and plan is
  *	  the first plan node under Limit (to spot a planner that skipped the
  *	  index).  With --base, a returned row at exactly the k-th true distance
@@ -328,7 +328,29 @@ explain_first_node(PGconn *conn, const char *sql, Oid vec_oid,
  *	  writes one line per timed query: number, latency ms, hits, rows.
  *	  --require-index: when the plan is not an index scan, print just the
  *	  plan node and exit with status 3 instead of timing anything.
+ *	  cpu_qps = queries per second of CPU time of the server backend (from
+ *	  /proc/<pid>/schedstat; best pass; "-" when the server is not local):
+ *	  steadier than wall-clock QPS on a machine shared with other work.
  */
+/* CPU seconds a local process has run (-1 when unknown) */
+static double
+backend_cpu_seconds(int pid)
+{
+	char		path[64];
+	FILE	   *f;
+	unsigned long long ns;
+	int			ok;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	ok = fscanf(f, "%llu", &ns) == 1;
+	fclose(f);
+	return ok ? ns / 1e9 : -1;
+}
+
 int
 cmd_query(int argc, char **argv)
 {
@@ -360,7 +382,12 @@ cmd_query(int argc, char **argv)
 			   *pass_lat;
 	double		total = 0,
 				t0,
-				mean = 0;
+				mean = 0,
+				cpu0,
+				cpu,
+				best_cpu = -1;
+	int			backend_pid = 0;
+	char		cpu_qps[32];
 	int64_t		hits = 0;
 	int		   *qhits;
 	FILE	   *dump = NULL;
@@ -426,6 +453,10 @@ cmd_query(int argc, char **argv)
 		repeat = 1;
 
 	conn = connect_or_die();
+	res = PQexec(conn, "SELECT pg_backend_pid()");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		backend_pid = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
 	for (int i = 0; i < nsettings; i++)
 	{
 		const char *eq = strchr(settings[i], '=');
@@ -490,6 +521,7 @@ cmd_query(int argc, char **argv)
 		int			n = pass == 0 ? warmup : nq;
 		double		elapsed;
 
+		cpu0 = backend_cpu_seconds(backend_pid);
 		t0 = now_seconds();
 		for (int q = 0; q < n; q++)
 		{
@@ -516,6 +548,9 @@ cmd_query(int argc, char **argv)
 			pass_lat[q] = now_seconds() - q0;
 		}
 		elapsed = now_seconds() - t0;
+		cpu = backend_cpu_seconds(backend_pid) - cpu0;
+		if (pass > 0 && cpu0 >= 0 && (best_cpu < 0 || cpu < best_cpu))
+			best_cpu = cpu;
 		if (pass > 0 && (pass == 1 || elapsed < total))
 		{
 			total = elapsed;
@@ -570,10 +605,14 @@ cmd_query(int argc, char **argv)
 	mean /= nq;
 	qsort(lat, nq, sizeof(double), double_cmp);
 
-	printf("%.4f\t%.1f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%s\n",
+	if (best_cpu > 0)
+		snprintf(cpu_qps, sizeof(cpu_qps), "%.1f", nq / best_cpu);
+	else
+		strcpy(cpu_qps, "-");
+	printf("%.4f\t%.1f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%s\t%s\n",
 		   (double) hits / ((double) nq * k), nq / total,
 		   percentile(lat, nq, 0.50) * 1e3, percentile(lat, nq, 0.99) * 1e3,
-		   mean * 1e3, nq, short_results, plan);
+		   mean * 1e3, nq, short_results, plan, cpu_qps);
 
 	PQfinish(conn);
 	if (have_base)

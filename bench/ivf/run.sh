@@ -236,7 +236,7 @@ say "exact scan baseline ($BASELINE_NQ queries, 3 warm-up)"
 : >"$WORK/warnings"
 echo "$LIB_SUM" >"$WORK/libsum"
 BASE_LINE=$(run_series exact "$BASELINE_NQ" 3 enable_indexscan=off enable_bitmapscan=off)
-IFS=$'\t' read -r BASE_RECALL BASE_QPS BASE_P50 BASE_P99 _ _ _ BASE_PLAN <<<"$BASE_LINE"
+IFS=$'\t' read -r BASE_RECALL BASE_QPS BASE_P50 BASE_P99 _ _ _ BASE_PLAN BASE_CPU_QPS <<<"$BASE_LINE"
 say "exact: recall $BASE_RECALL, $BASE_QPS QPS, p50 $BASE_P50 ms, p99 $BASE_P99 ms ($BASE_PLAN)"
 
 # --- indexes ----------------------------------------------------------------
@@ -258,7 +258,7 @@ for q in $QUANTIZERS; do
 		for np in $NPROBES; do
 			line=$(run_series "$q rf$rf np$np" "$NQ" "$WARMUP" \
 				"lancedb.nprobes=$np" "lancedb.refine_factor=$rf")
-			IFS=$'\t' read -r r qps p50 p99 _ _ short plan <<<"$line"
+			IFS=$'\t' read -r r qps p50 p99 _ _ short plan cpuqps <<<"$line"
 			printf '   %-4s nprobes %-4s refine %-3s recall %s  %8s QPS  p50 %s ms  p99 %s ms%s\n' \
 				"$q" "$np" "$rf" "$r" "$qps" "$p50" "$p99" \
 				"$(tail -n1 "$WORK/series.tsv" | grep -q forced: && echo '  (forced)')" >&2

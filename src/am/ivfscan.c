@@ -20,6 +20,7 @@
 #include "access/relscan.h"
 #include "access/tableam.h"
 #include "am/ivf.h"
+#include "am/toastfetch.h"
 #include "catalog/index.h"
 #include "executor/executor.h"
 #include "kernels/distance.h"
@@ -34,8 +35,7 @@
 
 typedef struct IvfCandidate
 {
-	float		lower;			/* lower bound of the internal distance */
-	float		est;
+	float		lower;			/* ranking key: lower bound (or estimate) */
 	ItemPointerData tid;
 } IvfCandidate;
 
@@ -77,11 +77,23 @@ typedef struct IvfScanOpaqueData
 	int			probed;
 	IvfListInfo *dir;
 
-	/* candidates (min-heap by lower) and exact results (min-heap) */
+	/*
+	 * Candidates: probes append to the unordered reserve cand[]; the best
+	 * of it move to the small min-heap top[] (by lower) on demand, so a
+	 * scan orders the few candidates it re-ranks, not the thousands it
+	 * estimates.  Every reserve entry's lower is >= reserve_min (valid
+	 * unless cand_unordered).
+	 */
 	IvfCandidate *cand;
 	int			ncand;
 	int			cand_cap;
-	bool		cand_unordered; /* appended since the last heapify */
+	bool		cand_unordered; /* appended since the last refill */
+	float		reserve_min;
+	IvfCandidate *top;
+	int			ntop;
+	int			top_cap;
+	int			refills;
+	/* exact results (min-heap) */
 	IvfResult  *res;
 	int			nres;
 	int			res_cap;
@@ -97,6 +109,7 @@ typedef struct IvfScanOpaqueData
 	AttrNumber	heapattno;		/* 0: expression index */
 	IndexInfo  *indexInfo;
 	EState	   *estate;
+	LanceToastFetch *toast;		/* out-of-line vectors, one open scan */
 
 	QuantQuery *qq;
 	bool		rank_by_est;	/* quantizer's bounds too loose to rank by */
@@ -156,6 +169,9 @@ typedef IvfScanOpaqueData *IvfScanOpaque;
 	} while (0)
 
 #define CAND_LESS(a, b)		((a).lower < (b).lower)
+
+/* candidates moved to the heap by the first refill (doubling after) */
+#define IVF_TOP_BATCH			128
 
 /* Floyd's bottom-up heap construction: O(n), against O(n log n) pushes */
 #define HEAP_HEAPIFY(arr, n, less) \
@@ -234,6 +250,8 @@ IvfScanInitFetch(IndexScanDesc scan, IvfScanOpaque so)
 		so->indexInfo = BuildIndexInfo(index);
 		so->estate = CreateExecutorState();
 	}
+	else
+		so->toast = lance_toast_fetch_begin(heap);
 	MemoryContextSwitchTo(old);
 }
 
@@ -273,8 +291,17 @@ IvfExactDistance(IndexScanDesc scan, IvfScanOpaque so, ItemPointer tid,
 		isnull = nulls[0];
 	}
 	if (!isnull)
+	{
+		bool		copied = false;
+		struct varlena *v = (struct varlena *) DatumGetPointer(datum);
+
+		if (so->heapattno != 0)
+			v = lance_toast_fetch(so->toast, v, &copied);
 		*value = DatumGetFloat8(FunctionCall2Coll(so->distproc, so->collation,
-												  datum, so->query));
+												  PointerGetDatum(v), so->query));
+		if (copied)
+			pfree(v);
+	}
 	ExecClearTuple(so->slot);
 	return !isnull;
 }
@@ -342,14 +369,13 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 				if (so->has_range && so->lower[i] >= so->range_hi_internal)
 					continue;
 				cand.lower = so->rank_by_est ? so->est[i] : Min(so->lower[i], so->est[i]);
-				cand.est = so->est[i];
 				cand.tid = tids[i];
 				if (so->ncand == so->cand_cap)
 				{
 					so->cand_cap *= 2;
 					so->cand = repalloc_huge(so->cand, sizeof(IvfCandidate) * so->cand_cap);
 				}
-				/* appended unordered: heapified once when first needed */
+				/* appended unordered: see IvfRefill */
 				so->cand[so->ncand++] = cand;
 				so->cand_unordered = true;
 			}
@@ -378,6 +404,32 @@ IvfProbeMore(IndexScanDesc scan, IvfScanOpaque so, int n)
 		done++;
 	}
 	return done;
+}
+
+/*
+ * Entries in the lists the first probes will visit (the nprobes nearest),
+ * so the reserve is allocated once at its final size.
+ */
+static int
+IvfExpectedCandidates(IvfScanOpaque so, int nlists)
+{
+	int64		n = 0;
+	int			take = so->ordered ? Min(lancedb_nprobes, so->nprobes_left) : so->nprobes_left;
+	IvfProbe   *copy;
+	int			ncopy = so->nprobes_left;
+
+	/* pop from a copy of the probe heap */
+	copy = palloc(sizeof(IvfProbe) * Max(ncopy, 1));
+	memcpy(copy, so->probes, sizeof(IvfProbe) * ncopy);
+	for (int i = 0; i < take && ncopy > 0; i++)
+	{
+		const IvfListInfo *li = &so->dir[copy[0].list];
+
+		n += li->count;
+		HEAP_POP(copy, ncopy, PROBE_LESS);
+	}
+	pfree(copy);
+	return (int) Min(Max(n + 64, 1024), (int64) (MaxAllocHugeSize / sizeof(IvfCandidate) / 2));
 }
 
 static void
@@ -419,8 +471,10 @@ IvfScanSetup(IndexScanDesc scan, IvfScanOpaque so)
 	so->rank_by_est = quantizer_rank_by_estimate(c->quant);
 	so->est = palloc(sizeof(float) * c->layout.capacity);
 	so->lower = palloc(sizeof(float) * c->layout.capacity);
-	so->cand_cap = 1024;
+	so->cand_cap = IvfExpectedCandidates(so, c->meta.nlists);
 	so->cand = palloc_extended(sizeof(IvfCandidate) * so->cand_cap, MCXT_ALLOC_HUGE);
+	so->top_cap = 2 * IVF_TOP_BATCH;
+	so->top = palloc(sizeof(IvfCandidate) * so->top_cap);
 	so->res_cap = 64;
 	so->res = palloc(sizeof(IvfResult) * so->res_cap);
 	so->last_internal = -get_float8_infinity();
@@ -454,15 +508,110 @@ IvfInRange(IvfScanOpaque so, double value)
 	return !so->has_range || (value >= so->range_lo && value < so->range_hi);
 }
 
-/* Make cand[] a heap again after probes appended to it. */
-static inline void
+/* The k-th smallest of x[0..n-1] (0-based; reorders x): quickselect. */
+static float
+float_select(float *x, int n, int k)
+{
+	int			lo = 0,
+				hi = n - 1;
+
+	while (lo < hi)
+	{
+		float		pivot = x[lo + (hi - lo) / 2];
+		int			i = lo,
+					j = hi;
+
+		while (i <= j)
+		{
+			while (x[i] < pivot)
+				i++;
+			while (x[j] > pivot)
+				j--;
+			if (i <= j)
+			{
+				float		t = x[i];
+
+				x[i++] = x[j];
+				x[j--] = t;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break;
+	}
+	return x[k];
+}
+
+/*
+ * Move the best of the reserve to the heap: a threshold taken from an
+ * evenly spaced sample of the reserve selects about `want` entries in one
+ * pass, which also compacts the rest and finds their minimum.
+ */
+static void
+IvfRefill(IvfScanOpaque so)
+{
+	int			want = IVF_TOP_BATCH << Min(so->refills, 16);
+	float		threshold = get_float4_infinity();
+	float		rmin = get_float4_infinity();
+	int			kept = 0;
+
+	so->refills++;
+	if (so->ncand > want)
+	{
+		float		sample[256];
+		int			ns = Min(256, so->ncand);
+		int			rank;
+
+		for (int i = 0; i < ns; i++)
+			sample[i] = so->cand[(int64) i * so->ncand / ns].lower;
+		rank = (int) ((int64) want * ns / so->ncand);
+		threshold = float_select(sample, ns, Min(rank, ns - 1));
+	}
+	for (int i = 0; i < so->ncand; i++)
+	{
+		IvfCandidate c = so->cand[i];
+
+		/* <= keeps ties (and a threshold equal to the minimum) moving */
+		if (c.lower <= threshold)
+		{
+			if (so->ntop == so->top_cap)
+			{
+				so->top_cap *= 2;
+				so->top = repalloc_huge(so->top, sizeof(IvfCandidate) * so->top_cap);
+			}
+			HEAP_PUSH(so->top, so->ntop, c, CAND_LESS);
+		}
+		else
+		{
+			so->cand[kept++] = c;
+			rmin = Min(rmin, c.lower);
+		}
+	}
+	so->ncand = kept;
+	so->reserve_min = rmin;
+	so->cand_unordered = false;
+}
+
+static inline int
+IvfCandidatesLeft(IvfScanOpaque so)
+{
+	return so->ntop + so->ncand;
+}
+
+/*
+ * Make top[0] the best candidate left (refilling from the reserve when it
+ * may hold a better one); false when none is left.
+ */
+static inline bool
 IvfOrderCandidates(IvfScanOpaque so)
 {
-	if (so->cand_unordered)
-	{
-		HEAP_HEAPIFY(so->cand, so->ncand, CAND_LESS);
-		so->cand_unordered = false;
-	}
+	if (so->ncand > 0 &&
+		(so->cand_unordered || so->ntop == 0 || so->reserve_min < so->top[0].lower))
+		IvfRefill(so);
+	return so->ntop > 0;
 }
 
 /* Rank the best remaining candidate exactly. */
@@ -473,8 +622,8 @@ IvfRerankOne(IndexScanDesc scan, IvfScanOpaque so)
 	double		value;
 
 	IvfOrderCandidates(so);
-	cand = so->cand[0];
-	HEAP_POP(so->cand, so->ncand, CAND_LESS);
+	cand = so->top[0];
+	HEAP_POP(so->top, so->ntop, CAND_LESS);
 	so->reranked++;
 	if (IvfExactDistance(scan, so, &cand.tid, &value) && IvfInRange(so, value))
 		IvfPushResult(so, &cand.tid, value);
@@ -519,14 +668,16 @@ IvfNextOrdered(IndexScanDesc scan, IvfScanOpaque so)
 	{
 		int64		need = (int64) lancedb_refine_factor * (so->emitted + 1);
 
+		bool		more;
+
 		CHECK_FOR_INTERRUPTS();
-		IvfOrderCandidates(so);
+		more = IvfOrderCandidates(so);
 		if (so->nres > 0)
 		{
-			bool		bounded = so->ncand == 0 ||
-			so->res[0].internal <= so->cand[0].lower;
+			bool		bounded = !more ||
+			so->res[0].internal <= so->top[0].lower;
 
-			if (bounded && (so->reranked >= need || so->ncand == 0))
+			if (bounded && (so->reranked >= need || !more))
 			{
 				/*
 				 * strict_order: a row must not be farther than the nearest
@@ -558,7 +709,7 @@ IvfNextOrdered(IndexScanDesc scan, IvfScanOpaque so)
 				return IvfReturn(scan, so, true);
 			}
 		}
-		if (so->ncand > 0)
+		if (more)
 		{
 			IvfRerankOne(scan, so);
 			continue;
@@ -581,7 +732,7 @@ IvfNextOrdered(IndexScanDesc scan, IvfScanOpaque so)
 static bool
 IvfNextRange(IndexScanDesc scan, IvfScanOpaque so)
 {
-	while (so->nres == 0 && so->ncand > 0)
+	while (so->nres == 0 && IvfCandidatesLeft(so) > 0)
 	{
 		CHECK_FOR_INTERRUPTS();
 		IvfRerankOne(scan, so);
@@ -595,15 +746,15 @@ IvfNextRange(IndexScanDesc scan, IvfScanOpaque so)
 static bool
 IvfNextAll(IndexScanDesc scan, IvfScanOpaque so)
 {
-	while (so->ncand == 0)
+	while (IvfCandidatesLeft(so) == 0)
 	{
 		if (so->nprobes_left == 0)
 			return false;
 		IvfProbeMore(scan, so, 1);
 	}
 	IvfOrderCandidates(so);
-	scan->xs_heaptid = so->cand[0].tid;
-	HEAP_POP(so->cand, so->ncand, CAND_LESS);
+	scan->xs_heaptid = so->top[0].tid;
+	HEAP_POP(so->top, so->ntop, CAND_LESS);
 	scan->xs_recheck = false;
 	scan->xs_orderbyvals[0] = (Datum) 0;
 	scan->xs_orderbynulls[0] = true;
@@ -663,8 +814,9 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->ordered = norderbys > 0;
 	so->null_query = false;
 	so->has_range = false;
-	so->ncand = so->nres = 0;
+	so->ncand = so->nres = so->ntop = 0;
 	so->cand_unordered = false;
+	so->refills = 0;
 	so->reranked = so->emitted = 0;
 	so->probed = 0;
 	so->codes_scanned = so->heap_fetches = 0;
@@ -743,6 +895,8 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 			so->lower = palloc(sizeof(float) * so->cache->layout.capacity);
 			so->cand_cap = 1024;
 			so->cand = palloc_extended(sizeof(IvfCandidate) * so->cand_cap, MCXT_ALLOC_HUGE);
+			so->top_cap = 2 * IVF_TOP_BATCH;
+			so->top = palloc(sizeof(IvfCandidate) * so->top_cap);
 		}
 		else
 			IvfScanSetup(scan, so);
@@ -772,6 +926,8 @@ ivfendscan(IndexScanDesc scan)
 						so->probed, so->codes_scanned, so->reranked,
 						so->heap_fetches, so->emitted)));
 
+	if (so->toast)
+		lance_toast_fetch_end(so->toast);
 	if (so->fetch)
 		table_index_fetch_end(so->fetch);
 	if (so->slot)
