@@ -163,3 +163,24 @@ SELECT count(*) AS queries, count(*) FILTER (WHERE i.ids = e.ids) AS same_answer
   FROM ivt_index i JOIN ivt_exact e USING (qid);
 DROP TABLE ivt;
 RESET lancedb.nprobes;
+
+-- two lance_ivf scans open at once (the inner one re-scanned per outer
+-- row) give the exact answers
+CREATE TABLE ivn (id int, v vector(4));
+INSERT INTO ivn SELECT i, ARRAY[sin(i), cos(i), sin(i * 0.3), cos(i * 0.7)] FROM generate_series(1, 500) i;
+CREATE INDEX ivn_idx ON ivn USING lance_ivf (v vector_l2_ops) WITH (lists = 5, quantizer = 'rq');
+SET lancedb.nprobes = 5;
+SET enable_seqscan = off;
+CREATE TEMP TABLE ivn_index AS
+  SELECT a.id, (SELECT b.id FROM ivn b ORDER BY b.v <-> a.v LIMIT 1 OFFSET 1) AS second
+    FROM ivn a ORDER BY a.v <-> '[0.5,0.5,0.5,0.5]' LIMIT 20;
+RESET enable_seqscan;
+SET enable_indexscan = off;
+CREATE TEMP TABLE ivn_exact AS
+  SELECT a.id, (SELECT b.id FROM ivn b ORDER BY b.v <-> a.v LIMIT 1 OFFSET 1) AS second
+    FROM ivn a ORDER BY a.v <-> '[0.5,0.5,0.5,0.5]' LIMIT 20;
+RESET enable_indexscan;
+SELECT count(*) AS outer_rows, count(*) FILTER (WHERE i.second = e.second) AS same_inner
+  FROM ivn_index i JOIN ivn_exact e USING (id);
+DROP TABLE ivn;
+RESET lancedb.nprobes;

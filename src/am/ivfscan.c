@@ -19,6 +19,7 @@
 
 #include "access/relscan.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "am/ivf.h"
 #include "am/toastfetch.h"
 #include "catalog/index.h"
@@ -87,6 +88,7 @@ typedef struct IvfScanOpaqueData
 	IvfCandidate *cand;
 	int			ncand;
 	int			cand_cap;
+	bool		cand_pooled;	/* cand is the backend's pooled array */
 	bool		cand_unordered; /* appended since the last refill */
 	float		reserve_min;
 	IvfCandidate *top;
@@ -181,6 +183,86 @@ typedef IvfScanOpaqueData *IvfScanOpaque;
 	} while (0)
 #define RES_LESS(a, b)		((a).internal < (b).internal)
 #define PROBE_LESS(a, b)	((a).dist < (b).dist)
+
+/* ---- the candidate reserve, pooled across scans ---- */
+
+/*
+ * A scan of a large index fills hundreds of kB of candidates; allocating
+ * and freeing that per query made malloc hand it back to the kernel and
+ * fault it in again every time.  One array per backend is lent to one
+ * scan at a time (nested scans allocate their own); transaction end takes
+ * it back from scans that ended by an error.
+ */
+static IvfCandidate *cand_pool = NULL;
+static int	cand_pool_cap = 0;
+static bool cand_pool_busy = false;
+static bool cand_pool_callback = false;
+
+/* pools above this are freed when returned, not kept */
+#define IVF_POOL_KEEP_BYTES		(32 * 1024 * 1024)
+
+static void
+IvfPoolXactCallback(XactEvent event, void *arg)
+{
+	cand_pool_busy = false;
+}
+
+static IvfCandidate *
+IvfCandAlloc(IvfScanOpaque so, int cap)
+{
+	if (cand_pool_busy)
+	{
+		so->cand_pooled = false;
+		return palloc_extended(sizeof(IvfCandidate) * cap, MCXT_ALLOC_HUGE);
+	}
+	if (!cand_pool_callback)
+	{
+		RegisterXactCallback(IvfPoolXactCallback, NULL);
+		cand_pool_callback = true;
+	}
+	if (cand_pool_cap < cap)
+	{
+		if (cand_pool)
+			pfree(cand_pool);
+		cand_pool = NULL;
+		cand_pool_cap = 0;
+		cand_pool = MemoryContextAllocHuge(TopMemoryContext, sizeof(IvfCandidate) * cap);
+		cand_pool_cap = cap;
+	}
+	cand_pool_busy = true;
+	so->cand_pooled = true;
+	return cand_pool;
+}
+
+static void
+IvfCandGrow(IvfScanOpaque so)
+{
+	int			cap = so->cand_cap * 2;
+
+	so->cand = repalloc_huge(so->cand, sizeof(IvfCandidate) * cap);
+	so->cand_cap = cap;
+	if (so->cand_pooled)
+	{
+		cand_pool = so->cand;
+		cand_pool_cap = cap;
+	}
+}
+
+static void
+IvfCandRelease(IvfScanOpaque so)
+{
+	if (!so->cand_pooled)
+		return;
+	so->cand_pooled = false;
+	so->cand = NULL;
+	cand_pool_busy = false;
+	if ((Size) cand_pool_cap * sizeof(IvfCandidate) > IVF_POOL_KEEP_BYTES)
+	{
+		pfree(cand_pool);
+		cand_pool = NULL;
+		cand_pool_cap = 0;
+	}
+}
 
 /* ---- metric conversions ---- */
 
@@ -371,10 +453,7 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 				cand.lower = so->rank_by_est ? so->est[i] : Min(so->lower[i], so->est[i]);
 				cand.tid = tids[i];
 				if (so->ncand == so->cand_cap)
-				{
-					so->cand_cap *= 2;
-					so->cand = repalloc_huge(so->cand, sizeof(IvfCandidate) * so->cand_cap);
-				}
+					IvfCandGrow(so);
 				/* appended unordered: see IvfRefill */
 				so->cand[so->ncand++] = cand;
 				so->cand_unordered = true;
@@ -472,7 +551,7 @@ IvfScanSetup(IndexScanDesc scan, IvfScanOpaque so)
 	so->est = palloc(sizeof(float) * c->layout.capacity);
 	so->lower = palloc(sizeof(float) * c->layout.capacity);
 	so->cand_cap = IvfExpectedCandidates(so, c->meta.nlists);
-	so->cand = palloc_extended(sizeof(IvfCandidate) * so->cand_cap, MCXT_ALLOC_HUGE);
+	so->cand = IvfCandAlloc(so, so->cand_cap);
 	so->top_cap = 2 * IVF_TOP_BATCH;
 	so->top = palloc(sizeof(IvfCandidate) * so->top_cap);
 	so->res_cap = 64;
@@ -808,6 +887,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 
 	if (so->cache)
 		IvfUnpinCache(so->cache);
+	IvfCandRelease(so);
 	MemoryContextReset(so->scanctx);
 	so->started = false;
 	so->done = false;
@@ -894,7 +974,7 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 			so->est = palloc(sizeof(float) * so->cache->layout.capacity);
 			so->lower = palloc(sizeof(float) * so->cache->layout.capacity);
 			so->cand_cap = 1024;
-			so->cand = palloc_extended(sizeof(IvfCandidate) * so->cand_cap, MCXT_ALLOC_HUGE);
+			so->cand = IvfCandAlloc(so, so->cand_cap);
 			so->top_cap = 2 * IVF_TOP_BATCH;
 			so->top = palloc(sizeof(IvfCandidate) * so->top_cap);
 		}
@@ -936,6 +1016,7 @@ ivfendscan(IndexScanDesc scan)
 		FreeExecutorState(so->estate);
 	if (so->cache)
 		IvfUnpinCache(so->cache);
+	IvfCandRelease(so);
 	MemoryContextDelete(so->scanctx);
 	pfree(so);
 	scan->opaque = NULL;
