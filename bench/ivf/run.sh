@@ -39,6 +39,9 @@ usage() {
 	  --plot PATH          the PNG (default: docs/img/ivf-<data set>.png;
 	                       bench/results/ with --quick)
 	  --no-install         use the installed extension instead of building it
+	  --pgvector "EF..."   also measure pgvector's HNSW (m 16, ef_construction 64)
+	                       at these ef_search values, in the same run and cluster,
+	                       when pgvector is installed (not built by this script)
 	  --quick              smoke run: aniso, 20000 rows, 200 queries,
 	                       nprobes 1 4 16, refine 0 10
 	EOF
@@ -47,7 +50,7 @@ usage() {
 
 DATASET='' N='' NQ=1000 DIM='' LISTS='' QUANTIZERS='flat sq pq rq'
 NPROBES='1 2 4 8 16 32 64' REFINE_PQ='0 5 10' REFINE_OTHER='0' BASELINE_NQ=''
-SHARED_BUFFERS='' PLOT='' INSTALL=1 QUICK=0 REPEAT=1 WARMUP=''
+SHARED_BUFFERS='' PLOT='' INSTALL=1 QUICK=0 REPEAT=1 WARMUP='' PGVECTOR_EF=''
 declare -A WITH=([flat]='' [sq]='' [pq]='num_bits = 8' [rq]='')
 
 while [ $# -gt 0 ]; do
@@ -68,6 +71,7 @@ while [ $# -gt 0 ]; do
 		--shared-buffers) SHARED_BUFFERS=$2; shift ;;
 		--plot) PLOT=$2; shift ;;
 		--no-install) INSTALL=0 ;;
+		--pgvector) PGVECTOR_EF=$2; shift ;;
 		--quick) QUICK=1 ;;
 		-h|--help) usage ;;
 		*) echo "run.sh: unknown argument '$1'" >&2; usage ;;
@@ -268,6 +272,35 @@ for q in $QUANTIZERS; do
 done
 psql_val "DROP INDEX IF EXISTS items_v_idx" >/dev/null
 
+# --- pgvector HNSW, same data, same cluster and settings --------------------
+# pgvector's type is also called "vector", so it gets a database of its own.
+if [ -n "$PGVECTOR_EF" ]; then
+	if [ "$(psql_val "SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'")" = 1 ]; then
+		psql_val "CREATE DATABASE pgv" >/dev/null
+		PGDATABASE=pgv "$BENCH" exec "CREATE EXTENSION vector" >/dev/null
+		PGV_VERSION=$(cluster_psql -d pgv -Atq -c "SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+		case $METRIC in l2) PGV_OPS=vector_l2_ops ;; ip) PGV_OPS=vector_ip_ops ;; *) PGV_OPS=vector_cosine_ops ;; esac
+		say "pgvector $PGV_VERSION: loading the same rows into database pgv"
+		PGDATABASE=pgv "$BENCH" load --file "$BASE" >/dev/null
+		PGDATABASE=pgv "$BENCH" exec "VACUUM ANALYZE items" >/dev/null
+		say "pgvector: CREATE INDEX ... USING hnsw (v $PGV_OPS) WITH (m = 16, ef_construction = 64)"
+		BUILD_S=$(PGDATABASE=pgv "$BENCH" exec "CREATE INDEX items_v_idx ON items USING hnsw (v $PGV_OPS) WITH (m = 16, ef_construction = 64)")
+		IDX_BYTES=$(cluster_psql -d pgv -Atq -c "SELECT pg_relation_size('items_v_idx')")
+		printf '%s\t%s\t%s\t%s\n' "pgvector-hnsw" "$BUILD_S" "$IDX_BYTES" "pgvector $PGV_VERSION: m = 16, ef_construction = 64" >>"$WORK/builds.tsv"
+		say "built in $BUILD_S s, $(mb "$IDX_BYTES") MB"
+		for ef in $PGVECTOR_EF; do
+			line=$(PGDATABASE=pgv run_series "pgvector-hnsw - ef$ef" "$NQ" "$WARMUP" "hnsw.ef_search=$ef")
+			IFS=$'\t' read -r r qps p50 p99 _ _ short plan cpuqps <<<"$line"
+			printf '   pgvector hnsw ef_search %-4s recall %s  %8s QPS  p50 %s ms  p99 %s ms\n' \
+				"$ef" "$r" "$qps" "$p50" "$p99" >&2
+		done
+		psql_val "DROP DATABASE pgv" >/dev/null
+	else
+		say "pgvector is not installed: skipping --pgvector"
+		echo "- pgvector was asked for (--pgvector) but is not installed in this server" >>"$WORK/warnings"
+	fi
+fi
+
 # --- report -----------------------------------------------------------------
 PGVER=$(psql_val "SHOW server_version")
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -308,20 +341,24 @@ report() {
 
 	## Queries
 
-	| index | nprobes | refine | recall@10 | QPS | p50 ms | p99 ms | QPS x | p50 x | p99 x |
-	|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+	"CPU QPS" = queries per second of the server backend's CPU time (steadier than
+	wall-clock QPS when other work shares the machine).
+
+	| index | nprobes | refine | recall@10 | QPS | CPU QPS | p50 ms | p99 ms | QPS x | p50 x | p99 x |
+	|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 	EOF
 	awk -F'\t' -v bq="$BASE_QPS" -v b50="$BASE_P50" -v b99="$BASE_P99" '
 		{
 			split($1, lab, " ")
 			if (lab[1] == "exact") { idx = "exact scan (" $7 " queries)"; np = "-"; rf = "-" }
+			else if (lab[1] ~ /^pgvector/) { idx = lab[1]; rf = "-"; np = "ef_search " substr(lab[3], 3) }
 			else { idx = lab[1]; rf = substr(lab[2], 3); np = substr(lab[3], 3) }
 			note = ($9 ~ /^Index_Scan/ || lab[1] == "exact") ? "" : " (plan: " $9 ")"
 			if (lab[4] ~ /^forced:/)
 				note = note " (planner chose " substr(lab[4], 8) "; forced with enable_seqscan = off)"
 			if ($8 > 0) note = note " (" $8 " short answers)"
-			printf "| %s%s | %s | %s | %.3f | %.1f | %.2f | %.2f | %.1f | %.1f | %.1f |\n",
-				idx, note, np, rf, $2, $3, $4, $5, $3 / bq, b50 / $4, b99 / $5
+			printf "| %s%s | %s | %s | %.3f | %.1f | %s | %.2f | %.2f | %.1f | %.1f | %.1f |\n",
+				idx, note, np, rf, $2, $3, $10, $4, $5, $3 / bq, b50 / $4, b99 / $5
 		}' "$WORK/series.tsv"
 	cat <<-EOF
 
