@@ -184,3 +184,44 @@ SELECT count(*) AS outer_rows, count(*) FILTER (WHERE i.second = e.second) AS sa
   FROM ivn_index i JOIN ivn_exact e USING (id);
 DROP TABLE ivn;
 RESET lancedb.nprobes;
+
+-- EXPLAIN ANALYZE reports what each lance_ivf scan did (LanceDB's
+-- analyze_plan): lists probed, pages read, codes scanned, re-ranked rows
+CREATE TABLE ive (id int, v vector(8));
+INSERT INTO ive SELECT i, ARRAY(SELECT sin(i % 25 * 2.1 + j) * 2 + cos(i * 0.71 + j * 1.3) * 0.4
+                                  FROM generate_series(1, 8) j)
+  FROM generate_series(1, 2000) i;
+CREATE INDEX ive_idx ON ive USING lance_ivf (v vector_l2_ops) WITH (lists = 20, quantizer = 'sq');
+SET lancedb.nprobes = 3;
+SET enable_seqscan = off;
+CREATE FUNCTION ivf_explain_text(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE l text;
+BEGIN
+  FOR l IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
+    -- data-dependent counts as N
+    RETURN NEXT regexp_replace(l, '(pages read|codes scanned|re-ranked|heap fetches)=\d+', '\1=N', 'g');
+  END LOOP;
+END $$;
+SELECT * FROM ivf_explain_text('SELECT id FROM ive ORDER BY v <-> ''[1,1,1,1,1,1,1,1]'' LIMIT 5');
+CREATE FUNCTION ivf_explain_json(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE j json;
+BEGIN
+  EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON) ' || q INTO j;
+  RETURN j::jsonb;
+END $$;
+SELECT s->>'Index Name' AS index, s->>'Loops' AS loops,
+       (s->>'lists probed')::int AS lists, (s->>'pages read')::int > 0 AS pages,
+       (s->>'codes scanned')::int > 0 AS codes, (s->>'re-ranked')::int >= 7 AS reranked,
+       (s->>'rows returned')::int AS returned
+  FROM jsonb_array_elements(ivf_explain_json(
+         'SELECT id FROM ive ORDER BY v <-> ''[1,1,1,1,1,1,1,1]'' LIMIT 7') -> 1 -> 'Lancedb Scans') s;
+-- a re-scanned inner index scan sums its loops
+SELECT s->>'Loops' AS loops, (s->>'rows returned')::int AS returned
+  FROM jsonb_array_elements(ivf_explain_json(
+         'SELECT a.id, (SELECT b.id FROM ive b ORDER BY b.v <-> a.v LIMIT 1 OFFSET 1)
+            FROM ive a WHERE a.id <= 4') -> 1 -> 'Lancedb Scans') s;
+DROP FUNCTION ivf_explain_json(text);
+DROP FUNCTION ivf_explain_text(text);
+DROP TABLE ive;
+RESET enable_seqscan;
+RESET lancedb.nprobes;

@@ -5,6 +5,7 @@
 #include "postgres.h"
 
 #include "am/ivf.h"
+#include "am/scanreport.h"
 #include "kernels/distance.h"
 #include "lancedb.h"
 #include "utils/builtins.h"
@@ -63,6 +64,7 @@ _PG_init(void)
 							 check_simd, assign_simd, NULL);
 
 	IvfInit();
+	lance_scan_report_init();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("lancedb");

@@ -21,6 +21,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "am/ivf.h"
+#include "am/scanreport.h"
 #include "am/toastfetch.h"
 #include "catalog/index.h"
 #include "executor/executor.h"
@@ -118,9 +119,14 @@ typedef struct IvfScanOpaqueData
 	float	   *est;
 	float	   *lower;
 
-	/* what the scan did, for EXPLAIN and tests */
+	/* what the scan did over all rescans, for EXPLAIN ANALYZE and DEBUG2 */
+	int64		loops;
+	int64		lists_probed;
+	int64		pages_read;
 	int64		codes_scanned;
+	int64		reranked_total;
 	int64		heap_fetches;
+	int64		returned_total;
 } IvfScanOpaqueData;
 
 typedef IvfScanOpaqueData *IvfScanOpaque;
@@ -423,6 +429,7 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 					 errmsg("index \"%s\" has a broken list chain at block %u",
 							RelationGetRelationName(index), blkno)));
 		buf = ReadBuffer(index, blkno);
+		so->pages_read++;
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		IvfCheckPage(index, page, blkno, IVF_PAGE_LIST);
@@ -480,6 +487,7 @@ IvfProbeMore(IndexScanDesc scan, IvfScanOpaque so, int n)
 			continue;
 		IvfScanList(scan, so, list);
 		so->probed++;
+		so->lists_probed++;
 		done++;
 	}
 	return done;
@@ -704,6 +712,7 @@ IvfRerankOne(IndexScanDesc scan, IvfScanOpaque so)
 	cand = so->top[0];
 	HEAP_POP(so->top, so->ntop, CAND_LESS);
 	so->reranked++;
+	so->reranked_total++;
 	if (IvfExactDistance(scan, so, &cand.tid, &value) && IvfInRange(so, value))
 		IvfPushResult(so, &cand.tid, value);
 }
@@ -724,6 +733,7 @@ IvfReturn(IndexScanDesc scan, IvfScanOpaque so, bool ordered)
 		so->last_internal = r.internal;
 	}
 	so->emitted++;
+	so->returned_total++;
 	return true;
 }
 
@@ -899,7 +909,6 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->refills = 0;
 	so->reranked = so->emitted = 0;
 	so->probed = 0;
-	so->codes_scanned = so->heap_fetches = 0;
 	so->qq = NULL;
 
 	if (keys && scan->numberOfKeys > 0)
@@ -958,6 +967,7 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 	if (!so->started)
 	{
 		so->started = true;
+		so->loops++;
 		if (so->null_query)
 		{
 			so->dir = IvfReadDirectory(scan->indexRelation, &so->cache->meta);
@@ -999,12 +1009,26 @@ ivfendscan(IndexScanDesc scan)
 {
 	IvfScanOpaque so = (IvfScanOpaque) scan->opaque;
 
-	if (so->started)
+	if (so->loops > 0)
+	{
+		LanceScanCounter c[] = {
+			{"lists probed", so->lists_probed},
+			{"pages read", so->pages_read},
+			{"codes scanned", so->codes_scanned},
+			{"re-ranked", so->reranked_total},
+			{"heap fetches", so->heap_fetches},
+			{"rows returned", so->returned_total},
+		};
+
+		lance_scan_report(scan->indexRelation, "lance_ivf", so->loops,
+						  c, lengthof(c));
 		ereport(DEBUG2,
-				(errmsg("lance_ivf scan of \"%s\": %d lists probed, " INT64_FORMAT " codes scanned, " INT64_FORMAT " re-ranked, " INT64_FORMAT " heap fetches, " INT64_FORMAT " rows returned",
+				(errmsg("lance_ivf scan of \"%s\": " INT64_FORMAT " loops, " INT64_FORMAT " lists probed, " INT64_FORMAT " codes scanned, " INT64_FORMAT " re-ranked, " INT64_FORMAT " heap fetches, " INT64_FORMAT " rows returned",
 						RelationGetRelationName(scan->indexRelation),
-						so->probed, so->codes_scanned, so->reranked,
-						so->heap_fetches, so->emitted)));
+						so->loops, so->lists_probed, so->codes_scanned,
+						so->reranked_total, so->heap_fetches,
+						so->returned_total)));
+	}
 
 	if (so->toast)
 		lance_toast_fetch_end(so->toast);
