@@ -28,6 +28,7 @@ int			lancedb_nprobes = 20;
 int			lancedb_refine_factor = 0;
 int			lancedb_iterative_scan = IVF_ITERATIVE_RELAXED;
 int			lancedb_max_probes = -1;
+int			lancedb_multivector_candidates = 32;
 
 static relopt_kind ivf_relopt_kind;
 
@@ -94,6 +95,11 @@ IvfInit(void)
 							"Lists an iterative IVF scan probes at most (-1 = all).",
 							NULL,
 							&lancedb_max_probes, -1, -1, 1000000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("lancedb.multivector_candidates",
+							"Index entries taken per query vector by a multivector IVF scan.",
+							"The rows they belong to are ranked by exact MaxSim; when a filter needs more rows, each further batch takes twice as many.",
+							&lancedb_multivector_candidates, 32, 1, 100000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 }
 

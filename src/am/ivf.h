@@ -63,6 +63,7 @@ typedef struct LanceTypeSupport
 {
 	LanceElemType elemtype;
 	int			maxdim;
+	bool		multi;			/* an array of vectors: one entry per element */
 } LanceTypeSupport;
 
 typedef struct LanceMetricSupport
@@ -175,6 +176,7 @@ extern int	lancedb_nprobes;
 extern int	lancedb_refine_factor;
 extern int	lancedb_iterative_scan;
 extern int	lancedb_max_probes;
+extern int	lancedb_multivector_candidates;
 
 /* ivf.c */
 extern void IvfInit(void);
@@ -218,6 +220,8 @@ extern void IvfPinCache(IvfIndexCache *c);
 extern void IvfUnpinCache(IvfIndexCache *c);
 extern const LanceTypeSupport *LanceGetTypeSupport(Relation index, uint16 procnum);
 extern const LanceMetricSupport *LanceGetMetricSupport(Relation index, uint16 procnum);
+extern float *LanceDatumToRows(Datum value, const LanceTypeSupport *type,
+							   int *dim, int *nrows);
 extern float *LanceDatumToFloats(Datum value, const LanceTypeSupport *type,
 								 int *dim);
 extern void LanceNormalize(float *x, int dim);

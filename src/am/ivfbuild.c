@@ -136,19 +136,23 @@ splitmix64(uint64 *state)
 	return z ^ (z >> 31);
 }
 
-/* The indexed value as floats, unit length under cosine; NULL if unusable. */
+/*
+ * The indexed value as rows of floats (one row; one per element of a
+ * multivector), unit length under cosine.
+ */
 static float *
-IvfBuildValue(IvfBuildState *bs, Datum value)
+IvfBuildRows(IvfBuildState *bs, Datum value, int *nrows)
 {
 	int			dim;
-	float	   *x = LanceDatumToFloats(value, bs->type, &dim);
+	float	   *x = LanceDatumToRows(value, bs->type, &dim, nrows);
 
-	if (dim != bs->dim)
+	if (*nrows > 0 && dim != bs->dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("expected %d dimensions, not %d", bs->dim, dim)));
 	if (bs->metric->normalize)
-		LanceNormalize(x, dim);
+		for (int r = 0; r < *nrows; r++)
+			LanceNormalize(x + (Size) r * dim, dim);
 	return x;
 }
 
@@ -160,24 +164,29 @@ IvfSampleCallback(Relation index, ItemPointer tid, Datum *values,
 	MemoryContext old;
 	float	   *x;
 	int64		slot;
+	int			nrows;
 
 	if (isnull[0])
 		return;
 
 	old = MemoryContextSwitchTo(bs->tmpctx);
-	x = IvfBuildValue(bs, values[0]);
-	bs->rows_seen++;
-	/* reservoir sampling (algorithm R): a uniform sample of every row */
-	if (bs->sample_n < bs->sample_cap)
-		slot = bs->sample_n++;
-	else
+	x = IvfBuildRows(bs, values[0], &nrows);
+	for (int r = 0; r < nrows; r++)
 	{
-		slot = (int64) (splitmix64(&bs->rng) % (uint64) bs->rows_seen);
-		if (slot >= bs->sample_cap)
-			slot = -1;
+		bs->rows_seen++;
+		/* reservoir sampling (algorithm R): a uniform sample of every entry */
+		if (bs->sample_n < bs->sample_cap)
+			slot = bs->sample_n++;
+		else
+		{
+			slot = (int64) (splitmix64(&bs->rng) % (uint64) bs->rows_seen);
+			if (slot >= bs->sample_cap)
+				slot = -1;
+		}
+		if (slot >= 0)
+			memcpy(bs->sample + slot * bs->dim, x + (Size) r * bs->dim,
+				   sizeof(float) * bs->dim);
 	}
-	if (slot >= 0)
-		memcpy(bs->sample + slot * bs->dim, x, sizeof(float) * bs->dim);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(bs->tmpctx);
 
@@ -383,23 +392,30 @@ IvfEncodeCallback(Relation index, ItemPointer tid, Datum *values,
 	IvfBuildState *bs = (IvfBuildState *) state;
 	MemoryContext old;
 	float	   *x;
+	int			nrows;
 
 	if (isnull[0])
 		return;
 
 	old = MemoryContextSwitchTo(bs->tmpctx);
-	x = IvfBuildValue(bs, values[0]);
-	memcpy(bs->batch + (Size) bs->batch_n * bs->dim, x, sizeof(float) * bs->dim);
-	bs->batch_tids[bs->batch_n] = *tid;
-	bs->batch_n++;
+	x = IvfBuildRows(bs, values[0], &nrows);
+	/* a multivector's elements become entries under the same TID */
+	for (int r = 0; r < nrows; r++)
+	{
+		memcpy(bs->batch + (Size) bs->batch_n * bs->dim, x + (Size) r * bs->dim,
+			   sizeof(float) * bs->dim);
+		bs->batch_tids[bs->batch_n] = *tid;
+		bs->batch_n++;
+		if (bs->batch_n == IVF_BATCH_ROWS)
+		{
+			MemoryContextSwitchTo(old);
+			IvfProcessBatch(bs);
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->indtuples);
+			MemoryContextSwitchTo(bs->tmpctx);
+		}
+	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(bs->tmpctx);
-
-	if (bs->batch_n == IVF_BATCH_ROWS)
-	{
-		IvfProcessBatch(bs);
-		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->indtuples);
-	}
 }
 
 /* ---- blobs, directory, meta ---- */

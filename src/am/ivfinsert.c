@@ -140,6 +140,8 @@ ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	float		radius;
 	uint8	   *code;
 	float	   *aux;
+	float	   *rows;
+	int			nrows;
 
 	/* NULL vectors are not indexed */
 	if (isnull[0])
@@ -151,31 +153,37 @@ ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	old = MemoryContextSwitchTo(insertctx);
 
 	cache = IvfGetCache(index);
-	x = LanceDatumToFloats(values[0], cache->type, &dim);
-	if (dim != cache->meta.dim)
+	rows = LanceDatumToRows(values[0], cache->type, &dim, &nrows);
+	if (nrows > 0 && dim != cache->meta.dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("expected %d dimensions, not %d", cache->meta.dim, dim)));
-	if (cache->metric->normalize)
-		LanceNormalize(x, dim);
-
-	list = IvfNearestList(cache, x, &radius);
 	code = palloc(cache->layout.code_size);
 	aux = palloc(sizeof(float) * Max(cache->layout.num_aux, 1));
-	if (quantizer_wants_residuals(cache->quant))
+	/* a multivector's elements become entries under the same TID */
+	for (int r = 0; r < nrows; r++)
 	{
-		const float *c = cache->centroids + (Size) list * dim;
-		float	   *r = palloc(sizeof(float) * dim);
+		x = rows + (Size) r * dim;
+		if (cache->metric->normalize)
+			LanceNormalize(x, dim);
 
-		for (int j = 0; j < dim; j++)
-			r[j] = x[j] - c[j];
-		quantizer_encode(cache->quant, r, code, aux);
+		list = IvfNearestList(cache, x, &radius);
+		if (quantizer_wants_residuals(cache->quant))
+		{
+			const float *c = cache->centroids + (Size) list * dim;
+			float	   *res = palloc(sizeof(float) * dim);
+
+			for (int j = 0; j < dim; j++)
+				res[j] = x[j] - c[j];
+			quantizer_encode(cache->quant, res, code, aux);
+			pfree(res);
+		}
+		else
+			quantizer_encode(cache->quant, x, code, aux);
+
+		IvfAppendToList(index, &cache->meta, &cache->layout, list, code, aux,
+						heap_tid, radius);
 	}
-	else
-		quantizer_encode(cache->quant, x, code, aux);
-
-	IvfAppendToList(index, &cache->meta, &cache->layout, list, code, aux,
-					heap_tid, radius);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(insertctx);

@@ -21,6 +21,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "am/ivf.h"
+#include "am/ivfscan.h"
 #include "am/scanreport.h"
 #include "am/toastfetch.h"
 #include "catalog/index.h"
@@ -34,161 +35,6 @@
 #include "utils/rel.h"
 #include "vector/halfvec.h"
 #include "vector/sphere.h"
-
-typedef struct IvfCandidate
-{
-	float		lower;			/* ranking key: lower bound (or estimate) */
-	ItemPointerData tid;
-} IvfCandidate;
-
-typedef struct IvfResult
-{
-	double		internal;		/* exact, internal space */
-	double		value;			/* exact SQL distance */
-	ItemPointerData tid;
-} IvfResult;
-
-typedef struct IvfProbe
-{
-	float		dist;
-	uint32		list;
-} IvfProbe;
-
-typedef struct IvfScanOpaqueData
-{
-	IvfIndexCache *cache;
-	MemoryContext scanctx;		/* reset at every rescan */
-	MemoryContext longctx;		/* lives as long as the scan */
-	bool		started;
-	bool		done;
-
-	/* the query */
-	bool		ordered;		/* ORDER BY (else range keys only) */
-	bool		null_query;		/* ORDER BY NULL: return every row */
-	Datum		query;			/* datum of the indexed type, for distproc */
-	float	   *q;				/* floats, normalised for cosine */
-	double		qnorm;
-	bool		has_range;
-	double		range_lo;		/* SQL units */
-	double		range_hi;
-	double		range_hi_internal;
-
-	/* lists in probe order */
-	IvfProbe   *probes;			/* min-heap by dist */
-	int			nprobes_left;
-	int			probed;
-	IvfListInfo *dir;
-
-	/*
-	 * Candidates: probes append to the unordered reserve cand[]; the best
-	 * of it move to the small min-heap top[] (by lower) on demand, so a
-	 * scan orders the few candidates it re-ranks, not the thousands it
-	 * estimates.  Every reserve entry's lower is >= reserve_min (valid
-	 * unless cand_unordered).
-	 */
-	IvfCandidate *cand;
-	int			ncand;
-	int			cand_cap;
-	bool		cand_pooled;	/* cand is the backend's pooled array */
-	bool		cand_unordered; /* appended since the last refill */
-	float		reserve_min;
-	IvfCandidate *top;
-	int			ntop;
-	int			top_cap;
-	int			refills;
-	/* exact results (min-heap) */
-	IvfResult  *res;
-	int			nres;
-	int			res_cap;
-	int64		reranked;
-	int64		emitted;
-	double		last_internal;
-
-	/* exact distances from the heap */
-	IndexFetchTableData *fetch;
-	TupleTableSlot *slot;
-	FmgrInfo   *distproc;
-	Oid			collation;
-	AttrNumber	heapattno;		/* 0: expression index */
-	IndexInfo  *indexInfo;
-	EState	   *estate;
-	LanceToastFetch *toast;		/* out-of-line vectors, one open scan */
-
-	QuantQuery *qq;
-	bool		rank_by_est;	/* quantizer's bounds too loose to rank by */
-	float	   *est;
-	float	   *lower;
-
-	/* what the scan did over all rescans, for EXPLAIN ANALYZE and DEBUG2 */
-	int64		loops;
-	int64		lists_probed;
-	int64		pages_read;
-	int64		codes_scanned;
-	int64		reranked_total;
-	int64		heap_fetches;
-	int64		returned_total;
-} IvfScanOpaqueData;
-
-typedef IvfScanOpaqueData *IvfScanOpaque;
-
-/* ---- small binary heaps ---- */
-
-#define HEAP_PUSH(arr, n, item, less) \
-	do { \
-		int			_i = (n)++; \
-		(arr)[_i] = (item); \
-		while (_i > 0) \
-		{ \
-			int			_p = (_i - 1) / 2; \
-			if (!less((arr)[_i], (arr)[_p])) \
-				break; \
-			{ \
-				__typeof__((arr)[0]) _t = (arr)[_i]; \
-				(arr)[_i] = (arr)[_p]; \
-				(arr)[_p] = _t; \
-			} \
-			_i = _p; \
-		} \
-	} while (0)
-
-#define HEAP_SIFT_DOWN(arr, n, start, less) \
-	do { \
-		int			_i = (start); \
-		for (;;) \
-		{ \
-			int			_l = 2 * _i + 1, _r = _l + 1, _m = _i; \
-			if (_l < (n) && less((arr)[_l], (arr)[_m])) _m = _l; \
-			if (_r < (n) && less((arr)[_r], (arr)[_m])) _m = _r; \
-			if (_m == _i) \
-				break; \
-			{ \
-				__typeof__((arr)[0]) _t = (arr)[_i]; \
-				(arr)[_i] = (arr)[_m]; \
-				(arr)[_m] = _t; \
-			} \
-			_i = _m; \
-		} \
-	} while (0)
-
-#define HEAP_POP(arr, n, less) \
-	do { \
-		(arr)[0] = (arr)[--(n)]; \
-		HEAP_SIFT_DOWN(arr, n, 0, less); \
-	} while (0)
-
-#define CAND_LESS(a, b)		((a).lower < (b).lower)
-
-/* candidates moved to the heap by the first refill (doubling after) */
-#define IVF_TOP_BATCH			128
-
-/* Floyd's bottom-up heap construction: O(n), against O(n log n) pushes */
-#define HEAP_HEAPIFY(arr, n, less) \
-	do { \
-		for (int _s = (n) / 2 - 1; _s >= 0; _s--) \
-			HEAP_SIFT_DOWN(arr, n, _s, less); \
-	} while (0)
-#define RES_LESS(a, b)		((a).internal < (b).internal)
-#define PROBE_LESS(a, b)	((a).dist < (b).dist)
 
 /* ---- the candidate reserve, pooled across scans ---- */
 
@@ -213,7 +59,7 @@ IvfPoolXactCallback(XactEvent event, void *arg)
 	cand_pool_busy = false;
 }
 
-static IvfCandidate *
+IvfCandidate *
 IvfCandAlloc(IvfScanOpaque so, int cap)
 {
 	if (cand_pool_busy)
@@ -317,7 +163,7 @@ IvfListLowerBound(IvfScanOpaque so, uint32 list)
 
 /* ---- heap access for exact distances ---- */
 
-static void
+void
 IvfScanInitFetch(IndexScanDesc scan, IvfScanOpaque so)
 {
 	Relation	index = scan->indexRelation;
@@ -347,7 +193,7 @@ IvfScanInitFetch(IndexScanDesc scan, IvfScanOpaque so)
  * The exact SQL distance of a heap row visible to the scan's snapshot;
  * false if no visible version exists (dead or not yet committed rows).
  */
-static bool
+bool
 IvfExactDistance(IndexScanDesc scan, IvfScanOpaque so, ItemPointer tid,
 				 double *value)
 {
@@ -396,7 +242,7 @@ IvfExactDistance(IndexScanDesc scan, IvfScanOpaque so, ItemPointer tid,
 
 /* ---- probing ---- */
 
-static void
+void
 IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 {
 	Relation	index = scan->indexRelation;
@@ -573,7 +419,7 @@ IvfScanSetup(IndexScanDesc scan, IvfScanOpaque so)
 		IvfProbeMore(scan, so, nlists);	/* range: every list that may match */
 }
 
-static void
+void
 IvfPushResult(IvfScanOpaque so, ItemPointer tid, double value)
 {
 	IvfResult	r;
@@ -596,8 +442,8 @@ IvfInRange(IvfScanOpaque so, double value)
 }
 
 /* The k-th smallest of x[0..n-1] (0-based; reorders x): quickselect. */
-static float
-float_select(float *x, int n, int k)
+float
+IvfFloatSelect(float *x, int n, int k)
 {
 	int			lo = 0,
 				hi = n - 1;
@@ -655,7 +501,7 @@ IvfRefill(IvfScanOpaque so)
 		for (int i = 0; i < ns; i++)
 			sample[i] = so->cand[(int64) i * so->ncand / ns].lower;
 		rank = (int) ((int64) want * ns / so->ncand);
-		threshold = float_select(sample, ns, Min(rank, ns - 1));
+		threshold = IvfFloatSelect(sample, ns, Min(rank, ns - 1));
 	}
 	for (int i = 0; i < so->ncand; i++)
 	{
@@ -717,7 +563,7 @@ IvfRerankOne(IndexScanDesc scan, IvfScanOpaque so)
 		IvfPushResult(so, &cand.tid, value);
 }
 
-static bool
+bool
 IvfReturn(IndexScanDesc scan, IvfScanOpaque so, bool ordered)
 {
 	IvfResult	r = so->res[0];
@@ -835,15 +681,43 @@ IvfNextRange(IndexScanDesc scan, IvfScanOpaque so)
 static bool
 IvfNextAll(IndexScanDesc scan, IvfScanOpaque so)
 {
-	while (IvfCandidatesLeft(so) == 0)
+	for (;;)
 	{
-		if (so->nprobes_left == 0)
-			return false;
-		IvfProbeMore(scan, so, 1);
+		ItemPointerData tid;
+		bool		found;
+
+		while (IvfCandidatesLeft(so) == 0)
+		{
+			if (so->nprobes_left == 0)
+				return false;
+			IvfProbeMore(scan, so, 1);
+		}
+		IvfOrderCandidates(so);
+		tid = so->top[0].tid;
+		HEAP_POP(so->top, so->ntop, CAND_LESS);
+		if (!so->multi)
+		{
+			scan->xs_heaptid = tid;
+			break;
+		}
+		/* a multivector row has an entry per element: return it once */
+		if (so->seen == NULL)
+		{
+			HASHCTL		ctl;
+
+			ctl.keysize = sizeof(ItemPointerData);
+			ctl.entrysize = sizeof(ItemPointerData);
+			ctl.hcxt = so->scanctx;
+			so->seen = hash_create("lance_ivf rows returned", 1024, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		}
+		hash_search(so->seen, &tid, HASH_ENTER, &found);
+		if (!found)
+		{
+			scan->xs_heaptid = tid;
+			break;
+		}
 	}
-	IvfOrderCandidates(so);
-	scan->xs_heaptid = so->top[0].tid;
-	HEAP_POP(so->top, so->ntop, CAND_LESS);
 	scan->xs_recheck = false;
 	scan->xs_orderbyvals[0] = (Datum) 0;
 	scan->xs_orderbynulls[0] = true;
@@ -903,6 +777,8 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->done = false;
 	so->ordered = norderbys > 0;
 	so->null_query = false;
+	so->multi = false;
+	so->seen = NULL;
 	so->has_range = false;
 	so->ncand = so->nres = so->ntop = 0;
 	so->cand_unordered = false;
@@ -943,8 +819,11 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 
 	if (so->ordered)
 	{
+		so->multi = so->cache->type->multi;
 		if (scan->orderByData[0].sk_flags & SK_ISNULL)
 			so->null_query = true;
+		else if (so->multi)
+			IvfMultiQuery(scan, so, &scan->orderByData[0]);
 		else
 			so->query = PointerGetDatum(PG_DETOAST_DATUM_COPY(scan->orderByData[0].sk_argument));
 	}
@@ -988,12 +867,16 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 			so->top_cap = 2 * IVF_TOP_BATCH;
 			so->top = palloc(sizeof(IvfCandidate) * so->top_cap);
 		}
+		else if (so->multi)
+			IvfMultiSetup(scan, so);
 		else
 			IvfScanSetup(scan, so);
 	}
 
 	if (so->null_query)
 		found = IvfNextAll(scan, so);
+	else if (so->multi)
+		found = IvfMultiNext(scan, so);
 	else if (so->ordered)
 		found = IvfNextOrdered(scan, so);
 	else

@@ -13,6 +13,8 @@
 #include "am/ivf.h"
 #include "kernels/distance.h"
 #include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
 #include "utils/varbit.h"
 #include "vector/halfvec.h"
 #include "vector/vector.h"
@@ -20,6 +22,7 @@
 static const LanceTypeSupport vector_type = {LANCE_ELEM_VECTOR, VECTOR_MAX_DIM};
 static const LanceTypeSupport halfvec_type = {LANCE_ELEM_HALFVEC, HALFVEC_MAX_DIM};
 static const LanceTypeSupport bit_type = {LANCE_ELEM_BIT, 64000};
+static const LanceTypeSupport multivector_type = {LANCE_ELEM_VECTOR, VECTOR_MAX_DIM, true};
 
 static const LanceMetricSupport l2_metric = {QMETRIC_L2, false, false, "l2"};
 static const LanceMetricSupport ip_metric = {QMETRIC_IP, false, false, "inner_product"};
@@ -37,6 +40,7 @@ fname(PG_FUNCTION_ARGS) \
 SUPPORT_FUNC(lancedb_vector_type_support, &vector_type)
 SUPPORT_FUNC(lancedb_halfvec_type_support, &halfvec_type)
 SUPPORT_FUNC(lancedb_bit_type_support, &bit_type)
+SUPPORT_FUNC(lancedb_multivector_type_support, &multivector_type)
 SUPPORT_FUNC(lancedb_l2_metric_support, &l2_metric)
 SUPPORT_FUNC(lancedb_ip_metric_support, &ip_metric)
 SUPPORT_FUNC(lancedb_cosine_metric_support, &cosine_metric)
@@ -140,4 +144,61 @@ void
 LanceInterruptHook(void *arg)
 {
 	CHECK_FOR_INTERRUPTS();
+}
+
+/*
+ * The value as rows of float32 elements: one row, or for a multivector
+ * (vector[]) one row per element (none for an empty array).  Rows are
+ * contiguous, *dim floats each, allocated in the current context.
+ */
+float *
+LanceDatumToRows(Datum value, const LanceTypeSupport *type, int *dim, int *nrows)
+{
+	ArrayType  *a;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	float	   *rows = NULL;
+
+	if (!type->multi)
+	{
+		*nrows = 1;
+		return LanceDatumToFloats(value, type, dim);
+	}
+	a = DatumGetArrayTypeP(value);
+	if (ARR_NDIM(a) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("a multivector must be a one-dimensional array")));
+	get_typlenbyvalalign(ARR_ELEMTYPE(a), &typlen, &typbyval, &typalign);
+	deconstruct_array(a, ARR_ELEMTYPE(a), typlen, typbyval, typalign,
+					  &elems, &nulls, &n);
+	*dim = 0;
+	for (int i = 0; i < n; i++)
+	{
+		int			d;
+		float	   *x;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("a multivector cannot contain NULL vectors")));
+		x = LanceDatumToFloats(elems[i], type, &d);
+		if (i == 0)
+		{
+			*dim = d;
+			rows = palloc(sizeof(float) * (Size) n * d);
+		}
+		else if (d != *dim)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("different vector dimensions %d and %d", *dim, d)));
+		memcpy(rows + (Size) i * d, x, sizeof(float) * d);
+		pfree(x);
+	}
+	*nrows = n;
+	return rows;
 }

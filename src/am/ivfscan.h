@@ -1,0 +1,200 @@
+/*
+ * ivfscan.h
+ *	  lance_ivf scan state, shared by the single-vector scan (ivfscan.c) and
+ *	  the multivector scan (ivfmulti.c).  Private to the AM.
+ */
+#ifndef LANCEDB_IVFSCAN_H
+#define LANCEDB_IVFSCAN_H
+
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/tableam.h"
+#include "am/ivf.h"
+#include "am/toastfetch.h"
+#include "executor/tuptable.h"
+#include "nodes/execnodes.h"
+#include "utils/hsearch.h"
+
+typedef struct IvfCandidate
+{
+	float		lower;			/* ranking key: lower bound (or estimate) */
+	ItemPointerData tid;
+} IvfCandidate;
+
+typedef struct IvfResult
+{
+	double		internal;		/* exact, internal space */
+	double		value;			/* exact SQL distance */
+	ItemPointerData tid;
+} IvfResult;
+
+typedef struct IvfProbe
+{
+	float		dist;
+	uint32		list;
+} IvfProbe;
+
+typedef struct IvfScanOpaqueData
+{
+	IvfIndexCache *cache;
+	MemoryContext scanctx;		/* reset at every rescan */
+	MemoryContext longctx;		/* lives as long as the scan */
+	bool		started;
+	bool		done;
+
+	/* the query */
+	bool		ordered;		/* ORDER BY (else range keys only) */
+	bool		null_query;		/* ORDER BY NULL: return every row */
+	Datum		query;			/* datum of the indexed type, for distproc */
+	float	   *q;				/* floats, normalised for cosine */
+	double		qnorm;
+	bool		has_range;
+	double		range_lo;		/* SQL units */
+	double		range_hi;
+	double		range_hi_internal;
+
+	/* lists in probe order */
+	IvfProbe   *probes;			/* min-heap by dist */
+	int			nprobes_left;
+	int			probed;
+	IvfListInfo *dir;
+
+	/*
+	 * Candidates: probes append to the unordered reserve cand[]; the best
+	 * of it move to the small min-heap top[] (by lower) on demand, so a
+	 * scan orders the few candidates it re-ranks, not the thousands it
+	 * estimates.  Every reserve entry's lower is >= reserve_min (valid
+	 * unless cand_unordered).
+	 */
+	IvfCandidate *cand;
+	int			ncand;
+	int			cand_cap;
+	bool		cand_pooled;	/* cand is the backend's pooled array */
+	bool		cand_unordered; /* appended since the last refill */
+	float		reserve_min;
+	IvfCandidate *top;
+	int			ntop;
+	int			top_cap;
+	int			refills;
+	/* exact results (min-heap) */
+	IvfResult  *res;
+	int			nres;
+	int			res_cap;
+	int64		reranked;
+	int64		emitted;
+	double		last_internal;
+
+	/* exact distances from the heap */
+	IndexFetchTableData *fetch;
+	TupleTableSlot *slot;
+	FmgrInfo   *distproc;
+	Oid			collation;
+	AttrNumber	heapattno;		/* 0: expression index */
+	IndexInfo  *indexInfo;
+	EState	   *estate;
+	LanceToastFetch *toast;		/* out-of-line vectors, one open scan */
+
+	QuantQuery *qq;
+	bool		rank_by_est;	/* quantizer's bounds too loose to rank by */
+	float	   *est;
+	float	   *lower;
+
+	/* what the scan did over all rescans, for EXPLAIN ANALYZE and DEBUG2 */
+	int64		loops;
+	int64		lists_probed;
+	int64		pages_read;
+	int64		codes_scanned;
+	int64		reranked_total;
+	int64		heap_fetches;
+	int64		returned_total;
+
+	/* multivector scans (ivfmulti.c) */
+	bool		multi;
+	float	   *mq;				/* query vectors, unit length */
+	int			mq_n;
+	int			mbatch;			/* batches gathered so far */
+	bool		mexhausted;		/* the last batch took every entry found */
+	ItemPointerData *mdone;		/* rows ranked by earlier batches, sorted */
+	int			mdone_n;
+	HTAB	   *seen;			/* ORDER BY NULL: rows already returned */
+} IvfScanOpaqueData;
+
+typedef IvfScanOpaqueData *IvfScanOpaque;
+
+/* ---- small binary heaps ---- */
+
+#define HEAP_PUSH(arr, n, item, less) \
+	do { \
+		int			_i = (n)++; \
+		(arr)[_i] = (item); \
+		while (_i > 0) \
+		{ \
+			int			_p = (_i - 1) / 2; \
+			if (!less((arr)[_i], (arr)[_p])) \
+				break; \
+			{ \
+				__typeof__((arr)[0]) _t = (arr)[_i]; \
+				(arr)[_i] = (arr)[_p]; \
+				(arr)[_p] = _t; \
+			} \
+			_i = _p; \
+		} \
+	} while (0)
+
+#define HEAP_SIFT_DOWN(arr, n, start, less) \
+	do { \
+		int			_i = (start); \
+		for (;;) \
+		{ \
+			int			_l = 2 * _i + 1, _r = _l + 1, _m = _i; \
+			if (_l < (n) && less((arr)[_l], (arr)[_m])) _m = _l; \
+			if (_r < (n) && less((arr)[_r], (arr)[_m])) _m = _r; \
+			if (_m == _i) \
+				break; \
+			{ \
+				__typeof__((arr)[0]) _t = (arr)[_i]; \
+				(arr)[_i] = (arr)[_m]; \
+				(arr)[_m] = _t; \
+			} \
+			_i = _m; \
+		} \
+	} while (0)
+
+#define HEAP_POP(arr, n, less) \
+	do { \
+		(arr)[0] = (arr)[--(n)]; \
+		HEAP_SIFT_DOWN(arr, n, 0, less); \
+	} while (0)
+
+#define CAND_LESS(a, b)		((a).lower < (b).lower)
+
+/* candidates moved to the heap by the first refill (doubling after) */
+#define IVF_TOP_BATCH			128
+
+/* Floyd's bottom-up heap construction: O(n), against O(n log n) pushes */
+#define HEAP_HEAPIFY(arr, n, less) \
+	do { \
+		for (int _s = (n) / 2 - 1; _s >= 0; _s--) \
+			HEAP_SIFT_DOWN(arr, n, _s, less); \
+	} while (0)
+#define RES_LESS(a, b)		((a).internal < (b).internal)
+#define PROBE_LESS(a, b)	((a).dist < (b).dist)
+
+/* ivfscan.c */
+extern IvfCandidate *IvfCandAlloc(IvfScanOpaque so, int cap);
+extern void IvfScanInitFetch(IndexScanDesc scan, IvfScanOpaque so);
+extern bool IvfExactDistance(IndexScanDesc scan, IvfScanOpaque so,
+							 ItemPointer tid, double *value);
+extern void IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list);
+extern void IvfPushResult(IvfScanOpaque so, ItemPointer tid, double value);
+extern float IvfFloatSelect(float *x, int n, int k);
+extern bool IvfReturn(IndexScanDesc scan, IvfScanOpaque so, bool ordered);
+
+/* ivfmulti.c */
+extern void IvfMultiQuery(IndexScanDesc scan, IvfScanOpaque so, ScanKey orderby);
+extern void IvfMultiSetup(IndexScanDesc scan, IvfScanOpaque so);
+extern bool IvfMultiNext(IndexScanDesc scan, IvfScanOpaque so);
+
+#endif							/* LANCEDB_IVFSCAN_H */
