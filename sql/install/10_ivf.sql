@@ -68,3 +68,33 @@ CREATE OPERATOR CLASS bit_hamming_ops FOR TYPE bit USING lance_ivf AS
 CREATE FUNCTION lancedb.index_stats(regclass) RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'lancedb_index_stats' LANGUAGE C STABLE STRICT;
 
+
+-- Batch search (LanceDB's query with many vectors): the k nearest rows of
+-- each query vector, with its position in the array.  One statement: the
+-- plan is made once and the index is re-scanned per query vector (the
+-- LATERAL pattern of docs/sql-reference.md, wrapped).  `rel` passes the
+-- table's row type (NULL::items); `filter` is a WHERE condition in SQL,
+-- run with the caller's rights.
+CREATE FUNCTION lancedb.batch_search(rel anyelement, col name, queries vector[], k int,
+									 op text DEFAULT '<->', filter text DEFAULT NULL)
+	RETURNS TABLE (query_index int, _distance float8, item anyelement)
+	LANGUAGE plpgsql PARALLEL RESTRICTED AS $$
+DECLARE
+	tbl regclass := pg_typeof(rel)::text::regclass;
+BEGIN
+	IF op NOT IN ('<->', '<#>', '<=>', '<+>') THEN
+		RAISE EXCEPTION 'unsupported distance operator "%"', op
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Use <->, <#>, <=> or <+>.';
+	END IF;
+	IF k IS NULL OR k < 1 THEN
+		RAISE EXCEPTION 'k must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY EXECUTE format(
+		'SELECT q.i::int, s.d, s.r FROM unnest($1) WITH ORDINALITY AS q(v, i), '
+		'LATERAL (SELECT t.%1$I %2$s q.v AS d, t AS r FROM %3$s AS t %4$s '
+		'ORDER BY t.%1$I %2$s q.v LIMIT $2) AS s ORDER BY q.i, s.d',
+		col, op, tbl, CASE WHEN filter IS NULL THEN '' ELSE 'WHERE (' || filter || ')' END)
+	USING queries, k;
+END
+$$;

@@ -29,6 +29,7 @@ int			lancedb_refine_factor = 0;
 int			lancedb_iterative_scan = IVF_ITERATIVE_RELAXED;
 int			lancedb_max_probes = -1;
 int			lancedb_multivector_candidates = 32;
+bool		lancedb_bypass_vector_index = false;
 
 static relopt_kind ivf_relopt_kind;
 
@@ -96,6 +97,11 @@ IvfInit(void)
 							NULL,
 							&lancedb_max_probes, -1, -1, 1000000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("lancedb.bypass_vector_index",
+							 "Answer vector queries exactly, without lancedb vector indexes.",
+							 "LanceDB's bypass_vector_index: the planner gets no path through lance_ivf (or lance_hnsw) indexes, so ORDER BY distance runs as an exact scan.",
+							 &lancedb_bypass_vector_index, false,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("lancedb.multivector_candidates",
 							"Index entries taken per query vector by a multivector IVF scan.",
 							"The rows they belong to are ranked by exact MaxSim; when a filter needs more rows, each further batch takes twice as many.",
@@ -155,8 +161,12 @@ ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 			has_range = true;
 	}
 
-	/* Nothing for the index to do without an ordering or a range */
-	if (path->indexorderbys == NIL && !has_range)
+	/*
+	 * Nothing for the index to do without an ordering or a range; and none
+	 * of its approximation when exact search is asked for
+	 * (lancedb.bypass_vector_index, LanceDB's bypass_vector_index)
+	 */
+	if ((path->indexorderbys == NIL && !has_range) || lancedb_bypass_vector_index)
 	{
 		*indexStartupCost = get_float8_infinity();
 		*indexTotalCost = get_float8_infinity();

@@ -177,6 +177,7 @@ extern int	lancedb_refine_factor;
 extern int	lancedb_iterative_scan;
 extern int	lancedb_max_probes;
 extern int	lancedb_multivector_candidates;
+extern bool lancedb_bypass_vector_index;
 
 /* ivf.c */
 extern void IvfInit(void);
