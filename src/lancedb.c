@@ -6,6 +6,7 @@
 
 #include "am/ivf.h"
 #include "am/scanreport.h"
+#include "worker/maint.h"
 #include "kernels/distance.h"
 #include "lancedb.h"
 #include "utils/builtins.h"
@@ -65,6 +66,7 @@ _PG_init(void)
 
 	IvfInit();
 	lance_scan_report_init();
+	LanceMaintInit();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("lancedb");

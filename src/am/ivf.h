@@ -107,6 +107,13 @@ typedef struct IvfMetaPageData
 	BlockNumber dir_start;		/* nlists IvfListInfo, contiguous pages */
 	uint32		dir_pages;
 	uint64		rows_built;		/* entries written by the build */
+	/*
+	 * Mean Euclidean distance of the training sample to its nearest
+	 * centroid; maintenance compares a fresh sample of the table against
+	 * it (centroid drift).  0 = unknown (untrained, or built before the
+	 * field existed: the page bytes after the old struct were zero).
+	 */
+	double		mean_residual;
 } IvfMetaPageData;
 
 typedef IvfMetaPageData *IvfMetaPage;

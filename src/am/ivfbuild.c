@@ -124,6 +124,8 @@ typedef struct IvfBuildState
 	float	   *radius;			/* per list, merged into dir when flushing */
 	int64		indtuples;
 	IvfShared  *shared;			/* parallel build, or NULL */
+	int32	   *sample_assign;	/* nearest list of each sample row */
+	double		mean_residual;	/* their mean distance to it */
 } IvfBuildState;
 
 static uint64
@@ -594,6 +596,32 @@ IvfTrain(IvfBuildState *bs, const IvfOptions *opts)
 				bs->centroids[j] += bs->sample[i * dim + j] / nsample;
 	}
 
+	/*
+	 * Where the sample falls: its nearest centroids (the residual
+	 * quantizers train on x - centroid) and the mean distance, kept in the
+	 * meta page to detect drift later.
+	 */
+	if (bs->trained && nsample > 0)
+	{
+		float	   *dist = lance_palloc_array(float, nsample);
+		double		sum = 0;
+
+		bs->sample_assign = lance_palloc_array(int32, nsample);
+		if (lists > 1)
+			kmeans_assign(bs->sample, nsample, dim, bs->centroids, lists,
+						  bs->sample_assign, dist, &bs->kparams);
+		else
+			for (int64 i = 0; i < nsample; i++)
+			{
+				bs->sample_assign[i] = 0;
+				dist[i] = lance_kernels->l2sq_f32(bs->sample + i * dim, bs->centroids, dim);
+			}
+		for (int64 i = 0; i < nsample; i++)
+			sum += sqrt(Max(dist[i], 0.0f));
+		bs->mean_residual = sum / nsample;
+		pfree(dist);
+	}
+
 	memset(&qopts, 0, sizeof(qopts));
 	qopts.kind = qkind;
 	qopts.metric = bs->metric->qmetric;
@@ -640,18 +668,13 @@ IvfTrain(IvfBuildState *bs, const IvfOptions *opts)
 	{
 		if (nsample > 0 && lists > 1)
 		{
-			int32	   *assign = lance_palloc_array(int32, nsample);
-
-			kmeans_assign(bs->sample, nsample, dim, bs->centroids, lists,
-						  assign, NULL, &bs->kparams);
 			for (int64 i = 0; i < nsample; i++)
 			{
-				const float *c = bs->centroids + (Size) assign[i] * dim;
+				const float *c = bs->centroids + (Size) bs->sample_assign[i] * dim;
 
 				for (int j = 0; j < dim; j++)
 					bs->sample[i * dim + j] -= c[j];
 			}
-			pfree(assign);
 		}
 		else
 		{
@@ -1048,6 +1071,7 @@ IvfBuildIndex(Relation heap, Relation index, IndexInfo *indexInfo,
 	IvfWriteDirectory(index, meta.dir_start, meta.dir_pages, bs->dir,
 					  bs->nlists, fork);
 	meta.rows_built = bs->indtuples;
+	meta.mean_residual = bs->trained ? bs->mean_residual : 0;
 	IvfWriteMeta(index, &meta, fork);
 
 	if (RelationNeedsWAL(index) || fork == INIT_FORKNUM)
