@@ -241,8 +241,8 @@ hnsw_random_level(double u, int m)
 
 /* ---- the in-memory graph ---- */
 
-#define CHUNK_NODES		4096
-#define ARENA_BYTES		(1024 * 1024)
+#define CHUNK_NODES		1024
+#define ARENA_BYTES		(256 * 1024)
 
 typedef struct GraphNode
 {

@@ -131,7 +131,7 @@ main(void)
 	printf("ip recall@10 ef 64: %.3f\n", r);
 
 	/* the memory limit stops adding, the graph stays searchable */
-	r = recall_at_10(5000, 32, false, 64, 2 * 1024 * 1024, &added);
+	r = recall_at_10(5000, 32, false, 64, 512 * 1024, &added);
 	CHECK(added > 100 && added < 5000, "limited graph took %ld nodes", (long) added);
 	CHECK(r >= 0.9, "recall of limited graph %.3f", r);
 
