@@ -64,6 +64,8 @@ typedef struct HnswScanOpaqueData
 	double		last_internal;
 	int64		visited;
 	bool		exhausted;		/* the last search found nothing new */
+	bool		swept;			/* the final sequential pass ran */
+	HnswQuery	sweepq;
 
 	/* all_rows: page walk */
 	BlockNumber walk_blk;
@@ -203,6 +205,88 @@ HnswRunBatch(IndexScanDesc scan, HnswScanOpaque so, int ef)
 	return n;
 }
 
+/*
+ * The graph search has visited everything reachable from the entry point:
+ * read every element page once for live elements not returned yet (HNSW
+ * graphs can leave an element without incoming links), so an iterative
+ * scan ends with every row of the index.
+ */
+static void
+HnswSweepBatch(IndexScanDesc scan, HnswScanOpaque so)
+{
+	Relation	index = scan->indexRelation;
+	const HnswIndexInfo *info = so->info;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	int			cap = 64;
+	bool		exact = info->quant == NULL;
+
+	so->swept = true;
+	so->nbatch = so->pos = 0;
+	so->batch = repalloc_huge(so->batch, sizeof(HnswResult) * cap);
+	HnswQueryInit(&so->sweepq, info, so->q);
+	if (!exact)
+		HnswScanInitFetch(scan, so);
+	for (BlockNumber blk = HNSW_METAPAGE_BLKNO + 1; blk < nblocks; blk++)
+	{
+		Buffer		buf = ReadBuffer(index, blk);
+		Page		page;
+		int			first = so->nbatch;
+
+		CHECK_FOR_INTERRUPTS();
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (!PageIsNew(page) && HnswPageGetOpaque(page)->page_id == HNSW_PAGE_ID &&
+			HnswPageGetOpaque(page)->page_type == HNSW_PAGE_ELEMENT)
+		{
+			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+
+			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+			{
+				HnswElementTuple tup = HnswGetElement(index, page, blk, off,
+													  info->meta.data_size,
+													  info->meta.m);
+				HnswKey		key = HnswKeyFromTid(blk, off);
+				bool		found;
+				HnswResult *r;
+
+				if (tup->flags & HNSW_ELEM_DELETED)
+					continue;
+				hash_search(so->returned, &key, HASH_ENTER, &found);
+				if (found)
+					continue;
+				if (so->nbatch == cap)
+				{
+					cap *= 2;
+					so->batch = repalloc_huge(so->batch, sizeof(HnswResult) * cap);
+				}
+				r = &so->batch[so->nbatch++];
+				r->tid = tup->heaptid;
+				r->internal = HnswQueryDistance(&so->sweepq, tup->data);
+				r->value = HnswSqlDistance(info->metric, r->internal);
+			}
+		}
+		UnlockReleaseBuffer(buf);
+		/* quantized: exact distances from the heap (outside the page lock) */
+		if (!exact)
+		{
+			int			k = first;
+
+			for (int i = first; i < so->nbatch; i++)
+			{
+				HnswResult	r = so->batch[i];
+
+				if (!HnswHeapDistance(scan, so, &r.tid, &r.value))
+					continue;
+				r.internal = HnswInternalFromSql(info->metric, r.value);
+				so->batch[k++] = r;
+			}
+			so->nbatch = k;
+		}
+	}
+	if (so->nbatch > 1)
+		qsort(so->batch, so->nbatch, sizeof(HnswResult), result_cmp);
+}
+
 static bool
 HnswCanWiden(HnswScanOpaque so)
 {
@@ -248,13 +332,17 @@ HnswNextOrdered(IndexScanDesc scan, HnswScanOpaque so)
 			so->emitted++;
 			return true;
 		}
+		if (so->exhausted && !so->swept && !so->has_range &&
+			lancedb_iterative_scan != IVF_ITERATIVE_OFF)
+		{
+			HnswSweepBatch(scan, so);
+			continue;
+		}
 		if (!HnswCanWiden(so))
 			return false;
 		so->ef = (int) Min((int64) so->ef * 2, (int64) lancedb_max_scan_tuples);
 		if (HnswRunBatch(scan, so, so->ef) < so->ef)
 			so->exhausted = true;	/* the graph has no more to give */
-		if (so->nbatch == 0 && so->exhausted)
-			return false;
 	}
 }
 
@@ -283,20 +371,34 @@ HnswNextRange(IndexScanDesc scan, HnswScanOpaque so)
 			pfree(out);
 			ef *= 2;
 		}
-		so->batch = repalloc_huge(so->batch, sizeof(HnswResult) * Max(n, 1));
-		for (int i = 0; i < n; i++)
+		if (n < ef)
 		{
-			HnswResult r;
-
-			if (out[i].dist > limit)
-				break;
-			if (!HnswDiskHeapTid(so->ds, out[i].key, &r.tid))
-				continue;
-			r.internal = out[i].dist;
-			so->batch[k++] = r;
+			/* the whole reachable graph is inside: read every element */
+			HnswSweepBatch(scan, so);
+			k = 0;
+			for (int i = 0; i < so->nbatch; i++)
+				if (so->batch[i].internal <= limit)
+					so->batch[k++] = so->batch[i];
+			so->nbatch = k;
+			so->exhausted = true;
 		}
-		so->nbatch = k;
-		so->exhausted = true;
+		else
+		{
+			so->batch = repalloc_huge(so->batch, sizeof(HnswResult) * Max(n, 1));
+			for (int i = 0; i < n; i++)
+			{
+				HnswResult	r;
+
+				if (out[i].dist > limit)
+					break;
+				if (!HnswDiskHeapTid(so->ds, out[i].key, &r.tid))
+					continue;
+				r.internal = out[i].dist;
+				so->batch[k++] = r;
+			}
+			so->nbatch = k;
+			so->exhausted = true;
+		}
 	}
 	if (so->pos >= so->nbatch)
 		return false;
@@ -413,6 +515,7 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->nbatch = so->pos = 0;
 	so->visited = 0;
 	so->exhausted = false;
+	so->swept = false;
 	so->last_internal = -get_float8_infinity();
 	so->heap_fetches = so->emitted = 0;
 	so->walk_blk = HNSW_METAPAGE_BLKNO + 1;
