@@ -89,6 +89,42 @@ SELECT id FROM big ORDER BY v <-> (SELECT v FROM big WHERE id = 5999) LIMIT 1;
 RESET enable_seqscan;
 DROP TABLE big;
 
+-- parallel build: leader and worker add to one graph in shared memory;
+-- the same rows, recall like a serial build; and a shared graph that runs
+-- out of maintenance_work_mem leaves the rest to on-disk insertion
+CREATE TABLE hpar (id int, v vector(16));
+INSERT INTO hpar SELECT i, ARRAY(SELECT sin(i * 0.0131 * j + j) * 2 + cos(i * 0.7 + j)
+                                   FROM generate_series(1, 16) j)
+  FROM generate_series(1, 12000) i;
+ANALYZE hpar;
+SET max_parallel_maintenance_workers = 1;
+SET min_parallel_table_scan_size = 0;
+CREATE TEMP TABLE pq AS SELECT id, v FROM hpar WHERE id % 500 = 3;
+SET enable_indexscan = off;
+CREATE TEMP TABLE pgt AS SELECT q.id AS qid, x.id FROM pq q
+  CROSS JOIN LATERAL (SELECT id FROM hpar ORDER BY hpar.v <-> q.v LIMIT 10) x;
+RESET enable_indexscan;
+SET enable_seqscan = off;
+CREATE INDEX hpar_idx ON hpar USING lance_hnsw (v vector_l2_ops) WITH (m = 12, ef_construction = 48);
+SELECT (lancedb.index_stats('hpar_idx')->>'nodes')::int AS parallel_nodes;
+CREATE TEMP TABLE pix AS SELECT q.id AS qid, x.id FROM pq q
+  CROSS JOIN LATERAL (SELECT id FROM hpar ORDER BY hpar.v <-> q.v LIMIT 10) x;
+SELECT count(*) >= 0.9 * (SELECT count(*) FROM pgt) AS parallel_recall FROM pgt JOIN pix USING (qid, id);
+DROP INDEX hpar_idx;
+SET maintenance_work_mem = '2MB';
+CREATE INDEX hpar_idx ON hpar USING lance_hnsw (v vector_l2_ops) WITH (m = 12, ef_construction = 48, quantizer = 'sq');
+RESET maintenance_work_mem;
+SELECT (lancedb.index_stats('hpar_idx')->>'nodes')::int AS overflow_nodes,
+       (lancedb.index_stats('hpar_idx')->>'rows_at_build')::int < 12000 AS partly_on_disk;
+DROP TABLE pix;
+CREATE TEMP TABLE pix AS SELECT q.id AS qid, x.id FROM pq q
+  CROSS JOIN LATERAL (SELECT id FROM hpar ORDER BY hpar.v <-> q.v LIMIT 10) x;
+SELECT count(*) >= 0.9 * (SELECT count(*) FROM pgt) AS overflow_recall FROM pgt JOIN pix USING (qid, id);
+RESET enable_seqscan;
+RESET max_parallel_maintenance_workers;
+RESET min_parallel_table_scan_size;
+DROP TABLE hpar, pq, pgt, pix;
+
 -- options and errors
 CREATE INDEX ON hv USING lance_hnsw (v vector_l2_ops) WITH (m = 1);
 CREATE INDEX ON hv USING lance_hnsw (v vector_l2_ops) WITH (m = 101);

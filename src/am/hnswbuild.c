@@ -10,12 +10,23 @@
  * written, a NOTICE says how much memory the whole build would have
  * needed, and the remaining rows are linked into the on-disk graph one by
  * one (the aminsert path): slower, never a failure.
+ *
+ * Parallel build: the graph region (sized from maintenance_work_mem and the
+ * row estimate), one LWLock per node and a parallel heap scan live in
+ * dynamic shared memory; the leader and the workers all add nodes to the
+ * same graph concurrently (src/index/hnsw_graph.c: per-node locks), then
+ * the leader writes it.  Rows that found the shared graph full are linked
+ * on disk by the leader afterwards.
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include "access/parallel.h"
+#include "access/relscan.h"
+#include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "am/hnsw.h"
 #include "catalog/index.h"
 #include "commands/progress.h"
@@ -25,6 +36,12 @@
 #include "optimizer/plancat.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/hsearch.h"
+#include "utils/snapmgr.h"
+#include "optimizer/optimizer.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -34,6 +51,32 @@
 
 #define HNSW_TRAIN_SAMPLE	65536
 
+#define HNSW_KEY_SHARED		UINT64CONST(0xA1F0000000000011)
+#define HNSW_KEY_QUERY_TEXT	UINT64CONST(0xA1F0000000000012)
+
+/* Shared by the leader and the workers of a parallel build. */
+typedef struct HnswShared
+{
+	Oid			heaprelid;
+	Oid			indexrelid;
+	bool		isconcurrent;
+	int			tranche;
+	int64		capacity;
+	Size		locks_off;		/* LWLock[capacity + 1]: entry point, nodes */
+	Size		region_off;
+	Size		region_size;
+	Size		scan_off;
+	uint64		seed;
+
+	slock_t		mutex;
+	double		reltuples;
+	double		indtuples;
+	double		rows_seen;
+	double		overflow;		/* rows the full graph could not take */
+} HnswShared;
+
+#define HnswSharedPtr(shared, off)	((char *) (shared) + (off))
+
 typedef struct HnswBuildState
 {
 	Relation	heap;
@@ -42,8 +85,9 @@ typedef struct HnswBuildState
 	HnswOptions opts;
 	QuantKind	configured;
 	HnswGraph  *graph;
-	ItemPointerData *tids;		/* heap TID per graph node */
-	int64		tids_cap;
+	HnswShared *shared;			/* parallel build, or NULL */
+	LWLock	   *locks;
+	double		overflow;
 	bool		flushed;		/* graph written: insert on disk now */
 	HnswIndexInfo *disk_info;	/* after the flush */
 	double		indtuples;
@@ -291,7 +335,7 @@ HnswWriteGraph(HnswBuildState *bs)
 		}
 		memset(tupbuf, 0, size);
 		tup->level = (uint8) level;
-		tup->heaptid = bs->tids[i];
+		memcpy(&tup->heaptid, hnsw_graph_payload(bs->graph, i), sizeof(ItemPointerData));
 		HnswEncode(info, v, tup->data);
 		for (int s = 0; s < hnsw_total_slots(m, level); s++)
 		{
@@ -383,17 +427,21 @@ HnswBuildCallback(Relation index, ItemPointer tid, Datum *values,
 		HnswInsertVector(index, bs->disk_info, x, tid);
 		bs->indtuples++;
 	}
+	else if (indexable && bs->shared)
+	{
+		/* parallel: a full graph leaves the row to the leader's second pass */
+		if (hnsw_graph_add(bs->graph, x, tid) < 0)
+			bs->overflow++;
+		else
+			bs->indtuples++;
+	}
 	else if (indexable)
 	{
-		int64		id;
-
-		MemoryContextSwitchTo(old);
-		id = hnsw_graph_add(bs->graph, x);
-		if (id < 0)
+		if (hnsw_graph_add(bs->graph, x, tid) < 0)
 		{
 			double		est = Max(bs->est_rows, bs->rows_seen);
-			size_t		node = hnsw_graph_node_bytes(bs->info.meta.dim, bs->opts.m) +
-			sizeof(ItemPointerData);
+			size_t		node = hnsw_graph_node_bytes(bs->info.meta.dim, bs->opts.m,
+													 sizeof(ItemPointerData));
 
 			ereport(NOTICE,
 					(errmsg("lance_hnsw graph no longer fits in maintenance_work_mem after " INT64_FORMAT " rows; continuing with slower on-disk insertion",
@@ -404,17 +452,7 @@ HnswBuildCallback(Relation index, ItemPointer tid, Datum *values,
 			HnswFlush(bs);
 			bs->disk_info = HnswGetInfo(index);
 			pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, HNSW_PHASE_INSERT);
-			MemoryContextSwitchTo(bs->tmpcxt);
 			HnswInsertVector(index, bs->disk_info, x, tid);
-		}
-		else
-		{
-			if (id >= bs->tids_cap)
-			{
-				bs->tids_cap *= 2;
-				bs->tids = repalloc_huge(bs->tids, sizeof(ItemPointerData) * bs->tids_cap);
-			}
-			bs->tids[id] = *tid;
 		}
 		bs->indtuples++;
 	}
@@ -422,6 +460,279 @@ HnswBuildCallback(Relation index, ItemPointer tid, Datum *values,
 	MemoryContextReset(bs->tmpcxt);
 	if (((int64) bs->rows_seen & 1023) == 0)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->rows_seen);
+}
+
+/* LWLock callbacks of a shared graph: node -1 is the entry point. */
+static void
+HnswGraphLock(void *arg, int64_t node, bool exclusive)
+{
+	LWLockAcquire(&((LWLock *) arg)[node + 1], exclusive ? LW_EXCLUSIVE : LW_SHARED);
+}
+
+static void
+HnswGraphUnlock(void *arg, int64_t node)
+{
+	LWLockRelease(&((LWLock *) arg)[node + 1]);
+}
+
+static void
+HnswGraphOptionsFor(HnswBuildState *bs, HnswGraphOptions *go)
+{
+	memset(go, 0, sizeof(*go));
+	go->dim = bs->info.meta.dim;
+	go->m = bs->opts.m;
+	go->ef_construction = bs->opts.ef_construction;
+	go->inner_product = bs->info.metric->qmetric == QMETRIC_IP;
+	go->memory_limit = (size_t) maintenance_work_mem * 1024;
+	go->payload_size = sizeof(ItemPointerData);
+	go->seed = 0x5EED;			/* same data, same graph (serial builds) */
+	go->alloc = build_alloc;
+	go->release = build_release;
+	go->interrupt = LanceInterruptHook;
+}
+
+/* One participant's share: scan its part of the heap into the shared graph. */
+static void
+HnswParallelScan(HnswBuildState *bs, IndexInfo *indexInfo, bool progress)
+{
+	HnswShared *shared = bs->shared;
+	TableScanDesc scan;
+	double		reltuples;
+
+	scan = table_beginscan_parallel(bs->heap,
+									(ParallelTableScanDesc) HnswSharedPtr(shared, shared->scan_off));
+	reltuples = table_index_build_scan(bs->heap, bs->index, indexInfo, true,
+									   progress, HnswBuildCallback, (void *) bs, scan);
+	SpinLockAcquire(&shared->mutex);
+	shared->reltuples += reltuples;
+	shared->indtuples += bs->indtuples;
+	shared->rows_seen += bs->rows_seen;
+	shared->overflow += bs->overflow;
+	SpinLockRelease(&shared->mutex);
+}
+
+static void
+HnswAttachShared(HnswBuildState *bs, HnswShared *shared, uint64 seed)
+{
+	HnswGraphOptions go;
+
+	HnswGraphOptionsFor(bs, &go);
+	go.seed = seed;
+	go.lock = HnswGraphLock;
+	go.unlock = HnswGraphUnlock;
+	bs->locks = (LWLock *) HnswSharedPtr(shared, shared->locks_off);
+	go.lock_arg = bs->locks;
+	LWLockRegisterTranche(shared->tranche, "lance_hnsw_build");
+	bs->shared = shared;
+	bs->graph = hnsw_graph_attach(HnswSharedPtr(shared, shared->region_off), &go);
+}
+
+/* Worker entry point, looked up by name by CreateParallelContext. */
+extern PGDLLEXPORT void HnswParallelBuildMain(dsm_segment *seg, shm_toc *toc);
+
+void
+HnswParallelBuildMain(dsm_segment *seg, shm_toc *toc)
+{
+	HnswShared *shared = shm_toc_lookup(toc, HNSW_KEY_SHARED, false);
+	char	   *query = shm_toc_lookup(toc, HNSW_KEY_QUERY_TEXT, true);
+	LOCKMODE	heapLockmode = shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock;
+	LOCKMODE	indexLockmode = shared->isconcurrent ? RowExclusiveLock : AccessExclusiveLock;
+	HnswBuildState bs;
+	IndexInfo  *indexInfo;
+
+	debug_query_string = query;
+	pgstat_report_activity(STATE_RUNNING, debug_query_string);
+	memset(&bs, 0, sizeof(bs));
+	bs.heap = table_open(shared->heaprelid, heapLockmode);
+	bs.index = index_open(shared->indexrelid, indexLockmode);
+	HnswSetupInfo(&bs, TupleDescAttr(bs.index->rd_att, 0)->atttypmod);
+	build_graph_cxt = CurrentMemoryContext;
+	bs.tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "lance_hnsw build tuple",
+									  ALLOCSET_DEFAULT_SIZES);
+	HnswAttachShared(&bs, shared, shared->seed + ParallelWorkerNumber + 1);
+	indexInfo = BuildIndexInfo(bs.index);
+	indexInfo->ii_Concurrent = shared->isconcurrent;
+	HnswParallelScan(&bs, indexInfo, false);
+	hnsw_graph_free(bs.graph);
+	index_close(bs.index, indexLockmode);
+	table_close(bs.heap, heapLockmode);
+}
+
+/* Rows missing from the graph (it was full): link them on disk. */
+typedef struct HnswMissingState
+{
+	HnswBuildState *bs;
+	HTAB	   *in_graph;
+} HnswMissingState;
+
+static void
+HnswMissingCallback(Relation index, ItemPointer tid, Datum *values,
+					bool *isnull, bool tupleIsAlive, void *state)
+{
+	HnswMissingState *ms = (HnswMissingState *) state;
+	HnswBuildState *bs = ms->bs;
+	MemoryContext old;
+	float	   *x;
+	bool		indexable;
+
+	if (isnull[0] || hash_search(ms->in_graph, tid, HASH_FIND, NULL) != NULL)
+		return;
+	old = MemoryContextSwitchTo(bs->tmpcxt);
+	x = HnswValueToFloats(&bs->info, values[0], &indexable);
+	if (indexable)
+	{
+		HnswInsertVector(index, bs->disk_info, x, tid);
+		bs->indtuples++;
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(bs->tmpcxt);
+}
+
+/*
+ * The whole build with workers sharing the graph.  Returns false (nothing
+ * done) when no shared memory or worker could be had.
+ */
+static bool
+HnswParallelBuild(HnswBuildState *bs, IndexInfo *indexInfo, int nworkers,
+				  double *reltuples)
+{
+	ParallelContext *pcxt;
+	Snapshot	snapshot;
+	Size		est_scan;
+	Size		size;
+	Size		budget = (Size) maintenance_work_mem * 1024;
+	Size		per_node;
+	int64		capacity;
+	Size		region_size;
+	HnswShared *shared;
+	Size		querylen = debug_query_string ? strlen(debug_query_string) + 1 : 0;
+	HTAB	   *in_graph = NULL;
+	double		overflow;
+
+	/* room for the estimate and a margin, within maintenance_work_mem */
+	per_node = hnsw_graph_node_bytes(bs->info.meta.dim, bs->opts.m, sizeof(ItemPointerData)) +
+		sizeof(LWLock) + sizeof(uint32) * (nworkers + 1);
+	capacity = (int64) Min((double) (budget / per_node), bs->est_rows * 1.2 + 1000);
+	if (capacity < 1000)
+		return false;
+	region_size = hnsw_graph_region_size(bs->info.meta.dim, bs->opts.m,
+										 sizeof(ItemPointerData), capacity);
+
+	EnterParallelMode();
+	pcxt = CreateParallelContext("lancedb", "HnswParallelBuildMain", nworkers);
+	snapshot = indexInfo->ii_Concurrent ?
+		RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
+	est_scan = table_parallelscan_estimate(bs->heap, snapshot);
+	size = MAXALIGN(sizeof(HnswShared)) + MAXALIGN(sizeof(LWLock) * (capacity + 1)) +
+		MAXALIGN(region_size) + est_scan;
+	shm_toc_estimate_chunk(&pcxt->estimator, size);
+	shm_toc_estimate_keys(&pcxt->estimator, 1);
+	if (querylen)
+	{
+		shm_toc_estimate_chunk(&pcxt->estimator, querylen);
+		shm_toc_estimate_keys(&pcxt->estimator, 1);
+	}
+	InitializeParallelDSM(pcxt);
+	if (pcxt->seg == NULL)
+	{
+		if (IsMVCCSnapshot(snapshot))
+			UnregisterSnapshot(snapshot);
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		return false;
+	}
+	shared = shm_toc_allocate(pcxt->toc, size);
+	memset(shared, 0, sizeof(HnswShared));
+	shared->heaprelid = RelationGetRelid(bs->heap);
+	shared->indexrelid = RelationGetRelid(bs->index);
+	shared->isconcurrent = indexInfo->ii_Concurrent;
+	shared->tranche = LWLockNewTrancheId();
+	shared->capacity = capacity;
+	shared->locks_off = MAXALIGN(sizeof(HnswShared));
+	shared->region_off = shared->locks_off + MAXALIGN(sizeof(LWLock) * (capacity + 1));
+	shared->region_size = region_size;
+	shared->scan_off = shared->region_off + MAXALIGN(region_size);
+	shared->seed = bs->info.meta.build_id;
+	SpinLockInit(&shared->mutex);
+	for (int64 i = 0; i <= capacity; i++)
+		LWLockInitialize(&((LWLock *) HnswSharedPtr(shared, shared->locks_off))[i],
+						 shared->tranche);
+	{
+		HnswGraphOptions go;
+
+		HnswGraphOptionsFor(bs, &go);
+		hnsw_graph_region_init(HnswSharedPtr(shared, shared->region_off), region_size, &go);
+	}
+	table_parallelscan_initialize(bs->heap,
+								  (ParallelTableScanDesc) HnswSharedPtr(shared, shared->scan_off),
+								  snapshot);
+	shm_toc_insert(pcxt->toc, HNSW_KEY_SHARED, shared);
+	if (querylen)
+	{
+		char	   *q = shm_toc_allocate(pcxt->toc, querylen);
+
+		memcpy(q, debug_query_string, querylen);
+		shm_toc_insert(pcxt->toc, HNSW_KEY_QUERY_TEXT, q);
+	}
+
+	LaunchParallelWorkers(pcxt);
+	ereport(DEBUG1,
+			(errmsg("lance_hnsw parallel build: %d workers launched, graph for " INT64_FORMAT " nodes (%zu MB)",
+					pcxt->nworkers_launched, capacity, size / (1024 * 1024))));
+
+	/* the leader takes its share */
+	HnswAttachShared(bs, shared, shared->seed);
+	HnswParallelScan(bs, indexInfo, true);
+	WaitForParallelWorkersToFinish(pcxt);
+
+	*reltuples = shared->reltuples;
+	bs->indtuples = shared->indtuples;
+	bs->rows_seen = shared->rows_seen;
+	overflow = shared->overflow;
+
+	/* rows the full graph left out: remember which rows are in it */
+	if (overflow > 0)
+	{
+		HASHCTL		hctl;
+		int64		n = hnsw_graph_size(bs->graph);
+
+		memset(&hctl, 0, sizeof(hctl));
+		hctl.keysize = sizeof(ItemPointerData);
+		hctl.entrysize = sizeof(ItemPointerData);
+		hctl.hcxt = CurrentMemoryContext;
+		in_graph = hash_create("lance_hnsw graph rows", n + 1, &hctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		for (int64 i = 0; i < n; i++)
+			hash_search(in_graph, hnsw_graph_payload(bs->graph, i), HASH_ENTER, NULL);
+	}
+
+	/* write from shared memory, then let it go */
+	HnswFlush(bs);
+	bs->shared = NULL;
+	if (IsMVCCSnapshot(snapshot))
+		UnregisterSnapshot(snapshot);
+	DestroyParallelContext(pcxt);
+	ExitParallelMode();
+
+	if (overflow > 0)
+	{
+		HnswMissingState ms;
+		double		est = Max(bs->est_rows, bs->rows_seen);
+
+		ereport(NOTICE,
+				(errmsg("lance_hnsw graph no longer fits in maintenance_work_mem after " INT64_FORMAT " rows; continuing with slower on-disk insertion",
+						hash_get_num_entries(in_graph)),
+				 errdetail("The in-memory build needs about %.0f MB for %.0f rows.",
+						   ceil(per_node * est / (1024.0 * 1024.0)), est),
+				 errhint("Increase maintenance_work_mem to build faster.")));
+		bs->disk_info = HnswGetInfo(bs->index);
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, HNSW_PHASE_INSERT);
+		ms.bs = bs;
+		ms.in_graph = in_graph;
+		table_index_build_scan(bs->heap, bs->index, indexInfo, true, false,
+							   HnswMissingCallback, &ms, NULL);
+	}
+	return true;
 }
 
 IndexBuildResult *
@@ -432,7 +743,9 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	HnswGraphOptions go;
 	MemoryContext buildcxt;
 	MemoryContext old;
-	double		reltuples;
+	double		reltuples = 0;
+	bool		done = false;
+	int			nworkers;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
@@ -447,20 +760,6 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	build_graph_cxt = buildcxt;
 	bs.tmpcxt = AllocSetContextCreate(buildcxt, "lance_hnsw build tuple",
 									  ALLOCSET_DEFAULT_SIZES);
-	memset(&go, 0, sizeof(go));
-	go.dim = bs.info.meta.dim;
-	go.m = bs.opts.m;
-	go.ef_construction = bs.opts.ef_construction;
-	go.inner_product = bs.info.metric->qmetric == QMETRIC_IP;
-	go.memory_limit = (size_t) maintenance_work_mem * 1024;
-	go.seed = 0x5EED;			/* same data, same graph */
-	go.alloc = build_alloc;
-	go.release = build_release;
-	go.interrupt = LanceInterruptHook;
-	bs.graph = hnsw_graph_create(&go);
-	bs.tids_cap = 1024;
-	bs.tids = palloc(sizeof(ItemPointerData) * bs.tids_cap);
-
 	{
 		BlockNumber pages;
 		double		allvisfrac;
@@ -469,10 +768,19 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	}
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, HNSW_PHASE_LOAD);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs.est_rows);
-	reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
-									   HnswBuildCallback, &bs, NULL);
-	if (!bs.flushed)
-		HnswFlush(&bs);
+
+	nworkers = plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
+	if (nworkers > 0 && bs.est_rows >= 10000)
+		done = HnswParallelBuild(&bs, indexInfo, nworkers, &reltuples);
+	if (!done)
+	{
+		HnswGraphOptionsFor(&bs, &go);
+		bs.graph = hnsw_graph_create(&go, (int64) (bs.est_rows * 1.1) + 1000);
+		reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
+										   HnswBuildCallback, &bs, NULL);
+		if (!bs.flushed)
+			HnswFlush(&bs);
+	}
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(buildcxt);

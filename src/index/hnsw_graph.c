@@ -241,52 +241,146 @@ hnsw_random_level(double u, int m)
 
 /* ---- the in-memory graph ---- */
 
-#define CHUNK_NODES		1024
-#define ARENA_BYTES		(256 * 1024)
-
 typedef struct GraphNode
 {
-	int32_t    *slots;			/* hnsw_total_slots(m, level) */
-	uint32_t	vtag;			/* visited in search number vtag */
+	uint32_t	slots;			/* offset in the arena, in int32 units */
 	uint8_t		level;
 	uint8_t		count[HNSW_MAX_LEVEL + 1];
 } GraphNode;
 
-typedef struct ArenaBlock
+/* At the start of the region; all offsets from the region start. */
+typedef struct GraphHeader
 {
-	struct ArenaBlock *next;
-	size_t		used;
-	size_t		size;
-	char		data[];
-} ArenaBlock;
+	uint64_t	size;			/* region bytes */
+	int64_t		capacity;		/* nodes */
+	uint64_t	nodes_off;
+	uint64_t	vecs_off;
+	uint64_t	payload_off;
+	uint64_t	arena_off;
+	uint64_t	arena_words;	/* int32 slots the arena holds */
+	uint64_t	n;				/* nodes claimed (atomic) */
+	uint64_t	arena_used;		/* words (atomic) */
+	int64_t		entry;			/* under lock -1 */
+	int32_t		max_level;
+	int32_t		full;			/* an add found no room */
+	int32_t		dim;
+	int32_t		m;
+	uint64_t	payload_size;
+} GraphHeader;
 
 struct HnswGraph
 {
 	HnswGraphOptions opts;
-	int64_t		n;
-	int64_t		nchunks;
-	int64_t		chunk_cap;
-	GraphNode **nodes;			/* chunks of CHUNK_NODES */
-	float	  **vecs;			/* chunks of CHUNK_NODES x dim */
-	ArenaBlock *arena;
-	size_t		memory;
-	int64_t		entry;
-	int			max_level;
+	char	   *region;
+	bool		private_region;
+	GraphHeader *h;
+	uint32_t   *vtags;			/* this process's visited marks */
+	int64_t		vtags_cap;
 	uint32_t	vtag;
 	uint64_t	rng;
 	const float *query;			/* of the running search */
 };
 
+#define ALIGN8(x)	(((x) + 7) & ~(uint64_t) 7)
+
+/* expected slots per node: 2m on level 0, m per upper level, 1/(m-1) levels */
+static double
+expected_slots(int m)
+{
+	return 2.0 * m + (m > 1 ? (double) m / (m - 1) : 1.0);
+}
+
+static void
+layout(GraphHeader *h, int dim, int m, size_t payload, int64_t capacity)
+{
+	uint64_t	off = ALIGN8(sizeof(GraphHeader));
+
+	h->capacity = capacity;
+	h->dim = dim;
+	h->m = m;
+	h->payload_size = payload;
+	h->nodes_off = off;
+	off = ALIGN8(off + sizeof(GraphNode) * (uint64_t) capacity);
+	h->vecs_off = off;
+	off = ALIGN8(off + sizeof(float) * (uint64_t) dim * capacity);
+	h->payload_off = off;
+	off = ALIGN8(off + payload * (uint64_t) capacity);
+	h->arena_off = off;
+	/* 25% more slots than expected: levels are random */
+	h->arena_words = (uint64_t) (expected_slots(m) * 1.25 * capacity) + 4 * (uint64_t) m * (HNSW_MAX_LEVEL + 2);
+	h->size = off + sizeof(int32_t) * h->arena_words;
+}
+
+size_t
+hnsw_graph_region_size(int dim, int m, size_t payload_size, int64_t capacity)
+{
+	GraphHeader h;
+
+	layout(&h, dim, m, payload_size, capacity);
+	return (size_t) h.size;
+}
+
+int64_t
+hnsw_graph_region_capacity(int dim, int m, size_t payload_size, size_t size)
+{
+	int64_t		lo = 0,
+				hi = (int64_t) (size / (sizeof(float) * dim)) + 1;
+
+	while (lo < hi)
+	{
+		int64_t		mid = lo + (hi - lo + 1) / 2;
+
+		if (hnsw_graph_region_size(dim, m, payload_size, mid) <= size)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+size_t
+hnsw_graph_node_bytes(int dim, int m, size_t payload_size)
+{
+	return (size_t) dim * sizeof(float) + sizeof(GraphNode) + payload_size +
+		(size_t) (expected_slots(m) * 1.25 * sizeof(int32_t)) + sizeof(uint32_t);
+}
+
 static inline GraphNode *
 gnode(const HnswGraph *g, int64_t i)
 {
-	return &g->nodes[i / CHUNK_NODES][i % CHUNK_NODES];
+	return (GraphNode *) (g->region + g->h->nodes_off) + i;
+}
+
+static inline int32_t *
+gslots(const HnswGraph *g, const GraphNode *nd)
+{
+	return (int32_t *) (g->region + g->h->arena_off) + nd->slots;
 }
 
 const float *
 hnsw_graph_vector(const HnswGraph *g, int64_t i)
 {
-	return g->vecs[i / CHUNK_NODES] + (size_t) (i % CHUNK_NODES) * g->opts.dim;
+	return (const float *) (g->region + g->h->vecs_off) + (size_t) i * g->h->dim;
+}
+
+const void *
+hnsw_graph_payload(const HnswGraph *g, int64_t i)
+{
+	return g->region + g->h->payload_off + (size_t) i * g->h->payload_size;
+}
+
+static inline void
+glock(HnswGraph *g, int64_t node, bool exclusive)
+{
+	if (g->opts.lock)
+		g->opts.lock(g->opts.lock_arg, node, exclusive);
+}
+
+static inline void
+gunlock(HnswGraph *g, int64_t node)
+{
+	if (g->opts.unlock)
+		g->opts.unlock(g->opts.lock_arg, node);
 }
 
 static inline float
@@ -303,71 +397,97 @@ hnsw_graph_distance(const HnswGraph *g, const float *x, int64_t node)
 	return vdist(g, x, hnsw_graph_vector(g, node));
 }
 
-size_t
-hnsw_graph_node_bytes(int dim, int m)
+void
+hnsw_graph_region_init(void *region, size_t size, const HnswGraphOptions *opts)
 {
-	/* vector, node header, level-0 slots plus expected upper slots m/(m-1) */
-	double		upper = m > 1 ? (double) m / (m - 1) - 1.0 : 1.0;
+	GraphHeader *h = region;
+	int64_t		cap = hnsw_graph_region_capacity(opts->dim, opts->m,
+												 opts->payload_size, size);
 
-	return (size_t) dim * sizeof(float) + sizeof(GraphNode) +
-		(size_t) ((2 * m + upper * m) * sizeof(int32_t)) + 8;
+	memset(h, 0, sizeof(*h));
+	layout(h, opts->dim, opts->m, opts->payload_size, cap);
+	h->entry = -1;
+	h->max_level = -1;
 }
 
-HnswGraph *
-hnsw_graph_create(const HnswGraphOptions *opts)
+static HnswGraph *
+new_handle(const HnswGraphOptions *opts, char *region)
 {
 	HnswGraph  *g = opts->alloc(sizeof(HnswGraph));
 
 	memset(g, 0, sizeof(*g));
 	g->opts = *opts;
-	g->entry = -1;
-	g->max_level = -1;
-	g->chunk_cap = 16;
-	g->nodes = opts->alloc(sizeof(GraphNode *) * g->chunk_cap);
-	g->vecs = opts->alloc(sizeof(float *) * g->chunk_cap);
+	g->region = region;
+	g->h = (GraphHeader *) region;
+	g->vtags_cap = g->h->capacity;
+	g->vtags = opts->alloc(sizeof(uint32_t) * (size_t) (g->vtags_cap > 0 ? g->vtags_cap : 1));
+	memset(g->vtags, 0, sizeof(uint32_t) * (size_t) (g->vtags_cap > 0 ? g->vtags_cap : 1));
 	g->rng = opts->seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL;
-	g->memory = sizeof(HnswGraph) + 2 * sizeof(void *) * g->chunk_cap;
 	return g;
+}
+
+HnswGraph *
+hnsw_graph_attach(void *region, const HnswGraphOptions *opts)
+{
+	return new_handle(opts, region);
+}
+
+HnswGraph *
+hnsw_graph_create(const HnswGraphOptions *opts, int64_t expected_nodes)
+{
+	int64_t		cap = expected_nodes > 1024 ? expected_nodes : 1024;
+	int64_t		maxcap = hnsw_graph_region_capacity(opts->dim, opts->m,
+													opts->payload_size,
+													opts->memory_limit);
+	size_t		size;
+	char	   *region;
+
+	if (cap > maxcap)
+		cap = maxcap > 1 ? maxcap : 1;
+	size = hnsw_graph_region_size(opts->dim, opts->m, opts->payload_size, cap);
+	region = opts->alloc(size);
+	hnsw_graph_region_init(region, size, opts);
+	{
+		HnswGraph  *g = new_handle(opts, region);
+
+		g->private_region = true;
+		return g;
+	}
 }
 
 void
 hnsw_graph_free(HnswGraph *g)
 {
-	ArenaBlock *b = g->arena;
-
-	while (b)
-	{
-		ArenaBlock *next = b->next;
-
-		g->opts.release(b);
-		b = next;
-	}
-	for (int64_t c = 0; c < g->nchunks; c++)
-	{
-		g->opts.release(g->nodes[c]);
-		g->opts.release(g->vecs[c]);
-	}
-	g->opts.release(g->nodes);
-	g->opts.release(g->vecs);
+	if (g->private_region)
+		g->opts.release(g->region);
+	g->opts.release(g->vtags);
 	g->opts.release(g);
 }
 
 int64_t
 hnsw_graph_size(const HnswGraph *g)
 {
-	return g->n;
+	uint64_t	n = __atomic_load_n(&g->h->n, __ATOMIC_ACQUIRE);
+
+	return (int64_t) n < g->h->capacity ? (int64_t) n : g->h->capacity;
+}
+
+bool
+hnsw_graph_full(const HnswGraph *g)
+{
+	return __atomic_load_n(&g->h->full, __ATOMIC_ACQUIRE) != 0;
 }
 
 size_t
 hnsw_graph_memory(const HnswGraph *g)
 {
-	return g->memory;
+	return (size_t) g->h->size + sizeof(uint32_t) * (size_t) g->vtags_cap;
 }
 
 int64_t
 hnsw_graph_entry(const HnswGraph *g)
 {
-	return g->entry;
+	return g->h->entry;
 }
 
 int
@@ -384,7 +504,7 @@ hnsw_graph_neighbors(const HnswGraph *g, int64_t node, int level,
 
 	if (level > nd->level)
 		return 0;
-	*nbrs = nd->slots + hnsw_level_offset(g->opts.m, level);
+	*nbrs = gslots(g, nd) + hnsw_level_offset(g->h->m, level);
 	return nd->count[level];
 }
 
@@ -398,26 +518,49 @@ graph_rand(HnswGraph *g)
 	return g->rng * 0x2545F4914F6CDD1DULL;
 }
 
-/* Bump allocation of neighbour slots; NULL-free since alloc never fails. */
-static int32_t *
-arena_alloc(HnswGraph *g, size_t size)
+/*
+ * Private graphs: move to a region twice as large (within the limit).
+ * Offsets stay valid; only the sections move.
+ */
+static bool
+grow(HnswGraph *g)
 {
-	ArenaBlock *b = g->arena;
+	GraphHeader *old = g->h;
+	int64_t		maxcap = hnsw_graph_region_capacity(old->dim, old->m, old->payload_size,
+													g->opts.memory_limit);
+	int64_t		cap = old->capacity * 2;
+	GraphHeader nh;
+	char	   *region;
 
-	size = (size + 7) & ~(size_t) 7;
-	if (b == NULL || b->size - b->used < size)
+	if (!g->private_region || old->capacity >= maxcap)
+		return false;
+	if (cap > maxcap)
+		cap = maxcap;
+	layout(&nh, old->dim, old->m, old->payload_size, cap);
+	region = g->opts.alloc(nh.size);
+	memcpy(region + nh.nodes_off, g->region + old->nodes_off, sizeof(GraphNode) * old->n);
+	memcpy(region + nh.vecs_off, g->region + old->vecs_off, sizeof(float) * (size_t) old->dim * old->n);
+	memcpy(region + nh.payload_off, g->region + old->payload_off, old->payload_size * old->n);
+	memcpy(region + nh.arena_off, g->region + old->arena_off, sizeof(int32_t) * old->arena_used);
+	nh.n = old->n;
+	nh.arena_used = old->arena_used;
+	nh.entry = old->entry;
+	nh.max_level = old->max_level;
+	nh.full = 0;
+	memcpy(region, &nh, sizeof(nh));
+	g->opts.release(g->region);
+	g->region = region;
+	g->h = (GraphHeader *) region;
 	{
-		size_t		bs = size > ARENA_BYTES ? size : ARENA_BYTES;
+		uint32_t   *vt = g->opts.alloc(sizeof(uint32_t) * (size_t) cap);
 
-		b = g->opts.alloc(sizeof(ArenaBlock) + bs);
-		b->next = g->arena;
-		b->used = 0;
-		b->size = bs;
-		g->arena = b;
-		g->memory += sizeof(ArenaBlock) + bs;
+		memset(vt, 0, sizeof(uint32_t) * (size_t) cap);
+		g->opts.release(g->vtags);
+		g->vtags = vt;
+		g->vtags_cap = cap;
+		g->vtag = 0;
 	}
-	b->used += size;
-	return (int32_t *) (b->data + b->used - size);
+	return true;
 }
 
 /* search callbacks over the in-memory graph */
@@ -425,11 +568,10 @@ static bool
 mem_visit(void *arg, HnswKey key)
 {
 	HnswGraph  *g = arg;
-	GraphNode  *nd = gnode(g, (int64_t) key);
 
-	if (nd->vtag == g->vtag)
+	if (g->vtags[key] == g->vtag)
 		return false;
-	nd->vtag = g->vtag;
+	g->vtags[key] = g->vtag;
 	return true;
 }
 
@@ -437,13 +579,22 @@ static int
 mem_neighbors(void *arg, HnswKey key, int level, HnswKey *out, int cap)
 {
 	HnswGraph  *g = arg;
-	const int32_t *nb;
-	int			n = hnsw_graph_neighbors(g, (int64_t) key, level, &nb);
+	const GraphNode *nd = gnode(g, (int64_t) key);
+	int			n = 0;
 
-	if (n > cap)
-		n = cap;
-	for (int i = 0; i < n; i++)
-		out[i] = (HnswKey) nb[i];
+	if (level > nd->level)		/* levels never change */
+		return 0;
+	glock(g, (int64_t) key, false);
+	{
+		const int32_t *nb = gslots(g, nd) + hnsw_level_offset(g->h->m, level);
+
+		n = nd->count[level];
+		if (n > cap)
+			n = cap;
+		for (int i = 0; i < n; i++)
+			out[i] = (HnswKey) nb[i];
+	}
+	gunlock(g, (int64_t) key);
 	return n;
 }
 
@@ -489,9 +640,8 @@ new_search(HnswGraph *g, const float *q)
 	g->query = q;
 	if (++g->vtag == 0)
 	{
-		/* wrapped: clear every tag once */
-		for (int64_t i = 0; i < g->n; i++)
-			gnode(g, i)->vtag = 0;
+		/* wrapped: clear every mark once */
+		memset(g->vtags, 0, sizeof(uint32_t) * (size_t) g->vtags_cap);
 		g->vtag = 1;
 	}
 }
@@ -503,16 +653,23 @@ link_back(HnswGraph *g, int64_t to, int64_t node, int level,
 {
 	GraphNode  *t = gnode(g, to);
 	int			cap = hnsw_level_capacity(g->opts.m, level);
-	int32_t    *slots = t->slots + hnsw_level_offset(g->opts.m, level);
+	int32_t    *slots;
 	const float *tv = hnsw_graph_vector(g, to);
 	int			n;
 
+	glock(g, to, true);
+	slots = gslots(g, t) + hnsw_level_offset(g->opts.m, level);
 	for (int i = 0; i < t->count[level]; i++)
 		if (slots[i] == node)
+		{
+			gunlock(g, to);
 			return;
+		}
 	if (t->count[level] < cap)
 	{
-		slots[t->count[level]++] = (int32_t) node;
+		slots[t->count[level]] = (int32_t) node;
+		t->count[level]++;
+		gunlock(g, to);
 		return;
 	}
 	for (int i = 0; i < cap; i++)
@@ -528,90 +685,116 @@ link_back(HnswGraph *g, int64_t to, int64_t node, int level,
 	for (int i = 0; i < n; i++)
 		slots[i] = (int32_t) scratch[i].key;
 	t->count[level] = (uint8_t) n;
+	gunlock(g, to);
+}
+
+/* Claim a node and its slots; -1 when the region is full. */
+static int64_t
+claim_node(HnswGraph *g, int level)
+{
+	GraphHeader *h = g->h;
+	uint64_t	words = (uint64_t) hnsw_total_slots(h->m, level);
+	uint64_t	at;
+	uint64_t	id;
+
+	for (;;)
+	{
+		h = g->h;
+		if (!__atomic_load_n(&h->full, __ATOMIC_ACQUIRE))
+		{
+			at = __atomic_fetch_add(&h->arena_used, words, __ATOMIC_ACQ_REL);
+			if (at + words <= h->arena_words)
+			{
+				id = __atomic_fetch_add(&h->n, 1, __ATOMIC_ACQ_REL);
+				if ((int64_t) id < h->capacity)
+				{
+					GraphNode  *nd = gnode(g, (int64_t) id);
+
+					memset(nd, 0, sizeof(*nd));
+					nd->level = (uint8_t) level;
+					nd->slots = (uint32_t) at;
+					return (int64_t) id;
+				}
+				__atomic_fetch_sub(&h->n, 1, __ATOMIC_ACQ_REL);
+			}
+			__atomic_fetch_sub(&h->arena_used, words, __ATOMIC_ACQ_REL);
+		}
+		/* private graphs grow (single process: nothing raced with us) */
+		if (!g->private_region || !grow(g))
+		{
+			__atomic_store_n(&g->h->full, 1, __ATOMIC_RELEASE);
+			return -1;
+		}
+	}
 }
 
 int64_t
-hnsw_graph_add(HnswGraph *g, const float *x)
+hnsw_graph_add(HnswGraph *g, const float *x, const void *payload)
 {
 	int			m = g->opts.m;
 	int			dim = g->opts.dim;
-	int64_t		id = g->n;
+	int64_t		id;
 	int			level;
-	size_t		slot_bytes;
-	size_t		need;
 	GraphNode  *nd;
 	HnswSearchOps ops;
 	HnswCandidate *w;
+	HnswCandidate *sel;
 	HnswCandidate *scratch;
 	HnswCandidate ep;
 	int			nep;
 	int			efc = g->opts.ef_construction;
 	int			wcap;
+	int64_t		entry;
+	int			max_level;
 
 	level = hnsw_random_level((double) ((graph_rand(g) >> 11) + 1) / 9007199254740992.0, m);
-	slot_bytes = sizeof(int32_t) * (size_t) hnsw_total_slots(m, level);
-	need = slot_bytes + 8;
-	if (id % CHUNK_NODES == 0)
-		need += (sizeof(GraphNode) + sizeof(float) * (size_t) dim) * CHUNK_NODES;
-	if (g->memory + need > g->opts.memory_limit && g->n > 0)
+	id = claim_node(g, level);
+	if (id < 0)
 		return -1;
-
-	if (id % CHUNK_NODES == 0)
-	{
-		if (g->nchunks == g->chunk_cap)
-		{
-			int64_t		ncap = g->chunk_cap * 2;
-			GraphNode **nn = g->opts.alloc(sizeof(GraphNode *) * ncap);
-			float	  **nv = g->opts.alloc(sizeof(float *) * ncap);
-
-			memcpy(nn, g->nodes, sizeof(GraphNode *) * g->nchunks);
-			memcpy(nv, g->vecs, sizeof(float *) * g->nchunks);
-			g->opts.release(g->nodes);
-			g->opts.release(g->vecs);
-			g->nodes = nn;
-			g->vecs = nv;
-			g->memory += 2 * sizeof(void *) * (ncap - g->chunk_cap);
-			g->chunk_cap = ncap;
-		}
-		g->nodes[g->nchunks] = g->opts.alloc(sizeof(GraphNode) * CHUNK_NODES);
-		memset(g->nodes[g->nchunks], 0, sizeof(GraphNode) * CHUNK_NODES);
-		g->vecs[g->nchunks] = g->opts.alloc(sizeof(float) * (size_t) dim * CHUNK_NODES);
-		g->nchunks++;
-		g->memory += (sizeof(GraphNode) + sizeof(float) * (size_t) dim) * CHUNK_NODES;
-	}
 	nd = gnode(g, id);
-	memset(nd, 0, sizeof(*nd));
-	nd->level = (uint8_t) level;
-	nd->slots = arena_alloc(g, slot_bytes);
 	memcpy((float *) hnsw_graph_vector(g, id), x, sizeof(float) * dim);
-	g->n++;
+	if (g->h->payload_size)
+		memcpy((char *) hnsw_graph_payload(g, id), payload, g->h->payload_size);
+	x = hnsw_graph_vector(g, id);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 
-	if (g->entry < 0)
+	glock(g, -1, false);
+	entry = g->h->entry;
+	max_level = g->h->max_level;
+	gunlock(g, -1);
+	if (entry < 0)
 	{
-		g->entry = id;
-		g->max_level = level;
-		return id;
+		glock(g, -1, true);
+		if (g->h->entry < 0)
+		{
+			g->h->entry = id;
+			g->h->max_level = level;
+			gunlock(g, -1);
+			return id;
+		}
+		entry = g->h->entry;
+		max_level = g->h->max_level;
+		gunlock(g, -1);
 	}
 
 	mem_ops(g, &ops);
 	ops.interrupt = g->opts.interrupt;
-	ops.arg = g;
 	wcap = efc > 2 * m + 1 ? efc : 2 * m + 1;
 	w = g->opts.alloc(sizeof(HnswCandidate) * wcap);
+	sel = g->opts.alloc(sizeof(HnswCandidate) * wcap);
 	scratch = g->opts.alloc(sizeof(HnswCandidate) * (2 * m + 1));
-	x = hnsw_graph_vector(g, id);
 
 	new_search(g, x);
 	mem_visit(g, (HnswKey) id);
-	ep.key = (HnswKey) g->entry;
-	ep.dist = vdist(g, x, hnsw_graph_vector(g, g->entry));
+	ep.key = (HnswKey) entry;
+	ep.dist = vdist(g, x, hnsw_graph_vector(g, entry));
 	ep.deleted = false;
 	mem_visit(g, ep.key);
-	memcpy(w, &ep, sizeof(ep));
+	w[0] = ep;
 	nep = 1;
 
 	/* greedy descent through the levels above the new node's */
-	for (int lc = g->max_level; lc > level; lc--)
+	for (int lc = max_level; lc > level; lc--)
 	{
 		HnswCandidate best;
 
@@ -623,22 +806,36 @@ hnsw_graph_add(HnswGraph *g, const float *x)
 		nep = 1;
 	}
 
-	for (int lc = (level < g->max_level ? level : g->max_level); lc >= 0; lc--)
+	for (int lc = (level < max_level ? level : max_level); lc >= 0; lc--)
 	{
 		int			nw;
 		int			nsel;
-		int32_t    *slots = nd->slots + hnsw_level_offset(m, lc);
-		HnswCandidate *sel = g->opts.alloc(sizeof(HnswCandidate) * wcap);
+		int32_t    *slots;
 
 		nw = hnsw_search_layer(&ops, w, nep, efc, lc, w, NULL);
 		memcpy(sel, w, sizeof(HnswCandidate) * nw);
 		nsel = hnsw_select_neighbors(sel, nw, m, mem_pair, g);
-		for (int i = 0; i < nsel; i++)
-			slots[i] = (int32_t) sel[i].key;
-		nd->count[lc] = (uint8_t) nsel;
+		glock(g, id, true);
+		slots = gslots(g, nd) + hnsw_level_offset(m, lc);
+		/* back links of concurrent inserts may already be there: merge */
+		{
+			int			have = nd->count[lc];
+			int			cap = hnsw_level_capacity(m, lc);
+
+			for (int i = 0; i < nsel && have < cap; i++)
+			{
+				bool		dup = false;
+
+				for (int j = 0; j < have && !dup; j++)
+					dup = slots[j] == (int32_t) sel[i].key;
+				if (!dup)
+					slots[have++] = (int32_t) sel[i].key;
+			}
+			nd->count[lc] = (uint8_t) have;
+		}
+		gunlock(g, id);
 		for (int i = 0; i < nsel; i++)
 			link_back(g, (int64_t) sel[i].key, id, lc, scratch);
-		g->opts.release(sel);
 
 		/* the next level starts from everything found on this one */
 		new_search(g, x);
@@ -647,12 +844,18 @@ hnsw_graph_add(HnswGraph *g, const float *x)
 			mem_visit(g, w[i].key);
 		nep = nw;
 	}
-	if (level > g->max_level)
+	if (level > max_level)
 	{
-		g->max_level = level;
-		g->entry = id;
+		glock(g, -1, true);
+		if (level > g->h->max_level)
+		{
+			g->h->max_level = level;
+			g->h->entry = id;
+		}
+		gunlock(g, -1);
 	}
 	g->opts.release(w);
+	g->opts.release(sel);
 	g->opts.release(scratch);
 	return id;
 }
@@ -666,18 +869,18 @@ hnsw_graph_search(HnswGraph *g, const float *x, int k, int ef,
 	HnswCandidate *w;
 	int			n;
 
-	if (g->entry < 0)
+	if (g->h->entry < 0)
 		return 0;
 	if (ef < k)
 		ef = k;
 	mem_ops(g, &ops);
 	w = g->opts.alloc(sizeof(HnswCandidate) * ef);
 	new_search(g, x);
-	ep.key = (HnswKey) g->entry;
-	ep.dist = vdist(g, x, hnsw_graph_vector(g, g->entry));
+	ep.key = (HnswKey) g->h->entry;
+	ep.dist = vdist(g, x, hnsw_graph_vector(g, g->h->entry));
 	ep.deleted = false;
 	mem_visit(g, ep.key);
-	for (int lc = g->max_level; lc > 0; lc--)
+	for (int lc = g->h->max_level; lc > 0; lc--)
 	{
 		HnswCandidate best;
 

@@ -109,6 +109,16 @@ hnsw_level_offset(int m, int level)
 
 /* ---- the in-memory graph of a build ---- */
 
+/*
+ * The graph lives in one region (header, node array, vectors, per-node
+ * payload, neighbour-slot arena) addressed by offsets, so the same code
+ * runs on private memory (serial build; the region grows by copying up to
+ * the memory limit) and on shared memory attached at different addresses
+ * by parallel workers (fixed size).  With lock callbacks set, several
+ * processes add nodes concurrently: a node's neighbour lists are read and
+ * written under its own lock, the entry point under lock -1, and no code
+ * path holds two locks at once.
+ */
 typedef struct HnswGraph HnswGraph;
 
 typedef struct HnswGraphOptions
@@ -118,40 +128,62 @@ typedef struct HnswGraphOptions
 	int			ef_construction;
 	bool		inner_product;	/* else squared L2 */
 	size_t		memory_limit;	/* bytes; adding fails beyond it */
+	size_t		payload_size;	/* caller bytes per node (heap TID) */
 	uint64_t	seed;
 	void	   *(*alloc) (size_t size);	/* must not return NULL */
 	void		(*release) (void *ptr);
 	void		(*interrupt) (void *arg);
 	void	   *interrupt_arg;
+	/* shared graphs: lock node (-1: the entry point) shared or exclusive */
+	void		(*lock) (void *arg, int64_t node, bool exclusive);
+	void		(*unlock) (void *arg, int64_t node);
+	void	   *lock_arg;
 } HnswGraphOptions;
 
-extern HnswGraph *hnsw_graph_create(const HnswGraphOptions *opts);
-extern void hnsw_graph_free(HnswGraph *g);
+/* A private graph sized for about expected_nodes (it grows to the limit). */
+extern HnswGraph *hnsw_graph_create(const HnswGraphOptions *opts,
+									int64_t expected_nodes);
+
+/* Shared graphs: bytes of a region for capacity nodes, its set-up, and a
+ * per-process handle on it (attach: alloc/lock/interrupt of this process). */
+extern size_t hnsw_graph_region_size(int dim, int m, size_t payload_size,
+									 int64_t capacity);
+extern void hnsw_graph_region_init(void *region, size_t size,
+								   const HnswGraphOptions *opts);
+extern HnswGraph *hnsw_graph_attach(void *region, const HnswGraphOptions *opts);
+extern void hnsw_graph_free(HnswGraph *g);	/* the handle (and a private region) */
+
+/* Nodes a region of this size holds at most. */
+extern int64_t hnsw_graph_region_capacity(int dim, int m, size_t payload_size,
+										  size_t size);
 
 /*
  * Estimated bytes one node of a graph takes (vector, expected neighbour
  * slots, bookkeeping): the build memory formula of docs/tuning.md.
  */
-extern size_t hnsw_graph_node_bytes(int dim, int m);
+extern size_t hnsw_graph_node_bytes(int dim, int m, size_t payload_size);
 
 /*
- * Add a node with the given vector and link it into the graph.  Returns
- * its number, or -1 (graph unchanged) when the memory limit would be
- * exceeded.
+ * Add a node with the given vector (and payload) and link it into the
+ * graph.  Returns its number, or -1 (graph unchanged) when the region is
+ * full (private graphs: when growing would pass the memory limit).
  */
-extern int64_t hnsw_graph_add(HnswGraph *g, const float *x);
+extern int64_t hnsw_graph_add(HnswGraph *g, const float *x, const void *payload);
 
 extern int64_t hnsw_graph_size(const HnswGraph *g);
+extern bool hnsw_graph_full(const HnswGraph *g);
 extern size_t hnsw_graph_memory(const HnswGraph *g);
 extern int64_t hnsw_graph_entry(const HnswGraph *g);
 extern int	hnsw_graph_node_level(const HnswGraph *g, int64_t node);
 extern const float *hnsw_graph_vector(const HnswGraph *g, int64_t node);
+extern const void *hnsw_graph_payload(const HnswGraph *g, int64_t node);
 
-/* Neighbours of node on level; returns their count, *nbrs points inside g. */
+/* Neighbours of node on level (no locking: for the single-process write
+ * pass); returns their count, *nbrs points inside g. */
 extern int	hnsw_graph_neighbors(const HnswGraph *g, int64_t node, int level,
 								 const int32_t **nbrs);
 
-/* Distance between two nodes / between a vector and a node. */
+/* Distance between a vector and a node. */
 extern float hnsw_graph_distance(const HnswGraph *g, const float *x, int64_t node);
 
 /* k nearest nodes to x with search width ef (tests and benchmarks). */

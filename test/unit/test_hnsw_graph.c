@@ -12,7 +12,8 @@
 #include "kernels/distance.h"
 
 static int	passed,
-			failed;
+			failed,
+			payload_bad;
 
 #define CHECK(cond, ...) \
 	do { if (cond) passed++; else { failed++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
@@ -55,7 +56,8 @@ recall_at_10(int n, int dim, bool ip, int ef, size_t limit, int64_t *added)
 {
 	float	   *data = xalloc(sizeof(float) * n * dim);
 	float	   *cent = xalloc(sizeof(float) * 20 * dim);
-	HnswGraphOptions o = {dim, 16, 64, ip, limit, 7, xalloc, free, NULL, NULL};
+	HnswGraphOptions o = {.dim = dim, .m = 16, .ef_construction = 64, .inner_product = ip,
+	.memory_limit = limit, .payload_size = sizeof(int), .seed = 7, .alloc = xalloc, .release = free};
 	HnswGraph  *g;
 	int			hits = 0,
 				total = 0;
@@ -69,12 +71,14 @@ recall_at_10(int n, int dim, bool ip, int ef, size_t limit, int64_t *added)
 		for (int d = 0; d < dim; d++)
 			data[i * dim + d] = cent[c * dim + d] + gauss() / (1 + d % 5);
 	}
-	g = hnsw_graph_create(&o);
+	g = hnsw_graph_create(&o, 100);
 	*added = 0;
 	for (int i = 0; i < n; i++)
 	{
-		if (hnsw_graph_add(g, data + i * dim) < 0)
+		if (hnsw_graph_add(g, data + i * dim, &i) < 0)
 			break;
+		if (*(const int *) hnsw_graph_payload(g, *added) != i)
+			payload_bad++;
 		(*added)++;
 	}
 	for (int qi = 0; qi < 50; qi++)
@@ -111,6 +115,128 @@ pair_1d(void *arg, HnswKey a, HnswKey b)
 	const float *x = arg;
 
 	return fabsf(x[a] - x[b]);
+}
+
+/* ---- shared graph, several threads, per-node rwlocks ---- */
+#include <pthread.h>
+
+static pthread_rwlock_t *locks;
+
+static void
+t_lock(void *arg, int64_t node, bool exclusive)
+{
+	pthread_rwlock_t *l = &locks[node + 1];
+
+	(void) arg;
+	if (exclusive)
+		pthread_rwlock_wrlock(l);
+	else
+		pthread_rwlock_rdlock(l);
+}
+
+static void
+t_unlock(void *arg, int64_t node)
+{
+	(void) arg;
+	pthread_rwlock_unlock(&locks[node + 1]);
+}
+
+typedef struct ThreadArg
+{
+	void	   *region;
+	HnswGraphOptions o;
+	const float *data;
+	int			from,
+				to,
+				dim;
+	int			failed;
+} ThreadArg;
+
+static void *
+t_add(void *p)
+{
+	ThreadArg  *a = p;
+	HnswGraph  *g = hnsw_graph_attach(a->region, &a->o);
+
+	for (int i = a->from; i < a->to; i++)
+		if (hnsw_graph_add(g, a->data + (size_t) i * a->dim, &i) < 0)
+			a->failed++;
+	hnsw_graph_free(g);
+	return NULL;
+}
+
+static void
+test_shared(void)
+{
+	int			n = 6000,
+				dim = 24,
+				nthreads = 3;
+	float	   *data = xalloc(sizeof(float) * n * dim);
+	HnswGraphOptions o = {.dim = dim, .m = 12, .ef_construction = 48,
+		.payload_size = sizeof(int), .seed = 3, .alloc = xalloc, .release = free,
+	.lock = t_lock, .unlock = t_unlock};
+	size_t		size = hnsw_graph_region_size(dim, 12, sizeof(int), n);
+	void	   *region = xalloc(size);
+	pthread_t	th[3];
+	ThreadArg	ta[3];
+	HnswGraph  *g;
+	int			hits = 0;
+	bool	   *seen = calloc(n, 1);
+	int			dup = 0;
+
+	for (int i = 0; i < n * dim; i++)
+		data[i] = (float) gauss() + (i / dim % 7) * 2.0f;
+	locks = xalloc(sizeof(pthread_rwlock_t) * (n + 1));
+	for (int i = 0; i <= n; i++)
+		pthread_rwlock_init(&locks[i], NULL);
+	hnsw_graph_region_init(region, size, &o);
+	for (int t = 0; t < nthreads; t++)
+	{
+		ta[t].region = region;
+		ta[t].o = o;
+		ta[t].o.seed = 100 + t;
+		ta[t].data = data;
+		ta[t].from = n * t / nthreads;
+		ta[t].to = n * (t + 1) / nthreads;
+		ta[t].dim = dim;
+		ta[t].failed = 0;
+		pthread_create(&th[t], NULL, t_add, &ta[t]);
+	}
+	for (int t = 0; t < nthreads; t++)
+		pthread_join(th[t], NULL);
+	g = hnsw_graph_attach(region, &o);
+	CHECK(hnsw_graph_size(g) == n, "shared graph holds %ld of %d", (long) hnsw_graph_size(g), n);
+	CHECK(ta[0].failed + ta[1].failed + ta[2].failed == 0, "adds failed");
+	for (int64_t i = 0; i < hnsw_graph_size(g); i++)
+	{
+		int			p = *(const int *) hnsw_graph_payload(g, i);
+
+		if (p < 0 || p >= n || seen[p])
+			dup++;
+		else
+			seen[p] = true;
+	}
+	CHECK(dup == 0, "%d bad payloads", dup);
+	/* every node finds itself */
+	for (int i = 0; i < n; i += 7)
+	{
+		HnswCandidate out[1];
+
+		if (hnsw_graph_search(g, data + (size_t) i * dim, 1, 32, out) == 1 && out[0].dist == 0)
+			hits++;
+	}
+	CHECK(hits >= (n / 7) * 0.98, "self found %d of %d", hits, n / 7 + 1);
+	/* a full region refuses more */
+	{
+		float		extra[24] = {0};
+
+		CHECK(hnsw_graph_add(g, extra, &n) == -1 && hnsw_graph_full(g), "full region accepted a node");
+	}
+	hnsw_graph_free(g);
+	free(region);
+	free(data);
+	free(locks);
+	free(seen);
 }
 
 int
@@ -159,6 +285,8 @@ main(void)
 		CHECK((c[0].key == 1 && c[1].key == 4) || (c[0].key == 4 && c[1].key == 1),
 			  "kept %lu %lu", (unsigned long) c[0].key, (unsigned long) c[1].key);
 	}
+	CHECK(payload_bad == 0, "%d payloads wrong", payload_bad);
+	test_shared();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
