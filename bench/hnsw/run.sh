@@ -151,10 +151,18 @@ run_series() {
 	shift 2
 	local args=(--queries "$QUERIES" --gt "$GT" --base "$BASE" --metric "$METRIC" --nq "$nq")
 	for s in "$@"; do args+=(--set "$s"); done
+	local rc=0
 	if [ "$label" = exact ]; then
 		line=$("$BENCH" query --warmup 3 "${args[@]}")
 	else
-		line=$("$BENCH" query --require-index --warmup "$nq" --repeat "$REPEAT" "${args[@]}")
+		line=$("$BENCH" query --require-index --warmup "$nq" --repeat "$REPEAT" "${args[@]}") || rc=$?
+		if [ "$rc" = 3 ]; then
+			say "$label: the planner chose '$line', not the index: rerunning with enable_seqscan = off"
+			label="$label forced"
+			line=$("$BENCH" query --set enable_seqscan=off --warmup "$nq" --repeat "$REPEAT" "${args[@]}")
+		elif [ "$rc" != 0 ]; then
+			return "$rc"
+		fi
 	fi
 	printf '%s\t%s\n' "$label" "$line" >>"$WORK/series.tsv"
 	printf '%s\n' "$line"
@@ -230,6 +238,7 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 		if (lab[1] == "exact") { idx = "exact scan (" $7 " queries)"; ef = "-" }
 		else { idx = lab[1]; ef = substr(lab[2], 3) }
 		if ($8 > 0) idx = idx " (" $8 " short answers)"
+		if (lab[3] == "forced") idx = idx " (planner chose a seq scan; forced)"
 		printf "| %s | %s | %.3f | %.1f | %.2f | %.2f | %.1f |\n", idx, ef, $2, $3, $4, $5, $3 / bq
 	}' "$WORK/series.tsv"
 	printf '\n## index_stats\n\n```\n%s\n```\n' "$(cat "$WORK/stats.txt")"
