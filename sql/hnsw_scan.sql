@@ -132,6 +132,32 @@ SELECT id, round((v <=> '[1,0,0]')::numeric, 6) AS d FROM hc ORDER BY v <=> '[1,
 RESET enable_indexscan;
 DROP TABLE hc;
 
+-- sq hands the executor lower bounds and lets it re-order with exact
+-- distances: rows of a search come out in exact order, every row once,
+-- ranges as a sequential scan
+CREATE TABLE hq8 (id int, v vector(8), cat int);
+INSERT INTO hq8 SELECT i, ARRAY(SELECT sin(i * 0.61 + j) * 3 + cos(i * 0.013 * j) FROM generate_series(1, 8) j), i % 40
+  FROM generate_series(1, 2000) i;
+CREATE INDEX hq8_idx ON hq8 USING lance_hnsw (v vector_l2_ops) WITH (quantizer = 'sq', m = 8, ef_construction = 32);
+SET enable_seqscan = off;
+SET lancedb.max_scan_tuples = 100000;
+SELECT count(*) AS sq_rows, count(DISTINCT id) AS sq_distinct FROM
+  (SELECT id FROM hq8 ORDER BY v <-> '[1,0,1,0,1,0,1,0]') s;
+SELECT count(*) AS sq_filtered_rows, count(*) FILTER (WHERE d < prev) AS out_of_order FROM
+  (SELECT d, lag(d) OVER () AS prev FROM
+    (SELECT v <-> '[1,0,1,0,1,0,1,0]' AS d FROM hq8 WHERE cat = 5
+      ORDER BY v <-> '[1,0,1,0,1,0,1,0]' LIMIT 20) o) s;
+SELECT count(*) AS sq_in_band FROM
+  (SELECT id FROM hq8 WHERE v <<->> lancedb.sphere('[1,0,1,0,1,0,1,0]', 5, 5.5)
+    ORDER BY v <-> '[1,0,1,0,1,0,1,0]') s;
+RESET lancedb.max_scan_tuples;
+RESET enable_seqscan;
+SET enable_indexscan = off;
+SELECT count(*) AS seq_in_band FROM hq8
+ WHERE v <-> '[1,0,1,0,1,0,1,0]' >= 5 AND v <-> '[1,0,1,0,1,0,1,0]' < 5.5;
+RESET enable_indexscan;
+DROP TABLE hq8;
+
 -- pq and halfvec: inserts into a quantized index, exact distances returned
 CREATE TABLE hp (id int, h halfvec(8));
 INSERT INTO hp SELECT i, ARRAY(SELECT sin(i * 0.37 + j * 0.9) FROM generate_series(1, 8) j)

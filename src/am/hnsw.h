@@ -159,6 +159,7 @@ extern void HnswDecode(const HnswIndexInfo *info, const char *data, float *out);
 extern void HnswQueryInit(HnswQuery *hq, const HnswIndexInfo *info,
 						  const float *q);
 extern float HnswQueryDistance(HnswQuery *hq, const char *data);
+extern float HnswQueryDistanceBound(HnswQuery *hq, const char *data, float *lower);
 extern HnswElementTuple HnswGetElement(Relation index, Page page,
 									   BlockNumber blkno, OffsetNumber off,
 									   int data_size, int m);
@@ -203,6 +204,7 @@ extern HnswDiskSearch *HnswDiskSearchBegin(Relation index, HnswIndexInfo *info,
 extern int	HnswDiskSearchRun(HnswDiskSearch *ds, int ef, int min_level,
 							  HnswCandidate *out, int *top_level);
 extern bool HnswDiskHeapTid(HnswDiskSearch *ds, HnswKey key, ItemPointer tid);
+extern float HnswDiskLower(HnswDiskSearch *ds, HnswKey key);
 extern int64 HnswDiskSearchVisited(HnswDiskSearch *ds);
 extern void HnswDiskSearchReset(HnswDiskSearch *ds);
 extern void HnswDiskSearchEnd(HnswDiskSearch *ds);

@@ -56,6 +56,7 @@ typedef struct HnswScanOpaqueData
 	double		range_hi_internal;
 
 	HnswDiskSearch *ds;
+	bool		by_bound;		/* sq: emit lower bounds, the executor re-ranks */
 	int			ef;
 	HTAB	   *returned;		/* element keys already emitted */
 	HnswResult *batch;
@@ -174,7 +175,7 @@ HnswRunBatch(IndexScanDesc scan, HnswScanOpaque so, int ef)
 	so->batch = repalloc(so->batch, sizeof(HnswResult) * Max(n, 1));
 	so->nbatch = 0;
 	so->pos = 0;
-	if (!exact)
+	if (!exact && !so->by_bound)
 		HnswScanInitFetch(scan, so);
 	for (int i = 0; i < n; i++)
 	{
@@ -190,6 +191,18 @@ HnswRunBatch(IndexScanDesc scan, HnswScanOpaque so, int ef)
 		{
 			r.internal = out[i].dist;
 			r.value = HnswSqlDistance(info->metric, out[i].dist);
+		}
+		else if (so->by_bound)
+		{
+			/*
+			 * A guaranteed lower bound (widened for rounding): the executor
+			 * reads the row anyway, computes the exact distance and
+			 * re-orders (xs_recheckorderby), so no heap fetch here.
+			 */
+			float		lo = HnswDiskLower(so->ds, out[i].key);
+
+			r.internal = lo - (fabs(lo) * 1e-4 + 1e-6);
+			r.value = HnswSqlDistance(info->metric, r.internal);
 		}
 		else
 		{
@@ -224,7 +237,7 @@ HnswSweepBatch(IndexScanDesc scan, HnswScanOpaque so)
 	so->nbatch = so->pos = 0;
 	so->batch = repalloc_huge(so->batch, sizeof(HnswResult) * cap);
 	HnswQueryInit(&so->sweepq, info, so->q);
-	if (!exact)
+	if (!exact && !so->by_bound)
 		HnswScanInitFetch(scan, so);
 	for (BlockNumber blk = HNSW_METAPAGE_BLKNO + 1; blk < nblocks; blk++)
 	{
@@ -261,13 +274,21 @@ HnswSweepBatch(IndexScanDesc scan, HnswScanOpaque so)
 				}
 				r = &so->batch[so->nbatch++];
 				r->tid = tup->heaptid;
-				r->internal = HnswQueryDistance(&so->sweepq, tup->data);
+				if (so->by_bound)
+				{
+					float		lo;
+
+					(void) HnswQueryDistanceBound(&so->sweepq, tup->data, &lo);
+					r->internal = lo - (fabs(lo) * 1e-4 + 1e-6);
+				}
+				else
+					r->internal = HnswQueryDistance(&so->sweepq, tup->data);
 				r->value = HnswSqlDistance(info->metric, r->internal);
 			}
 		}
 		UnlockReleaseBuffer(buf);
-		/* quantized: exact distances from the heap (outside the page lock) */
-		if (!exact)
+		/* pq: exact distances from the heap (outside the page lock) */
+		if (!exact && !so->by_bound)
 		{
 			int			k = first;
 
@@ -317,17 +338,18 @@ HnswNextOrdered(IndexScanDesc scan, HnswScanOpaque so)
 					so->exhausted = true;
 					break;
 				}
-				if (r.value < so->range_lo)
+				/* a lower bound below lo says nothing: the executor rechecks */
+				if (r.value < so->range_lo && !so->by_bound)
 					continue;
 			}
 			if (r.internal < so->last_internal &&
 				lancedb_iterative_scan == IVF_ITERATIVE_STRICT)
 				continue;
 			scan->xs_heaptid = r.tid;
-			scan->xs_recheck = false;
+			scan->xs_recheck = so->by_bound && so->has_range;
 			scan->xs_orderbyvals[0] = Float8GetDatum(r.value);
 			scan->xs_orderbynulls[0] = false;
-			scan->xs_recheckorderby = false;
+			scan->xs_recheckorderby = so->by_bound;
 			so->last_internal = Max(so->last_internal, r.internal);
 			so->emitted++;
 			return true;
@@ -588,6 +610,8 @@ HnswScanSetup(IndexScanDesc scan, HnswScanOpaque so)
 		return;
 	}
 	so->q = q;
+	so->by_bound = so->info->quant != NULL &&
+		!quantizer_rank_by_estimate(so->info->quant);
 	so->ds = HnswDiskSearchBegin(scan->indexRelation, so->info, q);
 	so->ef = lancedb_ef_search;
 	if (so->ordered)

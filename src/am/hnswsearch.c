@@ -10,6 +10,7 @@
 #include "am/hnsw.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "utils/float.h"
 #include "utils/rel.h"
 
 typedef struct VisitedEntry
@@ -17,6 +18,7 @@ typedef struct VisitedEntry
 	uint64		key;
 	ItemPointerData heaptid;	/* set once its distance is computed */
 	char		status;
+	float		lower;			/* lower bound of its distance */
 } VisitedEntry;
 
 static inline uint32
@@ -151,17 +153,22 @@ disk_distances(void *arg, const HnswKey *keys, int n, float *dist, bool *deleted
 		Page		page;
 		HnswElementTuple tup;
 		VisitedEntry *e;
+		float		lower;
 
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		HnswCheckPage(ds->index, page, blk, HNSW_PAGE_ELEMENT);
 		tup = HnswGetElement(ds->index, page, blk, HnswKeyOffset(keys[i]),
 							 meta->data_size, meta->m);
-		dist[i] = HnswQueryDistance(&ds->hq, tup->data);
+
+		dist[i] = HnswQueryDistanceBound(&ds->hq, tup->data, &lower);
 		deleted[i] = (tup->flags & HNSW_ELEM_DELETED) != 0;
 		e = visited_lookup(ds->visited, keys[i]);
 		if (e)
+		{
 			e->heaptid = tup->heaptid;
+			e->lower = lower;
+		}
 		UnlockReleaseBuffer(buf);
 	}
 }
@@ -224,6 +231,14 @@ HnswDiskHeapTid(HnswDiskSearch *ds, HnswKey key, ItemPointer tid)
 		return false;
 	*tid = e->heaptid;
 	return true;
+}
+
+float
+HnswDiskLower(HnswDiskSearch *ds, HnswKey key)
+{
+	VisitedEntry *e = visited_lookup(ds->visited, key);
+
+	return e ? e->lower : -get_float4_infinity();
 }
 
 /*

@@ -312,6 +312,15 @@ HnswExactDistance(const LanceMetricSupport *metric, const float *a,
 float
 HnswQueryDistance(HnswQuery *hq, const char *data)
 {
+	float		lower;
+
+	return HnswQueryDistanceBound(hq, data, &lower);
+}
+
+/* The same and a lower bound of the true distance (sq: guaranteed). */
+float
+HnswQueryDistanceBound(HnswQuery *hq, const char *data, float *lowerp)
+{
 	const HnswIndexInfo *info = hq->info;
 	int			dim = info->meta.dim;
 
@@ -326,7 +335,8 @@ HnswQueryDistance(HnswQuery *hq, const char *data)
 		}
 		else
 			v = (const float *) data;
-		return HnswExactDistance(info->metric, hq->q, v, dim);
+		*lowerp = HnswExactDistance(info->metric, hq->q, v, dim);
+		return *lowerp;
 	}
 	else
 	{
@@ -335,6 +345,7 @@ HnswQueryDistance(HnswQuery *hq, const char *data)
 
 		quantizer_estimate(hq->qq, (const uint8 *) data + sizeof(float) * info->num_aux,
 						   (const float *) data, 1, &est, &lower);
+		*lowerp = lower;
 		return est;
 	}
 }
