@@ -18,6 +18,7 @@ typedef struct VisitedEntry
 	uint64		key;
 	ItemPointerData heaptid;	/* set once its distance is computed */
 	char		status;
+	uint32		gen;			/* visited in search number gen */
 	float		lower;			/* lower bound of its distance */
 } VisitedEntry;
 
@@ -49,7 +50,8 @@ struct HnswDiskSearch
 	Relation	index;
 	HnswIndexInfo *info;
 	HnswQuery	hq;
-	visited_hash *visited;
+	visited_hash *visited;		/* never emptied: resets bump gen */
+	uint32		gen;
 	MemoryContext cxt;
 	int64		nvisited;
 	BlockNumber nblocks;
@@ -75,12 +77,13 @@ disk_visit(void *arg, HnswKey key)
 	bool		found;
 	VisitedEntry *e = visited_insert(ds->visited, key, &found);
 
+	if (found && e->gen == ds->gen)
+		return false;
 	if (!found)
-	{
 		ItemPointerSetInvalid(&e->heaptid);
-		ds->nvisited++;
-	}
-	return !found;
+	e->gen = ds->gen;
+	ds->nvisited++;
+	return true;
 }
 
 static void
@@ -140,7 +143,14 @@ disk_distances(void *arg, const HnswKey *keys, int n, float *dist, bool *deleted
 {
 	HnswDiskSearch *ds = arg;
 	const HnswMetaPageData *meta = &ds->info->meta;
+	Buffer		bufs[2 * HNSW_MAX_M + 1];
 
+	/*
+	 * Pin every page first and prefetch the cache lines each element read
+	 * touches (page header, its line pointer, the special space): the
+	 * search is bound by memory latency, not by arithmetic.
+	 */
+	Assert(n <= lengthof(bufs));
 	for (int i = 0; i < n; i++)
 	{
 		check_block(ds, HnswKeyBlock(keys[i]));
@@ -148,8 +158,19 @@ disk_distances(void *arg, const HnswKey *keys, int n, float *dist, bool *deleted
 	}
 	for (int i = 0; i < n; i++)
 	{
+		char	   *p;
+
+		bufs[i] = ReadBuffer(ds->index, HnswKeyBlock(keys[i]));
+		p = (char *) BufferGetPage(bufs[i]);
+		__builtin_prefetch(p);
+		__builtin_prefetch(p + SizeOfPageHeaderData +
+						   sizeof(ItemIdData) * (HnswKeyOffset(keys[i]) - 1));
+		__builtin_prefetch(p + BLCKSZ - MAXALIGN(sizeof(HnswPageOpaqueData)));
+	}
+	for (int i = 0; i < n; i++)
+	{
 		BlockNumber blk = HnswKeyBlock(keys[i]);
-		Buffer		buf = ReadBuffer(ds->index, blk);
+		Buffer		buf = bufs[i];
 		Page		page;
 		HnswElementTuple tup;
 		VisitedEntry *e;
@@ -160,7 +181,17 @@ disk_distances(void *arg, const HnswKey *keys, int n, float *dist, bool *deleted
 		HnswCheckPage(ds->index, page, blk, HNSW_PAGE_ELEMENT);
 		tup = HnswGetElement(ds->index, page, blk, HnswKeyOffset(keys[i]),
 							 meta->data_size, meta->m);
+		if (i + 1 < n)
+		{
+			/* the next element's tuple, now that its line pointer is near */
+			Page		np = BufferGetPage(bufs[i + 1]);
+			OffsetNumber noff = HnswKeyOffset(keys[i + 1]);
 
+			/* unlocked read: only a hint, kept inside the page */
+			if (noff >= FirstOffsetNumber && noff <= PageGetMaxOffsetNumber(np) &&
+				ItemIdGetOffset(PageGetItemId(np, noff)) < BLCKSZ)
+				__builtin_prefetch((char *) np + ItemIdGetOffset(PageGetItemId(np, noff)));
+		}
 		dist[i] = HnswQueryDistanceBound(&ds->hq, tup->data, &lower);
 		deleted[i] = (tup->flags & HNSW_ELEM_DELETED) != 0;
 		e = visited_lookup(ds->visited, keys[i]);
@@ -189,6 +220,7 @@ HnswDiskSearchBegin(Relation index, HnswIndexInfo *info, const float *q)
 	ds->cxt = CurrentMemoryContext;
 	HnswQueryInit(&ds->hq, info, q);
 	ds->visited = visited_create(CurrentMemoryContext, 1024, NULL);
+	ds->gen = 1;
 	ds->nblocks = RelationGetNumberOfBlocks(index);
 	ds->ops.visit = disk_visit;
 	ds->ops.neighbors = disk_neighbors;
@@ -210,10 +242,11 @@ HnswDiskSearchEnd(HnswDiskSearch *ds)
 	pfree(ds);
 }
 
+/* A new search: O(1), where emptying the hash table would cost its size. */
 void
 HnswDiskSearchReset(HnswDiskSearch *ds)
 {
-	visited_reset(ds->visited);
+	ds->gen++;
 }
 
 int64
@@ -253,7 +286,7 @@ HnswDiskEntry(HnswDiskSearch *ds, HnswCandidate *entry)
 	float		d;
 	bool		del;
 
-	visited_reset(ds->visited);
+	HnswDiskSearchReset(ds);
 	if (meta.entry_blkno == InvalidBlockNumber)
 		return -1;
 	key = HnswKeyFromTid(meta.entry_blkno, meta.entry_offno);
@@ -303,7 +336,7 @@ HnswDiskSearchRun(HnswDiskSearch *ds, int ef, int min_level,
 		n = hnsw_search_layer(&ds->ops, &ep, 1, 1, lc, &best, NULL);
 		if (n > 0)
 			ep = best;
-		visited_reset(ds->visited);
+		HnswDiskSearchReset(ds);
 		disk_visit(ds, ep.key);
 	}
 	{
