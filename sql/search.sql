@@ -41,5 +41,16 @@ SET lancedb.bypass_vector_index = on;
 EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[0,1,2]' LIMIT 3;
 SELECT array_agg(id) AS exact FROM (SELECT id FROM items ORDER BY v <-> '[0,1,2]' LIMIT 3) s;
 RESET lancedb.bypass_vector_index;
+
+-- the same for lance_hnsw: EXPLAIN ANALYZE reports its scans, bypass skips it
+DROP INDEX items_v_idx;
+CREATE INDEX items_hnsw ON items USING lance_hnsw (v vector_l2_ops);
+SELECT s->>'Index Name' AS index, s->>'Access Method' AS am, s->>'Loops' AS loops,
+       (s->>'nodes visited')::int > 0 AS visited, (s->>'rows returned')::int AS returned
+  FROM jsonb_array_elements(explain_json(
+  'SELECT id FROM items ORDER BY v <-> ''[0,1,2]'' LIMIT 3') -> 1 -> 'Lancedb Scans') s;
+SET lancedb.bypass_vector_index = on;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[0,1,2]' LIMIT 3;
+RESET lancedb.bypass_vector_index;
 DROP FUNCTION explain_json(text);
 DROP TABLE items;

@@ -4,6 +4,7 @@
  */
 #include "postgres.h"
 
+#include "am/hnsw.h"
 #include "am/ivf.h"
 #include "am/scanreport.h"
 #include "worker/maint.h"
@@ -67,6 +68,7 @@ _PG_init(void)
 	IvfInit();
 	lance_scan_report_init();
 	LanceMaintInit();
+	HnswInit();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("lancedb");

@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# lance_hnsw benchmark: recall@10 / QPS / latency over ef_search per
+# quantizer (none, sq, pq), build time, index size and insert throughput,
+# against an exact scan measured in the same run, on a throwaway
+# PostgreSQL 15 cluster.  Data sets, ground truth and the query client are
+# bench/ivf's (ivfbench); see bench/hnsw/README.md.
+#
+#   bash bench/hnsw/run.sh --quick                    (aniso 20k)
+#   bash bench/hnsw/run.sh aniso --n 100000
+#   bash bench/hnsw/run.sh fashion-mnist
+set -euo pipefail
+shopt -s inherit_errexit
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=scripts/lib/cluster.sh
+. "$ROOT/scripts/lib/cluster.sh"
+if [ -z "${PG_CONFIG:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
+	export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+fi
+
+usage() {
+	cat >&2 <<-EOF
+	usage: bash bench/hnsw/run.sh {fashion-mnist|aniso|cosine} [options]
+	       bash bench/hnsw/run.sh --quick
+	  --n N                base rows (aniso: 100000, cosine: 200000, fashion-mnist: 60000)
+	  --nq N               queries (1000)
+	  --dim D              dimensions of aniso (128) / cosine (768)
+	  --quantizers "..."   indexes to build, from none sq pq (default: all three)
+	  --m M                (20)
+	  --efc E              ef_construction (150)
+	  --ef "..."           ef_search sweep (default: 10 20 40 80 160 320)
+	  --inserts N          rows inserted into each built index, timed (2000; 0 = skip)
+	  --baseline-nq N      queries of the exact scan (default: min(nq, 100))
+	  --repeat R           timed passes per series, the fastest counts (1)
+	  --shared-buffers S   (4GB; 1GB with --quick)
+	  --no-install         use the installed extension instead of building it
+	  --quick              aniso 20000 rows, 200 queries, ef 10 40 160
+	EOF
+	exit 2
+}
+
+DATASET='' N='' NQ=1000 DIM='' QUANTIZERS='none sq pq' M=20 EFC=150
+EFS='10 20 40 80 160 320' INSERTS=2000 BASELINE_NQ='' REPEAT=1
+SHARED_BUFFERS='' INSTALL=1 QUICK=0
+while [ $# -gt 0 ]; do
+	case $1 in
+		fashion-mnist|aniso|cosine) DATASET=$1 ;;
+		--n) N=$2; shift ;;
+		--nq) NQ=$2; shift ;;
+		--dim) DIM=$2; shift ;;
+		--quantizers) QUANTIZERS=$2; shift ;;
+		--m) M=$2; shift ;;
+		--efc) EFC=$2; shift ;;
+		--ef) EFS=$2; shift ;;
+		--inserts) INSERTS=$2; shift ;;
+		--baseline-nq) BASELINE_NQ=$2; shift ;;
+		--repeat) REPEAT=$2; shift ;;
+		--shared-buffers) SHARED_BUFFERS=$2; shift ;;
+		--no-install) INSTALL=0 ;;
+		--quick) QUICK=1 ;;
+		-h|--help) usage ;;
+		*) echo "run.sh: unknown argument '$1'" >&2; usage ;;
+	esac
+	shift
+done
+if [ "$QUICK" = 1 ]; then
+	DATASET=${DATASET:-aniso}
+	N=${N:-20000}
+	NQ=200
+	EFS='10 40 160'
+	BASELINE_NQ=${BASELINE_NQ:-50}
+	SHARED_BUFFERS=${SHARED_BUFFERS:-1GB}
+fi
+[ -n "$DATASET" ] || usage
+[ "$DATASET" != aniso ] || N=${N:-100000}
+SHARED_BUFFERS=${SHARED_BUFFERS:-4GB}
+
+say() { printf '== %s\n' "$*" >&2; }
+BENCH=$ROOT/bench/ivf/ivfbench
+DATA_DIR=$ROOT/bench/data
+RESULTS_DIR=$ROOT/bench/results
+mkdir -p "$DATA_DIR" "$RESULTS_DIR"
+
+make -s -C "$ROOT/bench/ivf"
+if [ "$INSTALL" = 1 ]; then
+	say "building and installing the extension"
+	flock /tmp/lancedb-build.lock make -s -C "$ROOT" -j2 install >/dev/null
+fi
+
+say "data: $DATASET"
+data_args=("$DATASET" --dir "$DATA_DIR" --nq "$NQ")
+[ -n "$N" ] && data_args+=(--n "$N")
+[ -n "$DIM" ] && data_args+=(--dim "$DIM")
+eval "$("$BENCH" data "${data_args[@]}")"
+# now NAME BASE QUERIES GT METRIC DIM ROWS NQ
+case $METRIC in
+	l2) OPCLASS=vector_l2_ops; OP='<->' ;;
+	ip) OPCLASS=vector_ip_ops; OP='<#>' ;;
+	cosine) OPCLASS=vector_cosine_ops; OP='<=>' ;;
+esac
+[ -n "$BASELINE_NQ" ] || BASELINE_NQ=$(( NQ < 100 ? NQ : 100 ))
+LABEL=$DATASET-$ROWS
+[ "$QUICK" = 1 ] && LABEL=$LABEL-quick
+STAMP=$(date +%Y%m%d-%H%M%S)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+RESULT=$RESULTS_DIR/hnsw-$LABEL-$STAMP.md
+WORK=$RESULTS_DIR/.hnsw-$LABEL-$STAMP
+mkdir -p "$WORK"
+
+cleanup() {
+	local rc=$?
+	[ "$rc" -ne 0 ] && cluster_log_tail 30 >&2
+	cluster_destroy
+	rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say "starting a throwaway PostgreSQL cluster (shared_buffers $SHARED_BUFFERS)"
+cluster_create lancedb-hnsw-bench
+cluster_as tee -a "$CLUSTER_DATA/postgresql.conf" >/dev/null <<-CONF
+	# --- added by bench/hnsw/run.sh ---
+	shared_buffers = $SHARED_BUFFERS
+	maintenance_work_mem = 4GB
+	max_parallel_maintenance_workers = 1
+	max_parallel_workers_per_gather = 0
+	work_mem = 64MB
+	jit = off
+	autovacuum = off
+	max_wal_size = 8GB
+CONF
+cluster_start
+cluster_env
+export PGOPTIONS='-c client_min_messages=warning'
+psql_val() { cluster_psql -d postgres -Atq -c "$1"; }
+psql_val "CREATE EXTENSION lancedb" >/dev/null
+
+say "loading $ROWS x $DIM rows (binary COPY)"
+read -r _ LOAD_S < <("$BENCH" load --file "$BASE")
+"$BENCH" exec "VACUUM ANALYZE items" >/dev/null
+TABLE_BYTES=$(psql_val "SELECT pg_total_relation_size('items')")
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+
+# run_series LABEL NQ SETTINGS... -> one line of ivfbench query output
+#   recall, qps, p50, p99, mean, nq, short, plan
+run_series() {
+	local label=$1 nq=$2 s line
+	shift 2
+	local args=(--queries "$QUERIES" --gt "$GT" --base "$BASE" --metric "$METRIC" --nq "$nq")
+	for s in "$@"; do args+=(--set "$s"); done
+	local rc=0
+	if [ "$label" = exact ]; then
+		line=$("$BENCH" query --warmup 3 "${args[@]}")
+	else
+		line=$("$BENCH" query --require-index --warmup "$nq" --repeat "$REPEAT" "${args[@]}") || rc=$?
+		if [ "$rc" = 3 ]; then
+			say "$label: the planner chose '$line', not the index: rerunning with enable_seqscan = off"
+			label="$label forced"
+			line=$("$BENCH" query --set enable_seqscan=off --warmup "$nq" --repeat "$REPEAT" "${args[@]}")
+		elif [ "$rc" != 0 ]; then
+			return "$rc"
+		fi
+	fi
+	printf '%s\t%s\n' "$label" "$line" >>"$WORK/series.tsv"
+	printf '%s\n' "$line"
+}
+
+: >"$WORK/series.tsv"
+: >"$WORK/builds.tsv"
+: >"$WORK/stats.txt"
+say "exact scan baseline ($BASELINE_NQ queries)"
+BASE_LINE=$(run_series exact "$BASELINE_NQ" enable_indexscan=off enable_bitmapscan=off)
+IFS=$'\t' read -r BASE_RECALL BASE_QPS BASE_P50 BASE_P99 _ <<<"$BASE_LINE"
+say "exact: recall $BASE_RECALL, $BASE_QPS QPS, p50 $BASE_P50 ms"
+
+for q in $QUANTIZERS; do
+	opts="m = $M, ef_construction = $EFC, quantizer = '$q'"
+	say "CREATE INDEX ... USING lance_hnsw (v $OPCLASS) WITH ($opts)"
+	psql_val "DROP INDEX IF EXISTS items_v_idx" >/dev/null
+	BUILD_S=$("$BENCH" exec "CREATE INDEX items_v_idx ON items USING lance_hnsw (v $OPCLASS) WITH ($opts)")
+	IDX_BYTES=$(psql_val "SELECT pg_relation_size('items_v_idx')")
+	{ echo "$q: WITH ($opts)"; psql_val "SELECT lancedb.index_stats('items_v_idx')"; echo; } >>"$WORK/stats.txt"
+	say "built in $BUILD_S s, $(mb "$IDX_BYTES") MB"
+	for ef in $EFS; do
+		line=$(run_series "$q ef$ef" "$NQ" "lancedb.ef_search=$ef")
+		IFS=$'\t' read -r r qps p50 p99 _ <<<"$line"
+		printf '   %-4s ef_search %-4s recall %s  %8s QPS  p50 %s ms  p99 %s ms\n' "$q" "$ef" "$r" "$qps" "$p50" "$p99" >&2
+	done
+	INS_S=-
+	if [ "$INSERTS" -gt 0 ]; then
+		# copies of existing vectors under new ids, one statement (aminsert per row)
+		INS_S=$("$BENCH" exec "INSERT INTO items SELECT id + 100000000, v FROM items WHERE id < $INSERTS ORDER BY id")
+		psql_val "DELETE FROM items WHERE id >= 100000000" >/dev/null
+		"$BENCH" exec "VACUUM items" >/dev/null
+		say "inserted $INSERTS rows in $INS_S s"
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\n' "$q" "$BUILD_S" "$IDX_BYTES" "$opts" "$INS_S" >>"$WORK/builds.tsv"
+done
+psql_val "DROP INDEX IF EXISTS items_v_idx" >/dev/null
+
+PGVER=$(psql_val "SHOW server_version")
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$ROOT" diff --quiet HEAD -- src sql 2>/dev/null || COMMIT="$COMMIT + uncommitted changes"
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+{
+	cat <<-EOF
+	# lance_hnsw benchmark: $LABEL ($STAMP)
+
+	- data: $NAME, $ROWS x $DIM, metric $METRIC ($OPCLASS), $NQ queries, exact top-10 ground truth
+	- server: PostgreSQL $PGVER, shared_buffers $SHARED_BUFFERS, maintenance_work_mem 4GB, one backend per query
+	- client: one connection, prepared \`SELECT id FROM items ORDER BY v $OP \$1 LIMIT 10\`, each series warmed up once
+	- exact baseline: enable_indexscan = off, first $BASELINE_NQ queries
+	- lancedb $COMMIT; $(nproc) vCPU; load average $LOAD_START at the start, $LOAD_END at the end
+	- "QPS x" = QPS / exact QPS of this run; inserts: $INSERTS rows in one INSERT ... SELECT into the built index
+
+	## Builds
+
+	| quantizer | WITH | build s | index MB | size % of table | insert rows/s |
+	|---|---|---:|---:|---:|---:|
+	EOF
+	while IFS=$'\t' read -r q s b opts ins; do
+		printf '| %s | %s | %s | %s | %s | %s |\n' "$q" "$opts" "$s" "$(mb "$b")" \
+			"$(awk -v b="$b" -v t="$TABLE_BYTES" 'BEGIN { printf "%.0f", 100 * b / t }')" \
+			"$(awk -v n="$INSERTS" -v s="$ins" 'BEGIN { if (s == "-" || s <= 0) print "-"; else printf "%.0f", n / s }')"
+	done <"$WORK/builds.tsv"
+	cat <<-EOF
+
+	## Queries
+
+	| index | ef_search | recall@10 | QPS | p50 ms | p99 ms | QPS x |
+	|---|---:|---:|---:|---:|---:|---:|
+	EOF
+	awk -F'\t' -v bq="$BASE_QPS" '{
+		split($1, lab, " ")
+		if (lab[1] == "exact") { idx = "exact scan (" $7 " queries)"; ef = "-" }
+		else { idx = lab[1]; ef = substr(lab[2], 3) }
+		if ($8 > 0) idx = idx " (" $8 " short answers)"
+		if (lab[3] == "forced") idx = idx " (planner chose a seq scan; forced)"
+		printf "| %s | %s | %.3f | %.1f | %.2f | %.2f | %.1f |\n", idx, ef, $2, $3, $4, $5, $3 / bq
+	}' "$WORK/series.tsv"
+	printf '\n## index_stats\n\n```\n%s\n```\n' "$(cat "$WORK/stats.txt")"
+} >"$RESULT"
+echo
+cat "$RESULT"
+say "results: ${RESULT#"$ROOT"/}"

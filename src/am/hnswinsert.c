@@ -1,0 +1,398 @@
+/*
+ * hnswinsert.c
+ *	  lance_hnsw aminsert: link one element into the on-disk graph.
+ *
+ * The element is first placed with empty neighbour slots (unreachable,
+ * so harmless if we crash), then the graph is searched from the entry
+ * point, its own slots are filled by the neighbour heuristic, and each
+ * chosen neighbour gets a back link: into a free slot, or replacing its
+ * farthest neighbour when the new one is closer (distances are kept in the
+ * slots, so no neighbour vectors are read).  Every page change is one
+ * GenericXLog record; an interrupted insert leaves a valid graph.
+ */
+#include "postgres.h"
+
+#include "am/hnsw.h"
+#include "common/pg_prng.h"
+#include "kernels/distance.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "utils/float.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+/* Put tup on the insert page (or a new one); returns its address. */
+static ItemPointerData
+HnswPlaceElement(Relation index, HnswElementTuple tup, Size size)
+{
+	ItemPointerData tid;
+
+	for (;;)
+	{
+		Buffer		metabuf;
+		Page		metapage;
+		HnswMetaPageData *meta;
+		BlockNumber target;
+
+		metabuf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+		LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+		target = ((HnswMetaPageData *) PageGetContents(BufferGetPage(metabuf)))->insert_page;
+		UnlockReleaseBuffer(metabuf);
+
+		if (target != InvalidBlockNumber)
+		{
+			Buffer		buf = ReadBuffer(index, target);
+			Page		page;
+
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			HnswCheckPage(index, BufferGetPage(buf), target, HNSW_PAGE_ELEMENT);
+			if (PageGetFreeSpace(BufferGetPage(buf)) >= MAXALIGN(size))
+			{
+				GenericXLogState *state = GenericXLogStart(index);
+				OffsetNumber off;
+
+				page = GenericXLogRegisterBuffer(state, buf, 0);
+				off = PageAddItem(page, (Item) tup, size, InvalidOffsetNumber, false, false);
+				if (off == InvalidOffsetNumber)
+					elog(ERROR, "failed to add element to \"%s\"", RelationGetRelationName(index));
+				GenericXLogFinish(state);
+				UnlockReleaseBuffer(buf);
+				ItemPointerSet(&tid, target, off);
+				return tid;
+			}
+			UnlockReleaseBuffer(buf);
+		}
+
+		/* extend, unless someone else did meanwhile */
+		metabuf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+		metapage = BufferGetPage(metabuf);
+		meta = (HnswMetaPageData *) PageGetContents(metapage);
+		if (meta->insert_page == target)
+		{
+			Buffer		buf = HnswNewBuffer(index);
+			BlockNumber blkno = BufferGetBlockNumber(buf);
+			GenericXLogState *state = GenericXLogStart(index);
+			Page		page;
+			OffsetNumber off;
+
+			page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+			HnswInitPage(page, HNSW_PAGE_ELEMENT);
+			off = PageAddItem(page, (Item) tup, size, InvalidOffsetNumber, false, false);
+			if (off == InvalidOffsetNumber)
+				elog(ERROR, "failed to add element to \"%s\"", RelationGetRelationName(index));
+			metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
+			((HnswMetaPageData *) PageGetContents(metapage))->insert_page = blkno;
+			GenericXLogFinish(state);
+			UnlockReleaseBuffer(buf);
+			UnlockReleaseBuffer(metabuf);
+			ItemPointerSet(&tid, blkno, off);
+			return tid;
+		}
+		UnlockReleaseBuffer(metabuf);
+	}
+}
+
+/* Selection needs distances between candidates: their decoded vectors. */
+typedef struct PairCtx
+{
+	float	   *vecs;			/* n x dim */
+	int			dim;
+	const LanceMetricSupport *metric;
+} PairCtx;
+
+static float
+pair_dist(void *arg, HnswKey a, HnswKey b)
+{
+	PairCtx    *p = arg;
+
+	return HnswExactDistance(p->metric, p->vecs + (size_t) a * p->dim,
+							 p->vecs + (size_t) b * p->dim, p->dim);
+}
+
+static void
+HnswReadVector(Relation index, const HnswIndexInfo *info, HnswKey key, float *out)
+{
+	BlockNumber blk = HnswKeyBlock(key);
+	Buffer		buf = ReadBuffer(index, blk);
+	HnswElementTuple tup;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	HnswCheckPage(index, BufferGetPage(buf), blk, HNSW_PAGE_ELEMENT);
+	tup = HnswGetElement(index, BufferGetPage(buf), blk, HnswKeyOffset(key),
+						 info->meta.data_size, info->meta.m);
+	HnswDecode(info, tup->data, out);
+	UnlockReleaseBuffer(buf);
+}
+
+static inline void
+SlotSet(HnswSlot *s, HnswKey key, float dist)
+{
+	BlockIdSet(&s->blk, HnswKeyBlock(key));
+	s->off = HnswKeyOffset(key);
+	s->dist16 = lance_f32_to_f16(dist);
+}
+
+static inline void
+SlotClear(HnswSlot *s)
+{
+	BlockIdSet(&s->blk, InvalidBlockNumber);
+	s->off = InvalidOffsetNumber;
+	s->dist16 = 0;
+}
+
+/*
+ * Add `key` at distance dist to the level-lc list of element `to`:
+ * a free slot, or the farthest slot if key is closer.
+ */
+static void
+HnswAddBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
+				int lc, HnswKey key, float dist)
+{
+	const HnswMetaPageData *meta = &info->meta;
+	BlockNumber blk = HnswKeyBlock(to);
+	Buffer		buf = ReadBuffer(index, blk);
+	GenericXLogState *state;
+	Page		page;
+	HnswElementTuple tup;
+	HnswSlot   *slots;
+	int			cap = hnsw_level_capacity(meta->m, lc);
+	int			target = -1;
+	float		worst = -get_float4_infinity();
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	HnswCheckPage(index, BufferGetPage(buf), blk, HNSW_PAGE_ELEMENT);
+	tup = HnswGetElement(index, BufferGetPage(buf), blk, HnswKeyOffset(to),
+						 meta->data_size, meta->m);
+	if (lc > tup->level)
+	{
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+	slots = HnswElementSlots(tup, meta->data_size) + hnsw_level_offset(meta->m, lc);
+	for (int i = 0; i < cap; i++)
+	{
+		BlockNumber nb = BlockIdGetBlockNumber(&slots[i].blk);
+
+		if (nb == InvalidBlockNumber)
+		{
+			if (target < 0 || worst < get_float4_infinity())
+			{
+				target = i;
+				worst = get_float4_infinity();
+			}
+			continue;
+		}
+		if (HnswKeyFromTid(nb, slots[i].off) == key)
+		{
+			UnlockReleaseBuffer(buf);
+			return;
+		}
+		if (lance_f16_to_f32(slots[i].dist16) > worst)
+		{
+			worst = lance_f16_to_f32(slots[i].dist16);
+			target = i;
+		}
+	}
+	if (target < 0 || !(dist < worst))
+	{
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	tup = HnswGetElement(index, page, blk, HnswKeyOffset(to),
+						 meta->data_size, meta->m);
+	slots = HnswElementSlots(tup, meta->data_size) + hnsw_level_offset(meta->m, lc);
+	SlotSet(&slots[target], key, dist);
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+/* Write the forward slots of the element at self (all levels at once). */
+static void
+HnswWriteSlots(Relation index, const HnswIndexInfo *info, HnswKey self,
+			   const HnswSlot *src, int nslots)
+{
+	const HnswMetaPageData *meta = &info->meta;
+	BlockNumber blk = HnswKeyBlock(self);
+	Buffer		buf = ReadBuffer(index, blk);
+	GenericXLogState *state;
+	Page		page;
+	HnswElementTuple tup;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	tup = HnswGetElement(index, page, blk, HnswKeyOffset(self),
+						 meta->data_size, meta->m);
+	memcpy(HnswElementSlots(tup, meta->data_size), src, sizeof(HnswSlot) * nslots);
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+/* Make self the entry point if the graph is empty or self is higher. */
+static bool
+HnswMaybeSetEntry(Relation index, HnswKey self, int level, bool only_if_empty)
+{
+	Buffer		metabuf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	HnswMetaPageData *meta;
+	bool		set = false;
+
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	meta = (HnswMetaPageData *) PageGetContents(BufferGetPage(metabuf));
+	if (meta->entry_blkno == InvalidBlockNumber ||
+		(!only_if_empty && level > meta->entry_level))
+	{
+		GenericXLogState *state = GenericXLogStart(index);
+		Page		page = GenericXLogRegisterBuffer(state, metabuf, 0);
+
+		meta = (HnswMetaPageData *) PageGetContents(page);
+		meta->entry_blkno = HnswKeyBlock(self);
+		meta->entry_offno = HnswKeyOffset(self);
+		meta->entry_level = (int16) level;
+		GenericXLogFinish(state);
+		set = true;
+	}
+	UnlockReleaseBuffer(metabuf);
+	return set;
+}
+
+void
+HnswInsertVector(Relation index, HnswIndexInfo *info, const float *x,
+				 ItemPointer heaptid)
+{
+	const HnswMetaPageData *meta = &info->meta;
+	int			m = meta->m;
+	int			dim = meta->dim;
+	int			level = hnsw_random_level(1.0 - pg_prng_double(&pg_global_prng_state), m);
+	int			nslots = hnsw_total_slots(m, level);
+	Size		size = HNSW_ELEM_SIZE(meta->data_size, m, level);
+	HnswElementTuple tup = palloc0(size);
+	HnswSlot   *slots = HnswElementSlots(tup, meta->data_size);
+	HnswKey		self;
+	ItemPointerData tid;
+	HnswDiskSearch *ds;
+	HnswCandidate ep;
+	int			top;
+	int			efc = Max(meta->ef_construction, 2 * m);
+	HnswCandidate *w = palloc(sizeof(HnswCandidate) * efc);
+	HnswCandidate *sel = palloc(sizeof(HnswCandidate) * efc);
+	float	   *vecs = palloc(sizeof(float) * dim * efc);
+	HnswCandidate **chosen = palloc0(sizeof(HnswCandidate *) * (level + 1));
+	int		   *nchosen = palloc0(sizeof(int) * (level + 1));
+	int			nw;
+	PairCtx		pc = {vecs, dim, info->metric};
+
+	if (size > BLCKSZ - MAXALIGN(SizeOfPageHeaderData) -
+		MAXALIGN(sizeof(HnswPageOpaqueData)) - sizeof(ItemIdData))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("lance_hnsw element of %zu bytes does not fit in a page", size),
+				 errhint("Use quantizer 'sq' or 'pq', a halfvec column, or a smaller m.")));
+
+	tup->level = (uint8) level;
+	tup->heaptid = *heaptid;
+	HnswEncode(info, x, tup->data);
+	for (int i = 0; i < nslots; i++)
+		SlotClear(&slots[i]);
+	tid = HnswPlaceElement(index, tup, size);
+	self = HnswKeyFromTid(ItemPointerGetBlockNumber(&tid),
+						  ItemPointerGetOffsetNumber(&tid));
+
+	ds = HnswDiskSearchBegin(index, info, x);
+	top = HnswDiskEntry(ds, &ep);
+	if (top < 0 || ep.key == self)
+	{
+		if (HnswMaybeSetEntry(index, self, level, true) || ep.key == self)
+		{
+			HnswDiskSearchEnd(ds);
+			return;
+		}
+		top = HnswDiskEntry(ds, &ep);	/* someone else came first */
+	}
+
+	HnswDiskSearchReset(ds);
+	for (int lc = top; lc > level; lc--)
+	{
+		HnswCandidate best;
+		int			n;
+
+		ep.deleted = false;
+		n = HnswDiskLevelSearch(ds, &ep, 1, 1, lc, &best);
+		if (n > 0)
+			ep = best;
+		HnswDiskSearchReset(ds);
+	}
+	w[0] = ep;
+	nw = 1;
+	for (int lc = Min(level, top); lc >= 0; lc--)
+	{
+		int			nsel;
+
+		HnswDiskSearchReset(ds);
+		nw = HnswDiskLevelSearch(ds, w, nw, efc, lc, w);
+		/* drop self (it may be reachable from a concurrent back link) */
+		for (int i = 0; i < nw; i++)
+			if (w[i].key == self)
+			{
+				memmove(&w[i], &w[i + 1], sizeof(HnswCandidate) * (nw - i - 1));
+				nw--;
+				break;
+			}
+		if (nw == 0)
+			break;
+		for (int i = 0; i < nw; i++)
+		{
+			HnswReadVector(index, info, w[i].key, vecs + (size_t) i * dim);
+			sel[i].key = i;
+			/* exact in the float space of the decoded vectors */
+			sel[i].dist = HnswExactDistance(info->metric, x, vecs + (size_t) i * dim, dim);
+			sel[i].deleted = false;
+		}
+		nsel = hnsw_select_neighbors(sel, nw, m, pair_dist, &pc);
+		chosen[lc] = palloc(sizeof(HnswCandidate) * nsel);
+		for (int i = 0; i < nsel; i++)
+		{
+			chosen[lc][i].key = w[sel[i].key].key;
+			chosen[lc][i].dist = sel[i].dist;
+			SlotSet(&slots[hnsw_level_offset(m, lc) + i], chosen[lc][i].key, sel[i].dist);
+		}
+		nchosen[lc] = nsel;
+		CHECK_FOR_INTERRUPTS();
+	}
+	HnswDiskSearchEnd(ds);
+
+	HnswWriteSlots(index, info, self, slots, nslots);
+	for (int lc = Min(level, top); lc >= 0; lc--)
+		for (int i = 0; i < nchosen[lc]; i++)
+			HnswAddBackLink(index, info, chosen[lc][i].key, lc, self,
+							chosen[lc][i].dist);
+	if (level > top)
+		HnswMaybeSetEntry(index, self, level, false);
+}
+
+bool
+hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+		   Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
+		   IndexInfo *indexInfo)
+{
+	MemoryContext cxt;
+	MemoryContext old;
+	HnswIndexInfo *info;
+	float	   *x;
+	bool		indexable;
+
+	if (isnull[0])
+		return false;
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "lance_hnsw insert",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	info = HnswGetInfo(index);
+	x = HnswValueToFloats(info, values[0], &indexable);
+	if (indexable)
+		HnswInsertVector(index, info, x, heap_tid);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	return false;
+}
