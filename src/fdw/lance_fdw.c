@@ -518,12 +518,12 @@ decode_fragment(LanceScanState *st, const LanceFragment *fr)
 		col->present = false;
 		if (col->field < 0 || (df = lance_fdw_field_file(m, fr, col->field)) == NULL)
 			continue;
-		if (df->major != 2 || (df->minor != 1 && df->minor != 2))
+		if (df->major != 2 || df->minor > 2)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("data file \"%s/data/%s\" uses Lance file format %u.%u, which lance_fdw cannot read yet",
 							st->target.dataset, df->path, df->major, df->minor),
-					 errhint("lance_fdw reads file formats 2.1 and 2.2.")));
+					 errhint("lance_fdw reads file formats 2.0, 2.1 and 2.2.")));
 		k = (int) (df - fr->files);
 		if (!st->isopen[k])
 		{

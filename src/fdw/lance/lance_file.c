@@ -152,9 +152,13 @@ open_common(LanceFileReader *f, LanceError *err)
 	ncols = lance_le32(foot + 28);
 	f->major = lance_le16(foot + 32);
 	f->minor = lance_le16(foot + 34);
+	/* format 2.0 files carry footer version 0.3 */
 	if (f->major == 0 && f->minor == 3)
-		return lance_fail(err, "file \"%s\": Lance file format 2.0 is not supported yet", f->r.name);
-	if (f->major != 2 || (f->minor != 1 && f->minor != 2))
+	{
+		f->major = 2;
+		f->minor = 0;
+	}
+	if (f->major != 2 || f->minor > 2)
 		return lance_fail(err, "file \"%s\": unsupported Lance file format version %u.%u",
 						  f->r.name, f->major, f->minor);
 	/* both tables must fit between the data and the footer */
@@ -228,8 +232,8 @@ lance_file_open_mem(LanceFileReader *f, const uint8_t *data, uint64_t size, cons
 /* ---- reading a leaf column ---- */
 
 /* Column of field id `id` in data file `df`, -1 if the file lacks it. */
-static int
-column_of(const LanceDataFile *df, int32_t id)
+int
+lance_column_of(const LanceDataFile *df, int32_t id)
 {
 	int			j;
 
@@ -243,7 +247,7 @@ static bool
 read_leaf(LanceFileReader *f, const LanceDataFile *df, const LanceField *fld,
 		  LanceLeaf *leaf, bool *absent, LanceError *err)
 {
-	int			col = column_of(df, fld->id);
+	int			col = lance_column_of(df, fld->id);
 	uint32_t	width;
 	LanceColumn *c;
 	int			p;
@@ -354,8 +358,8 @@ take_values(LanceVector *out, LanceLeaf *leaf, const LanceType *t)
 }
 
 /* An all-null vector of n rows (a field missing from this data file). */
-static bool
-null_vector(const LanceManifest *m, int idx, uint64_t n, LanceVector *out, LanceError *err)
+bool
+lance_null_vector(const LanceManifest *m, int idx, uint64_t n, LanceVector *out, LanceError *err)
 {
 	const LanceField *fld = &m->fields[idx];
 	int			i;
@@ -380,7 +384,7 @@ null_vector(const LanceManifest *m, int idx, uint64_t n, LanceVector *out, Lance
 		if (out->children == NULL)
 			return false;
 		for (i = 0; i < fld->nchildren; i++)
-			if (!null_vector(m, fld->children[i], fld->type.kind == LANCE_T_STRUCT ? n : 0,
+			if (!lance_null_vector(m, fld->children[i], fld->type.kind == LANCE_T_STRUCT ? n : 0,
 							 &out->children[i], err))
 				return false;
 		return true;
@@ -617,7 +621,7 @@ read_field_rows(LanceFileReader *f, const LanceManifest *m, const LanceDataFile 
 			return false;
 		}
 		if (absent)
-			ok = null_vector(m, idx, nrows, out, err);
+			ok = lance_null_vector(m, idx, nrows, out, err);
 		else
 			ok = assemble_list(m, idx, &leaf, nrows, out, err);
 		lance_leaf_free(&leaf);
@@ -629,7 +633,7 @@ read_field_rows(LanceFileReader *f, const LanceManifest *m, const LanceDataFile 
 		return false;
 	}
 	if (absent)
-		ok = null_vector(m, idx, nrows, out, err);
+		ok = lance_null_vector(m, idx, nrows, out, err);
 	else
 		ok = assemble_flat_leaf(m, idx, &leaf, nrows, out, err);
 	lance_leaf_free(&leaf);
@@ -647,7 +651,10 @@ lance_read_field(LanceFileReader *f, const LanceManifest *m, const LanceDataFile
 	if (df->major != f->major || df->minor != f->minor)
 		return lance_fail(err, "file \"%s\" is format %u.%u but the manifest says %u.%u",
 						  f->r.name, f->major, f->minor, df->major, df->minor);
-	ok = read_field_rows(f, m, df, field_index, f->nrows, out, err);
+	if (f->minor == 0)
+		ok = lance_read20_field(f, m, df, field_index, f->nrows, out, err);
+	else
+		ok = read_field_rows(f, m, df, field_index, f->nrows, out, err);
 	if (!ok)
 		lance_vector_free(out);
 	return ok;

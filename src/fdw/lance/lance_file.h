@@ -1,6 +1,6 @@
 /*
  * lance_file.h
- *	  Reading Lance data files (format 2.1 / 2.2) into simple column vectors.
+ *	  Reading Lance data files (format 2.0 / 2.1 / 2.2) into simple column vectors.
  */
 #ifndef LANCE_FILE_H
 #define LANCE_FILE_H
@@ -91,6 +91,12 @@ extern bool lance_fuzz_decode_page(const uint8_t *layout, uint64_t layout_len,
 								   const uint8_t *const *bufs, const uint64_t *buf_lens,
 								   int nbufs, uint64_t nrows, const LanceType *t,
 								   LanceError *err);
+
+/* The same for one page of a format 2.0 file (an encoded ArrayEncoding). */
+extern bool lance_fuzz_decode_page20(const uint8_t *encoding, uint64_t len,
+									 const uint8_t *const *bufs, const uint64_t *buf_lens,
+									 int nbufs, uint64_t nrows, const LanceType *t,
+									 LanceError *err);
 
 /* ---- codecs (lance_codec.c), exposed for tests ---- */
 
