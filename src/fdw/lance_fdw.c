@@ -20,6 +20,7 @@
 #include "catalog/pg_authid.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_foreign_table.h"
+#include "catalog/pg_type.h"
 #include "catalog/pg_attribute.h"
 #include "commands/defrem.h"
 #include "commands/explain.h"
@@ -67,12 +68,21 @@ typedef struct LancePlanInfo
 	int			nfields;		/* top-level fields */
 } LancePlanInfo;
 
+/* Hidden columns a foreign table may declare (bigint). */
+typedef enum LanceHidden
+{
+	LANCE_HIDDEN_NONE,
+	LANCE_HIDDEN_ROWID,			/* _rowid: stable row id, else the address */
+	LANCE_HIDDEN_ROWADDR		/* _rowaddr: fragment id << 32 | offset */
+} LanceHidden;
+
 /* One column the query needs. */
 typedef struct LanceScanColumn
 {
 	AttrNumber	attnum;
 	const char *name;			/* Lance field name */
 	int			field;			/* manifest field index, -1 if absent */
+	LanceHidden hidden;			/* a hidden column (field is -1) */
 	LanceConv	conv;
 	LanceVector vec;			/* current fragment's values */
 	bool		present;		/* vec holds this fragment's values */
@@ -90,6 +100,9 @@ typedef struct LanceScanState
 	uint64		row;			/* next row of the current fragment */
 	uint64		nrows;			/* physical rows of the current fragment */
 	uint8	   *deleted;		/* deletion bitmap or NULL */
+	uint64		fragment_id;	/* of the current fragment */
+	uint64	   *rowids;			/* its stable row ids, or NULL */
+	bool		need_rowids;	/* a _rowid column is read */
 
 	/* data files open while a fragment is decoded; closed on error too */
 	int			maxfiles;
@@ -471,6 +484,19 @@ lanceBeginForeignScan(ForeignScanState *node, int eflags)
 		}
 		/* a column the dataset lacks reads as NULL */
 		col->field = lance_fdw_top_field(m, col->name);
+		if (col->field < 0 &&
+			(strcmp(col->name, "_rowid") == 0 || strcmp(col->name, "_rowaddr") == 0))
+		{
+			col->hidden = col->name[4] == 'i' ? LANCE_HIDDEN_ROWID : LANCE_HIDDEN_ROWADDR;
+			if (attr->atttypid != INT8OID)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+						 errmsg("column \"%s\" of foreign table \"%s\" must have type bigint to hold Lance's hidden %s",
+								NameStr(attr->attname), RelationGetRelationName(rel), col->name)));
+			if (col->hidden == LANCE_HIDDEN_ROWID)
+				st->need_rowids = true;
+			continue;
+		}
 		if (col->field >= 0 &&
 			!lance_fdw_conv_build(m, col->field, attr->atttypid, attr->atttypmod,
 								  NameStr(attr->attname), &col->conv))
@@ -501,6 +527,27 @@ decode_fragment(LanceScanState *st, const LanceFragment *fr)
 	LanceError	err = {0};
 	int			i;
 
+	st->fragment_id = fr->id;
+	st->rowids = NULL;
+	if (st->need_rowids && fr->row_ids != NULL)
+	{
+		st->rowids = palloc_extended(sizeof(uint64) * Max(fr->physical_rows, 1),
+									 MCXT_ALLOC_HUGE);
+		if (!lance_row_ids_decode(fr->row_ids, fr->row_ids_len, fr->physical_rows,
+								  st->rowids, &err))
+			lance_fdw_reader_error(&err, st->target.dataset);
+	}
+	else if (st->need_rowids && (m->reader_flags & LANCE_FLAG_STABLE_ROW_IDS))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("fragment " UINT64_FORMAT " of Lance dataset \"%s\" has %s row ids, which lance_fdw cannot read",
+						fr->id, st->target.dataset,
+						fr->external_row_ids ? "external" : "no")));
+	if (fr->id > (uint64) PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("fragment id " UINT64_FORMAT " of Lance dataset \"%s\" is too large for a row address",
+						fr->id, st->target.dataset)));
 	if (fr->deletion.present)
 	{
 		st->deleted = lance_deletion_load(st->target.dataset, fr->id, &fr->deletion,
@@ -569,6 +616,7 @@ next_fragment(LanceScanState *st)
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextReset(st->fragcxt);
 		st->deleted = NULL;
+		st->rowids = NULL;
 		st->row = st->nrows = 0;
 		if (fr->physical_rows == 0)
 			continue;
@@ -616,6 +664,18 @@ lanceIterateForeignScan(ForeignScanState *node)
 		if (col->present)
 			slot->tts_values[a] = lance_fdw_conv_datum(&col->conv, &col->vec, r,
 													   &slot->tts_isnull[a]);
+		else if (col->hidden != LANCE_HIDDEN_NONE)
+		{
+			uint64		addr = (st->fragment_id << 32) | r;
+			uint64		v = col->hidden == LANCE_HIDDEN_ROWID && st->rowids ? st->rowids[r] : addr;
+
+			if (v > (uint64) PG_INT64_MAX)
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("Lance row id " UINT64_FORMAT " is out of range for bigint", v)));
+			slot->tts_values[a] = Int64GetDatum((int64) v);
+			slot->tts_isnull[a] = false;
+		}
 	}
 	return ExecStoreVirtualTuple(slot);
 }
@@ -629,6 +689,7 @@ lanceReScanForeignScan(ForeignScanState *node)
 	st->next_fragment = 0;
 	st->row = st->nrows = 0;
 	st->deleted = NULL;
+	st->rowids = NULL;
 }
 
 static void
@@ -657,6 +718,7 @@ lanceExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	initStringInfo(&cols);
 	for (i = 0; i < st->ncols; i++)
 		appendStringInfo(&cols, "%s%s%s", cols.len > 0 ? ", " : "", st->cols[i].name,
+						 st->cols[i].hidden != LANCE_HIDDEN_NONE ? " (hidden)" :
 						 st->cols[i].field < 0 ? " (absent)" : "");
 
 	ExplainPropertyText("Lance Dataset", st->target.dataset, es);
