@@ -31,6 +31,10 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/cost.h"
+#include "optimizer/paths.h"
+#include "access/parallel.h"
+#include "port/atomics.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
@@ -66,6 +70,7 @@ typedef struct LancePlanInfo
 	double		ntuples;		/* live rows of the planned version */
 	double		nbytes;			/* size of its data files */
 	int			nfields;		/* top-level fields */
+	int			nfragments;
 } LancePlanInfo;
 
 /* Hidden columns a foreign table may declare (bigint). */
@@ -113,7 +118,20 @@ typedef struct LanceScanState
 	/* statistics for EXPLAIN ANALYZE */
 	uint64		bytes_read;
 	uint64		column_reads;
+
+	List	   *attnums;		/* attribute numbers read */
+	struct LanceParallelScan *pscan;	/* shared state of a parallel scan */
 } LanceScanState;
+
+/*
+ * Shared by the processes of a parallel scan: they claim fragments from one
+ * counter, all at the version the leader chose.
+ */
+typedef struct LanceParallelScan
+{
+	pg_atomic_uint32 next_fragment;
+	uint64		version;
+} LanceParallelScan;
 
 /* Fields of ForeignScan.fdw_private */
 enum LanceFdwPrivate
@@ -131,6 +149,15 @@ static TupleTableSlot *lanceIterateForeignScan(ForeignScanState *node);
 static void lanceReScanForeignScan(ForeignScanState *node);
 static void lanceEndForeignScan(ForeignScanState *node);
 static void lanceExplainForeignScan(ForeignScanState *node, ExplainState *es);
+static bool lanceIsForeignScanParallelSafe(PlannerInfo *root, RelOptInfo *rel,
+										   RangeTblEntry *rte);
+static Size lanceEstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt);
+static void lanceInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
+										  void *coordinate);
+static void lanceReInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
+											void *coordinate);
+static void lanceInitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc,
+											 void *coordinate);
 
 LANCEDB_FUNCTION(lance_fdw_handler);
 Datum
@@ -147,6 +174,11 @@ lance_fdw_handler(PG_FUNCTION_ARGS)
 	routine->EndForeignScan = lanceEndForeignScan;
 	routine->ExplainForeignScan = lanceExplainForeignScan;
 	routine->ImportForeignSchema = lance_fdw_import_schema;
+	routine->IsForeignScanParallelSafe = lanceIsForeignScanParallelSafe;
+	routine->EstimateDSMForeignScan = lanceEstimateDSMForeignScan;
+	routine->InitializeDSMForeignScan = lanceInitializeDSMForeignScan;
+	routine->ReInitializeDSMForeignScan = lanceReInitializeDSMForeignScan;
+	routine->InitializeWorkerForeignScan = lanceInitializeWorkerForeignScan;
 
 	PG_RETURN_POINTER(routine);
 }
@@ -322,6 +354,7 @@ lanceGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 	for (i = 0; i < m->nfields; i++)
 		if (m->fields[i].parent < 0)
 			info->nfields++;
+	info->nfragments = m->nfragments;
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
 
@@ -393,6 +426,43 @@ lanceGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 									 NIL,
 #endif
 									 NIL));
+
+	/*
+	 * A parallel scan: processes claim whole fragments, so more workers
+	 * than fragments would idle.  The worker count follows the data size
+	 * as for a heap scan.
+	 */
+	if (baserel->consider_parallel && baserel->lateral_relids == NULL && info->nfragments > 1)
+	{
+		int			workers = compute_parallel_worker(baserel, pages, -1,
+													  max_parallel_workers_per_gather);
+
+		workers = Min(workers, info->nfragments - 1);
+		if (workers > 0)
+		{
+			double		divisor = workers;
+			double		leader = 1.0 - 0.3 * workers;
+			ForeignPath *pp;
+
+			if (parallel_leader_participation && leader > 0)
+				divisor += leader;
+			pp = create_foreignscan_path(root, baserel, NULL, clamp_row_est(baserel->rows / divisor),
+#if PG_VERSION_NUM >= 180000
+										 0,
+#endif
+										 startup_cost,
+										 startup_cost + (total_cost - startup_cost) / divisor,
+										 NIL, NULL, NULL,
+#if PG_VERSION_NUM >= 170000
+										 NIL,
+#endif
+										 NIL);
+			pp->path.parallel_aware = true;
+			pp->path.parallel_safe = true;
+			pp->path.parallel_workers = workers;
+			add_partial_path(baserel, (Path *) pp);
+		}
+	}
 }
 
 static ForeignScan *
@@ -446,23 +516,20 @@ cleanup_files(void *arg)
 		}
 }
 
+/*
+ * Binds the columns the scan reads to the fields of st->manifest and sizes
+ * the per-fragment file table.
+ */
 static void
-lanceBeginForeignScan(ForeignScanState *node, int eflags)
+bind_columns(LanceScanState *st, Relation rel, List *attnums)
 {
-	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
-	Relation	rel = node->ss.ss_currentRelation;
 	TupleDesc	desc = RelationGetDescr(rel);
-	List	   *attnums = (List *) list_nth(plan->fdw_private, LANCE_PRIV_ATTNUMS);
-	LanceScanState *st = palloc0(sizeof(LanceScanState));
-	LanceManifest *m;
+	LanceManifest *m = st->manifest;
 	ListCell   *lc;
 	int			i;
 
-	node->fdw_state = st;
-	lance_fdw_get_target(RelationGetRelid(rel), &st->target);
-	/* the version is fixed here, for the whole scan including rescans */
-	m = st->manifest = lance_fdw_load_manifest(&st->target);
-
+	st->need_rowids = false;
+	st->maxfiles = 0;
 	st->ncols = list_length(attnums);
 	st->cols = palloc0(sizeof(LanceScanColumn) * Max(st->ncols, 1));
 	i = 0;
@@ -512,6 +579,22 @@ lanceBeginForeignScan(ForeignScanState *node, int eflags)
 		st->maxfiles = Max(st->maxfiles, m->fragments[i].nfiles);
 	st->files = palloc0(sizeof(LanceFileReader) * Max(st->maxfiles, 1));
 	st->isopen = palloc0(sizeof(bool) * Max(st->maxfiles, 1));
+}
+
+static void
+lanceBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	Relation	rel = node->ss.ss_currentRelation;
+	LanceScanState *st = palloc0(sizeof(LanceScanState));
+
+	node->fdw_state = st;
+	st->attnums = (List *) list_nth(plan->fdw_private, LANCE_PRIV_ATTNUMS);
+	lance_fdw_get_target(RelationGetRelid(rel), &st->target);
+	/* the version is fixed here, for the whole scan including rescans */
+	st->manifest = lance_fdw_load_manifest(&st->target);
+	bind_columns(st, rel, st->attnums);
+
 	st->cleanup.func = cleanup_files;
 	st->cleanup.arg = st;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &st->cleanup);
@@ -608,10 +691,23 @@ decode_fragment(LanceScanState *st, const LanceFragment *fr)
 static bool
 next_fragment(LanceScanState *st)
 {
-	while (st->next_fragment < st->manifest->nfragments)
+	for (;;)
 	{
-		const LanceFragment *fr = &st->manifest->fragments[st->next_fragment++];
+		const LanceFragment *fr;
 		MemoryContext old;
+		int			k;
+
+		if (st->pscan)
+		{
+			uint32		claimed = pg_atomic_fetch_add_u32(&st->pscan->next_fragment, 1);
+
+			k = (int) Min(claimed, (uint32) st->manifest->nfragments);
+		}
+		else
+			k = st->next_fragment++;
+		if (k >= st->manifest->nfragments)
+			break;
+		fr = &st->manifest->fragments[k];
 
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextReset(st->fragcxt);
@@ -702,6 +798,57 @@ lanceEndForeignScan(ForeignScanState *node)
 	close_files(st);
 	MemoryContextDelete(st->fragcxt);
 	st->fragcxt = NULL;
+}
+
+/* ---- parallel scan ---- */
+
+static bool
+lanceIsForeignScanParallelSafe(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
+{
+	/* workers read the same files; nothing is backend-local */
+	return true;
+}
+
+static Size
+lanceEstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt)
+{
+	return sizeof(LanceParallelScan);
+}
+
+static void
+lanceInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt, void *coordinate)
+{
+	LanceScanState *st = (LanceScanState *) node->fdw_state;
+	LanceParallelScan *ps = (LanceParallelScan *) coordinate;
+
+	pg_atomic_init_u32(&ps->next_fragment, 0);
+	ps->version = st->manifest->version;
+	st->pscan = ps;
+}
+
+static void
+lanceReInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt, void *coordinate)
+{
+	LanceParallelScan *ps = (LanceParallelScan *) coordinate;
+
+	pg_atomic_write_u32(&ps->next_fragment, 0);
+}
+
+static void
+lanceInitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc, void *coordinate)
+{
+	LanceScanState *st = (LanceScanState *) node->fdw_state;
+	LanceParallelScan *ps = (LanceParallelScan *) coordinate;
+
+	st->pscan = ps;
+	/* a commit since the leader started: read the leader's version */
+	if (st->manifest->version != ps->version)
+	{
+		st->target.version = ps->version;
+		st->target.tag = NULL;
+		st->manifest = lance_fdw_load_manifest(&st->target);
+		bind_columns(st, node->ss.ss_currentRelation, st->attnums);
+	}
 }
 
 static void
