@@ -121,7 +121,30 @@ typedef struct LanceScanState
 
 	List	   *attnums;		/* attribute numbers read */
 	struct LanceParallelScan *pscan;	/* shared state of a parallel scan */
+
+	/* top-k vector search pushdown (ORDER BY vec <op> q LIMIT k) */
+	bool		topk;
+	int			topk_col;		/* index in cols of the vector column */
+	int			topk_metric;
+	int64		topk_k;
+	bool		topk_halfvec;
+	ExprState  *topk_query;
+	bool		topk_done;		/* winners below are ready */
+	int64		topk_n;			/* winners */
+	int64		topk_next;		/* next winner to return */
+	HeapTuple  *topk_tuples;	/* winners' rows, best first */
+	MemoryContext topkcxt;
+	uint64		topk_ranked;	/* rows whose distance was computed */
 } LanceScanState;
+
+/* A candidate of the top-k scan. */
+typedef struct LanceTopkItem
+{
+	double		dist;
+	int			frag;			/* index in the manifest's fragments */
+	uint32		row;			/* physical offset in the fragment */
+	bool		isnull;			/* NULL vector: sorts after every distance */
+} LanceTopkItem;
 
 /*
  * Shared by the processes of a parallel scan: they claim fragments from one
@@ -136,7 +159,8 @@ typedef struct LanceParallelScan
 /* Fields of ForeignScan.fdw_private */
 enum LanceFdwPrivate
 {
-	LANCE_PRIV_ATTNUMS			/* IntList of the attribute numbers needed */
+	LANCE_PRIV_ATTNUMS,			/* IntList of the attribute numbers needed */
+	LANCE_PRIV_TOPK				/* top-k only: IntList attno, metric, k, halfvec */
 };
 
 static void lanceGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid);
@@ -428,6 +452,39 @@ lanceGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 									 NIL));
 
 	/*
+	 * Top-k vector search: ORDER BY vec <op> q LIMIT k answered by reading
+	 * the vector column, ranking, and fetching the winners' other columns.
+	 * Its output is sorted, so no Sort is needed above it.
+	 */
+	{
+		LanceTopkPlan tk;
+
+		if (lance_fdw_topk_match(root, baserel, &tk))
+		{
+			double		k = Min((double) tk.k, baserel->rows);
+			double		vecpages = ceil(info->nbytes / Max(info->nfields, 1) / BLCKSZ);
+			Cost		tk_startup = baserel->baserestrictcost.startup +
+				seq_page_cost * vecpages +
+				(cpu_operator_cost + cpu_tuple_cost * 0.1) * info->ntuples;
+
+			add_path(baserel, (Path *)
+					 create_foreignscan_path(root, baserel, NULL, clamp_row_est(k),
+#if PG_VERSION_NUM >= 180000
+											 0,
+#endif
+											 tk_startup,
+											 tk_startup + cpu_tuple_cost * k * ncols,
+											 root->query_pathkeys, NULL, NULL,
+#if PG_VERSION_NUM >= 170000
+											 NIL,
+#endif
+											 list_make2(list_make4_int(tk.attno, tk.metric,
+																	   (int) tk.k, tk.halfvec),
+														tk.query)));
+		}
+	}
+
+	/*
 	 * A parallel scan: processes claim whole fragments, so more workers
 	 * than fragments would idle.  The worker count follows the data size
 	 * as for a heap scan.
@@ -477,6 +534,17 @@ lanceGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 
 	/* no qual is pushed down: the executor checks them all */
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
+	if (best_path->fdw_private != NIL)
+	{
+		/* top-k: the query vector is evaluated when the scan starts */
+		List	   *tk = (List *) linitial(best_path->fdw_private);
+		Expr	   *query = (Expr *) lsecond(best_path->fdw_private);
+
+		if (!list_member_int(attnums, linitial_int(tk)))
+			attnums = lappend_int(attnums, linitial_int(tk));
+		return make_foreignscan(tlist, scan_clauses, baserel->relid, list_make1(query),
+								list_make2(attnums, tk), NIL, NIL, outer_plan);
+	}
 	return make_foreignscan(tlist, scan_clauses, baserel->relid, NIL,
 							list_make1(attnums), NIL, NIL, outer_plan);
 }
@@ -595,6 +663,27 @@ lanceBeginForeignScan(ForeignScanState *node, int eflags)
 	st->manifest = lance_fdw_load_manifest(&st->target);
 	bind_columns(st, rel, st->attnums);
 
+	if (list_length(plan->fdw_private) > LANCE_PRIV_TOPK)
+	{
+		List	   *tk = (List *) list_nth(plan->fdw_private, LANCE_PRIV_TOPK);
+		AttrNumber	attno = linitial_int(tk);
+		int			i;
+
+		st->topk = true;
+		st->topk_metric = lsecond_int(tk);
+		st->topk_k = lthird_int(tk);
+		st->topk_halfvec = lfourth_int(tk);
+		st->topk_col = -1;
+		for (i = 0; i < st->ncols; i++)
+			if (st->cols[i].attnum == attno)
+				st->topk_col = i;
+		if (st->topk_col < 0)
+			elog(ERROR, "lance_fdw: top-k column %d is not read", attno);
+		st->topk_query = ExecInitExpr((Expr *) linitial(plan->fdw_exprs), (PlanState *) node);
+		st->topkcxt = AllocSetContextCreate(CurrentMemoryContext, "lance_fdw top-k",
+											ALLOCSET_DEFAULT_SIZES);
+	}
+
 	st->cleanup.func = cleanup_files;
 	st->cleanup.arg = st;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &st->cleanup);
@@ -602,9 +691,12 @@ lanceBeginForeignScan(ForeignScanState *node, int eflags)
 										ALLOCSET_DEFAULT_SIZES);
 }
 
-/* Reads the needed columns of fragment `fr` into st->cols[].vec. */
+/*
+ * Reads the needed columns of fragment `fr` into st->cols[].vec (only
+ * column `only` when it is >= 0).
+ */
 static void
-decode_fragment(LanceScanState *st, const LanceFragment *fr)
+decode_fragment(LanceScanState *st, const LanceFragment *fr, int only)
 {
 	const LanceManifest *m = st->manifest;
 	LanceError	err = {0};
@@ -646,6 +738,8 @@ decode_fragment(LanceScanState *st, const LanceFragment *fr)
 
 		CHECK_FOR_INTERRUPTS();
 		col->present = false;
+		if (only >= 0 && i != only)
+			continue;
 		if (col->field < 0 || (df = lance_fdw_field_file(m, fr, col->field)) == NULL)
 			continue;
 		if (df->major != 2 || df->minor > 2)
@@ -717,7 +811,7 @@ next_fragment(LanceScanState *st)
 		if (fr->physical_rows == 0)
 			continue;
 		old = MemoryContextSwitchTo(st->fragcxt);
-		decode_fragment(st, fr);
+		decode_fragment(st, fr, -1);
 		MemoryContextSwitchTo(old);
 		st->nrows = fr->physical_rows;
 		return true;
@@ -725,32 +819,12 @@ next_fragment(LanceScanState *st)
 	return false;
 }
 
-static TupleTableSlot *
-lanceIterateForeignScan(ForeignScanState *node)
+/* Fills `slot` with row r of the decoded fragment (values in the current context). */
+static void
+fill_slot(LanceScanState *st, TupleTableSlot *slot, uint64 r)
 {
-	LanceScanState *st = (LanceScanState *) node->fdw_state;
-	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
-	uint64		r;
 	int			i;
 
-	ExecClearTuple(slot);
-	for (;;)
-	{
-		if (st->row >= st->nrows)
-		{
-			if (!next_fragment(st))
-				return slot;
-			continue;
-		}
-		r = st->row++;
-		if (st->deleted == NULL || !((st->deleted[r >> 3] >> (r & 7)) & 1))
-			break;
-		/* long runs of deleted rows must stay cancellable */
-		if ((r & 0xffff) == 0)
-			CHECK_FOR_INTERRUPTS();
-	}
-
-	/* values are built in the per-tuple context the executor resets */
 	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
 	for (i = 0; i < st->ncols; i++)
 	{
@@ -773,6 +847,235 @@ lanceIterateForeignScan(ForeignScanState *node)
 			slot->tts_isnull[a] = false;
 		}
 	}
+}
+
+/* Worse-first order of the top-k heap: larger distance, then later row. */
+static inline bool
+topk_worse(const LanceTopkItem *a, const LanceTopkItem *b)
+{
+	if (a->isnull != b->isnull)
+		return a->isnull;
+	if (!a->isnull && a->dist != b->dist)
+	{
+		/* NaN sorts after every number, as in float8 ORDER BY */
+		if (isnan(a->dist) || isnan(b->dist))
+			return isnan(a->dist) && !isnan(b->dist);
+		return a->dist > b->dist;
+	}
+	if (a->frag != b->frag)
+		return a->frag > b->frag;
+	return a->row > b->row;
+}
+
+static void
+heap_sift_down(LanceTopkItem *h, int64 n, int64 i)
+{
+	for (;;)
+	{
+		int64		l = 2 * i + 1,
+					w = i;
+		LanceTopkItem t;
+
+		if (l < n && topk_worse(&h[l], &h[w]))
+			w = l;
+		if (l + 1 < n && topk_worse(&h[l + 1], &h[w]))
+			w = l + 1;
+		if (w == i)
+			return;
+		t = h[i];
+		h[i] = h[w];
+		h[w] = t;
+		i = w;
+	}
+}
+
+static void
+heap_sift_up(LanceTopkItem *h, int64 i)
+{
+	while (i > 0)
+	{
+		int64		p = (i - 1) / 2;
+		LanceTopkItem t;
+
+		if (!topk_worse(&h[i], &h[p]))
+			return;
+		t = h[i];
+		h[i] = h[p];
+		h[p] = t;
+		i = p;
+	}
+}
+
+static int
+topk_cmp(const void *a, const void *b)
+{
+	const LanceTopkItem *x = a;
+	const LanceTopkItem *y = b;
+
+	return topk_worse(x, y) ? 1 : topk_worse(y, x) ? -1 : 0;
+}
+
+/*
+ * Runs the top-k search: ranks every live row by the distance of its
+ * vector to the query (reading only the vector column), keeps the k best
+ * in a bounded heap, then decodes the other columns of the fragments that
+ * hold winners and keeps the winners' rows, best first.
+ */
+static void
+run_topk(ForeignScanState *node)
+{
+	LanceScanState *st = (LanceScanState *) node->fdw_state;
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	LanceScanColumn *vcol = &st->cols[st->topk_col];
+	const LanceManifest *m = st->manifest;
+	MemoryContext old;
+	LanceTopkItem *heap;
+	int64		n = 0;
+	int64		k = st->topk_k;
+	Datum		qd;
+	bool		qnull;
+	const void *q = NULL;
+	int			qdim = 0;
+	int			f;
+	int64		i;
+
+	MemoryContextReset(st->topkcxt);
+	st->topk_n = st->topk_next = 0;
+	st->topk_ranked = 0;
+	qd = ExecEvalExprSwitchContext(st->topk_query, econtext, &qnull);
+	old = MemoryContextSwitchTo(st->topkcxt);
+	if (!qnull)
+		q = lance_fdw_topk_query(qd, st->topk_halfvec, &qdim);
+	heap = palloc_extended(sizeof(LanceTopkItem) * k, MCXT_ALLOC_HUGE);
+	MemoryContextSwitchTo(old);
+
+	for (f = 0; f < m->nfragments; f++)
+	{
+		const LanceFragment *fr = &m->fragments[f];
+		uint64		r;
+		uint32		dim = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(st->fragcxt);
+		st->deleted = NULL;
+		if (fr->physical_rows == 0)
+			continue;
+		if (fr->physical_rows > PG_UINT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("fragment " UINT64_FORMAT " of Lance dataset \"%s\" has too many rows",
+							fr->id, st->target.dataset)));
+		old = MemoryContextSwitchTo(st->fragcxt);
+		decode_fragment(st, fr, st->topk_col);
+		MemoryContextSwitchTo(old);
+		if (vcol->present)
+		{
+			dim = vcol->vec.width / (st->topk_halfvec ? 2 : 4);
+			if (q != NULL && (int) dim != qdim)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("different vector dimensions %u and %d", dim, qdim)));
+		}
+		for (r = 0; r < fr->physical_rows; r++)
+		{
+			LanceTopkItem it;
+
+			if (st->deleted && ((st->deleted[r >> 3] >> (r & 7)) & 1))
+				continue;
+			if ((r & 0xffff) == 0)
+				CHECK_FOR_INTERRUPTS();
+			it.frag = f;
+			it.row = (uint32) r;
+			it.isnull = q == NULL || !vcol->present || !lance_vector_is_valid(&vcol->vec, r);
+			it.dist = it.isnull ? 0 :
+				lance_fdw_topk_distance(st->topk_metric, st->topk_halfvec,
+										vcol->vec.values + r * vcol->vec.width, q, dim);
+			st->topk_ranked++;
+			if (n < k)
+			{
+				heap[n] = it;
+				heap_sift_up(heap, n++);
+			}
+			else if (topk_worse(&heap[0], &it))
+			{
+				heap[0] = it;
+				heap_sift_down(heap, n, 0);
+			}
+		}
+	}
+	qsort(heap, n, sizeof(LanceTopkItem), topk_cmp);
+
+	/* fetch the winners' rows, one fragment at a time */
+	st->topk_tuples = MemoryContextAllocZero(st->topkcxt, sizeof(HeapTuple) * Max(n, 1));
+	for (f = 0; f < m->nfragments; f++)
+	{
+		bool		any = false;
+
+		for (i = 0; i < n && !any; i++)
+			any = heap[i].frag == f;
+		if (!any)
+			continue;
+		MemoryContextReset(st->fragcxt);
+		old = MemoryContextSwitchTo(st->fragcxt);
+		decode_fragment(st, &m->fragments[f], -1);
+		MemoryContextSwitchTo(old);
+		for (i = 0; i < n; i++)
+		{
+			if (heap[i].frag != f)
+				continue;
+			ExecClearTuple(slot);
+			ResetExprContext(econtext);
+			old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+			fill_slot(st, slot, heap[i].row);
+			MemoryContextSwitchTo(st->topkcxt);
+			st->topk_tuples[i] = heap_form_tuple(slot->tts_tupleDescriptor,
+												 slot->tts_values, slot->tts_isnull);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	MemoryContextReset(st->fragcxt);
+	st->topk_n = n;
+	st->topk_done = true;
+}
+
+static TupleTableSlot *
+lanceIterateForeignScan(ForeignScanState *node)
+{
+	LanceScanState *st = (LanceScanState *) node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	uint64		r;
+
+	if (st->topk)
+	{
+		if (!st->topk_done)
+			run_topk(node);
+		ExecClearTuple(slot);
+		if (st->topk_next >= st->topk_n)
+			return slot;
+		ExecForceStoreHeapTuple(st->topk_tuples[st->topk_next++], slot, false);
+		return slot;
+	}
+
+	ExecClearTuple(slot);
+	for (;;)
+	{
+		if (st->row >= st->nrows)
+		{
+			if (!next_fragment(st))
+				return slot;
+			continue;
+		}
+		r = st->row++;
+		if (st->deleted == NULL || !((st->deleted[r >> 3] >> (r & 7)) & 1))
+			break;
+		/* long runs of deleted rows must stay cancellable */
+		if ((r & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+
+	/* values are built in the per-tuple context the executor resets */
+	fill_slot(st, slot, r);
 	return ExecStoreVirtualTuple(slot);
 }
 
@@ -786,6 +1089,8 @@ lanceReScanForeignScan(ForeignScanState *node)
 	st->row = st->nrows = 0;
 	st->deleted = NULL;
 	st->rowids = NULL;
+	/* the query vector may depend on parameters: rank again */
+	st->topk_done = false;
 }
 
 static void
@@ -873,6 +1178,16 @@ lanceExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	ExplainPropertyInteger("Lance Fragments", NULL, m->nfragments, es);
 	ExplainPropertyInteger("Lance Data Files", NULL, nfiles, es);
 	ExplainPropertyText("Lance Columns", cols.len > 0 ? cols.data : "(none)", es);
+	if (st->topk)
+	{
+		char	   *desc = psprintf("%s distance on %s, k = " INT64_FORMAT,
+									lance_fdw_metric_name(st->topk_metric),
+									st->cols[st->topk_col].name, st->topk_k);
+
+		ExplainPropertyText("Lance Top-K", desc, es);
+	}
+	if (es->analyze && st->topk)
+		ExplainPropertyUInteger("Lance Rows Ranked", NULL, st->topk_ranked, es);
 	if (es->analyze)
 	{
 		ExplainPropertyUInteger("Lance Column Reads", NULL, st->column_reads, es);
