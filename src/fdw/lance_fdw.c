@@ -35,6 +35,9 @@
 #include "optimizer/paths.h"
 #include "access/parallel.h"
 #include "port/atomics.h"
+#include "common/pg_prng.h"
+#include "commands/vacuum.h"
+#include "access/htup_details.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
@@ -173,6 +176,8 @@ static TupleTableSlot *lanceIterateForeignScan(ForeignScanState *node);
 static void lanceReScanForeignScan(ForeignScanState *node);
 static void lanceEndForeignScan(ForeignScanState *node);
 static void lanceExplainForeignScan(ForeignScanState *node, ExplainState *es);
+static bool lanceAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
+									 BlockNumber *totalpages);
 static bool lanceIsForeignScanParallelSafe(PlannerInfo *root, RelOptInfo *rel,
 										   RangeTblEntry *rte);
 static Size lanceEstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt);
@@ -198,6 +203,7 @@ lance_fdw_handler(PG_FUNCTION_ARGS)
 	routine->EndForeignScan = lanceEndForeignScan;
 	routine->ExplainForeignScan = lanceExplainForeignScan;
 	routine->ImportForeignSchema = lance_fdw_import_schema;
+	routine->AnalyzeForeignTable = lanceAnalyzeForeignTable;
 	routine->IsForeignScanParallelSafe = lanceIsForeignScanParallelSafe;
 	routine->EstimateDSMForeignScan = lanceEstimateDSMForeignScan;
 	routine->InitializeDSMForeignScan = lanceInitializeDSMForeignScan;
@@ -1103,6 +1109,110 @@ lanceEndForeignScan(ForeignScanState *node)
 	close_files(st);
 	MemoryContextDelete(st->fragcxt);
 	st->fragcxt = NULL;
+}
+
+/* ---- ANALYZE ---- */
+
+/*
+ * Samples targrows live rows uniformly (reservoir sampling over every
+ * fragment of the version a scan would read now).
+ */
+static int
+lance_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
+						  double *totalrows, double *totaldeadrows)
+{
+	LanceScanState *st = palloc0(sizeof(LanceScanState));
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "lance_fdw analyze row",
+												 ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old;
+	List	   *attnums = NIL;
+	double		seen = 0;
+	int			numrows = 0;
+	int			i;
+
+	for (i = 1; i <= desc->natts; i++)
+		if (!TupleDescAttr(desc, i - 1)->attisdropped)
+			attnums = lappend_int(attnums, i);
+	lance_fdw_get_target(RelationGetRelid(rel), &st->target);
+	st->manifest = lance_fdw_load_manifest(&st->target);
+	bind_columns(st, rel, attnums);
+	st->cleanup.func = cleanup_files;
+	st->cleanup.arg = st;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &st->cleanup);
+	st->fragcxt = AllocSetContextCreate(CurrentMemoryContext, "lance_fdw fragment",
+										ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		uint64		r;
+		int			slotno;
+
+		if (st->row >= st->nrows)
+		{
+			vacuum_delay_point();
+			if (!next_fragment(st))
+				break;
+			continue;
+		}
+		r = st->row++;
+		if (st->deleted && ((st->deleted[r >> 3] >> (r & 7)) & 1))
+			continue;
+		seen += 1;
+		if (numrows < targrows)
+			slotno = numrows++;
+		else
+		{
+			/* algorithm R: row number `seen` replaces one with p = targrows / seen */
+			uint64		j = pg_prng_uint64_range(&pg_global_prng_state, 0, (uint64) seen - 1);
+
+			if (j >= (uint64) targrows)
+				continue;
+			slotno = (int) j;
+			heap_freetuple(rows[slotno]);
+		}
+		if (((uint64) seen & 0xfff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(rowcxt);
+		old = MemoryContextSwitchTo(rowcxt);
+		ExecClearTuple(slot);
+		fill_slot(st, slot, r);
+		MemoryContextSwitchTo(old);
+		rows[slotno] = heap_form_tuple(desc, slot->tts_values, slot->tts_isnull);
+	}
+	close_files(st);
+	MemoryContextDelete(st->fragcxt);
+	MemoryContextDelete(rowcxt);
+	ExecDropSingleTupleTableSlot(slot);
+
+	*totalrows = seen;
+	*totaldeadrows = 0;
+	ereport(elevel,
+			(errmsg("\"%s\": Lance dataset version " UINT64_FORMAT ", %.0f live rows, %d rows in sample",
+					RelationGetRelationName(rel), st->manifest->version, seen, numrows)));
+	return numrows;
+}
+
+static bool
+lanceAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func, BlockNumber *totalpages)
+{
+	LanceFdwTarget target;
+	LanceManifest *m;
+	double		bytes = 0;
+	int			i,
+				j;
+
+	lance_fdw_get_target(RelationGetRelid(relation), &target);
+	m = lance_fdw_load_manifest(&target);
+	for (i = 0; i < m->nfragments; i++)
+		for (j = 0; j < m->fragments[i].nfiles; j++)
+			bytes += (double) m->fragments[i].files[j].size_bytes;
+	*totalpages = (BlockNumber) Min(ceil(bytes / BLCKSZ), (double) MaxBlockNumber);
+	if (*totalpages == 0)
+		*totalpages = 1;
+	*func = lance_acquire_sample_rows;
+	return true;
 }
 
 /* ---- parallel scan ---- */

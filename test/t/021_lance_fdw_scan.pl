@@ -174,4 +174,23 @@ EXECUTE p('@{[qvec(8, 4)]}');
 	like($err, qr/different vector dimensions/, 'top-k: a query of the wrong dimension is an error');
 }
 
+# ---- ANALYZE ----
+
+for my $lib (@libs)
+{
+	my $rel = "$lib.alltypes_v20";
+	$node->safe_psql('postgres', "ANALYZE $rel");
+	is( $node->safe_psql('postgres',
+			"SELECT string_agg(attname || ':' || null_frac || ':' || n_distinct, ' ' ORDER BY attname) "
+			  . "FROM pg_stats WHERE schemaname = '$lib' AND tablename = 'alltypes_v20' "
+			  . "AND attname IN ('snull', 'scat', 'sconst', 'flag', 'id')"),
+		$node->safe_psql('postgres', qq{
+CREATE TEMP TABLE a AS SELECT * FROM $rel; ANALYZE a;
+SELECT string_agg(attname || ':' || null_frac || ':' || n_distinct, ' ' ORDER BY attname)
+  FROM pg_stats WHERE tablename = 'a' AND attname IN ('snull', 'scat', 'sconst', 'flag', 'id')}),
+		"$rel: ANALYZE gives the statistics of the same rows in a heap table");
+	is($node->safe_psql('postgres', "SELECT reltuples = (SELECT count(*) FROM $rel) FROM pg_class WHERE oid = '$rel'::regclass"),
+		't', "$rel: ANALYZE sets reltuples");
+}
+
 done_testing();
