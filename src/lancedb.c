@@ -5,6 +5,7 @@
 #include "postgres.h"
 
 #include "am/ivf.h"
+#include "fdw/lance_fdw.h"
 #include "kernels/distance.h"
 #include "lancedb.h"
 #include "utils/builtins.h"
@@ -63,6 +64,7 @@ _PG_init(void)
 							 check_simd, assign_simd, NULL);
 
 	IvfInit();
+	LanceFdwInit();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("lancedb");

@@ -46,6 +46,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/guc.h"
 
 /* ---- options ---- */
 
@@ -76,6 +77,24 @@ typedef struct LancePlanInfo
 	int			nfragments;
 } LancePlanInfo;
 
+/*
+ * lancedb.lance_fdw_batch_rows: rows decoded per column at a time (rounded
+ * out to whole pages), which bounds a scan's memory on big fragments.
+ */
+static int	lance_fdw_batch_rows = 65536;
+
+void
+LanceFdwInit(void)
+{
+	DefineCustomIntVariable("lancedb.lance_fdw_batch_rows",
+							"Rows of each column lance_fdw decodes at a time.",
+							"Whole pages are decoded; larger batches use more memory per column.",
+							&lance_fdw_batch_rows,
+							65536, 1, 1 << 24,
+							PGC_USERSET, GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+}
+
 /* Hidden columns a foreign table may declare (bigint). */
 typedef enum LanceHidden
 {
@@ -91,6 +110,10 @@ typedef struct LanceScanColumn
 	const char *name;			/* Lance field name */
 	int			field;			/* manifest field index, -1 if absent */
 	LanceHidden hidden;			/* a hidden column (field is -1) */
+	int			file;			/* data file of the current fragment, -1 if none */
+	uint64		span_start;		/* rows [span_start, span_end) are in vec */
+	uint64		span_end;
+	MemoryContext cxt;			/* vec's memory */
 	LanceConv	conv;
 	LanceVector vec;			/* current fragment's values */
 	bool		present;		/* vec holds this fragment's values */
@@ -109,6 +132,7 @@ typedef struct LanceScanState
 	uint64		nrows;			/* physical rows of the current fragment */
 	uint8	   *deleted;		/* deletion bitmap or NULL */
 	uint64		fragment_id;	/* of the current fragment */
+	const LanceFragment *frag;	/* the current fragment */
 	uint64	   *rowids;			/* its stable row ids, or NULL */
 	bool		need_rowids;	/* a _rowid column is read */
 
@@ -616,6 +640,8 @@ bind_columns(LanceScanState *st, Relation rel, List *attnums)
 
 		col->attnum = attr->attnum;
 		col->name = NameStr(attr->attname);
+		col->cxt = AllocSetContextCreate(CurrentMemoryContext, "lance_fdw column",
+										 ALLOCSET_DEFAULT_SIZES);
 		foreach(oc, colopts)
 		{
 			DefElem    *def = (DefElem *) lfirst(oc);
@@ -698,18 +724,21 @@ lanceBeginForeignScan(ForeignScanState *node, int eflags)
 }
 
 /*
- * Reads the needed columns of fragment `fr` into st->cols[].vec (only
- * column `only` when it is >= 0).
+ * Starts reading fragment `fr`: its deletion bitmap and row ids, and which
+ * data file holds each column.  Column values are decoded later, a batch of
+ * rows at a time (column_span), so memory stays bounded on big fragments.
  */
 static void
-decode_fragment(LanceScanState *st, const LanceFragment *fr, int only)
+begin_fragment(LanceScanState *st, const LanceFragment *fr)
 {
 	const LanceManifest *m = st->manifest;
 	LanceError	err = {0};
 	int			i;
 
 	st->fragment_id = fr->id;
+	st->frag = fr;
 	st->rowids = NULL;
+	st->deleted = NULL;
 	if (st->need_rowids && fr->row_ids != NULL)
 	{
 		st->rowids = palloc_extended(sizeof(uint64) * Max(fr->physical_rows, 1),
@@ -740,12 +769,12 @@ decode_fragment(LanceScanState *st, const LanceFragment *fr, int only)
 	{
 		LanceScanColumn *col = &st->cols[i];
 		const LanceDataFile *df;
-		int			k;
 
-		CHECK_FOR_INTERRUPTS();
 		col->present = false;
-		if (only >= 0 && i != only)
-			continue;
+		col->file = -1;
+		col->span_start = col->span_end = 0;
+		memset(&col->vec, 0, sizeof(col->vec));
+		MemoryContextReset(col->cxt);
 		if (col->field < 0 || (df = lance_fdw_field_file(m, fr, col->field)) == NULL)
 			continue;
 		if (df->major != 2 || df->minor > 2)
@@ -754,37 +783,84 @@ decode_fragment(LanceScanState *st, const LanceFragment *fr, int only)
 					 errmsg("data file \"%s/data/%s\" uses Lance file format %u.%u, which lance_fdw cannot read yet",
 							st->target.dataset, df->path, df->major, df->minor),
 					 errhint("lance_fdw reads file formats 2.0, 2.1 and 2.2.")));
-		k = (int) (df - fr->files);
-		if (!st->isopen[k])
-		{
-			char	   *path = psprintf("%s/data/%s", st->target.dataset, df->path);
+		col->file = (int) (df - fr->files);
+		col->present = true;
+	}
+}
 
-			if (!lance_file_open(&st->files[k], path, &err))
-			{
-				close_files(st);
-				lance_fdw_reader_error(&err, st->target.dataset);
-			}
-			st->isopen[k] = true;
-		}
-		if (!lance_read_field(&st->files[k], m, df, col->field, &col->vec, &err))
-		{
-			close_files(st);
+/*
+ * Makes col->vec hold row r of the current fragment: when it does not,
+ * decodes rows [r, end) (rounded out to whole pages) in place of the
+ * previous batch.
+ */
+static void
+column_span(LanceScanState *st, LanceScanColumn *col, uint64 r, uint64 end)
+{
+	const LanceFragment *fr = st->frag;
+	const LanceDataFile *df = &fr->files[col->file];
+	LanceFileReader *f = &st->files[col->file];
+	LanceError	err = {0};
+	MemoryContext old;
+	uint64		span;
+
+	if (r >= col->span_start && r < col->span_end)
+		return;
+	CHECK_FOR_INTERRUPTS();
+	if (!st->isopen[col->file])
+	{
+		char	   *path;
+
+		old = MemoryContextSwitchTo(st->fragcxt);
+		path = psprintf("%s/data/%s", st->target.dataset, df->path);
+		if (!lance_file_open(f, path, &err))
 			lance_fdw_reader_error(&err, st->target.dataset);
-		}
-		if (col->vec.n != fr->physical_rows)
-		{
-			close_files(st);
+		st->isopen[col->file] = true;
+		MemoryContextSwitchTo(old);
+		if (f->nrows != fr->physical_rows)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("data file \"%s/data/%s\" has " UINT64_FORMAT " rows of column \"%s\", but its fragment has " UINT64_FORMAT,
-							st->target.dataset, df->path, col->vec.n, col->name,
-							fr->physical_rows)));
-		}
-		col->present = true;
-		st->column_reads++;
+					 errmsg("data file \"%s\" has " UINT64_FORMAT " rows, but its fragment has " UINT64_FORMAT,
+							path, f->nrows, fr->physical_rows)));
 	}
-	/* descriptors are not kept between fragments */
+	MemoryContextReset(col->cxt);
+	memset(&col->vec, 0, sizeof(col->vec));
+	col->span_start = col->span_end = 0;
+	old = MemoryContextSwitchTo(col->cxt);
+	if (!lance_read_field_range(f, st->manifest, df, col->field, r, Max(end, r + 1),
+								&col->vec, &span, &err))
+		lance_fdw_reader_error(&err, st->target.dataset);
+	MemoryContextSwitchTo(old);
+	col->span_start = span;
+	col->span_end = span + col->vec.n;
+	st->column_reads++;
+}
+
+/* End of the batch that starts at row r of the current fragment. */
+static inline uint64
+batch_end(LanceScanState *st, uint64 r)
+{
+	return Min(st->frag->physical_rows, r + (uint64) lance_fdw_batch_rows);
+}
+
+/* Forgets the current fragment: closes its files, frees its memory. */
+static void
+reset_fragment(LanceScanState *st)
+{
+	int			i;
+
 	close_files(st);
+	MemoryContextReset(st->fragcxt);
+	for (i = 0; i < st->ncols; i++)
+	{
+		MemoryContextReset(st->cols[i].cxt);
+		memset(&st->cols[i].vec, 0, sizeof(st->cols[i].vec));
+		st->cols[i].present = false;
+		st->cols[i].span_start = st->cols[i].span_end = 0;
+	}
+	st->frag = NULL;
+	st->deleted = NULL;
+	st->rowids = NULL;
+	st->row = st->nrows = 0;
 }
 
 /* Moves to the next fragment with rows; false at the end of the scan. */
@@ -810,14 +886,11 @@ next_fragment(LanceScanState *st)
 		fr = &st->manifest->fragments[k];
 
 		CHECK_FOR_INTERRUPTS();
-		MemoryContextReset(st->fragcxt);
-		st->deleted = NULL;
-		st->rowids = NULL;
-		st->row = st->nrows = 0;
+		reset_fragment(st);
 		if (fr->physical_rows == 0)
 			continue;
 		old = MemoryContextSwitchTo(st->fragcxt);
-		decode_fragment(st, fr, -1);
+		begin_fragment(st, fr);
 		MemoryContextSwitchTo(old);
 		st->nrows = fr->physical_rows;
 		return true;
@@ -825,9 +898,12 @@ next_fragment(LanceScanState *st)
 	return false;
 }
 
-/* Fills `slot` with row r of the decoded fragment (values in the current context). */
+/*
+ * Fills `slot` with row r of the current fragment (values in the current
+ * context); columns not decoded that far decode rows [r, end).
+ */
 static void
-fill_slot(LanceScanState *st, TupleTableSlot *slot, uint64 r)
+fill_slot(LanceScanState *st, TupleTableSlot *slot, uint64 r, uint64 end)
 {
 	int			i;
 
@@ -838,8 +914,11 @@ fill_slot(LanceScanState *st, TupleTableSlot *slot, uint64 r)
 		AttrNumber	a = col->attnum - 1;
 
 		if (col->present)
-			slot->tts_values[a] = lance_fdw_conv_datum(&col->conv, &col->vec, r,
+		{
+			column_span(st, col, r, end);
+			slot->tts_values[a] = lance_fdw_conv_datum(&col->conv, &col->vec, r - col->span_start,
 													   &slot->tts_isnull[a]);
+		}
 		else if (col->hidden != LANCE_HIDDEN_NONE)
 		{
 			uint64		addr = (st->fragment_id << 32) | r;
@@ -963,8 +1042,7 @@ run_topk(ForeignScanState *node)
 		uint32		dim = 0;
 
 		CHECK_FOR_INTERRUPTS();
-		MemoryContextReset(st->fragcxt);
-		st->deleted = NULL;
+		reset_fragment(st);
 		if (fr->physical_rows == 0)
 			continue;
 		if (fr->physical_rows > PG_UINT32_MAX)
@@ -973,30 +1051,34 @@ run_topk(ForeignScanState *node)
 					 errmsg("fragment " UINT64_FORMAT " of Lance dataset \"%s\" has too many rows",
 							fr->id, st->target.dataset)));
 		old = MemoryContextSwitchTo(st->fragcxt);
-		decode_fragment(st, fr, st->topk_col);
+		begin_fragment(st, fr);
 		MemoryContextSwitchTo(old);
-		if (vcol->present)
-		{
-			dim = vcol->vec.width / (st->topk_halfvec ? 2 : 4);
-			if (q != NULL && (int) dim != qdim)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("different vector dimensions %u and %d", dim, qdim)));
-		}
 		for (r = 0; r < fr->physical_rows; r++)
 		{
 			LanceTopkItem it;
+			uint64		v;
 
 			if (st->deleted && ((st->deleted[r >> 3] >> (r & 7)) & 1))
 				continue;
 			if ((r & 0xffff) == 0)
 				CHECK_FOR_INTERRUPTS();
+			/* only the vector column is decoded, a batch at a time */
+			if (vcol->present && r >= vcol->span_end)
+			{
+				column_span(st, vcol, r, batch_end(st, r));
+				dim = vcol->vec.width / (st->topk_halfvec ? 2 : 4);
+				if (q != NULL && (int) dim != qdim)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_EXCEPTION),
+							 errmsg("different vector dimensions %u and %d", dim, qdim)));
+			}
+			v = r - vcol->span_start;
 			it.frag = f;
 			it.row = (uint32) r;
-			it.isnull = q == NULL || !vcol->present || !lance_vector_is_valid(&vcol->vec, r);
+			it.isnull = q == NULL || !vcol->present || !lance_vector_is_valid(&vcol->vec, v);
 			it.dist = it.isnull ? 0 :
 				lance_fdw_topk_distance(st->topk_metric, st->topk_halfvec,
-										vcol->vec.values + r * vcol->vec.width, q, dim);
+										vcol->vec.values + v * vcol->vec.width, q, dim);
 			st->topk_ranked++;
 			if (n < k)
 			{
@@ -1022,9 +1104,9 @@ run_topk(ForeignScanState *node)
 			any = heap[i].frag == f;
 		if (!any)
 			continue;
-		MemoryContextReset(st->fragcxt);
+		reset_fragment(st);
 		old = MemoryContextSwitchTo(st->fragcxt);
-		decode_fragment(st, &m->fragments[f], -1);
+		begin_fragment(st, &m->fragments[f]);
 		MemoryContextSwitchTo(old);
 		for (i = 0; i < n; i++)
 		{
@@ -1033,14 +1115,15 @@ run_topk(ForeignScanState *node)
 			ExecClearTuple(slot);
 			ResetExprContext(econtext);
 			old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
-			fill_slot(st, slot, heap[i].row);
+			/* a winner's row alone: the pages that hold it */
+			fill_slot(st, slot, heap[i].row, heap[i].row + 1);
 			MemoryContextSwitchTo(st->topkcxt);
 			st->topk_tuples[i] = heap_form_tuple(slot->tts_tupleDescriptor,
 												 slot->tts_values, slot->tts_isnull);
 			MemoryContextSwitchTo(old);
 		}
 	}
-	MemoryContextReset(st->fragcxt);
+	reset_fragment(st);
 	st->topk_n = n;
 	st->topk_done = true;
 }
@@ -1081,7 +1164,7 @@ lanceIterateForeignScan(ForeignScanState *node)
 	}
 
 	/* values are built in the per-tuple context the executor resets */
-	fill_slot(st, slot, r);
+	fill_slot(st, slot, r, batch_end(st, r));
 	return ExecStoreVirtualTuple(slot);
 }
 
@@ -1090,11 +1173,8 @@ lanceReScanForeignScan(ForeignScanState *node)
 {
 	LanceScanState *st = (LanceScanState *) node->fdw_state;
 
-	MemoryContextReset(st->fragcxt);
+	reset_fragment(st);
 	st->next_fragment = 0;
-	st->row = st->nrows = 0;
-	st->deleted = NULL;
-	st->rowids = NULL;
 	/* the query vector may depend on parameters: rank again */
 	st->topk_done = false;
 }
@@ -1177,7 +1257,7 @@ lance_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrow
 		MemoryContextReset(rowcxt);
 		old = MemoryContextSwitchTo(rowcxt);
 		ExecClearTuple(slot);
-		fill_slot(st, slot, r);
+		fill_slot(st, slot, r, batch_end(st, r));
 		MemoryContextSwitchTo(old);
 		rows[slotno] = heap_form_tuple(desc, slot->tts_values, slot->tts_isnull);
 	}

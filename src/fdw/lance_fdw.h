@@ -29,6 +29,10 @@ typedef struct LanceFdwTarget
 	char	   *tag;			/* option "tag", or NULL */
 } LanceFdwTarget;
 
+/* ---- lance_fdw.c ---- */
+
+extern void LanceFdwInit(void);
+
 /* ---- lance_fdw_dataset.c ---- */
 
 extern void lance_fdw_init_reader(void);

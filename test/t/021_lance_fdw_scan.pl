@@ -62,6 +62,21 @@ for my $lib (@libs)
 	}
 }
 
+# ---- batches: a few rows decoded at a time give the same rows ----
+
+for my $lib (@libs)
+{
+	for my $table (qw(alltypes alltypes_v20 alltypes_v21 alltypes_v22 bigdel stable vec768))
+	{
+		my $rel = "$lib.$table";
+		my $q =
+		  "SELECT count(*) || ':' || md5(string_agg(t::text, E'\\n' ORDER BY t::text)) FROM $rel t";
+		is( $node->safe_psql('postgres', "$serial SET lancedb.lance_fdw_batch_rows = 7; $q"),
+			$node->safe_psql('postgres', "$serial $q"),
+			"$rel: 7-row batches return the rows of whole-fragment batches");
+	}
+}
+
 # a single-fragment dataset gets no parallel path (nothing to share)
 like(
 	$node->safe_psql('postgres',

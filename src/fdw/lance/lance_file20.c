@@ -652,10 +652,13 @@ append_vector(LanceVector *a, LanceVector *b, LanceError *err)
 	return true;
 }
 
-/* Reads a page's buffers and unpacks its encoding; the caller frees both. */
+/*
+ * Unpacks a page's encoding and reads its buffers (unless encoding_only);
+ * the caller frees both.
+ */
 static bool
 open_page(LanceFileReader *f, const LancePage *p, uint8_t **owned, Lancepb__E20ArrayEncoding **enc,
-		  LanceError *err)
+		  bool encoding_only, LanceError *err)
 {
 	int			b;
 
@@ -668,7 +671,7 @@ open_page(LanceFileReader *f, const LancePage *p, uint8_t **owned, Lancepb__E20A
 	*enc = lancepb__e20_array_encoding__unpack(&lance_pb_allocator, p->encoding_len, p->encoding);
 	if (*enc == NULL)
 		return lance_fail(err, "invalid 2.0 page encoding");
-	for (b = 0; b < p->nbuffers; b++)
+	for (b = 0; b < p->nbuffers && !encoding_only; b++)
 	{
 		owned[b] = lance_reader_read_alloc(&f->r, p->buf_offsets[b], p->buf_sizes[b], err);
 		if (owned[b] == NULL)
@@ -693,9 +696,10 @@ close_page(Page20 *pg, uint8_t **owned, Lancepb__E20ArrayEncoding *enc)
 }
 
 static bool read_field(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df,
-					   int idx, uint64_t nrows, LanceVector *out, LanceError *err);
+					   int idx, uint64_t start, uint64_t end, LanceVector *out,
+					   uint64_t *span, LanceError *err);
 
-/* The column of a field, or -1 (with *absent) when the file lacks it. */
+/* The column of a field, or -1 when the file lacks it. */
 static bool
 field_column(LanceFileReader *f, const LanceDataFile *df, const LanceField *fld, int *col,
 			 LanceError *err)
@@ -707,35 +711,74 @@ field_column(LanceFileReader *f, const LanceDataFile *df, const LanceField *fld,
 }
 
 static bool
-check_rows(const LanceField *fld, const LanceColumn *c, uint64_t nrows, LanceError *err)
+check_rows(const LanceField *fld, const LanceColumn *c, uint64_t end, LanceError *err)
 {
 	uint64_t	total = 0;
 	int			p;
 
 	for (p = 0; p < c->npages; p++)
 		total += c->pages[p].nrows;
-	if (total != nrows)
-		return lance_fail(err, "column \"%s\" has %llu rows in its pages, expected %llu", fld->name,
-						  (unsigned long long) total, (unsigned long long) nrows);
+	if (total < end)
+		return lance_fail(err, "column \"%s\" has %llu rows in its pages, row %llu was asked for",
+						  fld->name, (unsigned long long) total, (unsigned long long) end - 1);
 	return true;
 }
 
+/* Whether page p of a column holds some of rows [start, end). */
+static inline bool
+page_in_range(const LancePage *pg, uint64_t start, uint64_t end)
+{
+	return pg->nrows > 0 && pg->first_row < end && pg->first_row + pg->nrows > start;
+}
+
+/* Rows [start, end) of field idx exactly. */
+static bool
+read_field_exact(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df, int idx,
+				 uint64_t start, uint64_t end, LanceVector *out, LanceError *err)
+{
+	uint64_t	span;
+
+	if (!read_field(f, m, df, idx, start, end, out, &span, err))
+		return false;
+	if (span == start && out->n == end - start)
+		return true;
+	return lance_vector_slice(out, start - span, end - start, err);
+}
+
+/*
+ * A list column: per page, offsets relative to the page's first item (and
+ * num_items items); the items are the child column's rows in order.
+ */
 static bool
 read_list(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df, int idx,
-		  const LanceColumn *c, uint64_t nrows, LanceVector *out, LanceError *err)
+		  const LanceColumn *c, uint64_t start, uint64_t end, LanceVector *out,
+		  uint64_t *span, LanceError *err)
 {
 	const LanceField *fld = &m->fields[idx];
-	uint64_t	items = 0;
+	uint64_t	items = 0;		/* items of the pages before the current one */
+	uint64_t	first_item = 0; /* of the first page in the range */
 	uint64_t	row = 0;
+	uint64_t	nrows = 0;
+	bool		started = false;
 	int			p;
 
 	if (fld->nchildren != 1)
 		return lance_fail(err, "list column \"%s\" has %d children", fld->name, fld->nchildren);
+	for (p = 0; p < c->npages; p++)
+		if (page_in_range(&c->pages[p], start, end))
+		{
+			if (!started)
+				*span = c->pages[p].first_row;
+			started = true;
+			nrows = c->pages[p].first_row + c->pages[p].nrows - *span;
+		}
+	out->n = nrows;
 	out->offsets = lance_alloc_array(nrows + 1, sizeof(uint64_t), err);
 	out->children = lance_alloc0(sizeof(LanceVector), err);
 	if (out->offsets == NULL || out->children == NULL)
 		return false;
 	out->nchildren = 1;
+	started = false;
 	for (p = 0; p < c->npages; p++)
 	{
 		const LancePage *pg = &c->pages[p];
@@ -744,23 +787,33 @@ read_list(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df, i
 		Page20		ctx = {.f = f, .col = c, .nbufs = pg->nbuffers,
 		.bufs = (const uint8_t *const *) owned, .lens = pg->buf_sizes};
 		LanceVector off = {0};
-		bool		ok = open_page(f, pg, owned, &enc, err);
+		bool		in_range = page_in_range(pg, start, end);
+		bool		ok;
 		uint64_t	base = 0;
 		uint64_t	i;
 
+		if (pg->first_row >= end)
+			break;
+		/* pages before the range only count their items */
+		ok = open_page(f, pg, owned, &enc, !in_range, err);
 		if (ok && enc->array_encoding_case != LANCEPB__E20_ARRAY_ENCODING__ARRAY_ENCODING_LIST)
 			ok = lance_fail(err, "list column \"%s\" has a page that is not a list", fld->name);
-		if (ok)
-			ok = decode(&ctx, enc->list->offsets, pg->nrows, (Want) {WANT_U64, 8, false}, &off, 1, err);
-		for (i = 0; ok && i < pg->nrows; i++)
+		if (ok && in_range && !started)
 		{
-			uint64_t	end = ((const uint64_t *) off.values)[i];
+			started = true;
+			first_item = items;
+		}
+		if (ok && in_range)
+			ok = decode(&ctx, enc->list->offsets, pg->nrows, (Want) {WANT_U64, 8, false}, &off, 1, err);
+		for (i = 0; ok && in_range && i < pg->nrows; i++)
+		{
+			uint64_t	e = ((const uint64_t *) off.values)[i];
 			uint64_t	adj = enc->list->null_offset_adjustment;
 
-			out->offsets[row] = items + base;
-			if (adj > 0 && end >= adj)
+			out->offsets[row] = items - first_item + base;
+			if (adj > 0 && e >= adj)
 			{
-				end -= adj;
+				e -= adj;
 				if (out->validity == NULL)
 				{
 					if ((out->validity = lance_alloc((nrows + 7) / 8, err)) == NULL)
@@ -772,14 +825,14 @@ read_list(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df, i
 				}
 				out->validity[row >> 3] &= (uint8_t) ~(1 << (row & 7));
 			}
-			if (end < base || end > enc->list->num_items)
+			if (e < base || e > enc->list->num_items)
 				ok = lance_fail(err, "list offset %llu of row %llu is out of range",
 								(unsigned long long) ((const uint64_t *) off.values)[i],
-								(unsigned long long) row);
-			base = end;
+								(unsigned long long) (*span + row));
+			base = e;
 			row++;
 		}
-		if (ok && base != enc->list->num_items)
+		if (ok && in_range && base != enc->list->num_items)
 			ok = lance_fail(err, "list page references %llu items but says %llu",
 							(unsigned long long) base, (unsigned long long) enc->list->num_items);
 		if (ok && !lance_add_u64(items, enc->list->num_items, &items))
@@ -792,15 +845,20 @@ read_list(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df, i
 			return false;
 		}
 	}
-	out->offsets[nrows] = items;
-	return read_field(f, m, df, fld->children[0], items, &out->children[0], err);
+	if (row != nrows)
+		return lance_fail(err, "list column \"%s\": %llu of %llu rows decoded", fld->name,
+						  (unsigned long long) row, (unsigned long long) nrows);
+	out->offsets[nrows] = items - first_item;
+	return read_field_exact(f, m, df, fld->children[0], first_item, items, &out->children[0], err);
 }
 
+/* The pages of a leaf column that overlap [start, end), appended. */
 static bool
-read_leaf(LanceFileReader *f, const LanceField *fld, const LanceColumn *c, LanceVector *out,
-		  LanceError *err)
+read_leaf(LanceFileReader *f, const LanceField *fld, const LanceColumn *c, uint64_t start,
+		  uint64_t end, LanceVector *out, uint64_t *span, LanceError *err)
 {
 	Want		w = {WANT_FIXED, 0, fld->type.kind == LANCE_T_BOOL};
+	bool		started = false;
 	int			p;
 
 	if (!lance_leaf_width(&fld->type, &w.width, err))
@@ -815,8 +873,14 @@ read_leaf(LanceFileReader *f, const LanceField *fld, const LanceColumn *c, Lance
 		Page20		ctx = {.f = f, .col = c, .nbufs = pg->nbuffers,
 		.bufs = (const uint8_t *const *) owned, .lens = pg->buf_sizes};
 		LanceVector v = {0};
-		bool		ok = open_page(f, pg, owned, &enc, err);
+		bool		ok;
 
+		if (!page_in_range(pg, start, end))
+			continue;
+		if (!started)
+			*span = pg->first_row;
+		started = true;
+		ok = open_page(f, pg, owned, &enc, false, err);
 		if (ok)
 			ok = decode(&ctx, enc, pg->nrows, w, &v, 0, err);
 		if (ok && v.n != pg->nrows)
@@ -833,13 +897,21 @@ read_leaf(LanceFileReader *f, const LanceField *fld, const LanceColumn *c, Lance
 		}
 	}
 	if (out->values == NULL && out->offsets == NULL)
-		return lance_fail(err, "column \"%s\" has no pages", fld->name);
+	{
+		/* nothing asked for, or no page: an empty array of the type */
+		LanceVector v = {0};
+
+		if (start < end)
+			return lance_fail(err, "column \"%s\" has no pages for its rows", fld->name);
+		*span = start;
+		return all_null(0, w, &v, err) && append_vector(out, &v, err);
+	}
 	return true;
 }
 
 static bool
 read_field(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df, int idx,
-		   uint64_t nrows, LanceVector *out, LanceError *err)
+		   uint64_t start, uint64_t end, LanceVector *out, uint64_t *span, LanceError *err)
 {
 	const LanceField *fld = &m->fields[idx];
 	int			col;
@@ -847,32 +919,31 @@ read_field(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df, 
 
 	memset(out, 0, sizeof(*out));
 	out->type = fld->type;
+	*span = start;
 	if (fld->type.kind == LANCE_T_UNSUPPORTED)
 		return lance_fail(err, "column \"%s\" has unsupported type \"%s\"", fld->name, fld->logical_type);
 	if (!field_column(f, df, fld, &col, err))
 		return false;
 	if (col < 0)
-		return lance_null_vector(m, idx, nrows, out, err);
-	if (!check_rows(fld, &f->columns[col], nrows, err))
+		return lance_null_vector(m, idx, end - start, out, err);
+	if (!check_rows(fld, &f->columns[col], end, err))
 		return false;
 	if (fld->type.kind == LANCE_T_STRUCT)
 	{
 		/* 2.0 stores no struct validity: the struct column has no data */
-		out->n = nrows;
+		out->n = end - start;
 		out->children = lance_alloc_array(MAX1(fld->nchildren), sizeof(LanceVector), err);
 		if (out->children == NULL)
 			return false;
 		out->nchildren = fld->nchildren;
 		for (i = 0; i < fld->nchildren; i++)
-			if (!read_field(f, m, df, fld->children[i], nrows, &out->children[i], err))
+			if (!read_field_exact(f, m, df, fld->children[i], start, end, &out->children[i], err))
 				return false;
 		return true;
 	}
-	out->n = nrows;
 	if (fld->type.kind == LANCE_T_LIST || fld->type.kind == LANCE_T_LARGE_LIST)
-		return read_list(f, m, df, idx, &f->columns[col], nrows, out, err);
-	out->n = 0;
-	if (!read_leaf(f, fld, &f->columns[col], out, err))
+		return read_list(f, m, df, idx, &f->columns[col], start, end, out, span, err);
+	if (!read_leaf(f, fld, &f->columns[col], start, end, out, span, err))
 	{
 		if (err && err->set && strstr(err->msg, fld->name) == NULL)
 			lance_error_prefix(err, "column \"%s\", ", fld->name);
@@ -884,9 +955,10 @@ read_field(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df, 
 
 bool
 lance_read20_field(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df,
-				   int idx, uint64_t nrows, LanceVector *out, LanceError *err)
+				   int idx, uint64_t start, uint64_t end, LanceVector *out, uint64_t *span,
+				   LanceError *err)
 {
-	return read_field(f, m, df, idx, nrows, out, err);
+	return read_field(f, m, df, idx, start, end, out, span, err);
 }
 
 bool

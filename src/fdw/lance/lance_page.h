@@ -72,9 +72,13 @@ extern int	lance_column_of(const LanceDataFile *df, int32_t id);
 extern bool lance_null_vector(const LanceManifest *m, int idx, uint64_t n, LanceVector *out,
 							  LanceError *err);
 
-/* Reads field `idx` (nrows rows) from a format 2.0 file (lance_file20.c). */
+/*
+ * Reads rows [start, end) of field `idx` from a format 2.0 file
+ * (lance_file20.c), as lance_read_field_range.
+ */
 extern bool lance_read20_field(LanceFileReader *f, const LanceManifest *m,
-							   const LanceDataFile *df, int idx, uint64_t nrows,
-							   LanceVector *out, LanceError *err);
+							   const LanceDataFile *df, int idx, uint64_t start,
+							   uint64_t end, LanceVector *out, uint64_t *span,
+							   LanceError *err);
 
 #endif							/* LANCE_PAGE_H */
