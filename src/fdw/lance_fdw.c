@@ -11,6 +11,7 @@
  */
 #include "fdw/lance_fdw.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <unistd.h>
 
@@ -82,6 +83,25 @@ typedef struct LancePlanInfo
  * out to whole pages), which bounds a scan's memory on big fragments.
  */
 static int	lance_fdw_batch_rows = 65536;
+
+/*
+ * Pages of big columns decode into buffers of tens of megabytes, freed
+ * after each batch.  glibc serves those with mmap/munmap, so every batch
+ * paid for fresh zeroed pages (page faults were 40% of a top-k scan).
+ * Once a backend scans a Lance dataset, such buffers come from the heap
+ * and are reused; up to 256 MB stays with the process between scans.
+ */
+static void
+tune_malloc(void)
+{
+	static bool done = false;
+
+	if (done)
+		return;
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+	done = true;
+}
 
 void
 LanceFdwInit(void)
@@ -171,6 +191,7 @@ typedef struct LanceTopkItem
 	int			frag;			/* index in the manifest's fragments */
 	uint32		row;			/* physical offset in the fragment */
 	bool		isnull;			/* NULL vector: sorts after every distance */
+	int64		slot;			/* where its vector is kept (see run_topk) */
 } LanceTopkItem;
 
 /*
@@ -689,6 +710,7 @@ lanceBeginForeignScan(ForeignScanState *node, int eflags)
 	LanceScanState *st = palloc0(sizeof(LanceScanState));
 
 	node->fdw_state = st;
+	tune_malloc();
 	st->attnums = (List *) list_nth(plan->fdw_private, LANCE_PRIV_ATTNUMS);
 	lance_fdw_get_target(RelationGetRelid(rel), &st->target);
 	/* the version is fixed here, for the whole scan including rescans */
@@ -903,7 +925,7 @@ next_fragment(LanceScanState *st)
  * context); columns not decoded that far decode rows [r, end).
  */
 static void
-fill_slot(LanceScanState *st, TupleTableSlot *slot, uint64 r, uint64 end)
+fill_slot(LanceScanState *st, TupleTableSlot *slot, uint64 r, uint64 end, int skip)
 {
 	int			i;
 
@@ -913,6 +935,8 @@ fill_slot(LanceScanState *st, TupleTableSlot *slot, uint64 r, uint64 end)
 		LanceScanColumn *col = &st->cols[i];
 		AttrNumber	a = col->attnum - 1;
 
+		if (i == skip)
+			continue;
 		if (col->present)
 		{
 			column_span(st, col, r, end);
@@ -1024,6 +1048,8 @@ run_topk(ForeignScanState *node)
 	int			qdim = 0;
 	int			f;
 	int64		i;
+	uint8	   *store;			/* the candidates' vectors, k slots */
+	uint32		store_width;
 
 	MemoryContextReset(st->topkcxt);
 	st->topk_n = st->topk_next = 0;
@@ -1034,6 +1060,8 @@ run_topk(ForeignScanState *node)
 		q = lance_fdw_topk_query(qd, st->topk_halfvec, &qdim);
 	heap = palloc_extended(sizeof(LanceTopkItem) * k, MCXT_ALLOC_HUGE);
 	MemoryContextSwitchTo(old);
+	store = NULL;
+	store_width = 0;
 
 	for (f = 0; f < m->nfragments; f++)
 	{
@@ -1081,11 +1109,32 @@ run_topk(ForeignScanState *node)
 										vcol->vec.values + v * vcol->vec.width, q, dim);
 			st->topk_ranked++;
 			if (n < k)
+				it.slot = n;
+			else if (topk_worse(&heap[0], &it))
+				it.slot = heap[0].slot;
+			else
+				continue;
+			/* keep the vector: the winners' vectors are not read twice */
+			if (!it.isnull)
+			{
+				if (store == NULL)
+				{
+					store_width = vcol->vec.width;
+					store = MemoryContextAllocExtended(st->topkcxt, (Size) k * store_width,
+													   MCXT_ALLOC_HUGE);
+				}
+				if (vcol->vec.width != store_width)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_CORRUPTED),
+							 errmsg("vectors of column \"%s\" differ in size", vcol->name)));
+				memcpy(store + it.slot * store_width, vcol->vec.values + v * store_width, store_width);
+			}
+			if (n < k)
 			{
 				heap[n] = it;
 				heap_sift_up(heap, n++);
 			}
-			else if (topk_worse(&heap[0], &it))
+			else
 			{
 				heap[0] = it;
 				heap_sift_down(heap, n, 0);
@@ -1115,8 +1164,20 @@ run_topk(ForeignScanState *node)
 			ExecClearTuple(slot);
 			ResetExprContext(econtext);
 			old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
-			/* a winner's row alone: the pages that hold it */
-			fill_slot(st, slot, heap[i].row, heap[i].row + 1);
+			/* a winner's row alone: the pages that hold it, its kept vector */
+			fill_slot(st, slot, heap[i].row, heap[i].row + 1, st->topk_col);
+			if (!heap[i].isnull && vcol->present)
+			{
+				LanceVector one = {0};
+
+				one.type = vcol->conv.src;
+				one.n = 1;
+				one.width = store_width;
+				one.values = store + heap[i].slot * store_width;
+				one.values_len = store_width;
+				slot->tts_values[vcol->attnum - 1] =
+					lance_fdw_conv_datum(&vcol->conv, &one, 0, &slot->tts_isnull[vcol->attnum - 1]);
+			}
 			MemoryContextSwitchTo(st->topkcxt);
 			st->topk_tuples[i] = heap_form_tuple(slot->tts_tupleDescriptor,
 												 slot->tts_values, slot->tts_isnull);
@@ -1164,7 +1225,7 @@ lanceIterateForeignScan(ForeignScanState *node)
 	}
 
 	/* values are built in the per-tuple context the executor resets */
-	fill_slot(st, slot, r, batch_end(st, r));
+	fill_slot(st, slot, r, batch_end(st, r), -1);
 	return ExecStoreVirtualTuple(slot);
 }
 
@@ -1212,6 +1273,7 @@ lance_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrow
 	int			numrows = 0;
 	int			i;
 
+	tune_malloc();
 	for (i = 1; i <= desc->natts; i++)
 		if (!TupleDescAttr(desc, i - 1)->attisdropped)
 			attnums = lappend_int(attnums, i);
@@ -1257,7 +1319,7 @@ lance_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrow
 		MemoryContextReset(rowcxt);
 		old = MemoryContextSwitchTo(rowcxt);
 		ExecClearTuple(slot);
-		fill_slot(st, slot, r, batch_end(st, r));
+		fill_slot(st, slot, r, batch_end(st, r), -1);
 		MemoryContextSwitchTo(old);
 		rows[slotno] = heap_form_tuple(desc, slot->tts_values, slot->tts_isnull);
 	}
