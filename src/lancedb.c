@@ -8,6 +8,7 @@
 #include "am/ivf.h"
 #include "am/scanreport.h"
 #include "worker/maint.h"
+#include "fdw/lance_fdw.h"
 #include "kernels/distance.h"
 #include "lancedb.h"
 #include "utils/builtins.h"
@@ -69,6 +70,7 @@ _PG_init(void)
 	lance_scan_report_init();
 	LanceMaintInit();
 	HnswInit();
+	LanceFdwInit();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("lancedb");

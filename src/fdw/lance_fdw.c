@@ -11,6 +11,7 @@
  */
 #include "fdw/lance_fdw.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "catalog/pg_authid.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_foreign_table.h"
+#include "catalog/pg_type.h"
 #include "catalog/pg_attribute.h"
 #include "commands/defrem.h"
 #include "commands/explain.h"
@@ -30,6 +32,13 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/cost.h"
+#include "optimizer/paths.h"
+#include "access/parallel.h"
+#include "port/atomics.h"
+#include "common/pg_prng.h"
+#include "commands/vacuum.h"
+#include "access/htup_details.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
@@ -38,6 +47,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/guc.h"
 
 /* ---- options ---- */
 
@@ -65,7 +75,53 @@ typedef struct LancePlanInfo
 	double		ntuples;		/* live rows of the planned version */
 	double		nbytes;			/* size of its data files */
 	int			nfields;		/* top-level fields */
+	int			nfragments;
 } LancePlanInfo;
+
+/*
+ * lancedb.lance_fdw_batch_rows: rows decoded per column at a time (rounded
+ * out to whole pages), which bounds a scan's memory on big fragments.
+ */
+static int	lance_fdw_batch_rows = 65536;
+
+/*
+ * Pages of big columns decode into buffers of tens of megabytes, freed
+ * after each batch.  glibc serves those with mmap/munmap, so every batch
+ * paid for fresh zeroed pages (page faults were 40% of a top-k scan).
+ * Once a backend scans a Lance dataset, such buffers come from the heap
+ * and are reused; up to 256 MB stays with the process between scans.
+ */
+static void
+tune_malloc(void)
+{
+	static bool done = false;
+
+	if (done)
+		return;
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+	done = true;
+}
+
+void
+LanceFdwInit(void)
+{
+	DefineCustomIntVariable("lancedb.lance_fdw_batch_rows",
+							"Rows of each column lance_fdw decodes at a time.",
+							"Whole pages are decoded; larger batches use more memory per column.",
+							&lance_fdw_batch_rows,
+							65536, 1, 1 << 24,
+							PGC_USERSET, GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+}
+
+/* Hidden columns a foreign table may declare (bigint). */
+typedef enum LanceHidden
+{
+	LANCE_HIDDEN_NONE,
+	LANCE_HIDDEN_ROWID,			/* _rowid: stable row id, else the address */
+	LANCE_HIDDEN_ROWADDR		/* _rowaddr: fragment id << 32 | offset */
+} LanceHidden;
 
 /* One column the query needs. */
 typedef struct LanceScanColumn
@@ -73,6 +129,11 @@ typedef struct LanceScanColumn
 	AttrNumber	attnum;
 	const char *name;			/* Lance field name */
 	int			field;			/* manifest field index, -1 if absent */
+	LanceHidden hidden;			/* a hidden column (field is -1) */
+	int			file;			/* data file of the current fragment, -1 if none */
+	uint64		span_start;		/* rows [span_start, span_end) are in vec */
+	uint64		span_end;
+	MemoryContext cxt;			/* vec's memory */
 	LanceConv	conv;
 	LanceVector vec;			/* current fragment's values */
 	bool		present;		/* vec holds this fragment's values */
@@ -90,6 +151,10 @@ typedef struct LanceScanState
 	uint64		row;			/* next row of the current fragment */
 	uint64		nrows;			/* physical rows of the current fragment */
 	uint8	   *deleted;		/* deletion bitmap or NULL */
+	uint64		fragment_id;	/* of the current fragment */
+	const LanceFragment *frag;	/* the current fragment */
+	uint64	   *rowids;			/* its stable row ids, or NULL */
+	bool		need_rowids;	/* a _rowid column is read */
 
 	/* data files open while a fragment is decoded; closed on error too */
 	int			maxfiles;
@@ -100,12 +165,50 @@ typedef struct LanceScanState
 	/* statistics for EXPLAIN ANALYZE */
 	uint64		bytes_read;
 	uint64		column_reads;
+
+	List	   *attnums;		/* attribute numbers read */
+	struct LanceParallelScan *pscan;	/* shared state of a parallel scan */
+
+	/* top-k vector search pushdown (ORDER BY vec <op> q LIMIT k) */
+	bool		topk;
+	int			topk_col;		/* index in cols of the vector column */
+	int			topk_metric;
+	int64		topk_k;
+	bool		topk_halfvec;
+	ExprState  *topk_query;
+	bool		topk_done;		/* winners below are ready */
+	int64		topk_n;			/* winners */
+	int64		topk_next;		/* next winner to return */
+	HeapTuple  *topk_tuples;	/* winners' rows, best first */
+	MemoryContext topkcxt;
+	uint64		topk_ranked;	/* rows whose distance was computed */
 } LanceScanState;
+
+/* A candidate of the top-k scan. */
+typedef struct LanceTopkItem
+{
+	double		dist;
+	int			frag;			/* index in the manifest's fragments */
+	uint32		row;			/* physical offset in the fragment */
+	bool		isnull;			/* NULL vector: sorts after every distance */
+	int64		slot;			/* where its vector is kept (see run_topk) */
+} LanceTopkItem;
+
+/*
+ * Shared by the processes of a parallel scan: they claim fragments from one
+ * counter, all at the version the leader chose.
+ */
+typedef struct LanceParallelScan
+{
+	pg_atomic_uint32 next_fragment;
+	uint64		version;
+} LanceParallelScan;
 
 /* Fields of ForeignScan.fdw_private */
 enum LanceFdwPrivate
 {
-	LANCE_PRIV_ATTNUMS			/* IntList of the attribute numbers needed */
+	LANCE_PRIV_ATTNUMS,			/* IntList of the attribute numbers needed */
+	LANCE_PRIV_TOPK				/* top-k only: IntList attno, metric, k, halfvec */
 };
 
 static void lanceGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid);
@@ -118,6 +221,17 @@ static TupleTableSlot *lanceIterateForeignScan(ForeignScanState *node);
 static void lanceReScanForeignScan(ForeignScanState *node);
 static void lanceEndForeignScan(ForeignScanState *node);
 static void lanceExplainForeignScan(ForeignScanState *node, ExplainState *es);
+static bool lanceAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
+									 BlockNumber *totalpages);
+static bool lanceIsForeignScanParallelSafe(PlannerInfo *root, RelOptInfo *rel,
+										   RangeTblEntry *rte);
+static Size lanceEstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt);
+static void lanceInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
+										  void *coordinate);
+static void lanceReInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
+											void *coordinate);
+static void lanceInitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc,
+											 void *coordinate);
 
 LANCEDB_FUNCTION(lance_fdw_handler);
 Datum
@@ -134,6 +248,12 @@ lance_fdw_handler(PG_FUNCTION_ARGS)
 	routine->EndForeignScan = lanceEndForeignScan;
 	routine->ExplainForeignScan = lanceExplainForeignScan;
 	routine->ImportForeignSchema = lance_fdw_import_schema;
+	routine->AnalyzeForeignTable = lanceAnalyzeForeignTable;
+	routine->IsForeignScanParallelSafe = lanceIsForeignScanParallelSafe;
+	routine->EstimateDSMForeignScan = lanceEstimateDSMForeignScan;
+	routine->InitializeDSMForeignScan = lanceInitializeDSMForeignScan;
+	routine->ReInitializeDSMForeignScan = lanceReInitializeDSMForeignScan;
+	routine->InitializeWorkerForeignScan = lanceInitializeWorkerForeignScan;
 
 	PG_RETURN_POINTER(routine);
 }
@@ -309,6 +429,7 @@ lanceGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 	for (i = 0; i < m->nfields; i++)
 		if (m->fields[i].parent < 0)
 			info->nfields++;
+	info->nfragments = m->nfragments;
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
 
@@ -380,6 +501,76 @@ lanceGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 									 NIL,
 #endif
 									 NIL));
+
+	/*
+	 * Top-k vector search: ORDER BY vec <op> q LIMIT k answered by reading
+	 * the vector column, ranking, and fetching the winners' other columns.
+	 * Its output is sorted, so no Sort is needed above it.
+	 */
+	{
+		LanceTopkPlan tk;
+
+		if (lance_fdw_topk_match(root, baserel, &tk))
+		{
+			double		k = Min((double) tk.k, baserel->rows);
+			double		vecpages = ceil(info->nbytes / Max(info->nfields, 1) / BLCKSZ);
+			Cost		tk_startup = baserel->baserestrictcost.startup +
+				seq_page_cost * vecpages +
+				(cpu_operator_cost + cpu_tuple_cost * 0.1) * info->ntuples;
+
+			add_path(baserel, (Path *)
+					 create_foreignscan_path(root, baserel, NULL, clamp_row_est(k),
+#if PG_VERSION_NUM >= 180000
+											 0,
+#endif
+											 tk_startup,
+											 tk_startup + cpu_tuple_cost * k * ncols,
+											 root->query_pathkeys, NULL, NULL,
+#if PG_VERSION_NUM >= 170000
+											 NIL,
+#endif
+											 list_make2(list_make4_int(tk.attno, tk.metric,
+																	   (int) tk.k, tk.halfvec),
+														tk.query)));
+		}
+	}
+
+	/*
+	 * A parallel scan: processes claim whole fragments, so more workers
+	 * than fragments would idle.  The worker count follows the data size
+	 * as for a heap scan.
+	 */
+	if (baserel->consider_parallel && baserel->lateral_relids == NULL && info->nfragments > 1)
+	{
+		int			workers = compute_parallel_worker(baserel, pages, -1,
+													  max_parallel_workers_per_gather);
+
+		workers = Min(workers, info->nfragments - 1);
+		if (workers > 0)
+		{
+			double		divisor = workers;
+			double		leader = 1.0 - 0.3 * workers;
+			ForeignPath *pp;
+
+			if (parallel_leader_participation && leader > 0)
+				divisor += leader;
+			pp = create_foreignscan_path(root, baserel, NULL, clamp_row_est(baserel->rows / divisor),
+#if PG_VERSION_NUM >= 180000
+										 0,
+#endif
+										 startup_cost,
+										 startup_cost + (total_cost - startup_cost) / divisor,
+										 NIL, NULL, NULL,
+#if PG_VERSION_NUM >= 170000
+										 NIL,
+#endif
+										 NIL);
+			pp->path.parallel_aware = true;
+			pp->path.parallel_safe = true;
+			pp->path.parallel_workers = workers;
+			add_partial_path(baserel, (Path *) pp);
+		}
+	}
 }
 
 static ForeignScan *
@@ -394,6 +585,17 @@ lanceGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 
 	/* no qual is pushed down: the executor checks them all */
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
+	if (best_path->fdw_private != NIL)
+	{
+		/* top-k: the query vector is evaluated when the scan starts */
+		List	   *tk = (List *) linitial(best_path->fdw_private);
+		Expr	   *query = (Expr *) lsecond(best_path->fdw_private);
+
+		if (!list_member_int(attnums, linitial_int(tk)))
+			attnums = lappend_int(attnums, linitial_int(tk));
+		return make_foreignscan(tlist, scan_clauses, baserel->relid, list_make1(query),
+								list_make2(attnums, tk), NIL, NIL, outer_plan);
+	}
 	return make_foreignscan(tlist, scan_clauses, baserel->relid, NIL,
 							list_make1(attnums), NIL, NIL, outer_plan);
 }
@@ -433,23 +635,20 @@ cleanup_files(void *arg)
 		}
 }
 
+/*
+ * Binds the columns the scan reads to the fields of st->manifest and sizes
+ * the per-fragment file table.
+ */
 static void
-lanceBeginForeignScan(ForeignScanState *node, int eflags)
+bind_columns(LanceScanState *st, Relation rel, List *attnums)
 {
-	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
-	Relation	rel = node->ss.ss_currentRelation;
 	TupleDesc	desc = RelationGetDescr(rel);
-	List	   *attnums = (List *) list_nth(plan->fdw_private, LANCE_PRIV_ATTNUMS);
-	LanceScanState *st = palloc0(sizeof(LanceScanState));
-	LanceManifest *m;
+	LanceManifest *m = st->manifest;
 	ListCell   *lc;
 	int			i;
 
-	node->fdw_state = st;
-	lance_fdw_get_target(RelationGetRelid(rel), &st->target);
-	/* the version is fixed here, for the whole scan including rescans */
-	m = st->manifest = lance_fdw_load_manifest(&st->target);
-
+	st->need_rowids = false;
+	st->maxfiles = 0;
 	st->ncols = list_length(attnums);
 	st->cols = palloc0(sizeof(LanceScanColumn) * Max(st->ncols, 1));
 	i = 0;
@@ -462,6 +661,8 @@ lanceBeginForeignScan(ForeignScanState *node, int eflags)
 
 		col->attnum = attr->attnum;
 		col->name = NameStr(attr->attname);
+		col->cxt = AllocSetContextCreate(CurrentMemoryContext, "lance_fdw column",
+										 ALLOCSET_DEFAULT_SIZES);
 		foreach(oc, colopts)
 		{
 			DefElem    *def = (DefElem *) lfirst(oc);
@@ -471,6 +672,19 @@ lanceBeginForeignScan(ForeignScanState *node, int eflags)
 		}
 		/* a column the dataset lacks reads as NULL */
 		col->field = lance_fdw_top_field(m, col->name);
+		if (col->field < 0 &&
+			(strcmp(col->name, "_rowid") == 0 || strcmp(col->name, "_rowaddr") == 0))
+		{
+			col->hidden = col->name[4] == 'i' ? LANCE_HIDDEN_ROWID : LANCE_HIDDEN_ROWADDR;
+			if (attr->atttypid != INT8OID)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+						 errmsg("column \"%s\" of foreign table \"%s\" must have type bigint to hold Lance's hidden %s",
+								NameStr(attr->attname), RelationGetRelationName(rel), col->name)));
+			if (col->hidden == LANCE_HIDDEN_ROWID)
+				st->need_rowids = true;
+			continue;
+		}
 		if (col->field >= 0 &&
 			!lance_fdw_conv_build(m, col->field, attr->atttypid, attr->atttypmod,
 								  NameStr(attr->attname), &col->conv))
@@ -486,6 +700,44 @@ lanceBeginForeignScan(ForeignScanState *node, int eflags)
 		st->maxfiles = Max(st->maxfiles, m->fragments[i].nfiles);
 	st->files = palloc0(sizeof(LanceFileReader) * Max(st->maxfiles, 1));
 	st->isopen = palloc0(sizeof(bool) * Max(st->maxfiles, 1));
+}
+
+static void
+lanceBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	Relation	rel = node->ss.ss_currentRelation;
+	LanceScanState *st = palloc0(sizeof(LanceScanState));
+
+	node->fdw_state = st;
+	tune_malloc();
+	st->attnums = (List *) list_nth(plan->fdw_private, LANCE_PRIV_ATTNUMS);
+	lance_fdw_get_target(RelationGetRelid(rel), &st->target);
+	/* the version is fixed here, for the whole scan including rescans */
+	st->manifest = lance_fdw_load_manifest(&st->target);
+	bind_columns(st, rel, st->attnums);
+
+	if (list_length(plan->fdw_private) > LANCE_PRIV_TOPK)
+	{
+		List	   *tk = (List *) list_nth(plan->fdw_private, LANCE_PRIV_TOPK);
+		AttrNumber	attno = linitial_int(tk);
+		int			i;
+
+		st->topk = true;
+		st->topk_metric = lsecond_int(tk);
+		st->topk_k = lthird_int(tk);
+		st->topk_halfvec = lfourth_int(tk);
+		st->topk_col = -1;
+		for (i = 0; i < st->ncols; i++)
+			if (st->cols[i].attnum == attno)
+				st->topk_col = i;
+		if (st->topk_col < 0)
+			elog(ERROR, "lance_fdw: top-k column %d is not read", attno);
+		st->topk_query = ExecInitExpr((Expr *) linitial(plan->fdw_exprs), (PlanState *) node);
+		st->topkcxt = AllocSetContextCreate(CurrentMemoryContext, "lance_fdw top-k",
+											ALLOCSET_DEFAULT_SIZES);
+	}
+
 	st->cleanup.func = cleanup_files;
 	st->cleanup.arg = st;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &st->cleanup);
@@ -493,14 +745,41 @@ lanceBeginForeignScan(ForeignScanState *node, int eflags)
 										ALLOCSET_DEFAULT_SIZES);
 }
 
-/* Reads the needed columns of fragment `fr` into st->cols[].vec. */
+/*
+ * Starts reading fragment `fr`: its deletion bitmap and row ids, and which
+ * data file holds each column.  Column values are decoded later, a batch of
+ * rows at a time (column_span), so memory stays bounded on big fragments.
+ */
 static void
-decode_fragment(LanceScanState *st, const LanceFragment *fr)
+begin_fragment(LanceScanState *st, const LanceFragment *fr)
 {
 	const LanceManifest *m = st->manifest;
 	LanceError	err = {0};
 	int			i;
 
+	st->fragment_id = fr->id;
+	st->frag = fr;
+	st->rowids = NULL;
+	st->deleted = NULL;
+	if (st->need_rowids && fr->row_ids != NULL)
+	{
+		st->rowids = palloc_extended(sizeof(uint64) * Max(fr->physical_rows, 1),
+									 MCXT_ALLOC_HUGE);
+		if (!lance_row_ids_decode(fr->row_ids, fr->row_ids_len, fr->physical_rows,
+								  st->rowids, &err))
+			lance_fdw_reader_error(&err, st->target.dataset);
+	}
+	else if (st->need_rowids && (m->reader_flags & LANCE_FLAG_STABLE_ROW_IDS))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("fragment " UINT64_FORMAT " of Lance dataset \"%s\" has %s row ids, which lance_fdw cannot read",
+						fr->id, st->target.dataset,
+						fr->external_row_ids ? "external" : "no")));
+	if (fr->id > (uint64) PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("fragment id " UINT64_FORMAT " of Lance dataset \"%s\" is too large for a row address",
+						fr->id, st->target.dataset)));
 	if (fr->deletion.present)
 	{
 		st->deleted = lance_deletion_load(st->target.dataset, fr->id, &fr->deletion,
@@ -512,73 +791,402 @@ decode_fragment(LanceScanState *st, const LanceFragment *fr)
 	{
 		LanceScanColumn *col = &st->cols[i];
 		const LanceDataFile *df;
-		int			k;
 
-		CHECK_FOR_INTERRUPTS();
 		col->present = false;
+		col->file = -1;
+		col->span_start = col->span_end = 0;
+		memset(&col->vec, 0, sizeof(col->vec));
+		MemoryContextReset(col->cxt);
 		if (col->field < 0 || (df = lance_fdw_field_file(m, fr, col->field)) == NULL)
 			continue;
-		if (df->major != 2 || (df->minor != 1 && df->minor != 2))
+		if (df->major != 2 || df->minor > 2)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("data file \"%s/data/%s\" uses Lance file format %u.%u, which lance_fdw cannot read yet",
 							st->target.dataset, df->path, df->major, df->minor),
-					 errhint("lance_fdw reads file formats 2.1 and 2.2.")));
-		k = (int) (df - fr->files);
-		if (!st->isopen[k])
-		{
-			char	   *path = psprintf("%s/data/%s", st->target.dataset, df->path);
+					 errhint("lance_fdw reads file formats 2.0, 2.1 and 2.2.")));
+		col->file = (int) (df - fr->files);
+		col->present = true;
+	}
+}
 
-			if (!lance_file_open(&st->files[k], path, &err))
-			{
-				close_files(st);
-				lance_fdw_reader_error(&err, st->target.dataset);
-			}
-			st->isopen[k] = true;
-		}
-		if (!lance_read_field(&st->files[k], m, df, col->field, &col->vec, &err))
-		{
-			close_files(st);
+/*
+ * Makes col->vec hold row r of the current fragment: when it does not,
+ * decodes rows [r, end) (rounded out to whole pages) in place of the
+ * previous batch.
+ */
+static void
+column_span(LanceScanState *st, LanceScanColumn *col, uint64 r, uint64 end)
+{
+	const LanceFragment *fr = st->frag;
+	const LanceDataFile *df = &fr->files[col->file];
+	LanceFileReader *f = &st->files[col->file];
+	LanceError	err = {0};
+	MemoryContext old;
+	uint64		span;
+
+	if (r >= col->span_start && r < col->span_end)
+		return;
+	CHECK_FOR_INTERRUPTS();
+	if (!st->isopen[col->file])
+	{
+		char	   *path;
+
+		old = MemoryContextSwitchTo(st->fragcxt);
+		path = psprintf("%s/data/%s", st->target.dataset, df->path);
+		if (!lance_file_open(f, path, &err))
 			lance_fdw_reader_error(&err, st->target.dataset);
-		}
-		if (col->vec.n != fr->physical_rows)
-		{
-			close_files(st);
+		st->isopen[col->file] = true;
+		MemoryContextSwitchTo(old);
+		if (f->nrows != fr->physical_rows)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("data file \"%s/data/%s\" has " UINT64_FORMAT " rows of column \"%s\", but its fragment has " UINT64_FORMAT,
-							st->target.dataset, df->path, col->vec.n, col->name,
-							fr->physical_rows)));
-		}
-		col->present = true;
-		st->column_reads++;
+					 errmsg("data file \"%s\" has " UINT64_FORMAT " rows, but its fragment has " UINT64_FORMAT,
+							path, f->nrows, fr->physical_rows)));
 	}
-	/* descriptors are not kept between fragments */
+	MemoryContextReset(col->cxt);
+	memset(&col->vec, 0, sizeof(col->vec));
+	col->span_start = col->span_end = 0;
+	old = MemoryContextSwitchTo(col->cxt);
+	if (!lance_read_field_range(f, st->manifest, df, col->field, r, Max(end, r + 1),
+								&col->vec, &span, &err))
+		lance_fdw_reader_error(&err, st->target.dataset);
+	MemoryContextSwitchTo(old);
+	col->span_start = span;
+	col->span_end = span + col->vec.n;
+	st->column_reads++;
+}
+
+/* End of the batch that starts at row r of the current fragment. */
+static inline uint64
+batch_end(LanceScanState *st, uint64 r)
+{
+	return Min(st->frag->physical_rows, r + (uint64) lance_fdw_batch_rows);
+}
+
+/* Forgets the current fragment: closes its files, frees its memory. */
+static void
+reset_fragment(LanceScanState *st)
+{
+	int			i;
+
 	close_files(st);
+	MemoryContextReset(st->fragcxt);
+	for (i = 0; i < st->ncols; i++)
+	{
+		MemoryContextReset(st->cols[i].cxt);
+		memset(&st->cols[i].vec, 0, sizeof(st->cols[i].vec));
+		st->cols[i].present = false;
+		st->cols[i].span_start = st->cols[i].span_end = 0;
+	}
+	st->frag = NULL;
+	st->deleted = NULL;
+	st->rowids = NULL;
+	st->row = st->nrows = 0;
 }
 
 /* Moves to the next fragment with rows; false at the end of the scan. */
 static bool
 next_fragment(LanceScanState *st)
 {
-	while (st->next_fragment < st->manifest->nfragments)
+	for (;;)
 	{
-		const LanceFragment *fr = &st->manifest->fragments[st->next_fragment++];
+		const LanceFragment *fr;
 		MemoryContext old;
+		int			k;
+
+		if (st->pscan)
+		{
+			uint32		claimed = pg_atomic_fetch_add_u32(&st->pscan->next_fragment, 1);
+
+			k = (int) Min(claimed, (uint32) st->manifest->nfragments);
+		}
+		else
+			k = st->next_fragment++;
+		if (k >= st->manifest->nfragments)
+			break;
+		fr = &st->manifest->fragments[k];
 
 		CHECK_FOR_INTERRUPTS();
-		MemoryContextReset(st->fragcxt);
-		st->deleted = NULL;
-		st->row = st->nrows = 0;
+		reset_fragment(st);
 		if (fr->physical_rows == 0)
 			continue;
 		old = MemoryContextSwitchTo(st->fragcxt);
-		decode_fragment(st, fr);
+		begin_fragment(st, fr);
 		MemoryContextSwitchTo(old);
 		st->nrows = fr->physical_rows;
 		return true;
 	}
 	return false;
+}
+
+/*
+ * Fills `slot` with row r of the current fragment (values in the current
+ * context); columns not decoded that far decode rows [r, end).
+ */
+static void
+fill_slot(LanceScanState *st, TupleTableSlot *slot, uint64 r, uint64 end, int skip)
+{
+	int			i;
+
+	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+	for (i = 0; i < st->ncols; i++)
+	{
+		LanceScanColumn *col = &st->cols[i];
+		AttrNumber	a = col->attnum - 1;
+
+		if (i == skip)
+			continue;
+		if (col->present)
+		{
+			column_span(st, col, r, end);
+			slot->tts_values[a] = lance_fdw_conv_datum(&col->conv, &col->vec, r - col->span_start,
+													   &slot->tts_isnull[a]);
+		}
+		else if (col->hidden != LANCE_HIDDEN_NONE)
+		{
+			uint64		addr = (st->fragment_id << 32) | r;
+			uint64		v = col->hidden == LANCE_HIDDEN_ROWID && st->rowids ? st->rowids[r] : addr;
+
+			if (v > (uint64) PG_INT64_MAX)
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("Lance row id " UINT64_FORMAT " is out of range for bigint", v)));
+			slot->tts_values[a] = Int64GetDatum((int64) v);
+			slot->tts_isnull[a] = false;
+		}
+	}
+}
+
+/* Worse-first order of the top-k heap: larger distance, then later row. */
+static inline bool
+topk_worse(const LanceTopkItem *a, const LanceTopkItem *b)
+{
+	if (a->isnull != b->isnull)
+		return a->isnull;
+	if (!a->isnull && a->dist != b->dist)
+	{
+		/* NaN sorts after every number, as in float8 ORDER BY */
+		if (isnan(a->dist) || isnan(b->dist))
+			return isnan(a->dist) && !isnan(b->dist);
+		return a->dist > b->dist;
+	}
+	if (a->frag != b->frag)
+		return a->frag > b->frag;
+	return a->row > b->row;
+}
+
+static void
+heap_sift_down(LanceTopkItem *h, int64 n, int64 i)
+{
+	for (;;)
+	{
+		int64		l = 2 * i + 1,
+					w = i;
+		LanceTopkItem t;
+
+		if (l < n && topk_worse(&h[l], &h[w]))
+			w = l;
+		if (l + 1 < n && topk_worse(&h[l + 1], &h[w]))
+			w = l + 1;
+		if (w == i)
+			return;
+		t = h[i];
+		h[i] = h[w];
+		h[w] = t;
+		i = w;
+	}
+}
+
+static void
+heap_sift_up(LanceTopkItem *h, int64 i)
+{
+	while (i > 0)
+	{
+		int64		p = (i - 1) / 2;
+		LanceTopkItem t;
+
+		if (!topk_worse(&h[i], &h[p]))
+			return;
+		t = h[i];
+		h[i] = h[p];
+		h[p] = t;
+		i = p;
+	}
+}
+
+static int
+topk_cmp(const void *a, const void *b)
+{
+	const LanceTopkItem *x = a;
+	const LanceTopkItem *y = b;
+
+	return topk_worse(x, y) ? 1 : topk_worse(y, x) ? -1 : 0;
+}
+
+/*
+ * Runs the top-k search: ranks every live row by the distance of its
+ * vector to the query (reading only the vector column), keeps the k best
+ * in a bounded heap, then decodes the other columns of the fragments that
+ * hold winners and keeps the winners' rows, best first.
+ */
+static void
+run_topk(ForeignScanState *node)
+{
+	LanceScanState *st = (LanceScanState *) node->fdw_state;
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	LanceScanColumn *vcol = &st->cols[st->topk_col];
+	const LanceManifest *m = st->manifest;
+	MemoryContext old;
+	LanceTopkItem *heap;
+	int64		n = 0;
+	int64		k = st->topk_k;
+	Datum		qd;
+	bool		qnull;
+	const void *q = NULL;
+	int			qdim = 0;
+	int			f;
+	int64		i;
+	uint8	   *store;			/* the candidates' vectors, k slots */
+	uint32		store_width;
+
+	MemoryContextReset(st->topkcxt);
+	st->topk_n = st->topk_next = 0;
+	st->topk_ranked = 0;
+	qd = ExecEvalExprSwitchContext(st->topk_query, econtext, &qnull);
+	old = MemoryContextSwitchTo(st->topkcxt);
+	if (!qnull)
+		q = lance_fdw_topk_query(qd, st->topk_halfvec, &qdim);
+	heap = palloc_extended(sizeof(LanceTopkItem) * k, MCXT_ALLOC_HUGE);
+	MemoryContextSwitchTo(old);
+	store = NULL;
+	store_width = 0;
+
+	for (f = 0; f < m->nfragments; f++)
+	{
+		const LanceFragment *fr = &m->fragments[f];
+		uint64		r;
+		uint32		dim = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		reset_fragment(st);
+		if (fr->physical_rows == 0)
+			continue;
+		if (fr->physical_rows > PG_UINT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("fragment " UINT64_FORMAT " of Lance dataset \"%s\" has too many rows",
+							fr->id, st->target.dataset)));
+		old = MemoryContextSwitchTo(st->fragcxt);
+		begin_fragment(st, fr);
+		MemoryContextSwitchTo(old);
+		for (r = 0; r < fr->physical_rows; r++)
+		{
+			LanceTopkItem it;
+			uint64		v;
+
+			if (st->deleted && ((st->deleted[r >> 3] >> (r & 7)) & 1))
+				continue;
+			if ((r & 0xffff) == 0)
+				CHECK_FOR_INTERRUPTS();
+			/* only the vector column is decoded, a batch at a time */
+			if (vcol->present && r >= vcol->span_end)
+			{
+				column_span(st, vcol, r, batch_end(st, r));
+				dim = vcol->vec.width / (st->topk_halfvec ? 2 : 4);
+				if (q != NULL && (int) dim != qdim)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_EXCEPTION),
+							 errmsg("different vector dimensions %u and %d", dim, qdim)));
+			}
+			v = r - vcol->span_start;
+			it.frag = f;
+			it.row = (uint32) r;
+			it.isnull = q == NULL || !vcol->present || !lance_vector_is_valid(&vcol->vec, v);
+			it.dist = it.isnull ? 0 :
+				lance_fdw_topk_distance(st->topk_metric, st->topk_halfvec,
+										vcol->vec.values + v * vcol->vec.width, q, dim);
+			st->topk_ranked++;
+			if (n < k)
+				it.slot = n;
+			else if (topk_worse(&heap[0], &it))
+				it.slot = heap[0].slot;
+			else
+				continue;
+			/* keep the vector: the winners' vectors are not read twice */
+			if (!it.isnull)
+			{
+				if (store == NULL)
+				{
+					store_width = vcol->vec.width;
+					store = MemoryContextAllocExtended(st->topkcxt, (Size) k * store_width,
+													   MCXT_ALLOC_HUGE);
+				}
+				if (vcol->vec.width != store_width)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_CORRUPTED),
+							 errmsg("vectors of column \"%s\" differ in size", vcol->name)));
+				memcpy(store + it.slot * store_width, vcol->vec.values + v * store_width, store_width);
+			}
+			if (n < k)
+			{
+				heap[n] = it;
+				heap_sift_up(heap, n++);
+			}
+			else
+			{
+				heap[0] = it;
+				heap_sift_down(heap, n, 0);
+			}
+		}
+	}
+	qsort(heap, n, sizeof(LanceTopkItem), topk_cmp);
+
+	/* fetch the winners' rows, one fragment at a time */
+	st->topk_tuples = MemoryContextAllocZero(st->topkcxt, sizeof(HeapTuple) * Max(n, 1));
+	for (f = 0; f < m->nfragments; f++)
+	{
+		bool		any = false;
+
+		for (i = 0; i < n && !any; i++)
+			any = heap[i].frag == f;
+		if (!any)
+			continue;
+		reset_fragment(st);
+		old = MemoryContextSwitchTo(st->fragcxt);
+		begin_fragment(st, &m->fragments[f]);
+		MemoryContextSwitchTo(old);
+		for (i = 0; i < n; i++)
+		{
+			if (heap[i].frag != f)
+				continue;
+			ExecClearTuple(slot);
+			ResetExprContext(econtext);
+			old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+			/* a winner's row alone: the pages that hold it, its kept vector */
+			fill_slot(st, slot, heap[i].row, heap[i].row + 1, st->topk_col);
+			if (!heap[i].isnull && vcol->present)
+			{
+				LanceVector one = {0};
+
+				one.type = vcol->conv.src;
+				one.n = 1;
+				one.width = store_width;
+				one.values = store + heap[i].slot * store_width;
+				one.values_len = store_width;
+				slot->tts_values[vcol->attnum - 1] =
+					lance_fdw_conv_datum(&vcol->conv, &one, 0, &slot->tts_isnull[vcol->attnum - 1]);
+			}
+			MemoryContextSwitchTo(st->topkcxt);
+			st->topk_tuples[i] = heap_form_tuple(slot->tts_tupleDescriptor,
+												 slot->tts_values, slot->tts_isnull);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	reset_fragment(st);
+	st->topk_n = n;
+	st->topk_done = true;
 }
 
 static TupleTableSlot *
@@ -587,7 +1195,17 @@ lanceIterateForeignScan(ForeignScanState *node)
 	LanceScanState *st = (LanceScanState *) node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	uint64		r;
-	int			i;
+
+	if (st->topk)
+	{
+		if (!st->topk_done)
+			run_topk(node);
+		ExecClearTuple(slot);
+		if (st->topk_next >= st->topk_n)
+			return slot;
+		ExecForceStoreHeapTuple(st->topk_tuples[st->topk_next++], slot, false);
+		return slot;
+	}
 
 	ExecClearTuple(slot);
 	for (;;)
@@ -607,16 +1225,7 @@ lanceIterateForeignScan(ForeignScanState *node)
 	}
 
 	/* values are built in the per-tuple context the executor resets */
-	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
-	for (i = 0; i < st->ncols; i++)
-	{
-		LanceScanColumn *col = &st->cols[i];
-		AttrNumber	a = col->attnum - 1;
-
-		if (col->present)
-			slot->tts_values[a] = lance_fdw_conv_datum(&col->conv, &col->vec, r,
-													   &slot->tts_isnull[a]);
-	}
+	fill_slot(st, slot, r, batch_end(st, r), -1);
 	return ExecStoreVirtualTuple(slot);
 }
 
@@ -625,10 +1234,10 @@ lanceReScanForeignScan(ForeignScanState *node)
 {
 	LanceScanState *st = (LanceScanState *) node->fdw_state;
 
-	MemoryContextReset(st->fragcxt);
+	reset_fragment(st);
 	st->next_fragment = 0;
-	st->row = st->nrows = 0;
-	st->deleted = NULL;
+	/* the query vector may depend on parameters: rank again */
+	st->topk_done = false;
 }
 
 static void
@@ -641,6 +1250,162 @@ lanceEndForeignScan(ForeignScanState *node)
 	close_files(st);
 	MemoryContextDelete(st->fragcxt);
 	st->fragcxt = NULL;
+}
+
+/* ---- ANALYZE ---- */
+
+/*
+ * Samples targrows live rows uniformly (reservoir sampling over every
+ * fragment of the version a scan would read now).
+ */
+static int
+lance_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
+						  double *totalrows, double *totaldeadrows)
+{
+	LanceScanState *st = palloc0(sizeof(LanceScanState));
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "lance_fdw analyze row",
+												 ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old;
+	List	   *attnums = NIL;
+	double		seen = 0;
+	int			numrows = 0;
+	int			i;
+
+	tune_malloc();
+	for (i = 1; i <= desc->natts; i++)
+		if (!TupleDescAttr(desc, i - 1)->attisdropped)
+			attnums = lappend_int(attnums, i);
+	lance_fdw_get_target(RelationGetRelid(rel), &st->target);
+	st->manifest = lance_fdw_load_manifest(&st->target);
+	bind_columns(st, rel, attnums);
+	st->cleanup.func = cleanup_files;
+	st->cleanup.arg = st;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &st->cleanup);
+	st->fragcxt = AllocSetContextCreate(CurrentMemoryContext, "lance_fdw fragment",
+										ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		uint64		r;
+		int			slotno;
+
+		if (st->row >= st->nrows)
+		{
+			vacuum_delay_point();
+			if (!next_fragment(st))
+				break;
+			continue;
+		}
+		r = st->row++;
+		if (st->deleted && ((st->deleted[r >> 3] >> (r & 7)) & 1))
+			continue;
+		seen += 1;
+		if (numrows < targrows)
+			slotno = numrows++;
+		else
+		{
+			/* algorithm R: row number `seen` replaces one with p = targrows / seen */
+			uint64		j = pg_prng_uint64_range(&pg_global_prng_state, 0, (uint64) seen - 1);
+
+			if (j >= (uint64) targrows)
+				continue;
+			slotno = (int) j;
+			heap_freetuple(rows[slotno]);
+		}
+		if (((uint64) seen & 0xfff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(rowcxt);
+		old = MemoryContextSwitchTo(rowcxt);
+		ExecClearTuple(slot);
+		fill_slot(st, slot, r, batch_end(st, r), -1);
+		MemoryContextSwitchTo(old);
+		rows[slotno] = heap_form_tuple(desc, slot->tts_values, slot->tts_isnull);
+	}
+	close_files(st);
+	MemoryContextDelete(st->fragcxt);
+	MemoryContextDelete(rowcxt);
+	ExecDropSingleTupleTableSlot(slot);
+
+	*totalrows = seen;
+	*totaldeadrows = 0;
+	ereport(elevel,
+			(errmsg("\"%s\": Lance dataset version " UINT64_FORMAT ", %.0f live rows, %d rows in sample",
+					RelationGetRelationName(rel), st->manifest->version, seen, numrows)));
+	return numrows;
+}
+
+static bool
+lanceAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func, BlockNumber *totalpages)
+{
+	LanceFdwTarget target;
+	LanceManifest *m;
+	double		bytes = 0;
+	int			i,
+				j;
+
+	lance_fdw_get_target(RelationGetRelid(relation), &target);
+	m = lance_fdw_load_manifest(&target);
+	for (i = 0; i < m->nfragments; i++)
+		for (j = 0; j < m->fragments[i].nfiles; j++)
+			bytes += (double) m->fragments[i].files[j].size_bytes;
+	*totalpages = (BlockNumber) Min(ceil(bytes / BLCKSZ), (double) MaxBlockNumber);
+	if (*totalpages == 0)
+		*totalpages = 1;
+	*func = lance_acquire_sample_rows;
+	return true;
+}
+
+/* ---- parallel scan ---- */
+
+static bool
+lanceIsForeignScanParallelSafe(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
+{
+	/* workers read the same files; nothing is backend-local */
+	return true;
+}
+
+static Size
+lanceEstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt)
+{
+	return sizeof(LanceParallelScan);
+}
+
+static void
+lanceInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt, void *coordinate)
+{
+	LanceScanState *st = (LanceScanState *) node->fdw_state;
+	LanceParallelScan *ps = (LanceParallelScan *) coordinate;
+
+	pg_atomic_init_u32(&ps->next_fragment, 0);
+	ps->version = st->manifest->version;
+	st->pscan = ps;
+}
+
+static void
+lanceReInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt, void *coordinate)
+{
+	LanceParallelScan *ps = (LanceParallelScan *) coordinate;
+
+	pg_atomic_write_u32(&ps->next_fragment, 0);
+}
+
+static void
+lanceInitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc, void *coordinate)
+{
+	LanceScanState *st = (LanceScanState *) node->fdw_state;
+	LanceParallelScan *ps = (LanceParallelScan *) coordinate;
+
+	st->pscan = ps;
+	/* a commit since the leader started: read the leader's version */
+	if (st->manifest->version != ps->version)
+	{
+		st->target.version = ps->version;
+		st->target.tag = NULL;
+		st->manifest = lance_fdw_load_manifest(&st->target);
+		bind_columns(st, node->ss.ss_currentRelation, st->attnums);
+	}
 }
 
 static void
@@ -657,6 +1422,7 @@ lanceExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	initStringInfo(&cols);
 	for (i = 0; i < st->ncols; i++)
 		appendStringInfo(&cols, "%s%s%s", cols.len > 0 ? ", " : "", st->cols[i].name,
+						 st->cols[i].hidden != LANCE_HIDDEN_NONE ? " (hidden)" :
 						 st->cols[i].field < 0 ? " (absent)" : "");
 
 	ExplainPropertyText("Lance Dataset", st->target.dataset, es);
@@ -664,6 +1430,16 @@ lanceExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	ExplainPropertyInteger("Lance Fragments", NULL, m->nfragments, es);
 	ExplainPropertyInteger("Lance Data Files", NULL, nfiles, es);
 	ExplainPropertyText("Lance Columns", cols.len > 0 ? cols.data : "(none)", es);
+	if (st->topk)
+	{
+		char	   *desc = psprintf("%s distance on %s, k = " INT64_FORMAT,
+									lance_fdw_metric_name(st->topk_metric),
+									st->cols[st->topk_col].name, st->topk_k);
+
+		ExplainPropertyText("Lance Top-K", desc, es);
+	}
+	if (es->analyze && st->topk)
+		ExplainPropertyUInteger("Lance Rows Ranked", NULL, st->topk_ranked, es);
 	if (es->analyze)
 	{
 		ExplainPropertyUInteger("Lance Column Reads", NULL, st->column_reads, es);

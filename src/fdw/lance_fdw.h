@@ -19,6 +19,7 @@
 
 #include "lancedb.h"
 #include "nodes/pg_list.h"
+#include "nodes/primnodes.h"
 
 /* Where a foreign table's rows come from. */
 typedef struct LanceFdwTarget
@@ -27,6 +28,10 @@ typedef struct LanceFdwTarget
 	uint64		version;		/* option "version"; 0 = not set */
 	char	   *tag;			/* option "tag", or NULL */
 } LanceFdwTarget;
+
+/* ---- lance_fdw.c ---- */
+
+extern void LanceFdwInit(void);
 
 /* ---- lance_fdw_dataset.c ---- */
 
@@ -86,6 +91,27 @@ extern bool lance_fdw_conv_build(const LanceManifest *m, int field, Oid typid, i
 								 const char *colname, LanceConv *conv);
 extern Datum lance_fdw_conv_datum(const LanceConv *conv, const LanceVector *v, uint64 i,
 								  bool *isnull);
+
+/* ---- lance_fdw_topk.c ---- */
+
+/* ORDER BY <column> <distance op> <query> LIMIT k, as planned. */
+typedef struct LanceTopkPlan
+{
+	AttrNumber	attno;			/* the vector column */
+	int			metric;			/* 0 <->, 1 <#>, 2 <=>, 3 <+> */
+	int64		k;				/* LIMIT (plus OFFSET) */
+	bool		halfvec;		/* halfvec rather than vector operands */
+	Expr	   *query;			/* the query vector expression */
+} LanceTopkPlan;
+
+struct PlannerInfo;
+struct RelOptInfo;
+extern bool lance_fdw_topk_match(struct PlannerInfo *root, struct RelOptInfo *baserel,
+								 LanceTopkPlan *out);
+extern const char *lance_fdw_metric_name(int metric);
+extern const void *lance_fdw_topk_query(Datum d, bool halfvec, int *dim);
+extern double lance_fdw_topk_distance(int metric, bool halfvec, const void *x, const void *q,
+									  int dim);
 
 /* ---- lance_fdw_import.c ---- */
 

@@ -42,9 +42,13 @@ cmp_names(const ListCell *a, const ListCell *b)
 	return strcmp((const char *) lfirst(a), (const char *) lfirst(b));
 }
 
-/* CREATE FOREIGN TABLE for dataset `name`, or NULL to skip it. */
+/*
+ * CREATE FOREIGN TABLE for dataset `name`, or NULL to skip it.  With
+ * `hidden`, the hidden _rowid and _rowaddr columns are added (unless the
+ * dataset has fields of those names).
+ */
 static char *
-table_command(const char *uri, const char *name, const char *server)
+table_command(const char *uri, const char *name, const char *server, bool hidden)
 {
 	LanceFdwTarget target = {0};
 	LanceManifest *m;
@@ -98,6 +102,16 @@ table_command(const char *uri, const char *name, const char *server)
 			appendStringInfoString(&buf, " NOT NULL");
 		first = false;
 	}
+	if (hidden)
+	{
+		if (lance_fdw_top_field(m, "_rowid") < 0)
+		{
+			appendStringInfo(&buf, "%s\n  _rowid bigint NOT NULL", first ? "" : ",");
+			first = false;
+		}
+		if (lance_fdw_top_field(m, "_rowaddr") < 0)
+			appendStringInfo(&buf, "%s\n  _rowaddr bigint NOT NULL", first ? "" : ",");
+	}
 	appendStringInfo(&buf, "\n) SERVER %s OPTIONS (table %s)",
 					 quote_identifier(server), quote_literal_cstr(name));
 	return buf.data;
@@ -114,7 +128,21 @@ lance_fdw_import_schema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 	struct dirent *de;
 	ListCell   *lc;
 	MemoryContext tmp;
+	bool		hidden = false;
 
+	/* statement options: hidden_columns adds _rowid and _rowaddr */
+	foreach(lc, stmt->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "hidden_columns") == 0)
+			hidden = defGetBoolean(def);
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\" of IMPORT FOREIGN SCHEMA", def->defname),
+					 errhint("The only option is hidden_columns.")));
+	}
 	foreach(lc, server->options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
@@ -154,7 +182,7 @@ lance_fdw_import_schema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 
 		CHECK_FOR_INTERRUPTS();
 		old = MemoryContextSwitchTo(tmp);
-		cmd = table_command(uri, (const char *) lfirst(lc), server->servername);
+		cmd = table_command(uri, (const char *) lfirst(lc), server->servername, hidden);
 		MemoryContextSwitchTo(old);
 		if (cmd != NULL)
 			commands = lappend(commands, pstrdup(cmd));

@@ -2,10 +2,13 @@
  * fuzz_lance_page.c
  *	  libFuzzer target: decoding of one 2.1+ page (PageLayout protobuf and its
  *	  buffers: mini-block chunks, rep/def levels, bit-packing, FSST,
- *	  dictionaries, RLE, LZ4/ZSTD, full-zip, constant).
+ *	  dictionaries, RLE, LZ4/ZSTD, full-zip, constant), or of one 2.0 page
+ *	  (ArrayEncoding tree: flat, nullable, fixed_size_list, binary,
+ *	  dictionary, FSST, constant).
  *
- * Input: u8 leaf type, u8 number of buffers (<= 8), u32 row count, u32
- * layout length, the layout, then per buffer a u32 length and the bytes.
+ * Input: u8 leaf type (bit 7 set: a 2.0 page), u8 number of buffers
+ * (<= 8), u32 row count, u32 layout length, the layout, then per buffer a
+ * u32 length and the bytes.
  * make_seeds.py turns pages of real LanceDB files into this format.
  */
 #include "fdw/lance/lance_file.h"
@@ -62,7 +65,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			lens[i] = bl;
 			pos += bl;
 		}
-		lance_fuzz_decode_page(layout, llen, bufs, lens, nb, nrows, &t, &err);
+		if (data[0] & 0x80)
+			lance_fuzz_decode_page20(layout, llen, bufs, lens, nb, nrows, &t, &err);
+		else
+			lance_fuzz_decode_page(layout, llen, bufs, lens, nb, nrows, &t, &err);
 	}
 	return 0;
 }

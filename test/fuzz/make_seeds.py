@@ -2,7 +2,8 @@
 """Builds seed corpora for the Lance fuzz targets from datasets made by
 test/lance/gen_datasets.mjs:  make_seeds.py DATADIR OUTDIR
 OUTDIR/manifest: manifests (selector byte 0), deletion files (2, 3);
-OUTDIR/page: every page of every data file in the fuzz_lance_page format."""
+OUTDIR/page: every page of every data file in the fuzz_lance_page format
+(2.0 pages with bit 7 of the type byte set)."""
 import os, struct, sys
 
 TYPES = {"int64": 0, "int32": 1, "int16": 2, "int8": 3, "uint32": 4, "float": 5,
@@ -49,14 +50,14 @@ def packed(v):
     return out
 
 
-def leaf_types(d):
+def leaf_types(d, every=False):
+    """Types of the file's columns: leaves (2.1+) or every field (2.0)."""
     gbo, = struct.unpack('<Q', d[-24:-16])
     p, l = struct.unpack('<QQ', d[gbo:gbo + 16])
     schema = [v for f, v in fields(d[p:p + l]) if f == 1][0]
     flds = [dict(fields(v)) for f, v in fields(schema) if f == 1]
-    ids = {fl.get(3, 0) for fl in flds}
     parents = {fl.get(4, 0) for fl in flds}
-    return [fl[5].decode() for fl in flds if fl.get(3, 0) not in parents]
+    return [fl[5].decode() for fl in flds if every or fl.get(3, 0) not in parents]
 
 
 def main(src, out):
@@ -74,11 +75,13 @@ def main(src, out):
             elif name.endswith('.bin'):
                 open(f'{out}/manifest/r{n}', 'wb').write(b'\3' + d); n += 1
             elif name.endswith('.lance') and '/data' in root and d[-6:-4] != b'\0\0':
-                if struct.unpack('<HH', d[-8:-4]) not in ((2, 1), (2, 2)):
+                ver = struct.unpack('<HH', d[-8:-4])
+                if ver not in ((0, 3), (2, 1), (2, 2)):
                     continue
+                v20 = ver == (0, 3)
                 cmo, = struct.unpack('<Q', d[-32:-24])
                 ncols, = struct.unpack('<I', d[-12:-8])
-                types = leaf_types(d)
+                types = leaf_types(d, v20)
                 for c in range(min(ncols, len(types))):
                     p, l = struct.unpack('<QQ', d[cmo + 16 * c:cmo + 16 * c + 16])
                     for f, pg in fields(d[p:p + l]):
@@ -93,7 +96,7 @@ def main(src, out):
                         layout = dict(fields(anyv))[2]
                         if sum(sizes) > 200000 or types[c] not in TYPES:
                             continue
-                        seed = struct.pack('<BBII', TYPES[types[c]], len(offs),
+                        seed = struct.pack('<BBII', TYPES[types[c]] | (0x80 if v20 else 0), len(offs),
                                            rows[0] if rows else 0, len(layout)) + layout
                         for o, s in zip(offs, sizes):
                             seed += struct.pack('<I', s) + d[o:o + s]

@@ -90,8 +90,10 @@ function prim(type, values, isNull, length = values.length) {
 	return arrow.makeData({ type, length, nullCount, nullBitmap, data: values });
 }
 
-// One batch of `n` rows starting at id `start`.
-function makeBatch(start, n, seed) {
+// One batch of `n` rows starting at id `start`.  structNulls = false keeps
+// the struct column valid (LanceDB 0.39 refuses null structs in file
+// format 2.0, which cannot store struct validity).
+function makeBatch(start, n, seed, structNulls = true) {
 	const r = rng(seed);
 	const ids = BigInt64Array.from({ length: n }, (_, i) => BigInt(start + i));
 	const nul = (k) => (i) => (start + i) % k === 0;
@@ -160,7 +162,7 @@ function makeBatch(start, n, seed) {
 	{
 		const a = prim(new arrow.Int32(), Int32Array.from({ length: n }, (_, i) => start + i), nul(3));
 		const b = strs((i) => `b${(start + i) % 50}`, nul(4));
-		const [nb, nc] = validity(n, nul(12));
+		const [nb, nc] = validity(n, structNulls ? nul(12) : () => false);
 		cols.st = arrow.makeData({ type: SCHEMA.fields.find((f) => f.name === 'st').type,
 			length: n, nullCount: nc, nullBitmap: nb, children: [a, b] });
 	}
@@ -309,19 +311,23 @@ async function generate(lib, tag) {
 		['alltypes_v22', { new_table_data_storage_version: '2.2' }]];
 	for (const [name, storageOptions] of specs) {
 		let t;
+		let sn = true;
 		try {
 			t = await db.createTable(name, makeBatch(0, 3000, 1), { storageOptions });
 		} catch (e) {
-			console.error(`${tag}/${name}: skipped (${e.message.split('\n')[0]})`);
-			continue;
+			if (!/struct validity/.test(e.message))
+				throw e;
+			console.error(`${tag}/${name}: without null structs (${e.message.split('\n')[0]})`);
+			sn = false;
+			t = await db.createTable(name, makeBatch(0, 3000, 1, sn), { storageOptions });
 		}
-		await t.add(makeBatch(3000, 1500, 2));
+		await t.add(makeBatch(3000, 1500, 2, sn));
 		await (await t.tags()).create('first_two', 2);
-		await t.add(makeBatch(4500, 700, 3));
+		await t.add(makeBatch(4500, 700, 3, sn));
 		await t.delete('id % 97 = 5');
 		await t.update({ where: 'id < 20', values: { i32: '-1' } });
 		await (await t.tags()).create('after_update', await t.version());
-		await t.add(makeBatch(5200, 10, 4));
+		await t.add(makeBatch(5200, 10, 4, sn));
 		made.push([name, t]);
 	}
 

@@ -152,9 +152,13 @@ open_common(LanceFileReader *f, LanceError *err)
 	ncols = lance_le32(foot + 28);
 	f->major = lance_le16(foot + 32);
 	f->minor = lance_le16(foot + 34);
+	/* format 2.0 files carry footer version 0.3 */
 	if (f->major == 0 && f->minor == 3)
-		return lance_fail(err, "file \"%s\": Lance file format 2.0 is not supported yet", f->r.name);
-	if (f->major != 2 || (f->minor != 1 && f->minor != 2))
+	{
+		f->major = 2;
+		f->minor = 0;
+	}
+	if (f->major != 2 || f->minor > 2)
 		return lance_fail(err, "file \"%s\": unsupported Lance file format version %u.%u",
 						  f->r.name, f->major, f->minor);
 	/* both tables must fit between the data and the footer */
@@ -228,8 +232,8 @@ lance_file_open_mem(LanceFileReader *f, const uint8_t *data, uint64_t size, cons
 /* ---- reading a leaf column ---- */
 
 /* Column of field id `id` in data file `df`, -1 if the file lacks it. */
-static int
-column_of(const LanceDataFile *df, int32_t id)
+int
+lance_column_of(const LanceDataFile *df, int32_t id)
 {
 	int			j;
 
@@ -239,17 +243,24 @@ column_of(const LanceDataFile *df, int32_t id)
 	return -1;
 }
 
+/*
+ * Decodes the pages of a leaf column that overlap rows [start, end) into
+ * `leaf`; [*pstart, *pend) receives the rows those whole pages hold.
+ */
 static bool
 read_leaf(LanceFileReader *f, const LanceDataFile *df, const LanceField *fld,
-		  LanceLeaf *leaf, bool *absent, LanceError *err)
+		  uint64_t start, uint64_t end, LanceLeaf *leaf, bool *absent,
+		  uint64_t *pstart, uint64_t *pend, LanceError *err)
 {
-	int			col = column_of(df, fld->id);
+	int			col = lance_column_of(df, fld->id);
 	uint32_t	width;
 	LanceColumn *c;
 	int			p;
 
 	memset(leaf, 0, sizeof(*leaf));
 	*absent = false;
+	*pstart = start;
+	*pend = end;
 	if (fld->type.kind == LANCE_T_UNSUPPORTED)
 		return lance_fail(err, "column \"%s\" has unsupported type \"%s\"", fld->name, fld->logical_type);
 	if (!lance_leaf_width(&fld->type, &width, err))
@@ -265,6 +276,7 @@ read_leaf(LanceFileReader *f, const LanceDataFile *df, const LanceField *fld,
 		return lance_fail(err, "file \"%s\": field \"%s\" maps to column %d of %u",
 						  f->r.name, fld->name, col, f->ncolumns);
 	c = &f->columns[col];
+	*pstart = *pend = start;
 	for (p = 0; p < c->npages; p++)
 	{
 		LancePage  *pg = &c->pages[p];
@@ -274,6 +286,16 @@ read_leaf(LanceFileReader *f, const LanceDataFile *df, const LanceField *fld,
 		int			b;
 		bool		ok = true;
 
+		/* only the pages overlapping the range */
+		if (pg->nrows == 0 || pg->first_row + pg->nrows <= start)
+			continue;
+		if (pg->first_row >= end)
+			break;
+		if (leaf->nlev == 0 && *pend == start)
+			*pstart = pg->first_row;
+		if (pg->first_row != *pend && *pend != start)
+			return lance_fail(err, "file \"%s\": pages of column %d are not contiguous", f->r.name, col);
+		*pend = pg->first_row + pg->nrows;
 		if (!pg->layout21)
 			return lance_fail(err, "file \"%s\": column %d uses the 2.0 encoding inside a %u.%u file",
 							  f->r.name, col, f->major, f->minor);
@@ -354,8 +376,8 @@ take_values(LanceVector *out, LanceLeaf *leaf, const LanceType *t)
 }
 
 /* An all-null vector of n rows (a field missing from this data file). */
-static bool
-null_vector(const LanceManifest *m, int idx, uint64_t n, LanceVector *out, LanceError *err)
+bool
+lance_null_vector(const LanceManifest *m, int idx, uint64_t n, LanceVector *out, LanceError *err)
 {
 	const LanceField *fld = &m->fields[idx];
 	int			i;
@@ -380,7 +402,7 @@ null_vector(const LanceManifest *m, int idx, uint64_t n, LanceVector *out, Lance
 		if (out->children == NULL)
 			return false;
 		for (i = 0; i < fld->nchildren; i++)
-			if (!null_vector(m, fld->children[i], fld->type.kind == LANCE_T_STRUCT ? n : 0,
+			if (!lance_null_vector(m, fld->children[i], fld->type.kind == LANCE_T_STRUCT ? n : 0,
 							 &out->children[i], err))
 				return false;
 		return true;
@@ -516,19 +538,26 @@ assemble_list(const LanceManifest *m, int list_idx, LanceLeaf *leaf, uint64_t nr
 }
 
 static bool read_field_rows(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df,
-							int idx, uint64_t nrows, LanceVector *out, LanceError *err);
+							int idx, uint64_t start, uint64_t end, LanceVector *out,
+							uint64_t *span, LanceError *err);
 
-/* Validity of struct `idx` from the def levels of its first leaf. */
+/*
+ * Validity of struct `idx` (rows [start, end) in `out`) from the def levels
+ * of its first leaf.
+ */
 static bool
 struct_validity(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df, int idx,
-				uint64_t nrows, LanceVector *out, LanceError *err)
+				uint64_t start, uint64_t end, LanceVector *out, LanceError *err)
 {
 	int			leaf_idx = idx;
 	LanceLeaf	leaf;
 	bool		absent;
 	int			k;
 	uint64_t	i,
-				row = 0;
+				row,
+				ps,
+				pe;
+	uint64_t	nrows = end - start;
 	bool		ok = true;
 
 	while (m->fields[leaf_idx].type.kind == LANCE_T_STRUCT ||
@@ -539,7 +568,7 @@ struct_validity(LanceFileReader *f, const LanceManifest *m, const LanceDataFile 
 			return true;		/* an empty struct: all valid */
 		leaf_idx = m->fields[leaf_idx].children[0];
 	}
-	if (!read_leaf(f, df, &m->fields[leaf_idx], &leaf, &absent, err))
+	if (!read_leaf(f, df, &m->fields[leaf_idx], start, end, &leaf, &absent, &ps, &pe, err))
 	{
 		lance_leaf_free(&leaf);
 		return false;
@@ -551,6 +580,7 @@ struct_validity(LanceFileReader *f, const LanceManifest *m, const LanceDataFile 
 	}
 	ok = check_layers(m, leaf_idx, &leaf, err);
 	k = field_depth(m, leaf_idx) - field_depth(m, idx);
+	row = ps;
 	for (i = 0; ok && i < leaf.nlev; i++)
 	{
 		uint16_t	d = leaf.def[i];
@@ -558,47 +588,71 @@ struct_validity(LanceFileReader *f, const LanceManifest *m, const LanceDataFile 
 		/* only the first level of each row describes the struct */
 		if (leaf.rep && leaf.rep[i] == 0 && i > 0)
 			continue;
-		if (def_layer(d) >= leaf.nlayers || row >= nrows)
+		if (def_layer(d) >= leaf.nlayers || row >= pe)
 		{
 			ok = lance_fail(err, "column \"%s\": invalid levels", m->fields[leaf_idx].name);
 			break;
 		}
-		if (d != 0 && def_layer(d) >= k)
-			ok = set_null(out, row, nrows, err);
+		if (d != 0 && def_layer(d) >= k && row >= start && row < end)
+			ok = set_null(out, row - start, nrows, err);
 		row++;
 	}
-	if (ok && row != nrows)
+	if (ok && row != pe)
 		ok = lance_fail(err, "column \"%s\": %llu rows of levels, expected %llu",
-						m->fields[leaf_idx].name, (unsigned long long) row, (unsigned long long) nrows);
+						m->fields[leaf_idx].name, (unsigned long long) (row - ps),
+						(unsigned long long) (pe - ps));
 	lance_leaf_free(&leaf);
 	return ok;
 }
 
+/* Reads rows [start, end) of field idx exactly (no extra rows). */
+static bool
+read_field_exact(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df,
+				 int idx, uint64_t start, uint64_t end, LanceVector *out, LanceError *err)
+{
+	uint64_t	span;
+
+	if (!read_field_rows(f, m, df, idx, start, end, out, &span, err))
+		return false;
+	if (span == start && out->n == end - start)
+		return true;
+	return lance_vector_slice(out, start - span, end - start, err);
+}
+
+/*
+ * Reads field idx for rows [start, end) into `out`, which may hold more
+ * rows, as whole pages decode: *span is the row out's first entry stands for.
+ */
 static bool
 read_field_rows(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df,
-				int idx, uint64_t nrows, LanceVector *out, LanceError *err)
+				int idx, uint64_t start, uint64_t end, LanceVector *out,
+				uint64_t *span, LanceError *err)
 {
 	const LanceField *fld = &m->fields[idx];
 	LanceLeaf	leaf;
 	bool		absent;
 	bool		ok;
 	int			i;
+	uint64_t	ps,
+				pe;
 
 	memset(out, 0, sizeof(*out));
+	*span = start;
 	if (fld->type.kind == LANCE_T_STRUCT)
 	{
 		if (list_ancestors(m, idx) > 0)
 			return lance_fail(err, "column \"%s\": structs inside lists are not supported yet", fld->name);
 		out->type = fld->type;
-		out->n = nrows;
+		out->n = end - start;
 		out->children = lance_alloc_array(fld->nchildren, sizeof(LanceVector), err);
 		if (out->children == NULL)
 			return false;
 		out->nchildren = fld->nchildren;
+		/* children's pages split apart: each is cut to the exact rows */
 		for (i = 0; i < fld->nchildren; i++)
-			if (!read_field_rows(f, m, df, fld->children[i], nrows, &out->children[i], err))
+			if (!read_field_exact(f, m, df, fld->children[i], start, end, &out->children[i], err))
 				return false;
-		return struct_validity(f, m, df, idx, nrows, out, err);
+		return struct_validity(f, m, df, idx, start, end, out, err);
 	}
 	if (fld->type.kind == LANCE_T_LIST || fld->type.kind == LANCE_T_LARGE_LIST)
 	{
@@ -611,28 +665,130 @@ read_field_rows(LanceFileReader *f, const LanceManifest *m, const LanceDataFile 
 			m->fields[item].type.kind == LANCE_T_LIST || m->fields[item].type.kind == LANCE_T_LARGE_LIST)
 			return lance_fail(err, "column \"%s\": nested lists and lists of structs are not supported yet",
 							  fld->name);
-		if (!read_leaf(f, df, &m->fields[item], &leaf, &absent, err))
+		if (!read_leaf(f, df, &m->fields[item], start, end, &leaf, &absent, &ps, &pe, err))
 		{
 			lance_leaf_free(&leaf);
 			return false;
 		}
 		if (absent)
-			ok = null_vector(m, idx, nrows, out, err);
+			ok = lance_null_vector(m, idx, end - start, out, err);
+		else if (ps > start || pe < end)
+			ok = lance_fail(err, "file \"%s\": column \"%s\" has fewer rows than the file",
+							f->r.name, fld->name);
 		else
-			ok = assemble_list(m, idx, &leaf, nrows, out, err);
+		{
+			ok = assemble_list(m, idx, &leaf, pe - ps, out, err);
+			*span = ps;
+		}
 		lance_leaf_free(&leaf);
 		return ok;
 	}
-	if (!read_leaf(f, df, fld, &leaf, &absent, err))
+	if (!read_leaf(f, df, fld, start, end, &leaf, &absent, &ps, &pe, err))
 	{
 		lance_leaf_free(&leaf);
 		return false;
 	}
 	if (absent)
-		ok = null_vector(m, idx, nrows, out, err);
+		ok = lance_null_vector(m, idx, end - start, out, err);
+	else if (ps > start || pe < end)
+		ok = lance_fail(err, "file \"%s\": column \"%s\" has fewer rows than the file",
+						f->r.name, fld->name);
 	else
-		ok = assemble_flat_leaf(m, idx, &leaf, nrows, out, err);
+	{
+		ok = assemble_flat_leaf(m, idx, &leaf, pe - ps, out, err);
+		*span = ps;
+	}
 	lance_leaf_free(&leaf);
+	return ok;
+}
+
+/* Keeps rows [off, off + n) of v (recursively for lists and structs). */
+bool
+lance_vector_slice(LanceVector *v, uint64_t off, uint64_t n, LanceError *err)
+{
+	uint64_t	i;
+
+	if (off > v->n || n > v->n - off)
+		return lance_fail(err, "slice [%llu, +%llu) of %llu rows", (unsigned long long) off,
+						  (unsigned long long) n, (unsigned long long) v->n);
+	if (v->validity && off > 0)
+	{
+		for (i = 0; i < n; i++)
+		{
+			uint64_t	j = off + i;
+			bool		valid = (v->validity[j >> 3] >> (j & 7)) & 1;
+
+			if (valid)
+				v->validity[i >> 3] |= (uint8_t) (1 << (i & 7));
+			else
+				v->validity[i >> 3] &= (uint8_t) ~(1 << (i & 7));
+		}
+	}
+	if (v->type.kind == LANCE_T_STRUCT)
+	{
+		for (i = 0; i < (uint64_t) v->nchildren; i++)
+			if (!lance_vector_slice(&v->children[i], off, n, err))
+				return false;
+	}
+	else if (v->offsets)
+	{
+		uint64_t	base = v->offsets[off];
+		uint64_t	last = v->offsets[off + n];
+
+		if (base > last)
+			return lance_fail(err, "offsets out of order");
+		for (i = 0; i <= n; i++)
+			v->offsets[i] = v->offsets[off + i] - base;
+		if (v->nchildren == 1)
+		{
+			if (!lance_vector_slice(&v->children[0], base, last - base, err))
+				return false;
+		}
+		else if (v->values)
+		{
+			if (last > v->values_len)
+				return lance_fail(err, "offsets beyond the values");
+			memmove(v->values, v->values + base, last - base);
+			v->values_len = last - base;
+		}
+	}
+	else if (v->width && v->values)
+	{
+		memmove(v->values, v->values + off * v->width, n * v->width);
+		v->values_len = n * v->width;
+	}
+	v->n = n;
+	return true;
+}
+
+bool
+lance_read_field_range(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df,
+					   int field_index, uint64_t start, uint64_t end, LanceVector *out,
+					   uint64_t *span, LanceError *err)
+{
+	bool		ok;
+
+	memset(out, 0, sizeof(*out));
+	*span = start;
+	if (field_index < 0 || field_index >= m->nfields)
+		return lance_fail(err, "invalid field index %d", field_index);
+	if (df->major != f->major || df->minor != f->minor)
+		return lance_fail(err, "file \"%s\" is format %u.%u but the manifest says %u.%u",
+						  f->r.name, f->major, f->minor, df->major, df->minor);
+	if (start > end || end > f->nrows)
+		return lance_fail(err, "file \"%s\" has %llu rows, rows [%llu, %llu) were asked for",
+						  f->r.name, (unsigned long long) f->nrows, (unsigned long long) start,
+						  (unsigned long long) end);
+	if (f->minor == 0)
+		ok = lance_read20_field(f, m, df, field_index, start, end, out, span, err);
+	else
+		ok = read_field_rows(f, m, df, field_index, start, end, out, span, err);
+	if (ok && (*span > start || out->n < end - *span))
+		ok = lance_fail(err, "file \"%s\": rows [%llu, %llu) decoded for [%llu, %llu)", f->r.name,
+						(unsigned long long) *span, (unsigned long long) (*span + out->n),
+						(unsigned long long) start, (unsigned long long) end);
+	if (!ok)
+		lance_vector_free(out);
 	return ok;
 }
 
@@ -640,17 +796,18 @@ bool
 lance_read_field(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df,
 				 int field_index, LanceVector *out, LanceError *err)
 {
-	bool		ok;
+	uint64_t	span;
 
-	if (field_index < 0 || field_index >= m->nfields)
-		return lance_fail(err, "invalid field index %d", field_index);
-	if (df->major != f->major || df->minor != f->minor)
-		return lance_fail(err, "file \"%s\" is format %u.%u but the manifest says %u.%u",
-						  f->r.name, f->major, f->minor, df->major, df->minor);
-	ok = read_field_rows(f, m, df, field_index, f->nrows, out, err);
-	if (!ok)
+	if (!lance_read_field_range(f, m, df, field_index, 0, f->nrows, out, &span, err))
+		return false;
+	if (span != 0 || out->n != f->nrows)
+	{
+		lance_fail(err, "file \"%s\": %llu rows decoded of %llu", f->r.name,
+				   (unsigned long long) out->n, (unsigned long long) f->nrows);
 		lance_vector_free(out);
-	return ok;
+		return false;
+	}
+	return true;
 }
 
 bool

@@ -1,6 +1,6 @@
 /*
  * lance_file.h
- *	  Reading Lance data files (format 2.1 / 2.2) into simple column vectors.
+ *	  Reading Lance data files (format 2.0 / 2.1 / 2.2) into simple column vectors.
  */
 #ifndef LANCE_FILE_H
 #define LANCE_FILE_H
@@ -83,6 +83,19 @@ extern bool lance_read_field(LanceFileReader *f, const LanceManifest *m,
 							 LanceVector *out, LanceError *err);
 
 /*
+ * Reads rows [start, end) of the field, decoding only the pages that hold
+ * them.  `out` may hold more rows (whole pages): *span receives the row its
+ * entry 0 stands for (<= start), and out->n >= end - *span.
+ */
+extern bool lance_read_field_range(LanceFileReader *f, const LanceManifest *m,
+								   const LanceDataFile *df, int field_index,
+								   uint64_t start, uint64_t end, LanceVector *out,
+								   uint64_t *span, LanceError *err);
+
+/* Keeps rows [off, off + n) of v, in place (lists and structs recursively). */
+extern bool lance_vector_slice(LanceVector *v, uint64_t off, uint64_t n, LanceError *err);
+
+/*
  * Decodes one 2.1+ page (an encoded PageLayout plus its buffers, already in
  * memory) of a leaf column of type `t` into levels and values; exposed for
  * the page fuzzer.
@@ -91,6 +104,12 @@ extern bool lance_fuzz_decode_page(const uint8_t *layout, uint64_t layout_len,
 								   const uint8_t *const *bufs, const uint64_t *buf_lens,
 								   int nbufs, uint64_t nrows, const LanceType *t,
 								   LanceError *err);
+
+/* The same for one page of a format 2.0 file (an encoded ArrayEncoding). */
+extern bool lance_fuzz_decode_page20(const uint8_t *encoding, uint64_t len,
+									 const uint8_t *const *bufs, const uint64_t *buf_lens,
+									 int nbufs, uint64_t nrows, const LanceType *t,
+									 LanceError *err);
 
 /* ---- codecs (lance_codec.c), exposed for tests ---- */
 

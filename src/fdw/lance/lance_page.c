@@ -1392,6 +1392,9 @@ lance_page_decode(const uint8_t *layout, uint64_t layout_len,
 		pb[i].p = bufs[i];
 		pb[i].len = buf_lens[i];
 	}
+	/* protobuf-c would recurse as deep as a hostile layout nests */
+	if (!lance_pb_depth_ok(layout, layout_len, 96))
+		return lance_fail(err, "PageLayout nested too deeply");
 	pl = lancepb__page_layout__unpack(&lance_pb_allocator, layout_len, layout);
 	if (pl == NULL)
 		return lance_fail(err, "invalid PageLayout protobuf");

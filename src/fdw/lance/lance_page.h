@@ -65,4 +65,20 @@ extern bool lance_page_decode(const uint8_t *layout, uint64_t layout_len,
 /* Value width in bytes of a leaf type (0 = variable, bools 1). */
 extern bool lance_leaf_width(const LanceType *t, uint32_t *width, LanceError *err);
 
+/* Column of field id `id` in data file `df`, -1 if the file lacks it. */
+extern int	lance_column_of(const LanceDataFile *df, int32_t id);
+
+/* An all-null vector of n rows for manifest field `idx` (and its children). */
+extern bool lance_null_vector(const LanceManifest *m, int idx, uint64_t n, LanceVector *out,
+							  LanceError *err);
+
+/*
+ * Reads rows [start, end) of field `idx` from a format 2.0 file
+ * (lance_file20.c), as lance_read_field_range.
+ */
+extern bool lance_read20_field(LanceFileReader *f, const LanceManifest *m,
+							   const LanceDataFile *df, int idx, uint64_t start,
+							   uint64_t end, LanceVector *out, uint64_t *span,
+							   LanceError *err);
+
 #endif							/* LANCE_PAGE_H */
