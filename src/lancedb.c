@@ -4,6 +4,7 @@
  */
 #include "postgres.h"
 
+#include "am/bm25am.h"
 #include "am/ivf.h"
 #include "kernels/distance.h"
 #include "lancedb.h"
@@ -63,6 +64,7 @@ _PG_init(void)
 							 check_simd, assign_simd, NULL);
 
 	IvfInit();
+	Bm25Init();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("lancedb");

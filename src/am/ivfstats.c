@@ -7,6 +7,7 @@
 #include <float.h>
 
 #include "access/relation.h"
+#include "am/bm25am.h"
 #include "am/ivf.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
@@ -96,6 +97,8 @@ lancedb_index_stats(PG_FUNCTION_ARGS)
 	initStringInfo(&buf);
 	if (amoid == get_am_oid("lance_ivf", true))
 		IvfStatsJson(index, &buf);
+	else if (amoid == get_am_oid("lance_bm25", true))
+		Bm25StatsJson(index, &buf);
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
