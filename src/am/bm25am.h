@@ -319,6 +319,7 @@ typedef struct Bm25SegReader
 	Bm25Stream	dead;
 	Bm25Inverter *inv;			/* delta */
 	Bm25InvTerm **sorted;		/* delta terms in order, built on demand */
+	void	   *cache;			/* per-backend Bm25SegCache (disk segments) */
 	uint32		iter_pos;		/* term iterator position */
 	char	   *iter_buf;
 	uint32		iter_cap;

@@ -12,7 +12,63 @@
 #include "miscadmin.h"
 #include "storage/bufpage.h"
 #include "text/fuzzy.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
+
+/*
+ * Per-backend cache of what every query of a segment reads: its exact
+ * document lengths (one uint32 per doc) and a fence index of its
+ * dictionary (every BM25_FENCE-th term), so that a term lookup costs one
+ * in-memory binary search and two stream reads.  Segments are immutable and
+ * their ids are never reused within an index, so an entry keyed by
+ * (relfilenode, segment id, root block, length) stays valid.  Past
+ * BM25_CACHE_MAX no entries are added (reads then go to the pages).
+ */
+#define BM25_FENCE			32
+#define BM25_CACHE_MAX		((Size) 256 * 1024 * 1024)
+
+typedef struct Bm25SegCache
+{
+	RelFileNode node;
+	uint32		seg_id;
+	BlockNumber root;
+	uint64		len;
+	uint32	   *doclens;		/* NULL until loaded */
+	bool		fences_loaded;
+	uint32		nfences;
+	uint32	   *fence_off;		/* nfences + 1 offsets into fence_str */
+	char	   *fence_str;
+	struct Bm25SegCache *next;
+} Bm25SegCache;
+
+static MemoryContext seg_cache_cxt = NULL;
+static Bm25SegCache *seg_cache = NULL;
+static Size seg_cache_bytes = 0;
+
+static Bm25SegCache *
+Bm25SegCacheGet(Relation index, const Bm25SegmentInfo *info)
+{
+	Bm25SegCache *c;
+
+	for (c = seg_cache; c; c = c->next)
+		if (c->seg_id == info->seg_id && c->root == info->root &&
+			c->len == info->len && RelFileNodeEquals(c->node, index->rd_node))
+			return c;
+	if (seg_cache_cxt == NULL)
+		seg_cache_cxt = AllocSetContextCreate(TopMemoryContext, "lance_bm25 segment cache",
+											  ALLOCSET_DEFAULT_SIZES);
+	/* full: no new entries (open readers point into existing ones) */
+	if (seg_cache_bytes > BM25_CACHE_MAX)
+		return NULL;
+	c = MemoryContextAllocZero(seg_cache_cxt, sizeof(Bm25SegCache));
+	c->node = index->rd_node;
+	c->seg_id = info->seg_id;
+	c->root = info->root;
+	c->len = info->len;
+	c->next = seg_cache;
+	seg_cache = c;
+	return c;
+}
 
 void
 Bm25SegOpen(Bm25SegReader *r, Relation index, const Bm25SegmentInfo *info)
@@ -35,6 +91,7 @@ Bm25SegOpen(Bm25SegReader *r, Relation index, const Bm25SegmentInfo *info)
 	if (info->ndeleted > 0)
 		Bm25StreamOpen(&r->dead, index, info->dead_root, info->dead_id,
 					   Max((info->ndocs + 7) / 8, 1));
+	r->cache = Bm25SegCacheGet(index, info);
 }
 
 /* Read the delta records (skipping deleted ones) into an inverter. */
@@ -177,6 +234,102 @@ Bm25CmpTerm(const char *a, uint32 alen, const char *b, uint32 blen)
 	return alen < blen ? -1 : alen > blen ? 1 : 0;
 }
 
+static void
+Bm25LoadFences(Bm25SegReader *r, Bm25SegCache *c)
+{
+	uint32		n = (r->hdr.nterms + BM25_FENCE - 1) / BM25_FENCE;
+	uint32	   *off;
+	StringInfoData buf;
+	MemoryContext old;
+
+	initStringInfo(&buf);
+	off = palloc(sizeof(uint32) * (n + 1));
+	for (uint32 k = 0; k < n; k++)
+	{
+		Bm25DictEntry e;
+
+		Bm25ReadDictEntry(r, k * BM25_FENCE, &e);
+		off[k] = buf.len;
+		enlargeStringInfo(&buf, e.str_len);
+		Bm25StreamRead(&r->s, r->hdr.strings_off + e.str_off, buf.data + buf.len, e.str_len);
+		buf.len += e.str_len;
+	}
+	off[n] = buf.len;
+	old = MemoryContextSwitchTo(seg_cache_cxt);
+	c->fence_off = palloc(sizeof(uint32) * (n + 1));
+	memcpy(c->fence_off, off, sizeof(uint32) * (n + 1));
+	c->fence_str = palloc(Max(buf.len, 1));
+	memcpy(c->fence_str, buf.data, buf.len);
+	MemoryContextSwitchTo(old);
+	c->nfences = n;
+	c->fences_loaded = true;
+	seg_cache_bytes += sizeof(uint32) * (n + 1) + buf.len;
+	pfree(off);
+	pfree(buf.data);
+}
+
+/*
+ * Lower bound with the fence index: the last fence <= key picks a block of
+ * BM25_FENCE terms, read (entries and strings) in two stream reads.
+ */
+static uint32
+Bm25LowerBoundFenced(Bm25SegReader *r, Bm25SegCache *c, const char *key,
+					 uint32 keylen)
+{
+	uint32		lo = 0,
+				hi = c->nfences;
+	uint32		start,
+				end;
+	Bm25DictEntry ents[BM25_FENCE];
+	char	   *strs;
+	uint64		sbase,
+				slen;
+	uint32		res;
+
+	/* first fence > key */
+	while (lo < hi)
+	{
+		uint32		mid = lo + (hi - lo) / 2;
+
+		if (Bm25CmpTerm(c->fence_str + c->fence_off[mid],
+						c->fence_off[mid + 1] - c->fence_off[mid], key, keylen) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return 0;
+	start = (lo - 1) * BM25_FENCE;
+	end = Min(start + BM25_FENCE, r->hdr.nterms);
+	Bm25StreamRead(&r->s, r->hdr.dict_off + (uint64) start * sizeof(Bm25DictEntry),
+				   ents, sizeof(Bm25DictEntry) * (end - start));
+	sbase = ents[0].str_off;
+	for (uint32 i = 0; i < end - start; i++)
+	{
+		if ((uint64) ents[i].str_off + ents[i].str_len > r->hdr.strings_len ||
+			ents[i].str_off < sbase || ents[i].str_len > 65535)
+			Bm25CorruptError(r->s.index, "bad dictionary entry");
+	}
+	slen = (uint64) ents[end - start - 1].str_off + ents[end - start - 1].str_len - sbase;
+	if (slen > (uint64) BM25_FENCE * 65536)
+		Bm25CorruptError(r->s.index, "bad dictionary block");
+	strs = palloc(Max(slen, 1));
+	Bm25StreamRead(&r->s, r->hdr.strings_off + sbase, strs, slen);
+	res = end;
+	for (uint32 i = 0; i < end - start; i++)
+	{
+		if (ents[i].str_off - sbase + ents[i].str_len > slen)
+			Bm25CorruptError(r->s.index, "bad dictionary entry");
+		if (Bm25CmpTerm(strs + (ents[i].str_off - sbase), ents[i].str_len, key, keylen) >= 0)
+		{
+			res = start + i;
+			break;
+		}
+	}
+	pfree(strs);
+	return res;
+}
+
 /* First dictionary index whose term is >= key (nterms if none). */
 static uint32
 Bm25LowerBound(Bm25SegReader *r, const char *key, uint32 keylen)
@@ -184,7 +337,14 @@ Bm25LowerBound(Bm25SegReader *r, const char *key, uint32 keylen)
 	uint32		lo = 0;
 	uint32		hi = r->hdr.nterms;
 	char		sbuf[512];
+	Bm25SegCache *c = r->cache;
 
+	if (c != NULL && r->hdr.nterms > BM25_FENCE)
+	{
+		if (!c->fences_loaded)
+			Bm25LoadFences(r, c);
+		return Bm25LowerBoundFenced(r, c, key, keylen);
+	}
 	while (lo < hi)
 	{
 		uint32		mid = lo + (hi - lo) / 2;
@@ -267,6 +427,22 @@ Bm25SegDocLen(Bm25SegReader *r, uint32 doc)
 		Bm25CorruptError(r->s.index, "doc id out of range");
 	if (r->in_memory)
 		return r->inv->doclens[doc];
+	if (r->cache != NULL)
+	{
+		Bm25SegCache *c = r->cache;
+
+		if (c->doclens == NULL)
+		{
+			uint32	   *dls = MemoryContextAllocHuge(seg_cache_cxt,
+													 sizeof(uint32) * Max(r->hdr.ndocs, 1));
+
+			Bm25StreamRead(&r->s, r->hdr.doclen_off, dls,
+						   sizeof(uint32) * (Size) r->hdr.ndocs);
+			c->doclens = dls;	/* only once fully read */
+			seg_cache_bytes += sizeof(uint32) * (Size) r->hdr.ndocs;
+		}
+		return c->doclens[doc];
+	}
 	Bm25StreamRead(&r->s, r->hdr.doclen_off + (uint64) doc * 4, &dl, 4);
 	return dl;
 }
