@@ -34,6 +34,11 @@ typedef struct Bm25SegCache
 	BlockNumber root;
 	uint64		len;
 	uint32	   *doclens;		/* NULL until loaded */
+	bool		opened;			/* hdr, nmap, mapblocks, maps valid */
+	Bm25SegHeader hdr;
+	uint32		nmap;
+	BlockNumber *mapblocks;
+	BlockNumber **maps;			/* map pages, loaded lazily (into the cache) */
 	bool		fences_loaded;
 	uint32		nfences;
 	uint32	   *fence_off;		/* nfences + 1 offsets into fence_str */
@@ -75,8 +80,29 @@ Bm25SegOpen(Bm25SegReader *r, Relation index, const Bm25SegmentInfo *info)
 {
 	Bm25SegHeader *h = &r->hdr;
 
+	Bm25SegCache *c;
+
 	memset(r, 0, sizeof(*r));
 	r->info = *info;
+	c = Bm25SegCacheGet(index, info);
+	r->cache = c;
+	if (c != NULL && c->opened)
+	{
+		/* immutable segment seen before: no root, map or header reads */
+		r->s.index = index;
+		r->s.owner = info->seg_id;
+		r->s.root = info->root;
+		r->s.len = info->len;
+		r->s.nmap = c->nmap;
+		r->s.mapblocks = c->mapblocks;
+		r->s.maps = c->maps;
+		r->s.buf = InvalidBuffer;
+		r->hdr = c->hdr;
+		if (info->ndeleted > 0)
+			Bm25StreamOpen(&r->dead, index, info->dead_root, info->dead_id,
+						   Max((info->ndocs + 7) / 8, 1));
+		return;
+	}
 	Bm25StreamOpen(&r->s, index, info->root, info->seg_id, info->len);
 	Bm25StreamRead(&r->s, 0, h, sizeof(*h));
 	if (h->magic != BM25_SEG_MAGIC || h->version != BM25_FORMAT_VERSION ||
@@ -91,7 +117,23 @@ Bm25SegOpen(Bm25SegReader *r, Relation index, const Bm25SegmentInfo *info)
 	if (info->ndeleted > 0)
 		Bm25StreamOpen(&r->dead, index, info->dead_root, info->dead_id,
 					   Max((info->ndocs + 7) / 8, 1));
-	r->cache = Bm25SegCacheGet(index, info);
+	if (c != NULL)
+	{
+		/* keep the checked header and map list; map pages load into the cache */
+		MemoryContext old = MemoryContextSwitchTo(seg_cache_cxt);
+
+		c->hdr = *h;
+		c->nmap = r->s.nmap;
+		c->mapblocks = palloc(sizeof(BlockNumber) * Max(c->nmap, 1));
+		memcpy(c->mapblocks, r->s.mapblocks, sizeof(BlockNumber) * c->nmap);
+		c->maps = palloc0(sizeof(BlockNumber *) * Max(c->nmap, 1));
+		MemoryContextSwitchTo(old);
+		seg_cache_bytes += (sizeof(BlockNumber) + sizeof(BlockNumber *)) * Max(c->nmap, 1) +
+			(Size) c->nmap * sizeof(BlockNumber) * BM25_MAP_ENTRIES;
+		r->s.mapblocks = c->mapblocks;
+		r->s.maps = c->maps;
+		c->opened = true;
+	}
 }
 
 /* Read the delta records (skipping deleted ones) into an inverter. */
