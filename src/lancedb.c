@@ -5,6 +5,7 @@
 #include "postgres.h"
 
 #include "am/hnsw.h"
+#include "am/bm25am.h"
 #include "am/ivf.h"
 #include "am/scanreport.h"
 #include "worker/maint.h"
@@ -71,6 +72,7 @@ _PG_init(void)
 	LanceMaintInit();
 	HnswInit();
 	LanceFdwInit();
+	Bm25Init();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("lancedb");

@@ -8,6 +8,7 @@
 
 #include "access/relation.h"
 #include "am/hnsw.h"
+#include "am/bm25am.h"
 #include "am/ivf.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
@@ -99,6 +100,8 @@ lancedb_index_stats(PG_FUNCTION_ARGS)
 		IvfStatsJson(index, &buf);
 	else if (amoid == get_am_oid("lance_hnsw", true))
 		HnswStatsJson(index, &buf);
+	else if (amoid == get_am_oid("lance_bm25", true))
+		Bm25StatsJson(index, &buf);
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),

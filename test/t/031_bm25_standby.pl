@@ -1,0 +1,71 @@
+
+# lance_bm25 on a streaming standby: index pages reach the standby only
+# through WAL (full-page images of new segment pages, GenericXLog deltas of
+# the meta page, delta records and deletion bitmaps), so the standby must
+# give exactly the primary's answers after the build, after inserts that
+# flush and merge segments, and after DELETE + VACUUM.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $primary = PostgreSQL::Test::Cluster->new('primary');
+$primary->init(allows_streaming => 1);
+$primary->append_conf('postgresql.conf', "autovacuum = off\njit = off\n");
+$primary->start;
+$primary->backup('bk');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'bk', has_streaming => 1);
+$standby->start;
+
+$primary->safe_psql('postgres', q{
+CREATE EXTENSION lancedb;
+CREATE FUNCTION gen(i int) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT 'common ' || string_agg((ARRAY['alpha','beta','gamma','delta','epsilon','zeta','eta','theta','iota','kappa','lambda','omega'])
+                    [1 + floor(power(((hashint4(i * 97 + j) & 65535) / 65536.0)::float8, 2) * 12)::int], ' ')
+    FROM generate_series(1, 3 + i % 11) j $$;
+CREATE TABLE d (id int PRIMARY KEY, body text, tags text[]);
+INSERT INTO d SELECT i, gen(i), ARRAY[gen(i + 1), gen(i + 2)] FROM generate_series(1, 3000) i;
+CREATE INDEX d_idx ON d USING lance_bm25 (body) WITH (with_position = true);
+CREATE INDEX d_tags ON d USING lance_bm25 (tags);
+});
+
+my $idx = 'SET enable_seqscan = off; SET enable_bitmapscan = off; ';
+my @queries = (
+	q{SELECT string_agg(id || ':' || round((-(body <&> 'alpha kappa'))::numeric, 6), ',') FROM (SELECT id, body FROM d ORDER BY body <&> 'alpha kappa' LIMIT 20) s},
+	q{SELECT string_agg(id || ':' || round((-(body <&> '{"phrase": {"terms": "beta gamma", "slop": 1}}'::jsonb))::numeric, 6), ',') FROM (SELECT id, body FROM d ORDER BY body <&> '{"phrase": {"terms": "beta gamma", "slop": 1}}'::jsonb LIMIT 20) s},
+	q{SELECT string_agg(id || ':' || round((-(body <&> '{"match": {"terms": "omeg", "fuzziness": 1}}'::jsonb))::numeric, 6), ',') FROM (SELECT id, body FROM d ORDER BY body <&> '{"match": {"terms": "omeg", "fuzziness": 1}}'::jsonb LIMIT 20) s},
+	q{SELECT string_agg(id || ':' || round((-(tags <&> 'theta'))::numeric, 6), ',') FROM (SELECT id, tags FROM d ORDER BY tags <&> 'theta' LIMIT 20) s},
+	q{SELECT count(*) || '/' || count(DISTINCT id) FROM d WHERE body @@@ 'common'},
+	q{SELECT lancedb.index_stats('d_idx') - 'bytes' - 'pages'},
+);
+
+sub compare
+{
+	my ($label) = @_;
+	$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+	for my $i (0 .. $#queries)
+	{
+		my $p = $primary->safe_psql('postgres', $idx . $queries[$i]);
+		isnt($p, '', "$label q$i: the primary answers");
+		is($standby->safe_psql('postgres', $idx . $queries[$i]), $p, "$label q$i: standby = primary");
+	}
+}
+
+compare('after build');
+$primary->safe_psql('postgres', q{
+DO $$ BEGIN FOR i IN 3001..3700 LOOP INSERT INTO d VALUES (i, gen(i), ARRAY[gen(i)]); END LOOP; END $$;
+});
+is($primary->safe_psql('postgres', "SELECT (lancedb.index_stats('d_idx')->>'merges')::int > 0"), 't',
+	'inserts flushed and merged segments');
+compare('after inserts');
+$primary->safe_psql('postgres', 'DELETE FROM d WHERE id % 4 = 0; VACUUM d;');
+compare('after vacuum');
+$primary->safe_psql('postgres', 'INSERT INTO d SELECT i, gen(i), ARRAY[gen(i)] FROM generate_series(5001, 5300) i; VACUUM d;');
+compare('after reuse of freed pages');
+
+$standby->stop;
+$primary->stop;
+done_testing();
