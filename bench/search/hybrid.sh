@@ -83,12 +83,12 @@ cat >"$WORK/legs.sql" <<-'EOF'
 EOF
 chmod a+r "$WORK"/*.sql
 bench() {
-	cluster_as "$(cluster_bindir)/pgbench" -n -M prepared -c 1 -T "$SECONDS_EACH" -D nq="$NQ" \
-		-h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -f "$1" postgres 2>/dev/null |
+	cluster_bindir; cluster_as "$CLUSTER_BINDIR/pgbench" -n -M prepared -c 1 -T "$SECONDS_EACH" -D nq="$NQ" \
+		-h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -f "$1" postgres 2>"$WORK/pgbench.err" |
 		awk '/latency average/ { print $4 } '
 }
 say "timing the two legs (2 statements) and the hybrid call, ${SECONDS_EACH} s each"
-LEGS=$(bench "$WORK/legs.sql")
+LEGS=$(bench "$WORK/legs.sql") || { cat "$WORK/pgbench.err" >&2; exit 1; }
 HYB=$(bench "$WORK/hybrid.sql")
 LEGS2=$(bench "$WORK/legs.sql")
 HYB2=$(bench "$WORK/hybrid.sql")

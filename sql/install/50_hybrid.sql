@@ -33,7 +33,7 @@ CREATE FUNCTION lancedb._hybrid_search(rel anyelement, vector_column name, query
 	RETURNS TABLE (_distance float8, _score float8, _relevance_score float8, item anyelement)
 	LANGUAGE plpgsql PARALLEL RESTRICTED
 	-- both legs are index searches: lance_bm25 scores only inside its scans
-	SET enable_seqscan = off
+	SET enable_seqscan = off SET enable_bitmapscan = off
 	AS $$
 DECLARE
 	tbl regclass := pg_typeof(rel)::text::regclass;
