@@ -2,8 +2,13 @@
 -- (test/lance/fixture, made by test/lance/gen_fixture.mjs): top-k vector
 -- search pushdown against an exact ORDER BY over the same rows, hidden row
 -- ids, parallel scans and ANALYZE.
+-- test/run passes a copy the server can read; else the checkout's
+\getenv fixture LANCE_FIXTURE_DIR
+\if :{?fixture}
+\else
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set fixture :abs_srcdir '/test/lance/fixture'
+\endif
 CREATE SERVER lance_fixture FOREIGN DATA WRAPPER lance_fdw OPTIONS (uri :'fixture');
 CREATE SCHEMA lance_fx;
 IMPORT FOREIGN SCHEMA lance FROM SERVER lance_fixture INTO lance_fx
