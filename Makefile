@@ -14,7 +14,7 @@ LANCE_DIR = src/fdw/lance
 include $(LANCE_DIR)/lance.mk
 SRCS = src/lancedb.c $(KERNEL_SRCS) $(wildcard src/vector/*.c) \
 	$(wildcard src/index/*.c) $(wildcard src/am/*.c) $(wildcard src/text/*.c) \
-	$(wildcard src/fdw/*.c) $(wildcard src/worker/*.c) $(LANCE_SRCS)
+	$(wildcard src/fdw/*.c) $(wildcard src/worker/*.c) $(wildcard src/search/*.c) $(LANCE_SRCS)
 OBJS = $(SRCS:.c=.o)
 
 # Install script of the current version: the parts in sql/install/ (one per

@@ -58,9 +58,11 @@ SELECT count(*) > 0 AS json_query_works
   FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body',
                              '{"match": {"column": "body", "terms": "fox"}}'::jsonb, k => 3);
 -- errors
+\set VERBOSITY terse
 SELECT * FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body', 'fox', reranker => 'cohere');
 SELECT * FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body', 'fox', options => '{"kk": 1}');
 SELECT * FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body', 'fox', normalize_by => 'z');
+\set VERBOSITY default
 RESET enable_seqscan;
 DROP VIEW vleg, tleg;
 DROP TABLE hdocs;

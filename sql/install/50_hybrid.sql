@@ -24,6 +24,16 @@ CREATE FUNCTION lancedb.linear_combination(vector_relevance float8, fts_relevanc
 	SELECT weight * coalesce(vector_relevance, 0) + (1 - weight) * coalesce(fts_relevance, 0)
 $$;
 
+-- Runs the two legs through cached plans and fuses them (src/search/hybrid.c);
+-- _hybrid_search checks the arguments first.
+CREATE FUNCTION lancedb._hybrid_exec(rel anyelement, vector_column name, op text, query_vector vector,
+									 text_column name, query_text text, query_json jsonb,
+									 k int, candidates int, reranker int, rrf_k int, weight float8,
+									 weight_vector float8, weight_fts float8, by_rank bool,
+									 return_all bool, filter text)
+	RETURNS TABLE (_distance float8, _score float8, _relevance_score float8, item anyelement)
+	AS 'MODULE_PATHNAME', 'lancedb_hybrid_exec' LANGUAGE C PARALLEL RESTRICTED;
+
 -- The implementation behind both hybrid_search forms (the text query is
 -- either a query string or FtsQuery JSON).
 CREATE FUNCTION lancedb._hybrid_search(rel anyelement, vector_column name, query_vector vector,
@@ -32,8 +42,6 @@ CREATE FUNCTION lancedb._hybrid_search(rel anyelement, vector_column name, query
 									   options jsonb)
 	RETURNS TABLE (_distance float8, _score float8, _relevance_score float8, item anyelement)
 	LANGUAGE plpgsql PARALLEL RESTRICTED
-	-- both legs are index searches: lance_bm25 scores only inside its scans
-	SET enable_seqscan = off SET enable_bitmapscan = off
 	AS $$
 DECLARE
 	tbl regclass := pg_typeof(rel)::text::regclass;
@@ -44,8 +52,6 @@ DECLARE
 	w_vec float8 := coalesce((options->>'weight_vector')::float8, 0.5);
 	w_fts float8 := coalesce((options->>'weight_fts')::float8, 0.5);
 	return_score text := coalesce(options->>'return_score', 'relevance');
-	where_sql text := CASE WHEN filter IS NULL THEN '' ELSE ' AND (' || filter || ')' END;
-	fuse text;
 	unknown text;
 BEGIN
 	SELECT string_agg(key, ', ') INTO unknown FROM jsonb_object_keys(coalesce(options, '{}')) key
@@ -72,45 +78,14 @@ BEGIN
 	IF weight < 0 OR weight > 1 OR w_vec < 0 OR w_vec > 1 OR w_fts < 0 OR w_fts > 1 THEN
 		RAISE EXCEPTION 'weights must be between 0 and 1' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	fuse := CASE reranker
-		WHEN 'rrf' THEN 'lancedb.rrf(v.r, f.r, $5)'
-		WHEN 'mrr' THEN 'lancedb.mrr(v.r, f.r, $7, $8)'
-		WHEN 'linear' THEN 'lancedb.linear_combination(v.rel, f.rel, $6)'
-		END;
-	IF fuse IS NULL THEN
+	IF reranker NOT IN ('rrf', 'linear', 'mrr') THEN
 		RAISE EXCEPTION 'unknown reranker "%"', reranker USING ERRCODE = 'invalid_parameter_value',
 			HINT = 'Rerankers: rrf, linear, mrr.';
 	END IF;
-	RETURN QUERY EXECUTE format($q$
-		WITH vl AS (
-			SELECT t.ctid AS rid, t.%1$I %2$s $1 AS d, t AS row
-			  FROM %3$s AS t WHERE t.%1$I IS NOT NULL %5$s
-			 ORDER BY t.%1$I %2$s $1 LIMIT $4),
-		v AS (
-			SELECT rid, d, row, row_number() OVER (ORDER BY d) AS r,
-			       1 - CASE WHEN $9 = 'rank'
-			                THEN (row_number() OVER (ORDER BY d) - 1)::float8 / greatest(count(*) OVER () - 1, 1)
-			                ELSE coalesce((d - min(d) OVER ()) / nullif(max(d) OVER () - min(d) OVER (), 0), 0) END AS rel
-			  FROM vl),
-		fl AS (
-			SELECT t.ctid AS rid, -(t.%4$I <&> %6$s) AS s, t AS row
-			  FROM %3$s AS t WHERE t.%4$I @@@ %6$s %5$s
-			 ORDER BY t.%4$I <&> %6$s LIMIT $4),
-		f AS (
-			SELECT rid, s, row, row_number() OVER (ORDER BY s DESC) AS r,
-			       CASE WHEN $9 = 'rank'
-			            THEN 1 - (row_number() OVER (ORDER BY s DESC) - 1)::float8 / greatest(count(*) OVER () - 1, 1)
-			            ELSE coalesce((s - min(s) OVER ()) / nullif(max(s) OVER () - min(s) OVER (), 0), 1) END AS rel
-			  FROM fl)
-		SELECT CASE WHEN $10 = 'all' THEN v.d END, CASE WHEN $10 = 'all' THEN f.s END,
-		       %7$s AS relevance, coalesce(v.row, f.row)
-		  FROM v FULL JOIN f ON v.rid = f.rid
-		 ORDER BY relevance DESC, coalesce(v.r, f.r), f.r
-		 LIMIT $3 $q$,
-		vector_column, op, tbl, text_column, where_sql,
-		CASE WHEN query_json IS NULL THEN '$11' ELSE '$12' END, fuse)
-	USING query_vector, query_text, k, n, rrf_k, weight, w_vec, w_fts, normalize_by, return_score,
-		  query_text, query_json;
+	RETURN QUERY SELECT * FROM lancedb._hybrid_exec(rel, vector_column, op, query_vector,
+		text_column, query_text, query_json, k, n,
+		CASE reranker WHEN 'rrf' THEN 0 WHEN 'linear' THEN 1 ELSE 2 END,
+		rrf_k, weight, w_vec, w_fts, normalize_by = 'rank', return_score = 'all', filter);
 END
 $$;
 
