@@ -54,3 +54,19 @@ EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[0,1,2]' LIMIT 3;
 RESET lancedb.bypass_vector_index;
 DROP FUNCTION explain_json(text);
 DROP TABLE items;
+
+-- fast_search (LanceDB's): lance_bm25 leaves out rows still in its delta
+CREATE TABLE notes (id int PRIMARY KEY, body text);
+INSERT INTO notes SELECT i, 'note about apples number ' || i FROM generate_series(1, 300) i;
+CREATE INDEX notes_body ON notes USING lance_bm25 (body);
+INSERT INTO notes VALUES (1001, 'bananas are yellow'), (1002, 'ripe bananas');
+SELECT (lancedb.index_stats('notes_body')->>'delta_docs')::int > 0 AS rows_in_delta;
+SET enable_seqscan = off;
+SELECT array_agg(id ORDER BY id) AS all_rows FROM
+  (SELECT id FROM notes ORDER BY body <&> 'bananas' LIMIT 5) s;
+SET lancedb.fast_search = on;
+SELECT count(*) AS indexed_rows_only FROM
+  (SELECT id FROM notes ORDER BY body <&> 'bananas' LIMIT 5) s;
+RESET lancedb.fast_search;
+RESET enable_seqscan;
+DROP TABLE notes;

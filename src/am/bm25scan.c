@@ -30,6 +30,7 @@
 #include "access/relscan.h"
 #include "access/relation.h"
 #include "am/bm25am.h"
+#include "am/ivf.h"
 #include "am/scanreport.h"
 #include "catalog/index.h"
 #include "catalog/pg_am.h"
@@ -194,7 +195,8 @@ Bm25ViewOpen(Bm25View *v, Relation index, bool opened)
 	v->segs = palloc0(sizeof(Bm25SegReader) * (v->meta.nsegments + 1));
 	for (uint32 i = 0; i < v->meta.nsegments; i++)
 		Bm25SegOpen(&v->segs[v->nsegs++], index, &v->meta.segs[i]);
-	if (v->meta.delta_ndocs > v->meta.delta_ndeleted)
+	/* lancedb.fast_search: the delta is what LanceDB calls unindexed rows */
+	if (v->meta.delta_ndocs > v->meta.delta_ndeleted && !lancedb_fast_search)
 		Bm25SegOpenDelta(&v->segs[v->nsegs++], index, &v->meta);
 	bm25_scorer_init(&v->scorer, BM25_DEFAULT_K1, BM25_DEFAULT_B,
 					 v->meta.ndocs ? (double) v->meta.total_len / v->meta.ndocs : 1.0);

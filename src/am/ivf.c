@@ -30,6 +30,7 @@ int			lancedb_iterative_scan = IVF_ITERATIVE_RELAXED;
 int			lancedb_max_probes = -1;
 int			lancedb_multivector_candidates = 32;
 bool		lancedb_bypass_vector_index = false;
+bool		lancedb_fast_search = false;
 
 static relopt_kind ivf_relopt_kind;
 
@@ -101,6 +102,11 @@ IvfInit(void)
 							 "Answer vector queries exactly, without lancedb vector indexes.",
 							 "LanceDB's bypass_vector_index: the planner gets no path through lance_ivf (or lance_hnsw) indexes, so ORDER BY distance runs as an exact scan.",
 							 &lancedb_bypass_vector_index, false,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("lancedb.fast_search",
+							 "Search only what the indexes have indexed (LanceDB's fast_search).",
+							 "lance_bm25 skips the rows of its write-optimised delta not yet flushed into a segment; lance_ivf and lance_hnsw index every row at insert, so it changes nothing for them.",
+							 &lancedb_fast_search, false,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("lancedb.multivector_candidates",
 							"Index entries taken per query vector by a multivector IVF scan.",

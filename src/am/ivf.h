@@ -185,6 +185,7 @@ extern int	lancedb_iterative_scan;
 extern int	lancedb_max_probes;
 extern int	lancedb_multivector_candidates;
 extern bool lancedb_bypass_vector_index;
+extern bool lancedb_fast_search;
 
 /* ivf.c */
 extern void IvfInit(void);
