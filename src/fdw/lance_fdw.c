@@ -64,6 +64,7 @@ static const LanceFdwOption valid_options[] = {
 	{"version", ForeignTableRelationId},
 	{"tag", ForeignTableRelationId},
 	{"column_name", AttributeRelationId},
+	{"rows_per_fragment", ForeignTableRelationId},
 	{NULL, InvalidOid}
 };
 
@@ -254,6 +255,7 @@ lance_fdw_handler(PG_FUNCTION_ARGS)
 	routine->InitializeDSMForeignScan = lanceInitializeDSMForeignScan;
 	routine->ReInitializeDSMForeignScan = lanceReInitializeDSMForeignScan;
 	routine->InitializeWorkerForeignScan = lanceInitializeWorkerForeignScan;
+	lance_fdw_modify_routine(routine);
 
 	PG_RETURN_POINTER(routine);
 }
@@ -309,6 +311,7 @@ lance_fdw_validator(PG_FUNCTION_ARGS)
 	DefElem    *tag = NULL;
 	DefElem    *uri = NULL;
 	DefElem    *colname = NULL;
+	DefElem    *rows_per_fragment = NULL;
 	ListCell   *lc;
 
 	foreach(lc, options)
@@ -345,6 +348,8 @@ lance_fdw_validator(PG_FUNCTION_ARGS)
 			slot = &tag;
 		else if (strcmp(def->defname, "column_name") == 0)
 			slot = &colname;
+		else if (strcmp(def->defname, "rows_per_fragment") == 0)
+			slot = &rows_per_fragment;
 		if (*slot != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_SYNTAX_ERROR),
@@ -395,6 +400,18 @@ lance_fdw_validator(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
 				 errmsg("options \"version\" and \"tag\" cannot be used together")));
+	if (rows_per_fragment != NULL)
+	{
+		uint64		v;
+
+		/* the same grammar as a version: a positive integer */
+		if (!parse_version(defGetString(rows_per_fragment), &v) || v > (UINT64CONST(1) << 31))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"rows_per_fragment\": \"%s\"",
+							defGetString(rows_per_fragment)),
+					 errhint("rows_per_fragment is an integer between 1 and 2147483648.")));
+	}
 	if (colname != NULL && defGetString(colname)[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),

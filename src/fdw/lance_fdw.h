@@ -113,6 +113,11 @@ extern const void *lance_fdw_topk_query(Datum d, bool halfvec, int *dim);
 extern double lance_fdw_topk_distance(int metric, bool halfvec, const void *x, const void *q,
 									  int dim);
 
+/* ---- lance_fdw_modify.c ---- */
+
+struct FdwRoutine;
+extern void lance_fdw_modify_routine(struct FdwRoutine *routine);
+
 /* ---- lance_fdw_import.c ---- */
 
 struct ImportForeignSchemaStmt;
