@@ -26,6 +26,7 @@
 #include "commands/defrem.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
+#include "nodes/nodeFuncs.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
@@ -1462,4 +1463,40 @@ lanceExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyUInteger("Lance Column Reads", NULL, st->column_reads, es);
 		ExplainPropertyUInteger("Lance Bytes Read", "bytes", st->bytes_read, es);
 	}
+}
+
+/*
+ * The version a lance_fdw scan of relation `relid` below `ps` reads, or 0:
+ * DELETE and UPDATE take their row addresses from that version, so their
+ * commit checks for concurrent changes from there on.
+ */
+static bool
+find_scan_version(PlanState *ps, void *context)
+{
+	uint64	   *out = (uint64 *) context;
+
+	if (ps == NULL)
+		return false;
+	if (IsA(ps, ForeignScanState))
+	{
+		ForeignScanState *fs = (ForeignScanState *) ps;
+
+		if (fs->fdwroutine != NULL && fs->fdwroutine->BeginForeignScan == lanceBeginForeignScan &&
+			fs->fdw_state != NULL && fs->ss.ss_currentRelation != NULL &&
+			RelationGetRelid(fs->ss.ss_currentRelation) == (Oid) out[1])
+		{
+			out[0] = ((LanceScanState *) fs->fdw_state)->manifest->version;
+			return true;
+		}
+	}
+	return planstate_tree_walker(ps, find_scan_version, context);
+}
+
+uint64
+lance_fdw_scan_version(PlanState *ps, Oid relid)
+{
+	uint64		ctx[2] = {0, relid};
+
+	find_scan_version(ps, ctx);
+	return ctx[0];
 }

@@ -12,6 +12,13 @@
  * (lance_commit_append, which rebases over concurrent commits); on abort,
  * or on the abort of the subtransaction that wrote them, the files are
  * removed, so a rolled-back transaction leaves neither a version nor files.
+ *
+ * DELETE and UPDATE find rows by the hidden _rowaddr column (fragment id <<
+ * 32 | offset, from the version the scan read); the addresses are kept until
+ * commit, merged with each fragment's deletion file into a new one, and
+ * committed in the same version as any appended rows (UPDATE = delete +
+ * append).  A concurrent change to the same fragments is a serialization
+ * failure.
  */
 #include "postgres.h"
 
@@ -29,6 +36,8 @@
 #include "foreign/foreign.h"
 #include "kernels/distance.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/appendinfo.h"
 #include "utils/acl.h"
 #include "common/int.h"
 #include "utils/array.h"
@@ -64,11 +73,20 @@ typedef struct PendingFile
 	SubTransactionId subid;
 } PendingFile;
 
+/* Row addresses deleted by one statement (DELETE, or UPDATE's old rows). */
+typedef struct PendingDeletes
+{
+	SubTransactionId subid;
+	uint64		n;
+	uint64	   *addrs;			/* fragment id << 32 | offset */
+} PendingDeletes;
+
 typedef struct PendingDataset
 {
 	char	   *dataset;
 	uint64		read_version;
 	List	   *files;			/* PendingFile * */
+	List	   *deletes;		/* PendingDeletes * */
 } PendingDataset;
 
 static List *pending = NIL;		/* PendingDataset *, in TopTransactionContext */
@@ -86,6 +104,64 @@ remove_files(List *files, SubTransactionId subid)
 		if (subid == InvalidSubTransactionId || f->subid == subid)
 			(void) unlink(f->path);
 	}
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64		x = *(const uint64 *) a,
+				y = *(const uint64 *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* The deletions of a dataset grouped by fragment, duplicates removed. */
+static LanceFragmentDeletes *
+group_deletes(List *deletes, int *ndels)
+{
+	uint64		total = 0,
+				n = 0,
+				i;
+	uint64	   *all;
+	uint32	   *offs;
+	LanceFragmentDeletes *out;
+	ListCell   *lc;
+	int			k = 0;
+
+	foreach(lc, deletes)
+		total += ((PendingDeletes *) lfirst(lc))->n;
+	*ndels = 0;
+	if (total == 0)
+		return NULL;
+	all = palloc_extended(sizeof(uint64) * total, MCXT_ALLOC_HUGE);
+	foreach(lc, deletes)
+	{
+		PendingDeletes *pd = lfirst(lc);
+
+		memcpy(all + n, pd->addrs, sizeof(uint64) * pd->n);
+		n += pd->n;
+	}
+	qsort(all, total, sizeof(uint64), cmp_u64);
+	offs = palloc_extended(sizeof(uint32) * total, MCXT_ALLOC_HUGE);
+	out = palloc0(sizeof(LanceFragmentDeletes) * total);
+	n = 0;
+	for (i = 0; i < total; i++)
+	{
+		uint64		frag = all[i] >> 32;
+
+		if (i > 0 && all[i] == all[i - 1])
+			continue;
+		if (k == 0 || out[k - 1].fragment_id != frag)
+		{
+			out[k].fragment_id = frag;
+			out[k].offsets = offs + n;
+			k++;
+		}
+		offs[n++] = (uint32) all[i];
+		out[k - 1].n++;
+	}
+	*ndels = k;
+	return out;
 }
 
 static void
@@ -107,12 +183,16 @@ lance_xact_callback(XactEvent event, void *arg)
 				ListCell   *fc;
 				int			n = 0;
 
-				if (d->files == NIL)
+				LanceFragmentDeletes *dels;
+				int			ndels;
+
+				dels = group_deletes(d->deletes, &ndels);
+				if (d->files == NIL && ndels == 0)
 					continue;
-				frags = palloc(sizeof(LanceNewFragment) * list_length(d->files));
+				frags = palloc(sizeof(LanceNewFragment) * Max(list_length(d->files), 1));
 				foreach(fc, d->files)
 					frags[n++] = ((PendingFile *) lfirst(fc))->frag;
-				if (!lance_commit_append(d->dataset, d->read_version, frags, n,
+				if (!lance_commit_change(d->dataset, d->read_version, frags, n, dels, ndels,
 										 LANCE_WRITER_LIBRARY, LANCE_WRITER_VERSION,
 										 &res, &conflict, &err))
 				{
@@ -120,11 +200,13 @@ lance_xact_callback(XactEvent event, void *arg)
 						ereport(ERROR,
 								(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 								 errmsg("could not commit to Lance dataset \"%s\": %s",
-										d->dataset, err.msg)));
+										d->dataset, err.msg),
+								 errhint("Retry the transaction.")));
 					lance_fdw_reader_error(&err, d->dataset);
 				}
 				/* committed: these files belong to the dataset now */
 				d->files = NIL;
+				d->deletes = NIL;
 			}
 			pending = NIL;
 			break;
@@ -165,6 +247,12 @@ lance_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		if (event == SUBXACT_EVENT_ABORT_SUB)
 		{
 			List	   *keep = NIL;
+			List	   *keepd = NIL;
+
+			foreach(fc, d->deletes)
+				if (((PendingDeletes *) lfirst(fc))->subid != mySubid)
+					keepd = lappend(keepd, lfirst(fc));
+			d->deletes = keepd;
 
 			remove_files(d->files, mySubid);
 			foreach(fc, d->files)
@@ -173,9 +261,14 @@ lance_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			d->files = keep;
 		}
 		else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		{
 			foreach(fc, d->files)
 				if (((PendingFile *) lfirst(fc))->subid == mySubid)
 				((PendingFile *) lfirst(fc))->subid = parentSubid;
+			foreach(fc, d->deletes)
+				if (((PendingDeletes *) lfirst(fc))->subid == mySubid)
+				((PendingDeletes *) lfirst(fc))->subid = parentSubid;
+		}
 	}
 }
 
@@ -196,7 +289,11 @@ pending_dataset(const char *dataset, uint64 read_version)
 	{
 		d = lfirst(lc);
 		if (strcmp(d->dataset, dataset) == 0)
+		{
+			/* conflicts are checked from the oldest version the transaction read */
+			d->read_version = Min(d->read_version, read_version);
 			return d;
+		}
 	}
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	d = palloc0(sizeof(PendingDataset));
@@ -231,7 +328,36 @@ typedef struct LanceModifyState
 	uint64		rows;			/* rows inserted by this statement */
 	MemoryContext cxt;			/* buffers */
 	MemoryContext rowcxt;		/* per-row conversions */
+	/* DELETE / UPDATE */
+	CmdType		operation;
+	AttrNumber	junkno;			/* the row address in the plan's output */
+	uint64		scan_version;	/* the version the addresses come from */
+	uint64	   *addrs;
+	uint64		naddrs;
+	uint64		addrcap;
 } LanceModifyState;
+
+#define ROWADDR_JUNK	"lance_rowaddr"
+
+/* Hidden columns of the read path: never written, their values ignored. */
+static bool
+is_hidden_name(const char *name)
+{
+	return strcmp(name, "_rowaddr") == 0 || strcmp(name, "_rowid") == 0;
+}
+
+/* The Lance name of a column (its column_name option, else its name). */
+static const char *
+lance_column_name(Relation rel, Form_pg_attribute attr)
+{
+	List	   *colopts = GetForeignColumnOptions(RelationGetRelid(rel), attr->attnum);
+	ListCell   *oc;
+
+	foreach(oc, colopts)
+		if (strcmp(((DefElem *) lfirst(oc))->defname, "column_name") == 0)
+			return defGetString((DefElem *) lfirst(oc));
+	return NameStr(attr->attname);
+}
 
 static void
 check_write_privilege(Relation rel)
@@ -361,7 +487,8 @@ begin_insert(Relation rel)
 	}
 	st->extra = palloc0(sizeof(int) * Max(desc->natts, 1));
 	for (k = 0; k < desc->natts; k++)
-		if (!used[k] && !TupleDescAttr(desc, k)->attisdropped)
+		if (!used[k] && !TupleDescAttr(desc, k)->attisdropped &&
+			!is_hidden_name(lance_column_name(rel, TupleDescAttr(desc, k))))
 			st->extra[st->nextra++] = k;
 	return st;
 }
@@ -751,17 +878,42 @@ insert_row(LanceModifyState *st, TupleTableSlot *slot)
 static int
 lanceIsForeignRelUpdatable(Relation rel)
 {
-	return 1 << CMD_INSERT;
+	return (1 << CMD_INSERT) | (1 << CMD_UPDATE) | (1 << CMD_DELETE);
+}
+
+/* DELETE and UPDATE identify rows by the hidden _rowaddr column. */
+static void
+lanceAddForeignUpdateTargets(PlannerInfo *root, Index rtindex, RangeTblEntry *target_rte,
+							 Relation target_relation)
+{
+	TupleDesc	desc = RelationGetDescr(target_relation);
+	int			k;
+
+	for (k = 0; k < desc->natts; k++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(desc, k);
+
+		if (!attr->attisdropped &&
+			strcmp(lance_column_name(target_relation, attr), "_rowaddr") == 0 &&
+			attr->atttypid == INT8OID)
+		{
+			Var		   *var = makeVar(rtindex, attr->attnum, INT8OID, -1, InvalidOid, 0);
+
+			add_row_identity_var(root, var, rtindex, ROWADDR_JUNK);
+			return;
+		}
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("UPDATE and DELETE on foreign table \"%s\" need a column \"_rowaddr\" of type bigint",
+					RelationGetRelationName(target_relation)),
+			 errhint("Add it with ALTER FOREIGN TABLE ... ADD COLUMN _rowaddr bigint; it reads Lance's row addresses.")));
 }
 
 static List *
 lancePlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 					   int subplan_index)
 {
-	if (plan->operation != CMD_INSERT)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("lance_fdw supports INSERT only")));
 	if (plan->onConflictAction != ONCONFLICT_NONE)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -773,9 +925,86 @@ static void
 lanceBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List *fdw_private,
 						int subplan_index, int eflags)
 {
+	LanceModifyState *st;
+	CmdType		op = mtstate->operation;
+
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
-	rinfo->ri_FdwState = begin_insert(rinfo->ri_RelationDesc);
+	st = begin_insert(rinfo->ri_RelationDesc);
+	st->operation = op;
+	if (op == CMD_UPDATE || op == CMD_DELETE)
+	{
+		Plan	   *subplan = outerPlanState(mtstate)->plan;
+
+		st->junkno = ExecFindJunkAttributeInTlist(subplan->targetlist, ROWADDR_JUNK);
+		if (!AttributeNumberIsValid(st->junkno))
+			elog(ERROR, "lance_fdw: row address junk column not found");
+		st->scan_version = lance_fdw_scan_version(outerPlanState(mtstate),
+												  RelationGetRelid(rinfo->ri_RelationDesc));
+		if (st->scan_version == 0)
+			st->scan_version = st->m->version;
+	}
+	rinfo->ri_FdwState = st;
+}
+
+/* Records the row address of the plan's current row for deletion. */
+static void
+record_delete(LanceModifyState *st, TupleTableSlot *planSlot)
+{
+	bool		isnull;
+	Datum		d = ExecGetJunkAttribute(planSlot, st->junkno, &isnull);
+
+	if (isnull)
+		elog(ERROR, "lance_fdw: row address is NULL");
+	if (st->naddrs == st->addrcap)
+	{
+		st->addrcap = st->addrcap ? st->addrcap * 2 : 1024;
+		st->addrs = st->addrs
+			? repalloc_huge(st->addrs, sizeof(uint64) * st->addrcap)
+			: MemoryContextAllocHuge(st->cxt, sizeof(uint64) * st->addrcap);
+	}
+	st->addrs[st->naddrs++] = (uint64) DatumGetInt64(d);
+}
+
+static TupleTableSlot *
+lanceExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
+					   TupleTableSlot *planSlot)
+{
+	record_delete((LanceModifyState *) rinfo->ri_FdwState, planSlot);
+	return slot;
+}
+
+/* UPDATE = the old row deleted + the new row appended, in one version. */
+static TupleTableSlot *
+lanceExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
+					   TupleTableSlot *planSlot)
+{
+	LanceModifyState *st = rinfo->ri_FdwState;
+
+	record_delete(st, planSlot);
+	insert_row(st, slot);
+	return slot;
+}
+
+/* Hands the statement's deletions to the transaction. */
+static void
+flush_deletes(LanceModifyState *st)
+{
+	PendingDataset *d;
+	PendingDeletes *pd;
+	MemoryContext old;
+
+	if (st->naddrs == 0)
+		return;
+	d = pending_dataset(st->dataset, st->scan_version);
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	pd = palloc0(sizeof(PendingDeletes));
+	pd->subid = GetCurrentSubTransactionId();
+	pd->n = st->naddrs;
+	pd->addrs = MemoryContextAllocHuge(TopTransactionContext, sizeof(uint64) * st->naddrs);
+	memcpy(pd->addrs, st->addrs, sizeof(uint64) * st->naddrs);
+	d->deletes = lappend(d->deletes, pd);
+	MemoryContextSwitchTo(old);
 }
 
 static TupleTableSlot *
@@ -794,6 +1023,7 @@ lanceEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 	if (st == NULL)
 		return;
 	flush_fragment(st);
+	flush_deletes(st);
 	MemoryContextDelete(st->cxt);
 	MemoryContextDelete(st->rowcxt);
 	rinfo->ri_FdwState = NULL;
@@ -809,6 +1039,9 @@ void
 lance_fdw_modify_routine(FdwRoutine *routine)
 {
 	routine->IsForeignRelUpdatable = lanceIsForeignRelUpdatable;
+	routine->AddForeignUpdateTargets = lanceAddForeignUpdateTargets;
+	routine->ExecForeignUpdate = lanceExecForeignUpdate;
+	routine->ExecForeignDelete = lanceExecForeignDelete;
 	routine->PlanForeignModify = lancePlanForeignModify;
 	routine->BeginForeignModify = lanceBeginForeignModify;
 	routine->ExecForeignInsert = lanceExecForeignInsert;

@@ -23,7 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lance_file.h"
 #include "lance_pb.h"
+
+#include <roaring/roaring.h>
 
 #define MAX_COMMIT_RETRIES	50
 
@@ -322,47 +325,200 @@ write_hint(const char *dataset, uint64_t version)
 	}
 }
 
+/* True if fragment id is among the deletions. */
+static bool
+touches(const LanceFragmentDeletes *dels, int ndels, uint64_t id)
+{
+	int			i;
+
+	for (i = 0; i < ndels; i++)
+		if (dels[i].fragment_id == id)
+			return true;
+	return false;
+}
+
+/*
+ * Whether a transaction committed since our read version invalidates our
+ * change; *why says how.  Appends never conflict with ours; deletions
+ * conflict with any change to the same fragments, and with rewrites.
+ */
+static bool
+txn_conflicts(const Lancepb__Transaction *t, const LanceFragmentDeletes *dels, int ndels,
+			  const char **why)
+{
+	size_t		i;
+
+	*why = "changed the same fragments";
+	switch (t->operation_case)
+	{
+		case LANCEPB__TRANSACTION__OPERATION_APPEND:
+		case LANCEPB__TRANSACTION__OPERATION_CREATE_INDEX:
+		case LANCEPB__TRANSACTION__OPERATION_RESERVE_FRAGMENTS:
+		case LANCEPB__TRANSACTION__OPERATION_UPDATE_CONFIG:
+			return false;
+		case LANCEPB__TRANSACTION__OPERATION_REWRITE:
+			*why = "rewrote fragments (compaction)";
+			return ndels > 0;
+		case LANCEPB__TRANSACTION__OPERATION_DELETE:
+			for (i = 0; i < t->delete_->n_updated_fragments; i++)
+				if (touches(dels, ndels, t->delete_->updated_fragments[i]->id))
+					return true;
+			for (i = 0; i < t->delete_->n_deleted_fragment_ids; i++)
+				if (touches(dels, ndels, t->delete_->deleted_fragment_ids[i]))
+					return true;
+			return false;
+		case LANCEPB__TRANSACTION__OPERATION_UPDATE:
+			for (i = 0; i < t->update->n_updated_fragments; i++)
+				if (touches(dels, ndels, t->update->updated_fragments[i]->id))
+					return true;
+			for (i = 0; i < t->update->n_removed_fragment_ids; i++)
+				if (touches(dels, ndels, t->update->removed_fragment_ids[i]))
+					return true;
+			return false;
+		case LANCEPB__TRANSACTION__OPERATION_OVERWRITE:
+		case LANCEPB__TRANSACTION__OPERATION_RESTORE:
+			*why = "replaced the table's content";
+			return true;
+		case LANCEPB__TRANSACTION__OPERATION_MERGE:
+		case LANCEPB__TRANSACTION__OPERATION_PROJECT:
+			*why = "changed the schema";
+			return true;
+		default:
+			*why = "made a change unknown to this writer";
+			return true;
+	}
+}
+
+/*
+ * Writes the merged deletions of fragment f (existing deletion file plus
+ * d->offsets) as a new roaring bitmap file; *all when every row is gone
+ * (then no file is written).  The new DeletionFile goes to *out.
+ */
+static bool
+write_deletions(const char *dataset, uint64_t read_version, const Lancepb__DataFragment *f,
+				const LanceFragmentDeletes *d, Lancepb__DeletionFile *out, bool *all,
+				char *path, size_t pathlen, LanceError *err)
+{
+	roaring_bitmap_t *rb = roaring_bitmap_create();
+	uint8_t    *old = NULL;
+	uint64_t	i,
+				n;
+	size_t		size;
+	char	   *buf;
+	char		rnd[17];
+	uint64_t	id;
+	bool		ok;
+
+	if (rb == NULL)
+		return lance_fail(err, "out of memory");
+	if (f->deletion_file != NULL)
+	{
+		LanceDeletion ld;
+
+		memset(&ld, 0, sizeof(ld));
+		ld.present = true;
+		ld.file_type = f->deletion_file->file_type;
+		ld.read_version = f->deletion_file->read_version;
+		ld.id = f->deletion_file->id;
+		ld.num_deleted_rows = f->deletion_file->num_deleted_rows;
+		old = lance_deletion_load(dataset, f->id, &ld, f->physical_rows, err);
+		if (old == NULL)
+		{
+			roaring_bitmap_free(rb);
+			return false;
+		}
+		for (i = 0; i < f->physical_rows; i++)
+			if ((old[i >> 3] >> (i & 7)) & 1)
+				roaring_bitmap_add(rb, (uint32_t) i);
+		lance_free(old);
+	}
+	for (i = 0; i < d->n; i++)
+	{
+		if (d->offsets[i] >= f->physical_rows)
+		{
+			roaring_bitmap_free(rb);
+			return lance_fail(err, "row offset %u is past the end of fragment %llu",
+							  d->offsets[i], (unsigned long long) f->id);
+		}
+		roaring_bitmap_add(rb, d->offsets[i]);
+	}
+	n = roaring_bitmap_get_cardinality(rb);
+	*all = n == f->physical_rows;
+	if (*all)
+	{
+		roaring_bitmap_free(rb);
+		return true;
+	}
+	roaring_bitmap_run_optimize(rb);
+	size = roaring_bitmap_portable_size_in_bytes(rb);
+	buf = lance_alloc(size + 1, err);
+	if (buf == NULL)
+	{
+		roaring_bitmap_free(rb);
+		return false;
+	}
+	roaring_bitmap_portable_serialize(rb, buf);
+	roaring_bitmap_free(rb);
+	lance_random_hex(rnd, 8);
+	id = strtoull(rnd, NULL, 16) >> 1;	/* LanceDB reads it as i64 too */
+	snprintf(path, pathlen, "%s/_deletions", dataset);
+	(void) mkdir(path, 0755);
+	snprintf(path, pathlen, "%s/_deletions/%llu-%llu-%llu.bin", dataset,
+			 (unsigned long long) f->id, (unsigned long long) read_version,
+			 (unsigned long long) id);
+	ok = write_file_excl(path, (const uint8_t *) buf, size, err);
+	lance_free(buf);
+	if (!ok)
+		return false;
+	lancepb__deletion_file__init(out);
+	out->file_type = LANCE_DELETION_BITMAP;
+	out->read_version = read_version;
+	out->id = id;
+	out->num_deleted_rows = n;
+	return true;
+}
+
 bool
 lance_commit_append(const char *dataset, uint64_t read_version,
 					const LanceNewFragment *frags, int nfrags,
 					const char *writer, const char *writer_version,
 					LanceCommitResult *res, bool *conflict, LanceError *err)
 {
-	char		uuid[37];
-	char		txn_name[128];
+	return lance_commit_change(dataset, read_version, frags, nfrags, NULL, 0,
+							   writer, writer_version, res, conflict, err);
+}
+
+bool
+lance_commit_change(const char *dataset, uint64_t read_version,
+					const LanceNewFragment *frags, int nfrags,
+					const LanceFragmentDeletes *dels, int ndels,
+					const char *writer, const char *writer_version,
+					LanceCommitResult *res, bool *conflict, LanceError *err)
+{
 	char		path[4096];
-	LanceBuf	txn_img = {0};
-	Lancepb__Transaction txn;
-	Lancepb__TxnAppend app;
-	Lancepb__DataFragment **txn_frags;
+	char	  **written = NULL;	/* files of the current attempt */
+	int			nwritten = 0;
 	uint64_t	checked = read_version; /* versions up to here are compatible */
 	int			attempt;
+	int			k;
 
 	*conflict = false;
 	memset(res, 0, sizeof(*res));
-	make_uuid(uuid);
-	snprintf(txn_name, sizeof(txn_name), "%llu-%s.txn", (unsigned long long) read_version, uuid);
-
-	/* the transaction: fragment ids are assigned at commit, so 0 here */
-	txn_frags = build_fragments(frags, nfrags, 0, false, 0, err);
-	if (txn_frags == NULL)
+	written = lance_alloc0(sizeof(char *) * (ndels + 2), err);
+	if (written == NULL)
 		return false;
-	lancepb__txn_append__init(&app);
-	app.n_fragments = nfrags;
-	app.fragments = txn_frags;
-	lancepb__transaction__init(&txn);
-	txn.read_version = read_version;
-	txn.uuid = uuid;
-	txn.operation_case = LANCEPB__TRANSACTION__OPERATION_APPEND;
-	txn.append = &app;
-	if (!lance_buf_reserve(&txn_img, protobuf_c_message_get_packed_size(&txn.base), err))
-		return false;
-	txn_img.len = protobuf_c_message_pack(&txn.base, txn_img.data);
 	snprintf(path, sizeof(path), "%s/_transactions", dataset);
 	(void) mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/_transactions/%s", dataset, txn_name);
-	if (!write_file_excl(path, txn_img.data, txn_img.len, err))
-		return false;
+
+#define DROP_WRITTEN() \
+	do { \
+		for (k = 0; k < nwritten; k++) \
+		{ \
+			unlink(written[k]); \
+			lance_free(written[k]); \
+		} \
+		nwritten = 0; \
+	} while (0)
 
 	for (attempt = 0; attempt < MAX_COMMIT_RETRIES; attempt++)
 	{
@@ -372,9 +528,22 @@ lance_commit_append(const char *dataset, uint64_t read_version,
 		Lancepb__Manifest *pb;
 		Lancepb__DataFragment **newf;
 		Lancepb__DataFragment **all;
+		Lancepb__DataFragment **txn_frags;
+		Lancepb__DataFragment **upd;
+		uint64_t   *removed;
+		int			nupd = 0,
+					nremoved = 0;
+		size_t		nall = 0;
 		Lancepb__Manifest nm;
 		Lancepb__Timestamp ts;
 		Lancepb__WriterVersion wv;
+		Lancepb__Transaction txn;
+		Lancepb__TxnAppend app;
+		Lancepb__TxnDelete del;
+		Lancepb__TxnUpdate upd_op;
+		LanceBuf	txn_img = {0};
+		char		uuid[37];
+		char		txn_name[128];
 		struct timespec now;
 		LanceBuf	img = {0};
 		uint64_t	first_id;
@@ -389,41 +558,37 @@ lance_commit_append(const char *dataset, uint64_t read_version,
 		uint64_t	v;
 
 		if (!lance_list_versions(dataset, &vl, err))
-			return false;
+			goto fail;
 		latest = vl.versions[vl.n - 1];
-		/* an append survives any commit but an overwrite or a restore */
 		for (v = checked + 1; v <= latest; v++)
 		{
 			Committed	c;
 			Lancepb__Transaction *t;
-			int			op;
+			const char *why;
+			bool		bad;
 
 			if (!committed_load(&c, dataset, v, vl.v2_naming, err))
 			{
 				committed_free(&c);
 				lance_version_list_free(&vl);
-				return false;
+				goto fail;
 			}
 			t = load_transaction(dataset, c.img, c.size, c.pb, err);
 			committed_free(&c);
 			if (t == NULL)
 			{
 				lance_version_list_free(&vl);
-				return false;
+				goto fail;
 			}
-			op = t->operation_case;
+			bad = txn_conflicts(t, dels, ndels, &why);
 			lancepb__transaction__free_unpacked(t, &lance_pb_allocator);
-			if (op == LANCEPB__TRANSACTION__OPERATION_OVERWRITE ||
-				op == LANCEPB__TRANSACTION__OPERATION_RESTORE ||
-				op == LANCEPB__TRANSACTION__OPERATION__NOT_SET)
+			if (bad)
 			{
 				*conflict = true;
 				lance_version_list_free(&vl);
-				return lance_fail(err, "version %llu of \"%s\" was committed concurrently and %s",
-								  (unsigned long long) v, dataset,
-								  op == LANCEPB__TRANSACTION__OPERATION__NOT_SET
-								  ? "its operation is unknown to this writer"
-								  : "replaced the table's content");
+				lance_fail(err, "version %llu of \"%s\" was committed concurrently and %s",
+						   (unsigned long long) v, dataset, why);
+				goto fail;
 			}
 			checked = v;
 		}
@@ -431,9 +596,67 @@ lance_commit_append(const char *dataset, uint64_t read_version,
 		{
 			committed_free(&cur);
 			lance_version_list_free(&vl);
-			return false;
+			goto fail;
 		}
 		pb = cur.pb;
+
+		/* deletions: a new deletion file per fragment, or the fragment goes */
+		upd = lance_alloc0(sizeof(void *) * (ndels + 1), err);
+		removed = lance_alloc0(sizeof(uint64_t) * (ndels + 1), err);
+		all = lance_alloc0(sizeof(void *) * (pb->n_fragments + nfrags + 1), err);
+		if (upd == NULL || removed == NULL || all == NULL)
+			goto fail;
+		for (i = 0; i < pb->n_fragments; i++)
+		{
+			Lancepb__DataFragment *f = pb->fragments[i];
+			int			d;
+
+			for (d = 0; d < ndels; d++)
+				if (dels[d].fragment_id == f->id)
+					break;
+			if (d == ndels)
+			{
+				all[nall++] = f;
+				continue;
+			}
+			{
+				Lancepb__DataFragment *nf = lance_alloc(sizeof(*nf), err);
+				Lancepb__DeletionFile *df = lance_alloc(sizeof(*df), err);
+				bool		gone = false;
+
+				if (nf == NULL || df == NULL)
+					goto fail;
+				if (!write_deletions(dataset, read_version, f, &dels[d], df, &gone,
+									 path, sizeof(path), err))
+					goto fail;
+				if (gone)
+				{
+					removed[nremoved++] = f->id;
+					continue;
+				}
+				written[nwritten++] = lance_strdup(path, err);
+				*nf = *f;
+				nf->deletion_file = df;
+				upd[nupd++] = nf;
+				all[nall++] = nf;
+			}
+		}
+		for (k = 0; k < ndels; k++)
+		{
+			bool		found = false;
+
+			for (i = 0; i < pb->n_fragments; i++)
+				found |= pb->fragments[i]->id == dels[k].fragment_id;
+			if (!found)
+			{
+				*conflict = true;
+				lance_fail(err, "fragment %llu of \"%s\" no longer exists (changed concurrently)",
+						   (unsigned long long) dels[k].fragment_id, dataset);
+				committed_free(&cur);
+				lance_version_list_free(&vl);
+				goto fail;
+			}
+		}
 
 		/* new fragments with fresh ids */
 		if (pb->_max_fragment_id_case == LANCEPB__MANIFEST___MAX_FRAGMENT_ID_MAX_FRAGMENT_ID)
@@ -448,19 +671,62 @@ lance_commit_append(const char *dataset, uint64_t read_version,
 		row_ids = (pb->reader_feature_flags & LANCE_FLAG_STABLE_ROW_IDS) != 0;
 		next_row_id = pb->next_row_id;
 		newf = build_fragments(frags, nfrags, first_id, row_ids, next_row_id, err);
-		all = lance_alloc0(sizeof(void *) * (pb->n_fragments + nfrags + 1), err);
-		if (newf == NULL || all == NULL)
-			return false;
-		for (i = 0; i < pb->n_fragments; i++)
-			all[i] = pb->fragments[i];
+		txn_frags = build_fragments(frags, nfrags, 0, false, 0, err);
+		if (newf == NULL || txn_frags == NULL)
+			goto fail;
 		for (i = 0; i < (size_t) nfrags; i++)
 		{
-			all[pb->n_fragments + i] = newf[i];
+			all[nall++] = newf[i];
 			next_row_id += frags[i].nrows;
 		}
 
+		/* the transaction */
+		make_uuid(uuid);
+		snprintf(txn_name, sizeof(txn_name), "%llu-%s.txn", (unsigned long long) read_version, uuid);
+		lancepb__transaction__init(&txn);
+		txn.read_version = read_version;
+		txn.uuid = uuid;
+		if (ndels == 0)
+		{
+			lancepb__txn_append__init(&app);
+			app.n_fragments = nfrags;
+			app.fragments = txn_frags;
+			txn.operation_case = LANCEPB__TRANSACTION__OPERATION_APPEND;
+			txn.append = &app;
+		}
+		else if (nfrags == 0)
+		{
+			lancepb__txn_delete__init(&del);
+			del.n_updated_fragments = nupd;
+			del.updated_fragments = upd;
+			del.n_deleted_fragment_ids = nremoved;
+			del.deleted_fragment_ids = removed;
+			del.predicate = (char *) "";
+			txn.operation_case = LANCEPB__TRANSACTION__OPERATION_DELETE;
+			txn.delete_ = &del;
+		}
+		else
+		{
+			lancepb__txn_update__init(&upd_op);
+			upd_op.n_removed_fragment_ids = nremoved;
+			upd_op.removed_fragment_ids = removed;
+			upd_op.n_updated_fragments = nupd;
+			upd_op.updated_fragments = upd;
+			upd_op.n_new_fragments = nfrags;
+			upd_op.new_fragments = newf;
+			txn.operation_case = LANCEPB__TRANSACTION__OPERATION_UPDATE;
+			txn.update = &upd_op;
+		}
+		if (!lance_buf_reserve(&txn_img, protobuf_c_message_get_packed_size(&txn.base), err))
+			goto fail;
+		txn_img.len = protobuf_c_message_pack(&txn.base, txn_img.data);
+		snprintf(path, sizeof(path), "%s/_transactions/%s", dataset, txn_name);
+		if (!write_file_excl(path, txn_img.data, txn_img.len, err))
+			goto fail;
+		written[nwritten++] = lance_strdup(path, err);
+
 		nm = *pb;
-		nm.n_fragments = pb->n_fragments + nfrags;
+		nm.n_fragments = nall;
 		nm.fragments = all;
 		nm.version = latest + 1;
 		nm.tag = (char *) "";
@@ -471,6 +737,11 @@ lance_commit_append(const char *dataset, uint64_t read_version,
 		}
 		if (row_ids)
 			nm.next_row_id = next_row_id;
+		if (nupd > 0)
+		{
+			nm.reader_feature_flags |= LANCE_FLAG_DELETION_FILES;
+			nm.writer_feature_flags |= LANCE_FLAG_DELETION_FILES;
+		}
 		clock_gettime(CLOCK_REALTIME, &now);
 		lancepb__timestamp__init(&ts);
 		ts.seconds = now.tv_sec;
@@ -485,34 +756,39 @@ lance_commit_append(const char *dataset, uint64_t read_version,
 		/* [index section copied][transaction][manifest][trailer] */
 		if (pb->_index_section_case == LANCEPB__MANIFEST___INDEX_SECTION_INDEX_SECTION)
 		{
-			uint32_t	ilen;
+			uint32_t	ilen = 0;
 
 			if (pb->index_section + 4 > cur.size ||
 				!lance_range_ok(pb->index_section + 4, ilen = lance_le32(cur.img + pb->index_section),
 								cur.size))
 			{
+				lance_fail(err, "version %llu of \"%s\": invalid index section",
+						   (unsigned long long) latest, dataset);
 				committed_free(&cur);
 				lance_version_list_free(&vl);
-				return lance_fail(err, "version %llu of \"%s\": invalid index section",
-								  (unsigned long long) latest, dataset);
+				goto fail;
 			}
 			nm.index_section = img.len;
 			if (!buf_section(&img, cur.img + pb->index_section + 4, ilen, err))
-				return false;
+				goto fail;
 		}
 		nm._transaction_section_case = LANCEPB__MANIFEST___TRANSACTION_SECTION_TRANSACTION_SECTION;
 		nm.transaction_section = img.len;
 		if (!buf_section(&img, txn_img.data, (uint32_t) txn_img.len, err))
-			return false;
+			goto fail;
+		lance_buf_free(&txn_img);
 		mpos = (int64_t) img.len;
 		if (!buf_pb_section(&img, &nm.base, err) ||
 			!lance_buf_append(&img, &mpos, 8, err) ||
 			!lance_buf_append(&img, mm, 4, err) ||
 			!lance_buf_append(&img, "LANC", 4, err))
-			return false;
+			goto fail;
 
 		if (!manifest_file_path(final, sizeof(final), dataset, latest + 1, vl.v2_naming))
-			return lance_fail(err, "dataset path too long");
+		{
+			lance_fail(err, "dataset path too long");
+			goto fail;
+		}
 		lance_random_hex(rnd, 8);
 		snprintf(tmp, sizeof(tmp), "%s/_versions/.tmp-%s.manifest-part", dataset, rnd);
 		lance_version_list_free(&vl);
@@ -520,7 +796,7 @@ lance_commit_append(const char *dataset, uint64_t read_version,
 		if (!write_file_excl(tmp, img.data, img.len, err))
 		{
 			lance_buf_free(&img);
-			return false;
+			goto fail;
 		}
 		lance_buf_free(&img);
 		if (link(tmp, final) == 0)
@@ -531,7 +807,9 @@ lance_commit_append(const char *dataset, uint64_t read_version,
 			write_hint(dataset, latest + 1);
 			res->version = latest + 1;
 			res->retries = attempt;
-			lance_buf_free(&txn_img);
+			for (k = 0; k < nwritten; k++)
+				lance_free(written[k]);
+			lance_free(written);
 			return true;
 		}
 		if (errno != EEXIST)
@@ -539,12 +817,19 @@ lance_commit_append(const char *dataset, uint64_t read_version,
 			int			e = errno;
 
 			unlink(tmp);
-			return lance_fail(err, "could not link \"%s\": %s", final, strerror(e));
+			lance_fail(err, "could not link \"%s\": %s", final, strerror(e));
+			goto fail;
 		}
 		/* lost the race: rebase on what was committed and try again */
 		unlink(tmp);
+		DROP_WRITTEN();
 	}
 	*conflict = true;
-	return lance_fail(err, "could not commit to \"%s\" after %d concurrent commits",
-					  dataset, MAX_COMMIT_RETRIES);
+	lance_fail(err, "could not commit to \"%s\" after %d concurrent commits",
+			   dataset, MAX_COMMIT_RETRIES);
+fail:
+	DROP_WRITTEN();
+	lance_free(written);
+	return false;
+#undef DROP_WRITTEN
 }

@@ -98,6 +98,28 @@ extern bool lance_commit_append(const char *dataset, uint64_t read_version,
 								const char *writer, const char *writer_version,
 								LanceCommitResult *res, bool *conflict, LanceError *err);
 
+/* Row offsets to delete from one fragment (physical positions). */
+typedef struct LanceFragmentDeletes
+{
+	uint64_t	fragment_id;
+	uint64_t	n;
+	const uint32_t *offsets;
+} LanceFragmentDeletes;
+
+/*
+ * Commits appends and deletions together as the next version: an Append,
+ * a Delete or (both) an Update transaction.  Deletions are merged with the
+ * fragment's existing deletion file into a new one (a roaring bitmap); a
+ * fragment with every row deleted is dropped.  A concurrent commit that
+ * touched a fragment with deletions (a delete, an update, a rewrite such as
+ * compaction), or an overwrite or restore, sets *conflict.
+ */
+extern bool lance_commit_change(const char *dataset, uint64_t read_version,
+								const LanceNewFragment *frags, int nfrags,
+								const LanceFragmentDeletes *dels, int ndels,
+								const char *writer, const char *writer_version,
+								LanceCommitResult *res, bool *conflict, LanceError *err);
+
 /* Random lowercase hex of n bytes (2n characters plus NUL into out). */
 extern void lance_random_hex(char *out, int nbytes);
 
