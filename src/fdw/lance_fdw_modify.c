@@ -939,6 +939,20 @@ lanceBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List *f
 		st->junkno = ExecFindJunkAttributeInTlist(subplan->targetlist, ROWADDR_JUNK);
 		if (!AttributeNumberIsValid(st->junkno))
 			elog(ERROR, "lance_fdw: row address junk column not found");
+		/* an UPDATE rewrites whole rows: every Lance field needs a column */
+		if (op == CMD_UPDATE)
+		{
+			int			i;
+
+			for (i = 0; i < st->nfields; i++)
+				if (st->fields[i].attno < 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("UPDATE of foreign table \"%s\" needs a column for every Lance field, and \"%s\" has none",
+									RelationGetRelationName(rinfo->ri_RelationDesc),
+									st->fields[i].field->name),
+							 errdetail("An update rewrites whole rows; the missing fields would become NULL.")));
+		}
 		st->scan_version = lance_fdw_scan_version(outerPlanState(mtstate),
 												  RelationGetRelid(rinfo->ri_RelationDesc));
 		if (st->scan_version == 0)

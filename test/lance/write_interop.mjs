@@ -7,7 +7,9 @@
 //   node write_interop.mjs check DIR LIB        every row against expected()
 //   node write_interop.mjs add DIR LIB FROM TO  LanceDB add() of ids [FROM, TO)
 //   node write_interop.mjs mutate DIR LIB       delete id % 10 = 1, optimize()
-//   node write_interop.mjs stat DIR LIB         version, rows, sum(id)
+//   node write_interop.mjs stat DIR LIB         version, rows
+//   node write_interop.mjs count DIR LIB WHERE  rows matching a filter
+//   node write_interop.mjs delete DIR LIB WHERE LanceDB delete()
 //
 // LIB is 37 (@lancedb/lancedb 0.37.1) or 39 (0.39.0); VER a data storage
 // version.  Output lines are "key value" pairs the test matches.
@@ -178,6 +180,13 @@ if (cmd === 'create') {
 	await t.delete('id % 10 = 1');
 	await t.optimize();
 	console.log('rows', await t.countRows());
+	console.log('version', await t.version());
+} else if (cmd === 'count') {
+	const t = await db.openTable('t');
+	console.log('rows', await t.countRows(a3));
+} else if (cmd === 'delete') {
+	const t = await db.openTable('t');
+	await t.delete(a3);
 	console.log('version', await t.version());
 } else if (cmd === 'stat') {
 	const t = await db.openTable('t');

@@ -38,6 +38,13 @@ $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION lancedb');
 my $tmp = PostgreSQL::Test::Utils::tempdir;
 
+sub fails
+{
+	my ($sql, $re, $name) = @_;
+	my ($r, $o, $e) = $node->psql('postgres', $sql);
+	like($e, $re, $name);
+}
+
 # runs the script; returns its "key value" lines as a hash
 sub lancedb
 {
@@ -167,6 +174,41 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 	is_deeply([ @$r{qw(rows bad)} ], [ $live + 100, 0 ],
 		"$ver: LanceDB reads a FDW append on top of its compacted version");
 
+	# DELETE and UPDATE through _rowaddr
+	$node->safe_psql('postgres', qq{ALTER FOREIGN TABLE $s.t ADD COLUMN _rowaddr bigint;
+		CREATE FOREIGN TABLE $s.u (id bigint, s text, _rowaddr bigint) SERVER $s OPTIONS (table 't')});
+	my $n2 = $node->safe_psql('postgres', "SELECT count(*) FROM $s.t WHERE id % 10 = 2");
+	$node->safe_psql('postgres', "DELETE FROM $s.t WHERE id % 10 = 2");
+	$r = lancedb('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad)} ], [ $live + 100 - $n2, 0 ],
+		"$ver: LanceDB reads the FDW's DELETE (deletion files)");
+	is(lancedb('count', $uri, $lib, 'id % 10 = 2')->{rows}, 0, "$ver: ... none of the deleted rows remain");
+	$live = $r->{rows};
+	my $maxfrag = $node->safe_psql('postgres', "SELECT max(_rowaddr >> 32) FROM $s.t");
+	$node->safe_psql('postgres', "UPDATE $s.t SET s = s WHERE id BETWEEN 100 AND 199");
+	$r = lancedb('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad)} ], [ $live, 0 ], "$ver: LanceDB reads the FDW's UPDATE, values intact");
+	is( $node->safe_psql('postgres',
+			"SELECT count(DISTINCT _rowaddr >> 32), min(_rowaddr >> 32) > $maxfrag FROM $s.t WHERE id BETWEEN 100 AND 199"),
+		'1|t', "$ver: updated rows moved to one new fragment");
+	$node->safe_psql('postgres', "BEGIN; DELETE FROM $s.t; ROLLBACK");
+	is(lancedb('stat', $uri, $lib)->{rows}, $live, "$ver: a rolled-back DELETE changes nothing");
+	# a LanceDB delete of the same fragment commits first: serialization failure
+	my ($rc, $o, $e) = $node->psql('postgres', qq{BEGIN;
+		DELETE FROM $s.t WHERE id = 8003;
+		COPY (SELECT 1) TO PROGRAM '$node_bin $js delete $uri $lib "id = 8004"';
+		COMMIT});
+	like($e, qr/could not serialize|could not commit to Lance dataset.*changed the same fragments/,
+		"$ver: a conflicting concurrent delete is a serialization failure");
+	$r = lancedb('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad)} ], [ $live - 1, 0 ], "$ver: only LanceDB's delete is committed");
+	fails("UPDATE $s.u SET s = s", qr/UPDATE of foreign table "u" needs a column for every Lance field.*"i8"/,
+		"$ver: UPDATE through a table lacking fields is refused");
+	$r = lancedb('mutate', $uri, $lib);
+	is($node->safe_psql('postgres', "SELECT count(*) FROM $s.t"), $r->{rows},
+		"$ver: LanceDB optimize() over the FDW's deletions, the FDW reads it");
+	$node->safe_psql('postgres', "ALTER FOREIGN TABLE $s.t DROP COLUMN _rowaddr");
+
 	# kill -9 of a backend that wrote fragments but has not committed
 	my $before = lancedb('stat', $uri, $lib);
 	my $files = data_files($ds);
@@ -203,12 +245,6 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 # ---- errors ----
 my $s = 'w39';
 my ($ret, $stdout, $stderr);
-sub fails
-{
-	my ($sql, $re, $name) = @_;
-	my ($r, $o, $e) = $node->psql('postgres', $sql);
-	like($e, $re, $name);
-}
 fails("INSERT INTO $s.t (id) VALUES (NULL)",
 	qr/null value for non-nullable Lance field "id"/, 'NULL into a non-nullable field');
 fails("INSERT INTO $s.t (id, ia) VALUES (1, ARRAY[1,2])",
@@ -221,8 +257,6 @@ fails("INSERT INTO $s.t (id, u8) VALUES (1, -1)",
 	qr/out of range for Lance type "uint8"/, 'unsigned range checked');
 fails("INSERT INTO $s.t (id) VALUES (1) ON CONFLICT DO NOTHING",
 	qr/ON CONFLICT is not supported/, 'ON CONFLICT refused');
-fails("DELETE FROM $s.t", qr/cannot delete from foreign table|supports INSERT only/,
-	'DELETE is not supported yet');
 $node->safe_psql('postgres', qq{
 	CREATE FOREIGN TABLE $s.pinned (id bigint) SERVER $s OPTIONS (table 't', version '1');
 	CREATE FOREIGN TABLE $s.wrong (id bigint, vec vector(3)) SERVER $s OPTIONS (table 't');
@@ -230,6 +264,8 @@ $node->safe_psql('postgres', qq{
 	CREATE ROLE writer LOGIN;
 	GRANT USAGE ON SCHEMA $s TO writer;
 	GRANT INSERT, SELECT ON $s.t TO writer;});
+fails("DELETE FROM $s.wrong", qr/need a column "_rowaddr" of type bigint/,
+	'DELETE needs _rowaddr');
 fails("INSERT INTO $s.pinned VALUES (1)", qr/pinned to a Lance version/, 'pinned tables are read-only');
 fails("INSERT INTO $s.wrong (id) VALUES (1)", qr/cannot hold Lance field "vec"/, 'wrong dimension in the table definition');
 fails("INSERT INTO $s.extra VALUES (1, 2)", qr/not a field of the Lance dataset/, 'a column Lance does not have');
