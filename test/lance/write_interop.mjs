@@ -10,6 +10,7 @@
 //   node write_interop.mjs stat DIR LIB         version, rows
 //   node write_interop.mjs count DIR LIB WHERE  rows matching a filter
 //   node write_interop.mjs delete DIR LIB WHERE LanceDB delete()
+//   node write_interop.mjs tags DIR LIB         "tag NAME VERSION ROWS" per tag
 //
 // LIB is 37 (@lancedb/lancedb 0.37.1) or 39 (0.39.0); VER a data storage
 // version.  Output lines are "key value" pairs the test matches.
@@ -188,6 +189,13 @@ if (cmd === 'create') {
 	const t = await db.openTable('t');
 	await t.delete(a3);
 	console.log('version', await t.version());
+} else if (cmd === 'tags') {
+	const t = await db.openTable('t');
+	const tags = await (await t.tags()).list();
+	for (const [name, info] of Object.entries(tags).sort()) {
+		await t.checkout(name);
+		console.log('tag', name, info.version, await t.countRows());
+	}
 } else if (cmd === 'stat') {
 	const t = await db.openTable('t');
 	console.log('rows', await t.countRows());

@@ -279,5 +279,34 @@ $node->safe_psql('postgres', "SET ROLE writer; INSERT INTO $s.t SELECT * FROM $s
 is(lancedb('stat', "$tmp/$s", '39')->{version}, $v + 1, 'with pg_write_server_files the write commits');
 is(lancedb('check', "$tmp/$s", '39')->{bad}, 0, 'and LanceDB reads it');
 
+# ---- tags ----
+is($node->safe_psql('postgres', "SELECT lancedb.lance_tag_create('$s.t', 'fdw_v2', 2)"), 2,
+	'lance_tag_create names version 2');
+my $latest = lancedb('stat', "$tmp/$s", '39')->{version};
+is($node->safe_psql('postgres', "SELECT lancedb.lance_tag_create('$s.t', 'fdw_latest')"), $latest,
+	'... or the latest version');
+{
+	my ($out, $err);
+	IPC::Run::run([ $node_bin, $js, 'tags', "$tmp/$s", '39' ], '>', \$out, '2>', \$err) or die $err;
+	is($out, "tag fdw_latest $latest " . lancedb('stat', "$tmp/$s", '39')->{rows} . "\ntag fdw_v2 2 4999\n",
+		'LanceDB lists both tags and checks them out');
+}
+is( $node->safe_psql('postgres', qq{
+		CREATE FOREIGN TABLE $s.tagged (id bigint) SERVER $s OPTIONS (table 't', tag 'fdw_v2');
+		SELECT count(*) FROM $s.tagged}),
+	4999, 'the FDW reads a tag it created');
+fails("SELECT lancedb.lance_tag_create('$s.t', 'fdw_v2')", qr/tag "fdw_v2" already exists/,
+	'an existing tag is not replaced');
+fails("SELECT lancedb.lance_tag_create('$s.t', '../x')", qr/invalid Lance tag name/, 'tag names checked');
+fails("SELECT lancedb.lance_tag_create('$s.t', 'x', 999)", qr/version 999 .*does not exist/,
+	'a missing version is refused');
+fails("SET ROLE writer; SELECT lancedb.lance_tag_create('$s.pinned', 'x')",
+	qr/permission denied for foreign table pinned/, 'tags need SELECT on the table');
+$node->safe_psql('postgres', "SELECT lancedb.lance_tag_delete('$s.t', 'fdw_latest')");
+is($node->safe_psql('postgres', "SELECT string_agg(tag, ',') FROM lancedb.lance_tags('$s.t')"),
+	'fdw_v2', 'lance_tag_delete removes a tag');
+fails("SELECT lancedb.lance_tag_delete('$s.t', 'fdw_latest')", qr/does not exist/,
+	'deleting a missing tag is an error');
+
 $node->stop;
 done_testing();
