@@ -1,7 +1,7 @@
 /*
  * lance_fdw_manage.c
- *	  Dataset management from SQL: lancedb.lance_tag_create and
- *	  lancedb.lance_tag_delete.
+ *	  Dataset management from SQL: lancedb.lance_tag_create,
+ *	  lancedb.lance_tag_delete and lancedb.lance_restore.
  *
  * A tag is _refs/tags/<name>.json naming a version and its manifest's size,
  * the file LanceDB writes and reads.  Creation is create-if-absent (link()
@@ -172,4 +172,27 @@ lance_fdw_tag_delete(PG_FUNCTION_ARGS)
 				 errmsg("could not remove \"%s\": %m", path)));
 	}
 	PG_RETURN_VOID();
+}
+
+LANCEDB_FUNCTION(lance_fdw_restore);
+Datum
+lance_fdw_restore(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	int64		version = PG_GETARG_INT64(1);
+	char	   *dataset = writable_dataset(relid);
+	char		mpath[MAXPGPATH];
+	uint64		found;
+	LanceCommitResult res;
+	LanceError	err = {0};
+
+	if (version <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid Lance version " INT64_FORMAT, version)));
+	if (!lance_manifest_path(dataset, (uint64) version, mpath, sizeof(mpath), &found, &err) ||
+		!lance_commit_restore(dataset, (uint64) version, LANCE_WRITER_LIBRARY, LANCE_WRITER_VERSION,
+							  &res, &err))
+		lance_fdw_reader_error(&err, dataset);
+	PG_RETURN_INT64((int64) res.version);
 }

@@ -50,8 +50,6 @@
 #include "vector/halfvec.h"
 #include "vector/vector.h"
 
-#define LANCE_WRITER_LIBRARY	"lancedb-pg"
-#define LANCE_WRITER_VERSION	"0.1.0"
 /* buffered bytes that force a fragment out before rows_per_fragment */
 #define LANCE_FLUSH_BYTES		(UINT64CONST(256) << 20)
 #define LANCE_DEFAULT_ROWS_PER_FRAGMENT	1048576

@@ -308,5 +308,22 @@ is($node->safe_psql('postgres', "SELECT string_agg(tag, ',') FROM lancedb.lance_
 fails("SELECT lancedb.lance_tag_delete('$s.t', 'fdw_latest')", qr/does not exist/,
 	'deleting a missing tag is an error');
 
+# ---- restore ----
+$latest = lancedb('stat', "$tmp/$s", '39')->{version};
+is($node->safe_psql('postgres', "SELECT lancedb.lance_restore('$s.t', 2)"), $latest + 1,
+	'lance_restore commits a new version');
+my $r = lancedb('check', "$tmp/$s", '39');
+is_deeply([ @$r{qw(rows bad version)} ], [ 4999, 0, $latest + 1 ],
+	'LanceDB reads the restored content of version 2 as the latest version');
+lancedb('add', "$tmp/$s", '39', 20000, 20010);
+$r = lancedb('check', "$tmp/$s", '39');
+is_deeply([ @$r{qw(rows bad)} ], [ 5009, 0 ], 'LanceDB appends after the restore');
+$node->safe_psql('postgres', "INSERT INTO $s.t SELECT * FROM $s.exp_rows(20010, 20020)");
+is($node->safe_psql('postgres', "SELECT count(*) FROM $s.t"), 5019, 'the FDW appends after it too');
+$r = lancedb('check', "$tmp/$s", '39');
+is_deeply([ @$r{qw(rows bad)} ], [ 5019, 0 ], '... and LanceDB reads every row');
+fails("SELECT lancedb.lance_restore('$s.t', 999)", qr/version 999 .*does not exist/,
+	'restoring a missing version is refused');
+
 $node->stop;
 done_testing();

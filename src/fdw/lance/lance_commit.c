@@ -833,3 +833,146 @@ fail:
 	return false;
 #undef DROP_WRITTEN
 }
+
+bool
+lance_commit_restore(const char *dataset, uint64_t version,
+					 const char *writer, const char *writer_version,
+					 LanceCommitResult *res, LanceError *err)
+{
+	char		path[4096];
+	int			attempt;
+
+	memset(res, 0, sizeof(*res));
+	snprintf(path, sizeof(path), "%s/_transactions", dataset);
+	(void) mkdir(path, 0755);
+	for (attempt = 0; attempt < MAX_COMMIT_RETRIES; attempt++)
+	{
+		LanceVersionList vl;
+		uint64_t	latest;
+		Committed	old,
+					cur;
+		Lancepb__Manifest nm;
+		Lancepb__Timestamp ts;
+		Lancepb__WriterVersion wv;
+		Lancepb__Transaction txn;
+		Lancepb__TxnRestore rst;
+		LanceBuf	txn_img = {0};
+		LanceBuf	img = {0};
+		char		uuid[37],
+					txn_name[128],
+					tmp[4096],
+					final[4096],
+					rnd[17];
+		struct timespec now;
+		int64_t		mpos;
+		uint16_t	mm[2] = {0, 2};
+		bool		ok;
+
+		if (!lance_list_versions(dataset, &vl, err))
+			return false;
+		latest = vl.versions[vl.n - 1];
+		if (!committed_load(&old, dataset, version, vl.v2_naming, err) ||
+			!committed_load(&cur, dataset, latest, vl.v2_naming, err))
+		{
+			lance_version_list_free(&vl);
+			return false;
+		}
+		make_uuid(uuid);
+		snprintf(txn_name, sizeof(txn_name), "%llu-%s.txn", (unsigned long long) latest, uuid);
+		lancepb__txn_restore__init(&rst);
+		rst.version = version;
+		lancepb__transaction__init(&txn);
+		txn.read_version = latest;
+		txn.uuid = uuid;
+		txn.operation_case = LANCEPB__TRANSACTION__OPERATION_RESTORE;
+		txn.restore = &rst;
+		if (!lance_buf_reserve(&txn_img, protobuf_c_message_get_packed_size(&txn.base), err))
+			return false;
+		txn_img.len = protobuf_c_message_pack(&txn.base, txn_img.data);
+		snprintf(path, sizeof(path), "%s/_transactions/%s", dataset, txn_name);
+		if (!write_file_excl(path, txn_img.data, txn_img.len, err))
+			return false;
+
+		/* the old content as the next version; ids never go back */
+		nm = *old.pb;
+		nm.version = latest + 1;
+		nm.tag = (char *) "";
+		if (cur.pb->_max_fragment_id_case == LANCEPB__MANIFEST___MAX_FRAGMENT_ID_MAX_FRAGMENT_ID &&
+			(nm._max_fragment_id_case != LANCEPB__MANIFEST___MAX_FRAGMENT_ID_MAX_FRAGMENT_ID ||
+			 cur.pb->max_fragment_id > nm.max_fragment_id))
+		{
+			nm._max_fragment_id_case = LANCEPB__MANIFEST___MAX_FRAGMENT_ID_MAX_FRAGMENT_ID;
+			nm.max_fragment_id = cur.pb->max_fragment_id;
+		}
+		if (cur.pb->next_row_id > nm.next_row_id)
+			nm.next_row_id = cur.pb->next_row_id;
+		clock_gettime(CLOCK_REALTIME, &now);
+		lancepb__timestamp__init(&ts);
+		ts.seconds = now.tv_sec;
+		ts.nanos = (int32_t) now.tv_nsec;
+		nm.timestamp = &ts;
+		lancepb__writer_version__init(&wv);
+		wv.library = (char *) writer;
+		wv.version = (char *) writer_version;
+		nm.writer_version = &wv;
+		nm.transaction_file = txn_name;
+		if (old.pb->_index_section_case == LANCEPB__MANIFEST___INDEX_SECTION_INDEX_SECTION)
+		{
+			uint32_t	ilen = 0;
+
+			if (old.pb->index_section + 4 > old.size ||
+				!lance_range_ok(old.pb->index_section + 4,
+								ilen = lance_le32(old.img + old.pb->index_section), old.size))
+				return lance_fail(err, "version %llu of \"%s\": invalid index section",
+								  (unsigned long long) version, dataset);
+			nm.index_section = img.len;
+			if (!buf_section(&img, old.img + old.pb->index_section + 4, ilen, err))
+				return false;
+		}
+		nm._transaction_section_case = LANCEPB__MANIFEST___TRANSACTION_SECTION_TRANSACTION_SECTION;
+		nm.transaction_section = img.len;
+		if (!buf_section(&img, txn_img.data, (uint32_t) txn_img.len, err))
+			return false;
+		lance_buf_free(&txn_img);
+		mpos = (int64_t) img.len;
+		if (!buf_pb_section(&img, &nm.base, err) ||
+			!lance_buf_append(&img, &mpos, 8, err) ||
+			!lance_buf_append(&img, mm, 4, err) ||
+			!lance_buf_append(&img, "LANC", 4, err))
+			return false;
+		if (!manifest_file_path(final, sizeof(final), dataset, latest + 1, vl.v2_naming))
+			return lance_fail(err, "dataset path too long");
+		lance_version_list_free(&vl);
+		committed_free(&old);
+		committed_free(&cur);
+		lance_random_hex(rnd, 8);
+		snprintf(tmp, sizeof(tmp), "%s/_versions/.tmp-%s.manifest-part", dataset, rnd);
+		ok = write_file_excl(tmp, img.data, img.len, err);
+		lance_buf_free(&img);
+		if (!ok)
+		{
+			unlink(path);
+			return false;
+		}
+		if (link(tmp, final) == 0)
+		{
+			unlink(tmp);
+			snprintf(tmp, sizeof(tmp), "%s/_versions", dataset);
+			fsync_dir(tmp);
+			write_hint(dataset, latest + 1);
+			res->version = latest + 1;
+			res->retries = attempt;
+			return true;
+		}
+		{
+			int			e = errno;
+
+			unlink(tmp);
+			unlink(path);
+			if (e != EEXIST)
+				return lance_fail(err, "could not link \"%s\": %s", final, strerror(e));
+		}
+	}
+	return lance_fail(err, "could not commit to \"%s\" after %d concurrent commits",
+					  dataset, MAX_COMMIT_RETRIES);
+}

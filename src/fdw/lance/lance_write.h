@@ -67,6 +67,10 @@ extern bool lance_encode_data_file(LanceBuf *out, const LanceManifest *m,
 
 /* ---- commits (lance_commit.c) ---- */
 
+/* What new manifests name as their writer. */
+#define LANCE_WRITER_LIBRARY	"lancedb-pg"
+#define LANCE_WRITER_VERSION	"0.1.0"
+
 /* A data file written for a new fragment, not yet committed. */
 typedef struct LanceNewFragment
 {
@@ -119,6 +123,15 @@ extern bool lance_commit_change(const char *dataset, uint64_t read_version,
 								const LanceFragmentDeletes *dels, int ndels,
 								const char *writer, const char *writer_version,
 								LanceCommitResult *res, bool *conflict, LanceError *err);
+
+/*
+ * Commits the content of `version` as the next version (a Restore
+ * transaction, as LanceDB's restore): its fragments, schema and indexes,
+ * with fragment ids and row ids never reused.
+ */
+extern bool lance_commit_restore(const char *dataset, uint64_t version,
+								 const char *writer, const char *writer_version,
+								 LanceCommitResult *res, LanceError *err);
 
 /* Random lowercase hex of n bytes (2n characters plus NUL into out). */
 extern void lance_random_hex(char *out, int nbytes);
