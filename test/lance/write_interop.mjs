@@ -3,7 +3,10 @@
 // the TAP test uses the same formulas), so each side checks the other's rows
 // exactly.
 //
-//   node write_interop.mjs create DIR LIB VER   table "t" (3 seed rows)
+//   node write_interop.mjs create DIR LIB VER [stable]
+//                                               table "t" (3 seed rows), with
+//                                               stable row ids if "stable"
+//   node write_interop.mjs rowids DIR LIB       "rowid ID ROWID" per row
 //   node write_interop.mjs check DIR LIB        every row against expected()
 //   node write_interop.mjs add DIR LIB FROM TO  LanceDB add() of ids [FROM, TO)
 //   node write_interop.mjs mutate DIR LIB       delete id % 10 = 1, optimize()
@@ -18,7 +21,7 @@ import * as arrow from 'apache-arrow';
 import * as lance37 from 'lancedb037';
 import * as lance39 from 'lancedb039';
 
-const [cmd, dir, libname, a3, a4] = process.argv.slice(2);
+const [cmd, dir, libname, a3, a4, a5] = process.argv.slice(2);
 const lib = libname === '37' ? lance37 : lance39;
 const f16 = new arrow.Float16();
 const f32 = new arrow.Float32();
@@ -147,7 +150,10 @@ function same(c, got, want) {
 
 const db = await lib.connect(dir);
 if (cmd === 'create') {
-	await db.createTable('t', batch(1, 4), { storageOptions: { new_table_data_storage_version: a3 } });
+	const opts = { new_table_data_storage_version: a3 };
+	if (a4 === 'stable')
+		opts.new_table_enable_stable_row_ids = 'true';
+	await db.createTable('t', batch(1, 4), { storageOptions: opts });
 	console.log('created');
 } else if (cmd === 'add') {
 	const t = await db.openTable('t');
@@ -189,6 +195,12 @@ if (cmd === 'create') {
 	const t = await db.openTable('t');
 	await t.delete(a3);
 	console.log('version', await t.version());
+} else if (cmd === 'rowids') {
+	const t = await db.openTable('t');
+	const rows = await t.query().select(['id']).withRowId().toArray();
+	rows.sort((x, y) => Number(x.id) - Number(y.id));
+	for (const r of rows)
+		console.log('rowid', Number(r.id), Number(r._rowid));
 } else if (cmd === 'tags') {
 	const t = await db.openTable('t');
 	const tags = await (await t.tags()).list();

@@ -11,6 +11,10 @@
 #     appends again; LanceDB reads that;
 #   - kill -9 of a backend holding written, uncommitted fragments: LanceDB
 #     and the FDW still read the previous version;
+#   - DELETE/UPDATE (deletion files) read by LanceDB; a conflicting
+#     concurrent LanceDB delete is a serialization failure;
+#   - stable row ids: new rows get the next ids, LanceDB keeps them;
+#   - lance_tag_create/delete and lance_restore, read back by LanceDB;
 #   - errors: NOT NULL fields, dimensions, types, pinned tables, privileges.
 use strict;
 use warnings;
@@ -307,6 +311,41 @@ is($node->safe_psql('postgres', "SELECT string_agg(tag, ',') FROM lancedb.lance_
 	'fdw_v2', 'lance_tag_delete removes a tag');
 fails("SELECT lancedb.lance_tag_delete('$s.t', 'fdw_latest')", qr/does not exist/,
 	'deleting a missing tag is an error');
+
+# ---- stable row ids ----
+{
+	my $uri = "$tmp/stable";
+	mkdir $uri or die;
+	lancedb('create', $uri, '39', '2.2', 'stable');
+	$node->safe_psql('postgres', qq{
+		CREATE SERVER stable FOREIGN DATA WRAPPER lance_fdw OPTIONS (uri '$uri');
+		CREATE SCHEMA stable;
+		IMPORT FOREIGN SCHEMA lance FROM SERVER stable INTO stable;
+	} . exp_function('stable') . qq{
+		CREATE FOREIGN TABLE stable.h (id bigint, _rowid bigint, _rowaddr bigint)
+			SERVER stable OPTIONS (table 't');
+		BEGIN;
+		INSERT INTO stable.t SELECT * FROM stable.exp_rows(4, 100);
+		DELETE FROM stable.h WHERE id = 1;
+		COMMIT;});
+	my $r = lancedb('check', $uri, '39');
+	is_deeply([ @$r{qw(rows bad version)} ], [ 98, 0, 2 ],
+		'stable row ids: LanceDB reads the insert + delete (one version)');
+	my $rowids = sub {
+		my ($out, $err);
+		IPC::Run::run([ $node_bin, $js, 'rowids', $uri, '39' ], '>', \$out, '2>', \$err) or die $err;
+		return $out;
+	};
+	my $before = $rowids->();
+	my $want = join '', map { "rowid $_ " . ($_ - 1) . "\n" } 2 .. 99;
+	is($before, $want, 'stable row ids: the new rows got ids 3.. after the seed rows 0..2');
+	is($node->safe_psql('postgres', "SELECT string_agg(id || ':' || _rowid, ',' ORDER BY id) FROM stable.h WHERE id < 6"),
+		'2:1,3:2,4:3,5:4', 'stable row ids: the FDW reads the same ids');
+	lancedb('mutate', $uri, '39');
+	my $after = $rowids->();
+	is($after, join('', grep { !/^rowid \d*1 / } split /^/, $before),
+		'stable row ids: LanceDB delete + optimize() keeps every surviving row id');
+}
 
 # ---- restore ----
 $latest = lancedb('stat', "$tmp/$s", '39')->{version};
