@@ -26,6 +26,7 @@
 #include "commands/defrem.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
+#include "nodes/nodeFuncs.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
@@ -64,6 +65,7 @@ static const LanceFdwOption valid_options[] = {
 	{"version", ForeignTableRelationId},
 	{"tag", ForeignTableRelationId},
 	{"column_name", AttributeRelationId},
+	{"rows_per_fragment", ForeignTableRelationId},
 	{NULL, InvalidOid}
 };
 
@@ -254,6 +256,7 @@ lance_fdw_handler(PG_FUNCTION_ARGS)
 	routine->InitializeDSMForeignScan = lanceInitializeDSMForeignScan;
 	routine->ReInitializeDSMForeignScan = lanceReInitializeDSMForeignScan;
 	routine->InitializeWorkerForeignScan = lanceInitializeWorkerForeignScan;
+	lance_fdw_modify_routine(routine);
 
 	PG_RETURN_POINTER(routine);
 }
@@ -309,6 +312,7 @@ lance_fdw_validator(PG_FUNCTION_ARGS)
 	DefElem    *tag = NULL;
 	DefElem    *uri = NULL;
 	DefElem    *colname = NULL;
+	DefElem    *rows_per_fragment = NULL;
 	ListCell   *lc;
 
 	foreach(lc, options)
@@ -345,6 +349,8 @@ lance_fdw_validator(PG_FUNCTION_ARGS)
 			slot = &tag;
 		else if (strcmp(def->defname, "column_name") == 0)
 			slot = &colname;
+		else if (strcmp(def->defname, "rows_per_fragment") == 0)
+			slot = &rows_per_fragment;
 		if (*slot != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_SYNTAX_ERROR),
@@ -395,6 +401,18 @@ lance_fdw_validator(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
 				 errmsg("options \"version\" and \"tag\" cannot be used together")));
+	if (rows_per_fragment != NULL)
+	{
+		uint64		v;
+
+		/* the same grammar as a version: a positive integer */
+		if (!parse_version(defGetString(rows_per_fragment), &v) || v > (UINT64CONST(1) << 31))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"rows_per_fragment\": \"%s\"",
+							defGetString(rows_per_fragment)),
+					 errhint("rows_per_fragment is an integer between 1 and 2147483648.")));
+	}
 	if (colname != NULL && defGetString(colname)[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
@@ -1445,4 +1463,40 @@ lanceExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyUInteger("Lance Column Reads", NULL, st->column_reads, es);
 		ExplainPropertyUInteger("Lance Bytes Read", "bytes", st->bytes_read, es);
 	}
+}
+
+/*
+ * The version a lance_fdw scan of relation `relid` below `ps` reads, or 0:
+ * DELETE and UPDATE take their row addresses from that version, so their
+ * commit checks for concurrent changes from there on.
+ */
+static bool
+find_scan_version(PlanState *ps, void *context)
+{
+	uint64	   *out = (uint64 *) context;
+
+	if (ps == NULL)
+		return false;
+	if (IsA(ps, ForeignScanState))
+	{
+		ForeignScanState *fs = (ForeignScanState *) ps;
+
+		if (fs->fdwroutine != NULL && fs->fdwroutine->BeginForeignScan == lanceBeginForeignScan &&
+			fs->fdw_state != NULL && fs->ss.ss_currentRelation != NULL &&
+			RelationGetRelid(fs->ss.ss_currentRelation) == (Oid) out[1])
+		{
+			out[0] = ((LanceScanState *) fs->fdw_state)->manifest->version;
+			return true;
+		}
+	}
+	return planstate_tree_walker(ps, find_scan_version, context);
+}
+
+uint64
+lance_fdw_scan_version(PlanState *ps, Oid relid)
+{
+	uint64		ctx[2] = {0, relid};
+
+	find_scan_version(ps, ctx);
+	return ctx[0];
 }

@@ -113,6 +113,14 @@ extern const void *lance_fdw_topk_query(Datum d, bool halfvec, int *dim);
 extern double lance_fdw_topk_distance(int metric, bool halfvec, const void *x, const void *q,
 									  int dim);
 
+struct PlanState;
+extern uint64 lance_fdw_scan_version(struct PlanState *ps, Oid relid);
+
+/* ---- lance_fdw_modify.c ---- */
+
+struct FdwRoutine;
+extern void lance_fdw_modify_routine(struct FdwRoutine *routine);
+
 /* ---- lance_fdw_import.c ---- */
 
 struct ImportForeignSchemaStmt;

@@ -1,0 +1,978 @@
+/*
+ * lance_commit.c
+ *	  Committing a new dataset version the way LanceDB does on a local
+ *	  filesystem.
+ *
+ * The new manifest is the latest one with the change applied (version + 1,
+ * new fragments with fresh ids, max_fragment_id, timestamp, writer version,
+ * the index section copied as is, row ids when stable row ids are on), with
+ * the transaction inline as well as in _transactions/.  It is written to a
+ * temporary file and published with link(), which fails with EEXIST when
+ * another writer committed that version first: then the commits in between
+ * are checked (an append stays valid over anything but an overwrite or a
+ * restore) and the manifest is rebuilt on the newer version.  The version
+ * hint is rewritten last; readers never trust it alone.
+ */
+#include "lance_write.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lance_file.h"
+#include "lance_pb.h"
+
+#include <roaring/roaring.h>
+
+#define MAX_COMMIT_RETRIES	50
+
+void
+lance_random_hex(char *out, int nbytes)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t		raw[64];
+	int			fd = open("/dev/urandom", O_RDONLY);
+	int			i;
+	ssize_t		got = -1;
+
+	if (nbytes > 64)
+		nbytes = 64;
+	if (fd >= 0)
+	{
+		got = read(fd, raw, nbytes);
+		close(fd);
+	}
+	if (got != nbytes)
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		srand((unsigned) (ts.tv_nsec ^ getpid()));
+		for (i = 0; i < nbytes; i++)
+			raw[i] = (uint8_t) rand();
+	}
+	for (i = 0; i < nbytes; i++)
+	{
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[2 * nbytes] = '\0';
+}
+
+/* A version-4 style UUID string (36 characters + NUL). */
+static void
+make_uuid(char *out)
+{
+	char		h[33];
+
+	lance_random_hex(h, 16);
+	snprintf(out, 37, "%.8s-%.4s-4%.3s-a%.3s-%.12s", h, h + 8, h + 13, h + 17, h + 20);
+}
+
+/* Writes a whole file and fsyncs it; O_EXCL so nothing is overwritten. */
+static bool
+write_file_excl(const char *path, const uint8_t *data, uint64_t len, LanceError *err)
+{
+	int			fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	uint64_t	done = 0;
+
+	if (fd < 0)
+		return lance_fail(err, "could not create \"%s\": %s", path, strerror(errno));
+	while (done < len)
+	{
+		ssize_t		w = write(fd, data + done, len - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+		{
+			close(fd);
+			unlink(path);
+			return lance_fail(err, "could not write \"%s\": %s", path, strerror(errno));
+		}
+		done += (uint64_t) w;
+	}
+	if (fsync(fd) != 0)
+	{
+		close(fd);
+		unlink(path);
+		return lance_fail(err, "could not fsync \"%s\": %s", path, strerror(errno));
+	}
+	close(fd);
+	return true;
+}
+
+static void
+fsync_dir(const char *path)
+{
+	int			fd = open(path, O_RDONLY);
+
+	if (fd >= 0)
+	{
+		(void) fsync(fd);
+		close(fd);
+	}
+}
+
+/* Reads the transaction of a committed manifest image (inline, else its file). */
+static Lancepb__Transaction *
+load_transaction(const char *dataset, const uint8_t *img, uint64_t size,
+				 const Lancepb__Manifest *pb, LanceError *err)
+{
+	Lancepb__Transaction *t = NULL;
+
+	if (pb->_transaction_section_case == LANCEPB__MANIFEST___TRANSACTION_SECTION_TRANSACTION_SECTION &&
+		pb->transaction_section + 4 <= size)
+	{
+		uint32_t	len = lance_le32(img + pb->transaction_section);
+
+		if (lance_range_ok(pb->transaction_section + 4, len, size))
+			t = lancepb__transaction__unpack(&lance_pb_allocator, len,
+											 img + pb->transaction_section + 4);
+	}
+	else if (pb->transaction_file && pb->transaction_file[0])
+	{
+		char		path[4096];
+		uint64_t	tsize;
+		uint8_t    *data;
+
+		snprintf(path, sizeof(path), "%s/_transactions/%s", dataset, pb->transaction_file);
+		data = lance_read_file(path, LANCE_MAX_PB_BYTES, &tsize, err);
+		if (data == NULL)
+			return NULL;
+		t = lancepb__transaction__unpack(&lance_pb_allocator, tsize, data);
+		lance_free(data);
+	}
+	if (t == NULL)
+		lance_fail(err, "the transaction of version %llu of \"%s\" cannot be read",
+				   (unsigned long long) pb->version, dataset);
+	return t;
+}
+
+static bool
+manifest_file_path(char *buf, size_t len, const char *dataset, uint64_t version, bool v2)
+{
+	int			n;
+
+	if (v2)
+		n = snprintf(buf, len, "%s/_versions/%020llu.manifest", dataset,
+					 (unsigned long long) (UINT64_MAX - version));
+	else
+		n = snprintf(buf, len, "%s/_versions/%llu.manifest", dataset,
+					 (unsigned long long) version);
+	return n > 0 && (size_t) n < len;
+}
+
+/* Image and parsed form of one committed manifest. */
+typedef struct Committed
+{
+	uint8_t    *img;
+	uint64_t	size;
+	Lancepb__Manifest *pb;
+} Committed;
+
+static void
+committed_free(Committed *c)
+{
+	if (c->pb)
+		lancepb__manifest__free_unpacked(c->pb, &lance_pb_allocator);
+	if (c->img)
+		lance_free(c->img);
+	memset(c, 0, sizeof(*c));
+}
+
+static bool
+committed_load(Committed *c, const char *dataset, uint64_t version, bool v2, LanceError *err)
+{
+	char		path[4096];
+	int64_t		pos;
+	uint32_t	len;
+
+	memset(c, 0, sizeof(*c));
+	if (!manifest_file_path(path, sizeof(path), dataset, version, v2))
+		return lance_fail(err, "dataset path too long");
+	c->img = lance_read_file(path, LANCE_MAX_PB_BYTES, &c->size, err);
+	if (c->img == NULL)
+		return false;
+	if (c->size < 20 || memcmp(c->img + c->size - 4, "LANC", 4) != 0)
+		return lance_fail(err, "manifest \"%s\" is invalid", path);
+	pos = (int64_t) lance_le64(c->img + c->size - 16);
+	if (pos < 0 || (uint64_t) pos > c->size - 20)
+		return lance_fail(err, "manifest \"%s\" is invalid", path);
+	len = lance_le32(c->img + pos);
+	if (len > c->size - 20 - (uint64_t) pos)
+		return lance_fail(err, "manifest \"%s\" is invalid", path);
+	c->pb = lancepb__manifest__unpack(&lance_pb_allocator, len, c->img + pos + 4);
+	if (c->pb == NULL)
+		return lance_fail(err, "manifest \"%s\" is invalid", path);
+	return true;
+}
+
+/* Fragment protobufs for the new data files; ids from first_id on. */
+static Lancepb__DataFragment **
+build_fragments(const LanceNewFragment *frags, int nfrags, uint64_t first_id,
+				bool row_ids, uint64_t next_row_id, LanceError *err)
+{
+	Lancepb__DataFragment **out = lance_alloc0(sizeof(void *) * (nfrags + 1), err);
+	int			i,
+				j;
+
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i < nfrags; i++)
+	{
+		Lancepb__DataFragment *f = lance_alloc0(sizeof(*f), err);
+		Lancepb__DataFile *df = lance_alloc0(sizeof(*df), err);
+		Lancepb__DataFile **dfp = lance_alloc0(sizeof(void *), err);
+		int32_t    *cols = lance_alloc_array(frags[i].nfields + 1, sizeof(int32_t), err);
+
+		if (!f || !df || !dfp || !cols)
+			return NULL;
+		lancepb__data_file__init(df);
+		df->path = frags[i].file;
+		df->n_fields = frags[i].nfields;
+		df->fields = frags[i].field_ids;
+		for (j = 0; j < frags[i].nfields; j++)
+			cols[j] = j;
+		df->n_column_indices = frags[i].nfields;
+		df->column_indices = cols;
+		df->file_major_version = frags[i].major;
+		df->file_minor_version = frags[i].minor;
+		df->file_size_bytes = frags[i].size_bytes;
+		dfp[0] = df;
+		lancepb__data_fragment__init(f);
+		f->id = first_id + i;
+		f->n_files = 1;
+		f->files = dfp;
+		f->physical_rows = frags[i].nrows;
+		if (row_ids)
+		{
+			Lancepb__RangeSegment *rs = lance_alloc0(sizeof(*rs), err);
+			Lancepb__U64Segment *seg = lance_alloc0(sizeof(*seg), err);
+			Lancepb__U64Segment **segp = lance_alloc0(sizeof(void *), err);
+			Lancepb__RowIdSequence seq;
+			size_t		n;
+			uint8_t    *buf;
+
+			if (!rs || !seg || !segp)
+				return NULL;
+			lancepb__range_segment__init(rs);
+			rs->start = next_row_id;
+			rs->end = next_row_id + frags[i].nrows;
+			next_row_id += frags[i].nrows;
+			lancepb__u64_segment__init(seg);
+			seg->segment_case = LANCEPB__U64_SEGMENT__SEGMENT_RANGE;
+			seg->range = rs;
+			segp[0] = seg;
+			lancepb__row_id_sequence__init(&seq);
+			seq.n_segments = 1;
+			seq.segments = segp;
+			n = protobuf_c_message_get_packed_size(&seq.base);
+			buf = lance_alloc(n + 1, err);
+			if (buf == NULL)
+				return NULL;
+			protobuf_c_message_pack(&seq.base, buf);
+			f->row_id_sequence_case = LANCEPB__DATA_FRAGMENT__ROW_ID_SEQUENCE_INLINE_ROW_IDS;
+			f->inline_row_ids.data = buf;
+			f->inline_row_ids.len = n;
+		}
+		out[i] = f;
+	}
+	return out;
+}
+
+static bool
+buf_section(LanceBuf *b, const uint8_t *p, uint32_t len, LanceError *err)
+{
+	return lance_buf_append(b, &len, 4, err) && lance_buf_append(b, p, len, err);
+}
+
+static bool
+buf_pb_section(LanceBuf *b, const ProtobufCMessage *msg, LanceError *err)
+{
+	size_t		n = protobuf_c_message_get_packed_size(msg);
+	uint32_t	len = (uint32_t) n;
+
+	if (!lance_buf_append(b, &len, 4, err) || !lance_buf_reserve(b, n, err))
+		return false;
+	protobuf_c_message_pack(msg, b->data + b->len);
+	b->len += n;
+	return true;
+}
+
+/* Rewrites the version hint atomically (temporary file + rename). */
+static void
+write_hint(const char *dataset, uint64_t version)
+{
+	char		tmp[4096],
+				path[4096],
+				body[64],
+				rnd[17];
+	int			n = snprintf(body, sizeof(body), "{\"version\":%llu}", (unsigned long long) version);
+	LanceError	err = {0};
+
+	lance_random_hex(rnd, 8);
+	snprintf(tmp, sizeof(tmp), "%s/_versions/.hint-%s.tmp", dataset, rnd);
+	snprintf(path, sizeof(path), "%s/_versions/latest_version_hint.json", dataset);
+	if (write_file_excl(tmp, (const uint8_t *) body, (uint64_t) n, &err))
+	{
+		if (rename(tmp, path) != 0)
+			unlink(tmp);
+	}
+}
+
+/* True if fragment id is among the deletions. */
+static bool
+touches(const LanceFragmentDeletes *dels, int ndels, uint64_t id)
+{
+	int			i;
+
+	for (i = 0; i < ndels; i++)
+		if (dels[i].fragment_id == id)
+			return true;
+	return false;
+}
+
+/*
+ * Whether a transaction committed since our read version invalidates our
+ * change; *why says how.  Appends never conflict with ours; deletions
+ * conflict with any change to the same fragments, and with rewrites.
+ */
+static bool
+txn_conflicts(const Lancepb__Transaction *t, const LanceFragmentDeletes *dels, int ndels,
+			  const char **why)
+{
+	size_t		i;
+
+	*why = "changed the same fragments";
+	switch (t->operation_case)
+	{
+		case LANCEPB__TRANSACTION__OPERATION_APPEND:
+		case LANCEPB__TRANSACTION__OPERATION_CREATE_INDEX:
+		case LANCEPB__TRANSACTION__OPERATION_RESERVE_FRAGMENTS:
+		case LANCEPB__TRANSACTION__OPERATION_UPDATE_CONFIG:
+			return false;
+		case LANCEPB__TRANSACTION__OPERATION_REWRITE:
+			*why = "rewrote fragments (compaction)";
+			return ndels > 0;
+		case LANCEPB__TRANSACTION__OPERATION_DELETE:
+			for (i = 0; i < t->delete_->n_updated_fragments; i++)
+				if (touches(dels, ndels, t->delete_->updated_fragments[i]->id))
+					return true;
+			for (i = 0; i < t->delete_->n_deleted_fragment_ids; i++)
+				if (touches(dels, ndels, t->delete_->deleted_fragment_ids[i]))
+					return true;
+			return false;
+		case LANCEPB__TRANSACTION__OPERATION_UPDATE:
+			for (i = 0; i < t->update->n_updated_fragments; i++)
+				if (touches(dels, ndels, t->update->updated_fragments[i]->id))
+					return true;
+			for (i = 0; i < t->update->n_removed_fragment_ids; i++)
+				if (touches(dels, ndels, t->update->removed_fragment_ids[i]))
+					return true;
+			return false;
+		case LANCEPB__TRANSACTION__OPERATION_OVERWRITE:
+		case LANCEPB__TRANSACTION__OPERATION_RESTORE:
+			*why = "replaced the table's content";
+			return true;
+		case LANCEPB__TRANSACTION__OPERATION_MERGE:
+		case LANCEPB__TRANSACTION__OPERATION_PROJECT:
+			*why = "changed the schema";
+			return true;
+		default:
+			*why = "made a change unknown to this writer";
+			return true;
+	}
+}
+
+/*
+ * Writes the merged deletions of fragment f (existing deletion file plus
+ * d->offsets) as a new roaring bitmap file; *all when every row is gone
+ * (then no file is written).  The new DeletionFile goes to *out.
+ */
+static bool
+write_deletions(const char *dataset, uint64_t read_version, const Lancepb__DataFragment *f,
+				const LanceFragmentDeletes *d, Lancepb__DeletionFile *out, bool *all,
+				char *path, size_t pathlen, LanceError *err)
+{
+	roaring_bitmap_t *rb = roaring_bitmap_create();
+	uint8_t    *old = NULL;
+	uint64_t	i,
+				n;
+	size_t		size;
+	char	   *buf;
+	char		rnd[17];
+	uint64_t	id;
+	bool		ok;
+
+	if (rb == NULL)
+		return lance_fail(err, "out of memory");
+	if (f->deletion_file != NULL)
+	{
+		LanceDeletion ld;
+
+		memset(&ld, 0, sizeof(ld));
+		ld.present = true;
+		ld.file_type = f->deletion_file->file_type;
+		ld.read_version = f->deletion_file->read_version;
+		ld.id = f->deletion_file->id;
+		ld.num_deleted_rows = f->deletion_file->num_deleted_rows;
+		old = lance_deletion_load(dataset, f->id, &ld, f->physical_rows, err);
+		if (old == NULL)
+		{
+			roaring_bitmap_free(rb);
+			return false;
+		}
+		for (i = 0; i < f->physical_rows; i++)
+			if ((old[i >> 3] >> (i & 7)) & 1)
+				roaring_bitmap_add(rb, (uint32_t) i);
+		lance_free(old);
+	}
+	for (i = 0; i < d->n; i++)
+	{
+		if (d->offsets[i] >= f->physical_rows)
+		{
+			roaring_bitmap_free(rb);
+			return lance_fail(err, "row offset %u is past the end of fragment %llu",
+							  d->offsets[i], (unsigned long long) f->id);
+		}
+		roaring_bitmap_add(rb, d->offsets[i]);
+	}
+	n = roaring_bitmap_get_cardinality(rb);
+	*all = n == f->physical_rows;
+	if (*all)
+	{
+		roaring_bitmap_free(rb);
+		return true;
+	}
+	roaring_bitmap_run_optimize(rb);
+	size = roaring_bitmap_portable_size_in_bytes(rb);
+	buf = lance_alloc(size + 1, err);
+	if (buf == NULL)
+	{
+		roaring_bitmap_free(rb);
+		return false;
+	}
+	roaring_bitmap_portable_serialize(rb, buf);
+	roaring_bitmap_free(rb);
+	lance_random_hex(rnd, 8);
+	id = strtoull(rnd, NULL, 16) >> 1;	/* LanceDB reads it as i64 too */
+	snprintf(path, pathlen, "%s/_deletions", dataset);
+	(void) mkdir(path, 0755);
+	snprintf(path, pathlen, "%s/_deletions/%llu-%llu-%llu.bin", dataset,
+			 (unsigned long long) f->id, (unsigned long long) read_version,
+			 (unsigned long long) id);
+	ok = write_file_excl(path, (const uint8_t *) buf, size, err);
+	lance_free(buf);
+	if (!ok)
+		return false;
+	lancepb__deletion_file__init(out);
+	out->file_type = LANCE_DELETION_BITMAP;
+	out->read_version = read_version;
+	out->id = id;
+	out->num_deleted_rows = n;
+	return true;
+}
+
+bool
+lance_commit_append(const char *dataset, uint64_t read_version,
+					const LanceNewFragment *frags, int nfrags,
+					const char *writer, const char *writer_version,
+					LanceCommitResult *res, bool *conflict, LanceError *err)
+{
+	return lance_commit_change(dataset, read_version, frags, nfrags, NULL, 0,
+							   writer, writer_version, res, conflict, err);
+}
+
+bool
+lance_commit_change(const char *dataset, uint64_t read_version,
+					const LanceNewFragment *frags, int nfrags,
+					const LanceFragmentDeletes *dels, int ndels,
+					const char *writer, const char *writer_version,
+					LanceCommitResult *res, bool *conflict, LanceError *err)
+{
+	char		path[4096];
+	char	  **written = NULL;	/* files of the current attempt */
+	int			nwritten = 0;
+	uint64_t	checked = read_version; /* versions up to here are compatible */
+	int			attempt;
+	int			k;
+
+	*conflict = false;
+	memset(res, 0, sizeof(*res));
+	written = lance_alloc0(sizeof(char *) * (ndels + 2), err);
+	if (written == NULL)
+		return false;
+	snprintf(path, sizeof(path), "%s/_transactions", dataset);
+	(void) mkdir(path, 0755);
+
+#define DROP_WRITTEN() \
+	do { \
+		for (k = 0; k < nwritten; k++) \
+		{ \
+			unlink(written[k]); \
+			lance_free(written[k]); \
+		} \
+		nwritten = 0; \
+	} while (0)
+
+	for (attempt = 0; attempt < MAX_COMMIT_RETRIES; attempt++)
+	{
+		LanceVersionList vl;
+		uint64_t	latest;
+		Committed	cur;
+		Lancepb__Manifest *pb;
+		Lancepb__DataFragment **newf;
+		Lancepb__DataFragment **all;
+		Lancepb__DataFragment **txn_frags;
+		Lancepb__DataFragment **upd;
+		uint64_t   *removed;
+		int			nupd = 0,
+					nremoved = 0;
+		size_t		nall = 0;
+		Lancepb__Manifest nm;
+		Lancepb__Timestamp ts;
+		Lancepb__WriterVersion wv;
+		Lancepb__Transaction txn;
+		Lancepb__TxnAppend app;
+		Lancepb__TxnDelete del;
+		Lancepb__TxnUpdate upd_op;
+		LanceBuf	txn_img = {0};
+		char		uuid[37];
+		char		txn_name[128];
+		struct timespec now;
+		LanceBuf	img = {0};
+		uint64_t	first_id;
+		uint64_t	next_row_id;
+		bool		row_ids;
+		char		tmp[4096],
+					final[4096],
+					rnd[17];
+		int64_t		mpos;
+		uint16_t	mm[2] = {0, 2};
+		size_t		i;
+		uint64_t	v;
+
+		if (!lance_list_versions(dataset, &vl, err))
+			goto fail;
+		latest = vl.versions[vl.n - 1];
+		for (v = checked + 1; v <= latest; v++)
+		{
+			Committed	c;
+			Lancepb__Transaction *t;
+			const char *why;
+			bool		bad;
+
+			if (!committed_load(&c, dataset, v, vl.v2_naming, err))
+			{
+				committed_free(&c);
+				lance_version_list_free(&vl);
+				goto fail;
+			}
+			t = load_transaction(dataset, c.img, c.size, c.pb, err);
+			committed_free(&c);
+			if (t == NULL)
+			{
+				lance_version_list_free(&vl);
+				goto fail;
+			}
+			bad = txn_conflicts(t, dels, ndels, &why);
+			lancepb__transaction__free_unpacked(t, &lance_pb_allocator);
+			if (bad)
+			{
+				*conflict = true;
+				lance_version_list_free(&vl);
+				lance_fail(err, "version %llu of \"%s\" was committed concurrently and %s",
+						   (unsigned long long) v, dataset, why);
+				goto fail;
+			}
+			checked = v;
+		}
+		if (!committed_load(&cur, dataset, latest, vl.v2_naming, err))
+		{
+			committed_free(&cur);
+			lance_version_list_free(&vl);
+			goto fail;
+		}
+		pb = cur.pb;
+
+		/* deletions: a new deletion file per fragment, or the fragment goes */
+		upd = lance_alloc0(sizeof(void *) * (ndels + 1), err);
+		removed = lance_alloc0(sizeof(uint64_t) * (ndels + 1), err);
+		all = lance_alloc0(sizeof(void *) * (pb->n_fragments + nfrags + 1), err);
+		if (upd == NULL || removed == NULL || all == NULL)
+			goto fail;
+		for (i = 0; i < pb->n_fragments; i++)
+		{
+			Lancepb__DataFragment *f = pb->fragments[i];
+			int			d;
+
+			for (d = 0; d < ndels; d++)
+				if (dels[d].fragment_id == f->id)
+					break;
+			if (d == ndels)
+			{
+				all[nall++] = f;
+				continue;
+			}
+			{
+				Lancepb__DataFragment *nf = lance_alloc(sizeof(*nf), err);
+				Lancepb__DeletionFile *df = lance_alloc(sizeof(*df), err);
+				bool		gone = false;
+
+				if (nf == NULL || df == NULL)
+					goto fail;
+				if (!write_deletions(dataset, read_version, f, &dels[d], df, &gone,
+									 path, sizeof(path), err))
+					goto fail;
+				if (gone)
+				{
+					removed[nremoved++] = f->id;
+					continue;
+				}
+				written[nwritten++] = lance_strdup(path, err);
+				*nf = *f;
+				nf->deletion_file = df;
+				upd[nupd++] = nf;
+				all[nall++] = nf;
+			}
+		}
+		for (k = 0; k < ndels; k++)
+		{
+			bool		found = false;
+
+			for (i = 0; i < pb->n_fragments; i++)
+				found |= pb->fragments[i]->id == dels[k].fragment_id;
+			if (!found)
+			{
+				*conflict = true;
+				lance_fail(err, "fragment %llu of \"%s\" no longer exists (changed concurrently)",
+						   (unsigned long long) dels[k].fragment_id, dataset);
+				committed_free(&cur);
+				lance_version_list_free(&vl);
+				goto fail;
+			}
+		}
+
+		/* new fragments with fresh ids */
+		if (pb->_max_fragment_id_case == LANCEPB__MANIFEST___MAX_FRAGMENT_ID_MAX_FRAGMENT_ID)
+			first_id = pb->max_fragment_id + 1;
+		else
+		{
+			first_id = 0;
+			for (i = 0; i < pb->n_fragments; i++)
+				if (pb->fragments[i]->id + 1 > first_id)
+					first_id = pb->fragments[i]->id + 1;
+		}
+		row_ids = (pb->reader_feature_flags & LANCE_FLAG_STABLE_ROW_IDS) != 0;
+		next_row_id = pb->next_row_id;
+		newf = build_fragments(frags, nfrags, first_id, row_ids, next_row_id, err);
+		txn_frags = build_fragments(frags, nfrags, 0, false, 0, err);
+		if (newf == NULL || txn_frags == NULL)
+			goto fail;
+		for (i = 0; i < (size_t) nfrags; i++)
+		{
+			all[nall++] = newf[i];
+			next_row_id += frags[i].nrows;
+		}
+
+		/* the transaction */
+		make_uuid(uuid);
+		snprintf(txn_name, sizeof(txn_name), "%llu-%s.txn", (unsigned long long) read_version, uuid);
+		lancepb__transaction__init(&txn);
+		txn.read_version = read_version;
+		txn.uuid = uuid;
+		if (ndels == 0)
+		{
+			lancepb__txn_append__init(&app);
+			app.n_fragments = nfrags;
+			app.fragments = txn_frags;
+			txn.operation_case = LANCEPB__TRANSACTION__OPERATION_APPEND;
+			txn.append = &app;
+		}
+		else if (nfrags == 0)
+		{
+			lancepb__txn_delete__init(&del);
+			del.n_updated_fragments = nupd;
+			del.updated_fragments = upd;
+			del.n_deleted_fragment_ids = nremoved;
+			del.deleted_fragment_ids = removed;
+			del.predicate = (char *) "";
+			txn.operation_case = LANCEPB__TRANSACTION__OPERATION_DELETE;
+			txn.delete_ = &del;
+		}
+		else
+		{
+			lancepb__txn_update__init(&upd_op);
+			upd_op.n_removed_fragment_ids = nremoved;
+			upd_op.removed_fragment_ids = removed;
+			upd_op.n_updated_fragments = nupd;
+			upd_op.updated_fragments = upd;
+			upd_op.n_new_fragments = nfrags;
+			upd_op.new_fragments = newf;
+			txn.operation_case = LANCEPB__TRANSACTION__OPERATION_UPDATE;
+			txn.update = &upd_op;
+		}
+		if (!lance_buf_reserve(&txn_img, protobuf_c_message_get_packed_size(&txn.base), err))
+			goto fail;
+		txn_img.len = protobuf_c_message_pack(&txn.base, txn_img.data);
+		snprintf(path, sizeof(path), "%s/_transactions/%s", dataset, txn_name);
+		if (!write_file_excl(path, txn_img.data, txn_img.len, err))
+			goto fail;
+		written[nwritten++] = lance_strdup(path, err);
+
+		nm = *pb;
+		nm.n_fragments = nall;
+		nm.fragments = all;
+		nm.version = latest + 1;
+		nm.tag = (char *) "";
+		if (nfrags > 0)
+		{
+			nm._max_fragment_id_case = LANCEPB__MANIFEST___MAX_FRAGMENT_ID_MAX_FRAGMENT_ID;
+			nm.max_fragment_id = first_id + nfrags - 1;
+		}
+		if (row_ids)
+			nm.next_row_id = next_row_id;
+		if (nupd > 0)
+		{
+			nm.reader_feature_flags |= LANCE_FLAG_DELETION_FILES;
+			nm.writer_feature_flags |= LANCE_FLAG_DELETION_FILES;
+		}
+		clock_gettime(CLOCK_REALTIME, &now);
+		lancepb__timestamp__init(&ts);
+		ts.seconds = now.tv_sec;
+		ts.nanos = (int32_t) now.tv_nsec;
+		nm.timestamp = &ts;
+		lancepb__writer_version__init(&wv);
+		wv.library = (char *) writer;
+		wv.version = (char *) writer_version;
+		nm.writer_version = &wv;
+		nm.transaction_file = txn_name;
+
+		/* [index section copied][transaction][manifest][trailer] */
+		if (pb->_index_section_case == LANCEPB__MANIFEST___INDEX_SECTION_INDEX_SECTION)
+		{
+			uint32_t	ilen = 0;
+
+			if (pb->index_section + 4 > cur.size ||
+				!lance_range_ok(pb->index_section + 4, ilen = lance_le32(cur.img + pb->index_section),
+								cur.size))
+			{
+				lance_fail(err, "version %llu of \"%s\": invalid index section",
+						   (unsigned long long) latest, dataset);
+				committed_free(&cur);
+				lance_version_list_free(&vl);
+				goto fail;
+			}
+			nm.index_section = img.len;
+			if (!buf_section(&img, cur.img + pb->index_section + 4, ilen, err))
+				goto fail;
+		}
+		nm._transaction_section_case = LANCEPB__MANIFEST___TRANSACTION_SECTION_TRANSACTION_SECTION;
+		nm.transaction_section = img.len;
+		if (!buf_section(&img, txn_img.data, (uint32_t) txn_img.len, err))
+			goto fail;
+		lance_buf_free(&txn_img);
+		mpos = (int64_t) img.len;
+		if (!buf_pb_section(&img, &nm.base, err) ||
+			!lance_buf_append(&img, &mpos, 8, err) ||
+			!lance_buf_append(&img, mm, 4, err) ||
+			!lance_buf_append(&img, "LANC", 4, err))
+			goto fail;
+
+		if (!manifest_file_path(final, sizeof(final), dataset, latest + 1, vl.v2_naming))
+		{
+			lance_fail(err, "dataset path too long");
+			goto fail;
+		}
+		lance_random_hex(rnd, 8);
+		snprintf(tmp, sizeof(tmp), "%s/_versions/.tmp-%s.manifest-part", dataset, rnd);
+		lance_version_list_free(&vl);
+		committed_free(&cur);
+		if (!write_file_excl(tmp, img.data, img.len, err))
+		{
+			lance_buf_free(&img);
+			goto fail;
+		}
+		lance_buf_free(&img);
+		if (link(tmp, final) == 0)
+		{
+			unlink(tmp);
+			snprintf(tmp, sizeof(tmp), "%s/_versions", dataset);
+			fsync_dir(tmp);
+			write_hint(dataset, latest + 1);
+			res->version = latest + 1;
+			res->retries = attempt;
+			for (k = 0; k < nwritten; k++)
+				lance_free(written[k]);
+			lance_free(written);
+			return true;
+		}
+		if (errno != EEXIST)
+		{
+			int			e = errno;
+
+			unlink(tmp);
+			lance_fail(err, "could not link \"%s\": %s", final, strerror(e));
+			goto fail;
+		}
+		/* lost the race: rebase on what was committed and try again */
+		unlink(tmp);
+		DROP_WRITTEN();
+	}
+	*conflict = true;
+	lance_fail(err, "could not commit to \"%s\" after %d concurrent commits",
+			   dataset, MAX_COMMIT_RETRIES);
+fail:
+	DROP_WRITTEN();
+	lance_free(written);
+	return false;
+#undef DROP_WRITTEN
+}
+
+bool
+lance_commit_restore(const char *dataset, uint64_t version,
+					 const char *writer, const char *writer_version,
+					 LanceCommitResult *res, LanceError *err)
+{
+	char		path[4096];
+	int			attempt;
+
+	memset(res, 0, sizeof(*res));
+	snprintf(path, sizeof(path), "%s/_transactions", dataset);
+	(void) mkdir(path, 0755);
+	for (attempt = 0; attempt < MAX_COMMIT_RETRIES; attempt++)
+	{
+		LanceVersionList vl;
+		uint64_t	latest;
+		Committed	old,
+					cur;
+		Lancepb__Manifest nm;
+		Lancepb__Timestamp ts;
+		Lancepb__WriterVersion wv;
+		Lancepb__Transaction txn;
+		Lancepb__TxnRestore rst;
+		LanceBuf	txn_img = {0};
+		LanceBuf	img = {0};
+		char		uuid[37],
+					txn_name[128],
+					tmp[4096],
+					final[4096],
+					rnd[17];
+		struct timespec now;
+		int64_t		mpos;
+		uint16_t	mm[2] = {0, 2};
+		bool		ok;
+
+		if (!lance_list_versions(dataset, &vl, err))
+			return false;
+		latest = vl.versions[vl.n - 1];
+		if (!committed_load(&old, dataset, version, vl.v2_naming, err) ||
+			!committed_load(&cur, dataset, latest, vl.v2_naming, err))
+		{
+			lance_version_list_free(&vl);
+			return false;
+		}
+		make_uuid(uuid);
+		snprintf(txn_name, sizeof(txn_name), "%llu-%s.txn", (unsigned long long) latest, uuid);
+		lancepb__txn_restore__init(&rst);
+		rst.version = version;
+		lancepb__transaction__init(&txn);
+		txn.read_version = latest;
+		txn.uuid = uuid;
+		txn.operation_case = LANCEPB__TRANSACTION__OPERATION_RESTORE;
+		txn.restore = &rst;
+		if (!lance_buf_reserve(&txn_img, protobuf_c_message_get_packed_size(&txn.base), err))
+			return false;
+		txn_img.len = protobuf_c_message_pack(&txn.base, txn_img.data);
+		snprintf(path, sizeof(path), "%s/_transactions/%s", dataset, txn_name);
+		if (!write_file_excl(path, txn_img.data, txn_img.len, err))
+			return false;
+
+		/* the old content as the next version; ids never go back */
+		nm = *old.pb;
+		nm.version = latest + 1;
+		nm.tag = (char *) "";
+		if (cur.pb->_max_fragment_id_case == LANCEPB__MANIFEST___MAX_FRAGMENT_ID_MAX_FRAGMENT_ID &&
+			(nm._max_fragment_id_case != LANCEPB__MANIFEST___MAX_FRAGMENT_ID_MAX_FRAGMENT_ID ||
+			 cur.pb->max_fragment_id > nm.max_fragment_id))
+		{
+			nm._max_fragment_id_case = LANCEPB__MANIFEST___MAX_FRAGMENT_ID_MAX_FRAGMENT_ID;
+			nm.max_fragment_id = cur.pb->max_fragment_id;
+		}
+		if (cur.pb->next_row_id > nm.next_row_id)
+			nm.next_row_id = cur.pb->next_row_id;
+		clock_gettime(CLOCK_REALTIME, &now);
+		lancepb__timestamp__init(&ts);
+		ts.seconds = now.tv_sec;
+		ts.nanos = (int32_t) now.tv_nsec;
+		nm.timestamp = &ts;
+		lancepb__writer_version__init(&wv);
+		wv.library = (char *) writer;
+		wv.version = (char *) writer_version;
+		nm.writer_version = &wv;
+		nm.transaction_file = txn_name;
+		if (old.pb->_index_section_case == LANCEPB__MANIFEST___INDEX_SECTION_INDEX_SECTION)
+		{
+			uint32_t	ilen = 0;
+
+			if (old.pb->index_section + 4 > old.size ||
+				!lance_range_ok(old.pb->index_section + 4,
+								ilen = lance_le32(old.img + old.pb->index_section), old.size))
+				return lance_fail(err, "version %llu of \"%s\": invalid index section",
+								  (unsigned long long) version, dataset);
+			nm.index_section = img.len;
+			if (!buf_section(&img, old.img + old.pb->index_section + 4, ilen, err))
+				return false;
+		}
+		nm._transaction_section_case = LANCEPB__MANIFEST___TRANSACTION_SECTION_TRANSACTION_SECTION;
+		nm.transaction_section = img.len;
+		if (!buf_section(&img, txn_img.data, (uint32_t) txn_img.len, err))
+			return false;
+		lance_buf_free(&txn_img);
+		mpos = (int64_t) img.len;
+		if (!buf_pb_section(&img, &nm.base, err) ||
+			!lance_buf_append(&img, &mpos, 8, err) ||
+			!lance_buf_append(&img, mm, 4, err) ||
+			!lance_buf_append(&img, "LANC", 4, err))
+			return false;
+		if (!manifest_file_path(final, sizeof(final), dataset, latest + 1, vl.v2_naming))
+			return lance_fail(err, "dataset path too long");
+		lance_version_list_free(&vl);
+		committed_free(&old);
+		committed_free(&cur);
+		lance_random_hex(rnd, 8);
+		snprintf(tmp, sizeof(tmp), "%s/_versions/.tmp-%s.manifest-part", dataset, rnd);
+		ok = write_file_excl(tmp, img.data, img.len, err);
+		lance_buf_free(&img);
+		if (!ok)
+		{
+			unlink(path);
+			return false;
+		}
+		if (link(tmp, final) == 0)
+		{
+			unlink(tmp);
+			snprintf(tmp, sizeof(tmp), "%s/_versions", dataset);
+			fsync_dir(tmp);
+			write_hint(dataset, latest + 1);
+			res->version = latest + 1;
+			res->retries = attempt;
+			return true;
+		}
+		{
+			int			e = errno;
+
+			unlink(tmp);
+			unlink(path);
+			if (e != EEXIST)
+				return lance_fail(err, "could not link \"%s\": %s", final, strerror(e));
+		}
+	}
+	return lance_fail(err, "could not commit to \"%s\" after %d concurrent commits",
+					  dataset, MAX_COMMIT_RETRIES);
+}

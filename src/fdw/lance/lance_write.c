@@ -1,0 +1,759 @@
+/*
+ * lance_write.c
+ *	  Encoding data files of Lance format 2.1 / 2.2 from buffered rows.
+ *
+ * Every leaf column becomes mini-block pages with plain encodings that
+ * LanceDB reads: flat values (1 bit for bools), `variable` with u32 offsets
+ * for strings and binaries, `fixed_size_list` of flat items for vectors.
+ * Nulls are u16 definition levels (0 valid, 1 null) in pages that have any;
+ * null slots keep zeroed values.  No compression: the writer favours
+ * simplicity and speed over size.
+ *
+ * File: data buffers (64-byte aligned) | global buffer 0 = FileDescriptor
+ * (schema of the written fields, row count) | ColumnMetadata x ncols |
+ * column metadata offset table | global buffer offset table | 40-byte footer.
+ */
+#include "lance_write.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "lance_pb.h"
+
+#define PAGE_LAYOUT_URL "/lance.encodings21.PageLayout"
+#define COLUMN_ENCODING_URL "/lance.encodings.ColumnEncoding"
+
+/* Rows per mini-block chunk: a power of two up to this. */
+#define MAX_CHUNK_LOG	12
+/* Bytes of one page's chunk data before a new page starts. */
+#define PAGE_TARGET_BYTES	(UINT64_C(8) << 20)
+
+#define LAYER_ALL_VALID_ITEM	1
+#define LAYER_NULLABLE_ITEM		3
+
+/* ---- byte buffers ---- */
+
+bool
+lance_buf_reserve(LanceBuf *b, uint64_t extra, LanceError *err)
+{
+	uint64_t	need;
+	uint64_t	cap;
+	uint8_t    *p;
+
+	if (!lance_add_u64(b->len, extra, &need))
+		return lance_fail(err, "buffer size overflow");
+	if (need <= b->cap)
+		return true;
+	cap = b->cap ? b->cap : 256;
+	while (cap < need)
+		cap = cap > (UINT64_MAX >> 1) ? need : cap * 2;
+	p = lance_realloc(b->data, cap, err);
+	if (p == NULL)
+		return false;
+	b->data = p;
+	b->cap = cap;
+	return true;
+}
+
+bool
+lance_buf_append(LanceBuf *b, const void *p, uint64_t n, LanceError *err)
+{
+	if (!lance_buf_reserve(b, n, err))
+		return false;
+	if (n > 0)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	return true;
+}
+
+bool
+lance_buf_zero(LanceBuf *b, uint64_t n, LanceError *err)
+{
+	if (!lance_buf_reserve(b, n, err))
+		return false;
+	memset(b->data + b->len, 0, n);
+	b->len += n;
+	return true;
+}
+
+void
+lance_buf_free(LanceBuf *b)
+{
+	if (b->data)
+		lance_free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+static bool
+buf_pad(LanceBuf *b, uint64_t align, uint8_t fill, LanceError *err)
+{
+	uint64_t	n = (align - b->len % align) % align;
+
+	if (!lance_buf_reserve(b, n, err))
+		return false;
+	memset(b->data + b->len, fill, n);
+	b->len += n;
+	return true;
+}
+
+static bool
+buf_u16(LanceBuf *b, uint16_t v, LanceError *err)
+{
+	uint8_t		x[2] = {(uint8_t) v, (uint8_t) (v >> 8)};
+
+	return lance_buf_append(b, x, 2, err);
+}
+
+static bool
+buf_u32(LanceBuf *b, uint32_t v, LanceError *err)
+{
+	return lance_buf_append(b, &v, 4, err);
+}
+
+static bool
+buf_u64(LanceBuf *b, uint64_t v, LanceError *err)
+{
+	return lance_buf_append(b, &v, 8, err);
+}
+
+/* Packs a protobuf-c message onto the buffer. */
+static bool
+buf_pb(LanceBuf *b, const ProtobufCMessage *msg, LanceError *err)
+{
+	size_t		n = protobuf_c_message_get_packed_size(msg);
+
+	if (!lance_buf_reserve(b, n, err))
+		return false;
+	protobuf_c_message_pack(msg, b->data + b->len);
+	b->len += n;
+	return true;
+}
+
+/* ---- column buffers ---- */
+
+bool
+lance_colbuf_init(LanceColBuf *c, const LanceManifest *m, int field, LanceError *err)
+{
+	const LanceField *f = &m->fields[field];
+	uint32_t	w;
+
+	memset(c, 0, sizeof(*c));
+	c->field = field;
+	c->type = f->type;
+	switch (f->type.kind)
+	{
+		case LANCE_T_BOOL:
+			c->width = 1;
+			break;
+		case LANCE_T_STRING:
+		case LANCE_T_LARGE_STRING:
+		case LANCE_T_BINARY:
+		case LANCE_T_LARGE_BINARY:
+			c->width = 0;
+			break;
+		case LANCE_T_FIXED_BINARY:
+			c->width = f->type.width;
+			break;
+		case LANCE_T_FSL:
+			w = lance_type_fixed_width(f->type.elem);
+			if (w == 0 || f->type.width == 0 || f->type.width > (1u << 20))
+				return lance_fail(err, "field \"%s\" of type \"%s\" cannot be written",
+								  f->name, f->logical_type);
+			c->width = w * f->type.width;
+			break;
+		case LANCE_T_TIMESTAMP:
+		case LANCE_T_DATE32:
+		case LANCE_T_DATE64:
+		case LANCE_T_DECIMAL128:
+		default:
+			w = lance_type_fixed_width(f->type.kind);
+			if (w == 0)
+				return lance_fail(err, "field \"%s\" of type \"%s\" cannot be written yet",
+								  f->name, f->logical_type);
+			c->width = w;
+			break;
+	}
+	if (f->nchildren > 0 && f->type.kind != LANCE_T_FSL)
+		return lance_fail(err, "field \"%s\" of type \"%s\" cannot be written yet",
+						  f->name, f->logical_type);
+	if (c->width == 0)
+	{
+		uint64_t	zero = 0;
+
+		return lance_buf_append(&c->offsets, &zero, 8, err);
+	}
+	return true;
+}
+
+void
+lance_colbuf_reset(LanceColBuf *c)
+{
+	uint64_t	zero = 0;
+
+	c->n = 0;
+	c->any_null = false;
+	c->valid.len = 0;
+	c->data.len = 0;
+	c->offsets.len = 0;
+	if (c->width == 0)
+		(void) lance_buf_append(&c->offsets, &zero, 8, NULL);
+}
+
+void
+lance_colbuf_free(LanceColBuf *c)
+{
+	lance_buf_free(&c->valid);
+	lance_buf_free(&c->data);
+	lance_buf_free(&c->offsets);
+}
+
+bool
+lance_colbuf_push(LanceColBuf *c, const void *value, uint64_t len, bool isnull,
+				  LanceError *err)
+{
+	uint8_t		v = isnull ? 0 : 1;
+
+	if (!lance_buf_append(&c->valid, &v, 1, err))
+		return false;
+	if (isnull)
+		c->any_null = true;
+	if (c->width > 0)
+	{
+		if (isnull)
+		{
+			if (!lance_buf_zero(&c->data, c->width, err))
+				return false;
+		}
+		else
+		{
+			if (len != c->width)
+				return lance_fail(err, "value of %llu bytes for a field of %u bytes",
+								  (unsigned long long) len, c->width);
+			if (!lance_buf_append(&c->data, value, len, err))
+				return false;
+		}
+	}
+	else
+	{
+		uint64_t	end;
+
+		if (!isnull && !lance_buf_append(&c->data, value, len, err))
+			return false;
+		end = c->data.len;
+		if (!lance_buf_append(&c->offsets, &end, 8, err))
+			return false;
+	}
+	c->n++;
+	return true;
+}
+
+/* ---- mini-block pages ---- */
+
+typedef struct ChunkShape
+{
+	bool		v22;			/* 2.2: u32 metadata words and buffer sizes */
+	bool		def;			/* definition levels present */
+} ChunkShape;
+
+static uint64_t
+pad8(uint64_t n)
+{
+	return (n + 7) & ~UINT64_C(7);
+}
+
+static uint64_t
+value_bytes(const LanceColBuf *c, uint64_t row, uint64_t cnt)
+{
+	const uint64_t *off = (const uint64_t *) c->offsets.data;
+
+	/* variable: u32 offsets, bytes, padded to the offset width (2.2 checks it) */
+	if (c->width == 0)
+		return (4 * (cnt + 1) + (off[row + cnt] - off[row]) + 3) & ~UINT64_C(3);
+	if (c->type.kind == LANCE_T_BOOL)
+		return (cnt + 7) / 8;
+	return cnt * c->width;
+}
+
+static uint64_t
+chunk_bytes(const LanceColBuf *c, const ChunkShape *s, uint64_t row, uint64_t cnt,
+			uint64_t *vbytes)
+{
+	uint64_t	hdr = 2 + (s->def ? 2 : 0) + (s->v22 ? 4 : 2);
+
+	*vbytes = value_bytes(c, row, cnt);
+	return pad8(hdr) + (s->def ? pad8(2 * cnt) : 0) + pad8(*vbytes);
+}
+
+/* Appends one chunk of rows [row, row+cnt) to data. */
+static bool
+write_chunk(LanceBuf *data, const LanceColBuf *c, const ChunkShape *s, uint64_t row,
+			uint64_t cnt, uint64_t vbytes, LanceError *err)
+{
+	const uint8_t *valid = c->valid.data;
+	uint64_t	i;
+
+	if (!buf_u16(data, s->def ? (uint16_t) cnt : 0, err))
+		return false;
+	if (s->def && !buf_u16(data, (uint16_t) (2 * cnt), err))
+		return false;
+	if (s->v22 ? !buf_u32(data, (uint32_t) vbytes, err) : !buf_u16(data, (uint16_t) vbytes, err))
+		return false;
+	if (!buf_pad(data, 8, 0, err))
+		return false;
+	if (s->def)
+	{
+		for (i = 0; i < cnt; i++)
+			if (!buf_u16(data, valid[row + i] ? 0 : 1, err))
+				return false;
+		if (!buf_pad(data, 8, 0, err))
+			return false;
+	}
+	if (c->width == 0)
+	{
+		const uint64_t *off = (const uint64_t *) c->offsets.data;
+		uint32_t	base = (uint32_t) (4 * (cnt + 1));
+
+		for (i = 0; i <= cnt; i++)
+			if (!buf_u32(data, base + (uint32_t) (off[row + i] - off[row]), err))
+				return false;
+		if (!lance_buf_append(data, c->data.data + off[row], off[row + cnt] - off[row], err) ||
+			!buf_pad(data, 4, 0, err))
+			return false;
+	}
+	else if (c->type.kind == LANCE_T_BOOL)
+	{
+		uint64_t	start = data->len;
+
+		if (!lance_buf_zero(data, vbytes, err))
+			return false;
+		for (i = 0; i < cnt; i++)
+			if (c->data.data[row + i])
+				data->data[start + i / 8] |= (uint8_t) (1 << (i % 8));
+	}
+	else if (!lance_buf_append(data, c->data.data + row * c->width, cnt * c->width, err))
+		return false;
+	return buf_pad(data, 8, 0, err);
+}
+
+static Lancepb__CompressiveEncoding *
+flat_encoding(Lancepb__CompressiveEncoding *ce, Lancepb__CeFlat *flat, uint64_t bits)
+{
+	lancepb__ce_flat__init(flat);
+	flat->bits_per_value = bits;
+	lancepb__compressive_encoding__init(ce);
+	ce->compression_case = LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_FLAT;
+	ce->flat = flat;
+	return ce;
+}
+
+/* Serialized Any{PageLayout{mini_block_layout}} of one page. */
+static bool
+page_encoding(LanceBuf *out, const LanceColBuf *c, bool def, bool v22, uint64_t nrows,
+			  LanceError *err)
+{
+	Lancepb__CeFlat dflat,
+				vflat;
+	Lancepb__CompressiveEncoding dce,
+				vce,
+				ice;
+	Lancepb__CeVariable var;
+	Lancepb__CeFixedSizeList fsl;
+	Lancepb__MiniBlockLayout mb;
+	Lancepb__PageLayout pl;
+	Lancepb__Any any;
+	int32_t		layer = def ? LAYER_NULLABLE_ITEM : LAYER_ALL_VALID_ITEM;
+	LanceBuf	inner = {0};
+	bool		ok;
+
+	lancepb__mini_block_layout__init(&mb);
+	if (def)
+		mb.def_compression = flat_encoding(&dce, &dflat, 16);
+	if (c->width == 0)
+	{
+		lancepb__ce_variable__init(&var);
+		var.offsets = flat_encoding(&ice, &vflat, 32);
+		lancepb__compressive_encoding__init(&vce);
+		vce.compression_case = LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_VARIABLE;
+		vce.variable = &var;
+	}
+	else if (c->type.kind == LANCE_T_FSL)
+	{
+		lancepb__ce_fixed_size_list__init(&fsl);
+		fsl.items_per_value = c->type.width;
+		fsl.values = flat_encoding(&ice, &vflat, 8 * (uint64_t) lance_type_fixed_width(c->type.elem));
+		lancepb__compressive_encoding__init(&vce);
+		vce.compression_case = LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_FIXED_SIZE_LIST;
+		vce.fixed_size_list = &fsl;
+	}
+	else
+		flat_encoding(&vce, &vflat, c->type.kind == LANCE_T_BOOL ? 1 : 8 * (uint64_t) c->width);
+	mb.value_compression = &vce;
+	mb.n_layers = 1;
+	mb.layers = &layer;
+	mb.num_buffers = 1;
+	mb.num_items = nrows;
+	mb.has_large_chunk = v22;
+	lancepb__page_layout__init(&pl);
+	pl.layout_case = LANCEPB__PAGE_LAYOUT__LAYOUT_MINI_BLOCK_LAYOUT;
+	pl.mini_block_layout = &mb;
+	if (!buf_pb(&inner, &pl.base, err))
+		return false;
+	lancepb__any__init(&any);
+	any.type_url = PAGE_LAYOUT_URL;
+	any.value.data = inner.data;
+	any.value.len = inner.len;
+	ok = buf_pb(out, &any.base, err);
+	lance_buf_free(&inner);
+	return ok;
+}
+
+/* One page as written: its two buffers and layout. */
+typedef struct PageOut
+{
+	uint64_t	first_row;
+	uint64_t	nrows;
+	uint64_t	offsets[2];
+	uint64_t	sizes[2];
+	LanceBuf	layout;
+} PageOut;
+
+/*
+ * Encodes rows [r0, r1) of a column as one page appended to the file, and
+ * returns in *next the row where the page stopped (pages are cut near
+ * PAGE_TARGET_BYTES).
+ */
+static bool
+write_page(LanceBuf *file, const LanceColBuf *c, bool v22, uint64_t r0, uint64_t r1,
+		   PageOut *pg, uint64_t *next, LanceError *err)
+{
+	LanceBuf	meta = {0};
+	LanceBuf	data = {0};
+	ChunkShape	s;
+	uint64_t	limit = v22 ? (UINT64_C(1) << 20) : UINT64_C(32768);
+	uint64_t	vlimit = v22 ? UINT32_MAX : UINT16_MAX;
+	uint64_t	row = r0;
+	uint64_t	i;
+	bool		ok = false;
+
+	s.v22 = v22;
+	s.def = false;
+	/* definition levels only if this page holds a null: scan ahead a page's worth */
+	for (i = r0; i < r1 && !s.def; i++)
+		s.def = c->valid.data[i] == 0;
+
+	while (row < r1 && data.len < PAGE_TARGET_BYTES)
+	{
+		uint64_t	remaining = r1 - row;
+		uint64_t	cnt = 0,
+					bytes = 0,
+					vbytes = 0;
+		int			log;
+		bool		last = false;
+		uint64_t	word;
+
+		for (log = MAX_CHUNK_LOG; log >= 0; log--)
+		{
+			uint64_t	k = UINT64_C(1) << log;
+
+			cnt = remaining < k ? remaining : k;
+			bytes = chunk_bytes(c, &s, row, cnt, &vbytes);
+			if (bytes <= limit && vbytes <= vlimit)
+				break;
+		}
+		if (log < 0)
+		{
+			lance_fail(err, "a value of %llu bytes is too large for a Lance %s mini-block",
+					   (unsigned long long) vbytes, v22 ? "2.2" : "2.1");
+			goto done;
+		}
+		last = cnt == remaining;
+		if (!write_chunk(&data, c, &s, row, cnt, vbytes, err))
+			goto done;
+		word = ((bytes / 8 - 1) << 4) | (last ? 0 : (uint64_t) log);
+		if (v22 ? !buf_u32(&meta, (uint32_t) word, err) : !buf_u16(&meta, (uint16_t) word, err))
+			goto done;
+		row += cnt;
+		/* a page ends on a whole chunk; only the last chunk may be short */
+		if (!last && data.len >= PAGE_TARGET_BYTES)
+			break;
+	}
+	/* the page stopped early: its last chunk was full-sized, so it is not "last" */
+	if (row < r1)
+	{
+		/* rewrite the final metadata word with log 0 (remainder chunk) */
+		uint64_t	n = v22 ? meta.len / 4 : meta.len / 2;
+		uint64_t	w = v22 ? lance_le32(meta.data + 4 * (n - 1)) : lance_le16(meta.data + 2 * (n - 1));
+
+		w &= ~UINT64_C(15);
+		if (v22)
+			memcpy(meta.data + 4 * (n - 1), &(uint32_t) {(uint32_t) w}, 4);
+		else
+			memcpy(meta.data + 2 * (n - 1), &(uint16_t) {(uint16_t) w}, 2);
+	}
+
+	pg->first_row = r0;
+	pg->nrows = row - r0;
+	if (!buf_pad(file, 64, 0, err))
+		goto done;
+	pg->offsets[0] = file->len;
+	pg->sizes[0] = meta.len;
+	if (!lance_buf_append(file, meta.data, meta.len, err) || !buf_pad(file, 64, 0, err))
+		goto done;
+	pg->offsets[1] = file->len;
+	pg->sizes[1] = data.len;
+	if (!lance_buf_append(file, data.data, data.len, err))
+		goto done;
+	memset(&pg->layout, 0, sizeof(pg->layout));
+	if (!page_encoding(&pg->layout, c, s.def, v22, pg->nrows, err))
+		goto done;
+	*next = row;
+	ok = true;
+done:
+	lance_buf_free(&meta);
+	lance_buf_free(&data);
+	return ok;
+}
+
+/* ColumnMetadata of one column from its pages. */
+static bool
+column_metadata(LanceBuf *out, PageOut *pages, int npages, LanceError *err)
+{
+	static const uint8_t empty_values[] = {0x0a, 0x00};
+	Lancepb__Any cany;
+	LanceBuf	cenc = {0};
+	Lancepb__EncodingDirect cdirect;
+	Lancepb__ColumnEncoding colenc;
+	Lancepb__ColumnMetadata cm;
+	Lancepb__Page *pgs;
+	Lancepb__Page **pgp;
+	Lancepb__EncodingDirect *pdirect;
+	Lancepb__ColumnEncoding *penc;
+	int			i;
+	bool		ok;
+
+	/* column encoding: ColumnEncoding{values: {}}, as LanceDB writes it */
+	lancepb__any__init(&cany);
+	cany.type_url = COLUMN_ENCODING_URL;
+	cany.value.data = (uint8_t *) empty_values;
+	cany.value.len = sizeof(empty_values);
+	if (!buf_pb(&cenc, &cany.base, err))
+		return false;
+	lancepb__encoding_direct__init(&cdirect);
+	cdirect.encoding.data = cenc.data;
+	cdirect.encoding.len = cenc.len;
+	lancepb__column_encoding__init(&colenc);
+	colenc.location_case = LANCEPB__COLUMN_ENCODING__LOCATION_DIRECT;
+	colenc.direct = &cdirect;
+
+	pgs = lance_alloc_array(npages, sizeof(Lancepb__Page), err);
+	pgp = lance_alloc_array(npages, sizeof(Lancepb__Page *), err);
+	pdirect = lance_alloc_array(npages, sizeof(Lancepb__EncodingDirect), err);
+	penc = lance_alloc_array(npages, sizeof(Lancepb__ColumnEncoding), err);
+	if (!pgs || !pgp || !pdirect || !penc)
+		return false;
+	for (i = 0; i < npages; i++)
+	{
+		lancepb__page__init(&pgs[i]);
+		pgs[i].n_buffer_offsets = 2;
+		pgs[i].buffer_offsets = pages[i].offsets;
+		pgs[i].n_buffer_sizes = 2;
+		pgs[i].buffer_sizes = pages[i].sizes;
+		pgs[i].length = pages[i].nrows;
+		pgs[i].priority = pages[i].first_row;
+		lancepb__encoding_direct__init(&pdirect[i]);
+		pdirect[i].encoding.data = pages[i].layout.data;
+		pdirect[i].encoding.len = pages[i].layout.len;
+		lancepb__column_encoding__init(&penc[i]);
+		penc[i].location_case = LANCEPB__COLUMN_ENCODING__LOCATION_DIRECT;
+		penc[i].direct = &pdirect[i];
+		pgs[i].encoding = &penc[i];
+		pgp[i] = &pgs[i];
+	}
+	lancepb__column_metadata__init(&cm);
+	cm.encoding = &colenc;
+	cm.n_pages = npages;
+	cm.pages = pgp;
+	ok = buf_pb(out, &cm.base, err);
+	lance_free(pgs);
+	lance_free(pgp);
+	lance_free(pdirect);
+	lance_free(penc);
+	lance_buf_free(&cenc);
+	return ok;
+}
+
+/* Global buffer 0: FileDescriptor with the written fields and the row count. */
+static bool
+file_descriptor(LanceBuf *out, const LanceManifest *m, LanceColBuf *cols, int ncols,
+				uint64_t nrows, LanceError *err)
+{
+	Lancepb__Manifest *mpb = (Lancepb__Manifest *) m->pb;
+	Lancepb__Field **fields;
+	Lancepb__Schema schema;
+	Lancepb__FileDescriptor fd;
+	int			i;
+	bool		ok;
+
+	fields = lance_alloc_array(ncols > 0 ? ncols : 1, sizeof(Lancepb__Field *), err);
+	if (fields == NULL)
+		return false;
+	for (i = 0; i < ncols; i++)
+	{
+		if (cols[i].field < 0 || (size_t) cols[i].field >= mpb->n_fields)
+			return lance_fail(err, "bad field index %d", cols[i].field);
+		fields[i] = mpb->fields[cols[i].field];
+	}
+	lancepb__schema__init(&schema);
+	schema.n_fields = ncols;
+	schema.fields = fields;
+	lancepb__file_descriptor__init(&fd);
+	fd.schema = &schema;
+	fd.length = nrows;
+	ok = buf_pb(out, &fd.base, err);
+	lance_free(fields);
+	return ok;
+}
+
+bool
+lance_encode_data_file(LanceBuf *file, const LanceManifest *m, LanceColBuf *cols, int ncols,
+					   uint16_t major, uint16_t minor, LanceError *err)
+{
+	bool		v22;
+	uint64_t	nrows = ncols > 0 ? cols[0].n : 0;
+	uint64_t   *cm_pos,
+			   *cm_len;
+	uint64_t	gb_pos,
+				gb_len,
+				cm_start,
+				cmo,
+				gbo;
+	int			i;
+
+	if (major != 2 || (minor != 1 && minor != 2))
+		return lance_fail(err, "writing Lance data files of format %u.%u is not supported (2.1 and 2.2 are)",
+						  major, minor);
+	v22 = minor >= 2;
+	for (i = 0; i < ncols; i++)
+		if (cols[i].n != nrows)
+			return lance_fail(err, "columns of different lengths");
+	cm_pos = lance_alloc_array(ncols + 1, sizeof(uint64_t), err);
+	cm_len = lance_alloc_array(ncols + 1, sizeof(uint64_t), err);
+	if (!cm_pos || !cm_len)
+		return false;
+
+	/* data pages, then each column's metadata kept aside */
+	{
+		LanceBuf   *metas = lance_alloc0(sizeof(LanceBuf) * (ncols + 1), err);
+
+		if (metas == NULL)
+			return false;
+		for (i = 0; i < ncols; i++)
+		{
+			PageOut    *pages = NULL;
+			int			npages = 0,
+						cap = 0;
+			uint64_t	row = 0;
+			int			p;
+
+			while (row < nrows || (nrows == 0 && npages == 0))
+			{
+				if (npages == cap)
+				{
+					cap = cap ? cap * 2 : 8;
+					pages = lance_realloc(pages, sizeof(PageOut) * cap, err);
+					if (pages == NULL)
+						return false;
+				}
+				if (nrows == 0)
+					break;
+				if (!write_page(file, &cols[i], v22, row, nrows, &pages[npages], &row, err))
+					return false;
+				npages++;
+			}
+			if (!column_metadata(&metas[i], pages, npages, err))
+				return false;
+			for (p = 0; p < npages; p++)
+				lance_buf_free(&pages[p].layout);
+			lance_free(pages);
+		}
+		if (!buf_pad(file, 64, 0, err))
+			return false;
+		gb_pos = file->len;
+		if (!file_descriptor(file, m, cols, ncols, nrows, err))
+			return false;
+		gb_len = file->len - gb_pos;
+		cm_start = file->len;
+		for (i = 0; i < ncols; i++)
+		{
+			cm_pos[i] = file->len;
+			cm_len[i] = metas[i].len;
+			if (!lance_buf_append(file, metas[i].data, metas[i].len, err))
+				return false;
+			lance_buf_free(&metas[i]);
+		}
+		lance_free(metas);
+	}
+	cmo = file->len;
+	for (i = 0; i < ncols; i++)
+		if (!buf_u64(file, cm_pos[i], err) || !buf_u64(file, cm_len[i], err))
+			return false;
+	gbo = file->len;
+	if (!buf_u64(file, gb_pos, err) || !buf_u64(file, gb_len, err))
+		return false;
+	if (!buf_u64(file, cm_start, err) || !buf_u64(file, cmo, err) || !buf_u64(file, gbo, err) ||
+		!buf_u32(file, 1, err) || !buf_u32(file, (uint32_t) ncols, err) ||
+		!buf_u16(file, major, err) || !buf_u16(file, minor, err) ||
+		!lance_buf_append(file, "LANC", 4, err))
+		return false;
+	lance_free(cm_pos);
+	lance_free(cm_len);
+	return true;
+}
+
+bool
+lance_write_data_file(const char *path, const LanceManifest *m, LanceColBuf *cols, int ncols,
+					  uint16_t major, uint16_t minor, uint64_t *size_out, LanceError *err)
+{
+	LanceBuf	file = {0};
+	int			fd;
+	uint64_t	done = 0;
+	bool		ok = false;
+
+	if (!lance_encode_data_file(&file, m, cols, ncols, major, minor, err))
+	{
+		lance_buf_free(&file);
+		return false;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	if (fd < 0)
+	{
+		lance_fail(err, "could not create \"%s\": %s", path, strerror(errno));
+		lance_buf_free(&file);
+		return false;
+	}
+	while (done < file.len)
+	{
+		ssize_t		w = write(fd, file.data + done, file.len - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+		{
+			lance_fail(err, "could not write \"%s\": %s", path, strerror(errno));
+			goto out;
+		}
+		done += (uint64_t) w;
+	}
+	if (fsync(fd) != 0)
+	{
+		lance_fail(err, "could not fsync \"%s\": %s", path, strerror(errno));
+		goto out;
+	}
+	*size_out = file.len;
+	ok = true;
+out:
+	close(fd);
+	lance_buf_free(&file);
+	return ok;
+}

@@ -1,0 +1,139 @@
+/*
+ * lance_write.h
+ *	  Writing Lance data: column buffers, data files (format 2.1 / 2.2) and
+ *	  new dataset versions (manifest, transaction, commit).  Plain C like the
+ *	  reader; allocation goes through the same hooks.
+ */
+#ifndef LANCE_WRITE_H
+#define LANCE_WRITE_H
+
+#include "lance_manifest.h"
+#include "lance_util.h"
+
+/* A growable byte buffer. */
+typedef struct LanceBuf
+{
+	uint8_t    *data;
+	uint64_t	len;
+	uint64_t	cap;
+} LanceBuf;
+
+extern bool lance_buf_reserve(LanceBuf *b, uint64_t extra, LanceError *err);
+extern bool lance_buf_append(LanceBuf *b, const void *p, uint64_t n, LanceError *err);
+extern bool lance_buf_zero(LanceBuf *b, uint64_t n, LanceError *err);
+extern void lance_buf_free(LanceBuf *b);
+
+/*
+ * The rows of one top-level leaf field buffered for a new data file.
+ * Fixed-width kinds (and fixed_size_list, fixed binary) keep `width` bytes
+ * per row in `data`, bools one byte per row; strings and binaries keep their
+ * bytes in `data` with n+1 `offsets`.  A null row keeps a zeroed slot.
+ */
+typedef struct LanceColBuf
+{
+	int			field;			/* index into the manifest's fields */
+	LanceType	type;
+	uint32_t	width;			/* bytes per row; 0 for variable width */
+	uint64_t	n;
+	bool		any_null;
+	LanceBuf	valid;			/* one byte per row, 1 = valid */
+	LanceBuf	data;
+	LanceBuf	offsets;		/* uint64_t x (n + 1), variable width only */
+} LanceColBuf;
+
+/* False (with a message) if the field's type cannot be written. */
+extern bool lance_colbuf_init(LanceColBuf *c, const LanceManifest *m, int field,
+							  LanceError *err);
+extern void lance_colbuf_reset(LanceColBuf *c);
+extern void lance_colbuf_free(LanceColBuf *c);
+
+/* Appends one row: len bytes of value (ignored when null). */
+extern bool lance_colbuf_push(LanceColBuf *c, const void *value, uint64_t len, bool isnull,
+							  LanceError *err);
+
+/*
+ * Writes a data file of format major.minor (2.1 or 2.2) holding the buffered
+ * rows of every column (all with the same row count).  The file is created
+ * exclusively and fsynced; *size_out gets its size.
+ */
+extern bool lance_write_data_file(const char *path, const LanceManifest *m,
+								  LanceColBuf *cols, int ncols, uint16_t major, uint16_t minor,
+								  uint64_t *size_out, LanceError *err);
+
+/* Encodes the same file in memory (tests). */
+extern bool lance_encode_data_file(LanceBuf *out, const LanceManifest *m,
+								   LanceColBuf *cols, int ncols, uint16_t major, uint16_t minor,
+								   LanceError *err);
+
+/* ---- commits (lance_commit.c) ---- */
+
+/* What new manifests name as their writer. */
+#define LANCE_WRITER_LIBRARY	"lancedb-pg"
+#define LANCE_WRITER_VERSION	"0.1.0"
+
+/* A data file written for a new fragment, not yet committed. */
+typedef struct LanceNewFragment
+{
+	char	   *file;			/* name under data/ */
+	uint64_t	nrows;
+	uint64_t	size_bytes;
+	int			nfields;
+	int32_t    *field_ids;
+	uint16_t	major;
+	uint16_t	minor;
+} LanceNewFragment;
+
+typedef struct LanceCommitResult
+{
+	uint64_t	version;		/* the version committed */
+	int			retries;		/* concurrent commits rebased over */
+} LanceCommitResult;
+
+/*
+ * Commits an append of `nfrags` fragments on top of `read_version` of the
+ * dataset as the next version: transaction file, manifest created with
+ * link() (a concurrent commit makes it rebase on the newer version and
+ * retry), then the version hint.  `writer` names the writer library.
+ * Returns false with a message on failure; *conflict is set when a
+ * concurrent commit made the append impossible (an overwrite or restore).
+ */
+extern bool lance_commit_append(const char *dataset, uint64_t read_version,
+								const LanceNewFragment *frags, int nfrags,
+								const char *writer, const char *writer_version,
+								LanceCommitResult *res, bool *conflict, LanceError *err);
+
+/* Row offsets to delete from one fragment (physical positions). */
+typedef struct LanceFragmentDeletes
+{
+	uint64_t	fragment_id;
+	uint64_t	n;
+	const uint32_t *offsets;
+} LanceFragmentDeletes;
+
+/*
+ * Commits appends and deletions together as the next version: an Append,
+ * a Delete or (both) an Update transaction.  Deletions are merged with the
+ * fragment's existing deletion file into a new one (a roaring bitmap); a
+ * fragment with every row deleted is dropped.  A concurrent commit that
+ * touched a fragment with deletions (a delete, an update, a rewrite such as
+ * compaction), or an overwrite or restore, sets *conflict.
+ */
+extern bool lance_commit_change(const char *dataset, uint64_t read_version,
+								const LanceNewFragment *frags, int nfrags,
+								const LanceFragmentDeletes *dels, int ndels,
+								const char *writer, const char *writer_version,
+								LanceCommitResult *res, bool *conflict, LanceError *err);
+
+/*
+ * Commits the content of `version` as the next version (a Restore
+ * transaction, as LanceDB's restore): its fragments, schema and indexes,
+ * with fragment ids and row ids never reused.
+ */
+extern bool lance_commit_restore(const char *dataset, uint64_t version,
+								 const char *writer, const char *writer_version,
+								 LanceCommitResult *res, LanceError *err);
+
+/* Random lowercase hex of n bytes (2n characters plus NUL into out). */
+extern void lance_random_hex(char *out, int nbytes);
+
+#endif							/* LANCE_WRITE_H */

@@ -1,0 +1,368 @@
+
+# lance_fdw writes against the real LanceDB (npm 0.37.1 on a 2.1 dataset,
+# 0.39.0 on a 2.2 dataset; test/lance/write_interop.mjs).  Every value of row
+# `id` is a function of id, computed by exp_rows() here and by expected() in
+# the script, so each side checks every row the other wrote:
+#   - LanceDB reads what INSERT and COPY FROM wrote (all writable types,
+#     nulls, vectors, halfvecs, int arrays), at the version the FDW committed;
+#   - rollback and rollback to savepoint leave no version and no files;
+#   - a LanceDB add() committed while a FDW insert is pending: both kept;
+#   - LanceDB deletes and optimize()s on top, the FDW reads the result and
+#     appends again; LanceDB reads that;
+#   - kill -9 of a backend holding written, uncommitted fragments: LanceDB
+#     and the FDW still read the previous version;
+#   - DELETE/UPDATE (deletion files) read by LanceDB; a conflicting
+#     concurrent LanceDB delete is a serialization failure;
+#   - stable row ids: new rows get the next ids, LanceDB keeps them;
+#   - lance_tag_create/delete and lance_restore, read back by LanceDB;
+#   - errors: NOT NULL fields, dimensions, types, pinned tables, privileges.
+use strict;
+use warnings;
+
+use FindBin;
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $root = $ENV{LANCEDB_ROOT} // "$FindBin::Bin/../..";
+my $js = "$root/test/lance/write_interop.mjs";
+my ($node_bin) = grep { -x "$_/node" } split /:/, ($ENV{PATH} // '');
+$node_bin = defined $node_bin ? "$node_bin/node" : '';
+if (!-f $js || !-d "$root/test/lance/node_modules" || $node_bin eq '')
+{
+	plan skip_all => 'node and test/lance/node_modules (LanceDB npm packages) are needed';
+}
+
+my $node = PostgreSQL::Test::Cluster->new('lance_write');
+$node->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
+# the kill -9 test needs the server back afterwards
+$node->append_conf('postgresql.conf', 'restart_after_crash = on');
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION lancedb');
+my $tmp = PostgreSQL::Test::Utils::tempdir;
+
+sub fails
+{
+	my ($sql, $re, $name) = @_;
+	my ($r, $o, $e) = $node->psql('postgres', $sql);
+	like($e, $re, $name);
+}
+
+# runs the script; returns its "key value" lines as a hash
+sub lancedb
+{
+	my @args = @_;
+	my ($out, $err);
+	IPC::Run::run([ $node_bin, $js, @args ], '>', \$out, '2>', \$err)
+	  or die "node @args failed: $err$out";
+	my %kv = map { /^(\S+) (.*)$/ ? ($1 => $2) : () } split /\n/, $out;
+	$kv{mismatches} = join "\n", grep { /^mismatch/ } split /\n/, $out;
+	return \%kv;
+}
+
+sub data_files
+{
+	my ($ds) = @_;
+	opendir my $dh, "$ds/data" or die "$ds/data: $!";
+	my @f = grep { /\.lance$/ } readdir $dh;
+	closedir $dh;
+	return scalar @f;
+}
+
+# the rows of ids [a, b) as the formulas of write_interop.mjs define them
+sub exp_function
+{
+	my ($s) = @_;
+	return qq{
+CREATE FUNCTION $s.exp_rows(a int, b int) RETURNS SETOF $s.t LANGUAGE sql AS \$\$
+SELECT g::bigint,
+ CASE WHEN (g+1)%7=0 THEN NULL ELSE g % 256 - 128 END::smallint,
+ CASE WHEN (g+2)%7=0 THEN NULL ELSE (g*37) % 65536 - 32768 END::smallint,
+ CASE WHEN (g+3)%7=0 THEN NULL ELSE g*1000 - 5000000 END,
+ CASE WHEN (g+4)%7=0 THEN NULL ELSE (g*3) % 256 END::smallint,
+ CASE WHEN (g+5)%7=0 THEN NULL ELSE (g::bigint*2654435761) % 4294967296 END,
+ CASE WHEN (g+6)%7=0 THEN NULL ELSE g::numeric*1000000007 END,
+ CASE WHEN (g+7)%7=0 THEN NULL ELSE (g % 2048)/4.0 END::real,
+ CASE WHEN (g+8)%7=0 THEN NULL ELSE g/16.0 END::real,
+ CASE WHEN (g+9)%7=0 THEN NULL ELSE g::float8/3 END,
+ CASE WHEN (g+10)%7=0 THEN NULL ELSE g%3=0 END,
+ CASE WHEN (g+11)%7=0 THEN NULL ELSE 'v'||g||CASE WHEN g%5=0 THEN '-é日本' ELSE '' END||repeat('x', g%40) END,
+ CASE WHEN (g+12)%7=0 THEN NULL ELSE substring(decode(lpad(to_hex(g&255),2,'0')||lpad(to_hex((g>>8)&255),2,'0')||'00ff','hex') from 1 for g%5) END,
+ CASE WHEN (g+13)%7=0 THEN NULL ELSE (SELECT array_agg(g + k*0.25 ORDER BY k)::real[]::vector FROM generate_series(0,7) k) END,
+ CASE WHEN (g+14)%7=0 THEN NULL ELSE (SELECT array_agg((g%64) + k*0.5 ORDER BY k)::real[]::halfvec FROM generate_series(0,3) k) END,
+ CASE WHEN (g+15)%7=0 THEN NULL ELSE ARRAY[g, -g, 2*g] END,
+ CASE WHEN (g+16)%7=0 THEN NULL ELSE timestamp '1970-01-01'
+   + ((1700000000000000 + g::bigint*1000001) / 1000000) * interval '1 second'
+   + ((1700000000000000 + g::bigint*1000001) % 1000000) * interval '1 microsecond' END,
+ CASE WHEN (g+17)%7=0 THEN NULL ELSE date '1970-01-01' + (19000 + g%1000) END
+FROM generate_series(a, b - 1) g \$\$;
+};
+}
+
+foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
+{
+	my ($lib, $ver) = @$case;
+	my $s = "w$lib";
+	my $uri = "$tmp/$s";
+	my $ds = "$uri/t.lance";
+	mkdir $uri or die;
+	lancedb('create', $uri, $lib, $ver);
+	$node->safe_psql('postgres', qq{
+		CREATE SERVER $s FOREIGN DATA WRAPPER lance_fdw OPTIONS (uri '$uri');
+		CREATE SCHEMA $s;
+		IMPORT FOREIGN SCHEMA lance FROM SERVER $s INTO $s;
+		ALTER FOREIGN TABLE $s.t OPTIONS (ADD rows_per_fragment '1000');
+	} . exp_function($s));
+	my $diff = sub {
+		my ($a, $b) = @_;
+		return $node->safe_psql('postgres',
+			"SELECT count(*) FILTER (WHERE t::text IS DISTINCT FROM e::text), count(t.id), count(e.id)
+			 FROM $s.t t FULL JOIN $s.exp_rows($a, $b) e USING (id)");
+	};
+	is($diff->(1, 4), '0|3|3', "$ver: the FDW reads LanceDB's seed rows as the formulas say");
+
+	# INSERT: one statement, five fragments, one version
+	$node->safe_psql('postgres', "INSERT INTO $s.t SELECT * FROM $s.exp_rows(4, 5000)");
+	my $r = lancedb('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad version)} ], [ 4999, 0, 2 ],
+		"$ver: LanceDB $lib reads every row the FDW inserted, at version 2")
+	  or diag $r->{mismatches};
+	is(data_files($ds), 6, "$ver: 4996 rows with rows_per_fragment 1000 made 5 data files");
+	is($diff->(1, 5000), '0|4999|4999', "$ver: the FDW reads its own rows back");
+
+	# rollback, and rollback to a savepoint
+	$node->safe_psql('postgres',
+		"BEGIN; INSERT INTO $s.t SELECT * FROM $s.exp_rows(5000, 6000); ROLLBACK");
+	is(lancedb('stat', $uri, $lib)->{version}, 2, "$ver: a rolled-back INSERT leaves no version");
+	is(data_files($ds), 6, "$ver: ... and no data file");
+	$node->safe_psql('postgres', qq{BEGIN;
+		INSERT INTO $s.t SELECT * FROM $s.exp_rows(5000, 5100);
+		SAVEPOINT a;
+		INSERT INTO $s.t SELECT * FROM $s.exp_rows(5100, 5200);
+		ROLLBACK TO a;
+		COMMIT});
+	$r = lancedb('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad version)} ], [ 5099, 0, 3 ],
+		"$ver: the rows of a rolled-back savepoint are not committed");
+	is(data_files($ds), 7, "$ver: ... and their file is gone");
+
+	# a LanceDB add() commits while the FDW's insert waits for COMMIT
+	$node->safe_psql('postgres', qq{BEGIN;
+		INSERT INTO $s.t SELECT * FROM $s.exp_rows(5100, 5300);
+		COPY (SELECT 1) TO PROGRAM '$node_bin $js add $uri $lib 6000 6100';
+		COMMIT});
+	$r = lancedb('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad version)} ], [ 5399, 0, 5 ],
+		"$ver: a FDW insert racing a LanceDB add() loses neither (rebased to version 5)");
+	is($node->safe_psql('postgres', "SELECT count(*) FROM $s.t"), 5399, "$ver: the FDW agrees");
+
+	# COPY FROM
+	$node->safe_psql('postgres', qq{
+		COPY (SELECT * FROM $s.exp_rows(7000, 7500)) TO '$tmp/$s.csv' CSV;
+		COPY $s.t FROM '$tmp/$s.csv' CSV});
+	$r = lancedb('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad version)} ], [ 5899, 0, 6 ], "$ver: LanceDB reads COPY FROM's rows");
+
+	# LanceDB deletes and compacts on top; the FDW reads it and appends again
+	$r = lancedb('mutate', $uri, $lib);
+	my $live = $r->{rows};
+	is( $node->safe_psql('postgres',
+			"SELECT count(*), count(*) FILTER (WHERE id % 10 = 1) FROM $s.t"),
+		"$live|0", "$ver: the FDW reads LanceDB's delete + optimize()");
+	is( $node->safe_psql('postgres',
+			"SELECT count(*) FROM $s.t t JOIN $s.exp_rows(1, 8000) e USING (id) WHERE t::text <> e::text"),
+		0, "$ver: ... with every value intact");
+	$node->safe_psql('postgres', "INSERT INTO $s.t SELECT * FROM $s.exp_rows(8000, 8100)");
+	$r = lancedb('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad)} ], [ $live + 100, 0 ],
+		"$ver: LanceDB reads a FDW append on top of its compacted version");
+
+	# DELETE and UPDATE through _rowaddr
+	$node->safe_psql('postgres', qq{ALTER FOREIGN TABLE $s.t ADD COLUMN _rowaddr bigint;
+		CREATE FOREIGN TABLE $s.u (id bigint, s text, _rowaddr bigint) SERVER $s OPTIONS (table 't')});
+	my $n2 = $node->safe_psql('postgres', "SELECT count(*) FROM $s.t WHERE id % 10 = 2");
+	$node->safe_psql('postgres', "DELETE FROM $s.t WHERE id % 10 = 2");
+	$r = lancedb('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad)} ], [ $live + 100 - $n2, 0 ],
+		"$ver: LanceDB reads the FDW's DELETE (deletion files)");
+	is(lancedb('count', $uri, $lib, 'id % 10 = 2')->{rows}, 0, "$ver: ... none of the deleted rows remain");
+	$live = $r->{rows};
+	my $maxfrag = $node->safe_psql('postgres', "SELECT max(_rowaddr >> 32) FROM $s.t");
+	$node->safe_psql('postgres', "UPDATE $s.t SET s = s WHERE id BETWEEN 100 AND 199");
+	$r = lancedb('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad)} ], [ $live, 0 ], "$ver: LanceDB reads the FDW's UPDATE, values intact");
+	is( $node->safe_psql('postgres',
+			"SELECT count(DISTINCT _rowaddr >> 32), min(_rowaddr >> 32) > $maxfrag FROM $s.t WHERE id BETWEEN 100 AND 199"),
+		'1|t', "$ver: updated rows moved to one new fragment");
+	$node->safe_psql('postgres', "BEGIN; DELETE FROM $s.t; ROLLBACK");
+	is(lancedb('stat', $uri, $lib)->{rows}, $live, "$ver: a rolled-back DELETE changes nothing");
+	# a LanceDB delete of the same fragment commits first: serialization failure
+	my ($rc, $o, $e) = $node->psql('postgres', qq{BEGIN;
+		DELETE FROM $s.t WHERE id = 8003;
+		COPY (SELECT 1) TO PROGRAM '$node_bin $js delete $uri $lib "id = 8004"';
+		COMMIT});
+	like($e, qr/could not serialize|could not commit to Lance dataset.*changed the same fragments/,
+		"$ver: a conflicting concurrent delete is a serialization failure");
+	$r = lancedb('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad)} ], [ $live - 1, 0 ], "$ver: only LanceDB's delete is committed");
+	fails("UPDATE $s.u SET s = s", qr/UPDATE of foreign table "u" needs a column for every Lance field.*"i8"/,
+		"$ver: UPDATE through a table lacking fields is refused");
+	$r = lancedb('mutate', $uri, $lib);
+	is($node->safe_psql('postgres', "SELECT count(*) FROM $s.t"), $r->{rows},
+		"$ver: LanceDB optimize() over the FDW's deletions, the FDW reads it");
+	$node->safe_psql('postgres', "ALTER FOREIGN TABLE $s.t DROP COLUMN _rowaddr");
+
+	# kill -9 of a backend that wrote fragments but has not committed
+	my $before = lancedb('stat', $uri, $lib);
+	my $files = data_files($ds);
+	my ($out, $err) = ('', '');
+	open my $fh, '>', "$tmp/crash.sql" or die;
+	print $fh "BEGIN; INSERT INTO $s.t (id) SELECT g FROM generate_series(100000, 104999) g; SELECT pg_sleep(300);\n";
+	close $fh;
+	# the script as a file: the child reads it without being pumped
+	my $h = IPC::Run::start(
+		[ 'psql', '-X', '-d', $node->connstr('postgres'), '-f', "$tmp/crash.sql" ],
+		'>', \$out, '2>', \$err);
+	my $pid;
+	foreach (1 .. 600)
+	{
+		$pid = $node->safe_psql('postgres',
+			"SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(300)%' AND wait_event = 'PgSleep'");
+		last if $pid ne '';
+		select undef, undef, undef, 0.1;
+	}
+	ok($pid ne '' && data_files($ds) > $files, "$ver: uncommitted fragments are on disk");
+	die "no sleeping backend" if $pid eq '';
+	kill 'KILL', $pid;
+	$h->finish;
+	$node->poll_query_until('postgres', 'SELECT true') or die;
+	$r = lancedb('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad version)} ], [ $before->{rows}, 0, $before->{version} ],
+		"$ver: after kill -9 LanceDB reads the previous version");
+	is($node->safe_psql('postgres', "SELECT count(*) FROM $s.t"), $before->{rows},
+		"$ver: ... and so does the FDW");
+	$node->safe_psql('postgres', "INSERT INTO $s.t SELECT * FROM $s.exp_rows(9000, 9010)");
+	is(lancedb('check', $uri, $lib)->{bad}, 0, "$ver: writes go on after the crash");
+}
+
+# ---- errors ----
+my $s = 'w39';
+my ($ret, $stdout, $stderr);
+fails("INSERT INTO $s.t (id) VALUES (NULL)",
+	qr/null value for non-nullable Lance field "id"/, 'NULL into a non-nullable field');
+fails("INSERT INTO $s.t (id, ia) VALUES (1, ARRAY[1,2])",
+	qr/expected 3 elements for column "ia"/, 'fixed_size_list length checked');
+fails("INSERT INTO $s.t (id, ia) VALUES (1, ARRAY[1,NULL,2])",
+	qr/must not contain NULLs/, 'NULL elements refused');
+fails("INSERT INTO $s.t (id, i8) VALUES (1, 300)",
+	qr/out of range for Lance type "int8"/, 'int8 range checked');
+fails("INSERT INTO $s.t (id, u8) VALUES (1, -1)",
+	qr/out of range for Lance type "uint8"/, 'unsigned range checked');
+fails("INSERT INTO $s.t (id) VALUES (1) ON CONFLICT DO NOTHING",
+	qr/ON CONFLICT is not supported/, 'ON CONFLICT refused');
+$node->safe_psql('postgres', qq{
+	CREATE FOREIGN TABLE $s.pinned (id bigint) SERVER $s OPTIONS (table 't', version '1');
+	CREATE FOREIGN TABLE $s.wrong (id bigint, vec vector(3)) SERVER $s OPTIONS (table 't');
+	CREATE FOREIGN TABLE $s.extra (id bigint, nope int) SERVER $s OPTIONS (table 't');
+	CREATE ROLE writer LOGIN;
+	GRANT USAGE ON SCHEMA $s TO writer;
+	GRANT INSERT, SELECT ON $s.t TO writer;});
+fails("DELETE FROM $s.wrong", qr/need a column "_rowaddr" of type bigint/,
+	'DELETE needs _rowaddr');
+fails("INSERT INTO $s.pinned VALUES (1)", qr/pinned to a Lance version/, 'pinned tables are read-only');
+fails("INSERT INTO $s.wrong (id) VALUES (1)", qr/cannot hold Lance field "vec"/, 'wrong dimension in the table definition');
+fails("INSERT INTO $s.extra VALUES (1, 2)", qr/not a field of the Lance dataset/, 'a column Lance does not have');
+fails("ALTER FOREIGN TABLE $s.t OPTIONS (SET rows_per_fragment '0')",
+	qr/invalid value for option "rows_per_fragment"/, 'rows_per_fragment validated');
+my $v = lancedb('stat', "$tmp/$s", '39')->{version};
+fails("SET ROLE writer; INSERT INTO $s.t (id) VALUES (1)",
+	qr/permission denied to write to Lance dataset/, 'writes need pg_write_server_files');
+$node->safe_psql('postgres', "GRANT pg_write_server_files TO writer");
+$node->safe_psql('postgres', "SET ROLE writer; INSERT INTO $s.t SELECT * FROM $s.exp_rows(9100, 9101)");
+is(lancedb('stat', "$tmp/$s", '39')->{version}, $v + 1, 'with pg_write_server_files the write commits');
+is(lancedb('check', "$tmp/$s", '39')->{bad}, 0, 'and LanceDB reads it');
+
+# ---- tags ----
+is($node->safe_psql('postgres', "SELECT lancedb.lance_tag_create('$s.t', 'fdw_v2', 2)"), 2,
+	'lance_tag_create names version 2');
+my $latest = lancedb('stat', "$tmp/$s", '39')->{version};
+is($node->safe_psql('postgres', "SELECT lancedb.lance_tag_create('$s.t', 'fdw_latest')"), $latest,
+	'... or the latest version');
+{
+	my ($out, $err);
+	IPC::Run::run([ $node_bin, $js, 'tags', "$tmp/$s", '39' ], '>', \$out, '2>', \$err) or die $err;
+	is($out, "tag fdw_latest $latest " . lancedb('stat', "$tmp/$s", '39')->{rows} . "\ntag fdw_v2 2 4999\n",
+		'LanceDB lists both tags and checks them out');
+}
+is( $node->safe_psql('postgres', qq{
+		CREATE FOREIGN TABLE $s.tagged (id bigint) SERVER $s OPTIONS (table 't', tag 'fdw_v2');
+		SELECT count(*) FROM $s.tagged}),
+	4999, 'the FDW reads a tag it created');
+fails("SELECT lancedb.lance_tag_create('$s.t', 'fdw_v2')", qr/tag "fdw_v2" already exists/,
+	'an existing tag is not replaced');
+fails("SELECT lancedb.lance_tag_create('$s.t', '../x')", qr/invalid Lance tag name/, 'tag names checked');
+fails("SELECT lancedb.lance_tag_create('$s.t', 'x', 999)", qr/version 999 .*does not exist/,
+	'a missing version is refused');
+fails("SET ROLE writer; SELECT lancedb.lance_tag_create('$s.pinned', 'x')",
+	qr/permission denied for foreign table pinned/, 'tags need SELECT on the table');
+$node->safe_psql('postgres', "SELECT lancedb.lance_tag_delete('$s.t', 'fdw_latest')");
+is($node->safe_psql('postgres', "SELECT string_agg(tag, ',') FROM lancedb.lance_tags('$s.t')"),
+	'fdw_v2', 'lance_tag_delete removes a tag');
+fails("SELECT lancedb.lance_tag_delete('$s.t', 'fdw_latest')", qr/does not exist/,
+	'deleting a missing tag is an error');
+
+# ---- stable row ids ----
+{
+	my $uri = "$tmp/stable";
+	mkdir $uri or die;
+	lancedb('create', $uri, '39', '2.2', 'stable');
+	$node->safe_psql('postgres', qq{
+		CREATE SERVER stable FOREIGN DATA WRAPPER lance_fdw OPTIONS (uri '$uri');
+		CREATE SCHEMA stable;
+		IMPORT FOREIGN SCHEMA lance FROM SERVER stable INTO stable;
+	} . exp_function('stable') . qq{
+		CREATE FOREIGN TABLE stable.h (id bigint, _rowid bigint, _rowaddr bigint)
+			SERVER stable OPTIONS (table 't');
+		BEGIN;
+		INSERT INTO stable.t SELECT * FROM stable.exp_rows(4, 100);
+		DELETE FROM stable.h WHERE id = 1;
+		COMMIT;});
+	my $r = lancedb('check', $uri, '39');
+	is_deeply([ @$r{qw(rows bad version)} ], [ 98, 0, 2 ],
+		'stable row ids: LanceDB reads the insert + delete (one version)');
+	my $rowids = sub {
+		my ($out, $err);
+		IPC::Run::run([ $node_bin, $js, 'rowids', $uri, '39' ], '>', \$out, '2>', \$err) or die $err;
+		return $out;
+	};
+	my $before = $rowids->();
+	my $want = join '', map { "rowid $_ " . ($_ - 1) . "\n" } 2 .. 99;
+	is($before, $want, 'stable row ids: the new rows got ids 3.. after the seed rows 0..2');
+	is($node->safe_psql('postgres', "SELECT string_agg(id || ':' || _rowid, ',' ORDER BY id) FROM stable.h WHERE id < 6"),
+		'2:1,3:2,4:3,5:4', 'stable row ids: the FDW reads the same ids');
+	lancedb('mutate', $uri, '39');
+	my $after = $rowids->();
+	is($after, join('', grep { !/^rowid \d*1 / } split /^/, $before),
+		'stable row ids: LanceDB delete + optimize() keeps every surviving row id');
+}
+
+# ---- restore ----
+$latest = lancedb('stat', "$tmp/$s", '39')->{version};
+is($node->safe_psql('postgres', "SELECT lancedb.lance_restore('$s.t', 2)"), $latest + 1,
+	'lance_restore commits a new version');
+my $r = lancedb('check', "$tmp/$s", '39');
+is_deeply([ @$r{qw(rows bad version)} ], [ 4999, 0, $latest + 1 ],
+	'LanceDB reads the restored content of version 2 as the latest version');
+lancedb('add', "$tmp/$s", '39', 20000, 20010);
+$r = lancedb('check', "$tmp/$s", '39');
+is_deeply([ @$r{qw(rows bad)} ], [ 5009, 0 ], 'LanceDB appends after the restore');
+$node->safe_psql('postgres', "INSERT INTO $s.t SELECT * FROM $s.exp_rows(20010, 20020)");
+is($node->safe_psql('postgres', "SELECT count(*) FROM $s.t"), 5019, 'the FDW appends after it too');
+$r = lancedb('check', "$tmp/$s", '39');
+is_deeply([ @$r{qw(rows bad)} ], [ 5019, 0 ], '... and LanceDB reads every row');
+fails("SELECT lancedb.lance_restore('$s.t', 999)", qr/version 999 .*does not exist/,
+	'restoring a missing version is refused');
+
+$node->stop;
+done_testing();
