@@ -19,6 +19,7 @@ PKGS=(
 )
 if [ "${LANCEDB_BENCH_DEPS:-0}" = 1 ]; then
 	PKGS+=(dataset-fashion-mnist gnuplot-nox libpq-dev zlib1g-dev)   # bench/ivf
+	PKGS+=(lz4 python3)                  # bench/fts, bench/search/hybrid.sh (apt Translation-en)
 fi
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	PKGS+=(nodejs npm)
