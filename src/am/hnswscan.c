@@ -509,19 +509,6 @@ hnswbeginscan(Relation index, int nkeys, int norderbys)
 	return scan;
 }
 
-static Datum
-HnswQueryDatumFromCenter(const HnswIndexInfo *info, const Vector *center)
-{
-	if (info->type->elemtype == LANCE_ELEM_HALFVEC)
-	{
-		HalfVector *h = InitHalfVector(center->dim);
-
-		for (int i = 0; i < center->dim; i++)
-			h->x[i] = FloatToHalfChecked(center->x[i]);
-		return PointerGetDatum(h);
-	}
-	return PointerGetDatum(center);
-}
 
 void
 hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
@@ -587,7 +574,7 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 		so->range_lo = Max(so->range_lo, s->lower);
 		so->range_hi = Min(so->range_hi, s->upper);
 		if (!so->ordered)
-			so->query = HnswQueryDatumFromCenter(so->info, &s->center);
+			so->query = LanceQueryDatumFromCenter(so->info->type, &s->center);
 	}
 	so->range_hi_internal = so->range_hi < 0 && so->info->metric->qmetric != QMETRIC_IP ?
 		-1 : HnswInternalFromSql(so->info->metric, so->range_hi);

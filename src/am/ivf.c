@@ -208,37 +208,11 @@ ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	*indexPages = costs.numIndexPages;
 }
 
+
 static bool
 ivfvalidate(Oid opclassoid)
 {
-	HeapTuple	classtup;
-	Form_pg_opclass classform;
-	bool		result = true;
-	CatCList   *proclist;
-
-	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
-	if (!HeapTupleIsValid(classtup))
-		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
-	classform = (Form_pg_opclass) GETSTRUCT(classtup);
-
-	proclist = SearchSysCacheList1(AMPROCNUM,
-								   ObjectIdGetDatum(classform->opcfamily));
-	for (int i = 0; i < proclist->n_members; i++)
-	{
-		Form_pg_amproc procform = (Form_pg_amproc) GETSTRUCT(&proclist->members[i]->tuple);
-
-		if (procform->amprocnum < 1 || procform->amprocnum > IVF_METRIC_PROC)
-		{
-			ereport(INFO,
-					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-					 errmsg("lance_ivf operator family contains support function number %d, which is out of range",
-							procform->amprocnum)));
-			result = false;
-		}
-	}
-	ReleaseCatCacheList(proclist);
-	ReleaseSysCache(classtup);
-	return result;
+	return LanceValidateOpclass(opclassoid, "lance_ivf", IVF_METRIC_PROC);
 }
 
 LANCEDB_FUNCTION(lance_ivf_handler);

@@ -229,6 +229,10 @@ extern void IvfPinCache(IvfIndexCache *c);
 extern void IvfUnpinCache(IvfIndexCache *c);
 extern const LanceTypeSupport *LanceGetTypeSupport(Relation index, uint16 procnum);
 extern const LanceMetricSupport *LanceGetMetricSupport(Relation index, uint16 procnum);
+struct Vector;
+extern bool LanceValidateOpclass(Oid opclassoid, const char *amname, int maxproc);
+extern Datum LanceQueryDatumFromCenter(const LanceTypeSupport *type,
+									   const struct Vector *center);
 extern float *LanceDatumToRows(Datum value, const LanceTypeSupport *type,
 							   int *dim, int *nrows);
 extern float *LanceDatumToFloats(Datum value, const LanceTypeSupport *type,

@@ -748,19 +748,6 @@ ivfbeginscan(Relation index, int nkeys, int norderbys)
 }
 
 /* The datum the distance function takes for this index's type. */
-static Datum
-IvfQueryDatumFromCenter(const IvfIndexCache *c, const Vector *center)
-{
-	if (c->type->elemtype == LANCE_ELEM_HALFVEC)
-	{
-		HalfVector *h = InitHalfVector(center->dim);
-
-		for (int i = 0; i < center->dim; i++)
-			h->x[i] = FloatToHalfChecked(center->x[i]);
-		return PointerGetDatum(h);
-	}
-	return PointerGetDatum(center);
-}
 
 void
 ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
@@ -813,7 +800,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 		so->range_lo = Max(so->range_lo, s->lower);
 		so->range_hi = Min(so->range_hi, s->upper);
 		if (!so->ordered)
-			so->query = IvfQueryDatumFromCenter(so->cache, &s->center);
+			so->query = LanceQueryDatumFromCenter(so->cache->type, &s->center);
 	}
 	so->range_hi_internal = IvfRangeHiInternal(so->cache->metric, so->range_hi);
 

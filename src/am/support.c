@@ -10,6 +10,11 @@
 #include <math.h>
 
 #include "access/genam.h"
+#include "access/htup_details.h"
+#include "catalog/pg_amproc.h"
+#include "catalog/pg_opclass.h"
+#include "utils/catcache.h"
+#include "utils/syscache.h"
 #include "am/ivf.h"
 #include "kernels/distance.h"
 #include "miscadmin.h"
@@ -201,4 +206,57 @@ LanceDatumToRows(Datum value, const LanceTypeSupport *type, int *dim, int *nrows
 	}
 	*nrows = n;
 	return rows;
+}
+
+/*
+ * amvalidate of the vector AMs: every support function number of the
+ * opclass's family must be one the AM knows (1..maxproc).
+ */
+bool
+LanceValidateOpclass(Oid opclassoid, const char *amname, int maxproc)
+{
+	HeapTuple	classtup;
+	Form_pg_opclass classform;
+	bool		result = true;
+	CatCList   *proclist;
+
+	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
+	if (!HeapTupleIsValid(classtup))
+		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
+	classform = (Form_pg_opclass) GETSTRUCT(classtup);
+	proclist = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(classform->opcfamily));
+	for (int i = 0; i < proclist->n_members; i++)
+	{
+		Form_pg_amproc procform = (Form_pg_amproc) GETSTRUCT(&proclist->members[i]->tuple);
+
+		if (procform->amprocnum < 1 || procform->amprocnum > maxproc)
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("%s operator family contains support function number %d, which is out of range",
+							amname, procform->amprocnum)));
+			result = false;
+		}
+	}
+	ReleaseCatCacheList(proclist);
+	ReleaseSysCache(classtup);
+	return result;
+}
+
+/*
+ * The datum the distance support function takes for this index's type,
+ * from a range query's (float32) center.
+ */
+Datum
+LanceQueryDatumFromCenter(const LanceTypeSupport *type, const Vector *center)
+{
+	if (type->elemtype == LANCE_ELEM_HALFVEC)
+	{
+		HalfVector *h = InitHalfVector(center->dim);
+
+		for (int i = 0; i < center->dim; i++)
+			h->x[i] = FloatToHalfChecked(center->x[i]);
+		return PointerGetDatum(h);
+	}
+	return PointerGetDatum(center);
 }
