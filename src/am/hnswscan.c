@@ -17,6 +17,7 @@
 
 #include "access/relscan.h"
 #include "access/tableam.h"
+#include "am/heapdist.h"
 #include "am/hnsw.h"
 #include "am/scanreport.h"
 #include "catalog/index.h"
@@ -74,13 +75,7 @@ typedef struct HnswScanOpaqueData
 	OffsetNumber walk_off;
 
 	/* heap access for exact re-rank */
-	IndexFetchTableData *fetch;
-	TupleTableSlot *slot;
-	FmgrInfo   *distproc;
-	Oid			collation;
-	AttrNumber	heapattno;
-	IndexInfo  *indexInfo;
-	EState	   *estate;
+	LanceHeapDist *hd;
 	int64		heap_fetches;
 	int64		emitted;
 	/* over all rescans, for EXPLAIN ANALYZE (am/scanreport.h) */
@@ -95,22 +90,12 @@ typedef HnswScanOpaqueData *HnswScanOpaque;
 static void
 HnswScanInitFetch(IndexScanDesc scan, HnswScanOpaque so)
 {
-	Relation	index = scan->indexRelation;
 	MemoryContext old;
 
-	if (so->fetch != NULL)
+	if (so->hd != NULL)
 		return;
 	old = MemoryContextSwitchTo(so->longctx);
-	so->fetch = table_index_fetch_begin(scan->heapRelation);
-	so->slot = table_slot_create(scan->heapRelation, NULL);
-	so->distproc = index_getprocinfo(index, 1, IVF_DISTANCE_PROC);
-	so->collation = index->rd_indcollation[0];
-	so->heapattno = index->rd_index->indkey.values[0];
-	if (so->heapattno == 0)
-	{
-		so->indexInfo = BuildIndexInfo(index);
-		so->estate = CreateExecutorState();
-	}
+	so->hd = lance_heapdist_begin(scan->indexRelation, scan->heapRelation);
 	MemoryContextSwitchTo(old);
 }
 
@@ -119,35 +104,8 @@ static bool
 HnswHeapDistance(IndexScanDesc scan, HnswScanOpaque so, ItemPointer tid,
 				 double *value)
 {
-	bool		call_again = false;
-	bool		all_dead = false;
-	ItemPointerData t = *tid;
-	Datum		datum;
-	bool		isnull;
-
 	so->heap_fetches++;
-	if (!table_index_fetch_tuple(so->fetch, &t, scan->xs_snapshot, so->slot,
-								 &call_again, &all_dead))
-		return false;
-	if (so->heapattno != 0)
-		datum = slot_getattr(so->slot, so->heapattno, &isnull);
-	else
-	{
-		Datum		values[INDEX_MAX_KEYS];
-		bool		nulls[INDEX_MAX_KEYS];
-		ExprContext *econtext = GetPerTupleExprContext(so->estate);
-
-		ResetExprContext(econtext);
-		econtext->ecxt_scantuple = so->slot;
-		FormIndexDatum(so->indexInfo, so->slot, so->estate, values, nulls);
-		datum = values[0];
-		isnull = nulls[0];
-	}
-	if (!isnull)
-		*value = DatumGetFloat8(FunctionCall2Coll(so->distproc, so->collation,
-												  datum, so->query));
-	ExecClearTuple(so->slot);
-	return !isnull;
+	return lance_heapdist_get(so->hd, scan->xs_snapshot, tid, so->query, value);
 }
 
 static int
@@ -674,12 +632,7 @@ hnswendscan(IndexScanDesc scan)
 
 		lance_scan_report(scan->indexRelation, "lance_hnsw", so->loops, c, lengthof(c));
 	}
-	if (so->fetch)
-		table_index_fetch_end(so->fetch);
-	if (so->slot)
-		ExecDropSingleTupleTableSlot(so->slot);
-	if (so->estate)
-		FreeExecutorState(so->estate);
+	lance_heapdist_end(so->hd);
 	MemoryContextDelete(so->scanctx);
 	pfree(so);
 	scan->opaque = NULL;

@@ -21,6 +21,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "am/ivf.h"
+#include "am/heapdist.h"
 #include "am/ivfscan.h"
 #include "am/scanreport.h"
 #include "am/toastfetch.h"
@@ -166,26 +167,12 @@ IvfListLowerBound(IvfScanOpaque so, uint32 list)
 void
 IvfScanInitFetch(IndexScanDesc scan, IvfScanOpaque so)
 {
-	Relation	index = scan->indexRelation;
-	Relation	heap = scan->heapRelation;
-
 	MemoryContext old;
 
-	if (so->fetch != NULL)
+	if (so->hd != NULL)
 		return;
 	old = MemoryContextSwitchTo(so->longctx);
-	so->fetch = table_index_fetch_begin(heap);
-	so->slot = table_slot_create(heap, NULL);
-	so->distproc = index_getprocinfo(index, 1, IVF_DISTANCE_PROC);
-	so->collation = index->rd_indcollation[0];
-	so->heapattno = index->rd_index->indkey.values[0];
-	if (so->heapattno == 0)
-	{
-		so->indexInfo = BuildIndexInfo(index);
-		so->estate = CreateExecutorState();
-	}
-	else
-		so->toast = lance_toast_fetch_begin(heap);
+	so->hd = lance_heapdist_begin(scan->indexRelation, scan->heapRelation);
 	MemoryContextSwitchTo(old);
 }
 
@@ -197,47 +184,8 @@ bool
 IvfExactDistance(IndexScanDesc scan, IvfScanOpaque so, ItemPointer tid,
 				 double *value)
 {
-	bool		call_again = false;
-	bool		all_dead = false;
-	ItemPointerData t = *tid;
-	Datum		datum;
-	bool		isnull;
-	bool		found;
-
 	so->heap_fetches++;
-	found = table_index_fetch_tuple(so->fetch, &t, scan->xs_snapshot,
-									so->slot, &call_again, &all_dead);
-	if (!found)
-		return false;
-
-	if (so->heapattno != 0)
-		datum = slot_getattr(so->slot, so->heapattno, &isnull);
-	else
-	{
-		Datum		values[INDEX_MAX_KEYS];
-		bool		nulls[INDEX_MAX_KEYS];
-		ExprContext *econtext = GetPerTupleExprContext(so->estate);
-
-		ResetExprContext(econtext);
-		econtext->ecxt_scantuple = so->slot;
-		FormIndexDatum(so->indexInfo, so->slot, so->estate, values, nulls);
-		datum = values[0];
-		isnull = nulls[0];
-	}
-	if (!isnull)
-	{
-		bool		copied = false;
-		struct varlena *v = (struct varlena *) DatumGetPointer(datum);
-
-		if (so->heapattno != 0)
-			v = lance_toast_fetch(so->toast, v, &copied);
-		*value = DatumGetFloat8(FunctionCall2Coll(so->distproc, so->collation,
-												  PointerGetDatum(v), so->query));
-		if (copied)
-			pfree(v);
-	}
-	ExecClearTuple(so->slot);
-	return !isnull;
+	return lance_heapdist_get(so->hd, scan->xs_snapshot, tid, so->query, value);
 }
 
 /* ---- probing ---- */
@@ -900,14 +848,7 @@ ivfendscan(IndexScanDesc scan)
 						so->returned_total)));
 	}
 
-	if (so->toast)
-		lance_toast_fetch_end(so->toast);
-	if (so->fetch)
-		table_index_fetch_end(so->fetch);
-	if (so->slot)
-		ExecDropSingleTupleTableSlot(so->slot);
-	if (so->estate)
-		FreeExecutorState(so->estate);
+	lance_heapdist_end(so->hd);
 	if (so->cache)
 		IvfUnpinCache(so->cache);
 	IvfCandRelease(so);

@@ -87,14 +87,7 @@ typedef struct IvfScanOpaqueData
 	double		last_internal;
 
 	/* exact distances from the heap */
-	IndexFetchTableData *fetch;
-	TupleTableSlot *slot;
-	FmgrInfo   *distproc;
-	Oid			collation;
-	AttrNumber	heapattno;		/* 0: expression index */
-	IndexInfo  *indexInfo;
-	EState	   *estate;
-	LanceToastFetch *toast;		/* out-of-line vectors, one open scan */
+	struct LanceHeapDist *hd;
 
 	QuantQuery *qq;
 	bool		rank_by_est;	/* quantizer's bounds too loose to rank by */

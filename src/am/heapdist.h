@@ -1,0 +1,31 @@
+/*
+ * heapdist.h
+ *	  Exact distances of index candidates read from the table, shared by the
+ *	  vector AMs' re-ranking: fetch the row visible to the scan's snapshot,
+ *	  take the indexed value (column or expression; out-of-line vectors
+ *	  through one open toast scan) and call the opclass distance function.
+ */
+#ifndef LANCEDB_HEAPDIST_H
+#define LANCEDB_HEAPDIST_H
+
+#include "postgres.h"
+
+#include "storage/itemptr.h"
+#include "utils/relcache.h"
+#include "utils/snapshot.h"
+
+typedef struct LanceHeapDist LanceHeapDist;
+
+/* allocated in the current memory context, for the life of a scan */
+extern LanceHeapDist *lance_heapdist_begin(Relation index, Relation heap);
+
+/*
+ * The exact SQL distance between the query and the row at tid; false when
+ * no version of the row is visible or its value is NULL.
+ */
+extern bool lance_heapdist_get(LanceHeapDist *hd, Snapshot snapshot,
+							   ItemPointer tid, Datum query, double *value);
+
+extern void lance_heapdist_end(LanceHeapDist *hd);
+
+#endif							/* LANCEDB_HEAPDIST_H */
