@@ -115,9 +115,7 @@ IvfMaintenanceAdvice(Relation index, Relation heap, LanceMaintAdvice *advice)
 	uint64		inserted = 0;
 	uint32		largest = 0;
 
-	memset(advice, 0, sizeof(*advice));
-	advice->action = LANCE_MAINT_NONE;
-	advice->drift = advice->balance = advice->growth = NAN;
+	LanceMaintAdviceInit(advice);
 	for (uint32 l = 0; l < meta.nlists; l++)
 	{
 		entries += dir[l].count;
@@ -160,4 +158,15 @@ IvfMaintenanceAdvice(Relation index, Relation heap, LanceMaintAdvice *advice)
 	else
 		return;
 	advice->action = LANCE_MAINT_RETRAIN;
+}
+
+/* In-place rebalancing (list split/merge): not yet; advice never asks for it. */
+void
+IvfMaintain(Relation index, Relation heap, LanceMaintAdvice *advice,
+			StringInfo detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("in-place maintenance of lance_ivf index \"%s\" is not implemented",
+					RelationGetRelationName(index))));
 }

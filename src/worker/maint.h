@@ -14,24 +14,61 @@
 
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "utils/relcache.h"
 
 typedef enum LanceMaintAction
 {
 	LANCE_MAINT_NONE,
 	LANCE_MAINT_TRAIN,			/* untrained IVF index on a grown table */
-	LANCE_MAINT_RETRAIN			/* drift, imbalance or growth: rebuild */
+	LANCE_MAINT_RETRAIN,		/* drift, imbalance or growth: rebuild */
+	LANCE_MAINT_INPLACE			/* work the AM (or the FDW) does in place:
+								 * split/merge lists, repair a graph, merge
+								 * segments, compact a dataset; advice.task
+								 * names it */
 } LanceMaintAction;
 
 typedef struct LanceMaintAdvice
 {
 	LanceMaintAction action;
+	char		task[32];		/* LANCE_MAINT_INPLACE: e.g. "split", "repair" */
 	char		reason[256];
 	/* health figures (NaN when unknown), also shown by index_stats */
 	double		drift;			/* mean residual now / at build */
 	double		balance;		/* largest list / mean list */
 	double		growth;			/* entries inserted since build / built */
+	double		deleted;		/* dead elements / documents / rows */
+	double		segments;		/* bm25 segments, Lance fragments */
 } LanceMaintAdvice;
+
+/*
+ * What maintenance needs from each access method (and from lance_fdw).
+ *
+ * advise: decide, cheaply; AccessShareLock is held on index and table.
+ *	Fill every figure it knows (NaN otherwise); leave action NONE when
+ *	there is nothing to do.
+ * maintain: do advice->task in place, inside the caller's transaction with
+ *	an active snapshot.  The caller holds ShareUpdateExclusiveLock on the
+ *	table (as VACUUM: reads and writes go on, VACUUM and DDL wait) and
+ *	RowExclusiveLock on the index; the AM takes buffer locks briefly and
+ *	WAL-logs every page it changes, so queries and inserts run alongside
+ *	and a crash leaves a consistent index.  Appends a short summary of what
+ *	it did to detail.  May be NULL when the AM only ever rebuilds.
+ *
+ * For a Lance foreign table (lance_fdw), index is NULL and heap is the
+ * foreign table (AccessShareLock for advise, ShareUpdateExclusiveLock for
+ * maintain).
+ */
+typedef struct LanceMaintOps
+{
+	const char *name;			/* access method, or "lance_fdw" */
+	void		(*advise) (Relation index, Relation heap, LanceMaintAdvice *advice);
+	void		(*maintain) (Relation index, Relation heap, LanceMaintAdvice *advice,
+							 StringInfo detail);
+} LanceMaintOps;
+
+/* NaN everywhere, action NONE */
+extern void LanceMaintAdviceInit(LanceMaintAdvice *advice);
 
 /* settings (lancedb.*) */
 extern bool lancedb_maintenance;
@@ -44,25 +81,43 @@ extern double lancedb_ivf_max_list_ratio;
 
 extern void LanceMaintInit(void);
 
-/* am/ivfmaint.c: what a lance_ivf index needs (index locked by caller) */
+/* the LanceMaintOps of each module */
 extern void IvfMaintenanceAdvice(Relation index, Relation heap,
 								 LanceMaintAdvice *advice);
+extern void IvfMaintain(Relation index, Relation heap,
+						LanceMaintAdvice *advice, StringInfo detail);
+extern void HnswMaintenanceAdvice(Relation index, Relation heap,
+								  LanceMaintAdvice *advice);
+extern void HnswMaintain(Relation index, Relation heap,
+						 LanceMaintAdvice *advice, StringInfo detail);
+extern void Bm25MaintenanceAdvice(Relation index, Relation heap,
+								  LanceMaintAdvice *advice);
+extern void Bm25Maintain(Relation index, Relation heap,
+						 LanceMaintAdvice *advice, StringInfo detail);
+extern void LanceFdwMaintenanceAdvice(Relation index, Relation ftable,
+									  LanceMaintAdvice *advice);
+extern void LanceFdwMaintain(Relation index, Relation ftable,
+							 LanceMaintAdvice *advice, StringInfo detail);
+
+/* the ops for a relation (an index's AM, or a lance_fdw foreign table); NULL if none */
+extern const LanceMaintOps *lance_maint_ops_for(Oid relid);
 
 /* worker/toplevel.c: run SQL as a client's top-level statement would */
 extern void lance_exec_toplevel(const char *sql);
 
 /* worker/maintlog.c: lancedb.maintenance_log rows (own transactions) */
-extern int64 lance_maint_log_start(Oid indexoid, const char *am,
+extern int64 lance_maint_log_start(Oid relid, const char *am,
 								   const char *action, const char *reason);
 extern void lance_maint_log_finish(int64 id, const char *status,
 								   const char *detail);
 
 /*
- * worker/maintrun.c: one round for one index: decide, act (concurrently:
- * REINDEX CONCURRENTLY, only from a worker at top level), log.  Returns
+ * worker/maintrun.c: one round for one index or Lance foreign table:
+ * decide, act (a rebuild concurrently = REINDEX CONCURRENTLY, only from a
+ * worker at top level; in-place work through the ops), log.  Returns
  * the action taken.  Runs its own transactions.
  */
-extern LanceMaintAction lance_maint_index(Oid indexoid, bool concurrently,
+extern LanceMaintAction lance_maint_index(Oid relid, bool concurrently,
 										  LanceMaintAdvice *advice);
 
 #endif							/* LANCEDB_MAINT_H */

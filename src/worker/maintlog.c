@@ -75,14 +75,14 @@ log_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *null
 }
 
 int64
-lance_maint_log_start(Oid indexoid, const char *am, const char *action,
+lance_maint_log_start(Oid relid, const char *am, const char *action,
 					  const char *reason)
 {
 	Oid			types[4] = {OIDOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[4];
 	int64		id = 0;
 
-	values[0] = ObjectIdGetDatum(indexoid);
+	values[0] = ObjectIdGetDatum(relid);
 	values[1] = CStringGetTextDatum(am);
 	values[2] = CStringGetTextDatum(action);
 	values[3] = CStringGetTextDatum(reason);

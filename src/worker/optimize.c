@@ -41,25 +41,28 @@ lancedb_optimize(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
-	if (get_rel_relkind(relid) != RELKIND_INDEX)
+	if (lance_maint_ops_for(relid) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not an index", relname),
-				 errdetail("lancedb.optimize() maintains lance_ivf indexes.")));
+				 errmsg("\"%s\" is neither a lancedb index nor a Lance foreign table", relname),
+				 errdetail("lancedb.optimize() maintains lance_ivf, lance_hnsw and lance_bm25 indexes and lance_fdw foreign tables.")));
 #if PG_VERSION_NUM >= 160000
 	if (!object_ownercheck(RelationRelationId, relid, GetUserId()))
 #else
 	if (!pg_class_ownercheck(relid, GetUserId()))
 #endif
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_INDEX, relname);
+		aclcheck_error(ACLCHECK_NOT_OWNER,
+					   get_rel_relkind(relid) == RELKIND_INDEX ? OBJECT_INDEX : OBJECT_FOREIGN_TABLE,
+					   relname);
 
 	done = lance_maint_index(relid, false, &advice);
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"index\": ");
 	escape_json(&buf, relname);
-	appendStringInfo(&buf, ", \"action\": \"%s\"",
-					 done == LANCE_MAINT_TRAIN ? "train" :
-					 done == LANCE_MAINT_RETRAIN ? "retrain" : "none");
+	appendStringInfoString(&buf, ", \"action\": ");
+	escape_json(&buf, done == LANCE_MAINT_TRAIN ? "train" :
+				done == LANCE_MAINT_RETRAIN ? "retrain" :
+				done == LANCE_MAINT_INPLACE ? advice.task : "none");
 	if (done != LANCE_MAINT_NONE)
 	{
 		appendStringInfoString(&buf, ", \"reason\": ");
@@ -68,6 +71,8 @@ lancedb_optimize(PG_FUNCTION_ARGS)
 	append_figure(&buf, "drift", advice.drift);
 	append_figure(&buf, "balance", advice.balance);
 	append_figure(&buf, "growth", advice.growth);
+	append_figure(&buf, "deleted", advice.deleted);
+	append_figure(&buf, "segments", advice.segments);
 	appendStringInfoChar(&buf, '}');
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }

@@ -332,11 +332,17 @@ lance_maintenance_db_main(Datum arg)
 		SPI_execute("UPDATE lancedb.maintenance_log SET status = 'failed', finished = clock_timestamp(), "
 					"detail = 'interrupted (worker killed or server restarted)' WHERE status = 'running'",
 					false, 0);
+		/* every lancedb index, then every Lance foreign table */
 		if (SPI_execute("SELECT i.indexrelid FROM pg_index i "
 						"JOIN pg_class c ON c.oid = i.indexrelid "
 						"JOIN pg_am a ON a.oid = c.relam "
-						"WHERE a.amname = 'lance_ivf' AND i.indisvalid AND i.indisready "
-						"ORDER BY 1", true, 0) == SPI_OK_SELECT)
+						"WHERE a.amname IN ('lance_ivf', 'lance_hnsw', 'lance_bm25') "
+						"AND i.indisvalid AND i.indisready "
+						"UNION ALL "
+						"(SELECT ft.ftrelid FROM pg_foreign_table ft "
+						"JOIN pg_foreign_server s ON s.oid = ft.ftserver "
+						"JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw "
+						"WHERE w.fdwname = 'lance_fdw' ORDER BY 1)", true, 0) == SPI_OK_SELECT)
 		{
 			MemoryContext old = MemoryContextSwitchTo(cxt);
 
