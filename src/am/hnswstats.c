@@ -73,7 +73,7 @@ HnswStatsJson(Relation index, StringInfo buf)
 					 "\"dimensions\": %u, \"m\": %u, \"ef_construction\": %u, "
 					 "\"element_bytes\": %u, "
 					 "\"layers\": %d, \"entry_level\": %d, "
-					 "\"num_indexed_rows\": " UINT64_FORMAT ", "
+					 "\"num_indexed_rows\": " UINT64_FORMAT ", \"num_unindexed_rows\": 0, "
 					 "\"nodes\": " UINT64_FORMAT ", \"deleted_nodes\": " UINT64_FORMAT ", "
 					 "\"rows_at_build\": " UINT64_FORMAT ", \"nodes_per_layer\": [",
 					 info->metric->name, HnswQuantName(meta.qkind),

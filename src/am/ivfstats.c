@@ -18,6 +18,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "worker/maint.h"
 
 static const char *
 QuantName(int kind)
@@ -65,7 +66,7 @@ IvfStatsJson(Relation index, StringInfo buf)
 					 "\"quantizer\": \"%s\", \"configured_quantizer\": \"%s\", "
 					 "\"trained\": %s, \"dimensions\": %u, \"lists\": %u, "
 					 "\"code_bytes\": %u, \"aux_floats\": %u, "
-					 "\"num_indexed_rows\": " UINT64_FORMAT ", "
+					 "\"num_indexed_rows\": " UINT64_FORMAT ", \"num_unindexed_rows\": 0, "
 					 "\"rows_at_build\": " UINT64_FORMAT ", "
 					 "\"rows_inserted_since_build\": " UINT64_FORMAT ", "
 					 "\"list_size\": {\"min\": %u, \"mean\": %.2f, \"max\": %u, \"empty\": %u}, "
@@ -107,6 +108,7 @@ lancedb_index_stats(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a lancedb index", RelationGetRelationName(index)),
 				 errdetail("Its access method is %s.", get_am_name(amoid))));
+	LanceMaintStatsJson(index, &buf);
 	relation_close(index, AccessShareLock);
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }

@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "datatype/timestamp.h"
 #include "utils/relcache.h"
 
 typedef enum LanceMaintAction
@@ -78,6 +79,7 @@ extern int	lancedb_ivf_train_min_rows;
 extern double lancedb_ivf_retrain_drift;
 extern double lancedb_ivf_retrain_growth;
 extern double lancedb_ivf_max_list_ratio;
+extern int	lancedb_auto_index_min_rows;
 
 extern void LanceMaintInit(void);
 
@@ -101,6 +103,16 @@ extern void LanceFdwMaintain(Relation index, Relation ftable,
 
 /* the ops for a relation (an index's AM, or a lance_fdw foreign table); NULL if none */
 extern const LanceMaintOps *lance_maint_ops_for(Oid relid);
+
+/* worker/maintstats.c: round times (shared memory) and index_stats' part */
+extern void LanceMaintShmemInit(void);
+extern void lance_maint_note_next_round(TimestampTz when);
+extern void lance_maint_note_round_done(Oid dboid);
+extern void LanceMaintStatsJson(Relation rel, StringInfo buf);
+
+/* worker/autoindex.c: lancedb.auto_index */
+extern void lance_auto_index_round(MemoryContext cxt);
+extern void lance_auto_index_table(Oid relid, StringInfo buf);
 
 /* worker/toplevel.c: run SQL as a client's top-level statement would */
 extern void lance_exec_toplevel(const char *sql);

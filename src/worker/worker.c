@@ -48,6 +48,7 @@ int			lancedb_ivf_train_min_rows = 1000;
 double		lancedb_ivf_retrain_drift = 1.25;
 double		lancedb_ivf_retrain_growth = 1.0;
 double		lancedb_ivf_max_list_ratio = 10.0;
+int			lancedb_auto_index_min_rows = 10000;
 
 PGDLLEXPORT void lance_maintenance_launcher_main(Datum arg);
 PGDLLEXPORT void lance_maintenance_db_main(Datum arg);
@@ -86,8 +87,14 @@ LanceMaintInit(void)
 							 NULL, &lancedb_ivf_max_list_ratio, 10.0, 1.5, 1e6,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 
+	DefineCustomIntVariable("lancedb.auto_index_min_rows",
+							"Rows a table needs before automatic indexing (lancedb.auto_index) creates the index.",
+							NULL, &lancedb_auto_index_min_rows, 10000, 1, INT_MAX,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+
 	if (!process_shared_preload_libraries_in_progress)
 		return;
+	LanceMaintShmemInit();
 	memset(&bgw, 0, sizeof(bgw));
 	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
@@ -198,6 +205,7 @@ lance_maintenance_launcher_main(Datum arg)
 				MemoryContextSwitchTo(cxt);
 				queue = lance_maint_databases();
 				next_round = TimestampTzPlusMilliseconds(now, 1000L * lancedb_maintenance_naptime);
+				lance_maint_note_next_round(next_round);
 			}
 			if (queue != NIL)
 			{
@@ -225,7 +233,8 @@ lance_maintenance_launcher_main(Datum arg)
 
 /*
  * Drop what a REINDEX CONCURRENTLY killed half-way left behind: an invalid
- * "..._ccnew" (or "..._ccold") lance_ivf index, which inserts would keep
+ * "..._ccnew" (or "..._ccold") lancedb index, or an automatic index's
+ * interrupted CREATE INDEX CONCURRENTLY ("..._lance_auto"), which inserts would keep
  * maintaining.  Skipped while anyone holds a conflicting lock on its table
  * (a REINDEX CONCURRENTLY may still be running).
  */
@@ -245,8 +254,8 @@ lance_maint_cleanup(MemoryContext cxt)
 						"FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
 						"JOIN pg_namespace n ON n.oid = c.relnamespace "
 						"JOIN pg_am a ON a.oid = c.relam "
-						"WHERE a.amname = 'lance_ivf' AND NOT i.indisvalid "
-						"AND c.relname ~ '_cc(new|old)[0-9]*$' "
+						"WHERE a.amname IN ('lance_ivf', 'lance_hnsw', 'lance_bm25') AND NOT i.indisvalid "
+						"AND c.relname ~ '(_cc(new|old)[0-9]*|_lance_auto)$' "
 						"AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.relation = i.indrelid "
 						"                AND l.pid <> pg_backend_pid() "
 						"                AND l.mode IN ('ShareUpdateExclusiveLock', 'ShareLock', "
@@ -274,7 +283,7 @@ lance_maint_cleanup(MemoryContext cxt)
 	forboth(lc1, oids, lc2, names)
 	{
 		char	   *name = (char *) lfirst(lc2);
-		int64		id = lance_maint_log_start(lfirst_oid(lc1), "lance_ivf", "cleanup",
+		int64		id = lance_maint_log_start(lfirst_oid(lc1), "lancedb", "cleanup",
 											   "invalid index left by an interrupted REINDEX CONCURRENTLY");
 		char	   *sql = psprintf("DROP INDEX CONCURRENTLY IF EXISTS %s", name);
 
@@ -372,6 +381,8 @@ lance_maintenance_db_main(Datum arg)
 		(void) lance_maint_index(lfirst_oid(lc), true, &advice);
 		MemoryContextSwitchTo(cxt);
 	}
+	lance_auto_index_round(cxt);
+	lance_maint_note_round_done(dboid);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	proc_exit(0);
 }
