@@ -62,6 +62,22 @@ SELECT count(*) > 0 AS json_query_works
 SELECT * FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body', 'fox', reranker => 'cohere');
 SELECT * FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body', 'fox', options => '{"kk": 1}');
 SELECT * FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body', 'fox', normalize_by => 'z');
+SELECT * FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body', 'fox', options => '{"metric": "<~>"}');
+SELECT * FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body', 'fox', options => '{"k": 0}');
+SELECT * FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body', 'fox', options => '{"weight": 1.5}');
+SELECT * FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body', 'fox', options => '{"candidates": 2.5}');
+SELECT * FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body', 'fox', options => '{"return_score": 1}');
+SELECT * FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body', 'fox', options => '[1]');
+SELECT * FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body', 'fox', k => 0);
+-- nulls are errors, never a crash
+SELECT * FROM lancedb.hybrid_search(NULL::hdocs, 'v', NULL, 'body', 'fox');
+SELECT * FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body', NULL::text);
+SELECT * FROM lancedb.hybrid_search(NULL::hdocs, NULL, '[1,0,0]', 'body', 'fox');
+SELECT * FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body', 'fox', k => NULL);
+SELECT * FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body', 'fox', reranker => NULL);
+SELECT count(*) FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body', 'fox', options => NULL);
+SELECT * FROM lancedb._hybrid_exec(NULL::hdocs, 'v', '<->', NULL::vector, 'body', 'fox', NULL, 5, 5, 0, 60, 0.7, 0.5, 0.5, false, false, NULL);
+SELECT * FROM lancedb._hybrid_exec(NULL::hdocs, 'v', '<->', '[1,0,0]', 'body', NULL, NULL, 5, 5, 0, 60, 0.7, 0.5, 0.5, false, false, NULL);
 \set VERBOSITY default
 RESET enable_seqscan;
 DROP VIEW vleg, tleg;
