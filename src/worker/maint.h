@@ -53,8 +53,10 @@ typedef struct LanceMaintAdvice
  *	table (as VACUUM: reads and writes go on, VACUUM and DDL wait) and
  *	RowExclusiveLock on the index; the AM takes buffer locks briefly and
  *	WAL-logs every page it changes, so queries and inserts run alongside
- *	and a crash leaves a consistent index.  Appends a short summary of what
- *	it did to detail.  May be NULL when the AM only ever rebuilds.
+ *	and a crash leaves a consistent index.  Calls vacuum_delay_point() in
+ *	its loops: from the worker, cost-based delay is on (lancedb.
+ *	maintenance_cost_delay / _limit), as for autovacuum.  Appends a short
+ *	summary of what it did to detail.  May be NULL when the AM only ever rebuilds.
  *
  * For a Lance foreign table (lance_fdw), index is NULL and heap is the
  * foreign table (AccessShareLock for advise, ShareUpdateExclusiveLock for
@@ -75,6 +77,8 @@ extern void LanceMaintAdviceInit(LanceMaintAdvice *advice);
 extern bool lancedb_maintenance;
 extern int	lancedb_maintenance_naptime;
 extern int	lancedb_maintenance_nice;
+extern double lancedb_maintenance_cost_delay;
+extern int	lancedb_maintenance_cost_limit;
 extern int	lancedb_ivf_train_min_rows;
 extern double lancedb_ivf_retrain_drift;
 extern double lancedb_ivf_retrain_growth;

@@ -25,6 +25,7 @@
 #include "commands/defrem.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
+#include "miscadmin.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -137,15 +138,28 @@ lance_maint_advise(Oid relid, LanceMaintAdvice *advice, char **qualname,
 	return true;
 }
 
-/* the in-place work, in the current transaction; returns what it did */
+/*
+ * the in-place work, in the current transaction; returns what it did.
+ * throttled: as autovacuum, with cost-based delay (buffer accesses are
+ * charged by the buffer manager, the module calls vacuum_delay_point() in
+ * its loops), so user queries keep the I/O and CPU they need.
+ */
 static char *
-lance_maint_inplace(Oid relid, const LanceMaintOps *ops, LanceMaintAdvice *advice)
+lance_maint_inplace(Oid relid, const LanceMaintOps *ops, LanceMaintAdvice *advice,
+					bool throttled)
 {
 	StringInfoData detail;
 	Relation	rel;
 	Relation	heap;
 	bool		isindex = get_rel_relkind(relid) == RELKIND_INDEX;
 
+	if (throttled && lancedb_maintenance_cost_delay > 0)
+	{
+		VacuumCostDelay = lancedb_maintenance_cost_delay;
+		VacuumCostLimit = lancedb_maintenance_cost_limit;
+		VacuumCostBalance = 0;
+		VacuumCostActive = true;
+	}
 	initStringInfo(&detail);
 	if (isindex)
 	{
@@ -166,6 +180,7 @@ lance_maint_inplace(Oid relid, const LanceMaintOps *ops, LanceMaintAdvice *advic
 		ops->maintain(NULL, heap, advice, &detail);
 		relation_close(heap, ShareUpdateExclusiveLock);
 	}
+	VacuumCostActive = false;
 	return detail.data;
 }
 
@@ -208,7 +223,7 @@ lance_maint_index(Oid relid, bool concurrently, LanceMaintAdvice *advice)
 	{
 		/* errors reach the caller, and roll the log row back with it */
 		if (inplace)
-			detail = lance_maint_inplace(relid, ops, advice);
+			detail = lance_maint_inplace(relid, ops, advice, false);
 		else
 		{
 			if (SPI_connect() != SPI_OK_CONNECT)
@@ -228,7 +243,7 @@ lance_maint_index(Oid relid, bool concurrently, LanceMaintAdvice *advice)
 		if (inplace)
 		{
 			PushActiveSnapshot(GetTransactionSnapshot());
-			detail = lance_maint_inplace(relid, ops, advice);
+			detail = lance_maint_inplace(relid, ops, advice, true);
 			detail = MemoryContextStrdup(cxt, detail);
 			PopActiveSnapshot();
 		}
@@ -245,6 +260,7 @@ lance_maint_index(Oid relid, bool concurrently, LanceMaintAdvice *advice)
 		ErrorData  *edata;
 
 		/* as autovacuum does: report, clean up, and go on with the next one */
+		VacuumCostActive = false;
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();

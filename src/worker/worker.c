@@ -44,6 +44,8 @@
 bool		lancedb_maintenance = true;
 int			lancedb_maintenance_naptime = 60;
 int			lancedb_maintenance_nice = 10;
+double		lancedb_maintenance_cost_delay = 2;
+int			lancedb_maintenance_cost_limit = 200;
 int			lancedb_ivf_train_min_rows = 1000;
 double		lancedb_ivf_retrain_drift = 1.25;
 double		lancedb_ivf_retrain_growth = 1.0;
@@ -69,6 +71,14 @@ LanceMaintInit(void)
 	DefineCustomIntVariable("lancedb.maintenance_nice",
 							"CPU priority (nice) of maintenance workers, so user queries keep theirs.",
 							NULL, &lancedb_maintenance_nice, 10, 0, 19,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("lancedb.maintenance_cost_delay",
+							 "Cost-based delay of in-place maintenance by the workers, in milliseconds (0 = off), as autovacuum_vacuum_cost_delay.",
+							 NULL, &lancedb_maintenance_cost_delay, 2, 0, 100,
+							 PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("lancedb.maintenance_cost_limit",
+							"Cost accumulated before in-place maintenance sleeps, as autovacuum_vacuum_cost_limit.",
+							NULL, &lancedb_maintenance_cost_limit, 200, 1, 10000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("lancedb.ivf_train_min_rows",
 							"Rows an untrained lance_ivf index needs before maintenance trains it.",
