@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 #include "storage/itemptr.h"
 #include "utils/builtins.h"
+#include "utils/array.h"
 #include "utils/datum.h"
 #include "parser/parse_type.h"
 #include "utils/guc.h"
@@ -43,7 +44,6 @@ typedef struct LegRow
 {
 	ItemPointerData tid;
 	double		value;			/* distance (vector) or score (text) */
-	Datum		row;
 	int64		rank;			/* 1-based */
 	double		rel;			/* normalised relevance in [0, 1] */
 	int			other;			/* index in the other leg, or -1 */
@@ -131,7 +131,6 @@ run_leg(const char *sql, Oid qtype, Datum query, int64 n, MemoryContext cxt,
 
 		rows[i].tid = *((ItemPointer) DatumGetPointer(SPI_getbinval(t, d, 1, &isnull)));
 		rows[i].value = DatumGetFloat8(SPI_getbinval(t, d, 2, &isnull));
-		rows[i].row = datumCopy(SPI_getbinval(t, d, 3, &isnull), false, -1);
 		rows[i].rank = (int64) i + 1;
 		rows[i].other = -1;
 	}
@@ -191,6 +190,54 @@ fused_cmp(const void *a, const void *b)
 	return 0;
 }
 
+/*
+ * The winners' whole rows, by TID (one TID scan, in the legs' snapshot, so
+ * the very row versions the legs ranked): only k rows are formed and
+ * detoasted, not every candidate of both legs.
+ */
+static Datum *
+fetch_rows(const char *tbl, Fused *fused, int n, LegRow *vr, LegRow *fr,
+		   MemoryContext cxt)
+{
+	char	   *sql = psprintf("SELECT t.ctid, t FROM %s AS t WHERE t.ctid = ANY ($1)", tbl);
+	Oid			types[1] = {TIDARRAYOID};
+	Datum	   *tids = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *rows = palloc0(sizeof(Datum) * Max(n, 1));
+	Datum		values[1];
+	SPIPlanPtr	plan = cached_plan(sql, 1, types);
+
+	if (n == 0)
+		return rows;
+	for (int i = 0; i < n; i++)
+		tids[i] = PointerGetDatum(fused[i].v >= 0 ? &vr[fused[i].v].tid : &fr[fused[i].f].tid);
+	values[0] = PointerGetDatum(construct_array(tids, n, TIDOID, sizeof(ItemPointerData), false,
+												TYPALIGN_SHORT));
+	if (SPI_execute_plan(plan, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "hybrid search could not fetch its rows");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[r];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		ItemPointer tid = (ItemPointer) DatumGetPointer(SPI_getbinval(t, d, 1, &isnull));
+
+		for (int i = 0; i < n; i++)
+		{
+			ItemPointer w = fused[i].v >= 0 ? &vr[fused[i].v].tid : &fr[fused[i].f].tid;
+
+			if (rows[i] == (Datum) 0 && ItemPointerEquals(tid, w))
+			{
+				MemoryContext old = MemoryContextSwitchTo(cxt);
+
+				rows[i] = datumCopy(SPI_getbinval(t, d, 2, &isnull), false, -1);
+				MemoryContextSwitchTo(old);
+				break;
+			}
+		}
+	}
+	return rows;
+}
+
 /* run both legs, fuse, return the best k rows (SFRM_Materialize) */
 static Datum
 hybrid_run(FunctionCallInfo fcinfo, HybridArgs *a)
@@ -223,6 +270,7 @@ hybrid_run(FunctionCallInfo fcinfo, HybridArgs *a)
 				nf,
 				nfused = 0;
 	Fused	   *fused;
+	Datum	   *rows;
 	TupleDesc	tupdesc;
 	Tuplestorestate *store;
 	MemoryContext percall = rsinfo->econtext->ecxt_per_query_memory;
@@ -242,13 +290,13 @@ hybrid_run(FunctionCallInfo fcinfo, HybridArgs *a)
 
 	initStringInfo(&vsql);
 	appendStringInfo(&vsql,
-					 "SELECT t.ctid, (t.%s %s $1)::float8, t FROM %s AS t WHERE t.%s IS NOT NULL%s%s%s ORDER BY t.%s %s $1 LIMIT $2",
+					 "SELECT t.ctid, (t.%s %s $1)::float8 FROM %s AS t WHERE t.%s IS NOT NULL%s%s%s ORDER BY t.%s %s $1 LIMIT $2",
 					 quote_identifier(vcol), op, tbl, quote_identifier(vcol),
 					 filter ? " AND (" : "", filter ? filter : "", filter ? ")" : "",
 					 quote_identifier(vcol), op);
 	initStringInfo(&fsql);
 	appendStringInfo(&fsql,
-					 "SELECT t.ctid, (-(t.%s <&> $1))::float8, t FROM %s AS t WHERE t.%s @@@ $1%s%s%s ORDER BY t.%s <&> $1 LIMIT $2",
+					 "SELECT t.ctid, (-(t.%s <&> $1))::float8 FROM %s AS t WHERE t.%s @@@ $1%s%s%s ORDER BY t.%s <&> $1 LIMIT $2",
 					 quote_identifier(tcol), tbl, quote_identifier(tcol),
 					 filter ? " AND (" : "", filter ? filter : "", filter ? ")" : "",
 					 quote_identifier(tcol));
@@ -266,8 +314,6 @@ hybrid_run(FunctionCallInfo fcinfo, HybridArgs *a)
 		elog(ERROR, "SPI_connect failed");
 	vr = run_leg(vsql.data, a->qvec_type, qvec, n, percall, &nv);
 	fr = run_leg(fsql.data, json ? JSONBOID : TEXTOID, qtext, n, percall, &nf);
-	SPI_finish();
-	AtEOXact_GUC(true, nestlevel);
 
 	old = MemoryContextSwitchTo(percall);
 	normalise(vr, nv, by_rank, false);
@@ -316,12 +362,18 @@ hybrid_run(FunctionCallInfo fcinfo, HybridArgs *a)
 		u->f_rank = rf ? rf : INT64_MAX;
 	}
 	qsort(fused, nfused, sizeof(Fused), fused_cmp);
+	nfused = Min(nfused, k);
+	rows = fetch_rows(tbl, fused, nfused, vr, fr, percall);
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+	AtEOXact_GUC(true, nestlevel);
+	old = MemoryContextSwitchTo(percall);
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
 	store = tuplestore_begin_heap(true, false, work_mem);
-	for (int i = 0; i < nfused && i < k; i++)
+	for (int i = 0; i < nfused; i++)
 	{
 		Fused	   *u = &fused[i];
 		Datum		values[4];
@@ -332,7 +384,9 @@ hybrid_run(FunctionCallInfo fcinfo, HybridArgs *a)
 		nulls[1] = !return_all || u->f < 0;
 		values[1] = nulls[1] ? (Datum) 0 : Float8GetDatum(fr[u->f].value);
 		values[2] = Float8GetDatum(u->relevance);
-		values[3] = u->v >= 0 ? vr[u->v].row : fr[u->f].row;
+		if (rows[i] == (Datum) 0)	/* same snapshot: cannot happen */
+			elog(ERROR, "hybrid search could not fetch a ranked row of %s", tbl);
+		values[3] = rows[i];
 		tuplestore_putvalues(store, tupdesc, values, nulls);
 	}
 	MemoryContextSwitchTo(old);
