@@ -57,6 +57,28 @@ SELECT count(*) AS rows, bool_and((item).cat = 2) AS all_cat_2
 SELECT count(*) > 0 AS json_query_works
   FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body',
                              '{"match": {"column": "body", "terms": "fox"}}'::jsonb, k => 3);
+-- prefilter semantics even when the session turned iterative scans off: a
+-- selective filter on a many-list index still yields k rows
+CREATE TABLE hbig (id int PRIMARY KEY, cat int, body text, v vector(2));
+INSERT INTO hbig SELECT i, i % 100, 'item ' || i || ' common', ARRAY[cos(i * 0.1), sin(i * 0.1)]::vector
+  FROM generate_series(1, 3000) i;
+CREATE INDEX ON hbig USING lance_ivf (v vector_l2_ops) WITH (lists = 30);
+CREATE INDEX ON hbig USING lance_bm25 (body);
+SET lancedb.nprobes = 1;
+SET lancedb.iterative_scan = off;
+SELECT count(*) AS plain_leg_rows   -- fewer than 5: one list holds few cat = 7 rows
+  FROM (SELECT id FROM hbig WHERE cat = 7 ORDER BY v <-> '[1,0]' LIMIT 5) s;
+SELECT count(*) AS hybrid_rows, bool_and((item).cat = 7) AS all_match
+  FROM lancedb.hybrid_search(NULL::hbig, 'v', '[1,0]', 'body', 'common', k => 5, filter => 'cat = 7',
+							 options => '{"candidates": 5}');
+SELECT count(*) FILTER (WHERE _distance IS NOT NULL) AS vector_leg_rows
+  FROM lancedb.hybrid_search(NULL::hbig, 'v', '[1,0]', 'body', 'nomatch', k => 5, filter => 'cat = 7',
+							 options => '{"candidates": 5, "return_score": "all"}');
+SHOW lancedb.iterative_scan;
+RESET lancedb.iterative_scan;
+RESET lancedb.nprobes;
+DROP TABLE hbig;
+
 -- errors
 \set VERBOSITY terse
 SELECT * FROM lancedb.hybrid_search(NULL::hdocs, 'v', '[1,0,0]', 'body', 'fox', reranker => 'cohere');

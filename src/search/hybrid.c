@@ -14,6 +14,7 @@
 
 #include <math.h>
 
+#include "am/ivf.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -307,6 +308,10 @@ hybrid_run(FunctionCallInfo fcinfo, HybridArgs *a)
 							 GUC_ACTION_SAVE, true, 0, false);
 	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	/* prefilter semantics: a filtered leg keeps scanning until n rows pass */
+	if (filter != NULL && lancedb_iterative_scan == IVF_ITERATIVE_OFF)
+		(void) set_config_option("lancedb.iterative_scan", "relaxed_order", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	/* planned once: no custom plans for the first calls */
 	(void) set_config_option("plan_cache_mode", "force_generic_plan", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
