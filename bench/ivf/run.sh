@@ -39,6 +39,10 @@ usage() {
 	  --plot PATH          the PNG (default: docs/img/ivf-<data set>.png;
 	                       bench/results/ with --quick)
 	  --no-install         use the installed extension instead of building it
+	  --storage S          column storage of the vectors (plain, main, external,
+	                       extended = PostgreSQL's default); plain keeps
+	                       high-dimensional vectors out of TOAST (every index,
+	                       pgvector's too, uses the same table)
 	  --pgvector "EF..."   also measure pgvector's HNSW (m 16, ef_construction 64)
 	                       at these ef_search values, in the same run and cluster,
 	                       when pgvector is installed (not built by this script)
@@ -50,7 +54,7 @@ usage() {
 
 DATASET='' N='' NQ=1000 DIM='' LISTS='' QUANTIZERS='flat sq pq rq'
 NPROBES='1 2 4 8 16 32 64' REFINE_PQ='0 5 10' REFINE_OTHER='0' BASELINE_NQ=''
-SHARED_BUFFERS='' PLOT='' INSTALL=1 QUICK=0 REPEAT=1 WARMUP='' PGVECTOR_EF=''
+SHARED_BUFFERS='' PLOT='' INSTALL=1 QUICK=0 REPEAT=1 WARMUP='' PGVECTOR_EF='' STORAGE=''
 declare -A WITH=([flat]='' [sq]='' [pq]='num_bits = 8' [rq]='')
 
 while [ $# -gt 0 ]; do
@@ -72,6 +76,7 @@ while [ $# -gt 0 ]; do
 		--plot) PLOT=$2; shift ;;
 		--no-install) INSTALL=0 ;;
 		--pgvector) PGVECTOR_EF=$2; shift ;;
+		--storage) STORAGE=$2; shift ;;
 		--quick) QUICK=1 ;;
 		-h|--help) usage ;;
 		*) echo "run.sh: unknown argument '$1'" >&2; usage ;;
@@ -186,6 +191,13 @@ psql_val "CREATE EXTENSION lancedb" >/dev/null
 # --- load -------------------------------------------------------------------
 say "loading $ROWS x $DIM rows (binary COPY)"
 read -r _ LOAD_S < <("$BENCH" load --file "$BASE")
+if [ -n "$STORAGE" ]; then
+	# re-insert so every value is stored as the column now says
+	cluster_psql -d postgres -q -c "CREATE TABLE items_s (LIKE items INCLUDING ALL)" \
+		-c "ALTER TABLE items_s ALTER COLUMN v SET STORAGE $STORAGE" \
+		-c "INSERT INTO items_s SELECT * FROM items" -c "DROP TABLE items" \
+		-c "ALTER TABLE items_s RENAME TO items"
+fi
 VACUUM_S=$("$BENCH" exec "VACUUM ANALYZE items")
 TABLE_BYTES=$(psql_val "SELECT pg_total_relation_size('items')")
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
@@ -313,7 +325,7 @@ report() {
 	# lance_ivf benchmark: $LABEL ($STAMP)
 
 	- data: $NAME, $ROWS x $DIM, metric $METRIC ($OPCLASS), $NQ queries, exact top-10 ground truth (OpenBLAS)
-	- table: $(mb "$TABLE_BYTES") MB (binary COPY ${LOAD_S} s, VACUUM ANALYZE ${VACUUM_S} s)
+	- table: $(mb "$TABLE_BYTES") MB (binary COPY ${LOAD_S} s, VACUUM ANALYZE ${VACUUM_S} s)${STORAGE:+, vector column storage $STORAGE}
 	- server: PostgreSQL $PGVER, shared_buffers $SHARED_BUFFERS, maintenance_work_mem 4GB,
 	  max_parallel_maintenance_workers 1, max_parallel_workers_per_gather 0, jit off
 	- client: one connection, prepared \`SELECT id FROM items ORDER BY v $(case $METRIC in l2) echo '<->';; ip) echo '<#>';; *) echo '<=>';; esac) \$1 LIMIT 10\`
