@@ -81,12 +81,12 @@ IvfInit(void)
 							 "A lance_ivf list larger than this multiple of the mean list is split in place by maintenance.",
 							 "Split by 2-means on the list's exact vectors; entries of nearby lists whose nearest centroid changed move (LIRE).",
 							 &lancedb_ivf_split_ratio, 3.0, 1.5, 1e6,
-							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomRealVariable("lancedb.ivf_merge_ratio",
 							 "A lance_ivf list smaller than this fraction of the mean list is merged into its neighbours by maintenance.",
 							 "0 disables merges.",
 							 &lancedb_ivf_merge_ratio, 0.1, 0.0, 0.5,
-							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("lancedb.nprobes",
 							"Lists an IVF scan probes first.",
 							"More lists: higher recall, slower queries.",

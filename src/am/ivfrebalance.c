@@ -106,6 +106,7 @@ typedef struct RbState
 	int			dim;
 	LanceHeapDist *hd;
 	HTAB	   *vecs;
+	MemoryContext veccxt;		/* where vecs keeps the vectors */
 	int64		fetched;
 	int64		dropped;
 	int64		moved;
@@ -130,8 +131,11 @@ RbVector(RbState *st, ItemPointer tid)
 		if (val != NULL)
 		{
 			int			xdim;
+			MemoryContext old = MemoryContextSwitchTo(st->veccxt);
 			float	   *x = LanceDatumToFloats(PointerGetDatum(val),
 											   st->cache->type, &xdim);
+
+			MemoryContextSwitchTo(old);
 
 			if (xdim == st->dim)
 			{
@@ -854,6 +858,10 @@ IvfRebalance(Relation index, Relation heap, int max_ops, StringInfo detail)
 				after = 0;
 	uint32	   *unsplittable = NULL;
 	int			nunsplittable = 0;
+	MemoryContext veccxt = AllocSetContextCreate(cxt, "lance_ivf rebalance vectors",
+												 ALLOCSET_DEFAULT_SIZES);
+	HTAB	   *vecs = NULL;
+	HASHCTL		ctl;
 
 	while (ops < max_ops)
 	{
@@ -867,7 +875,6 @@ IvfRebalance(Relation index, Relation heap, int max_ops, StringInfo detail)
 					smallest_n;
 		double		mean;
 		bool		done = false;
-		HASHCTL		ctl;
 
 		MemoryContextSwitchTo(opcxt);
 		c = IvfGetCache(index);
@@ -888,11 +895,26 @@ IvfRebalance(Relation index, Relation heap, int max_ops, StringInfo detail)
 		st.cache = c;
 		st.dim = c->meta.dim;
 		st.hd = lance_heapdist_begin(index, heap);
-		ctl.keysize = sizeof(ItemPointerData);
-		ctl.entrysize = sizeof(RbVec);
-		ctl.hcxt = opcxt;
-		st.vecs = hash_create("lance_ivf rebalance vectors", 1024, &ctl,
-							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		/*
+		 * Exact vectors are kept across operations (a row's vector never
+		 * changes), within maintenance_work_mem.
+		 */
+		if (vecs != NULL &&
+			MemoryContextMemAllocated(veccxt, true) > (Size) maintenance_work_mem * 1024)
+		{
+			MemoryContextReset(veccxt);
+			vecs = NULL;
+		}
+		if (vecs == NULL)
+		{
+			ctl.keysize = sizeof(ItemPointerData);
+			ctl.entrysize = sizeof(RbVec);
+			ctl.hcxt = veccxt;
+			vecs = hash_create("lance_ivf rebalance vectors", 1024, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		}
+		st.vecs = vecs;
+		st.veccxt = veccxt;
 
 		/* lists 2-means could not cut (identical vectors) are skipped */
 		RbListExtremes(index, c, unsplittable, nunsplittable,
@@ -944,6 +966,6 @@ IvfRebalance(Relation index, Relation heap, int max_ops, StringInfo detail)
 	MemoryContextDelete(cxt);
 	appendStringInfo(detail,
 					 "%d split%s, %d merge%s: lists %u -> %u, " INT64_FORMAT " entries of neighbouring lists reassigned, " INT64_FORMAT " vectors read from the table, " INT64_FORMAT " dead entries dropped",
-					 splits, splits == 1 ? "" : "s", merges, merges == 1 ? "" : "es",
+					 splits, splits == 1 ? "" : "s", merges, merges == 1 ? "" : "s",
 					 before, after, moved, fetched, dropped);
 }

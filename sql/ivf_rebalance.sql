@@ -1,0 +1,96 @@
+-- lance_ivf in-place rebalancing through lancedb.optimize(): a list swollen
+-- by skewed inserts is split (2-means, LIRE reassignment of neighbouring
+-- entries), tiny lists are merged; for every quantizer no row is lost or
+-- duplicated and search with every list probed stays exact.
+SET client_min_messages = warning;
+CREATE FUNCTION rb_vec(i int, shift real DEFAULT 0) RETURNS vector(16) IMMUTABLE LANGUAGE sql AS $$
+  SELECT array_agg((shift + sin(i * 0.0137 * (j + 1) + j * 0.9 + cos(i * 0.071)))::real ORDER BY j)::vector(16)
+    FROM generate_series(0, 15) AS j
+$$;
+-- 20 queries: ids through the index (every list probed, every candidate
+-- re-ranked) equal an exact scan's
+CREATE FUNCTION rb_exact(shift real) RETURNS bool LANGUAGE plpgsql AS $$
+DECLARE q int; a int[]; e int[]; ok bool := true;
+BEGIN
+  SET LOCAL lancedb.nprobes = 100000;
+  SET LOCAL lancedb.refine_factor = 10000;
+  FOR q IN SELECT g * 131 FROM generate_series(1, 20) g LOOP
+    SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = on;
+    SELECT array_agg(id) INTO a FROM (SELECT id FROM rb ORDER BY v <-> rb_vec(q + 70000, shift) LIMIT 10) s;
+    SET LOCAL enable_seqscan = on; SET LOCAL enable_indexscan = off;
+    SELECT array_agg(id) INTO e FROM (SELECT id FROM rb ORDER BY v <-> rb_vec(q + 70000, shift) LIMIT 10) s;
+    ok := ok AND a = e;
+  END LOOP;
+  RETURN ok;
+END $$;
+-- every row comes back through the index exactly once
+CREATE FUNCTION rb_rows(OUT n bigint, OUT distinct_ids bigint) LANGUAGE plpgsql AS $$
+BEGIN
+  SET LOCAL lancedb.nprobes = 100000;
+  SET LOCAL enable_seqscan = off;
+  SELECT count(*), count(DISTINCT id) INTO n, distinct_ids
+    FROM (SELECT id FROM rb ORDER BY v <-> rb_vec(1) LIMIT 1000000) s;
+END $$;
+CREATE FUNCTION rb_lists() RETURNS int LANGUAGE sql AS
+  $$ SELECT (lancedb.index_stats('rb_idx'::text::regclass)->>'lists')::int $$;
+CREATE FUNCTION rb_balance() RETURNS numeric LANGUAGE sql AS
+  $$ SELECT round(((lancedb.index_stats('rb_idx'::text::regclass)->'list_size'->>'max')::numeric /
+                   (lancedb.index_stats('rb_idx'::text::regclass)->'list_size'->>'mean')::numeric), 1) $$;
+CREATE TABLE rb (id int PRIMARY KEY, v vector(16));
+CREATE TABLE rb_result (quantizer text, lists_before int, action text, lists_grew bool,
+  balanced bool, exact_before bool, exact_after bool, rows_after bigint, distinct_after bigint,
+  insert_after_found bool, exact_after_insert bool);
+
+DO $$
+DECLARE qz text; before int; act text; ex_before bool; r record;
+BEGIN
+  FOREACH qz IN ARRAY ARRAY['flat', 'sq', 'pq', 'rq'] LOOP
+    TRUNCATE rb;
+    INSERT INTO rb SELECT i, rb_vec(i) FROM generate_series(1, 6000) i;
+    EXECUTE format('CREATE INDEX rb_idx ON rb USING lance_ivf (v vector_l2_ops) WITH (quantizer = %L, lists = 60)', qz);
+    -- half as many rows again, all in one place: one list swallows them
+    INSERT INTO rb SELECT 100000 + i, rb_vec(i, 3) FROM generate_series(1, 3000) i;
+    before := rb_lists();
+    ex_before := rb_exact(3) AND rb_exact(0);
+    act := lancedb.optimize('rb_idx')->>'action';
+    r := rb_rows();
+    -- rows inserted after the split go to the new lists and are found
+    INSERT INTO rb SELECT 200000 + i, rb_vec(i, 3.05) FROM generate_series(1, 300) i;
+    INSERT INTO rb_result VALUES (qz, before, act, rb_lists() > before,
+      rb_balance() <= 3.5, ex_before, rb_exact(3) AND rb_exact(0), r.n, r.distinct_ids,
+      (SELECT count(*) = 300 FROM (SELECT id FROM rb WHERE id > 200000
+         ORDER BY v <-> rb_vec(5, 3.05) LIMIT 300) s),
+      rb_exact(3.05));
+    DROP INDEX rb_idx;
+  END LOOP;
+END $$;
+SELECT * FROM rb_result ORDER BY quantizer;
+SELECT action, status, detail LIKE '% splits, 0 merges: lists 60 -> %' AS detail_ok
+  FROM lancedb.maintenance_status WHERE relation = 'rb_idx' ORDER BY id;
+
+-- merge: empty out the region of a few lists, VACUUM, optimize
+TRUNCATE rb;
+INSERT INTO rb SELECT i, rb_vec(i) FROM generate_series(1, 6000) i;
+CREATE INDEX rb_idx ON rb USING lance_ivf (v vector_l2_ops) WITH (quantizer = 'rq', lists = 60);
+DELETE FROM rb WHERE id IN (SELECT id FROM rb ORDER BY v <-> rb_vec(17) LIMIT 400);
+VACUUM rb;
+SELECT rb_lists() AS lists_before_merge,
+       (lancedb.index_stats('rb_idx')->'list_size'->>'min')::int < 10 AS has_tiny_list;
+SELECT lancedb.optimize('rb_idx')->>'action' AS action;
+SELECT rb_lists() < 60 AS lists_shrank,
+       (lancedb.index_stats('rb_idx')->'list_size'->>'min')::int >= 10 AS no_tiny_list,
+       rb_exact(0) AS exact;
+SELECT * FROM rb_rows();
+-- nothing left to do: the advice says so
+SELECT lancedb.optimize('rb_idx')->>'action' AS action_after;
+
+-- the ratios are settings
+SET lancedb.ivf_split_ratio = 1;
+SET lancedb.ivf_split_ratio = 2.5;
+SHOW lancedb.ivf_split_ratio;
+RESET lancedb.ivf_split_ratio;
+SHOW lancedb.ivf_split_ratio;
+SHOW lancedb.ivf_merge_ratio;
+
+DROP TABLE rb, rb_result;
+DROP FUNCTION rb_vec, rb_exact, rb_rows, rb_lists, rb_balance;
