@@ -195,6 +195,9 @@ extern QuantKind IvfOptionQuantizer(Relation index);
 /* ivfutils.c */
 extern void IvfListLayoutInit(IvfListLayout *layout, const Quantizer *quant);
 extern Buffer IvfNewBuffer(Relation index, ForkNumber forknum);
+extern bool IvfPageRecyclable(Page page);
+extern void IvfRetirePage(Relation index, Buffer buf, TransactionId xid);
+extern BlockNumber IvfRecyclePages(Relation index, BufferAccessStrategy bas);
 extern void IvfInitPage(Page page, uint16 page_type, uint32 list);
 extern void IvfInitListPage(Page page, uint32 list, const IvfListLayout *layout);
 extern void IvfCheckPage(Relation index, Page page, BlockNumber blkno,

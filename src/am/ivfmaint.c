@@ -206,7 +206,7 @@ IvfMaintenanceAdvice(Relation index, Relation heap, LanceMaintAdvice *advice)
  * In-place rebalancing: splits and merges (ivfrebalance.c), at most
  * IVF_MAINT_MAX_OPS per round; the next round goes on if more are needed.
  */
-#define IVF_MAINT_MAX_OPS	64
+#define IVF_MAINT_MAX_OPS	16
 
 void
 IvfMaintain(Relation index, Relation heap, LanceMaintAdvice *advice,

@@ -38,9 +38,11 @@
  * directory locks are taken; under them the lists are re-read and only
  * rows inserted meanwhile are fetched.
  *
- * Retired pages are not recycled yet: each operation leaves the old chains
- * of the changed lists, the old centroid blob and the old directory behind
- * until the next REINDEX.
+ * Retired pages (old chains of the changed lists, the old centroid blob and
+ * directory) are stamped with the xid current at the switch and recycled
+ * through the free space map by VACUUM (and by the next rebalancing run)
+ * once no snapshot is older: nbtree's rule for deleted pages.  A standby's
+ * queries are covered by hot_standby_feedback only.
  */
 #include "postgres.h"
 
@@ -48,6 +50,7 @@
 #include <math.h>
 
 #include "access/generic_xlog.h"
+#include "access/transam.h"
 #include "am/heapdist.h"
 #include "am/ivf.h"
 #include "common/pg_prng.h"
@@ -67,6 +70,7 @@ double		lancedb_ivf_merge_ratio = 0.1;
 
 #define IVF_SPLIT_NEIGHBORS		8	/* lists LIRE reassigns from */
 #define IVF_SPLIT_SAMPLE		8192	/* 2-means trains on at most this */
+#define IVF_SPLIT_REFINE_ITERS	4	/* local Lloyd iterations after a split */
 
 #define IVF_BLOB_PER_PAGE \
 	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - \
@@ -418,18 +422,51 @@ RbLockDirectory(RbState *st, IvfListInfo **dir)
 	return bufs;
 }
 
+/* Stamp every page of a retired chain (nobody writes to it any more). */
 static void
-RbUnlockDirectory(RbState *st, Buffer *bufs, uint32 npages)
+RbRetireChain(RbState *st, BlockNumber blkno, TransactionId xid)
 {
-	for (uint32 p = 0; p < npages; p++)
-		UnlockReleaseBuffer(bufs[p]);
+	BlockNumber nblocks = RelationGetNumberOfBlocks(st->index);
+	int64		guard = 0;
+
+	while (blkno != InvalidBlockNumber && blkno < nblocks && ++guard <= (int64) nblocks)
+	{
+		Buffer		buf = ReadBuffer(st->index, blkno);
+
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		IvfRetirePage(st->index, buf, xid);
+		blkno = IvfPageGetOpaque(BufferGetPage(buf))->next;
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/*
+ * After the switch: stamp the old view's pages that the new one does not
+ * use (its directory, whose pages the caller still holds, its centroid
+ * blob, the old chains of the rewritten lists) so that VACUUM recycles them
+ * once no scan can still be reading them; then release the directory.
+ * A crash before this leaves them unstamped: leaked until REINDEX, never
+ * reachable.
+ */
+static void
+RbRetireAndUnlock(RbState *st, Buffer *dirbufs, const BlockNumber *chains,
+				  int nchains, TransactionId xid)
+{
+	for (int i = 0; i < nchains; i++)
+		RbRetireChain(st, chains[i], xid);
+	RbRetireChain(st, st->cache->meta.centroid_start, xid);
+	for (uint32 p = 0; p < st->cache->meta.dir_pages; p++)
+	{
+		IvfRetirePage(st->index, dirbufs[p], xid);
+		UnlockReleaseBuffer(dirbufs[p]);
+	}
 }
 
 /*
  * Write the new centroids and directory and switch the meta page to them:
  * the one WAL record that makes the operation visible.
  */
-static void
+static TransactionId
 RbSwitch(RbState *st, const float *centroids, const IvfListInfo *dir,
 		 uint32 nlists)
 {
@@ -453,6 +490,8 @@ RbSwitch(RbState *st, const float *centroids, const IvfListInfo *dir,
 	memcpy(PageGetContents(page), &meta, sizeof(meta));
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
+	/* any scan that saw the old view has a snapshot older than this */
+	return XidFromFullTransactionId(ReadNextFullTransactionId());
 }
 
 /*
@@ -505,6 +544,78 @@ RbCompareFloatIdx(const void *a, const void *b)
 	const float *y = b;
 
 	return *x < *y ? -1 : *x > *y ? 1 : 0;
+}
+
+/*
+ * Local k-means after a split: Lloyd iterations over the entries of the
+ * candidate lists cand[0..ncand-1] (the split list, the new list and the
+ * split list's neighbours), starting from their current centroids in
+ * newcen, which are updated.  Repeated 2-means cuts alone leave the
+ * region partitioned worse than a fresh build's k-means would.
+ */
+static void
+RbRefine(RbState *st, const IvfListInfo *dir, const uint32 *cand, int ncand,
+		 uint32 nlists, float *newcen)
+{
+	int			dim = st->dim;
+	RbEntries	ents = {0};
+	float	  **xs;
+	int			n = 0;
+	double	   *sums = palloc(sizeof(double) * (Size) ncand * dim);
+	int64	   *cnt = palloc(sizeof(int64) * ncand);
+
+	for (int c = 0; c < ncand; c++)
+		if (cand[c] < nlists)
+			RbReadList(st, dir[cand[c]].head, cand[c], false, &ents);
+	xs = palloc(sizeof(float *) * Max(ents.n, 1));
+	for (int i = 0; i < ents.n; i++)
+	{
+		float	   *x = RbVector(st, &ents.e[i].tid);
+
+		if (x)
+			xs[n++] = x;
+	}
+	for (int it = 0; it < IVF_SPLIT_REFINE_ITERS; it++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		memset(sums, 0, sizeof(double) * (Size) ncand * dim);
+		memset(cnt, 0, sizeof(int64) * ncand);
+		for (int i = 0; i < n; i++)
+		{
+			int			best = 0;
+			float		bestd = FLT_MAX;
+
+			for (int c = 0; c < ncand; c++)
+			{
+				float		d = lance_kernels->l2sq_f32(xs[i], newcen + (Size) cand[c] * dim, dim);
+
+				if (d < bestd)
+				{
+					bestd = d;
+					best = c;
+				}
+			}
+			cnt[best]++;
+			for (int j = 0; j < dim; j++)
+				sums[(Size) best * dim + j] += xs[i][j];
+		}
+		for (int c = 0; c < ncand; c++)
+		{
+			float	   *cen = newcen + (Size) cand[c] * dim;
+
+			if (cnt[c] == 0)
+				continue;		/* keeps its centroid */
+			for (int j = 0; j < dim; j++)
+				cen[j] = (float) (sums[(Size) c * dim + j] / cnt[c]);
+			if (st->cache->metric->normalize)
+				LanceNormalize(cen, dim);
+		}
+	}
+	pfree(xs);
+	pfree(sums);
+	pfree(cnt);
+	if (ents.e)
+		pfree(ents.e);
 }
 
 /*
@@ -602,6 +713,17 @@ IvfSplitList(RbState *st, uint32 L)
 		pfree(two);
 	}
 
+	if (IVF_SPLIT_REFINE_ITERS > 0)
+	{
+		uint32	   *cand = palloc(sizeof(uint32) * (nnbr + 2));
+
+		cand[0] = L;
+		cand[1] = N;
+		memcpy(cand + 2, nbr, sizeof(uint32) * nnbr);
+		RbRefine(st, dir, cand, nnbr + 2, nlists, newcen);
+		pfree(cand);
+	}
+
 	/* locked: re-read L and the neighbours, reassign, write, switch */
 	dirbufs = RbLockDirectory(st, &ldir);
 	is_cand = palloc0(sizeof(bool) * (nlists + 1));
@@ -609,7 +731,13 @@ IvfSplitList(RbState *st, uint32 L)
 	is_cand[L] = is_cand[N] = true;
 	rewrite[L] = rewrite[N] = true;
 	for (int i = 0; i < nnbr; i++)
+	{
 		is_cand[nbr[i]] = true;
+		/* a neighbour whose centroid moved (refinement) is re-encoded */
+		if (memcmp(newcen + (Size) nbr[i] * dim, c->centroids + (Size) nbr[i] * dim,
+				   sizeof(float) * dim) != 0)
+			rewrite[nbr[i]] = true;
+	}
 
 	RbReadList(st, ldir[L].head, L, false, &ents);
 	for (int i = 0; i < nnbr; i++)
@@ -627,9 +755,12 @@ IvfSplitList(RbState *st, uint32 L)
 			e->target = e->src;
 			continue;
 		}
-		if (e->src == L)
+		if (e->src == L || rewrite[e->src])
 		{
-			/* the split list: nearest of all candidate centroids */
+			/*
+			 * The split list, or a neighbour whose centroid moved: nearest
+			 * of all candidate centroids
+			 */
 			float		best = FLT_MAX;
 
 			for (uint32 m = 0; m <= nlists; m++)
@@ -695,8 +826,17 @@ IvfSplitList(RbState *st, uint32 L)
 			newdir[m].radius = 0;
 		}
 	RbWriteLists(st, &ents, rewrite, newcen, newdir, nlists + 1, inserted, counted);
-	RbSwitch(st, newcen, newdir, nlists + 1);
-	RbUnlockDirectory(st, dirbufs, c->meta.dir_pages);
+	{
+		BlockNumber *chains = palloc(sizeof(BlockNumber) * (nlists + 1));
+		int			nchains = 0;
+		TransactionId xid;
+
+		for (uint32 m = 0; m < nlists; m++)
+			if (rewrite[m] && ldir[m].head != InvalidBlockNumber)
+				chains[nchains++] = ldir[m].head;
+		xid = RbSwitch(st, newcen, newdir, nlists + 1);
+		RbRetireAndUnlock(st, dirbufs, chains, nchains, xid);
+	}
 	return true;
 }
 
@@ -793,8 +933,17 @@ IvfMergeList(RbState *st, uint32 m)
 		if (all.e[i].target == last)
 			all.e[i].target = m;
 	RbWriteLists(st, &all, rewrite, newcen, newdir, nm, inserted, counted);
-	RbSwitch(st, newcen, newdir, nm);
-	RbUnlockDirectory(st, dirbufs, c->meta.dir_pages);
+	{
+		BlockNumber *chains = palloc(sizeof(BlockNumber) * nlists);
+		int			nchains = 0;
+		TransactionId xid;
+
+		for (uint32 l = 0; l < nlists; l++)
+			if ((l == m || receives[l]) && ldir[l].head != InvalidBlockNumber)
+				chains[nchains++] = ldir[l].head;
+		xid = RbSwitch(st, newcen, newdir, nm);
+		RbRetireAndUnlock(st, dirbufs, chains, nchains, xid);
+	}
 }
 
 /* ---- driver ---- */
@@ -862,6 +1011,10 @@ IvfRebalance(Relation index, Relation heap, int max_ops, StringInfo detail)
 												 ALLOCSET_DEFAULT_SIZES);
 	HTAB	   *vecs = NULL;
 	HASHCTL		ctl;
+	BlockNumber recycled;
+
+	/* room left by earlier runs, for the pages this one writes */
+	recycled = IvfRecyclePages(index, NULL);
 
 	while (ops < max_ops)
 	{
@@ -965,7 +1118,7 @@ IvfRebalance(Relation index, Relation heap, int max_ops, StringInfo detail)
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 	appendStringInfo(detail,
-					 "%d split%s, %d merge%s: lists %u -> %u, " INT64_FORMAT " entries of neighbouring lists reassigned, " INT64_FORMAT " vectors read from the table, " INT64_FORMAT " dead entries dropped",
+					 "%d split%s, %d merge%s: lists %u -> %u, " INT64_FORMAT " entries of neighbouring lists reassigned, " INT64_FORMAT " vectors read from the table, " INT64_FORMAT " dead entries dropped, %u retired pages free for reuse",
 					 splits, splits == 1 ? "" : "s", merges, merges == 1 ? "" : "s",
-					 before, after, moved, fetched, dropped);
+					 before, after, moved, fetched, dropped, recycled);
 }
