@@ -83,6 +83,10 @@ SELECT rb_lists() < 60 AS lists_shrank,
        (lancedb.index_stats('rb_idx')->'list_size'->>'min')::int >= 10 AS no_tiny_list,
        rb_exact(0) AS exact;
 SELECT * FROM rb_rows();
+-- index_stats: list count now and at build, operations done in place
+SELECT (s->>'lists')::int = (s->>'lists_at_build')::int - (s->>'rebalances')::int AS one_list_per_merge,
+       (s->>'lists_at_build')::int AS lists_at_build
+  FROM lancedb.index_stats('rb_idx') s;
 -- nothing left to do: the advice says so
 SELECT lancedb.optimize('rb_idx')->>'action' AS action_after;
 

@@ -114,6 +114,10 @@ typedef struct IvfMetaPageData
 	 * field existed: the page bytes after the old struct were zero).
 	 */
 	double		mean_residual;
+	/* 0 in indexes built before these fields existed (zero page bytes) */
+	uint32		lists_built;	/* lists at build; splits and merges change
+								 * nlists */
+	uint32		rebalances;		/* in-place splits and merges since the build */
 } IvfMetaPageData;
 
 typedef IvfMetaPageData *IvfMetaPage;

@@ -480,6 +480,7 @@ RbSwitch(RbState *st, const float *centroids, const IvfListInfo *dir,
 									  meta.centroid_len);
 	meta.dir_start = RbWriteDirectory(st->index, dir, nlists, &meta.dir_pages);
 	meta.nlists = nlists;
+	meta.rebalances++;
 	meta.build_id = pg_prng_uint64(&pg_global_prng_state) ^ meta.build_id;
 
 	buf = ReadBuffer(st->index, IVF_METAPAGE_BLKNO);
@@ -1014,7 +1015,7 @@ IvfRebalance(Relation index, Relation heap, int max_ops, StringInfo detail)
 	BlockNumber recycled;
 
 	/* room left by earlier runs, for the pages this one writes */
-	recycled = IvfRecyclePages(index, NULL);
+	recycled = IvfReadMeta(index).rebalances > 0 ? IvfRecyclePages(index, NULL) : 0;
 
 	while (ops < max_ops)
 	{

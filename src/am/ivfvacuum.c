@@ -148,7 +148,8 @@ ivfvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 			stats->num_index_tuples += dir[l].count;
 	}
 	/* pages retired by rebalancing that no scan can still be reading */
-	stats->pages_free = IvfRecyclePages(index, info->strategy);
+	if (IvfReadMeta(index).rebalances > 0)
+		stats->pages_free = IvfRecyclePages(index, info->strategy);
 	stats->num_pages = RelationGetNumberOfBlocks(index);
 	return stats;
 }
