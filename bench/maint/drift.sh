@@ -10,6 +10,7 @@
 #
 #   bash bench/maint/drift.sh                       # aniso 100k + 50k drifted, 128 dims
 #   bash bench/maint/drift.sh --n 200000 --nprobes "4 8 16"
+#   bash bench/maint/drift.sh --split-ratio 2      (lancedb.ivf_split_ratio for (b))
 #
 # Data: bench/ivf's anisotropic generator (bench/ivf/README.md); the base is
 # seed 0, the inserted rows are seed 1 (other centres and rotation: clusters
@@ -25,7 +26,7 @@ if [ -z "${PG_CONFIG:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
 	export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 fi
 
-N=100000 NQ=500 DIM=128 NPROBES="4 8 16" QUANT=rq INSTALL=1 MAX_ROUNDS=20 SPREAD=1
+N=100000 NQ=500 DIM=128 NPROBES="4 8 16" QUANT=rq INSTALL=1 MAX_ROUNDS=20 SPREAD=1 SPLIT_RATIO=
 while [ $# -gt 0 ]; do
 	case $1 in
 		--n) N=$2; shift ;;
@@ -34,8 +35,9 @@ while [ $# -gt 0 ]; do
 		--nprobes) NPROBES=$2; shift ;;
 		--quantizer) QUANT=$2; shift ;;
 		--max-rounds) MAX_ROUNDS=$2; shift ;;
+		--split-ratio) SPLIT_RATIO=$2; shift ;;
 		--no-install) INSTALL=0 ;;
-		-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+		-h|--help) sed -n '2,18p' "$0"; exit 0 ;;
 		*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -114,7 +116,7 @@ say "(b) lancedb.optimize() until it has nothing to do"
 ACTIONS=()
 T0=$(date +%s.%N)
 for _ in $(seq 1 "$MAX_ROUNDS"); do
-	r=$(sql "SELECT lancedb.optimize('items_idx')")
+	r=$(PGOPTIONS="$PGOPTIONS${SPLIT_RATIO:+ -c lancedb.ivf_split_ratio=$SPLIT_RATIO}" sql "SELECT lancedb.optimize('items_idx')")
 	a=$(sql "SELECT '$r'::jsonb->>'action'")
 	[ "$a" = none ] && { LAST_ADVICE=$r; break; }
 	ACTIONS+=("$a")
@@ -136,7 +138,7 @@ echo "## lance_ivf after drift: $N x $DIM rows (seed 0) + $NADD drifted rows (se
 echo
 echo "- build ${BUILD_S} s ($LISTS0 lists); inserting $NADD rows ${INSERT_S} s"
 echo "- (a) no maintenance: $STATS_A"
-echo "- (b) maintained: ${ACTIONS[*]:-nothing} in ${MAINT_S} s -> $STATS_B"
+echo "- (b) maintained (lancedb.ivf_split_ratio ${SPLIT_RATIO:-default}): ${ACTIONS[*]:-nothing} in ${MAINT_S} s -> $STATS_B"
 echo "- (c) fresh REINDEX ${REINDEX_S%%$'\n'*} s -> $STATS_C"
 echo "- last advice: ${LAST_ADVICE:-(stopped after a retrain or $MAX_ROUNDS rounds)}"
 echo "- load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -81,6 +81,8 @@ typedef struct RbVec
 {
 	ItemPointerData tid;
 	float	   *x;
+	uint32		op;				/* operation that computed nearest */
+	uint32		nearest;		/* nearest list of all, in that operation */
 } RbVec;
 
 /* one entry of a list being rewritten */
@@ -111,6 +113,7 @@ typedef struct RbState
 	LanceHeapDist *hd;
 	HTAB	   *vecs;
 	MemoryContext veccxt;		/* where vecs keeps the vectors */
+	uint32		op;				/* number of this operation (from 1) */
 	int64		fetched;
 	int64		dropped;
 	int64		moved;
@@ -131,6 +134,7 @@ RbVector(RbState *st, ItemPointer tid)
 		struct varlena *val = lance_heapdist_value(st->hd, SnapshotAny, tid);
 
 		v->x = NULL;
+		v->op = 0;
 		st->fetched++;
 		if (val != NULL)
 		{
@@ -151,6 +155,39 @@ RbVector(RbState *st, ItemPointer tid)
 		}
 	}
 	return v->x;
+}
+
+/*
+ * The nearest of all n centroids to a row's vector x (from RbVector),
+ * remembered for the current operation so the locked phase reuses what
+ * the unlocked one computed.
+ */
+static uint32
+RbNearestAll(RbState *st, ItemPointer tid, const float *x, const float *cen,
+			 uint32 n)
+{
+	RbVec	   *v = hash_search(st->vecs, tid, HASH_FIND, NULL);
+	uint32		best = 0;
+	float		bestd = FLT_MAX;
+
+	if (v != NULL && v->op == st->op)
+		return v->nearest;
+	for (uint32 m = 0; m < n; m++)
+	{
+		float		d = lance_kernels->l2sq_f32(x, cen + (Size) m * st->dim, st->dim);
+
+		if (d < bestd)
+		{
+			bestd = d;
+			best = m;
+		}
+	}
+	if (v != NULL)
+	{
+		v->op = st->op;
+		v->nearest = best;
+	}
+	return best;
 }
 
 /* ---- reading lists ---- */
@@ -639,6 +676,7 @@ IvfSplitList(RbState *st, uint32 L)
 	Buffer	   *dirbufs;
 	bool	   *rewrite;
 	bool	   *is_cand;
+	bool	   *receives;
 	IvfListInfo *newdir;
 	uint64		inserted = 0,
 				counted = 0;
@@ -724,11 +762,30 @@ IvfSplitList(RbState *st, uint32 L)
 		RbRefine(st, dir, cand, nnbr + 2, nlists, newcen);
 		pfree(cand);
 	}
+	/* unlocked still: each entry's nearest of all the new centroids */
+	{
+		RbEntries	all = {0};
+
+		RbReadList(st, dir[L].head, L, false, &all);
+		for (int i = 0; i < nnbr; i++)
+			RbReadList(st, dir[nbr[i]].head, nbr[i], false, &all);
+		for (int i = 0; i < all.n; i++)
+		{
+			float	   *x = RbVector(st, &all.e[i].tid);
+
+			CHECK_FOR_INTERRUPTS();
+			if (x)
+				RbNearestAll(st, &all.e[i].tid, x, newcen, nlists + 1);
+		}
+		if (all.e)
+			pfree(all.e);
+	}
 
 	/* locked: re-read L and the neighbours, reassign, write, switch */
 	dirbufs = RbLockDirectory(st, &ldir);
 	is_cand = palloc0(sizeof(bool) * (nlists + 1));
 	rewrite = palloc0(sizeof(bool) * (nlists + 1));
+	receives = palloc0(sizeof(bool) * (nlists + 1));
 	is_cand[L] = is_cand[N] = true;
 	rewrite[L] = rewrite[N] = true;
 	for (int i = 0; i < nnbr; i++)
@@ -790,6 +847,22 @@ IvfSplitList(RbState *st, uint32 L)
 			else if (d2 < own)
 				e->target = N;
 		}
+
+		/*
+		 * Nearer still to a list outside the region (its centroids moved):
+		 * that list receives it, so every entry ends in its nearest list.
+		 */
+		{
+			uint32		a = RbNearestAll(st, &e->tid, x, newcen, nlists + 1);
+
+			if (!is_cand[a] &&
+				lance_kernels->l2sq_f32(x, newcen + (Size) a * dim, dim) <
+				lance_kernels->l2sq_f32(x, newcen + (Size) e->target * dim, dim))
+			{
+				e->target = a;
+				receives[a] = true;
+			}
+		}
 		if (e->target != e->src)
 		{
 			rewrite[e->src] = rewrite[e->target] = true;
@@ -797,6 +870,10 @@ IvfSplitList(RbState *st, uint32 L)
 				st->moved++;
 		}
 	}
+	/* lists outside the region that receive entries keep theirs as they are */
+	for (uint32 m = 0; m < nlists; m++)
+		if (receives[m])
+			RbReadList(st, ldir[m].head, m, true, &ents);
 	/* entries of lists kept as they are are not written again */
 	{
 		int			k = 0;
@@ -807,7 +884,7 @@ IvfSplitList(RbState *st, uint32 L)
 
 			if (!rewrite[e->src])
 				continue;
-			if (e->x == NULL)
+			if (e->x == NULL && e->code == NULL)
 			{
 				st->dropped++;
 				continue;
@@ -824,7 +901,9 @@ IvfSplitList(RbState *st, uint32 L)
 		{
 			inserted += ldir[m].inserted;
 			counted += ldir[m].count;
-			newdir[m].radius = 0;
+			/* receivers keep their members: the old radius still bounds them */
+			if (is_cand[m])
+				newdir[m].radius = 0;
 		}
 	RbWriteLists(st, &ents, rewrite, newcen, newdir, nlists + 1, inserted, counted);
 	{
@@ -1069,6 +1148,7 @@ IvfRebalance(Relation index, Relation heap, int max_ops, StringInfo detail)
 		}
 		st.vecs = vecs;
 		st.veccxt = veccxt;
+		st.op = (uint32) (splits + merges + nunsplittable + 1);
 
 		/* lists 2-means could not cut (identical vectors) are skipped */
 		RbListExtremes(index, c, unsplittable, nunsplittable,
