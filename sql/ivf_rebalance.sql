@@ -9,27 +9,28 @@ CREATE FUNCTION rb_vec(i int, shift real DEFAULT 0) RETURNS vector(16) IMMUTABLE
 $$;
 -- 20 queries: ids through the index (every list probed, every candidate
 -- re-ranked) equal an exact scan's
-CREATE FUNCTION rb_exact(shift real) RETURNS bool LANGUAGE plpgsql AS $$
+CREATE FUNCTION rb_exact(shift real, op text DEFAULT '<->') RETURNS bool LANGUAGE plpgsql AS $$
 DECLARE q int; a int[]; e int[]; ok bool := true;
+  sql text := format('SELECT array_agg(id) FROM (SELECT id FROM rb ORDER BY v %s rb_vec($1, $2) LIMIT 10) s', op);
 BEGIN
   SET LOCAL lancedb.nprobes = 100000;
   SET LOCAL lancedb.refine_factor = 10000;
   FOR q IN SELECT g * 131 FROM generate_series(1, 20) g LOOP
     SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = on;
-    SELECT array_agg(id) INTO a FROM (SELECT id FROM rb ORDER BY v <-> rb_vec(q + 70000, shift) LIMIT 10) s;
+    EXECUTE sql INTO a USING q + 70000, shift;
     SET LOCAL enable_seqscan = on; SET LOCAL enable_indexscan = off;
-    SELECT array_agg(id) INTO e FROM (SELECT id FROM rb ORDER BY v <-> rb_vec(q + 70000, shift) LIMIT 10) s;
+    EXECUTE sql INTO e USING q + 70000, shift;
     ok := ok AND a = e;
   END LOOP;
   RETURN ok;
 END $$;
 -- every row comes back through the index exactly once
-CREATE FUNCTION rb_rows(OUT n bigint, OUT distinct_ids bigint) LANGUAGE plpgsql AS $$
+CREATE FUNCTION rb_rows(op text DEFAULT '<->', OUT n bigint, OUT distinct_ids bigint) LANGUAGE plpgsql AS $$
 BEGIN
   SET LOCAL lancedb.nprobes = 100000;
   SET LOCAL enable_seqscan = off;
-  SELECT count(*), count(DISTINCT id) INTO n, distinct_ids
-    FROM (SELECT id FROM rb ORDER BY v <-> rb_vec(1) LIMIT 1000000) s;
+  EXECUTE format('SELECT count(*), count(DISTINCT id) FROM (SELECT id FROM rb ORDER BY v %s rb_vec(1) LIMIT 1000000) s', op)
+    INTO n, distinct_ids;
 END $$;
 CREATE FUNCTION rb_lists() RETURNS int LANGUAGE sql AS
   $$ SELECT (lancedb.index_stats('rb_idx'::text::regclass)->>'lists')::int $$;
@@ -66,6 +67,26 @@ BEGIN
   END LOOP;
 END $$;
 SELECT * FROM rb_result ORDER BY quantizer;
+
+-- cosine (unit vectors, spherical 2-means) and inner product
+CREATE TABLE rb_metric (opclass text, action text, lists_grew bool, exact_after bool,
+  rows_after bigint, distinct_after bigint);
+DO $$
+DECLARE oc text; op text; before int; r record;
+BEGIN
+  FOR oc, op IN VALUES ('vector_cosine_ops', '<=>'), ('vector_ip_ops', '<#>') LOOP
+    TRUNCATE rb;
+    INSERT INTO rb SELECT i, rb_vec(i) FROM generate_series(1, 6000) i;
+    EXECUTE format('CREATE INDEX rb_idx ON rb USING lance_ivf (v %s) WITH (quantizer = ''sq'', lists = 60)', oc);
+    INSERT INTO rb SELECT 100000 + i, rb_vec(i, 3) FROM generate_series(1, 3000) i;
+    before := rb_lists();
+    r := rb_rows(op);
+    INSERT INTO rb_metric VALUES (oc, lancedb.optimize('rb_idx')->>'action', rb_lists() > before,
+      rb_exact(3, op) AND rb_exact(0, op), (rb_rows(op)).n, (rb_rows(op)).distinct_ids);
+    DROP INDEX rb_idx;
+  END LOOP;
+END $$;
+SELECT * FROM rb_metric ORDER BY opclass;
 SELECT action, status, count(*) > 0 AS runs,
        bool_and(detail ~ '^[0-9]+ splits?, 0 merges: lists [0-9]+ -> [0-9]+, ') AS detail_ok
   FROM lancedb.maintenance_status WHERE relation = 'rb_idx' GROUP BY 1, 2;
@@ -98,5 +119,5 @@ RESET lancedb.ivf_split_ratio;
 SHOW lancedb.ivf_split_ratio;
 SHOW lancedb.ivf_merge_ratio;
 
-DROP TABLE rb, rb_result;
+DROP TABLE rb, rb_result, rb_metric;
 DROP FUNCTION rb_vec, rb_exact, rb_rows, rb_lists, rb_balance;
