@@ -132,7 +132,10 @@ REINDEX_S=$("$BENCH" exec "REINDEX INDEX items_idx")
 STATS_C=$(stats)
 series fresh
 
-# --- report -----------------------------------------------------------------
+# --- report (also saved in bench/results/, git-ignored) ---------------------
+mkdir -p "$ROOT/bench/results"
+RESULT=$ROOT/bench/results/drift-$(date +%Y%m%d-%H%M%S).md
+{
 echo
 echo "## lance_ivf after drift: $N x $DIM rows (seed 0) + $NADD drifted rows (seed 1), $QUANT, $NQ queries (half from each), recall@10 vs exact"
 echo
@@ -163,4 +166,6 @@ awk -F'\t' '
 			}
 		}
 	}' "$OUT"
+} | tee "$RESULT"
 rm -f "$OUT"
+say "report: $RESULT"
