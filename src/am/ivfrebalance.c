@@ -5,10 +5,11 @@
  *	  split  a list grown past lancedb.ivf_split_ratio x the mean list is
  *	         cut in two by 2-means on its exact vectors (read from the
  *	         table); one centroid replaces the old, the other becomes a new
- *	         list.  Then entries of the split list and of its nearest lists
- *	         go where their nearest centroid now is (LIRE's reassign: an
- *	         entry of a neighbour moves only if a new centroid is nearer than
- *	         its own).
+ *	         list.  A few Lloyd iterations over the split list and its
+ *	         IVF_SPLIT_NEIGHBORS nearest lists re-centre the region, then
+ *	         every entry of those lists goes to its nearest centroid, which
+ *	         may be a list outside the region (LIRE's reassign, widened: the
+ *	         neighbours' centroids moved too).
  *	  merge  a list below lancedb.ivf_merge_ratio x the mean is dissolved:
  *	         each entry goes to its nearest other list, the centroid is
  *	         removed (the last list takes its number).
