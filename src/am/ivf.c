@@ -87,6 +87,11 @@ IvfInit(void)
 							 "0 disables merges.",
 							 &lancedb_ivf_merge_ratio, 0.1, 0.0, 0.5,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("lancedb.ivf_rebalance_ops",
+							"Splits and merges of lance_ivf lists one maintenance round does at most.",
+							"Each rewrites the lists around it on new pages; those pages are reused from the next round on, so fewer per round keep the index smaller.",
+							&lancedb_ivf_rebalance_ops, 8, 1, 10000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("lancedb.nprobes",
 							"Lists an IVF scan probes first.",
 							"More lists: higher recall, slower queries.",

@@ -300,6 +300,7 @@ extern IndexBulkDeleteResult *ivfvacuumcleanup(IndexVacuumInfo *info,
  */
 extern double lancedb_ivf_split_ratio;
 extern double lancedb_ivf_merge_ratio;
+extern int	lancedb_ivf_rebalance_ops;
 extern void IvfRebalance(Relation index, Relation heap, int max_ops,
 						 struct StringInfoData *detail);
 

@@ -204,10 +204,9 @@ IvfMaintenanceAdvice(Relation index, Relation heap, LanceMaintAdvice *advice)
 
 /*
  * In-place rebalancing: splits and merges (ivfrebalance.c), at most
- * IVF_MAINT_MAX_OPS per round; the next round goes on if more are needed.
+ * lancedb.ivf_rebalance_ops per round; the next round goes on if more are
+ * needed (and reuses the pages this one retired).
  */
-#define IVF_MAINT_MAX_OPS	16
-
 void
 IvfMaintain(Relation index, Relation heap, LanceMaintAdvice *advice,
 			StringInfo detail)
@@ -216,5 +215,5 @@ IvfMaintain(Relation index, Relation heap, LanceMaintAdvice *advice,
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("lance_ivf has no in-place task \"%s\"", advice->task)));
-	IvfRebalance(index, heap, IVF_MAINT_MAX_OPS, detail);
+	IvfRebalance(index, heap, lancedb_ivf_rebalance_ops, detail);
 }

@@ -68,8 +68,9 @@
 
 double		lancedb_ivf_split_ratio = 3.0;
 double		lancedb_ivf_merge_ratio = 0.1;
+int			lancedb_ivf_rebalance_ops = 8;
 
-#define IVF_SPLIT_NEIGHBORS		32	/* lists LIRE reassigns from */
+#define IVF_SPLIT_NEIGHBORS		16	/* lists LIRE reassigns from */
 #define IVF_SPLIT_SAMPLE		8192	/* 2-means trains on at most this */
 #define IVF_SPLIT_REFINE_ITERS	4	/* local Lloyd iterations after a split */
 
