@@ -136,7 +136,9 @@ usage(void)
 			"       ivfbench exec SQL...\n"
 			"       ivfbench query --queries F --gt F [--base F] [--metric l2|ip|cosine]\n"
 			"                [--table T] [--nq N] [--warmup N] [--set name=value]...\n"
-			"                [--repeat R] [--dump FILE] [--require-index]\n");
+			"                [--repeat R] [--dump FILE] [--require-index]\n"
+			"       ivfbench concat --out F [--take N] IN [[--take N] IN]...\n"
+			"       ivfbench gt --base F --queries F --out F [--metric M] [--k K]\n");
 	exit(2);
 }
 
@@ -290,6 +292,94 @@ cmd_data(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * ivfbench concat --out F [--take N] IN [--take N] IN ...: the first N rows
+ * (all by default) of each input, one after the other (bench/maint builds
+ * a base plus drifted inserts from two generated sets).
+ */
+static int
+cmd_concat(int argc, char **argv)
+{
+	const char *out = NULL;
+	int64_t		take = -1;
+	FloatMatrix all = {0, 0, NULL};
+
+	for (int i = 0; i < argc; i++)
+	{
+		FloatMatrix m;
+		int64_t		n;
+
+		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+		{
+			out = argv[++i];
+			continue;
+		}
+		if (strcmp(argv[i], "--take") == 0 && i + 1 < argc)
+		{
+			take = atoll(argv[++i]);
+			continue;
+		}
+		if (!matrix_load(argv[i], &m))
+			die("concat: cannot read \"%s\"", argv[i]);
+		if (all.dim != 0 && m.dim != all.dim)
+			die("concat: \"%s\" has %d dimensions, not %d", argv[i], m.dim, all.dim);
+		n = take >= 0 && take < m.n ? take : m.n;
+		all.dim = m.dim;
+		all.x = realloc(all.x, sizeof(float) * all.dim * (all.n + n));
+		if (all.x == NULL)
+			die("out of memory");
+		memcpy(all.x + all.n * all.dim, m.x, sizeof(float) * all.dim * n);
+		all.n += n;
+		matrix_free(&m);
+		take = -1;
+	}
+	if (out == NULL || all.n == 0)
+		die("concat: --out and at least one input are required");
+	matrix_save(out, &all);
+	printf("%lld\n", (long long) all.n);
+	matrix_free(&all);
+	return 0;
+}
+
+/* ivfbench gt --base F --queries F --out F [--metric l2] [--k 10] */
+static int
+cmd_gt(int argc, char **argv)
+{
+	const char *base_path = NULL,
+			   *queries_path = NULL,
+			   *out = NULL;
+	BenchMetric metric = METRIC_L2;
+	int			k = 10;
+	FloatMatrix base,
+				queries;
+	GroundTruth gt;
+
+	for (int i = 0; i + 1 < argc; i += 2)
+	{
+		if (strcmp(argv[i], "--base") == 0)
+			base_path = argv[i + 1];
+		else if (strcmp(argv[i], "--queries") == 0)
+			queries_path = argv[i + 1];
+		else if (strcmp(argv[i], "--out") == 0)
+			out = argv[i + 1];
+		else if (strcmp(argv[i], "--metric") == 0)
+			metric = metric_parse(argv[i + 1]);
+		else if (strcmp(argv[i], "--k") == 0)
+			k = atoi(argv[i + 1]);
+		else
+			die("gt: unknown option %s", argv[i]);
+	}
+	if (!base_path || !queries_path || !out || k < 1)
+		die("gt: --base, --queries and --out are required");
+	if (!matrix_load(base_path, &base) || !matrix_load(queries_path, &queries))
+		die("gt: cannot read the inputs");
+	groundtruth_compute(&base, &queries, metric, k, &gt);
+	groundtruth_save(out, &gt);
+	matrix_free(&base);
+	matrix_free(&queries);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -303,5 +393,9 @@ main(int argc, char **argv)
 		return cmd_exec(argc - 2, argv + 2);
 	if (strcmp(argv[1], "query") == 0)
 		return cmd_query(argc - 2, argv + 2);
+	if (strcmp(argv[1], "concat") == 0)
+		return cmd_concat(argc - 2, argv + 2);
+	if (strcmp(argv[1], "gt") == 0)
+		return cmd_gt(argc - 2, argv + 2);
 	usage();
 }

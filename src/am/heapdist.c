@@ -89,6 +89,49 @@ lance_heapdist_get(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid,
 	return !isnull;
 }
 
+struct varlena *
+lance_heapdist_value(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid)
+{
+	bool		call_again = false;
+	bool		all_dead = false;
+	ItemPointerData t = *tid;
+	Datum		datum;
+	bool		isnull;
+	struct varlena *out = NULL;
+
+	if (!table_index_fetch_tuple(hd->fetch, &t, snapshot, hd->slot,
+								 &call_again, &all_dead))
+		return NULL;
+	if (hd->heapattno != 0)
+		datum = slot_getattr(hd->slot, hd->heapattno, &isnull);
+	else
+	{
+		Datum		values[INDEX_MAX_KEYS];
+		bool		nulls[INDEX_MAX_KEYS];
+		ExprContext *econtext = GetPerTupleExprContext(hd->estate);
+
+		ResetExprContext(econtext);
+		econtext->ecxt_scantuple = hd->slot;
+		FormIndexDatum(hd->indexInfo, hd->slot, hd->estate, values, nulls);
+		datum = values[0];
+		isnull = nulls[0];
+	}
+	if (!isnull)
+	{
+		bool		copied = false;
+		struct varlena *v = (struct varlena *) DatumGetPointer(datum);
+
+		if (hd->heapattno != 0)
+			v = lance_toast_fetch(hd->toast, v, &copied);
+		/* a private, plain copy: the slot is cleared below */
+		out = PG_DETOAST_DATUM_COPY(PointerGetDatum(v));
+		if (copied)
+			pfree(v);
+	}
+	ExecClearTuple(hd->slot);
+	return out;
+}
+
 void
 lance_heapdist_end(LanceHeapDist *hd)
 {

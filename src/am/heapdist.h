@@ -26,6 +26,14 @@ extern LanceHeapDist *lance_heapdist_begin(Relation index, Relation heap);
 extern bool lance_heapdist_get(LanceHeapDist *hd, Snapshot snapshot,
 							   ItemPointer tid, Datum query, double *value);
 
+/*
+ * The indexed value itself (detoasted, a copy in the current memory
+ * context), of the version of the row at tid that the snapshot sees (any
+ * version for SnapshotAny); NULL when none or when the value is NULL.
+ * For rebuilding an index's entries from exact vectors.
+ */
+extern struct varlena *lance_heapdist_value(LanceHeapDist *hd, Snapshot snapshot,
+											ItemPointer tid);
 extern void lance_heapdist_end(LanceHeapDist *hd);
 
 #endif							/* LANCEDB_HEAPDIST_H */

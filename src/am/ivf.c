@@ -77,6 +77,21 @@ IvfInit(void)
 					  "k-means iterations at most",
 					  IVF_DEFAULT_MAX_ITERATIONS, 1, 10000, AccessExclusiveLock);
 
+	DefineCustomRealVariable("lancedb.ivf_split_ratio",
+							 "A lance_ivf list larger than this multiple of the mean list is split in place by maintenance.",
+							 "Split by 2-means on the list's exact vectors; entries of nearby lists whose nearest centroid changed move (LIRE).",
+							 &lancedb_ivf_split_ratio, 3.0, 1.5, 1e6,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("lancedb.ivf_merge_ratio",
+							 "A lance_ivf list smaller than this fraction of the mean list is merged into its neighbours by maintenance.",
+							 "0 disables merges.",
+							 &lancedb_ivf_merge_ratio, 0.1, 0.0, 0.5,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("lancedb.ivf_rebalance_ops",
+							"Splits and merges of lance_ivf lists one maintenance round does at most.",
+							"Each rewrites the lists around it on new pages; those pages are reused from the next round on, so fewer per round keep the index smaller.",
+							&lancedb_ivf_rebalance_ops, 8, 1, 10000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("lancedb.nprobes",
 							"Lists an IVF scan probes first.",
 							"More lists: higher recall, slower queries.",

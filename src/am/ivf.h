@@ -114,6 +114,10 @@ typedef struct IvfMetaPageData
 	 * field existed: the page bytes after the old struct were zero).
 	 */
 	double		mean_residual;
+	/* 0 in indexes built before these fields existed (zero page bytes) */
+	uint32		lists_built;	/* lists at build; splits and merges change
+								 * nlists */
+	uint32		rebalances;		/* in-place splits and merges since the build */
 } IvfMetaPageData;
 
 typedef IvfMetaPageData *IvfMetaPage;
@@ -195,6 +199,9 @@ extern QuantKind IvfOptionQuantizer(Relation index);
 /* ivfutils.c */
 extern void IvfListLayoutInit(IvfListLayout *layout, const Quantizer *quant);
 extern Buffer IvfNewBuffer(Relation index, ForkNumber forknum);
+extern bool IvfPageRecyclable(Page page);
+extern void IvfRetirePage(Relation index, Buffer buf, TransactionId xid);
+extern BlockNumber IvfRecyclePages(Relation index, BufferAccessStrategy bas);
 extern void IvfInitPage(Page page, uint16 page_type, uint32 list);
 extern void IvfInitListPage(Page page, uint32 list, const IvfListLayout *layout);
 extern void IvfCheckPage(Relation index, Page page, BlockNumber blkno,
@@ -255,7 +262,7 @@ extern bool ivfinsert(Relation index, Datum *values, bool *isnull,
 					  bool indexUnchanged,
 #endif
 					  IndexInfo *indexInfo);
-extern void IvfAppendToList(Relation index, const IvfMetaPageData *meta,
+extern bool IvfAppendToList(Relation index, const IvfMetaPageData *meta,
 							const IvfListLayout *layout, uint32 list,
 							const uint8 *code, const float *aux,
 							ItemPointer tid, float radius);
@@ -276,6 +283,26 @@ extern IndexBulkDeleteResult *ivfbulkdelete(IndexVacuumInfo *info,
 											void *callback_state);
 extern IndexBulkDeleteResult *ivfvacuumcleanup(IndexVacuumInfo *info,
 											   IndexBulkDeleteResult *stats);
+
+/*
+ * ivfrebalance.c: in-place list splits and merges (LIRE-style), for the
+ * background worker (IvfMaintain) and lancedb.optimize().
+ *
+ * IvfRebalance does up to max_ops operations, largest list first: split
+ * lists above lancedb.ivf_split_ratio x the mean list size, then merge
+ * lists below lancedb.ivf_merge_ratio x the mean.  The caller holds
+ * ShareUpdateExclusiveLock on the table (VACUUM and DDL wait) and at least
+ * RowExclusiveLock on the index; queries and inserts run alongside.  Each
+ * operation writes new pages (GenericXLog) and becomes visible by one WAL
+ * record on the meta page while every directory page is locked for a few
+ * milliseconds; a crash before that record leaves the index as it was.
+ * Appends a summary to detail.
+ */
+extern double lancedb_ivf_split_ratio;
+extern double lancedb_ivf_merge_ratio;
+extern int	lancedb_ivf_rebalance_ops;
+extern void IvfRebalance(Relation index, Relation heap, int max_ops,
+						 struct StringInfoData *detail);
 
 /* metric helpers shared by build, insert and scan */
 extern float IvfCentroidDistance(const LanceMetricSupport *metric,

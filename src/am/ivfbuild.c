@@ -1030,6 +1030,7 @@ IvfBuildIndex(Relation heap, Relation index, IndexInfo *indexInfo,
 	meta.num_aux = bs->layout.num_aux;
 	meta.code_size = bs->layout.code_size;
 	meta.nlists = bs->nlists;
+	meta.lists_built = bs->nlists;
 	meta.quant_len = qlen;
 	meta.quant_start = IvfWriteBlob(index, qblob, qlen, fork);
 	meta.centroid_len = sizeof(float) * bs->nlists * bs->dim;

@@ -25,12 +25,35 @@ IvfPutEntry(Page page, const IvfListLayout *layout, int slot,
 }
 
 /*
- * Append one entry to a list.  Lock order, shared with vacuum: the list's
- * directory page first, then list pages in chain order.  The directory
- * entry's insert_page lets inserts reuse room that VACUUM freed before
- * extending the chain.
+ * Is the structure the meta page points to still the one with this
+ * build_id?  In-place rebalancing (ivfrebalance.c) switches to a new
+ * directory and centroid blob while holding every directory page
+ * exclusively, so a caller holding one of them gets a stable answer.
  */
-void
+static bool
+IvfStructureIs(Relation index, uint64 build_id)
+{
+	Buffer		buf = ReadBuffer(index, IVF_METAPAGE_BLKNO);
+	IvfMetaPageData meta;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	IvfCheckPage(index, BufferGetPage(buf), IVF_METAPAGE_BLKNO, IVF_PAGE_META);
+	memcpy(&meta, PageGetContents(BufferGetPage(buf)), sizeof(meta));
+	UnlockReleaseBuffer(buf);
+	return meta.build_id == build_id;
+}
+
+/*
+ * Append one entry to a list.  Lock order, shared with vacuum and
+ * rebalancing: the list's directory page first, then the meta page or list
+ * pages in chain order.  The directory entry's insert_page lets inserts
+ * reuse room that VACUUM freed before extending the chain.
+ *
+ * Returns false, changing nothing, when the structure was rebalanced since
+ * the caller chose the list (meta->build_id is stale): the caller reloads
+ * the centroids and chooses again, so no entry lands in a retired list.
+ */
+bool
 IvfAppendToList(Relation index, const IvfMetaPageData *meta,
 				const IvfListLayout *layout, uint32 list,
 				const uint8 *code, const float *aux, ItemPointer tid,
@@ -51,6 +74,12 @@ IvfAppendToList(Relation index, const IvfMetaPageData *meta,
 	IvfDirectoryLocate(list, meta->dir_start, &dirblk, &diroff);
 	dirbuf = ReadBuffer(index, dirblk);
 	LockBuffer(dirbuf, BUFFER_LOCK_EXCLUSIVE);
+	/* before looking at the page: a retired directory page may be reused */
+	if (!IvfStructureIs(index, meta->build_id))
+	{
+		UnlockReleaseBuffer(dirbuf);
+		return false;
+	}
 	IvfCheckPage(index, BufferGetPage(dirbuf), dirblk, IVF_PAGE_DIRECTORY);
 	memcpy(&info, PageGetContents(BufferGetPage(dirbuf)) + sizeof(IvfListInfo) * diroff,
 		   sizeof(IvfListInfo));
@@ -121,6 +150,7 @@ IvfAppendToList(Relation index, const IvfMetaPageData *meta,
 	if (BufferIsValid(buf))
 		UnlockReleaseBuffer(buf);
 	UnlockReleaseBuffer(dirbuf);
+	return true;
 }
 
 bool
@@ -167,22 +197,28 @@ ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		if (cache->metric->normalize)
 			LanceNormalize(x, dim);
 
-		list = IvfNearestList(cache, x, &radius);
-		if (quantizer_wants_residuals(cache->quant))
+		for (;;)
 		{
-			const float *c = cache->centroids + (Size) list * dim;
-			float	   *res = palloc(sizeof(float) * dim);
+			list = IvfNearestList(cache, x, &radius);
+			if (quantizer_wants_residuals(cache->quant))
+			{
+				const float *c = cache->centroids + (Size) list * dim;
+				float	   *res = palloc(sizeof(float) * dim);
 
-			for (int j = 0; j < dim; j++)
-				res[j] = x[j] - c[j];
-			quantizer_encode(cache->quant, res, code, aux);
-			pfree(res);
+				for (int j = 0; j < dim; j++)
+					res[j] = x[j] - c[j];
+				quantizer_encode(cache->quant, res, code, aux);
+				pfree(res);
+			}
+			else
+				quantizer_encode(cache->quant, x, code, aux);
+
+			if (IvfAppendToList(index, &cache->meta, &cache->layout, list,
+								code, aux, heap_tid, radius))
+				break;
+			/* rebalanced meanwhile: the new centroids decide */
+			cache = IvfGetCache(index);
 		}
-		else
-			quantizer_encode(cache->quant, x, code, aux);
-
-		IvfAppendToList(index, &cache->meta, &cache->layout, list, code, aux,
-						heap_tid, radius);
 	}
 
 	MemoryContextSwitchTo(old);

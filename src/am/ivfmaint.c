@@ -4,13 +4,18 @@
  *
  *	  train    an untrained index (built on an empty or tiny table) whose
  *	           table now holds lancedb.ivf_train_min_rows rows;
- *	  retrain  centroid drift: a fresh sample of the table lies, on average,
+ *	  retrain  growth: rows inserted since the build reach
+ *	           lancedb.ivf_retrain_growth times the rows built (the list
+ *	           count, sqrt(rows), is stale); centroid drift left after any
+ *	           rebalancing: a fresh sample of the table lies, on average,
  *	           lancedb.ivf_retrain_drift times farther from its nearest
- *	           centroid than the build's sample did; growth: rows inserted
- *	           since the build reach lancedb.ivf_retrain_growth times the
- *	           rows built (the list count, sqrt(rows), is stale); imbalance:
- *	           the largest list holds lancedb.ivf_max_list_ratio times the
- *	           mean (skewed inserts).
+ *	           centroid than the build's sample did;
+ *	  split    (in place) a list holds more than lancedb.ivf_split_ratio
+ *	           times the mean list (skewed inserts);
+ *	  merge    (in place) a list holds less than lancedb.ivf_merge_ratio
+ *	           times the mean.
+ *	  Multivector indexes are not rebalanced in place: they are retrained
+ *	  when the largest list reaches lancedb.ivf_max_list_ratio x the mean.
  */
 #include "postgres.h"
 
@@ -114,6 +119,9 @@ IvfMaintenanceAdvice(Relation index, Relation heap, LanceMaintAdvice *advice)
 	uint64		entries = 0;
 	uint64		inserted = 0;
 	uint32		largest = 0;
+	uint32		smallest = UINT32_MAX;
+	double		mean;
+	bool		inplace = !cache->type->multi;
 
 	LanceMaintAdviceInit(advice);
 	for (uint32 l = 0; l < meta.nlists; l++)
@@ -121,6 +129,7 @@ IvfMaintenanceAdvice(Relation index, Relation heap, LanceMaintAdvice *advice)
 		entries += dir[l].count;
 		inserted += dir[l].inserted;
 		largest = Max(largest, dir[l].count);
+		smallest = Min(smallest, dir[l].count);
 	}
 	pfree(dir);
 
@@ -136,37 +145,75 @@ IvfMaintenanceAdvice(Relation index, Relation heap, LanceMaintAdvice *advice)
 		return;
 	}
 
+	mean = meta.nlists > 0 ? (double) entries / meta.nlists : 0;
 	if (meta.nlists > 1 && entries > 0)
-		advice->balance = largest / ((double) entries / meta.nlists);
+		advice->balance = largest / mean;
 	if (meta.rows_built > 0)
 		advice->growth = (double) inserted / meta.rows_built;
 	if (meta.mean_residual > 0)
 		advice->drift = IvfSampleResidual(index, heap, cache) / meta.mean_residual;
 
-	if (!isnan(advice->drift) && advice->drift >= lancedb_ivf_retrain_drift)
-		snprintf(advice->reason, sizeof(advice->reason),
-				 "centroid drift %.2f (lancedb.ivf_retrain_drift = %g)",
-				 advice->drift, lancedb_ivf_retrain_drift);
-	else if (!isnan(advice->growth) && advice->growth >= lancedb_ivf_retrain_growth)
+	/*
+	 * Growth first: the list count (sqrt(rows) at build) is stale.  Then
+	 * local imbalance, fixed in place (splits also pull centroids towards
+	 * where new rows went, so drift is measured again afterwards).  Drift
+	 * left after that is global: retrain.
+	 */
+	if (!isnan(advice->growth) && advice->growth >= lancedb_ivf_retrain_growth)
+	{
+		advice->action = LANCE_MAINT_RETRAIN;
 		snprintf(advice->reason, sizeof(advice->reason),
 				 "rows inserted since the build: %.0f%% of the rows built (lancedb.ivf_retrain_growth = %g)",
 				 100 * advice->growth, lancedb_ivf_retrain_growth);
-	else if (!isnan(advice->balance) && advice->balance >= lancedb_ivf_max_list_ratio)
+	}
+	else if (inplace && mean > 0 && largest >= 4 &&
+			 largest > lancedb_ivf_split_ratio * mean)
+	{
+		advice->action = LANCE_MAINT_INPLACE;
+		strlcpy(advice->task, "split", sizeof(advice->task));
+		snprintf(advice->reason, sizeof(advice->reason),
+				 "largest list holds %.1f x the mean (lancedb.ivf_split_ratio = %g)",
+				 advice->balance, lancedb_ivf_split_ratio);
+	}
+	else if (inplace && meta.nlists > 2 && mean > 0 &&
+			 smallest < lancedb_ivf_merge_ratio * mean)
+	{
+		advice->action = LANCE_MAINT_INPLACE;
+		strlcpy(advice->task, "merge", sizeof(advice->task));
+		snprintf(advice->reason, sizeof(advice->reason),
+				 "smallest list holds %.2f x the mean (lancedb.ivf_merge_ratio = %g)",
+				 smallest / mean, lancedb_ivf_merge_ratio);
+	}
+	else if (!inplace && !isnan(advice->balance) &&
+			 advice->balance >= lancedb_ivf_max_list_ratio)
+	{
+		/* multivector entries share TIDs: rebuilt, not rebalanced */
+		advice->action = LANCE_MAINT_RETRAIN;
 		snprintf(advice->reason, sizeof(advice->reason),
 				 "largest list holds %.1f x the mean (lancedb.ivf_max_list_ratio = %g)",
 				 advice->balance, lancedb_ivf_max_list_ratio);
-	else
-		return;
-	advice->action = LANCE_MAINT_RETRAIN;
+	}
+	else if (!isnan(advice->drift) && advice->drift >= lancedb_ivf_retrain_drift)
+	{
+		advice->action = LANCE_MAINT_RETRAIN;
+		snprintf(advice->reason, sizeof(advice->reason),
+				 "centroid drift %.2f (lancedb.ivf_retrain_drift = %g)",
+				 advice->drift, lancedb_ivf_retrain_drift);
+	}
 }
 
-/* In-place rebalancing (list split/merge): not yet; advice never asks for it. */
+/*
+ * In-place rebalancing: splits and merges (ivfrebalance.c), at most
+ * lancedb.ivf_rebalance_ops per round; the next round goes on if more are
+ * needed (and reuses the pages this one retired).
+ */
 void
 IvfMaintain(Relation index, Relation heap, LanceMaintAdvice *advice,
 			StringInfo detail)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("in-place maintenance of lance_ivf index \"%s\" is not implemented",
-					RelationGetRelationName(index))));
+	if (strcmp(advice->task, "split") != 0 && strcmp(advice->task, "merge") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("lance_ivf has no in-place task \"%s\"", advice->task)));
+	IvfRebalance(index, heap, lancedb_ivf_rebalance_ops, detail);
 }

@@ -65,6 +65,7 @@ IvfStatsJson(Relation index, StringInfo buf)
 					 "{\"index_type\": \"lance_ivf\", \"metric\": \"%s\", "
 					 "\"quantizer\": \"%s\", \"configured_quantizer\": \"%s\", "
 					 "\"trained\": %s, \"dimensions\": %u, \"lists\": %u, "
+					 "\"lists_at_build\": %u, \"rebalances\": %u, "
 					 "\"code_bytes\": %u, \"aux_floats\": %u, "
 					 "\"num_indexed_rows\": " UINT64_FORMAT ", \"num_unindexed_rows\": 0, "
 					 "\"rows_at_build\": " UINT64_FORMAT ", "
@@ -74,7 +75,8 @@ IvfStatsJson(Relation index, StringInfo buf)
 					 cache->metric->name, QuantName(meta.qkind),
 					 QuantName(meta.configured_qkind),
 					 meta.trained ? "true" : "false",
-					 meta.dim, meta.nlists, meta.code_size, meta.num_aux,
+					 meta.dim, meta.nlists, meta.lists_built ? meta.lists_built : meta.nlists,
+					 meta.rebalances, meta.code_size, meta.num_aux,
 					 rows, meta.rows_built, inserted,
 					 meta.nlists ? minsz : 0,
 					 meta.nlists ? (double) rows / meta.nlists : 0.0,

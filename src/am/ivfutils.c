@@ -13,7 +13,9 @@
 #include "kernels/distance.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
 #include "storage/lmgr.h"
+#include "utils/snapmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -58,11 +60,100 @@ IvfListLayoutInit(IvfListLayout *layout, const Quantizer *quant)
 				 errhint("Use a quantizer with smaller codes (\"sq\", \"pq\" or \"rq\").")));
 }
 
-/* A new page at the end of the index; returned pinned and exclusively locked. */
+/*
+ * A page nobody can reach any more: never initialised, or retired by
+ * rebalancing (pd_prune_xid, unused otherwise on index pages, holds the
+ * xid current at retirement) longer ago than any running snapshot, so no
+ * scan that read the structure from before the retirement is still running.
+ */
+bool
+IvfPageRecyclable(Page page)
+{
+	TransactionId xid;
+
+	if (PageIsNew(page))
+		return true;
+	if (PageGetSpecialSize(page) != MAXALIGN(sizeof(IvfPageOpaqueData)) ||
+		IvfPageGetOpaque(page)->page_id != IVF_PAGE_ID ||
+		IvfPageGetOpaque(page)->page_type == IVF_PAGE_META)
+		return false;
+	xid = ((PageHeader) page)->pd_prune_xid;
+	return TransactionIdIsNormal(xid) && GlobalVisCheckRemovableXid(NULL, xid);
+}
+
+/* Mark a page (exclusively locked by the caller) retired as of xid. */
+void
+IvfRetirePage(Relation index, Buffer buf, TransactionId xid)
+{
+	GenericXLogState *state = GenericXLogStart(index);
+	Page		page = GenericXLogRegisterBuffer(state, buf, 0);
+
+	((PageHeader) page)->pd_prune_xid = xid;
+	GenericXLogFinish(state);
+}
+
+/*
+ * Put recyclable pages in the free space map (VACUUM, and maintenance
+ * before it rebalances); returns how many.  Like nbtree, the block count is
+ * read under the extension lock, so every page below it has been locked by
+ * its extender and a half-made new page is never taken for a free one.
+ */
+BlockNumber
+IvfRecyclePages(Relation index, BufferAccessStrategy bas)
+{
+	BlockNumber nblocks;
+	BlockNumber nfree = 0;
+
+	LockRelationForExtension(index, ExclusiveLock);
+	nblocks = RelationGetNumberOfBlocks(index);
+	UnlockRelationForExtension(index, ExclusiveLock);
+	for (BlockNumber blkno = IVF_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, bas);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		if (IvfPageRecyclable(BufferGetPage(buf)))
+		{
+			RecordFreeIndexPage(index, blkno);
+			nfree++;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	IndexFreeSpaceMapVacuum(index);
+	return nfree;
+}
+
+/*
+ * A page for new contents, returned pinned and exclusively locked: a
+ * recycled one from the free space map, else a new one at the end of the
+ * index.  Callers initialise it and WAL-log it whole.
+ */
 Buffer
 IvfNewBuffer(Relation index, ForkNumber forknum)
 {
 	Buffer		buf;
+
+	if (forknum == MAIN_FORKNUM)
+	{
+		for (;;)
+		{
+			BlockNumber blkno = GetFreeIndexPage(index);
+
+			if (blkno == InvalidBlockNumber)
+				break;
+			buf = ReadBuffer(index, blkno);
+			/* someone else may have taken it meanwhile: check again */
+			if (ConditionalLockBuffer(buf))
+			{
+				if (IvfPageRecyclable(BufferGetPage(buf)))
+					return buf;
+				LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+			}
+			ReleaseBuffer(buf);
+		}
+	}
 
 	/* the extension lock serialises concurrent extenders */
 	LockRelationForExtension(index, ExclusiveLock);

@@ -147,6 +147,9 @@ ivfvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		for (uint32 l = 0; l < cache->meta.nlists; l++)
 			stats->num_index_tuples += dir[l].count;
 	}
+	/* pages retired by rebalancing that no scan can still be reading */
+	if (IvfReadMeta(index).rebalances > 0)
+		stats->pages_free = IvfRecyclePages(index, info->strategy);
 	stats->num_pages = RelationGetNumberOfBlocks(index);
 	return stats;
 }
