@@ -14,6 +14,8 @@
 //   node write_interop.mjs count DIR LIB WHERE  rows matching a filter
 //   node write_interop.mjs delete DIR LIB WHERE LanceDB delete()
 //   node write_interop.mjs tags DIR LIB         "tag NAME VERSION ROWS" per tag
+//   node write_interop.mjs optimize DIR LIB     optimize() (compaction, cleanup > 7 days)
+//   node write_interop.mjs at DIR LIB VERSION   rows of an old version, or "error MSG"
 //
 // LIB is 37 (@lancedb/lancedb 0.37.1) or 39 (0.39.0); VER a data storage
 // version.  Output lines are "key value" pairs the test matches.
@@ -207,6 +209,19 @@ if (cmd === 'create') {
 	for (const [name, info] of Object.entries(tags).sort()) {
 		await t.checkout(name);
 		console.log('tag', name, info.version, await t.countRows());
+	}
+} else if (cmd === 'optimize') {
+	const t = await db.openTable('t');
+	await t.optimize();
+	console.log('rows', await t.countRows());
+	console.log('version', await t.version());
+} else if (cmd === 'at') {
+	const t = await db.openTable('t');
+	try {
+		await t.checkout(Number(a3));
+		console.log('rows', await t.countRows());
+	} catch (e) {
+		console.log('error', String(e.message).split('\n')[0]);
 	}
 } else if (cmd === 'stat') {
 	const t = await db.openTable('t');
