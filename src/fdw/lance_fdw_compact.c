@@ -14,6 +14,7 @@
  */
 #include "postgres.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include "fdw/lance/lance_file.h"
@@ -184,6 +185,31 @@ push_value(CompactState *cs, LanceColBuf *c, const LanceVector *v, uint64 idx)
 		lance_fdw_reader_error(&err, cs->dataset);
 }
 
+/*
+ * Appends values [idx, idx + n) of v to column c: fixed-width values
+ * without nulls in one copy, the rest value by value.
+ */
+static void
+push_run(CompactState *cs, LanceColBuf *c, const LanceVector *v, uint64 idx, uint64 n)
+{
+	LanceError	err = {0};
+	uint64		i;
+
+	if (v != NULL && v->validity == NULL && c->width > 0 && c->type.kind != LANCE_T_BOOL &&
+		v->width == c->width && (idx + n) * v->width <= v->values_len)
+	{
+		if (!lance_buf_append(&c->data, v->values + idx * v->width, n * v->width, &err) ||
+			!lance_buf_reserve(&c->valid, n, &err))
+			lance_fdw_reader_error(&err, cs->dataset);
+		memset(c->valid.data + c->valid.len, 1, n);
+		c->valid.len += n;
+		c->n += n;
+		return;
+	}
+	for (i = 0; i < n; i++)
+		push_value(cs, c, v, v ? idx + i : 0);
+}
+
 /* Appends the live rows of fragment fr to the column buffers. */
 static void
 copy_fragment(CompactState *cs, const LanceFragment *fr, LanceCompactStats *stats)
@@ -266,30 +292,41 @@ copy_fragment(CompactState *cs, const LanceFragment *fr, LanceCompactStats *stat
 								m->fields[field].name)));
 		}
 		MemoryContextSwitchTo(old);
-		for (row = r; row < end; row++)
+		row = r;
+		while (row < end)
 		{
+			uint64		run = 1;
+			uint64		room;
+
 			if (deleted && (deleted[row >> 3] >> (row & 7)) & 1)
 			{
 				stats->deleted_rows++;
+				row++;
 				continue;
 			}
+			/* a run of live rows that fits in the current new fragment */
+			room = cs->target_rows - cs->cols[0].n;
+			while (row + run < end && run < room &&
+				   !(deleted && (deleted[(row + run) >> 3] >> ((row + run) & 7)) & 1))
+				run++;
 			old = MemoryContextSwitchTo(cs->bufcxt);
 			for (i = 0; i < cs->ncols; i++)
-				push_value(cs, &cs->cols[i], present[i] ? &vecs[i] : NULL,
-						   present[i] ? row - spans[i] : 0);
+				push_run(cs, &cs->cols[i], present[i] ? &vecs[i] : NULL,
+						 present[i] ? row - spans[i] : 0, run);
 			MemoryContextSwitchTo(old);
 			if (cs->stable)
 			{
-				if (cs->nids == cs->idcap)
+				while (cs->nids + run > cs->idcap)
 				{
 					cs->idcap = cs->idcap ? cs->idcap * 2 : 65536;
 					cs->ids = cs->ids ? repalloc_huge(cs->ids, sizeof(uint64) * cs->idcap)
-						: MemoryContextAllocHuge(cs->bufcxt,
-												 sizeof(uint64) * cs->idcap);
+						: MemoryContextAllocHuge(cs->bufcxt, sizeof(uint64) * cs->idcap);
 				}
-				cs->ids[cs->nids++] = rowids[row];
+				memcpy(cs->ids + cs->nids, rowids + row, sizeof(uint64) * run);
+				cs->nids += run;
 			}
-			stats->rows++;
+			stats->rows += run;
+			row += run;
 			if (cs->cols[0].n >= cs->target_rows || buffered_bytes(cs) >= COMPACT_FLUSH_BYTES)
 				flush_new_fragment(cs);
 		}
@@ -300,6 +337,30 @@ copy_fragment(CompactState *cs, const LanceFragment *fr, LanceCompactStats *stat
 	for (i = 0; i < fr->nfiles; i++)
 		if (isopen[i])
 			lance_file_close(&files[i]);
+}
+
+/*
+ * Sizes the column buffers for the rows to come at once: growing them by
+ * doubling copied them again and again and faulted in fresh pages.
+ */
+static void
+presize(CompactState *cs, uint64 rows)
+{
+	MemoryContext old = MemoryContextSwitchTo(cs->bufcxt);
+	LanceError	err = {0};
+	int			i;
+
+	for (i = 0; i < cs->ncols; i++)
+	{
+		LanceColBuf *c = &cs->cols[i];
+		uint64		bytes = rows * c->width;
+
+		if (!lance_buf_reserve(&c->valid, rows, &err) ||
+			(c->width > 0 && bytes <= COMPACT_FLUSH_BYTES &&
+			 !lance_buf_reserve(&c->data, bytes, &err)))
+			lance_fdw_reader_error(&err, cs->dataset);
+	}
+	MemoryContextSwitchTo(old);
 }
 
 /* Rewrites the bins and commits them; the caller removes cs->written on error. */
@@ -320,6 +381,7 @@ compact_bins(CompactState *cs, LanceCompactBin *bins, int nbins, LanceCompactSta
 		ListCell   *lc;
 
 		cs->frags = NIL;
+		presize(cs, Min(bins[b].live_rows, cs->target_rows));
 		for (k = 0; k < bins[b].n; k++)
 		{
 			const LanceFragment *fr = &cs->m->fragments[bins[b].first + k];
@@ -368,6 +430,9 @@ lance_fdw_compact_dataset(const char *dataset, const LanceCompactOptions *opt,
 	memset(stats, 0, sizeof(*stats));
 	memset(&cs, 0, sizeof(cs));
 	lance_fdw_init_reader();
+	/* big decode buffers from the heap, reused batch after batch (as scans do) */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
 	cs.dataset = dataset;
 	cs.m = lance_fdw_load_manifest(&target);
 	cs.target_rows = opt->target_rows;
