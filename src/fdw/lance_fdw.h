@@ -158,6 +158,7 @@ typedef struct LanceCompactStats
 
 extern void lance_fdw_compact_dataset(const char *dataset, const LanceCompactOptions *opt,
 									  LanceCompactStats *stats);
+extern bool lance_fdw_compactable(const LanceManifest *m);
 
 typedef struct LanceCleanupStats
 {

@@ -363,6 +363,35 @@ presize(CompactState *cs, uint64 rows)
 	MemoryContextSwitchTo(old);
 }
 
+/*
+ * Whether lance_compact can rewrite this dataset: format 2.1 or 2.2, writer
+ * features it knows, fields it can write (maintenance skips the others
+ * rather than failing every round).
+ */
+bool
+lance_fdw_compactable(const LanceManifest *m)
+{
+	int			i;
+
+	if (strcmp(m->format_version, "2.1") != 0 && strcmp(m->format_version, "2.2") != 0)
+		return false;
+	if (m->writer_flags & ~(LANCE_FLAG_DELETION_FILES | LANCE_FLAG_STABLE_ROW_IDS |
+							LANCE_FLAG_V2_DEPRECATED | LANCE_FLAG_TABLE_CONFIG))
+		return false;
+	for (i = 0; i < m->nfields; i++)
+	{
+		LanceColBuf c;
+		LanceError	err = {0};
+
+		if (m->fields[i].parent_id != -1)
+			continue;
+		if (!lance_colbuf_init(&c, m, i, &err))
+			return false;
+		lance_colbuf_free(&c);
+	}
+	return true;
+}
+
 /* Rewrites the bins and commits them; the caller removes cs->written on error. */
 static void
 compact_bins(CompactState *cs, LanceCompactBin *bins, int nbins, LanceCompactStats *stats)

@@ -159,7 +159,7 @@ LanceFdwMaintenanceAdvice(Relation index, Relation ftable, LanceMaintAdvice *adv
 	nbins = lance_compact_plan(m, &opt, &bins, &err);
 	if (nbins < 0)
 		lance_fdw_reader_error(&err, target.dataset);
-	if (nbins > 0 &&
+	if (nbins > 0 && lance_fdw_compactable(m) &&
 		(small >= lance_compact_min_fragments ||
 		 (physical > 0 && (double) deleted / (double) physical > lance_compact_deleted_fraction)))
 	{

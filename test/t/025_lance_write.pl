@@ -478,6 +478,33 @@ fails("SELECT lancedb.lance_tag_delete('$s.t', 'fdw_latest')", qr/does not exist
 	is(lancedb('check', $uri, '39')->{bad}, 0, 'stable row ids: every value intact');
 }
 
+# ---- Lance indexes across compaction ----
+{
+	my $uri = "$tmp/idx";
+	mkdir $uri or die;
+	lancedb('create', $uri, '39', '2.2');
+	lancedb('add', $uri, '39', 10, 20);
+	is(lancedb('index', $uri, '39')->{indices}, 1, 'indexes: LanceDB built a btree index on id');
+	$node->safe_psql('postgres', qq{
+		CREATE SERVER idx FOREIGN DATA WRAPPER lance_fdw OPTIONS (uri '$uri');
+		CREATE SCHEMA idx;
+		IMPORT FOREIGN SCHEMA lance FROM SERVER idx INTO idx;
+	} . exp_function('idx') . qq{
+		INSERT INTO idx.t SELECT * FROM idx.exp_rows(100, 102);
+		INSERT INTO idx.t SELECT * FROM idx.exp_rows(102, 104);});
+	like($node->safe_psql('postgres', "SELECT lancedb.lance_compact('idx.t', 5)"),
+		qr/"fragments_added": 1,.*"indices_dropped": 0,.*"fragments_removed": 2/,
+		'indexes: compacting fragments the index does not cover keeps it');
+	my $r = lancedb('indices', $uri, '39');
+	is_deeply([ @$r{qw(indices found)} ], [ 1, 1 ], 'indexes: LanceDB still lists and uses it');
+	like($node->safe_psql('postgres', "SELECT lancedb.lance_compact('idx.t')"),
+		qr/"indices_dropped": 1/, 'indexes: compacting indexed fragments drops the index');
+	$r = lancedb('indices', $uri, '39');
+	is_deeply([ @$r{qw(indices found)} ], [ 0, 1 ], 'indexes: ... LanceDB lists none and still finds the row');
+	$r = lancedb('check', $uri, '39');
+	is_deeply([ @$r{qw(rows bad)} ], [ 17, 0 ], 'indexes: LanceDB reads every row');
+}
+
 # ---- restore ----
 $latest = lancedb('stat', "$tmp/$s", '39')->{version};
 is($node->safe_psql('postgres', "SELECT lancedb.lance_restore('$s.t', 2)"), $latest + 1,
