@@ -15,6 +15,14 @@
 #     concurrent LanceDB delete is a serialization failure;
 #   - stable row ids: new rows get the next ids, LanceDB keeps them;
 #   - lance_tag_create/delete and lance_restore, read back by LanceDB;
+#   - lance_compact: LanceDB reads the same rows (sum, values) and appends
+#     and optimize()s on top; a compaction racing a LanceDB add() keeps
+#     both, racing a LanceDB delete of its fragment fails with 40001 and
+#     leaves no file; stable row ids kept; Lance indexes over rewritten
+#     fragments dropped, others kept;
+#   - lance_cleanup: LanceDB reads the latest and tagged versions, older
+#     ones are gone, only kept versions' files (and young orphans) remain;
+#   - lancedb.optimize() on a Lance table compacts, then cleans up;
 #   - errors: NOT NULL fields, dimensions, types, pinned tables, privileges.
 use strict;
 use warnings;

@@ -249,6 +249,51 @@ test_row_ids(void)
 	}
 }
 
+/* Arrow IPC deletion files read back by the reader. */
+static void
+test_arrow_deletions(void)
+{
+	static uint32_t offs[4999];
+	LanceError	err = {0};
+	uint32_t	counts[] = {1, 2, 7, 100, 4999};
+	int			k;
+
+	for (k = 0; k < 5; k++)
+	{
+		uint32_t	n = counts[k];
+		uint64_t	nrows = 20000;
+		LanceBuf	b = {0};
+		uint8_t    *bits;
+		uint32_t	i;
+		uint64_t	r,
+					set = 0;
+		bool		same = true;
+
+		for (i = 0; i < n; i++)
+			offs[i] = 3 * i + (uint32_t) k;
+		CHECK(lance_arrow_deletion_encode(offs, n, &b, &err), "arrow encode: %s", err.msg);
+		CHECK(b.len % 8 == 0 || memcmp(b.data + b.len - 6, "ARROW1", 6) == 0, "arrow trailer");
+		bits = lance_deletion_parse(b.data, b.len, LANCE_DELETION_ARROW, nrows, "test", &err);
+		CHECK(bits != NULL, "arrow parse %u: %s", n, err.msg);
+		if (bits)
+		{
+			for (r = 0; r < nrows; r++)
+			{
+				bool		want = r % 3 == (uint64_t) k % 3 && r >= (uint64_t) k &&
+					(r - k) / 3 < n;
+
+				if (((bits[r >> 3] >> (r & 7)) & 1) != want)
+					same = false;
+				set += (bits[r >> 3] >> (r & 7)) & 1;
+			}
+			CHECK(same && set == n, "arrow deletions %u read back (%llu set)", n,
+				  (unsigned long long) set);
+			lance_free(bits);
+		}
+		lance_buf_free(&b);
+	}
+}
+
 /* The compaction plan on made-up fragments. */
 static void
 test_plan(void)
@@ -416,6 +461,7 @@ main(void)
 	test_commit(fixture);
 	test_row_ids();
 	test_plan();
+	test_arrow_deletions();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }

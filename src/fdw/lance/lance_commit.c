@@ -398,7 +398,8 @@ txn_conflicts(const Lancepb__Transaction *t, const LanceFragmentDeletes *dels, i
 
 /*
  * Writes the merged deletions of fragment f (existing deletion file plus
- * d->offsets) as a new roaring bitmap file; *all when every row is gone
+ * d->offsets) as a new deletion file (Arrow IPC below LANCE_ARROW_DELETION_MAX
+ * deletions, a roaring bitmap above, as LanceDB); *all when every row is gone
  * (then no file is written).  The new DeletionFile goes to *out.
  */
 static bool
@@ -415,6 +416,7 @@ write_deletions(const char *dataset, uint64_t read_version, const Lancepb__DataF
 	char		rnd[17];
 	uint64_t	id;
 	bool		ok;
+	bool		arrow;
 
 	if (rb == NULL)
 		return lance_fail(err, "out of memory");
@@ -456,29 +458,56 @@ write_deletions(const char *dataset, uint64_t read_version, const Lancepb__DataF
 		roaring_bitmap_free(rb);
 		return true;
 	}
-	roaring_bitmap_run_optimize(rb);
-	size = roaring_bitmap_portable_size_in_bytes(rb);
-	buf = lance_alloc(size + 1, err);
-	if (buf == NULL)
+	arrow = n < LANCE_ARROW_DELETION_MAX;
+	if (arrow)
 	{
+		/* few deletions: an Arrow IPC file of the sorted offsets, as LanceDB */
+		uint32_t   *offs = lance_alloc_array(n + 1, sizeof(uint32_t), err);
+		LanceBuf	ab = {0};
+
+		if (offs == NULL)
+		{
+			roaring_bitmap_free(rb);
+			return false;
+		}
+		roaring_bitmap_to_uint32_array(rb, offs);
 		roaring_bitmap_free(rb);
-		return false;
+		ok = lance_arrow_deletion_encode(offs, (uint32_t) n, &ab, err);
+		lance_free(offs);
+		if (!ok)
+		{
+			lance_buf_free(&ab);
+			return false;
+		}
+		buf = (char *) ab.data;
+		size = ab.len;
 	}
-	roaring_bitmap_portable_serialize(rb, buf);
-	roaring_bitmap_free(rb);
+	else
+	{
+		roaring_bitmap_run_optimize(rb);
+		size = roaring_bitmap_portable_size_in_bytes(rb);
+		buf = lance_alloc(size + 1, err);
+		if (buf == NULL)
+		{
+			roaring_bitmap_free(rb);
+			return false;
+		}
+		roaring_bitmap_portable_serialize(rb, buf);
+		roaring_bitmap_free(rb);
+	}
 	lance_random_hex(rnd, 8);
 	id = strtoull(rnd, NULL, 16) >> 1;	/* LanceDB reads it as i64 too */
 	snprintf(path, pathlen, "%s/_deletions", dataset);
 	(void) mkdir(path, 0755);
-	snprintf(path, pathlen, "%s/_deletions/%llu-%llu-%llu.bin", dataset,
+	snprintf(path, pathlen, "%s/_deletions/%llu-%llu-%llu.%s", dataset,
 			 (unsigned long long) f->id, (unsigned long long) read_version,
-			 (unsigned long long) id);
+			 (unsigned long long) id, arrow ? "arrow" : "bin");
 	ok = write_file_excl(path, (const uint8_t *) buf, size, err);
 	lance_free(buf);
 	if (!ok)
 		return false;
 	lancepb__deletion_file__init(out);
-	out->file_type = LANCE_DELETION_BITMAP;
+	out->file_type = arrow ? LANCE_DELETION_ARROW : LANCE_DELETION_BITMAP;
 	out->read_version = read_version;
 	out->id = id;
 	out->num_deleted_rows = n;

@@ -216,6 +216,15 @@ extern bool lance_compact_candidate(const LanceFragment *f, const LanceCompactOp
 extern bool lance_row_ids_encode(const uint64_t *ids, uint64_t n, uint8_t **out,
 								 uint64_t *outlen, LanceError *err);
 
+/*
+ * A deletion file for fewer than LANCE_ARROW_DELETION_MAX deletions, as
+ * LanceDB writes them: an Arrow IPC file of one UInt32 column "row_id"
+ * (lance_arrow_write.c).  `offsets` ascending.
+ */
+#define LANCE_ARROW_DELETION_MAX	5000
+extern bool lance_arrow_deletion_encode(const uint32_t *offsets, uint32_t n, LanceBuf *out,
+										LanceError *err);
+
 /* Random lowercase hex of n bytes (2n characters plus NUL into out). */
 extern void lance_random_hex(char *out, int nbytes);
 
