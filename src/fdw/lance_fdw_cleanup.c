@@ -312,7 +312,7 @@ lance_fdw_cleanup(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	Interval   *span = PG_GETARG_INTERVAL_P(1);
-	char	   *dataset = lance_fdw_writable_dataset(relid);
+	char	   *dataset;
 	LanceCleanupStats st;
 	double		secs;
 	char	   *json;
@@ -323,6 +323,7 @@ lance_fdw_cleanup(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("older_than must not be negative")));
+	dataset = lance_fdw_writable_dataset(relid);
 	lance_fdw_cleanup_dataset(dataset, (int64) time(NULL) - (int64) secs, &st);
 	json = psprintf("{\"versions_removed\": %d, \"data_files_removed\": " INT64_FORMAT
 					", \"deletion_files_removed\": " INT64_FORMAT

@@ -527,7 +527,7 @@ lance_fdw_compact(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	int32		target = PG_GETARG_INT32(1);
 	bool		materialize = PG_GETARG_BOOL(2);
-	char	   *dataset = lance_fdw_writable_dataset(relid);
+	char	   *dataset;
 	LanceCompactOptions opt;
 	LanceCompactStats st;
 	char	   *json;
@@ -536,6 +536,7 @@ lance_fdw_compact(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("target_rows_per_fragment must be at least 1")));
+	dataset = lance_fdw_writable_dataset(relid);
 	opt.target_rows = (uint64) target;
 	opt.materialize_deletions = materialize;
 	opt.deletion_threshold = lance_compact_deleted_fraction;
