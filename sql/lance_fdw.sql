@@ -6,6 +6,11 @@ SELECT fdwname, fdwhandler::regproc, fdwvalidator::regproc
 SELECT p.oid::regprocedure, pg_get_function_result(p.oid)
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
  WHERE nspname = 'lancedb' AND proname LIKE 'lance\_%' ORDER BY 1::text;
+-- dataset management: arguments and targets checked first
+SELECT lancedb.lance_compact('pg_class', 0);
+SELECT lancedb.lance_compact('pg_class');
+SELECT lancedb.lance_cleanup('pg_class', '-1 day');
+SELECT lancedb.lance_cleanup('pg_class');
 
 -- server options
 CREATE SERVER lance_bad FOREIGN DATA WRAPPER lance_fdw OPTIONS (table 'x');

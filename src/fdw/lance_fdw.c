@@ -115,6 +115,7 @@ LanceFdwInit(void)
 							65536, 1, 1 << 24,
 							PGC_USERSET, GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
+	lance_fdw_maint_init();
 }
 
 /* Hidden columns a foreign table may declare (bigint). */

@@ -16,6 +16,7 @@
 
 #include "fdw/lance/lance_file.h"
 #include "fdw/lance/lance_manifest.h"
+#include "fdw/lance/lance_write.h"
 
 #include "lancedb.h"
 #include "nodes/pg_list.h"
@@ -120,6 +121,67 @@ extern uint64 lance_fdw_scan_version(struct PlanState *ps, Oid relid);
 
 struct FdwRoutine;
 extern void lance_fdw_modify_routine(struct FdwRoutine *routine);
+
+/* ---- lance_fdw_manage.c ---- */
+
+/*
+ * The dataset of a lance_fdw foreign table the current user may change:
+ * SELECT on the table and the privileges of pg_write_server_files.
+ */
+extern char *lance_fdw_writable_dataset(Oid relid);
+
+/* ---- lance_fdw_compact.c, lance_fdw_cleanup.c: dataset maintenance ----
+ *
+ * Both work on the dataset's files only (nothing in PostgreSQL is written
+ * or WAL-logged) and take no PostgreSQL locks themselves: the SQL functions
+ * hold AccessShareLock on the foreign table, the maintenance worker
+ * ShareUpdateExclusiveLock.  They are safe beside readers and writers, in
+ * this cluster or in LanceDB: readers keep reading the version they
+ * opened, compaction commits a new version with the usual link() protocol
+ * (rebasing over concurrent appends; a concurrent change to a fragment it
+ * rewrites is a serialization failure, and its files are removed), and
+ * cleanup never removes the latest version, a tagged version or a file one
+ * of the kept versions uses.  Both commit on the filesystem at once, not at
+ * transaction commit (like VACUUM, a rollback does not undo them).
+ */
+typedef struct LanceCompactStats
+{
+	uint64		read_version;
+	uint64		version;		/* committed; 0 if there was nothing to do */
+	int			fragments_removed;
+	int			fragments_added;
+	uint64		rows;			/* rows rewritten */
+	uint64		deleted_rows;	/* deleted rows dropped */
+	int			files;			/* data files written */
+	int			indices_dropped;
+} LanceCompactStats;
+
+extern void lance_fdw_compact_dataset(const char *dataset, const LanceCompactOptions *opt,
+									  LanceCompactStats *stats);
+extern bool lance_fdw_compactable(const LanceManifest *m);
+
+typedef struct LanceCleanupStats
+{
+	int			versions_removed;
+	int64		data_files_removed;
+	int64		deletion_files_removed;
+	int64		transaction_files_removed;
+	int64		index_files_removed;
+	int64		bytes_removed;
+	uint64		oldest_kept;	/* oldest version kept */
+} LanceCleanupStats;
+
+/* Removes what only versions committed before `cutoff` (Unix seconds) use. */
+extern void lance_fdw_cleanup_dataset(const char *dataset, int64 cutoff,
+									  LanceCleanupStats *stats);
+
+/* settings (lance_fdw_maint.c) */
+extern int	lance_compact_min_fragments;
+extern double lance_compact_deleted_fraction;
+extern int	lance_retention;	/* seconds */
+extern int	lance_commit_delay;
+extern void lance_fdw_maint_init(void);
+extern void lance_fdw_commit_delay(void);
 
 /* ---- lance_fdw_import.c ---- */
 

@@ -27,8 +27,8 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
-static char *
-writable_dataset(Oid relid)
+char *
+lance_fdw_writable_dataset(Oid relid)
 {
 	LanceFdwTarget target;
 	FdwRoutine *routine;
@@ -97,7 +97,7 @@ lance_fdw_tag_create(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	relid = PG_GETARG_OID(0);
 	tag = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	dataset = writable_dataset(relid);
+	dataset = lance_fdw_writable_dataset(relid);
 	check_tag_name(tag);
 	if (want < 0)
 		ereport(ERROR,
@@ -156,7 +156,7 @@ lance_fdw_tag_delete(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	char	   *tag = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *dataset = writable_dataset(relid);
+	char	   *dataset = lance_fdw_writable_dataset(relid);
 	char	   *path;
 
 	check_tag_name(tag);
@@ -180,7 +180,7 @@ lance_fdw_restore(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	int64		version = PG_GETARG_INT64(1);
-	char	   *dataset = writable_dataset(relid);
+	char	   *dataset = lance_fdw_writable_dataset(relid);
 	char		mpath[MAXPGPATH];
 	uint64		found;
 	LanceCommitResult res;

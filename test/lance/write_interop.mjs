@@ -14,6 +14,10 @@
 //   node write_interop.mjs count DIR LIB WHERE  rows matching a filter
 //   node write_interop.mjs delete DIR LIB WHERE LanceDB delete()
 //   node write_interop.mjs tags DIR LIB         "tag NAME VERSION ROWS" per tag
+//   node write_interop.mjs optimize DIR LIB     optimize() (compaction, cleanup > 7 days)
+//   node write_interop.mjs at DIR LIB VERSION   rows of an old version, or "error MSG"
+//   node write_interop.mjs index DIR LIB        a btree index on id
+//   node write_interop.mjs indices DIR LIB      "indices N", "found ROWS" (id = 2 through it)
 //
 // LIB is 37 (@lancedb/lancedb 0.37.1) or 39 (0.39.0); VER a data storage
 // version.  Output lines are "key value" pairs the test matches.
@@ -208,6 +212,27 @@ if (cmd === 'create') {
 		await t.checkout(name);
 		console.log('tag', name, info.version, await t.countRows());
 	}
+} else if (cmd === 'optimize') {
+	const t = await db.openTable('t');
+	await t.optimize();
+	console.log('rows', await t.countRows());
+	console.log('version', await t.version());
+} else if (cmd === 'at') {
+	const t = await db.openTable('t');
+	try {
+		await t.checkout(Number(a3));
+		console.log('rows', await t.countRows());
+	} catch (e) {
+		console.log('error', String(e.message).split('\n')[0]);
+	}
+} else if (cmd === 'index') {
+	const t = await db.openTable('t');
+	await t.createIndex('id', { config: lib.Index.btree() });
+	console.log('indices', (await t.listIndices()).length);
+} else if (cmd === 'indices') {
+	const t = await db.openTable('t');
+	console.log('indices', (await t.listIndices()).length);
+	console.log('found', (await t.query().where('id = 2').toArray()).length);
 } else if (cmd === 'stat') {
 	const t = await db.openTable('t');
 	console.log('rows', await t.countRows());

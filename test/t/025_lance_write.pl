@@ -15,6 +15,14 @@
 #     concurrent LanceDB delete is a serialization failure;
 #   - stable row ids: new rows get the next ids, LanceDB keeps them;
 #   - lance_tag_create/delete and lance_restore, read back by LanceDB;
+#   - lance_compact: LanceDB reads the same rows (sum, values) and appends
+#     and optimize()s on top; a compaction racing a LanceDB add() keeps
+#     both, racing a LanceDB delete of its fragment fails with 40001 and
+#     leaves no file; stable row ids kept; Lance indexes over rewritten
+#     fragments dropped, others kept;
+#   - lance_cleanup: LanceDB reads the latest and tagged versions, older
+#     ones are gone, only kept versions' files (and young orphans) remain;
+#   - lancedb.optimize() on a Lance table compacts, then cleans up;
 #   - errors: NOT NULL fields, dimensions, types, pinned tables, privileges.
 use strict;
 use warnings;
@@ -244,6 +252,111 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 		"$ver: ... and so does the FDW");
 	$node->safe_psql('postgres', "INSERT INTO $s.t SELECT * FROM $s.exp_rows(9000, 9010)");
 	is(lancedb('check', $uri, $lib)->{bad}, 0, "$ver: writes go on after the crash");
+
+	# ---- lance_compact ----
+	$node->safe_psql('postgres',
+		"CREATE FOREIGN TABLE $s.ra (id bigint, _rowaddr bigint) SERVER $s OPTIONS (table 't')");
+	foreach my $k (0 .. 3)
+	{
+		$node->safe_psql('postgres',
+			"INSERT INTO $s.t SELECT * FROM $s.exp_rows(" . (30000 + 300 * $k) . ', ' . (30300 + 300 * $k) . ')');
+	}
+	$node->safe_psql('postgres', "DELETE FROM $s.ra WHERE id % 10 = 3");
+	my $pre = lancedb('check', $uri, $lib);
+	my $frags = $node->safe_psql('postgres', "SELECT count(DISTINCT _rowaddr >> 32) FROM $s.ra");
+	$node->safe_psql('postgres', "SELECT lancedb.lance_tag_create('$s.t', 'before_compact')");
+	my ($removed, $added, $rows, $version, $dropped) = split /\|/, $node->safe_psql('postgres', qq{
+		SELECT j->>'fragments_removed', j->>'fragments_added', j->>'rows', j->>'version', j->>'deleted_rows'
+		FROM (SELECT lancedb.lance_compact('$s.t', 1000000) j) x});
+	ok($removed >= $frags && $added == 1 && $rows == $pre->{rows} && $version == $pre->{version} + 1
+		  && $dropped > 0,
+		"$ver: lance_compact merged $removed fragments into one new version") or diag "$removed $added $rows $version";
+	$r = lancedb('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows sum bad version)} ], [ @$pre{qw(rows sum)}, 0, $version ],
+		"$ver: LanceDB $lib reads exactly the same rows after the FDW's compaction")
+	  or diag $r->{mismatches};
+	is($node->safe_psql('postgres',
+			"SELECT count(DISTINCT _rowaddr >> 32), count(*) FILTER (WHERE id % 10 = 3) FROM $s.ra"),
+		'1|0', "$ver: one fragment left, deleted rows dropped");
+	is( $node->safe_psql('postgres',
+			"SELECT count(*) FROM $s.t t JOIN $s.exp_rows(1, 40000) e USING (id) WHERE t::text <> e::text"),
+		0, "$ver: the FDW reads every value intact after compaction");
+	is($node->safe_psql('postgres', "SELECT lancedb.lance_compact('$s.t')->>'fragments_removed'"), 0,
+		"$ver: a compacted dataset needs no compaction");
+	lancedb('add', $uri, $lib, 40000, 40100);
+	$r = lancedb('optimize', $uri, $lib);
+	$r = lancedb('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad)} ], [ $pre->{rows} + 100, 0 ],
+		"$ver: LanceDB appends and optimize()s on top of the FDW's compaction");
+
+	# compaction racing a LanceDB add(): both kept
+	$node->safe_psql('postgres', "INSERT INTO $s.t SELECT * FROM $s.exp_rows(41000, 41100)");
+	$pre = lancedb('check', $uri, $lib);
+	my $race = sub {
+		my ($cmd) = @_;
+		my ($out, $err) = ('', '');
+		my $h = IPC::Run::start(
+			[ 'psql', '-X', '-qAt', '-v', 'VERBOSITY=verbose', '-d', $node->connstr('postgres'), '-c',
+			  "SET lancedb.lance_commit_delay = '6s'; SELECT lancedb.lance_compact('$s.t')->>'version'" ],
+			'>', \$out, '2>', \$err);
+		foreach (1 .. 600)
+		{
+			last if $node->safe_psql('postgres',
+				"SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%lance_commit_delay%' AND wait_event = 'PgSleep'") > 0;
+			select undef, undef, undef, 0.05;
+		}
+		my $lr = lancedb(@$cmd);
+		$h->finish;
+		chomp $out;
+		return ($out, $err, $lr);
+	};
+	my ($rout, $rerr, $lr) = $race->([ 'add', $uri, $lib, 42000, 42050 ]);
+	is($rout, $lr->{version} + 1, "$ver: compaction racing a LanceDB add() rebased over it") or diag $rerr;
+	$r = lancedb('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows sum bad)} ], [ $pre->{rows} + 50, $pre->{sum} + 42000 * 50 + 49 * 25, 0 ],
+		"$ver: ... and LanceDB reads both the compacted and the added rows");
+
+	# compaction racing a LanceDB delete of a rewritten fragment: 40001, no files left
+	$node->safe_psql('postgres', "INSERT INTO $s.t SELECT * FROM $s.exp_rows(43000, 43100)");
+	my $nfiles = data_files($ds);
+	($rout, $rerr, $lr) = $race->([ 'delete', $uri, $lib, 'id = 43005' ]);
+	like($rerr, qr/40001: could not compact Lance dataset .*fragment \d+ .* was changed concurrently/,
+		"$ver: compaction racing a LanceDB delete of its fragment is a serialization failure");
+	is(data_files($ds), $nfiles, "$ver: ... and leaves no data file behind");
+	$r = lancedb('check', $uri, $lib);
+	is_deeply([ @$r{qw(version bad)} ], [ $lr->{version}, 0 ], "$ver: ... only LanceDB's delete is committed");
+
+	# ---- lance_cleanup ----
+	# (version 2 stays for the tag and restore tests below)
+	$node->safe_psql('postgres', qq{SELECT lancedb.lance_tag_create('$s.t', 'keep_v2', 2);
+		CREATE FOREIGN TABLE $s.ra2 (id bigint, _rowaddr bigint) SERVER $s OPTIONS (table 't', version '2')});
+	my $tagged = lancedb('at', $uri, $lib, $version - 1)->{rows};
+	my $latest = lancedb('stat', $uri, $lib);
+	my $young = "$ds/data/young-orphan.lance";
+	my $old = "$ds/data/old-orphan.lance";
+	foreach my $f ($young, $old) { open my $o, '>', $f or die; print $o 'x'; close $o; }
+	utime time - 3 * 86400, time - 3 * 86400, $old;
+	is($node->safe_psql('postgres', "SELECT lancedb.lance_cleanup('$s.t', '1 hour')->>'versions_removed'"), 0,
+		"$ver: lance_cleanup keeps versions younger than older_than");
+	ok(!-e $old && -e $young, "$ver: ... and removes old files no version uses, not young ones");
+	my $c = $node->safe_psql('postgres', "SELECT lancedb.lance_cleanup('$s.t', '0 s')");
+	like($c, qr/"versions_removed": [1-9]/, "$ver: lance_cleanup('0 s') removes old versions");
+	$r = lancedb('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad version)} ], [ $latest->{rows}, 0, $latest->{version} ],
+		"$ver: after cleanup LanceDB reads the latest version");
+	is(lancedb('at', $uri, $lib, $version - 1)->{rows}, $tagged, "$ver: ... and the tagged version");
+	like(lancedb('at', $uri, $lib, $version)->{error}, qr/not found/i, "$ver: ... but older versions are gone");
+	$node->safe_psql('postgres', "SELECT lancedb.lance_tag_delete('$s.t', 'before_compact')");
+	# the files the kill -9 above left behind, once old enough, go as well
+	opendir my $dh, "$ds/data" or die;
+	utime time - 7200, time - 7200, map { "$ds/data/$_" } grep { /\.lance$/ && !/young/ } readdir $dh;
+	closedir $dh;
+	$node->safe_psql('postgres', "SELECT lancedb.lance_cleanup('$s.t', '0 s')");
+	is(data_files($ds) - 1, $node->safe_psql('postgres',
+			"SELECT (SELECT count(DISTINCT _rowaddr >> 32) FROM $s.ra) + (SELECT count(DISTINCT _rowaddr >> 32) FROM $s.ra2)"),
+		"$ver: with the tag gone, only the files of the latest and the tagged version 2 (and the young orphan) remain");
+	is(lancedb('check', $uri, $lib)->{bad}, 0, "$ver: LanceDB still reads every row");
+	unlink $young;
 }
 
 # ---- errors ----
@@ -278,6 +391,10 @@ fails("ALTER FOREIGN TABLE $s.t OPTIONS (SET rows_per_fragment '0')",
 my $v = lancedb('stat', "$tmp/$s", '39')->{version};
 fails("SET ROLE writer; INSERT INTO $s.t (id) VALUES (1)",
 	qr/permission denied to write to Lance dataset/, 'writes need pg_write_server_files');
+fails("SET ROLE writer; SELECT lancedb.lance_compact('$s.t')",
+	qr/permission denied to change the Lance dataset/, 'lance_compact needs pg_write_server_files');
+fails("SET ROLE writer; SELECT lancedb.lance_cleanup('$s.t')",
+	qr/permission denied to change the Lance dataset/, 'lance_cleanup needs pg_write_server_files');
 $node->safe_psql('postgres', "GRANT pg_write_server_files TO writer");
 $node->safe_psql('postgres', "SET ROLE writer; INSERT INTO $s.t SELECT * FROM $s.exp_rows(9100, 9101)");
 is(lancedb('stat', "$tmp/$s", '39')->{version}, $v + 1, 'with pg_write_server_files the write commits');
@@ -286,6 +403,7 @@ is(lancedb('check', "$tmp/$s", '39')->{bad}, 0, 'and LanceDB reads it');
 # ---- tags ----
 is($node->safe_psql('postgres', "SELECT lancedb.lance_tag_create('$s.t', 'fdw_v2', 2)"), 2,
 	'lance_tag_create names version 2');
+$node->safe_psql('postgres', "SELECT lancedb.lance_tag_delete('$s.t', 'keep_v2')");
 my $latest = lancedb('stat', "$tmp/$s", '39')->{version};
 is($node->safe_psql('postgres', "SELECT lancedb.lance_tag_create('$s.t', 'fdw_latest')"), $latest,
 	'... or the latest version');
@@ -345,6 +463,54 @@ fails("SELECT lancedb.lance_tag_delete('$s.t', 'fdw_latest')", qr/does not exist
 	my $after = $rowids->();
 	is($after, join('', grep { !/^rowid \d*1 / } split /^/, $before),
 		'stable row ids: LanceDB delete + optimize() keeps every surviving row id');
+
+	# compaction keeps the row ids of the rows it moves
+	$node->safe_psql('postgres', qq{
+		INSERT INTO stable.t SELECT * FROM stable.exp_rows(200, 300);
+		INSERT INTO stable.t SELECT * FROM stable.exp_rows(300, 400);
+		DELETE FROM stable.h WHERE id % 10 = 5;});
+	my $ids = $rowids->();
+	my $fdw_ids = $node->safe_psql('postgres', "SELECT string_agg(id || ':' || _rowid, ',' ORDER BY id) FROM stable.h");
+	like($node->safe_psql('postgres', "SELECT lancedb.lance_compact('stable.t')"),
+		qr/"fragments_added": 1,.*"fragments_removed": [2-9]/, 'stable row ids: lance_compact merged the fragments');
+	is($rowids->(), $ids, 'stable row ids: LanceDB reads the same row id for every row after compaction');
+	is($node->safe_psql('postgres', "SELECT string_agg(id || ':' || _rowid, ',' ORDER BY id) FROM stable.h"),
+		$fdw_ids, 'stable row ids: ... and so does the FDW');
+	is($node->safe_psql('postgres', "SELECT count(DISTINCT _rowaddr >> 32) FROM stable.h"), 1,
+		'stable row ids: one fragment left');
+	my $max = $node->safe_psql('postgres', "SELECT max(_rowid) FROM stable.h");
+	lancedb('add', $uri, '39', 500, 502);
+	like($rowids->(), qr/^rowid 501 (\d+)\n/m, 'stable row ids: LanceDB appends after the compaction');
+	ok((grep { /^rowid 50[01] (\d+)/ && $1 > $max } split /\n/, $rowids->()) == 2,
+		'stable row ids: ... with new ids, none reused');
+	is(lancedb('check', $uri, '39')->{bad}, 0, 'stable row ids: every value intact');
+}
+
+# ---- Lance indexes across compaction ----
+{
+	my $uri = "$tmp/idx";
+	mkdir $uri or die;
+	lancedb('create', $uri, '39', '2.2');
+	lancedb('add', $uri, '39', 10, 20);
+	is(lancedb('index', $uri, '39')->{indices}, 1, 'indexes: LanceDB built a btree index on id');
+	$node->safe_psql('postgres', qq{
+		CREATE SERVER idx FOREIGN DATA WRAPPER lance_fdw OPTIONS (uri '$uri');
+		CREATE SCHEMA idx;
+		IMPORT FOREIGN SCHEMA lance FROM SERVER idx INTO idx;
+	} . exp_function('idx') . qq{
+		INSERT INTO idx.t SELECT * FROM idx.exp_rows(100, 102);
+		INSERT INTO idx.t SELECT * FROM idx.exp_rows(102, 104);});
+	like($node->safe_psql('postgres', "SELECT lancedb.lance_compact('idx.t', 5)"),
+		qr/"fragments_added": 1,.*"indices_dropped": 0,.*"fragments_removed": 2/,
+		'indexes: compacting fragments the index does not cover keeps it');
+	my $r = lancedb('indices', $uri, '39');
+	is_deeply([ @$r{qw(indices found)} ], [ 1, 1 ], 'indexes: LanceDB still lists and uses it');
+	like($node->safe_psql('postgres', "SELECT lancedb.lance_compact('idx.t')"),
+		qr/"indices_dropped": 1/, 'indexes: compacting indexed fragments drops the index');
+	$r = lancedb('indices', $uri, '39');
+	is_deeply([ @$r{qw(indices found)} ], [ 0, 1 ], 'indexes: ... LanceDB lists none and still finds the row');
+	$r = lancedb('check', $uri, '39');
+	is_deeply([ @$r{qw(rows bad)} ], [ 17, 0 ], 'indexes: LanceDB reads every row');
 }
 
 # ---- restore ----
@@ -363,6 +529,38 @@ $r = lancedb('check', "$tmp/$s", '39');
 is_deeply([ @$r{qw(rows bad)} ], [ 5019, 0 ], '... and LanceDB reads every row');
 fails("SELECT lancedb.lance_restore('$s.t', 999)", qr/version 999 .*does not exist/,
 	'restoring a missing version is refused');
+
+# ---- maintenance: lancedb.optimize() compacts, then cleans up ----
+$node->append_conf('postgresql.conf', 'lancedb.lance_compact_min_fragments = 3');
+$node->reload;
+$node->safe_psql('postgres', "CREATE FOREIGN TABLE $s.h (id bigint, _rowaddr bigint) SERVER $s OPTIONS (table 't')");
+foreach my $k (0 .. 3)
+{
+	$node->safe_psql('postgres',
+		"INSERT INTO $s.t SELECT * FROM $s.exp_rows(" . (50000 + 10 * $k) . ', ' . (50010 + 10 * $k) . ')');
+}
+my $rows = $node->safe_psql('postgres', "SELECT count(*) FROM $s.t");
+ok($node->safe_psql('postgres', "SELECT count(DISTINCT _rowaddr >> 32) FROM $s.h") >= 4,
+	'maintenance: small fragments piled up');
+like($node->safe_psql('postgres', "SELECT lancedb.optimize('$s.t')"),
+	qr/"action": "compact"/, 'maintenance: lancedb.optimize() on a Lance foreign table compacts it');
+is($node->safe_psql('postgres', "SELECT count(DISTINCT _rowaddr >> 32), count(*) FROM $s.h"), "1|$rows",
+	'maintenance: ... into one fragment with every row');
+like($node->safe_psql('postgres',
+		"SELECT status || ' ' || detail FROM lancedb.maintenance_status WHERE relation = '$s.t' ORDER BY id DESC LIMIT 1"),
+	qr/^done compacted \d+ fragments into 1/, 'maintenance: the compaction is logged');
+$r = lancedb('check', "$tmp/$s", '39');
+is_deeply([ @$r{qw(rows bad)} ], [ $rows, 0 ], 'maintenance: LanceDB reads the compacted dataset');
+like($node->safe_psql('postgres', "SELECT lancedb.optimize('$s.t')"),
+	qr/"action": "none"/, 'maintenance: nothing more to do within the retention period');
+$node->append_conf('postgresql.conf', 'lancedb.lance_retention = 0');
+$node->reload;
+like($node->safe_psql('postgres', "SELECT lancedb.optimize('$s.t')"),
+	qr/"action": "cleanup"/, 'maintenance: with lancedb.lance_retention = 0 it cleans up');
+like(lancedb('at', "$tmp/$s", '39', 3)->{error}, qr/not found/i, 'maintenance: old versions are gone');
+is(lancedb('at', "$tmp/$s", '39', 2)->{rows}, 4999, 'maintenance: the tagged version 2 is kept');
+$r = lancedb('check', "$tmp/$s", '39');
+is_deeply([ @$r{qw(rows bad)} ], [ $rows, 0 ], 'maintenance: LanceDB reads the latest version after cleanup');
 
 $node->stop;
 done_testing();

@@ -249,7 +249,14 @@ build_fragments(const LanceNewFragment *frags, int nfrags, uint64_t first_id,
 		f->n_files = 1;
 		f->files = dfp;
 		f->physical_rows = frags[i].nrows;
-		if (row_ids)
+		if (row_ids && frags[i].row_ids != NULL)
+		{
+			/* rewritten rows keep their ids */
+			f->row_id_sequence_case = LANCEPB__DATA_FRAGMENT__ROW_ID_SEQUENCE_INLINE_ROW_IDS;
+			f->inline_row_ids.data = (uint8_t *) frags[i].row_ids;
+			f->inline_row_ids.len = frags[i].row_ids_len;
+		}
+		else if (row_ids)
 		{
 			Lancepb__RangeSegment *rs = lance_alloc0(sizeof(*rs), err);
 			Lancepb__U64Segment *seg = lance_alloc0(sizeof(*seg), err);
@@ -391,7 +398,8 @@ txn_conflicts(const Lancepb__Transaction *t, const LanceFragmentDeletes *dels, i
 
 /*
  * Writes the merged deletions of fragment f (existing deletion file plus
- * d->offsets) as a new roaring bitmap file; *all when every row is gone
+ * d->offsets) as a new deletion file (Arrow IPC below LANCE_ARROW_DELETION_MAX
+ * deletions, a roaring bitmap above, as LanceDB); *all when every row is gone
  * (then no file is written).  The new DeletionFile goes to *out.
  */
 static bool
@@ -408,6 +416,7 @@ write_deletions(const char *dataset, uint64_t read_version, const Lancepb__DataF
 	char		rnd[17];
 	uint64_t	id;
 	bool		ok;
+	bool		arrow;
 
 	if (rb == NULL)
 		return lance_fail(err, "out of memory");
@@ -449,29 +458,56 @@ write_deletions(const char *dataset, uint64_t read_version, const Lancepb__DataF
 		roaring_bitmap_free(rb);
 		return true;
 	}
-	roaring_bitmap_run_optimize(rb);
-	size = roaring_bitmap_portable_size_in_bytes(rb);
-	buf = lance_alloc(size + 1, err);
-	if (buf == NULL)
+	arrow = n < LANCE_ARROW_DELETION_MAX;
+	if (arrow)
 	{
+		/* few deletions: an Arrow IPC file of the sorted offsets, as LanceDB */
+		uint32_t   *offs = lance_alloc_array(n + 1, sizeof(uint32_t), err);
+		LanceBuf	ab = {0};
+
+		if (offs == NULL)
+		{
+			roaring_bitmap_free(rb);
+			return false;
+		}
+		roaring_bitmap_to_uint32_array(rb, offs);
 		roaring_bitmap_free(rb);
-		return false;
+		ok = lance_arrow_deletion_encode(offs, (uint32_t) n, &ab, err);
+		lance_free(offs);
+		if (!ok)
+		{
+			lance_buf_free(&ab);
+			return false;
+		}
+		buf = (char *) ab.data;
+		size = ab.len;
 	}
-	roaring_bitmap_portable_serialize(rb, buf);
-	roaring_bitmap_free(rb);
+	else
+	{
+		roaring_bitmap_run_optimize(rb);
+		size = roaring_bitmap_portable_size_in_bytes(rb);
+		buf = lance_alloc(size + 1, err);
+		if (buf == NULL)
+		{
+			roaring_bitmap_free(rb);
+			return false;
+		}
+		roaring_bitmap_portable_serialize(rb, buf);
+		roaring_bitmap_free(rb);
+	}
 	lance_random_hex(rnd, 8);
 	id = strtoull(rnd, NULL, 16) >> 1;	/* LanceDB reads it as i64 too */
 	snprintf(path, pathlen, "%s/_deletions", dataset);
 	(void) mkdir(path, 0755);
-	snprintf(path, pathlen, "%s/_deletions/%llu-%llu-%llu.bin", dataset,
+	snprintf(path, pathlen, "%s/_deletions/%llu-%llu-%llu.%s", dataset,
 			 (unsigned long long) f->id, (unsigned long long) read_version,
-			 (unsigned long long) id);
+			 (unsigned long long) id, arrow ? "arrow" : "bin");
 	ok = write_file_excl(path, (const uint8_t *) buf, size, err);
 	lance_free(buf);
 	if (!ok)
 		return false;
 	lancepb__deletion_file__init(out);
-	out->file_type = LANCE_DELETION_BITMAP;
+	out->file_type = arrow ? LANCE_DELETION_ARROW : LANCE_DELETION_BITMAP;
 	out->read_version = read_version;
 	out->id = id;
 	out->num_deleted_rows = n;
@@ -975,4 +1011,530 @@ lance_commit_restore(const char *dataset, uint64_t version,
 	}
 	return lance_fail(err, "could not commit to \"%s\" after %d concurrent commits",
 					  dataset, MAX_COMMIT_RETRIES);
+}
+
+/* ---- rewrite (compaction) ---- */
+
+/* The fragment with this id in a manifest, or NULL. */
+static Lancepb__DataFragment *
+find_fragment(const Lancepb__Manifest *pb, uint64_t id)
+{
+	size_t		i;
+
+	for (i = 0; i < pb->n_fragments; i++)
+		if (pb->fragments[i]->id == id)
+			return pb->fragments[i];
+	return NULL;
+}
+
+/* Same deletions and files: nothing changed the fragment since it was read. */
+static bool
+same_fragment(const Lancepb__DataFragment *a, const Lancepb__DataFragment *b)
+{
+	size_t		i;
+
+	if (a->physical_rows != b->physical_rows || a->n_files != b->n_files)
+		return false;
+	for (i = 0; i < a->n_files; i++)
+		if (strcmp(a->files[i]->path, b->files[i]->path) != 0)
+			return false;
+	if ((a->deletion_file == NULL) != (b->deletion_file == NULL))
+		return false;
+	return a->deletion_file == NULL ||
+		(a->deletion_file->id == b->deletion_file->id &&
+		 a->deletion_file->read_version == b->deletion_file->read_version &&
+		 a->deletion_file->file_type == b->deletion_file->file_type &&
+		 a->deletion_file->num_deleted_rows == b->deletion_file->num_deleted_rows);
+}
+
+static bool
+same_schema(const Lancepb__Manifest *a, const Lancepb__Manifest *b)
+{
+	size_t		i;
+
+	if (a->n_fields != b->n_fields)
+		return false;
+	for (i = 0; i < a->n_fields; i++)
+		if (a->fields[i]->id != b->fields[i]->id ||
+			a->fields[i]->parent_id != b->fields[i]->parent_id ||
+			strcmp(a->fields[i]->logical_type, b->fields[i]->logical_type) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * The index section of `cur` without the indexes that cover one of the
+ * removed fragments (or whose coverage is unknown), packed into *out;
+ * *kept = 0 when none is left.
+ */
+static bool
+filter_indices(const Committed *cur, const uint64_t *removed, int nremoved, LanceBuf *out,
+			   int *kept, int *dropped, LanceError *err)
+{
+	const Lancepb__Manifest *pb = cur->pb;
+	Lancepb__IndexSection *sec;
+	Lancepb__IndexMetadata **keep;
+	uint32_t	ilen;
+	size_t		i;
+	int			nkeep = 0;
+	bool		ok = true;
+
+	*kept = 0;
+	if (pb->_index_section_case != LANCEPB__MANIFEST___INDEX_SECTION_INDEX_SECTION)
+		return true;
+	if (pb->index_section + 4 > cur->size ||
+		!lance_range_ok(pb->index_section + 4, ilen = lance_le32(cur->img + pb->index_section),
+						cur->size))
+		return lance_fail(err, "version %llu: invalid index section",
+						  (unsigned long long) pb->version);
+	sec = lancepb__index_section__unpack(&lance_pb_allocator, ilen,
+										 cur->img + pb->index_section + 4);
+	if (sec == NULL)
+		return lance_fail(err, "version %llu: invalid index section",
+						  (unsigned long long) pb->version);
+	keep = lance_alloc0(sizeof(void *) * (sec->n_indices + 1), err);
+	if (keep == NULL)
+	{
+		lancepb__index_section__free_unpacked(sec, &lance_pb_allocator);
+		return false;
+	}
+	for (i = 0; i < sec->n_indices; i++)
+	{
+		Lancepb__IndexMetadata *im = sec->indices[i];
+		bool		covers = true;
+
+		if (im->fragment_bitmap.len > 0)
+		{
+			roaring_bitmap_t *rb =
+				roaring_bitmap_portable_deserialize_safe((const char *) im->fragment_bitmap.data,
+														 im->fragment_bitmap.len);
+			int			k;
+
+			if (rb != NULL)
+			{
+				covers = false;
+				for (k = 0; k < nremoved && !covers; k++)
+					covers = removed[k] <= UINT32_MAX &&
+						roaring_bitmap_contains(rb, (uint32_t) removed[k]);
+				roaring_bitmap_free(rb);
+			}
+		}
+		if (covers)
+			(*dropped)++;
+		else
+			keep[nkeep++] = im;
+	}
+	if (nkeep > 0)
+	{
+		Lancepb__IndexSection ns;
+
+		lancepb__index_section__init(&ns);
+		ns.n_indices = nkeep;
+		ns.indices = keep;
+		ok = lance_buf_reserve(out, protobuf_c_message_get_packed_size(&ns.base), err);
+		if (ok)
+			out->len = protobuf_c_message_pack(&ns.base, out->data);
+	}
+	*kept = nkeep;
+	lance_free(keep);
+	lancepb__index_section__free_unpacked(sec, &lance_pb_allocator);
+	return ok;
+}
+
+bool
+lance_commit_rewrite(const char *dataset, uint64_t read_version,
+					 const LanceRewriteGroup *groups, int ngroups,
+					 const char *writer, const char *writer_version,
+					 LanceCommitResult *res, int *indices_dropped,
+					 bool *conflict, LanceError *err)
+{
+	char		path[4096];
+	char		txn_path[4096] = "";
+	Committed	old;
+	uint64_t   *removed;
+	int			nremoved = 0;
+	int			nnew = 0;
+	int			attempt;
+	int			g,
+				k;
+	size_t		i;
+
+	*conflict = false;
+	*indices_dropped = 0;
+	memset(res, 0, sizeof(*res));
+	memset(&old, 0, sizeof(old));
+	for (g = 0; g < ngroups; g++)
+	{
+		nremoved += groups[g].nold;
+		nnew += groups[g].nnew;
+	}
+	removed = lance_alloc0(sizeof(uint64_t) * (nremoved + 1), err);
+	if (removed == NULL)
+		return false;
+	nremoved = 0;
+	for (g = 0; g < ngroups; g++)
+		for (k = 0; k < groups[g].nold; k++)
+			removed[nremoved++] = groups[g].old_ids[k];
+	snprintf(path, sizeof(path), "%s/_transactions", dataset);
+	(void) mkdir(path, 0755);
+
+	for (attempt = 0; attempt < MAX_COMMIT_RETRIES; attempt++)
+	{
+		LanceVersionList vl;
+		uint64_t	latest;
+		Committed	cur;
+		Lancepb__Manifest *pb;
+		Lancepb__Manifest nm;
+		Lancepb__DataFragment **all;
+		Lancepb__DataFragment ***newf;
+		Lancepb__TxnRewriteGroup *tg;
+		Lancepb__TxnRewriteGroup **tgp;
+		Lancepb__DataFragment **oldf;
+		Lancepb__TxnRewrite rw;
+		Lancepb__Transaction txn;
+		Lancepb__Timestamp ts;
+		Lancepb__WriterVersion wv;
+		LanceBuf	txn_img = {0};
+		LanceBuf	idx = {0};
+		LanceBuf	img = {0};
+		char		uuid[37],
+					txn_name[128],
+					tmp[4096],
+					final[4096],
+					rnd[17];
+		struct timespec now;
+		uint64_t	first_id;
+		int64_t		mpos;
+		uint16_t	mm[2] = {0, 2};
+		size_t		nall = 0;
+		int			nidx = 0,
+					dropped = 0;
+		bool		row_ids;
+		bool		ok;
+
+		if (!lance_list_versions(dataset, &vl, err))
+			goto fail;
+		latest = vl.versions[vl.n - 1];
+		if (old.pb == NULL && !committed_load(&old, dataset, read_version, vl.v2_naming, err))
+		{
+			lance_version_list_free(&vl);
+			goto fail;
+		}
+		if (!committed_load(&cur, dataset, latest, vl.v2_naming, err))
+		{
+			committed_free(&cur);
+			lance_version_list_free(&vl);
+			goto fail;
+		}
+		pb = cur.pb;
+
+		/* every fragment being rewritten must be as it was read */
+		if (!same_schema(old.pb, pb))
+		{
+			*conflict = true;
+			lance_fail(err, "the schema of \"%s\" was changed concurrently (version %llu)",
+					   dataset, (unsigned long long) latest);
+			committed_free(&cur);
+			lance_version_list_free(&vl);
+			goto fail;
+		}
+		for (k = 0; k < nremoved; k++)
+		{
+			Lancepb__DataFragment *was = find_fragment(old.pb, removed[k]);
+			Lancepb__DataFragment *now_f = find_fragment(pb, removed[k]);
+
+			if (was == NULL || now_f == NULL || !same_fragment(was, now_f))
+			{
+				*conflict = true;
+				lance_fail(err, "fragment %llu of \"%s\" was %s concurrently (version %llu)",
+						   (unsigned long long) removed[k], dataset,
+						   now_f == NULL ? "removed" : "changed", (unsigned long long) latest);
+				committed_free(&cur);
+				lance_version_list_free(&vl);
+				goto fail;
+			}
+		}
+
+		/* new fragments with fresh ids, each group in place of its first old one */
+		if (pb->_max_fragment_id_case == LANCEPB__MANIFEST___MAX_FRAGMENT_ID_MAX_FRAGMENT_ID)
+			first_id = pb->max_fragment_id + 1;
+		else
+		{
+			first_id = 0;
+			for (i = 0; i < pb->n_fragments; i++)
+				if (pb->fragments[i]->id + 1 > first_id)
+					first_id = pb->fragments[i]->id + 1;
+		}
+		row_ids = (pb->reader_feature_flags & LANCE_FLAG_STABLE_ROW_IDS) != 0;
+		newf = lance_alloc0(sizeof(void *) * (ngroups + 1), err);
+		tg = lance_alloc0(sizeof(*tg) * (ngroups + 1), err);
+		tgp = lance_alloc0(sizeof(void *) * (ngroups + 1), err);
+		all = lance_alloc0(sizeof(void *) * (pb->n_fragments + nnew + 1), err);
+		if (!newf || !tg || !tgp || !all)
+			goto fail;
+		{
+			uint64_t	id = first_id;
+
+			for (g = 0; g < ngroups; g++)
+			{
+				newf[g] = build_fragments(groups[g].new_frags, groups[g].nnew, id, row_ids, 0, err);
+				if (newf[g] == NULL)
+					goto fail;
+				id += groups[g].nnew;
+				oldf = lance_alloc0(sizeof(void *) * (groups[g].nold + 1), err);
+				if (oldf == NULL)
+					goto fail;
+				for (k = 0; k < groups[g].nold; k++)
+					oldf[k] = find_fragment(pb, groups[g].old_ids[k]);
+				lancepb__txn_rewrite_group__init(&tg[g]);
+				tg[g].n_old_fragments = groups[g].nold;
+				tg[g].old_fragments = oldf;
+				tg[g].n_new_fragments = groups[g].nnew;
+				tg[g].new_fragments = newf[g];
+				tgp[g] = &tg[g];
+			}
+		}
+		for (i = 0; i < pb->n_fragments; i++)
+		{
+			Lancepb__DataFragment *f = pb->fragments[i];
+			bool		gone = false;
+
+			for (g = 0; g < ngroups && !gone; g++)
+				for (k = 0; k < groups[g].nold; k++)
+					if (groups[g].old_ids[k] == f->id)
+					{
+						gone = true;
+						if (k == 0)
+						{
+							int			j;
+
+							for (j = 0; j < groups[g].nnew; j++)
+								all[nall++] = newf[g][j];
+						}
+						break;
+					}
+			if (!gone)
+				all[nall++] = f;
+		}
+
+		/* the transaction */
+		make_uuid(uuid);
+		snprintf(txn_name, sizeof(txn_name), "%llu-%s.txn", (unsigned long long) read_version, uuid);
+		lancepb__txn_rewrite__init(&rw);
+		rw.n_groups = ngroups;
+		rw.groups = tgp;
+		lancepb__transaction__init(&txn);
+		txn.read_version = read_version;
+		txn.uuid = uuid;
+		txn.operation_case = LANCEPB__TRANSACTION__OPERATION_REWRITE;
+		txn.rewrite = &rw;
+		if (!lance_buf_reserve(&txn_img, protobuf_c_message_get_packed_size(&txn.base), err))
+			goto fail;
+		txn_img.len = protobuf_c_message_pack(&txn.base, txn_img.data);
+		snprintf(txn_path, sizeof(txn_path), "%s/_transactions/%s", dataset, txn_name);
+		if (!write_file_excl(txn_path, txn_img.data, txn_img.len, err))
+		{
+			txn_path[0] = '\0';
+			goto fail;
+		}
+
+		nm = *pb;
+		nm.n_fragments = nall;
+		nm.fragments = all;
+		nm.version = latest + 1;
+		nm.tag = (char *) "";
+		if (nnew > 0)
+		{
+			nm._max_fragment_id_case = LANCEPB__MANIFEST___MAX_FRAGMENT_ID_MAX_FRAGMENT_ID;
+			nm.max_fragment_id = first_id + nnew - 1;
+		}
+		clock_gettime(CLOCK_REALTIME, &now);
+		lancepb__timestamp__init(&ts);
+		ts.seconds = now.tv_sec;
+		ts.nanos = (int32_t) now.tv_nsec;
+		nm.timestamp = &ts;
+		lancepb__writer_version__init(&wv);
+		wv.library = (char *) writer;
+		wv.version = (char *) writer_version;
+		nm.writer_version = &wv;
+		nm.transaction_file = txn_name;
+
+		/* [index section without stale indexes][transaction][manifest][trailer] */
+		if (!filter_indices(&cur, removed, nremoved, &idx, &nidx, &dropped, err))
+			goto fail;
+		nm._index_section_case = LANCEPB__MANIFEST___INDEX_SECTION__NOT_SET;
+		if (nidx > 0)
+		{
+			nm._index_section_case = LANCEPB__MANIFEST___INDEX_SECTION_INDEX_SECTION;
+			nm.index_section = img.len;
+			if (!buf_section(&img, idx.data, (uint32_t) idx.len, err))
+				goto fail;
+		}
+		lance_buf_free(&idx);
+		nm._transaction_section_case = LANCEPB__MANIFEST___TRANSACTION_SECTION_TRANSACTION_SECTION;
+		nm.transaction_section = img.len;
+		if (!buf_section(&img, txn_img.data, (uint32_t) txn_img.len, err))
+			goto fail;
+		lance_buf_free(&txn_img);
+		mpos = (int64_t) img.len;
+		if (!buf_pb_section(&img, &nm.base, err) ||
+			!lance_buf_append(&img, &mpos, 8, err) ||
+			!lance_buf_append(&img, mm, 4, err) ||
+			!lance_buf_append(&img, "LANC", 4, err))
+			goto fail;
+		if (!manifest_file_path(final, sizeof(final), dataset, latest + 1, vl.v2_naming))
+		{
+			lance_fail(err, "dataset path too long");
+			goto fail;
+		}
+		lance_version_list_free(&vl);
+		committed_free(&cur);
+		lance_random_hex(rnd, 8);
+		snprintf(tmp, sizeof(tmp), "%s/_versions/.tmp-%s.manifest-part", dataset, rnd);
+		ok = write_file_excl(tmp, img.data, img.len, err);
+		lance_buf_free(&img);
+		if (!ok)
+			goto fail;
+		if (link(tmp, final) == 0)
+		{
+			unlink(tmp);
+			snprintf(tmp, sizeof(tmp), "%s/_versions", dataset);
+			fsync_dir(tmp);
+			write_hint(dataset, latest + 1);
+			res->version = latest + 1;
+			res->retries = attempt;
+			*indices_dropped = dropped;
+			committed_free(&old);
+			lance_free(removed);
+			return true;
+		}
+		{
+			int			e = errno;
+
+			unlink(tmp);
+			unlink(txn_path);
+			txn_path[0] = '\0';
+			if (e != EEXIST)
+			{
+				lance_fail(err, "could not link \"%s\": %s", final, strerror(e));
+				goto fail;
+			}
+		}
+		/* lost the race: check the new commits and rebuild on top of them */
+	}
+	*conflict = true;
+	lance_fail(err, "could not commit to \"%s\" after %d concurrent commits",
+			   dataset, MAX_COMMIT_RETRIES);
+fail:
+	if (txn_path[0])
+		unlink(txn_path);
+	committed_free(&old);
+	lance_free(removed);
+	return false;
+}
+
+/* ---- what a version references (cleanup) ---- */
+
+static void
+format_uuid(const uint8_t *u, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t		i;
+	int			o = 0;
+
+	for (i = 0; i < len && i < 16; i++)
+	{
+		if (len == 16 && (i == 4 || i == 6 || i == 8 || i == 10))
+			out[o++] = '-';
+		out[o++] = hex[u[i] >> 4];
+		out[o++] = hex[u[i] & 15];
+	}
+	out[o] = '\0';
+}
+
+bool
+lance_version_refs(const char *dataset, uint64_t version, bool v2_naming,
+				   LanceVersionRefs *out, LanceError *err)
+{
+	Committed	c;
+	const Lancepb__Manifest *pb;
+	size_t		i,
+				j;
+	int			nf = 0,
+				nd = 0;
+	char		name[256];
+
+	memset(out, 0, sizeof(*out));
+	if (!committed_load(&c, dataset, version, v2_naming, err))
+	{
+		committed_free(&c);
+		return false;
+	}
+	pb = c.pb;
+	out->version = pb->version;
+	out->timestamp_sec = pb->timestamp ? pb->timestamp->seconds : 0;
+	for (i = 0; i < pb->n_fragments; i++)
+		nf += (int) pb->fragments[i]->n_files;
+	out->files = lance_alloc0(sizeof(char *) * (nf + 1), err);
+	out->deletions = lance_alloc0(sizeof(char *) * (pb->n_fragments + 1), err);
+	if (out->files == NULL || out->deletions == NULL)
+		goto fail;
+	for (i = 0; i < pb->n_fragments; i++)
+	{
+		const Lancepb__DataFragment *f = pb->fragments[i];
+
+		for (j = 0; j < f->n_files; j++)
+			if ((out->files[out->nfiles++] = lance_strdup(f->files[j]->path, err)) == NULL)
+				goto fail;
+		if (f->deletion_file != NULL)
+		{
+			snprintf(name, sizeof(name), "%llu-%llu-%llu.%s",
+					 (unsigned long long) f->id,
+					 (unsigned long long) f->deletion_file->read_version,
+					 (unsigned long long) f->deletion_file->id,
+					 f->deletion_file->file_type == LANCE_DELETION_ARROW ? "arrow" : "bin");
+			if ((out->deletions[nd++] = lance_strdup(name, err)) == NULL)
+				goto fail;
+		}
+	}
+	out->ndeletions = nd;
+	if (pb->transaction_file && pb->transaction_file[0] &&
+		(out->transaction = lance_strdup(pb->transaction_file, err)) == NULL)
+		goto fail;
+	if (pb->_index_section_case == LANCEPB__MANIFEST___INDEX_SECTION_INDEX_SECTION)
+	{
+		Lancepb__IndexSection *sec = NULL;
+		uint32_t	ilen = 0;
+
+		if (pb->index_section + 4 <= c.size &&
+			lance_range_ok(pb->index_section + 4, ilen = lance_le32(c.img + pb->index_section),
+						   c.size))
+			sec = lancepb__index_section__unpack(&lance_pb_allocator, ilen,
+												 c.img + pb->index_section + 4);
+		if (sec == NULL)
+		{
+			lance_fail(err, "version %llu of \"%s\": invalid index section",
+					   (unsigned long long) version, dataset);
+			goto fail;
+		}
+		out->indices = lance_alloc0(sizeof(char *) * (sec->n_indices + 1), err);
+		if (out->indices == NULL)
+			goto fail;
+		for (i = 0; i < sec->n_indices; i++)
+		{
+			const Lancepb__IndexMetadata *im = sec->indices[i];
+
+			if (im->uuid == NULL || im->uuid->uuid.len == 0)
+				continue;
+			format_uuid(im->uuid->uuid.data, im->uuid->uuid.len, name);
+			if ((out->indices[out->nindices++] = lance_strdup(name, err)) == NULL)
+				goto fail;
+		}
+		lancepb__index_section__free_unpacked(sec, &lance_pb_allocator);
+	}
+	committed_free(&c);
+	return true;
+fail:
+	committed_free(&c);
+	return false;
 }

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lance_pb.h"
@@ -424,8 +425,8 @@ typedef struct PageOut
  * PAGE_TARGET_BYTES).
  */
 static bool
-write_page(LanceBuf *file, const LanceColBuf *c, bool v22, uint64_t r0, uint64_t r1,
-		   PageOut *pg, uint64_t *next, LanceError *err)
+write_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22, uint64_t r0,
+		   uint64_t r1, PageOut *pg, uint64_t *next, LanceError *err)
 {
 	LanceBuf	meta = {0};
 	LanceBuf	data = {0};
@@ -496,11 +497,11 @@ write_page(LanceBuf *file, const LanceColBuf *c, bool v22, uint64_t r0, uint64_t
 	pg->nrows = row - r0;
 	if (!buf_pad(file, 64, 0, err))
 		goto done;
-	pg->offsets[0] = file->len;
+	pg->offsets[0] = base + file->len;
 	pg->sizes[0] = meta.len;
 	if (!lance_buf_append(file, meta.data, meta.len, err) || !buf_pad(file, 64, 0, err))
 		goto done;
-	pg->offsets[1] = file->len;
+	pg->offsets[1] = base + file->len;
 	pg->sizes[1] = data.len;
 	if (!lance_buf_append(file, data.data, data.len, err))
 		goto done;
@@ -615,10 +616,44 @@ file_descriptor(LanceBuf *out, const LanceManifest *m, LanceColBuf *cols, int nc
 	return ok;
 }
 
-bool
-lance_encode_data_file(LanceBuf *file, const LanceManifest *m, LanceColBuf *cols, int ncols,
-					   uint16_t major, uint16_t minor, LanceError *err)
+/* Writes out what the buffer holds (a multiple of 64 bytes): *base moves on. */
+static bool
+sink_flush(LanceBuf *file, int fd, uint64_t *base, const char *path, LanceError *err)
 {
+	uint64_t	done = 0;
+
+	while (done < file->len)
+	{
+		ssize_t		w = write(fd, file->data + done, file->len - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return lance_fail(err, "could not write \"%s\": %s", path, strerror(errno));
+		done += (uint64_t) w;
+	}
+#ifdef SYNC_FILE_RANGE_WRITE
+	/* start the writeback now, so the final fsync has little left to wait for */
+	(void) sync_file_range(fd, (off_t) *base, (off_t) file->len, SYNC_FILE_RANGE_WRITE);
+#endif
+	*base += file->len;
+	file->len = 0;
+	return true;
+}
+
+/* Bytes buffered before they go to the file. */
+#define SINK_BYTES	(UINT64_C(16) << 20)
+
+/*
+ * Encodes the file into `file`; with fd >= 0 the bytes go to fd as they
+ * are produced (whole 64-byte units, so alignment is the same) and only the
+ * tail stays in `file`, which the caller writes last.
+ */
+static bool
+encode_file(LanceBuf *file, int fd, const char *path, const LanceManifest *m,
+			LanceColBuf *cols, int ncols, uint16_t major, uint16_t minor, LanceError *err)
+{
+	uint64_t	base = 0;
 	bool		v22;
 	uint64_t	nrows = ncols > 0 ? cols[0].n : 0;
 	uint64_t   *cm_pos,
@@ -667,9 +702,12 @@ lance_encode_data_file(LanceBuf *file, const LanceManifest *m, LanceColBuf *cols
 				}
 				if (nrows == 0)
 					break;
-				if (!write_page(file, &cols[i], v22, row, nrows, &pages[npages], &row, err))
+				if (!write_page(file, base, &cols[i], v22, row, nrows, &pages[npages], &row, err))
 					return false;
 				npages++;
+				if (fd >= 0 && file->len >= SINK_BYTES &&
+					(!buf_pad(file, 64, 0, err) || !sink_flush(file, fd, &base, path, err)))
+					return false;
 			}
 			if (!column_metadata(&metas[i], pages, npages, err))
 				return false;
@@ -679,14 +717,14 @@ lance_encode_data_file(LanceBuf *file, const LanceManifest *m, LanceColBuf *cols
 		}
 		if (!buf_pad(file, 64, 0, err))
 			return false;
-		gb_pos = file->len;
+		gb_pos = base + file->len;
 		if (!file_descriptor(file, m, cols, ncols, nrows, err))
 			return false;
-		gb_len = file->len - gb_pos;
-		cm_start = file->len;
+		gb_len = base + file->len - gb_pos;
+		cm_start = base + file->len;
 		for (i = 0; i < ncols; i++)
 		{
-			cm_pos[i] = file->len;
+			cm_pos[i] = base + file->len;
 			cm_len[i] = metas[i].len;
 			if (!lance_buf_append(file, metas[i].data, metas[i].len, err))
 				return false;
@@ -694,11 +732,11 @@ lance_encode_data_file(LanceBuf *file, const LanceManifest *m, LanceColBuf *cols
 		}
 		lance_free(metas);
 	}
-	cmo = file->len;
+	cmo = base + file->len;
 	for (i = 0; i < ncols; i++)
 		if (!buf_u64(file, cm_pos[i], err) || !buf_u64(file, cm_len[i], err))
 			return false;
-	gbo = file->len;
+	gbo = base + file->len;
 	if (!buf_u64(file, gb_pos, err) || !buf_u64(file, gb_len, err))
 		return false;
 	if (!buf_u64(file, cm_start, err) || !buf_u64(file, cmo, err) || !buf_u64(file, gbo, err) ||
@@ -712,45 +750,39 @@ lance_encode_data_file(LanceBuf *file, const LanceManifest *m, LanceColBuf *cols
 }
 
 bool
+lance_encode_data_file(LanceBuf *file, const LanceManifest *m, LanceColBuf *cols, int ncols,
+					   uint16_t major, uint16_t minor, LanceError *err)
+{
+	return encode_file(file, -1, NULL, m, cols, ncols, major, minor, err);
+}
+
+bool
 lance_write_data_file(const char *path, const LanceManifest *m, LanceColBuf *cols, int ncols,
 					  uint16_t major, uint16_t minor, uint64_t *size_out, LanceError *err)
 {
 	LanceBuf	file = {0};
 	int			fd;
-	uint64_t	done = 0;
+	uint64_t	written = 0;
+	struct stat st;
 	bool		ok = false;
 
-	if (!lance_encode_data_file(&file, m, cols, ncols, major, minor, err))
-	{
-		lance_buf_free(&file);
-		return false;
-	}
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
 	if (fd < 0)
-	{
-		lance_fail(err, "could not create \"%s\": %s", path, strerror(errno));
-		lance_buf_free(&file);
-		return false;
-	}
-	while (done < file.len)
-	{
-		ssize_t		w = write(fd, file.data + done, file.len - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-		{
-			lance_fail(err, "could not write \"%s\": %s", path, strerror(errno));
-			goto out;
-		}
-		done += (uint64_t) w;
-	}
+		return lance_fail(err, "could not create \"%s\": %s", path, strerror(errno));
+	if (!encode_file(&file, fd, path, m, cols, ncols, major, minor, err) ||
+		!sink_flush(&file, fd, &written, path, err))
+		goto out;
 	if (fsync(fd) != 0)
 	{
 		lance_fail(err, "could not fsync \"%s\": %s", path, strerror(errno));
 		goto out;
 	}
-	*size_out = file.len;
+	if (fstat(fd, &st) != 0)
+	{
+		lance_fail(err, "could not stat \"%s\": %s", path, strerror(errno));
+		goto out;
+	}
+	*size_out = (uint64_t) st.st_size;
 	ok = true;
 out:
 	close(fd);

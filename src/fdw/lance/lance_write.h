@@ -81,6 +81,9 @@ typedef struct LanceNewFragment
 	int32_t    *field_ids;
 	uint16_t	major;
 	uint16_t	minor;
+	/* stable row ids: the serialized RowIdSequence to keep (compaction); NULL = new ids */
+	const uint8_t *row_ids;
+	uint64_t	row_ids_len;
 } LanceNewFragment;
 
 typedef struct LanceCommitResult
@@ -132,6 +135,95 @@ extern bool lance_commit_change(const char *dataset, uint64_t read_version,
 extern bool lance_commit_restore(const char *dataset, uint64_t version,
 								 const char *writer, const char *writer_version,
 								 LanceCommitResult *res, LanceError *err);
+
+/* One group of a rewrite: fragments read at the read version and their replacement. */
+typedef struct LanceRewriteGroup
+{
+	int			nold;
+	const uint64_t *old_ids;
+	int			nnew;
+	const LanceNewFragment *new_frags;
+} LanceRewriteGroup;
+
+/*
+ * Commits a rewrite (compaction) as the next version: each group's old
+ * fragments are replaced, in place, by its new ones (fresh ids), with a
+ * Rewrite transaction.  Indexes whose fragment bitmap covers a rewritten
+ * fragment (or is unknown) are dropped from the index section, since their
+ * row addresses would name removed fragments; *indices_dropped counts them.
+ * Concurrent commits are rebased over unless one changed or removed a
+ * fragment being rewritten, or the schema: then *conflict is set.
+ */
+extern bool lance_commit_rewrite(const char *dataset, uint64_t read_version,
+								 const LanceRewriteGroup *groups, int ngroups,
+								 const char *writer, const char *writer_version,
+								 LanceCommitResult *res, int *indices_dropped,
+								 bool *conflict, LanceError *err);
+
+/* What one committed version uses, for cleanup (lance_commit.c). */
+typedef struct LanceVersionRefs
+{
+	uint64_t	version;
+	int64_t		timestamp_sec;
+	int			nfiles;
+	char	  **files;			/* data files, relative to data/ */
+	int			ndeletions;
+	char	  **deletions;		/* names under _deletions/ */
+	char	   *transaction;	/* name under _transactions/, or NULL */
+	int			nindices;
+	char	  **indices;		/* index uuids: directories under _indices/ */
+} LanceVersionRefs;
+
+extern bool lance_version_refs(const char *dataset, uint64_t version, bool v2_naming,
+							   LanceVersionRefs *out, LanceError *err);
+
+/* ---- compaction planning (lance_compact.c) ---- */
+
+typedef struct LanceCompactOptions
+{
+	uint64_t	target_rows;	/* rows per new fragment */
+	bool		materialize_deletions;
+	double		deletion_threshold; /* deleted / physical rows that make a
+									 * fragment worth rewriting alone */
+} LanceCompactOptions;
+
+/* A run of consecutive fragments (indices into m->fragments) to merge. */
+typedef struct LanceCompactBin
+{
+	int			first;
+	int			n;
+	uint64_t	live_rows;
+} LanceCompactBin;
+
+/*
+ * Which fragments to rewrite, as LanceDB's compaction picks them: a
+ * fragment is a candidate when it has fewer live rows than the target, or
+ * (materialize_deletions) more deleted rows than the threshold; runs of
+ * adjacent candidates are cut into bins of about target rows, and a bin of
+ * one fragment is kept only if it has deletions to materialize.  Returns
+ * the number of bins (*bins allocated, free with lance_free).
+ */
+extern int	lance_compact_plan(const LanceManifest *m, const LanceCompactOptions *opt,
+							   LanceCompactBin **bins, LanceError *err);
+
+/* Whether fragment f is a candidate for compaction. */
+extern bool lance_compact_candidate(const LanceFragment *f, const LanceCompactOptions *opt);
+
+/*
+ * Serializes row ids ids[0..n) as a RowIdSequence: runs of consecutive ids
+ * as ranges, the rest as arrays.  *out allocated with lance_alloc.
+ */
+extern bool lance_row_ids_encode(const uint64_t *ids, uint64_t n, uint8_t **out,
+								 uint64_t *outlen, LanceError *err);
+
+/*
+ * A deletion file for fewer than LANCE_ARROW_DELETION_MAX deletions, as
+ * LanceDB writes them: an Arrow IPC file of one UInt32 column "row_id"
+ * (lance_arrow_write.c).  `offsets` ascending.
+ */
+#define LANCE_ARROW_DELETION_MAX	5000
+extern bool lance_arrow_deletion_encode(const uint32_t *offsets, uint32_t n, LanceBuf *out,
+										LanceError *err);
 
 /* Random lowercase hex of n bytes (2n characters plus NUL into out). */
 extern void lance_random_hex(char *out, int nbytes);
