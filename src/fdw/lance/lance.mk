@@ -25,8 +25,8 @@ lance_saved_goal := $(.DEFAULT_GOAL)
 $(LANCE_DIR)/%.pb-c.c $(LANCE_DIR)/%.pb-c.h: $(LANCE_DIR)/%.proto
 	$(PROTOC_C) --c_out=$(LANCE_DIR) --proto_path=$(LANCE_DIR) $<
 
-# Every reader object needs the generated header first.
-$(LANCE_OBJS): $(LANCE_PB_H)
+# Every reader object (and its JIT bitcode) needs the generated header first.
+$(LANCE_OBJS) $(LANCE_OBJS:.o=.bc): $(LANCE_PB_H)
 
 # protoc-c's initializers for oneof members trip gcc's -Wmissing-braces.
 $(LANCE_DIR)/lance.pb-c.o: CFLAGS += -Wno-missing-braces
