@@ -93,6 +93,16 @@ lancedb_index_stats(PG_FUNCTION_ARGS)
 	Oid			amoid;
 
 	index = relation_open(relid, AccessShareLock);
+	if (index->rd_rel->relkind == RELKIND_FOREIGN_TABLE &&
+		lance_maint_ops_for(relid) != NULL)
+	{
+		/* a Lance dataset: what maintenance sees (fragments, deleted rows) */
+		initStringInfo(&buf);
+		appendStringInfoString(&buf, "{\"index_type\": \"lance_fdw\"}");
+		LanceMaintStatsJson(index, &buf);
+		relation_close(index, AccessShareLock);
+		PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	}
 	if (index->rd_rel->relkind != RELKIND_INDEX)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),

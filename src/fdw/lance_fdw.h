@@ -172,6 +172,7 @@ typedef struct LanceCleanupStats
 } LanceCleanupStats;
 
 /* Removes what only versions committed before `cutoff` (Unix seconds) use. */
+extern List *lance_fdw_tagged_versions(const char *dataset);
 extern void lance_fdw_cleanup_dataset(const char *dataset, int64 cutoff,
 									  LanceCleanupStats *stats);
 

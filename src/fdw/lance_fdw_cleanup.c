@@ -163,9 +163,9 @@ sweep_dir(const char *dataset, RefKind kind, HTAB *refs, int64 cutoff, LanceClea
 	}
 }
 
-/* Versions named by tags. */
-static List *
-tagged_versions(const char *dataset)
+/* Versions named by tags (a List of palloc'd uint64). */
+List *
+lance_fdw_tagged_versions(const char *dataset)
 {
 	char	   *dirname = psprintf("%s/_refs/tags", dataset);
 	DIR		   *dir = AllocateDir(dirname);
@@ -216,7 +216,7 @@ lance_fdw_cleanup_dataset(const char *dataset, int64 cutoff, LanceCleanupStats *
 	if (!lance_list_versions(dataset, &vl, &err))
 		lance_fdw_reader_error(&err, dataset);
 	latest = vl.versions[vl.n - 1];
-	tags = tagged_versions(dataset);
+	tags = lance_fdw_tagged_versions(dataset);
 	refs = palloc0(sizeof(LanceVersionRefs) * vl.n);
 	keep = palloc0(sizeof(bool) * vl.n);
 	for (k = 0; k < NUM_REF_KINDS; k++)

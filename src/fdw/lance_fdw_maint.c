@@ -95,7 +95,10 @@ default_options(LanceCompactOptions *opt)
 	opt->deletion_threshold = lance_compact_deleted_fraction;
 }
 
-/* Commit time of the oldest version, if it is not the latest; false otherwise. */
+/*
+ * Commit time of the oldest version cleanup could remove (neither the
+ * latest nor tagged); false when there is none.
+ */
 static bool
 oldest_version_time(const char *dataset, int64 *secs)
 {
@@ -104,15 +107,30 @@ oldest_version_time(const char *dataset, int64 *secs)
 	char		path[MAXPGPATH];
 	uint64		found;
 	LanceManifest *m;
+	List	   *tags;
+	int			i;
 
 	if (!lance_list_versions(dataset, &vl, &err))
 		lance_fdw_reader_error(&err, dataset);
-	if (vl.n < 2)
+	/* cleanup never removes the latest or a tagged version: skip them */
+	tags = lance_fdw_tagged_versions(dataset);
+	for (i = 0; i + 1 < vl.n; i++)
+	{
+		ListCell   *lc;
+		bool		tagged = false;
+
+		foreach(lc, tags)
+			if (*(uint64 *) lfirst(lc) == vl.versions[i])
+				tagged = true;
+		if (!tagged)
+			break;
+	}
+	if (i + 1 >= vl.n)
 	{
 		lance_version_list_free(&vl);
 		return false;
 	}
-	if (!lance_manifest_path(dataset, vl.versions[0], path, sizeof(path), &found, &err) ||
+	if (!lance_manifest_path(dataset, vl.versions[i], path, sizeof(path), &found, &err) ||
 		(m = lance_manifest_load(path, &err)) == NULL)
 		lance_fdw_reader_error(&err, dataset);
 	*secs = m->timestamp_sec;
