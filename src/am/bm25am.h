@@ -313,6 +313,7 @@ extern void Bm25Pfree(void *ptr);
 typedef struct Bm25SegReader
 {
 	bool		in_memory;		/* the delta, inverted at scan start */
+	bool		shared_inv;		/* inv belongs to the per-backend delta cache */
 	Bm25SegmentInfo info;
 	Bm25SegHeader hdr;
 	Bm25Stream	s;
@@ -339,14 +340,20 @@ extern bool Bm25SegAlive(Bm25SegReader *r, uint32 doc);
 extern bool Bm25SegHasPositions(Bm25SegReader *r);
 extern void Bm25SegTermIter(Bm25SegReader *r, void *iter);
 
-/* ---------- merge and insert (bm25insert.c) ---------- */
+/* ---------- insert (bm25insert.c) ---------- */
 extern bool bm25insert(Relation index, Datum *values, bool *isnull,
 					   ItemPointer heap_tid, Relation heap,
 					   IndexUniqueCheck checkUnique, bool indexUnchanged,
 					   IndexInfo *indexInfo);
+extern void Bm25FlushDelta(Relation index);
+extern bool Bm25FlushDeltaLocked(Relation index, uint32 min_docs);
+
+/* ---------- merges and their policies (bm25merge.c) ---------- */
+extern int	lancedb_bm25_insert_merge_limit;
+extern double lancedb_bm25_purge_fraction;
+extern void Bm25MergeInit(void);
 extern void Bm25MergeSegments(Relation index, const uint32 *seg_ids, int n);
 extern void Bm25MaybeMerge(Relation index);
-extern void Bm25FlushDelta(Relation index);
 
 /* ---------- build (bm25build.c) ---------- */
 extern IndexBuildResult *bm25build(Relation heap, Relation index,

@@ -289,11 +289,24 @@ Bm25StreamFinish(Bm25StreamWriter *w, uint64 *len)
 
 /* ---------------- stream reader ---------------- */
 
+/*
+ * Block numbers read from pages must lie inside the index.  The size is
+ * asked of the kernel only when a block is past the size last seen for
+ * this relfilenode (an index never shrinks under the same relfilenode).
+ */
 static void
 Bm25CheckBlock(Relation index, BlockNumber blkno)
 {
-	if (blkno == InvalidBlockNumber || blkno == BM25_METAPAGE_BLKNO ||
-		blkno >= RelationGetNumberOfBlocks(index))
+	static RelFileNode known_node;
+	static BlockNumber known_nblocks = 0;
+
+	if (blkno == InvalidBlockNumber || blkno == BM25_METAPAGE_BLKNO)
+		Bm25CorruptError(index, "stream points outside the index");
+	if (blkno < known_nblocks && RelFileNodeEquals(known_node, index->rd_node))
+		return;
+	known_node = index->rd_node;
+	known_nblocks = RelationGetNumberOfBlocks(index);
+	if (blkno >= known_nblocks)
 		Bm25CorruptError(index, "stream points outside the index");
 }
 
