@@ -415,6 +415,10 @@ Bm25Maintain(Relation index, Relation heap, LanceMaintAdvice *advice,
 
 	LockPage(index, BM25_LOCK_STRUCT, ShareLock);
 	LockPage(index, BM25_LOCK_MERGE, ExclusiveLock);
+	/* first the delta, so that its segment can join the merges */
+	Bm25ReadMeta(index, &m);
+	if (Bm25DeltaNeedsPurge(&m))
+		flushed = Bm25FlushDeltaLocked(index, 1);
 	for (int round = 0; round < BM25_MAINT_ROUNDS; round++)
 	{
 		Bm25MergePlan p;
@@ -428,9 +432,6 @@ Bm25Maintain(Relation index, Relation heap, LanceMaintAdvice *advice,
 		inputs += p.n;
 		docs += p.docs;
 	}
-	Bm25ReadMeta(index, &m);
-	if (Bm25DeltaNeedsPurge(&m))
-		flushed = Bm25FlushDeltaLocked(index, 1);
 	UnlockPage(index, BM25_LOCK_MERGE, ExclusiveLock);
 	UnlockPage(index, BM25_LOCK_STRUCT, ShareLock);
 
