@@ -335,6 +335,7 @@ extern int64 Bm25SegFind(Bm25SegReader *r, const char *term, uint32 len,
 extern uint8 *Bm25SegPostings(Bm25SegReader *r, const char *term, uint32 len,
 							  size_t *plen, uint32 *df);
 extern uint32 Bm25SegDocLen(Bm25SegReader *r, uint32 doc);
+extern uint32 Bm25SegDf(Bm25SegReader *r, const char *term, uint32 len);
 extern void Bm25SegTid(Bm25SegReader *r, uint32 doc, ItemPointer tid);
 extern bool Bm25SegAlive(Bm25SegReader *r, uint32 doc);
 extern bool Bm25SegHasPositions(Bm25SegReader *r);
@@ -361,6 +362,37 @@ extern IndexBuildResult *bm25build(Relation heap, Relation index,
 extern void bm25buildempty(Relation index);
 
 /* ---------- scan (bm25scan.c) ---------- */
+typedef struct Bm25Tokens
+{
+	int			n;
+	char	  **tok;
+	uint32	   *len;
+	uint32	   *pos;
+} Bm25Tokens;
+
+typedef struct Bm25Expansion
+{
+	char	   *term;
+	uint32		len;
+	int			distance;
+} Bm25Expansion;
+
+typedef struct Bm25ExpandCtx
+{
+	Bm25Expansion *items;
+	int			n;
+	int			cap;
+} Bm25ExpandCtx;
+
+struct FtsNode;
+extern struct FtsNode *Bm25ParseQuery(Datum query, Oid typid);
+extern void Bm25AnalyzeQuery(LanceAnalyzer *an, const char *text, bool dedup,
+							 Bm25Tokens *out);
+/* fuzzy / prefix expansion of one analysed token over all segments */
+extern void Bm25Expand(Bm25SegReader *segs, int nsegs, const char *tok,
+					   uint32 len, int fuzziness, bool prefix,
+					   uint32 prefix_length, uint32 max_expansions,
+					   Bm25ExpandCtx *out);
 extern IndexScanDesc bm25beginscan(Relation index, int nkeys, int norderbys);
 extern void bm25rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 					   ScanKey orderbys, int norderbys);
@@ -368,6 +400,10 @@ extern bool bm25gettuple(IndexScanDesc scan, ScanDirection dir);
 extern int64 bm25getbitmap(IndexScanDesc scan, TIDBitmap *tbm);
 extern void bm25endscan(IndexScanDesc scan);
 extern bool Bm25LastScore(Datum query, Oid typid, double *score);
+
+/* ---------- operators outside index scans (bm25filter.c) ---------- */
+extern void Bm25FilterInit(void);
+extern bool Bm25FilterScore(FunctionCallInfo fcinfo, Oid qtype, double *score);
 
 /* ---------- vacuum (bm25vacuum.c) ---------- */
 extern IndexBulkDeleteResult *bm25bulkdelete(IndexVacuumInfo *info,

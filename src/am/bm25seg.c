@@ -628,6 +628,21 @@ Bm25SegPostings(Bm25SegReader *r, const char *term, uint32 len, size_t *plen,
 	return p;
 }
 
+/* Docs of the segment containing term (deleted ones included), 0 if none. */
+uint32
+Bm25SegDf(Bm25SegReader *r, const char *term, uint32 len)
+{
+	Bm25DictEntry e;
+
+	if (r->in_memory)
+	{
+		Bm25InvTerm *t = Bm25InverterLookup(r->inv, term, len);
+
+		return t ? t->ndocs : 0;
+	}
+	return Bm25SegFind(r, term, len, &e) < 0 ? 0 : e.df;
+}
+
 uint32
 Bm25SegDocLen(Bm25SegReader *r, uint32 doc)
 {
