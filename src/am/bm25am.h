@@ -136,6 +136,13 @@ typedef struct Bm25MetaPageData
 	uint64		inserted;		/* docs added by aminsert since the build */
 	uint64		merges;			/* merges done */
 	Bm25SegmentInfo segs[BM25_MAX_SEGMENTS];
+	/*
+	 * Next full xid when the directory last dropped an owner (a merge's
+	 * inputs, a flushed delta); 0 in indexes built before it existed.
+	 * VACUUM recycles pages of dropped owners only once no snapshot is
+	 * older (see bm25vacuum.c).
+	 */
+	uint64		drop_xid;
 } Bm25MetaPageData;
 
 #define BM25_META_POSITIONS		0x01
@@ -248,6 +255,7 @@ extern BlockNumber Bm25StreamLocate(Bm25Stream *s, uint64 off, uint32 *pageoff);
 
 /* ---------- meta (bm25store.c) ---------- */
 extern void Bm25ReadMeta(Relation index, Bm25MetaPageData *meta);
+extern void Bm25MetaNoteDrop(Page metapage);
 extern void Bm25CheckMeta(Relation index, const Bm25MetaPageData *meta);
 extern void Bm25CorruptError(Relation index, const char *what) pg_attribute_noreturn();
 

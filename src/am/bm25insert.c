@@ -217,6 +217,7 @@ Bm25FlushDeltaLocked(Relation index, uint32 min_docs)
 {
 	uint32		ids;
 	Buffer		metabuf;
+	Page		metapage;
 	Bm25MetaPageData m;
 	Bm25SegReader r;
 	Bm25SegmentInfo info;
@@ -239,7 +240,9 @@ Bm25FlushDeltaLocked(Relation index, uint32 min_docs)
 	if (r.inv->ndocs > 0)
 		Bm25WriteSegment(index, r.inv, &info, 0, ids);
 	state = GenericXLogStart(index);
-	meta = (Bm25MetaPageData *) PageGetContents(GenericXLogRegisterBuffer(state, metabuf, 0));
+	metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
+	meta = (Bm25MetaPageData *) PageGetContents(metapage);
+	Bm25MetaNoteDrop(metapage);
 	if (r.inv->ndocs > 0)
 		Bm25MetaAddSegment(meta, &info);
 	meta->delta_id = ids + 2;

@@ -95,6 +95,7 @@ Bm25MergeSegments(Relation index, const uint32 *seg_ids, int n)
 	bool		have_out;
 	Buffer		metabuf;
 	GenericXLogState *state;
+	Page		metapage;
 	Bm25MetaPageData *meta;
 	PostingHooks hooks = {Bm25Palloc, Bm25Pfree, NULL, NULL};
 
@@ -179,7 +180,9 @@ Bm25MergeSegments(Relation index, const uint32 *seg_ids, int n)
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 	Bm25CheckPage(index, BufferGetPage(metabuf), BM25_METAPAGE_BLKNO, BM25_PAGE_META, 0);
 	state = GenericXLogStart(index);
-	meta = (Bm25MetaPageData *) PageGetContents(GenericXLogRegisterBuffer(state, metabuf, 0));
+	metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
+	meta = (Bm25MetaPageData *) PageGetContents(metapage);
+	Bm25MetaNoteDrop(metapage);
 	{
 		Bm25SegmentInfo kept[BM25_MAX_SEGMENTS];
 		uint32		nk = 0;

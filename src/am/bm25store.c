@@ -7,6 +7,7 @@
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "am/bm25am.h"
 #include "miscadmin.h"
 #include "storage/freespace.h"
@@ -156,6 +157,23 @@ Bm25ReadMeta(Relation index, Bm25MetaPageData *meta)
 	memcpy(meta, PageGetContents(page), sizeof(Bm25MetaPageData));
 	UnlockReleaseBuffer(buf);
 	Bm25CheckMeta(index, meta);
+}
+
+/*
+ * The directory of the meta page (registered in a GenericXLog record by
+ * the caller) is about to drop owners: note when.  The meta page of an
+ * index from before drop_xid existed gets pd_lower past it, so the
+ * change is in the WAL record.
+ */
+void
+Bm25MetaNoteDrop(Page metapage)
+{
+	Bm25MetaPageData *meta = (Bm25MetaPageData *) PageGetContents(metapage);
+	Size		end = ((char *) meta + sizeof(Bm25MetaPageData)) - (char *) metapage;
+
+	meta->drop_xid = U64FromFullTransactionId(ReadNextFullTransactionId());
+	if (((PageHeader) metapage)->pd_lower < end)
+		((PageHeader) metapage)->pd_lower = end;
 }
 
 /* Hand out n owner ids (a WAL-logged meta update). */
