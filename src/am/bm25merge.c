@@ -43,7 +43,7 @@
 /* rounds of one maintenance call */
 #define BM25_MAINT_ROUNDS		64
 
-int			lancedb_bm25_insert_merge_limit = 16384;
+int			lancedb_bm25_insert_merge_limit = 4096;
 double		lancedb_bm25_purge_fraction = 0.1;
 static bool bm25_preloaded = false;
 
@@ -53,7 +53,7 @@ Bm25MergeInit(void)
 	bm25_preloaded = process_shared_preload_libraries_in_progress;
 	DefineCustomIntVariable("lancedb.bm25_insert_merge_limit",
 							"With the maintenance worker running, the most docs a merge on the write path of a lance_bm25 index may read (larger merges are left to the worker; -1: no limit).",
-							NULL, &lancedb_bm25_insert_merge_limit, 16384, -1, INT_MAX,
+							NULL, &lancedb_bm25_insert_merge_limit, 4096, -1, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomRealVariable("lancedb.bm25_purge_fraction",
 							 "Fraction of deleted docs in a lance_bm25 segment (or delta) that makes maintenance rewrite it.",
