@@ -148,10 +148,17 @@ Bm25SegOpen(Bm25SegReader *r, Relation index, const Bm25SegmentInfo *info)
 /*
  * The inverted delta of each index, kept between queries while the delta
  * does not change (its records are append-only and a deletion bumps
- * delta_ndeleted, so (delta id, records, deleted) names its content).  An
- * inverter replaced while a scan of this transaction may still read it is
- * freed at transaction end.
+ * delta_ndeleted, so (delta id, records, deleted) names its content).
+ * Readers count as users; an inverter replaced while it has users is
+ * retired and freed when its last reader closes, or at transaction end
+ * (readers that failed never close).
  */
+typedef struct Bm25DeltaInv
+{
+	Bm25Inverter *inv;
+	int			users;
+} Bm25DeltaInv;
+
 typedef struct Bm25DeltaCache
 {
 	RelFileNode node;
@@ -159,12 +166,12 @@ typedef struct Bm25DeltaCache
 	uint32		ndocs;
 	uint32		ndeleted;
 	BlockNumber head;
-	Bm25Inverter *inv;
+	Bm25DeltaInv cur;
 	struct Bm25DeltaCache *next;
 } Bm25DeltaCache;
 
 static Bm25DeltaCache *delta_cache = NULL;
-static List *delta_retired = NIL;
+static List *delta_retired = NIL;	/* of Bm25DeltaInv * */
 static bool delta_callback = false;
 
 static void
@@ -176,10 +183,43 @@ Bm25DeltaXactCallback(XactEvent event, void *arg)
 		return;
 	while (delta_retired != NIL)
 	{
-		Bm25Inverter *inv = linitial(delta_retired);
+		Bm25DeltaInv *d = linitial(delta_retired);
 
 		delta_retired = list_delete_first(delta_retired);
-		Bm25InverterFree(inv);
+		Bm25InverterFree(d->inv);
+		pfree(d);
+	}
+	for (Bm25DeltaCache *c = delta_cache; c; c = c->next)
+		c->cur.users = 0;
+}
+
+/* A reader of a cached delta closes. */
+static void
+Bm25DeltaRelease(Bm25Inverter *inv)
+{
+	ListCell   *lc;
+
+	for (Bm25DeltaCache *c = delta_cache; c; c = c->next)
+		if (c->cur.inv == inv)
+		{
+			if (c->cur.users > 0)
+				c->cur.users--;
+			return;
+		}
+	foreach(lc, delta_retired)
+	{
+		Bm25DeltaInv *d = lfirst(lc);
+
+		if (d->inv == inv)
+		{
+			if (--d->users <= 0)
+			{
+				delta_retired = foreach_delete_current(delta_retired, lc);
+				Bm25InverterFree(d->inv);
+				pfree(d);
+			}
+			return;
+		}
 	}
 }
 
@@ -195,14 +235,15 @@ Bm25SegOpenDelta(Bm25SegReader *r, Relation index, const Bm25MetaPageData *meta)
 	for (c = delta_cache; c; c = c->next)
 		if (RelFileNodeEquals(c->node, index->rd_node))
 			break;
-	if (c != NULL && c->inv != NULL && c->delta_id == meta->delta_id &&
+	if (c != NULL && c->cur.inv != NULL && c->delta_id == meta->delta_id &&
 		c->ndocs == meta->delta_ndocs && c->ndeleted == meta->delta_ndeleted &&
 		c->head == meta->delta_head)
 	{
 		memset(r, 0, sizeof(*r));
 		r->in_memory = true;
 		r->shared_inv = true;
-		r->inv = c->inv;
+		r->inv = c->cur.inv;
+		c->cur.users++;
 		r->info.ndocs = r->inv->ndocs;
 		r->hdr.ndocs = r->inv->ndocs;
 		r->hdr.nterms = r->inv->nterms;
@@ -226,11 +267,19 @@ Bm25SegOpenDelta(Bm25SegReader *r, Relation index, const Bm25MetaPageData *meta)
 		c->next = delta_cache;
 		delta_cache = c;
 	}
-	if (c->inv != NULL)
-		delta_retired = lappend(delta_retired, c->inv);
+	if (c->cur.inv != NULL && c->cur.users > 0)
+	{
+		Bm25DeltaInv *d = palloc(sizeof(Bm25DeltaInv));
+
+		*d = c->cur;
+		delta_retired = lappend(delta_retired, d);
+	}
+	else if (c->cur.inv != NULL)
+		Bm25InverterFree(c->cur.inv);
 	MemoryContextSwitchTo(old);
 	MemoryContextSetParent(r->inv->mcxt, seg_cache_cxt);
-	c->inv = r->inv;
+	c->cur.inv = r->inv;
+	c->cur.users = 1;
 	c->delta_id = meta->delta_id;
 	c->ndocs = meta->delta_ndocs;
 	c->ndeleted = meta->delta_ndeleted;
@@ -341,7 +390,9 @@ Bm25SegClose(Bm25SegReader *r)
 {
 	if (r->in_memory)
 	{
-		if (r->inv && !r->shared_inv)
+		if (r->inv && r->shared_inv)
+			Bm25DeltaRelease(r->inv);
+		else if (r->inv)
 			Bm25InverterFree(r->inv);
 		r->inv = NULL;
 		return;
