@@ -67,9 +67,15 @@ UPDATE d SET body = 'zzzunique ' || body WHERE id = 7;
 SELECT id FROM d ORDER BY body <&> 'zzzunique' LIMIT 5;
 VACUUM d;
 SELECT check_q('zeta', 40) AS after_update;
--- freed pages are reused: the index does not grow on churn
+-- freed pages are reused: the index does not grow on churn (VACUUM
+-- recycles the pages of dropped segments once no snapshot predates the
+-- drop, here after a later transaction)
+SELECT txid_current() > 0 AS later_xact;
+VACUUM d;
 SELECT pg_relation_size('d_idx') AS size_before \gset
 DELETE FROM d WHERE id > 900;
+VACUUM d;
+SELECT txid_current() > 0 AS later_xact;
 VACUUM d;
 INSERT INTO d SELECT i, gen(i) FROM generate_series(901, 1100) i;
 VACUUM d;

@@ -1,6 +1,7 @@
 -- lance_bm25 benchmark body; run by run.sh with psql variables
 --   docs (path of docs.tsv), nq (queries), nq_big (queries at scale),
---   dup (copies of the corpus for the scale run), ninsert (single-row inserts)
+--   dup (copies of the corpus for the scale run), ninsert (single-row inserts),
+--   passes (alternating passes over the fresh and the inserted index)
 \set ON_ERROR_STOP on
 \pset footer off
 SET client_min_messages = warning;
@@ -48,7 +49,7 @@ DECLARE
 BEGIN
   FOR r IN SELECT * FROM q ORDER BY qid LIMIT lim LOOP
     t0 := clock_timestamp();
-    IF method = 'lance_bm25' AND corpus = '64k' THEN
+    IF method = 'lance_bm25' AND corpus IN ('64k', 'fresh') THEN
       SELECT array_agg(id) INTO ids FROM (SELECT id FROM pkg ORDER BY body <&> r.query LIMIT 10) s;
     ELSIF method = 'lance_bm25' AND corpus = 'big' THEN
       SELECT array_agg(id) INTO ids FROM (SELECT id FROM pkg_big ORDER BY body <&> r.query LIMIT 10) s;
@@ -119,19 +120,42 @@ DO $$ DECLARE r record; BEGIN
   END LOOP; END $$;
 INSERT INTO timing SELECT 'single-row inserts (' || :ninsert || ', one transaction each)',
        extract(epoch FROM clock_timestamp() - :'t0'), pg_relation_size('pkg_ins_bm25');
-SELECT run('lance_bm25', 'inserted', 100) \g /dev/null
-DELETE FROM res WHERE corpus = 'inserted';
-SELECT run('lance_bm25', 'inserted', :nq) \g /dev/null
-\echo '== after single-row inserts into a built index vs the freshly built index'
+-- the fresh and the inserted index in alternating passes, so that both see
+-- the same machine load; CPU time of the backend too (Linux schedstat)
+CREATE FUNCTION cpu_ns() RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN RETURN split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint;
+EXCEPTION WHEN OTHERS THEN RETURN NULL; END $$;
+CREATE TABLE passes (corpus text, pass int, cpu_ms float8);
+CREATE FUNCTION alternate(npasses int, lim int) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE c0 bigint; c text;
+BEGIN
+  FOR p IN 1..npasses LOOP
+    FOREACH c IN ARRAY ARRAY['fresh', 'inserted'] LOOP
+      c0 := cpu_ns();
+      PERFORM run('lance_bm25', c, lim);
+      INSERT INTO passes VALUES (c, p, (cpu_ns() - c0) / 1e6 / lim);
+    END LOOP;
+  END LOOP;
+END $$;
+SELECT run('lance_bm25', 'inserted', 100), run('lance_bm25', 'fresh', 100) \g /dev/null
+DELETE FROM res WHERE corpus IN ('inserted', 'fresh');
+SELECT alternate(:passes, :nq) \g /dev/null
+\echo '== after single-row inserts into a built index vs the freshly built index (alternating passes over both)'
+WITH m AS (SELECT corpus, avg(ms) AS mean, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50
+             FROM res WHERE method = 'lance_bm25' AND corpus IN ('fresh', 'inserted') GROUP BY corpus),
+     c AS (SELECT corpus, avg(cpu_ms) AS cpu FROM passes GROUP BY corpus)
 SELECT (SELECT count(*) FROM pkg_ins) AS rows,
        (SELECT (s ->> 'num_segments') || ' segments, ' || (s ->> 'delta_docs') || ' in delta, ' || (s ->> 'merges') || ' merges'
           FROM lancedb.index_stats('pkg_ins_bm25') s) AS structure,
-       round(avg(ms) FILTER (WHERE corpus = 'inserted')::numeric, 3) AS mean_ms_after_inserts,
-       round(avg(ms) FILTER (WHERE corpus = '64k')::numeric, 3) AS mean_ms_fresh,
-       round((avg(ms) FILTER (WHERE corpus = 'inserted') / avg(ms) FILTER (WHERE corpus = '64k'))::numeric, 2) AS ratio,
-       (SELECT count(*) FROM res a JOIN res b USING (qid) WHERE a.method = 'lance_bm25' AND b.method = 'lance_bm25'
-           AND a.corpus = 'inserted' AND b.corpus = '64k' AND a.ids @> b.ids AND a.ids <@ b.ids) AS same_top10_set
-  FROM res WHERE method = 'lance_bm25';
+       round(i.mean::numeric, 3) AS mean_ms_after_inserts, round(f.mean::numeric, 3) AS mean_ms_fresh,
+       round((i.mean / f.mean)::numeric, 2) AS ratio,
+       round((i.p50 / f.p50)::numeric, 2) AS p50_ratio,
+       round((ci.cpu / cf.cpu)::numeric, 2) AS cpu_ratio,
+       (SELECT count(*) FROM (SELECT DISTINCT qid, ids FROM res WHERE method = 'lance_bm25' AND corpus = 'inserted') a
+          JOIN res b USING (qid) WHERE b.method = 'lance_bm25' AND b.corpus = '64k'
+           AND a.ids @> b.ids AND a.ids <@ b.ids) AS same_top10_set
+  FROM m i, m f, c ci, c cf
+ WHERE i.corpus = 'inserted' AND f.corpus = 'fresh' AND ci.corpus = 'inserted' AND cf.corpus = 'fresh';
 
 -- scale: the corpus :dup times (distinct ids), builds and latency
 CREATE TABLE pkg_big (id int, body text, tsv tsvector);

@@ -18,7 +18,7 @@ if [ -z "${PG_CONFIG:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
 	export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 fi
 
-NQ=500 NQ_BIG=100 DUP=8 NINSERT=10000 INSTALL=1 SHARED_BUFFERS=2GB
+NQ=500 NQ_BIG=100 DUP=8 NINSERT=10000 PASSES=3 INSTALL=1 SHARED_BUFFERS=2GB
 TRANSLATION=''
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -26,11 +26,12 @@ while [ $# -gt 0 ]; do
 		--nq-big) NQ_BIG=$2; shift ;;
 		--dup) DUP=$2; shift ;;
 		--inserts) NINSERT=$2; shift ;;
+		--passes) PASSES=$2; shift ;;
 		--shared-buffers) SHARED_BUFFERS=$2; shift ;;
 		--translation) TRANSLATION=$2; shift ;;
 		--no-install) INSTALL=0 ;;
 		--quick) NQ=100 NQ_BIG=30 DUP=2 NINSERT=2000 ;;
-		*) echo "usage: bash bench/fts/run.sh [--nq N] [--nq-big N] [--dup K] [--inserts N] [--shared-buffers S] [--translation FILE.lz4] [--no-install] [--quick]" >&2; exit 2 ;;
+		*) echo "usage: bash bench/fts/run.sh [--nq N] [--nq-big N] [--dup K] [--inserts N] [--passes N] [--shared-buffers S] [--translation FILE.lz4] [--no-install] [--quick]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -78,4 +79,4 @@ cluster_start
 cluster_env
 say "running (queries $NQ, scale x$DUP with $NQ_BIG queries, $NINSERT single-row inserts)"
 cat "$HERE/bench.sql" | cluster_psql -d postgres -q -v docs="$CLUSTER_DIR/docs.tsv" -v nq="$NQ" \
-	-v nq_big="$NQ_BIG" -v dup="$DUP" -v ninsert="$NINSERT"
+	-v nq_big="$NQ_BIG" -v dup="$DUP" -v ninsert="$NINSERT" -v passes="$PASSES"

@@ -49,6 +49,8 @@ Bm25ValidateLanguage(const char *value)
 void
 Bm25Init(void)
 {
+	Bm25MergeInit();
+	Bm25FilterInit();
 	bm25_relopt_kind = add_reloption_kind();
 	add_string_reloption(bm25_relopt_kind, "base_tokenizer",
 						 "simple | whitespace | raw | ngram",

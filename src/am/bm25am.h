@@ -136,6 +136,13 @@ typedef struct Bm25MetaPageData
 	uint64		inserted;		/* docs added by aminsert since the build */
 	uint64		merges;			/* merges done */
 	Bm25SegmentInfo segs[BM25_MAX_SEGMENTS];
+	/*
+	 * Next full xid when the directory last dropped an owner (a merge's
+	 * inputs, a flushed delta); 0 in indexes built before it existed.
+	 * VACUUM recycles pages of dropped owners only once no snapshot is
+	 * older (see bm25vacuum.c).
+	 */
+	uint64		drop_xid;
 } Bm25MetaPageData;
 
 #define BM25_META_POSITIONS		0x01
@@ -248,6 +255,7 @@ extern BlockNumber Bm25StreamLocate(Bm25Stream *s, uint64 off, uint32 *pageoff);
 
 /* ---------- meta (bm25store.c) ---------- */
 extern void Bm25ReadMeta(Relation index, Bm25MetaPageData *meta);
+extern void Bm25MetaNoteDrop(Page metapage);
 extern void Bm25CheckMeta(Relation index, const Bm25MetaPageData *meta);
 extern void Bm25CorruptError(Relation index, const char *what) pg_attribute_noreturn();
 
@@ -313,6 +321,7 @@ extern void Bm25Pfree(void *ptr);
 typedef struct Bm25SegReader
 {
 	bool		in_memory;		/* the delta, inverted at scan start */
+	bool		shared_inv;		/* inv belongs to the per-backend delta cache */
 	Bm25SegmentInfo info;
 	Bm25SegHeader hdr;
 	Bm25Stream	s;
@@ -334,19 +343,26 @@ extern int64 Bm25SegFind(Bm25SegReader *r, const char *term, uint32 len,
 extern uint8 *Bm25SegPostings(Bm25SegReader *r, const char *term, uint32 len,
 							  size_t *plen, uint32 *df);
 extern uint32 Bm25SegDocLen(Bm25SegReader *r, uint32 doc);
+extern uint32 Bm25SegDf(Bm25SegReader *r, const char *term, uint32 len);
 extern void Bm25SegTid(Bm25SegReader *r, uint32 doc, ItemPointer tid);
 extern bool Bm25SegAlive(Bm25SegReader *r, uint32 doc);
 extern bool Bm25SegHasPositions(Bm25SegReader *r);
 extern void Bm25SegTermIter(Bm25SegReader *r, void *iter);
 
-/* ---------- merge and insert (bm25insert.c) ---------- */
+/* ---------- insert (bm25insert.c) ---------- */
 extern bool bm25insert(Relation index, Datum *values, bool *isnull,
 					   ItemPointer heap_tid, Relation heap,
 					   IndexUniqueCheck checkUnique, bool indexUnchanged,
 					   IndexInfo *indexInfo);
+extern void Bm25FlushDelta(Relation index);
+extern bool Bm25FlushDeltaLocked(Relation index, uint32 min_docs);
+
+/* ---------- merges and their policies (bm25merge.c) ---------- */
+extern int	lancedb_bm25_insert_merge_limit;
+extern double lancedb_bm25_purge_fraction;
+extern void Bm25MergeInit(void);
 extern void Bm25MergeSegments(Relation index, const uint32 *seg_ids, int n);
 extern void Bm25MaybeMerge(Relation index);
-extern void Bm25FlushDelta(Relation index);
 
 /* ---------- build (bm25build.c) ---------- */
 extern IndexBuildResult *bm25build(Relation heap, Relation index,
@@ -354,6 +370,37 @@ extern IndexBuildResult *bm25build(Relation heap, Relation index,
 extern void bm25buildempty(Relation index);
 
 /* ---------- scan (bm25scan.c) ---------- */
+typedef struct Bm25Tokens
+{
+	int			n;
+	char	  **tok;
+	uint32	   *len;
+	uint32	   *pos;
+} Bm25Tokens;
+
+typedef struct Bm25Expansion
+{
+	char	   *term;
+	uint32		len;
+	int			distance;
+} Bm25Expansion;
+
+typedef struct Bm25ExpandCtx
+{
+	Bm25Expansion *items;
+	int			n;
+	int			cap;
+} Bm25ExpandCtx;
+
+struct FtsNode;
+extern struct FtsNode *Bm25ParseQuery(Datum query, Oid typid);
+extern void Bm25AnalyzeQuery(LanceAnalyzer *an, const char *text, bool dedup,
+							 Bm25Tokens *out);
+/* fuzzy / prefix expansion of one analysed token over all segments */
+extern void Bm25Expand(Bm25SegReader *segs, int nsegs, const char *tok,
+					   uint32 len, int fuzziness, bool prefix,
+					   uint32 prefix_length, uint32 max_expansions,
+					   Bm25ExpandCtx *out);
 extern IndexScanDesc bm25beginscan(Relation index, int nkeys, int norderbys);
 extern void bm25rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 					   ScanKey orderbys, int norderbys);
@@ -361,6 +408,10 @@ extern bool bm25gettuple(IndexScanDesc scan, ScanDirection dir);
 extern int64 bm25getbitmap(IndexScanDesc scan, TIDBitmap *tbm);
 extern void bm25endscan(IndexScanDesc scan);
 extern bool Bm25LastScore(Datum query, Oid typid, double *score);
+
+/* ---------- operators outside index scans (bm25filter.c) ---------- */
+extern void Bm25FilterInit(void);
+extern bool Bm25FilterScore(FunctionCallInfo fcinfo, Oid qtype, double *score);
 
 /* ---------- vacuum (bm25vacuum.c) ---------- */
 extern IndexBulkDeleteResult *bm25bulkdelete(IndexVacuumInfo *info,

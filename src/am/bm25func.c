@@ -461,10 +461,10 @@ lancedb_bm25_query_string(PG_FUNCTION_ARGS)
 /* ---------------- operator functions ---------------- */
 
 /*
- * col <&> query outside an index scan: the score needs the index's corpus
- * statistics, so the value is the one the running lance_bm25 scan with an
- * equal query computed for the row it returned last (the row being
- * projected).  Without such a scan there is no score to give.
+ * col <&> query outside an index scan: the score that the running
+ * lance_bm25 scan with an equal query computed for the row it returned
+ * last (the row being projected), or else the row's value scored against
+ * the column's index statistics (bm25filter.c).
  */
 static Datum
 Bm25OperatorScore(FunctionCallInfo fcinfo, Oid qtype)
@@ -472,12 +472,8 @@ Bm25OperatorScore(FunctionCallInfo fcinfo, Oid qtype)
 	double		score;
 
 	if (!Bm25LastScore(PG_GETARG_DATUM(1), qtype, &score))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("the <&> operator needs a lance_bm25 index scan"),
-				 errdetail("BM25 scores depend on the index's corpus statistics."),
-				 errhint("Create a lance_bm25 index on the column and use ORDER BY col <&> query LIMIT k.")));
-	PG_RETURN_FLOAT8(-score);
+		(void) Bm25FilterScore(fcinfo, qtype, &score);
+	PG_RETURN_FLOAT8(score > 0 ? -score : 0.0);
 }
 
 LANCEDB_FUNCTION(lancedb_bm25_score_text);
@@ -494,15 +490,15 @@ lancedb_bm25_score_jsonb(PG_FUNCTION_ARGS)
 	return Bm25OperatorScore(fcinfo, JSONBOID);
 }
 
+/* col @@@ query outside an index scan (filters, lossy bitmap rechecks) */
 LANCEDB_FUNCTION(lancedb_bm25_match);
 Datum
 lancedb_bm25_match(PG_FUNCTION_ARGS)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("the @@@ operator needs a lance_bm25 index scan"),
-			 errhint("Create a lance_bm25 index on the column (matching depends on its analyzer).")));
-	PG_RETURN_BOOL(false);
+	double		score;
+	Oid			qtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
+
+	PG_RETURN_BOOL(Bm25FilterScore(fcinfo, qtype == JSONBOID ? JSONBOID : TEXTOID, &score));
 }
 
 /* ---------------- index_stats ---------------- */

@@ -2,11 +2,8 @@
  * bm25insert.c
  *	  lance_bm25 writes after the build: aminsert appends a doc record to
  *	  the delta (a page chain, one WAL record per insert); a full delta is
- *	  flushed into a small immutable segment; a tiered policy merges
- *	  BM25_MERGE_FACTOR segments of one tier into one of the next tier.
- *	  Merges read immutable segments without the meta page lock and switch
- *	  the directory in one meta page update, so a background worker can run
- *	  the same code off the write path.
+ *	  flushed into a small immutable segment; then the write-path merge
+ *	  policy runs (bm25merge.c).
  */
 #include "postgres.h"
 
@@ -204,33 +201,48 @@ bm25insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 void
 Bm25FlushDelta(Relation index)
 {
+	if (!ConditionalLockPage(index, BM25_LOCK_MERGE, ExclusiveLock))
+		return;
+	(void) Bm25FlushDeltaLocked(index, BM25_DELTA_MAX_DOCS);
+	UnlockPage(index, BM25_LOCK_MERGE, ExclusiveLock);
+}
+
+/*
+ * Flush the delta if it holds at least min_docs records (deleted ones
+ * included; they are dropped).  Caller holds the merge lock and the
+ * structure lock in share mode.  True if flushed.
+ */
+bool
+Bm25FlushDeltaLocked(Relation index, uint32 min_docs)
+{
 	uint32		ids;
 	Buffer		metabuf;
+	Page		metapage;
 	Bm25MetaPageData m;
 	Bm25SegReader r;
 	Bm25SegmentInfo info;
 	GenericXLogState *state;
 	Bm25MetaPageData *meta;
 
-	if (!ConditionalLockPage(index, BM25_LOCK_MERGE, ExclusiveLock))
-		return;
 	ids = Bm25AllocIds(index, 3);
 	metabuf = ReadBuffer(index, BM25_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 	Bm25CheckPage(index, BufferGetPage(metabuf), BM25_METAPAGE_BLKNO, BM25_PAGE_META, 0);
 	memcpy(&m, PageGetContents(BufferGetPage(metabuf)), sizeof(m));
 	Bm25CheckMeta(index, &m);
-	if (m.delta_ndocs < BM25_DELTA_MAX_DOCS || m.nsegments >= BM25_MAX_SEGMENTS)
+	if (m.delta_ndocs == 0 || m.delta_ndocs < min_docs ||
+		m.nsegments >= BM25_MAX_SEGMENTS)
 	{
 		UnlockReleaseBuffer(metabuf);
-		UnlockPage(index, BM25_LOCK_MERGE, ExclusiveLock);
-		return;
+		return false;
 	}
 	Bm25SegOpenDelta(&r, index, &m);
 	if (r.inv->ndocs > 0)
 		Bm25WriteSegment(index, r.inv, &info, 0, ids);
 	state = GenericXLogStart(index);
-	meta = (Bm25MetaPageData *) PageGetContents(GenericXLogRegisterBuffer(state, metabuf, 0));
+	metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
+	meta = (Bm25MetaPageData *) PageGetContents(metapage);
+	Bm25MetaNoteDrop(metapage);
 	if (r.inv->ndocs > 0)
 		Bm25MetaAddSegment(meta, &info);
 	meta->delta_id = ids + 2;
@@ -241,175 +253,5 @@ Bm25FlushDelta(Relation index)
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(metabuf);
 	Bm25SegClose(&r);
-	UnlockPage(index, BM25_LOCK_MERGE, ExclusiveLock);
-}
-
-/*
- * Merge segments (by id) into one, dropping deleted docs.  Caller holds
- * the merge lock.  Postings are decoded into an in-memory inverter with
- * doc ids renumbered in input order and re-encoded.
- */
-void
-Bm25MergeSegments(Relation index, const uint32 *seg_ids, int n)
-{
-	Bm25MetaPageData m;
-	Bm25SegReader *rs = palloc0(sizeof(Bm25SegReader) * n);
-	uint32	  **remap = palloc0(sizeof(uint32 *) * n);
-	Bm25Inverter *inv;
-	uint32		maxtier = 0;
-	uint32		ids = Bm25AllocIds(index, 2);
-	Bm25SegmentInfo out;
-	bool		have_out;
-	Buffer		metabuf;
-	GenericXLogState *state;
-	Bm25MetaPageData *meta;
-	PostingHooks hooks = {Bm25Palloc, Bm25Pfree, NULL, NULL};
-
-	Bm25ReadMeta(index, &m);
-	inv = Bm25InverterCreate((m.flags & BM25_META_POSITIONS) != 0);
-	for (int i = 0; i < n; i++)
-	{
-		int			found = -1;
-
-		for (uint32 s = 0; s < m.nsegments; s++)
-			if (m.segs[s].seg_id == seg_ids[i])
-				found = s;
-		if (found < 0)
-			elog(ERROR, "lance_bm25: segment %u to merge is gone", seg_ids[i]);
-		Bm25SegOpen(&rs[i], index, &m.segs[found]);
-		maxtier = Max(maxtier, m.segs[found].tier);
-		remap[i] = palloc(sizeof(uint32) * Max(rs[i].hdr.ndocs, 1));
-		for (uint32 d = 0; d < rs[i].hdr.ndocs; d++)
-		{
-			if (Bm25SegAlive(&rs[i], d))
-			{
-				ItemPointerData tid;
-
-				Bm25SegTid(&rs[i], d, &tid);
-				remap[i][d] = Bm25InverterNewDoc(inv, &tid, Bm25SegDocLen(&rs[i], d));
-			}
-			else
-				remap[i][d] = UINT32_MAX;
-		}
-	}
-	for (int i = 0; i < n; i++)
-	{
-		Bm25SegReader *r = &rs[i];
-
-		for (uint32 t = 0; t < r->hdr.nterms; t++)
-		{
-			Bm25DictEntry e;
-			char	   *term;
-			uint8	   *p;
-			PostingIter it;
-
-			CHECK_FOR_INTERRUPTS();
-			Bm25StreamRead(&r->s, r->hdr.dict_off + (uint64) t * sizeof(e), &e, sizeof(e));
-			if ((uint64) e.str_off + e.str_len > r->hdr.strings_len ||
-				e.post_off + e.post_len > r->hdr.post_len)
-				Bm25CorruptError(index, "bad dictionary entry");
-			term = palloc(e.str_len + 1);
-			Bm25StreamRead(&r->s, r->hdr.strings_off + e.str_off, term, e.str_len);
-			p = palloc(Max(e.post_len, 1));
-			Bm25StreamRead(&r->s, r->hdr.post_off + e.post_off, p, e.post_len);
-			if (posting_iter_init(&it, p, e.post_len, &hooks) != POSTING_OK)
-				Bm25CorruptError(index, "bad posting list");
-			for (uint32 d = posting_iter_doc(&it); d != POSTING_END; d = posting_iter_next(&it))
-			{
-				const uint32 *pos = NULL;
-				uint32		npos = posting_iter_tf(&it);
-
-				if (d >= r->hdr.ndocs)
-					Bm25CorruptError(index, "posting doc id out of range");
-				if (remap[i][d] == UINT32_MAX)
-					continue;
-				if (inv->positions &&
-					posting_iter_positions(&it, &pos, &npos) != POSTING_OK)
-					Bm25CorruptError(index, "bad positions");
-				Bm25InverterAddTerm(inv, remap[i][d], term, e.str_len, npos, pos);
-			}
-			if (it.error != POSTING_OK)
-				Bm25CorruptError(index, "bad posting list");
-			posting_iter_free(&it);
-			pfree(p);
-			pfree(term);
-		}
-	}
-	have_out = inv->ndocs > 0;
-	if (have_out)
-		Bm25WriteSegment(index, inv, &out, Max(Bm25TierOf(inv->ndocs), maxtier + (n > 1 ? 1 : 0)), ids);
-	for (int i = 0; i < n; i++)
-		Bm25SegClose(&rs[i]);
-
-	/* switch the directory: inputs out, output in (where the first was) */
-	metabuf = ReadBuffer(index, BM25_METAPAGE_BLKNO);
-	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-	Bm25CheckPage(index, BufferGetPage(metabuf), BM25_METAPAGE_BLKNO, BM25_PAGE_META, 0);
-	state = GenericXLogStart(index);
-	meta = (Bm25MetaPageData *) PageGetContents(GenericXLogRegisterBuffer(state, metabuf, 0));
-	{
-		Bm25SegmentInfo kept[BM25_MAX_SEGMENTS];
-		uint32		nk = 0;
-		bool		placed = !have_out;
-
-		for (uint32 s = 0; s < meta->nsegments; s++)
-		{
-			bool		input = false;
-
-			for (int i = 0; i < n; i++)
-				if (meta->segs[s].seg_id == seg_ids[i])
-					input = true;
-			if (!input)
-				kept[nk++] = meta->segs[s];
-			else if (!placed)
-			{
-				kept[nk++] = out;
-				placed = true;
-			}
-		}
-		memcpy(meta->segs, kept, sizeof(Bm25SegmentInfo) * nk);
-		meta->nsegments = nk;
-		meta->merges++;
-	}
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(metabuf);
-	Bm25InverterFree(inv);
-}
-
-/*
- * Tiered merge policy: while some tier holds BM25_MERGE_FACTOR segments,
- * merge them into one of a higher tier.  Skipped if another backend is
- * merging.
- */
-void
-Bm25MaybeMerge(Relation index)
-{
-	if (!ConditionalLockPage(index, BM25_LOCK_MERGE, ExclusiveLock))
-		return;
-	for (;;)
-	{
-		Bm25MetaPageData m;
-		uint32		ids[BM25_MERGE_FACTOR];
-		int			n = 0;
-		int			best = -1;
-
-		Bm25ReadMeta(index, &m);
-		for (uint32 t = 0; t < 32 && best < 0; t++)
-		{
-			int			cnt = 0;
-
-			for (uint32 s = 0; s < m.nsegments; s++)
-				if (m.segs[s].tier == t)
-					cnt++;
-			if (cnt >= BM25_MERGE_FACTOR)
-				best = t;
-		}
-		if (best < 0)
-			break;
-		for (uint32 s = 0; s < m.nsegments && n < BM25_MERGE_FACTOR; s++)
-			if (m.segs[s].tier == (uint32) best)
-				ids[n++] = m.segs[s].seg_id;
-		Bm25MergeSegments(index, ids, n);
-	}
-	UnlockPage(index, BM25_LOCK_MERGE, ExclusiveLock);
+	return true;
 }

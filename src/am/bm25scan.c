@@ -280,7 +280,7 @@ Bm25ViewFor(IndexScanDesc scan, const char *column)
 
 /* ---------------- query parsing ---------------- */
 
-static FtsNode *
+FtsNode *
 Bm25ParseQuery(Datum query, Oid typid)
 {
 	LanceMem	mem = {Bm25Palloc, NULL};
@@ -317,20 +317,6 @@ Bm25ParseQuery(Datum query, Oid typid)
 }
 
 /* ---------------- term resolution ---------------- */
-
-typedef struct Bm25Expansion
-{
-	char	   *term;
-	uint32		len;
-	int			distance;
-} Bm25Expansion;
-
-typedef struct Bm25ExpandCtx
-{
-	Bm25Expansion *items;
-	int			n;
-	int			cap;
-} Bm25ExpandCtx;
 
 static bool
 Bm25CollectExpansion(void *arg, const char *term, size_t len, int distance)
@@ -376,19 +362,20 @@ Bm25ExpansionCmp(const void *a, const void *b)
  * at max_expansions; the union is capped again by distance then term, so
  * the result is what one global dictionary would give).
  */
-static void
-Bm25Expand(Bm25View *v, const char *tok, uint32 len, int fuzziness, bool prefix,
-		   uint32 prefix_length, uint32 max_expansions, Bm25ExpandCtx *out)
+void
+Bm25Expand(Bm25SegReader *segs, int nsegs, const char *tok, uint32 len,
+		   int fuzziness, bool prefix, uint32 prefix_length,
+		   uint32 max_expansions, Bm25ExpandCtx *out)
 {
 	LanceMem	mem = {Bm25Palloc, Bm25Pfree};
 	char		errbuf[256];
 
 	memset(out, 0, sizeof(*out));
-	for (int s = 0; s < v->nsegs; s++)
+	for (int s = 0; s < nsegs; s++)
 	{
 		LanceTermIter it;
 
-		Bm25SegTermIter(&v->segs[s], &it);
+		Bm25SegTermIter(&segs[s], &it);
 		if (prefix)
 			lance_prefix_expand(tok, len, max_expansions, &it,
 								Bm25CollectExpansion, out, NULL);
@@ -541,15 +528,7 @@ Bm25ScoreTerm(Bm25View *v, const char *term, uint32 len, double weight,
 
 static HTAB *Bm25Eval(IndexScanDesc scan, const FtsNode *node, int depth);
 
-typedef struct Bm25Tokens
-{
-	int			n;
-	char	  **tok;
-	uint32	   *len;
-	uint32	   *pos;
-} Bm25Tokens;
-
-static void
+void
 Bm25AnalyzeQuery(LanceAnalyzer *an, const char *text, bool dedup, Bm25Tokens *out)
 {
 	LanceTokenArray toks;
@@ -605,8 +584,8 @@ Bm25EvalMatch(IndexScanDesc scan, const char *terms, const char *column,
 		{
 			Bm25ExpandCtx ex;
 
-			Bm25Expand(v, t.tok[i], t.len[i], fz, prefix, prefix_length,
-					   max_expansions, &ex);
+			Bm25Expand(v->segs, v->nsegs, t.tok[i], t.len[i], fz, prefix,
+					   prefix_length, max_expansions, &ex);
 			for (int j = 0; j < ex.n; j++)
 				Bm25ScoreTerm(v, ex.items[j].term, ex.items[j].len, boost, acc, bit);
 		}

@@ -8,8 +8,10 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "am/bm25am.h"
 #include "miscadmin.h"
+#include "nodes/pg_list.h"
 #include "storage/bufpage.h"
 #include "text/fuzzy.h"
 #include "utils/memutils.h"
@@ -17,15 +19,20 @@
 
 /*
  * Per-backend cache of what every query of a segment reads: its exact
- * document lengths (one uint32 per doc) and a fence index of its
- * dictionary (every BM25_FENCE-th term), so that a term lookup costs one
- * in-memory binary search and two stream reads.  Segments are immutable and
+ * document lengths (one uint32 per doc) and its term dictionary (entries
+ * and term bytes, checked once; a lookup is then an in-memory binary
+ * search), or for a dictionary over BM25_DICT_CACHE_MAX a fence index
+ * (every BM25_FENCE-th term: one binary search and two stream reads).
+ * Queries pay these per segment and per term, so with them a few small
+ * segments beside a large one cost little more than the large one alone.  Segments are immutable and
  * their ids are never reused within an index, so an entry keyed by
  * (relfilenode, segment id, root block, length) stays valid.  Past
  * BM25_CACHE_MAX no entries are added (reads then go to the pages).
  */
 #define BM25_FENCE			32
 #define BM25_CACHE_MAX		((Size) 256 * 1024 * 1024)
+/* dictionaries up to this size are cached whole: lookups touch no page */
+#define BM25_DICT_CACHE_MAX	((uint64) 8 * 1024 * 1024)
 
 typedef struct Bm25SegCache
 {
@@ -40,6 +47,8 @@ typedef struct Bm25SegCache
 	BlockNumber *mapblocks;
 	BlockNumber **maps;			/* map pages, loaded lazily (into the cache) */
 	bool		fences_loaded;
+	Bm25DictEntry *dict;		/* whole dictionary (checked), or NULL */
+	char	   *strs;			/* its term bytes */
 	uint32		nfences;
 	uint32	   *fence_off;		/* nfences + 1 offsets into fence_str */
 	char	   *fence_str;
@@ -136,9 +145,151 @@ Bm25SegOpen(Bm25SegReader *r, Relation index, const Bm25SegmentInfo *info)
 	}
 }
 
-/* Read the delta records (skipping deleted ones) into an inverter. */
+/*
+ * The inverted delta of each index, kept between queries while the delta
+ * does not change (its records are append-only and a deletion bumps
+ * delta_ndeleted, so (delta id, records, deleted) names its content).
+ * Readers count as users; an inverter replaced while it has users is
+ * retired and freed when its last reader closes, or at transaction end
+ * (readers that failed never close).
+ */
+typedef struct Bm25DeltaInv
+{
+	Bm25Inverter *inv;
+	int			users;
+} Bm25DeltaInv;
+
+typedef struct Bm25DeltaCache
+{
+	RelFileNode node;
+	uint32		delta_id;
+	uint32		ndocs;
+	uint32		ndeleted;
+	BlockNumber head;
+	Bm25DeltaInv cur;
+	struct Bm25DeltaCache *next;
+} Bm25DeltaCache;
+
+static Bm25DeltaCache *delta_cache = NULL;
+static List *delta_retired = NIL;	/* of Bm25DeltaInv * */
+static bool delta_callback = false;
+
+static void
+Bm25DeltaXactCallback(XactEvent event, void *arg)
+{
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT &&
+		event != XACT_EVENT_PREPARE)
+		return;
+	while (delta_retired != NIL)
+	{
+		Bm25DeltaInv *d = linitial(delta_retired);
+
+		delta_retired = list_delete_first(delta_retired);
+		Bm25InverterFree(d->inv);
+		pfree(d);
+	}
+	for (Bm25DeltaCache *c = delta_cache; c; c = c->next)
+		c->cur.users = 0;
+}
+
+/* A reader of a cached delta closes. */
+static void
+Bm25DeltaRelease(Bm25Inverter *inv)
+{
+	ListCell   *lc;
+
+	for (Bm25DeltaCache *c = delta_cache; c; c = c->next)
+		if (c->cur.inv == inv)
+		{
+			if (c->cur.users > 0)
+				c->cur.users--;
+			return;
+		}
+	foreach(lc, delta_retired)
+	{
+		Bm25DeltaInv *d = lfirst(lc);
+
+		if (d->inv == inv)
+		{
+			if (--d->users <= 0)
+			{
+				delta_retired = foreach_delete_current(delta_retired, lc);
+				Bm25InverterFree(d->inv);
+				pfree(d);
+			}
+			return;
+		}
+	}
+}
+
+static void Bm25ReadDelta(Bm25SegReader *r, Relation index,
+						  const Bm25MetaPageData *meta);
+
 void
 Bm25SegOpenDelta(Bm25SegReader *r, Relation index, const Bm25MetaPageData *meta)
+{
+	Bm25DeltaCache *c;
+	MemoryContext old;
+
+	for (c = delta_cache; c; c = c->next)
+		if (RelFileNodeEquals(c->node, index->rd_node))
+			break;
+	if (c != NULL && c->cur.inv != NULL && c->delta_id == meta->delta_id &&
+		c->ndocs == meta->delta_ndocs && c->ndeleted == meta->delta_ndeleted &&
+		c->head == meta->delta_head)
+	{
+		memset(r, 0, sizeof(*r));
+		r->in_memory = true;
+		r->shared_inv = true;
+		r->inv = c->cur.inv;
+		c->cur.users++;
+		r->info.ndocs = r->inv->ndocs;
+		r->hdr.ndocs = r->inv->ndocs;
+		r->hdr.nterms = r->inv->nterms;
+		r->hdr.flags = r->inv->positions ? BM25_META_POSITIONS : 0;
+		return;
+	}
+	Bm25ReadDelta(r, index, meta);
+	if (seg_cache_cxt == NULL)
+		seg_cache_cxt = AllocSetContextCreate(TopMemoryContext, "lance_bm25 segment cache",
+											  ALLOCSET_DEFAULT_SIZES);
+	if (!delta_callback)
+	{
+		RegisterXactCallback(Bm25DeltaXactCallback, NULL);
+		delta_callback = true;
+	}
+	old = MemoryContextSwitchTo(seg_cache_cxt);
+	if (c == NULL)
+	{
+		c = palloc0(sizeof(Bm25DeltaCache));
+		c->node = index->rd_node;
+		c->next = delta_cache;
+		delta_cache = c;
+	}
+	if (c->cur.inv != NULL && c->cur.users > 0)
+	{
+		Bm25DeltaInv *d = palloc(sizeof(Bm25DeltaInv));
+
+		*d = c->cur;
+		delta_retired = lappend(delta_retired, d);
+	}
+	else if (c->cur.inv != NULL)
+		Bm25InverterFree(c->cur.inv);
+	MemoryContextSwitchTo(old);
+	MemoryContextSetParent(r->inv->mcxt, seg_cache_cxt);
+	c->cur.inv = r->inv;
+	c->cur.users = 1;
+	c->delta_id = meta->delta_id;
+	c->ndocs = meta->delta_ndocs;
+	c->ndeleted = meta->delta_ndeleted;
+	c->head = meta->delta_head;
+	r->shared_inv = true;
+}
+
+/* Read the delta records (skipping deleted ones) into an inverter. */
+static void
+Bm25ReadDelta(Bm25SegReader *r, Relation index, const Bm25MetaPageData *meta)
 {
 	BlockNumber blk = meta->delta_head;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
@@ -239,7 +390,9 @@ Bm25SegClose(Bm25SegReader *r)
 {
 	if (r->in_memory)
 	{
-		if (r->inv)
+		if (r->inv && r->shared_inv)
+			Bm25DeltaRelease(r->inv);
+		else if (r->inv)
 			Bm25InverterFree(r->inv);
 		r->inv = NULL;
 		return;
@@ -372,6 +525,49 @@ Bm25LowerBoundFenced(Bm25SegReader *r, Bm25SegCache *c, const char *key,
 	return res;
 }
 
+/* Read and check the whole dictionary into the cache. */
+static void
+Bm25LoadDict(Bm25SegReader *r, Bm25SegCache *c)
+{
+	uint64		dlen = sizeof(Bm25DictEntry) * (uint64) r->hdr.nterms;
+	Bm25DictEntry *dict = MemoryContextAllocHuge(seg_cache_cxt, Max(dlen, 1));
+	char	   *strs = MemoryContextAllocHuge(seg_cache_cxt, Max(r->hdr.strings_len, 1));
+
+	Bm25StreamRead(&r->s, r->hdr.dict_off, dict, dlen);
+	Bm25StreamRead(&r->s, r->hdr.strings_off, strs, r->hdr.strings_len);
+	for (uint32 i = 0; i < r->hdr.nterms; i++)
+	{
+		Bm25DictEntry *e = &dict[i];
+
+		if ((uint64) e->str_off + e->str_len > r->hdr.strings_len ||
+			e->post_off + e->post_len > r->hdr.post_len ||
+			e->df == 0 || e->df > r->hdr.ndocs || e->str_len > 65535)
+		{
+			pfree(dict);
+			pfree(strs);
+			Bm25CorruptError(r->s.index, "bad dictionary entry");
+		}
+	}
+	c->dict = dict;
+	c->strs = strs;
+	seg_cache_bytes += dlen + r->hdr.strings_len;
+}
+
+/* Use the cached dictionary if there is (or can be) one. */
+static Bm25SegCache *
+Bm25CachedDict(Bm25SegReader *r)
+{
+	Bm25SegCache *c = r->cache;
+
+	if (c == NULL || r->in_memory)
+		return NULL;
+	if (c->dict == NULL &&
+		sizeof(Bm25DictEntry) * (uint64) r->hdr.nterms + r->hdr.strings_len <= BM25_DICT_CACHE_MAX &&
+		seg_cache_bytes <= BM25_CACHE_MAX)
+		Bm25LoadDict(r, c);
+	return c->dict ? c : NULL;
+}
+
 /* First dictionary index whose term is >= key (nterms if none). */
 static uint32
 Bm25LowerBound(Bm25SegReader *r, const char *key, uint32 keylen)
@@ -379,8 +575,23 @@ Bm25LowerBound(Bm25SegReader *r, const char *key, uint32 keylen)
 	uint32		lo = 0;
 	uint32		hi = r->hdr.nterms;
 	char		sbuf[512];
-	Bm25SegCache *c = r->cache;
+	Bm25SegCache *c = Bm25CachedDict(r);
 
+	if (c != NULL)
+	{
+		while (lo < hi)
+		{
+			uint32		mid = lo + (hi - lo) / 2;
+			const Bm25DictEntry *e = &c->dict[mid];
+
+			if (Bm25CmpTerm(c->strs + e->str_off, e->str_len, key, keylen) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return lo;
+	}
+	c = r->cache;
 	if (c != NULL && r->hdr.nterms > BM25_FENCE)
 	{
 		if (!c->fences_loaded)
@@ -416,12 +627,20 @@ Bm25SegFind(Bm25SegReader *r, const char *term, uint32 len, Bm25DictEntry *e)
 	char		sbuf[512];
 	char	   *s = sbuf;
 	bool		eq;
+	Bm25SegCache *c;
 
 	if (r->hdr.nterms == 0 || len > 65535)
 		return -1;
 	i = Bm25LowerBound(r, term, len);
 	if (i >= r->hdr.nterms)
 		return -1;
+	c = Bm25CachedDict(r);
+	if (c != NULL)
+	{
+		*e = c->dict[i];
+		return e->str_len == len && memcmp(c->strs + e->str_off, term, len) == 0 ?
+			(int64) i : -1;
+	}
 	Bm25ReadDictEntry(r, i, e);
 	if (e->str_len != len)
 		return -1;
@@ -458,6 +677,21 @@ Bm25SegPostings(Bm25SegReader *r, const char *term, uint32 len, size_t *plen,
 	*plen = e.post_len;
 	*df = e.df;
 	return p;
+}
+
+/* Docs of the segment containing term (deleted ones included), 0 if none. */
+uint32
+Bm25SegDf(Bm25SegReader *r, const char *term, uint32 len)
+{
+	Bm25DictEntry e;
+
+	if (r->in_memory)
+	{
+		Bm25InvTerm *t = Bm25InverterLookup(r->inv, term, len);
+
+		return t ? t->ndocs : 0;
+	}
+	return Bm25SegFind(r, term, len, &e) < 0 ? 0 : e.df;
 }
 
 uint32

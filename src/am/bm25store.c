@@ -7,6 +7,7 @@
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "am/bm25am.h"
 #include "miscadmin.h"
 #include "storage/freespace.h"
@@ -158,6 +159,23 @@ Bm25ReadMeta(Relation index, Bm25MetaPageData *meta)
 	Bm25CheckMeta(index, meta);
 }
 
+/*
+ * The directory of the meta page (registered in a GenericXLog record by
+ * the caller) is about to drop owners: note when.  The meta page of an
+ * index from before drop_xid existed gets pd_lower past it, so the
+ * change is in the WAL record.
+ */
+void
+Bm25MetaNoteDrop(Page metapage)
+{
+	Bm25MetaPageData *meta = (Bm25MetaPageData *) PageGetContents(metapage);
+	Size		end = ((char *) meta + sizeof(Bm25MetaPageData)) - (char *) metapage;
+
+	meta->drop_xid = U64FromFullTransactionId(ReadNextFullTransactionId());
+	if (((PageHeader) metapage)->pd_lower < end)
+		((PageHeader) metapage)->pd_lower = end;
+}
+
 /* Hand out n owner ids (a WAL-logged meta update). */
 uint32
 Bm25AllocIds(Relation index, int n)
@@ -289,11 +307,24 @@ Bm25StreamFinish(Bm25StreamWriter *w, uint64 *len)
 
 /* ---------------- stream reader ---------------- */
 
+/*
+ * Block numbers read from pages must lie inside the index.  The size is
+ * asked of the kernel only when a block is past the size last seen for
+ * this relfilenode (an index never shrinks under the same relfilenode).
+ */
 static void
 Bm25CheckBlock(Relation index, BlockNumber blkno)
 {
-	if (blkno == InvalidBlockNumber || blkno == BM25_METAPAGE_BLKNO ||
-		blkno >= RelationGetNumberOfBlocks(index))
+	static RelFileNode known_node;
+	static BlockNumber known_nblocks = 0;
+
+	if (blkno == InvalidBlockNumber || blkno == BM25_METAPAGE_BLKNO)
+		Bm25CorruptError(index, "stream points outside the index");
+	if (blkno < known_nblocks && RelFileNodeEquals(known_node, index->rd_node))
+		return;
+	known_node = index->rd_node;
+	known_nblocks = RelationGetNumberOfBlocks(index);
+	if (blkno >= known_nblocks)
 		Bm25CorruptError(index, "stream points outside the index");
 }
 

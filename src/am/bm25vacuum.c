@@ -9,11 +9,15 @@
  */
 #include "postgres.h"
 
+#include "access/nbtxlog.h"
+#include "access/xloginsert.h"
 #include "am/bm25am.h"
 #include "commands/vacuum.h"
 #include "miscadmin.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
+#include "storage/procarray.h"
+#include "storage/standby.h"
 #include "utils/rel.h"
 
 /* Set deletion bits of docs[0..n) (ascending) in a segment's bitmap. */
@@ -214,15 +218,51 @@ Bm25OwnerLive(const Bm25MetaPageData *m, uint32 owner)
 	return false;
 }
 
-/* Put pages no live structure owns into the FSM. */
+/*
+ * Standbys: a query there copied the directory when it started and may
+ * still read the pages of owners dropped since; it holds no lock on the
+ * primary.  Before the first of them is overwritten, a recovery conflict
+ * is logged with the xid of the last drop, so replay cancels (after
+ * max_standby_streaming_delay) the standby queries whose snapshot is that
+ * old, as for nbtree's recycled pages (the record is nbtree's
+ * REUSE_PAGE: its redo only resolves the conflict and touches no page).
+ */
+static void
+Bm25LogRecycleConflict(Relation index, FullTransactionId drop)
+{
+	xl_btree_reuse_page xlrec;
+
+	if (!XLogStandbyInfoActive() || !RelationNeedsWAL(index))
+		return;
+	xlrec.node = index->rd_node;
+	xlrec.block = BM25_METAPAGE_BLKNO;
+	xlrec.latestRemovedFullXid = drop;
+	XLogBeginInsert();
+	XLogRegisterData((char *) &xlrec, SizeOfBtreeReusePage);
+	XLogInsert(RM_BTREE_ID, XLOG_BTREE_REUSE_PAGE);
+}
+
+/*
+ * Put pages no live structure owns into the FSM.  Primary backends reading
+ * them hold the structure lock (our caller has it exclusively); snapshots
+ * elsewhere (hot_standby_feedback standbys) are respected by waiting until
+ * no snapshot predates the last drop, and the others get a recovery
+ * conflict.
+ */
 static BlockNumber
 Bm25Recycle(Relation index)
 {
 	Bm25MetaPageData m;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	BlockNumber nfree = 0;
+	FullTransactionId drop;
+	bool		can_drop;
+	bool		logged = false;
 
 	Bm25ReadMeta(index, &m);
+	drop = FullTransactionIdFromU64(m.drop_xid);
+	can_drop = !FullTransactionIdIsValid(drop) ||
+		GlobalVisCheckRemovableFullXid(NULL, drop);
 	for (BlockNumber blk = 1; blk < nblocks; blk++)
 	{
 		Buffer		buf;
@@ -240,10 +280,16 @@ Bm25Recycle(Relation index)
 		{
 			if (Bm25PageGetOpaque(page)->page_type == BM25_PAGE_FREE)
 				isfree = true;
-			else if (!Bm25OwnerLive(&m, Bm25PageGetOpaque(page)->owner))
+			else if (can_drop && !Bm25OwnerLive(&m, Bm25PageGetOpaque(page)->owner))
 			{
-				GenericXLogState *state = GenericXLogStart(index);
-				Page		p = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+				GenericXLogState *state;
+				Page		p;
+
+				if (!logged && FullTransactionIdIsValid(drop))
+					Bm25LogRecycleConflict(index, drop);
+				logged = true;
+				state = GenericXLogStart(index);
+				p = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
 
 				Bm25InitPage(p, BM25_PAGE_FREE, 0);
 				GenericXLogFinish(state);

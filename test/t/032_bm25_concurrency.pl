@@ -2,8 +2,11 @@
 # lance_bm25 under concurrency: pgbench clients insert, update and delete
 # rows and run ranked and boolean queries while another pgbench runs VACUUM
 # in a loop (deletion bitmaps, segment rewrites, page recycling beside
-# delta flushes and merges).  Queries must never fail, and afterwards the
-# index must return every row once and scores equal to brute force.
+# delta flushes and merges) and a third runs lancedb.optimize() in a loop
+# (the background worker's in-place merges and purges).  Queries must never
+# fail nor see a half-merged index (every row once in each snapshot), and
+# afterwards the index must return every row once and scores equal to
+# brute force.
 use strict;
 use warnings;
 
@@ -56,6 +59,14 @@ my $vac = IPC::Run::start(
 	  '-h', $node->host, '-p', $node->port, 'postgres' ],
 	'>', \$vout, '2>', \$verr);
 
+my $opt_script = $node->basedir . '/optimize.sql';
+PostgreSQL::Test::Utils::append_to_file($opt_script, "SELECT lancedb.optimize('d_idx');\n");
+my ($oout, $oerr) = ('', '');
+my $opt = IPC::Run::start(
+	[ 'pgbench', '--no-vacuum', '-n', '-c', '1', '-T', '300', '-f', $opt_script,
+	  '-h', $node->host, '-p', $node->port, 'postgres' ],
+	'>', \$oout, '2>', \$oerr);
+
 $node->pgbench(
 	"--no-vacuum -c $CLIENTS -j 2 -t $TX --random-seed=20240601 --max-tries=10",
 	0,
@@ -68,11 +79,23 @@ my $vacuums = $node->safe_psql('postgres', "SELECT vacuum_count FROM pg_stat_use
 $vac->signal('INT');
 eval { $vac->finish; };
 $vac->kill_kill if $vac->pumpable;
+$opt->signal('INT');
+eval { $opt->finish; };
+$opt->kill_kill if $opt->pumpable;
 cmp_ok($vacuums, '>=', 3, "VACUUM ran concurrently ($vacuums times)");
+is($oerr =~ /error|abort/i ? $oerr : '', '', 'the optimize loop had no errors');
+my $maint = $node->safe_psql('postgres',
+	"SELECT count(*) FILTER (WHERE status = 'done') || '/' || count(*) FILTER (WHERE status = 'failed') FROM lancedb.maintenance_log WHERE action = 'merge'");
+like($maint, qr{^[1-9]\d*/0$}, "maintenance merged during the workload, none failed (done/failed $maint)");
 is($verr =~ /error|abort/i ? $verr : '', '', 'the VACUUM loop had no errors');
 is($node->safe_psql('postgres', "SELECT (lancedb.index_stats('d_idx')->>'merges')::int > 0"), 't',
 	'segments were merged during the workload');
 
+# the loops' backends may outlive their clients for a moment (an optimize
+# still merging holds a snapshot): wait, so the VACUUM removes every dead row
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
+  or die 'backends of the loops did not exit';
 $node->safe_psql('postgres', 'VACUUM d');
 $node->safe_psql('postgres', q{
 CREATE FUNCTION bf(q text) RETURNS TABLE (id int, score float8) LANGUAGE sql AS $$

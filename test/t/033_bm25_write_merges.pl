@@ -1,0 +1,104 @@
+# lance_bm25 with the maintenance worker loaded (shared_preload_libraries):
+# inserts merge segments on the write path only within
+# lancedb.bm25_insert_merge_limit docs and leave larger merges to
+# maintenance, which then merges them in place (here on demand through
+# lancedb.optimize, the worker's own round); scores stay equal to brute
+# force throughout.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $node = PostgreSQL::Test::Cluster->new('bm25wm');
+$node->init;
+# a long naptime: the launcher's first round (at start, before the
+# extension exists) finds nothing, and no round runs during the test
+$node->append_conf('postgresql.conf', qq(
+shared_preload_libraries = 'lancedb'
+lancedb.maintenance = on
+lancedb.maintenance_naptime = 86400
+autovacuum = off
+jit = off
+));
+$node->start;
+for (my $i = 0; $i < 300; $i++)
+{
+	last if $node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'lancedb maintenance launcher'") eq '1';
+	usleep(100_000);
+}
+sleep 1;
+
+$node->safe_psql('postgres', q{
+CREATE EXTENSION lancedb;
+CREATE FUNCTION gen(i int) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT string_agg((ARRAY['alpha','beta','gamma','delta','epsilon','zeta','eta','theta','iota','kappa','lambda','omega'])
+                    [1 + floor(power(((hashint4(i * 97 + j) & 65535) / 65536.0)::float8, 2) * 12)::int], ' ')
+    FROM generate_series(1, 3 + i % 11) j $$;
+CREATE TABLE d (id int PRIMARY KEY, body text);
+INSERT INTO d SELECT i, gen(i) FROM generate_series(1, 3000) i;
+CREATE INDEX d_idx ON d USING lance_bm25 (body);
+CREATE FUNCTION bf(q text) RETURNS TABLE (id int, score float8) LANGUAGE sql AS $$
+  WITH toks AS (SELECT d.id, t FROM d, unnest(lancedb.tokenize(body, 'd_idx'::regclass)) t),
+       dl AS (SELECT d.id, cardinality(lancedb.tokenize(body, 'd_idx'::regclass)) AS len FROM d),
+       st AS (SELECT count(*)::float8 AS n, avg(len)::float8 AS avgdl FROM dl),
+       qt AS (SELECT DISTINCT unnest(lancedb.tokenize(q, 'd_idx'::regclass)) AS t),
+       df AS (SELECT t, count(DISTINCT id) AS df FROM toks JOIN qt USING (t) GROUP BY t),
+       tf AS (SELECT id, t, count(*) AS tf FROM toks JOIN qt USING (t) GROUP BY id, t)
+  SELECT tf.id, sum(ln(1 + (st.n - df + 0.5) / (df + 0.5)) * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * dl.len / st.avgdl)))
+    FROM tf JOIN df USING (t) JOIN dl USING (id), st GROUP BY tf.id $$;
+});
+
+sub scores_ok
+{
+	my ($label) = @_;
+	for my $q ('alpha', 'kappa omega')
+	{
+		my $ix = $node->safe_psql('postgres', "SET enable_seqscan = off; SELECT string_agg(round((-(body <&> '$q'))::numeric, 5)::text, ',') FROM (SELECT body FROM d ORDER BY body <&> '$q' LIMIT 15) s");
+		my $bf = $node->safe_psql('postgres', "SELECT string_agg(round(score::numeric, 5)::text, ',') FROM (SELECT score FROM bf('$q') ORDER BY score DESC LIMIT 15) s");
+		is($ix, $bf, "$label: top-15 scores of '$q' equal brute force");
+	}
+}
+
+sub stats
+{
+	return $node->safe_psql('postgres',
+		"SELECT (s->>'num_segments') || ' ' || (s->>'merges') FROM lancedb.index_stats('d_idx') s");
+}
+
+# write path bounded at 600 docs: tier-0 merges (4 x 128) run, tier-1 ones (4 x 512) wait
+$node->safe_psql('postgres', q{
+SET lancedb.bm25_insert_merge_limit = 600;
+DO $$ BEGIN FOR i IN 3001..7200 LOOP INSERT INTO d VALUES (i, gen(i)); END LOOP; END $$;
+});
+my ($segs, $merges) = split / /, stats();
+cmp_ok($merges, '>', 0, "small merges ran on the write path ($merges)");
+cmp_ok($segs, '>=', 1 + 4, "tier-1 segments waited for maintenance ($segs segments)");
+my $t1 = $node->safe_psql('postgres',
+	"SELECT count(*) FROM lancedb.index_stats('d_idx') s, jsonb_array_elements(s->'segments') e WHERE (e->>'tier')::int = 1");
+cmp_ok($t1, '>=', 4, "a full tier was left unmerged ($t1 tier-1 segments)");
+scores_ok('bounded write path');
+
+# maintenance merges them in place
+my $adv = $node->safe_psql('postgres', "SELECT o->>'action' FROM lancedb.optimize('d_idx') o");
+is($adv, 'merge', 'maintenance merged');
+my ($segs2) = split / /, stats();
+cmp_ok($segs2, '<', $segs, "fewer segments after maintenance ($segs -> $segs2)");
+cmp_ok($segs2, '<=', 3, 'a large segment and at most two smaller ones');
+scores_ok('after maintenance');
+
+# without the bound the write path merges as before preload
+$node->safe_psql('postgres', q{
+SET lancedb.bm25_insert_merge_limit = -1;
+DO $$ BEGIN FOR i IN 7201..9400 LOOP INSERT INTO d VALUES (i, gen(i)); END LOOP; END $$;
+});
+my $t1b = $node->safe_psql('postgres',
+	"SELECT count(*) FROM lancedb.index_stats('d_idx') s, jsonb_array_elements(s->'segments') e GROUP BY e->>'tier' ORDER BY 1 DESC LIMIT 1");
+cmp_ok($t1b, '<', 4, 'no limit: no tier holds 4 segments');
+scores_ok('unbounded write path');
+
+$node->stop;
+done_testing();
