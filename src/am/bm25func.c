@@ -534,6 +534,7 @@ Bm25StatsJson(Relation index, StringInfo buf)
 					 "\"avg_doc_length\": %.4f, \"segment_terms\": " UINT64_FORMAT ", "
 					 "\"segment_docs\": " UINT64_FORMAT ", \"deleted\": %u, "
 					 "\"delta_docs\": %u, \"inserted_since_build\": " UINT64_FORMAT ", "
+					 "\"num_indexed_rows\": " UINT64_FORMAT ", \"num_unindexed_rows\": %u, "
 					 "\"merges\": " UINT64_FORMAT ", "
 					 "\"options\": {\"base_tokenizer\": \"%s\", \"language\": \"%s\", "
 					 "\"with_position\": %s, \"max_token_length\": %u, \"lower_case\": %s, "
@@ -544,6 +545,7 @@ Bm25StatsJson(Relation index, StringInfo buf)
 					 meta.ndocs ? (double) meta.total_len / meta.ndocs : 0.0,
 					 terms, segdocs, (uint32) (deleted + meta.delta_ndeleted),
 					 meta.delta_ndocs - meta.delta_ndeleted, meta.inserted,
+					 segdocs - deleted, meta.delta_ndocs - meta.delta_ndeleted,
 					 meta.merges,
 					 lance_tokenizer_name(o->base_tokenizer), o->language,
 					 o->with_position ? "true" : "false", o->max_token_length,
