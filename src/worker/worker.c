@@ -93,7 +93,7 @@ LanceMaintInit(void)
 							 NULL, &lancedb_ivf_retrain_growth, 1.0, 0.01, 1000.0,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomRealVariable("lancedb.ivf_max_list_ratio",
-							 "Largest list of a lance_ivf index, as a multiple of the mean list, that makes maintenance retrain it.",
+							 "Largest list of a multivector lance_ivf index (other indexes split lists in place), as a multiple of the mean list, that makes maintenance rebuild it.",
 							 NULL, &lancedb_ivf_max_list_ratio, 10.0, 1.5, 1e6,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 
