@@ -17,16 +17,117 @@
 #include "kernels/distance.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-/* Put tup on the insert page (or a new one); returns its address. */
+/*
+ * Reuse a free element at least as large as tup (one of the same or a
+ * higher level) from the first few pages of the free list: false if there
+ * is none.  The meta page stays locked throughout, so the list does not
+ * change under us.  A page leaves the list when it is found at the head
+ * with no free element left.
+ */
+#define HNSW_FREE_LIST_PROBES	8
+
+static bool
+HnswReuseFree(Relation index, HnswElementTuple tup, Size size, ItemPointer tid)
+{
+	Buffer		metabuf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	BlockNumber blk;
+	BlockNumber nblocks;
+	bool		done = false;
+	bool		head = true;
+
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	blk = ((HnswMetaPageData *) PageGetContents(BufferGetPage(metabuf)))->free_head;
+	LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
+	if (!HnswFreeHeadValid(blk))
+	{
+		ReleaseBuffer(metabuf);
+		return false;
+	}
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	blk = ((HnswMetaPageData *) PageGetContents(BufferGetPage(metabuf)))->free_head;
+	nblocks = RelationGetNumberOfBlocks(index);
+	for (int probe = 0; probe < HNSW_FREE_LIST_PROBES && !done; probe++)
+	{
+		Buffer		buf;
+		bool		popped = false;
+		Page		page;
+		OffsetNumber best = InvalidOffsetNumber;
+		Size		bestlen = 0;
+		int			nfree = 0;
+		BlockNumber next;
+
+		if (!HnswFreeHeadValid(blk) || blk >= nblocks)
+			break;
+		buf = ReadBuffer(index, blk);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		HnswCheckPage(index, page, blk, HNSW_PAGE_ELEMENT);
+		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			ItemId		iid = PageGetItemId(page, off);
+			Size		len = ItemIdGetLength(iid);
+
+			if (!ItemIdIsNormal(iid) ||
+				!(((HnswElementTuple) PageGetItem(page, iid))->flags & HNSW_ELEM_FREE))
+				continue;
+			nfree++;
+			if (len >= size && (best == InvalidOffsetNumber || len < bestlen))
+			{
+				best = off;
+				bestlen = len;
+			}
+		}
+		next = HnswPageGetOpaque(page)->next;
+		if (best != InvalidOffsetNumber || (head && nfree == 0))
+		{
+			GenericXLogState *state = GenericXLogStart(index);
+			HnswMetaPageData *meta;
+
+			meta = (HnswMetaPageData *) PageGetContents(GenericXLogRegisterBuffer(state, metabuf, 0));
+			page = GenericXLogRegisterBuffer(state, buf, 0);
+			if (best != InvalidOffsetNumber)
+			{
+				char	   *item = PageGetItem(page, PageGetItemId(page, best));
+
+				memset(item, 0, bestlen);
+				memcpy(item, tup, size);
+				if (meta->n_free > 0)
+					meta->n_free--;
+				nfree--;
+				ItemPointerSet(tid, blk, best);
+				done = true;
+			}
+			if (head && nfree == 0)
+			{
+				/* empty head: off the list; the next page is the head now */
+				meta->free_head = next == HNSW_FREE_LIST_END ? InvalidBlockNumber : next;
+				HnswPageGetOpaque(page)->next = InvalidBlockNumber;
+				popped = true;
+			}
+			GenericXLogFinish(state);
+		}
+		UnlockReleaseBuffer(buf);
+		blk = next;
+		head = popped;			/* the next page is the head now */
+	}
+	UnlockReleaseBuffer(metabuf);
+	return done;
+}
+
+/* Put tup in a free element, on the insert page or on a new one. */
 static ItemPointerData
 HnswPlaceElement(Relation index, HnswElementTuple tup, Size size)
 {
 	ItemPointerData tid;
 
+	ItemPointerSetInvalid(&tid);
+	if (HnswReuseFree(index, tup, size, &tid))
+		return tid;
 	for (;;)
 	{
 		Buffer		metabuf;
@@ -164,7 +265,7 @@ HnswAddBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
 	HnswCheckPage(index, BufferGetPage(buf), blk, HNSW_PAGE_ELEMENT);
 	tup = HnswGetElement(index, BufferGetPage(buf), blk, HnswKeyOffset(to),
 						 meta->data_size, meta->m);
-	if (lc > tup->level)
+	if (lc > tup->level || (tup->flags & HNSW_ELEM_FREE))
 	{
 		UnlockReleaseBuffer(buf);
 		return;
@@ -391,7 +492,12 @@ hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	info = HnswGetInfo(index);
 	x = HnswValueToFloats(info, values[0], &indexable);
 	if (indexable)
+	{
+		/* VACUUM waits for us before it frees what we may link to */
+		LockPage(index, HNSW_INSERT_LOCK, ShareLock);
 		HnswInsertVector(index, info, x, heap_tid);
+		UnlockPage(index, HNSW_INSERT_LOCK, ShareLock);
+	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 	return false;

@@ -192,6 +192,14 @@ disk_distances(void *arg, const HnswKey *keys, int n, float *dist, bool *deleted
 				ItemIdGetOffset(PageGetItemId(np, noff)) < BLCKSZ)
 				__builtin_prefetch((char *) np + ItemIdGetOffset(PageGetItemId(np, noff)));
 		}
+		if (tup->flags & HNSW_ELEM_FREE)
+		{
+			/* freed by VACUUM: neither a result nor a way through */
+			dist[i] = get_float4_nan();
+			deleted[i] = true;
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
 		dist[i] = HnswQueryDistanceBound(&ds->hq, tup->data, &lower);
 		deleted[i] = (tup->flags & HNSW_ELEM_DELETED) != 0;
 		e = visited_lookup(ds->visited, keys[i]);
