@@ -11,6 +11,7 @@
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/float.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 
 typedef struct VisitedEntry
@@ -44,6 +45,38 @@ hnsw_key_hash(uint64 k)
 #define SH_DEFINE
 #define SH_DECLARE
 #include "lib/simplehash.h"
+
+/* block -> the buffer that held it, for the last index searched */
+typedef struct HnswBufMap
+{
+	RelFileNode node;
+	BlockNumber n;
+	Buffer	   *bufs;
+} HnswBufMap;
+
+static HnswBufMap bufmap;
+
+static Buffer *
+bufmap_entry(Relation index, BlockNumber blk)
+{
+	if (bufmap.bufs == NULL || !RelFileNodeEquals(bufmap.node, index->rd_node))
+	{
+		if (bufmap.bufs)
+			pfree(bufmap.bufs);
+		bufmap.node = index->rd_node;
+		bufmap.n = Max(1024, RelationGetNumberOfBlocks(index) + 64);
+		bufmap.bufs = MemoryContextAllocZero(TopMemoryContext, sizeof(Buffer) * bufmap.n);
+	}
+	if (blk >= bufmap.n)
+	{
+		BlockNumber n = Max(blk + 64, bufmap.n * 2);
+
+		bufmap.bufs = repalloc(bufmap.bufs, sizeof(Buffer) * n);
+		memset(bufmap.bufs + bufmap.n, 0, sizeof(Buffer) * (n - bufmap.n));
+		bufmap.n = n;
+	}
+	return &bufmap.bufs[blk];
+}
 
 struct HnswDiskSearch
 {
@@ -86,6 +119,25 @@ disk_visit(void *arg, HnswKey key)
 	return true;
 }
 
+/* Pin blk: the buffer it was in last time if it is still there. */
+static inline Buffer
+search_read_buffer(HnswDiskSearch *ds, BlockNumber blk, Buffer recent)
+{
+	Buffer	   *e = bufmap_entry(ds->index, blk);
+	Buffer		buf;
+
+	if (BufferIsValid(*e) &&
+		ReadRecentBuffer(ds->index->rd_node, MAIN_FORKNUM, blk, *e))
+		return *e;
+	if (BufferIsValid(recent) &&
+		ReadRecentBuffer(ds->index->rd_node, MAIN_FORKNUM, blk, recent))
+		buf = recent;
+	else
+		buf = ReadBuffer(ds->index, blk);
+	*e = buf;
+	return buf;
+}
+
 static void
 check_block(HnswDiskSearch *ds, BlockNumber blk)
 {
@@ -113,7 +165,7 @@ disk_neighbors(void *arg, HnswKey key, int level, HnswKey *out, int cap)
 	int			n = 0;
 
 	check_block(ds, blk);
-	buf = ReadBuffer(ds->index, blk);
+	buf = search_read_buffer(ds, blk, InvalidBuffer);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	HnswCheckPage(ds->index, page, blk, HNSW_PAGE_ELEMENT);
@@ -150,22 +202,48 @@ disk_distances(void *arg, const HnswKey *keys, int n, float *dist, bool *deleted
 	 * touches (page header, its line pointer, the special space): the
 	 * search is bound by memory latency, not by arithmetic.
 	 */
+	Buffer		recent[2 * HNSW_MAX_M + 1];
+	unsigned	prefetch_bytes = Min(HNSW_ELEM_HDR + meta->data_size, 1024);
+
 	Assert(n <= lengthof(bufs));
 	for (int i = 0; i < n; i++)
 	{
-		check_block(ds, HnswKeyBlock(keys[i]));
-		PrefetchBuffer(ds->index, MAIN_FORKNUM, HnswKeyBlock(keys[i]));
+		BlockNumber blk = HnswKeyBlock(keys[i]);
+
+		check_block(ds, blk);
+		recent[i] = InvalidBuffer;
+		if (!BufferIsValid(*bufmap_entry(ds->index, blk)))
+			recent[i] = PrefetchBuffer(ds->index, MAIN_FORKNUM, blk).recent_buffer;
 	}
 	for (int i = 0; i < n; i++)
 	{
 		char	   *p;
 
-		bufs[i] = ReadBuffer(ds->index, HnswKeyBlock(keys[i]));
+		bufs[i] = search_read_buffer(ds, HnswKeyBlock(keys[i]), recent[i]);
 		p = (char *) BufferGetPage(bufs[i]);
 		__builtin_prefetch(p);
 		__builtin_prefetch(p + SizeOfPageHeaderData +
 						   sizeof(ItemIdData) * (HnswKeyOffset(keys[i]) - 1));
 		__builtin_prefetch(p + BLCKSZ - MAXALIGN(sizeof(HnswPageOpaqueData)));
+	}
+
+	/*
+	 * Then every element's header and payload, all in flight at once.  The
+	 * line pointers are read without the content lock: only a hint, kept
+	 * inside the page (element line pointers never move).
+	 */
+	for (int i = 0; i < n; i++)
+	{
+		Page		np = BufferGetPage(bufs[i]);
+		OffsetNumber noff = HnswKeyOffset(keys[i]);
+
+		if (noff >= FirstOffsetNumber && noff <= PageGetMaxOffsetNumber(np))
+		{
+			unsigned	o = ItemIdGetOffset(PageGetItemId(np, noff));
+
+			for (unsigned b = 0; b < prefetch_bytes && o + b < BLCKSZ; b += 64)
+				__builtin_prefetch((char *) np + o + b);
+		}
 	}
 	for (int i = 0; i < n; i++)
 	{
@@ -181,17 +259,6 @@ disk_distances(void *arg, const HnswKey *keys, int n, float *dist, bool *deleted
 		HnswCheckPage(ds->index, page, blk, HNSW_PAGE_ELEMENT);
 		tup = HnswGetElement(ds->index, page, blk, HnswKeyOffset(keys[i]),
 							 meta->data_size, meta->m);
-		if (i + 1 < n)
-		{
-			/* the next element's tuple, now that its line pointer is near */
-			Page		np = BufferGetPage(bufs[i + 1]);
-			OffsetNumber noff = HnswKeyOffset(keys[i + 1]);
-
-			/* unlocked read: only a hint, kept inside the page */
-			if (noff >= FirstOffsetNumber && noff <= PageGetMaxOffsetNumber(np) &&
-				ItemIdGetOffset(PageGetItemId(np, noff)) < BLCKSZ)
-				__builtin_prefetch((char *) np + ItemIdGetOffset(PageGetItemId(np, noff)));
-		}
 		if (tup->flags & HNSW_ELEM_FREE)
 		{
 			/* freed by VACUUM: neither a result nor a way through */
