@@ -35,6 +35,8 @@ SET lancedb.ef_search = 20;
 
 -- 30% deleted: VACUUM frees every dead element (none stays a tombstone)
 DELETE FROM hd WHERE id % 10 IN (1, 4, 7);
+-- (the deletes reach the statistics before VACUUM resets their count)
+SELECT pg_stat_force_next_flush();
 VACUUM hd;
 SELECT (s->>'nodes')::int AS nodes, (s->>'deleted_nodes')::int AS deleted_nodes,
        (s->>'free_slots')::int AS free_slots
@@ -46,8 +48,10 @@ SELECT (SELECT recall FROM rec WHERE step = 'vacuumed') >=
        (SELECT recall FROM rec WHERE step = 'fresh') - 0.02 AS vacuumed_recall_close_to_fresh,
        (SELECT recall FROM rec WHERE step = 'fresh') >= 0.9 AS fresh_recall_ok;
 
--- freed elements are reused: inserts after VACUUM do not grow the index
+-- freed elements are reused: inserts after VACUUM barely grow the index (an
+-- element of level l reuses a freed one of level >= l; m = 8: ~1 in 8 is above 0)
 DELETE FROM hd WHERE id % 10 = 2;
+SELECT pg_stat_force_next_flush();
 VACUUM hd;
 CREATE TEMP TABLE before AS
   SELECT (s->>'free_slots')::int AS free_slots, (s->>'pages')::int AS pages
@@ -55,8 +59,8 @@ CREATE TEMP TABLE before AS
 INSERT INTO hd
 SELECT i, ARRAY(SELECT cos(i % 29 * 1.3 + j) * 3 + sin(i * 0.41 + j) FROM generate_series(1, 16) j)
   FROM generate_series(10001, 10300) i;
-SELECT b.free_slots - (s->>'free_slots')::int >= 290 AS slots_reused,
-       (s->>'pages')::int <= b.pages + 1 AS pages_kept
+SELECT b.free_slots - (s->>'free_slots')::int >= 240 AS slots_reused,
+       (s->>'pages')::int <= b.pages + 3 AS pages_kept
   FROM lancedb.index_stats('hd_idx') s, before b;
 -- the new rows are found where they were put
 SELECT count(*) >= 295 AS reused_found FROM hd o
