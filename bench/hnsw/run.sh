@@ -28,7 +28,7 @@ usage() {
 	  --dim D              dimensions of aniso (128) / cosine (768)
 	  --quantizers "..."   indexes to build, from none sq pq (default: all three)
 	  --m M                (20)
-	  --efc E              ef_construction (150)
+	  --efc E              ef_construction (64)
 	  --ef "..."           ef_search sweep (default: 10 20 40 80 160 320)
 	  --inserts N          rows inserted into each built index, timed (2000; 0 = skip)
 	  --baseline-nq N      queries of the exact scan (default: min(nq, 100))
@@ -44,7 +44,7 @@ usage() {
 	exit 2
 }
 
-DATASET='' N='' NQ=1000 DIM='' QUANTIZERS='none sq pq' M=20 EFC=150
+DATASET='' N='' NQ=1000 DIM='' QUANTIZERS='none sq pq' M=20 EFC=64
 EFS='10 20 40 80 160 320' INSERTS=2000 BASELINE_NQ='' REPEAT=1
 SHARED_BUFFERS='' INSTALL=1 QUICK=0 PGVECTOR_EF='' PGV_M=16 PGV_EFC=64
 while [ $# -gt 0 ]; do
