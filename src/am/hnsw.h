@@ -236,6 +236,7 @@ extern int	HnswDiskLevelSearch(HnswDiskSearch *ds, HnswCandidate *entries,
 								int nentries, int ef, int level,
 								HnswCandidate *out);
 extern int	HnswDiskEntry(HnswDiskSearch *ds, HnswCandidate *entry);
+extern Buffer HnswReadBufferCached(Relation index, BlockNumber blk);
 
 /* hnswbuild.c */
 extern IndexBuildResult *hnswbuild(Relation heap, Relation index,

@@ -215,7 +215,7 @@ static void
 HnswReadVector(Relation index, const HnswIndexInfo *info, HnswKey key, float *out)
 {
 	BlockNumber blk = HnswKeyBlock(key);
-	Buffer		buf = ReadBuffer(index, blk);
+	Buffer		buf = HnswReadBufferCached(index, blk);
 	HnswElementTuple tup;
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -252,7 +252,7 @@ HnswAddBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
 {
 	const HnswMetaPageData *meta = &info->meta;
 	BlockNumber blk = HnswKeyBlock(to);
-	Buffer		buf = ReadBuffer(index, blk);
+	Buffer		buf = HnswReadBufferCached(index, blk);
 	GenericXLogState *state;
 	Page		page;
 	HnswElementTuple tup;
@@ -317,7 +317,7 @@ HnswWriteSlots(Relation index, const HnswIndexInfo *info, HnswKey self,
 {
 	const HnswMetaPageData *meta = &info->meta;
 	BlockNumber blk = HnswKeyBlock(self);
-	Buffer		buf = ReadBuffer(index, blk);
+	Buffer		buf = HnswReadBufferCached(index, blk);
 	GenericXLogState *state;
 	Page		page;
 	HnswElementTuple tup;

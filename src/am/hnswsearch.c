@@ -46,7 +46,7 @@ hnsw_key_hash(uint64 k)
 #define SH_DECLARE
 #include "lib/simplehash.h"
 
-/* block -> the buffer that held it, for the last index searched */
+/* block -> the buffer that held it, for the last few indexes searched */
 typedef struct HnswBufMap
 {
 	RelFileNode node;
@@ -54,28 +54,46 @@ typedef struct HnswBufMap
 	Buffer	   *bufs;
 } HnswBufMap;
 
-static HnswBufMap bufmap;
+#define HNSW_BUFMAPS	4
+static HnswBufMap bufmaps[HNSW_BUFMAPS];
+static int	bufmap_last;
+static int	bufmap_victim;
 
 static Buffer *
 bufmap_entry(Relation index, BlockNumber blk)
 {
-	if (bufmap.bufs == NULL || !RelFileNodeEquals(bufmap.node, index->rd_node))
-	{
-		if (bufmap.bufs)
-			pfree(bufmap.bufs);
-		bufmap.node = index->rd_node;
-		bufmap.n = Max(1024, RelationGetNumberOfBlocks(index) + 64);
-		bufmap.bufs = MemoryContextAllocZero(TopMemoryContext, sizeof(Buffer) * bufmap.n);
-	}
-	if (blk >= bufmap.n)
-	{
-		BlockNumber n = Max(blk + 64, bufmap.n * 2);
+	HnswBufMap *bm = &bufmaps[bufmap_last];
 
-		bufmap.bufs = repalloc(bufmap.bufs, sizeof(Buffer) * n);
-		memset(bufmap.bufs + bufmap.n, 0, sizeof(Buffer) * (n - bufmap.n));
-		bufmap.n = n;
+	if (bm->bufs == NULL || !RelFileNodeEquals(bm->node, index->rd_node))
+	{
+		int			i;
+
+		for (i = 0; i < HNSW_BUFMAPS; i++)
+			if (bufmaps[i].bufs && RelFileNodeEquals(bufmaps[i].node, index->rd_node))
+				break;
+		if (i == HNSW_BUFMAPS)
+		{
+			i = bufmap_victim;
+			bufmap_victim = (bufmap_victim + 1) % HNSW_BUFMAPS;
+			if (bufmaps[i].bufs)
+				pfree(bufmaps[i].bufs);
+			bufmaps[i].node = index->rd_node;
+			bufmaps[i].n = Max(1024, RelationGetNumberOfBlocks(index) + 64);
+			bufmaps[i].bufs = MemoryContextAllocZero(TopMemoryContext,
+													 sizeof(Buffer) * bufmaps[i].n);
+		}
+		bufmap_last = i;
+		bm = &bufmaps[i];
 	}
-	return &bufmap.bufs[blk];
+	if (blk >= bm->n)
+	{
+		BlockNumber n = Max(blk + 64, bm->n * 2);
+
+		bm->bufs = repalloc(bm->bufs, sizeof(Buffer) * n);
+		memset(bm->bufs + bm->n, 0, sizeof(Buffer) * (n - bm->n));
+		bm->n = n;
+	}
+	return &bm->bufs[blk];
 }
 
 struct HnswDiskSearch
@@ -121,21 +139,34 @@ disk_visit(void *arg, HnswKey key)
 
 /* Pin blk: the buffer it was in last time if it is still there. */
 static inline Buffer
-search_read_buffer(HnswDiskSearch *ds, BlockNumber blk, Buffer recent)
+read_buffer_cached(Relation index, BlockNumber blk, Buffer recent)
 {
-	Buffer	   *e = bufmap_entry(ds->index, blk);
+	Buffer	   *e = bufmap_entry(index, blk);
 	Buffer		buf;
 
 	if (BufferIsValid(*e) &&
-		ReadRecentBuffer(ds->index->rd_node, MAIN_FORKNUM, blk, *e))
+		ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blk, *e))
 		return *e;
 	if (BufferIsValid(recent) &&
-		ReadRecentBuffer(ds->index->rd_node, MAIN_FORKNUM, blk, recent))
+		ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blk, recent))
 		buf = recent;
 	else
-		buf = ReadBuffer(ds->index, blk);
+		buf = ReadBuffer(index, blk);
 	*e = buf;
 	return buf;
+}
+
+static inline Buffer
+search_read_buffer(HnswDiskSearch *ds, BlockNumber blk, Buffer recent)
+{
+	return read_buffer_cached(ds->index, blk, recent);
+}
+
+/* ReadBuffer of an element page through the backend's buffer map. */
+Buffer
+HnswReadBufferCached(Relation index, BlockNumber blk)
+{
+	return read_buffer_cached(index, blk, InvalidBuffer);
 }
 
 static void
