@@ -2,16 +2,17 @@
  * hnswvacuum.c
  *	  lance_hnsw VACUUM.  Pass 1 reads every element once, asks the
  *	  callback about its heap row and marks dead ones as tombstones
- *	  (remembering their neighbour lists).  Pass 2 repairs only the
- *	  neighbourhoods of the dead (hnswrepair.c), skipping those the
- *	  maintenance worker repaired already: the distance work is
- *	  proportional to what was deleted, not to the index.  Pass 3 frees the
- *	  dead elements and chains their pages into the free list, from which
- *	  inserts reuse them.
+ *	  (remembering their neighbour lists).  Pass 2 (hnswrepair.c) finds
+ *	  the lists that link to them with one more sequential read and
+ *	  rebuilds only those: the distance work and WAL are proportional to
+ *	  what was deleted, not to the index; when the maintenance worker has
+ *	  repaired every dead element already, pass 2 is skipped.  Pass 3
+ *	  waits for inserts in flight, frees the dead elements and chains their
+ *	  pages into the free list, from which inserts reuse them.
  *
- * Element addresses never change, so a link that was not repaired keeps
- * pointing at a freed element (searches skip it) or, once reused, at an
- * unrelated live one: a valid link either way.
+ * Element addresses never change, so a link made by a concurrent insert
+ * to an element freed here points at a free element (searches skip it)
+ * or, once reused, at an unrelated live one: a valid link either way.
  */
 #include "postgres.h"
 
