@@ -38,6 +38,8 @@ usage() {
 	                       cluster, ef_search sweep EF (needs pgvector installed in
 	                       the same PostgreSQL; not built by this script)
 	  --pgv-m M / --pgv-efc E   pgvector's m / ef_construction (16 / 64)
+	  --delete-pct P       at the end, delete P% of the rows and time VACUUM on the last
+	                       lance_hnsw index (and on pgvector's)
 	  --no-install         use the installed extension instead of building it
 	  --quick              aniso 20000 rows, 200 queries, ef 10 40 160
 	EOF
@@ -46,7 +48,7 @@ usage() {
 
 DATASET='' N='' NQ=1000 DIM='' QUANTIZERS='none sq pq' M=20 EFC=64
 EFS='10 20 40 80 160 320' INSERTS=2000 BASELINE_NQ='' REPEAT=1
-SHARED_BUFFERS='' INSTALL=1 QUICK=0 PGVECTOR_EF='' PGV_M=16 PGV_EFC=64
+SHARED_BUFFERS='' INSTALL=1 QUICK=0 PGVECTOR_EF='' PGV_M=16 PGV_EFC=64 DELETE_PCT=0
 while [ $# -gt 0 ]; do
 	case $1 in
 		fashion-mnist|aniso|cosine) DATASET=$1 ;;
@@ -64,6 +66,7 @@ while [ $# -gt 0 ]; do
 		--pgvector) PGVECTOR_EF=$2; shift ;;
 		--pgv-m) PGV_M=$2; shift ;;
 		--pgv-efc) PGV_EFC=$2; shift ;;
+		--delete-pct) DELETE_PCT=$2; shift ;;
 		--no-install) INSTALL=0 ;;
 		--quick) QUICK=1 ;;
 		-h|--help) usage ;;
@@ -206,6 +209,18 @@ for q in $QUANTIZERS; do
 	fi
 	printf '%s\t%s\t%s\t%s\t%s\n' "$q" "$BUILD_S" "$IDX_BYTES" "$opts" "$INS_S" >>"$WORK/builds.tsv"
 done
+: >"$WORK/vacuum.tsv"
+# vacuum_test DB LABEL: delete DELETE_PCT% of the rows, time VACUUM
+vacuum_test() {
+	local db=$1 label=$2 del vac
+	del=$(PGDATABASE=$db "$BENCH" exec "DELETE FROM items WHERE id % 100 < $DELETE_PCT")
+	vac=$(PGDATABASE=$db "$BENCH" exec "VACUUM items")
+	say "$label: deleted $DELETE_PCT% in $del s, VACUUM $vac s"
+	printf '%s\t%s\n' "$label" "$vac" >>"$WORK/vacuum.tsv"
+}
+if [ "$DELETE_PCT" -gt 0 ]; then
+	vacuum_test postgres "lance_hnsw $q"
+fi
 psql_val "DROP INDEX IF EXISTS items_v_idx" >/dev/null
 
 # --- pgvector HNSW, same data, same cluster and settings --------------------
@@ -235,6 +250,7 @@ if [ -n "$PGVECTOR_EF" ]; then
 			say "pgvector: inserted $INSERTS rows in $INS_S s"
 		fi
 		printf '%s\t%s\t%s\t%s\t%s\n' "pgvector" "$BUILD_S" "$IDX_BYTES" "pgvector $PGV_VERSION: $pgv_opts" "$INS_S" >>"$WORK/builds.tsv"
+		[ "$DELETE_PCT" -gt 0 ] && vacuum_test pgv "pgvector"
 		psql_val "DROP DATABASE pgv" >/dev/null
 	else
 		say "pgvector is not installed in this PostgreSQL: skipping --pgvector"
@@ -282,6 +298,10 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 		if (lab[3] == "forced") idx = idx " (planner chose a seq scan; forced)"
 		printf "| %s | %s | %.3f | %.1f | %.1f | %.2f | %.2f | %.1f | %.1f |\n", idx, ef, $2, $3, $10, $4, $5, $3 / bq, (bc > 0 ? $10 / bc : 0)
 	}' "$WORK/series.tsv"
+	if [ -s "$WORK/vacuum.tsv" ]; then
+		printf '\n## VACUUM after deleting %s%% of the rows\n\n| index | VACUUM s |\n|---|---:|\n' "$DELETE_PCT"
+		awk -F'\t' '{ printf "| %s | %s |\n", $1, $2 }' "$WORK/vacuum.tsv"
+	fi
 	printf '\n## index_stats\n\n```\n%s\n```\n' "$(cat "$WORK/stats.txt")"
 } >"$RESULT"
 echo
