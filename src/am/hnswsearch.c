@@ -7,6 +7,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "am/hnsw.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
@@ -387,17 +389,27 @@ HnswDiskLower(HnswDiskSearch *ds, HnswKey key)
 int
 HnswDiskEntry(HnswDiskSearch *ds, HnswCandidate *entry)
 {
-	HnswMetaPageData meta = HnswReadMeta(ds->index);
+	HnswMetaPageData meta;
 	HnswKey		key;
 	float		d;
 	bool		del;
 
-	HnswDiskSearchReset(ds);
-	if (meta.entry_blkno == InvalidBlockNumber)
-		return -1;
-	key = HnswKeyFromTid(meta.entry_blkno, meta.entry_offno);
-	disk_visit(ds, key);
-	disk_distances(ds, &key, 1, &d, &del);
+	/*
+	 * An entry point VACUUM freed after we read the meta page (it moves the
+	 * entry first): read it again.
+	 */
+	for (int tries = 0;; tries++)
+	{
+		meta = HnswReadMeta(ds->index);
+		HnswDiskSearchReset(ds);
+		if (meta.entry_blkno == InvalidBlockNumber)
+			return -1;
+		key = HnswKeyFromTid(meta.entry_blkno, meta.entry_offno);
+		disk_visit(ds, key);
+		disk_distances(ds, &key, 1, &d, &del);
+		if (!isnan(d) || tries >= 3)
+			break;
+	}
 	entry->key = key;
 	entry->dist = d;
 	entry->deleted = del;
