@@ -244,11 +244,12 @@ SlotClear(HnswSlot *s)
 
 /*
  * Add `key` at distance dist to the level-lc list of element `to`:
- * a free slot, or the farthest slot if key is closer.
+ * a free slot, or the farthest slot if key is closer (or anyway, with
+ * force).  Returns whether `to` links to key now.
  */
-static void
+static bool
 HnswAddBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
-				int lc, HnswKey key, float dist)
+				int lc, HnswKey key, float dist, bool force)
 {
 	const HnswMetaPageData *meta = &info->meta;
 	BlockNumber blk = HnswKeyBlock(to);
@@ -268,7 +269,7 @@ HnswAddBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
 	if (lc > tup->level || (tup->flags & HNSW_ELEM_FREE))
 	{
 		UnlockReleaseBuffer(buf);
-		return;
+		return false;
 	}
 	slots = HnswElementSlots(tup, meta->data_size) + hnsw_level_offset(meta->m, lc);
 	for (int i = 0; i < cap; i++)
@@ -287,7 +288,7 @@ HnswAddBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
 		if (HnswKeyFromTid(nb, slots[i].off) == key)
 		{
 			UnlockReleaseBuffer(buf);
-			return;
+			return true;
 		}
 		if (lance_f16_to_f32(slots[i].dist16) > worst)
 		{
@@ -298,7 +299,7 @@ HnswAddBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
 	if (target < 0 || !(dist < worst))
 	{
 		UnlockReleaseBuffer(buf);
-		return;
+		return false;
 	}
 	state = GenericXLogStart(index);
 	page = GenericXLogRegisterBuffer(state, buf, 0);
@@ -308,6 +309,7 @@ HnswAddBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
 	SlotSet(&slots[target], key, dist);
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
+	return true;
 }
 
 /* Write the forward slots of the element at self (all levels at once). */
@@ -466,9 +468,22 @@ HnswInsertVector(Relation index, HnswIndexInfo *info, const float *x,
 
 	HnswWriteSlots(index, info, self, slots, nslots);
 	for (int lc = Min(level, top); lc >= 0; lc--)
+	{
+		bool		linked = false;
+
 		for (int i = 0; i < nchosen[lc]; i++)
-			HnswAddBackLink(index, info, chosen[lc][i].key, lc, self,
-							chosen[lc][i].dist);
+			linked |= HnswAddBackLink(index, info, chosen[lc][i].key, lc, self,
+									  chosen[lc][i].dist, false);
+
+		/*
+		 * Every neighbour had closer ones (a point of a new region): the
+		 * nearest takes it anyway, in place of its farthest, or nothing
+		 * would lead to it.
+		 */
+		if (!linked && nchosen[lc] > 0)
+			HnswAddBackLink(index, info, chosen[lc][0].key, lc, self,
+							chosen[lc][0].dist, true);
+	}
 	if (level > top)
 		HnswMaybeSetEntry(index, self, level, false);
 }
