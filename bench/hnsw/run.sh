@@ -28,21 +28,27 @@ usage() {
 	  --dim D              dimensions of aniso (128) / cosine (768)
 	  --quantizers "..."   indexes to build, from none sq pq (default: all three)
 	  --m M                (20)
-	  --efc E              ef_construction (150)
+	  --efc E              ef_construction (64)
 	  --ef "..."           ef_search sweep (default: 10 20 40 80 160 320)
 	  --inserts N          rows inserted into each built index, timed (2000; 0 = skip)
 	  --baseline-nq N      queries of the exact scan (default: min(nq, 100))
 	  --repeat R           timed passes per series, the fastest counts (1)
 	  --shared-buffers S   (4GB; 1GB with --quick)
+	  --pgvector "EF..."   also pgvector's HNSW (m 16, ef_construction 64) in the same
+	                       cluster, ef_search sweep EF (needs pgvector installed in
+	                       the same PostgreSQL; not built by this script)
+	  --pgv-m M / --pgv-efc E   pgvector's m / ef_construction (16 / 64)
+	  --delete-pct P       at the end, delete P% of the rows and time VACUUM on the last
+	                       lance_hnsw index (and on pgvector's)
 	  --no-install         use the installed extension instead of building it
 	  --quick              aniso 20000 rows, 200 queries, ef 10 40 160
 	EOF
 	exit 2
 }
 
-DATASET='' N='' NQ=1000 DIM='' QUANTIZERS='none sq pq' M=20 EFC=150
+DATASET='' N='' NQ=1000 DIM='' QUANTIZERS='none sq pq' M=20 EFC=64
 EFS='10 20 40 80 160 320' INSERTS=2000 BASELINE_NQ='' REPEAT=1
-SHARED_BUFFERS='' INSTALL=1 QUICK=0
+SHARED_BUFFERS='' INSTALL=1 QUICK=0 PGVECTOR_EF='' PGV_M=16 PGV_EFC=64 DELETE_PCT=0
 while [ $# -gt 0 ]; do
 	case $1 in
 		fashion-mnist|aniso|cosine) DATASET=$1 ;;
@@ -57,6 +63,10 @@ while [ $# -gt 0 ]; do
 		--baseline-nq) BASELINE_NQ=$2; shift ;;
 		--repeat) REPEAT=$2; shift ;;
 		--shared-buffers) SHARED_BUFFERS=$2; shift ;;
+		--pgvector) PGVECTOR_EF=$2; shift ;;
+		--pgv-m) PGV_M=$2; shift ;;
+		--pgv-efc) PGV_EFC=$2; shift ;;
+		--delete-pct) DELETE_PCT=$2; shift ;;
 		--no-install) INSTALL=0 ;;
 		--quick) QUICK=1 ;;
 		-h|--help) usage ;;
@@ -173,7 +183,7 @@ run_series() {
 : >"$WORK/stats.txt"
 say "exact scan baseline ($BASELINE_NQ queries)"
 BASE_LINE=$(run_series exact "$BASELINE_NQ" enable_indexscan=off enable_bitmapscan=off)
-IFS=$'\t' read -r BASE_RECALL BASE_QPS BASE_P50 BASE_P99 _ <<<"$BASE_LINE"
+IFS=$'\t' read -r BASE_RECALL BASE_QPS BASE_P50 BASE_P99 _ _ _ _ BASE_CPU_QPS <<<"$BASE_LINE"
 say "exact: recall $BASE_RECALL, $BASE_QPS QPS, p50 $BASE_P50 ms"
 
 for q in $QUANTIZERS; do
@@ -199,7 +209,53 @@ for q in $QUANTIZERS; do
 	fi
 	printf '%s\t%s\t%s\t%s\t%s\n' "$q" "$BUILD_S" "$IDX_BYTES" "$opts" "$INS_S" >>"$WORK/builds.tsv"
 done
+: >"$WORK/vacuum.tsv"
+# vacuum_test DB LABEL: delete DELETE_PCT% of the rows, time VACUUM
+vacuum_test() {
+	local db=$1 label=$2 del vac
+	del=$(PGDATABASE=$db "$BENCH" exec "DELETE FROM items WHERE id % 100 < $DELETE_PCT")
+	vac=$(PGDATABASE=$db "$BENCH" exec "VACUUM items")
+	say "$label: deleted $DELETE_PCT% in $del s, VACUUM $vac s"
+	printf '%s\t%s\n' "$label" "$vac" >>"$WORK/vacuum.tsv"
+}
+if [ "$DELETE_PCT" -gt 0 ]; then
+	vacuum_test postgres "lance_hnsw $q"
+fi
 psql_val "DROP INDEX IF EXISTS items_v_idx" >/dev/null
+
+# --- pgvector HNSW, same data, same cluster and settings --------------------
+# pgvector's type is also called "vector", so it gets a database of its own.
+if [ -n "$PGVECTOR_EF" ]; then
+	if [ "$(psql_val "SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'")" = 1 ]; then
+		psql_val "CREATE DATABASE pgv" >/dev/null
+		PGDATABASE=pgv "$BENCH" exec "CREATE EXTENSION vector" >/dev/null
+		PGV_VERSION=$(cluster_psql -d pgv -Atq -c "SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+		case $METRIC in l2) PGV_OPS=vector_l2_ops ;; ip) PGV_OPS=vector_ip_ops ;; *) PGV_OPS=vector_cosine_ops ;; esac
+		say "pgvector $PGV_VERSION: loading the same rows into database pgv"
+		PGDATABASE=pgv "$BENCH" load --file "$BASE" >/dev/null
+		PGDATABASE=pgv "$BENCH" exec "VACUUM ANALYZE items" >/dev/null
+		pgv_opts="m = $PGV_M, ef_construction = $PGV_EFC"
+		say "pgvector: CREATE INDEX ... USING hnsw (v $PGV_OPS) WITH ($pgv_opts)"
+		BUILD_S=$(PGDATABASE=pgv "$BENCH" exec "CREATE INDEX items_v_idx ON items USING hnsw (v $PGV_OPS) WITH ($pgv_opts)")
+		IDX_BYTES=$(cluster_psql -d pgv -Atq -c "SELECT pg_relation_size('items_v_idx')")
+		say "built in $BUILD_S s, $(mb "$IDX_BYTES") MB"
+		for ef in $PGVECTOR_EF; do
+			line=$(PGDATABASE=pgv run_series "pgvector ef$ef" "$NQ" "hnsw.ef_search=$ef")
+			IFS=$'\t' read -r r qps p50 p99 _ <<<"$line"
+			printf '   pgvector ef_search %-4s recall %s  %8s QPS  p50 %s ms  p99 %s ms\n' "$ef" "$r" "$qps" "$p50" "$p99" >&2
+		done
+		INS_S=-
+		if [ "$INSERTS" -gt 0 ]; then
+			INS_S=$(PGDATABASE=pgv "$BENCH" exec "INSERT INTO items SELECT id + 100000000, v FROM items WHERE id < $INSERTS ORDER BY id")
+			say "pgvector: inserted $INSERTS rows in $INS_S s"
+		fi
+		printf '%s\t%s\t%s\t%s\t%s\n' "pgvector" "$BUILD_S" "$IDX_BYTES" "pgvector $PGV_VERSION: $pgv_opts" "$INS_S" >>"$WORK/builds.tsv"
+		[ "$DELETE_PCT" -gt 0 ] && vacuum_test pgv "pgvector"
+		psql_val "DROP DATABASE pgv" >/dev/null
+	else
+		say "pgvector is not installed in this PostgreSQL: skipping --pgvector"
+	fi
+fi
 
 PGVER=$(psql_val "SHOW server_version")
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -214,7 +270,8 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 	- client: one connection, prepared \`SELECT id FROM items ORDER BY v $OP \$1 LIMIT 10\`, each series warmed up once
 	- exact baseline: enable_indexscan = off, first $BASELINE_NQ queries
 	- lancedb $COMMIT; $(nproc) vCPU; load average $LOAD_START at the start, $LOAD_END at the end
-	- "QPS x" = QPS / exact QPS of this run; inserts: $INSERTS rows in one INSERT ... SELECT into the built index
+	- "QPS x" = QPS / exact QPS of this run; "CPU QPS" = queries per second of the server backend's CPU time
+	  (steadier than wall-clock QPS when other work shares the CPUs); inserts: $INSERTS rows in one INSERT ... SELECT into the built index
 
 	## Builds
 
@@ -230,17 +287,21 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 	## Queries
 
-	| index | ef_search | recall@10 | QPS | p50 ms | p99 ms | QPS x |
-	|---|---:|---:|---:|---:|---:|---:|
+	| index | ef_search | recall@10 | QPS | CPU QPS | p50 ms | p99 ms | QPS x | CPU QPS x |
+	|---|---:|---:|---:|---:|---:|---:|---:|---:|
 	EOF
-	awk -F'\t' -v bq="$BASE_QPS" '{
+	awk -F'\t' -v bq="$BASE_QPS" -v bc="$BASE_CPU_QPS" '{
 		split($1, lab, " ")
 		if (lab[1] == "exact") { idx = "exact scan (" $7 " queries)"; ef = "-" }
 		else { idx = lab[1]; ef = substr(lab[2], 3) }
 		if ($8 > 0) idx = idx " (" $8 " short answers)"
 		if (lab[3] == "forced") idx = idx " (planner chose a seq scan; forced)"
-		printf "| %s | %s | %.3f | %.1f | %.2f | %.2f | %.1f |\n", idx, ef, $2, $3, $4, $5, $3 / bq
+		printf "| %s | %s | %.3f | %.1f | %.1f | %.2f | %.2f | %.1f | %.1f |\n", idx, ef, $2, $3, $10, $4, $5, $3 / bq, (bc > 0 ? $10 / bc : 0)
 	}' "$WORK/series.tsv"
+	if [ -s "$WORK/vacuum.tsv" ]; then
+		printf '\n## VACUUM after deleting %s%% of the rows\n\n| index | VACUUM s |\n|---|---:|\n' "$DELETE_PCT"
+		awk -F'\t' '{ printf "| %s | %s |\n", $1, $2 }' "$WORK/vacuum.tsv"
+	fi
 	printf '\n## index_stats\n\n```\n%s\n```\n' "$(cat "$WORK/stats.txt")"
 } >"$RESULT"
 echo

@@ -24,6 +24,7 @@
 
 int			lancedb_ef_search = HNSW_DEFAULT_EF_SEARCH;
 int			lancedb_max_scan_tuples = 20000;
+double		lancedb_hnsw_repair_threshold = 0.05;
 
 static relopt_kind hnsw_relopt_kind;
 
@@ -63,6 +64,11 @@ HnswInit(void)
 							"The scan then stops even if filters rejected rows.",
 							&lancedb_max_scan_tuples, 20000, 1, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("lancedb.hnsw_repair_threshold",
+							 "Fraction of dead, unrepaired rows at which maintenance repairs an HNSW graph.",
+							 "Background maintenance (and lancedb.optimize) then rewires the neighbours of dead elements, so VACUUM only frees them.",
+							 &lancedb_hnsw_repair_threshold, 0.05, 0.0, 1.0,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
 bytea *

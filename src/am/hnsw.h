@@ -14,8 +14,12 @@
  *
  * An element never moves and never changes size, so neighbour lists are
  * updated in place (aminsert, VACUUM) and an element is addressed by its
- * item pointer.  Deleted elements stay as tombstones: they are traversed
- * (connectivity) but never returned and never take an ef_search slot.
+ * item pointer.  An element whose row died is first a tombstone (DELETED:
+ * traversed for connectivity, never returned, never takes an ef_search
+ * slot); once the neighbour lists that pointed to it are repaired
+ * (REPAIRED: by the maintenance worker, or by VACUUM itself) VACUUM frees
+ * it (FREE: skipped by searches) and puts its page on the free list, where
+ * a later insert of the same or a lower level reuses the item in place.
  */
 #ifndef LANCEDB_HNSW_H
 #define LANCEDB_HNSW_H
@@ -42,7 +46,7 @@
 #define HNSW_PAGE_ID			0xFF8B
 
 #define HNSW_DEFAULT_M				20
-#define HNSW_DEFAULT_EF_CONSTRUCTION 150
+#define HNSW_DEFAULT_EF_CONSTRUCTION 64
 #define HNSW_DEFAULT_EF_SEARCH		40
 
 /* reloptions */
@@ -73,7 +77,25 @@ typedef struct HnswMetaPageData
 	int16		entry_level;
 	BlockNumber insert_page;	/* last element page, appended to */
 	uint64		rows_built;
+	BlockNumber free_head;		/* first page with free elements; Invalid
+								 * (or 0, older indexes): none */
+	uint32		unused;
+	uint64		n_free;			/* free (reusable) elements */
+	uint64		n_repaired;		/* tombstones repaired, waiting for VACUUM */
+	uint64		dead_seen;		/* table's n_dead_tup at the last repair */
 } HnswMetaPageData;
+
+/*
+ * Element pages on the free list chain through their opaque `next`:
+ * Invalid = not on the list, HNSW_FREE_LIST_END = last on it.
+ */
+#define HNSW_FREE_LIST_END		HNSW_METAPAGE_BLKNO
+
+static inline bool
+HnswFreeHeadValid(BlockNumber b)
+{
+	return b != InvalidBlockNumber && b != HNSW_METAPAGE_BLKNO;
+}
 
 typedef struct HnswPageOpaqueData
 {
@@ -93,7 +115,9 @@ typedef struct HnswSlot
 	uint16		dist16;
 } HnswSlot;
 
-#define HNSW_ELEM_DELETED		0x01
+#define HNSW_ELEM_DELETED		0x01	/* row is dead: never returned */
+#define HNSW_ELEM_FREE			0x02	/* reclaimed: skipped, reusable */
+#define HNSW_ELEM_REPAIRED		0x04	/* dead, in-neighbours repaired */
 
 typedef struct HnswElementTupleData
 {
@@ -212,6 +236,7 @@ extern int	HnswDiskLevelSearch(HnswDiskSearch *ds, HnswCandidate *entries,
 								int nentries, int ef, int level,
 								HnswCandidate *out);
 extern int	HnswDiskEntry(HnswDiskSearch *ds, HnswCandidate *entry);
+extern Buffer HnswReadBufferCached(Relation index, BlockNumber blk);
 
 /* hnswbuild.c */
 extern IndexBuildResult *hnswbuild(Relation heap, Relation index,
@@ -232,6 +257,35 @@ extern IndexBulkDeleteResult *hnswbulkdelete(IndexVacuumInfo *info,
 											 void *callback_state);
 extern IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info,
 												IndexBulkDeleteResult *stats);
+
+/*
+ * hnswrepair.c: rewiring the graph around dead elements (VACUUM and the
+ * maintenance worker).  A HnswDeadSet holds dead elements with a copy of
+ * their neighbour lists.
+ */
+typedef struct HnswDeadSet HnswDeadSet;
+extern HnswDeadSet *HnswDeadSetCreate(const HnswIndexInfo *info,
+									  BlockNumber nblocks);
+extern void HnswDeadSetAdd(HnswDeadSet *set, HnswKey key,
+						   HnswElementTuple tup, bool needs_repair);
+extern int64 HnswDeadSetCount(HnswDeadSet *set);
+extern bool HnswDeadSetContains(HnswDeadSet *set, HnswKey key);
+extern void HnswMarkDeleted(Relation index, const HnswIndexInfo *info,
+							BlockNumber blk, const OffsetNumber *offs, int n,
+							uint8 flags, BufferAccessStrategy strategy);
+extern void HnswMoveEntryOffDead(Relation index, HnswDeadSet *set,
+								 HnswKey best_live, int best_level);
+extern int64 HnswRepairDead(Relation index, const HnswIndexInfo *info,
+							HnswDeadSet *set);
+
+/*
+ * Inserts hold this heavyweight page lock (ShareLock) while they link an
+ * element; VACUUM takes it exclusively, once, before freeing tombstones,
+ * so no insert that may still link to one is in flight.
+ */
+#define HNSW_INSERT_LOCK		HNSW_METAPAGE_BLKNO
+
+extern double lancedb_hnsw_repair_threshold;
 
 /* hnswstats.c */
 extern void HnswStatsJson(Relation index, StringInfo buf);

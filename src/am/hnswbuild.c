@@ -157,6 +157,7 @@ HnswSetupInfo(HnswBuildState *bs, int dim)
 	info->meta.entry_offno = InvalidOffsetNumber;
 	info->meta.entry_level = -1;
 	info->meta.insert_page = InvalidBlockNumber;
+	info->meta.free_head = InvalidBlockNumber;
 	info->meta.data_size = HnswDataSize(info->type->elemtype, dim, QUANT_FLAT, NULL);
 }
 

@@ -17,16 +17,117 @@
 #include "kernels/distance.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-/* Put tup on the insert page (or a new one); returns its address. */
+/*
+ * Reuse a free element at least as large as tup (one of the same or a
+ * higher level) from the first few pages of the free list: false if there
+ * is none.  The meta page stays locked throughout, so the list does not
+ * change under us.  A page leaves the list when it is found at the head
+ * with no free element left.
+ */
+#define HNSW_FREE_LIST_PROBES	8
+
+static bool
+HnswReuseFree(Relation index, HnswElementTuple tup, Size size, ItemPointer tid)
+{
+	Buffer		metabuf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	BlockNumber blk;
+	BlockNumber nblocks;
+	bool		done = false;
+	bool		head = true;
+
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	blk = ((HnswMetaPageData *) PageGetContents(BufferGetPage(metabuf)))->free_head;
+	LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
+	if (!HnswFreeHeadValid(blk))
+	{
+		ReleaseBuffer(metabuf);
+		return false;
+	}
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	blk = ((HnswMetaPageData *) PageGetContents(BufferGetPage(metabuf)))->free_head;
+	nblocks = RelationGetNumberOfBlocks(index);
+	for (int probe = 0; probe < HNSW_FREE_LIST_PROBES && !done; probe++)
+	{
+		Buffer		buf;
+		bool		popped = false;
+		Page		page;
+		OffsetNumber best = InvalidOffsetNumber;
+		Size		bestlen = 0;
+		int			nfree = 0;
+		BlockNumber next;
+
+		if (!HnswFreeHeadValid(blk) || blk >= nblocks)
+			break;
+		buf = ReadBuffer(index, blk);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		HnswCheckPage(index, page, blk, HNSW_PAGE_ELEMENT);
+		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			ItemId		iid = PageGetItemId(page, off);
+			Size		len = ItemIdGetLength(iid);
+
+			if (!ItemIdIsNormal(iid) ||
+				!(((HnswElementTuple) PageGetItem(page, iid))->flags & HNSW_ELEM_FREE))
+				continue;
+			nfree++;
+			if (len >= size && (best == InvalidOffsetNumber || len < bestlen))
+			{
+				best = off;
+				bestlen = len;
+			}
+		}
+		next = HnswPageGetOpaque(page)->next;
+		if (best != InvalidOffsetNumber || (head && nfree == 0))
+		{
+			GenericXLogState *state = GenericXLogStart(index);
+			HnswMetaPageData *meta;
+
+			meta = (HnswMetaPageData *) PageGetContents(GenericXLogRegisterBuffer(state, metabuf, 0));
+			page = GenericXLogRegisterBuffer(state, buf, 0);
+			if (best != InvalidOffsetNumber)
+			{
+				char	   *item = PageGetItem(page, PageGetItemId(page, best));
+
+				memset(item, 0, bestlen);
+				memcpy(item, tup, size);
+				if (meta->n_free > 0)
+					meta->n_free--;
+				nfree--;
+				ItemPointerSet(tid, blk, best);
+				done = true;
+			}
+			if (head && nfree == 0)
+			{
+				/* empty head: off the list; the next page is the head now */
+				meta->free_head = next == HNSW_FREE_LIST_END ? InvalidBlockNumber : next;
+				HnswPageGetOpaque(page)->next = InvalidBlockNumber;
+				popped = true;
+			}
+			GenericXLogFinish(state);
+		}
+		UnlockReleaseBuffer(buf);
+		blk = next;
+		head = popped;			/* the next page is the head now */
+	}
+	UnlockReleaseBuffer(metabuf);
+	return done;
+}
+
+/* Put tup in a free element, on the insert page or on a new one. */
 static ItemPointerData
 HnswPlaceElement(Relation index, HnswElementTuple tup, Size size)
 {
 	ItemPointerData tid;
 
+	ItemPointerSetInvalid(&tid);
+	if (HnswReuseFree(index, tup, size, &tid))
+		return tid;
 	for (;;)
 	{
 		Buffer		metabuf;
@@ -114,7 +215,7 @@ static void
 HnswReadVector(Relation index, const HnswIndexInfo *info, HnswKey key, float *out)
 {
 	BlockNumber blk = HnswKeyBlock(key);
-	Buffer		buf = ReadBuffer(index, blk);
+	Buffer		buf = HnswReadBufferCached(index, blk);
 	HnswElementTuple tup;
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -143,15 +244,16 @@ SlotClear(HnswSlot *s)
 
 /*
  * Add `key` at distance dist to the level-lc list of element `to`:
- * a free slot, or the farthest slot if key is closer.
+ * a free slot, or the farthest slot if key is closer (or anyway, with
+ * force).  Returns whether `to` links to key now.
  */
-static void
+static bool
 HnswAddBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
-				int lc, HnswKey key, float dist)
+				int lc, HnswKey key, float dist, bool force)
 {
 	const HnswMetaPageData *meta = &info->meta;
 	BlockNumber blk = HnswKeyBlock(to);
-	Buffer		buf = ReadBuffer(index, blk);
+	Buffer		buf = HnswReadBufferCached(index, blk);
 	GenericXLogState *state;
 	Page		page;
 	HnswElementTuple tup;
@@ -164,10 +266,10 @@ HnswAddBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
 	HnswCheckPage(index, BufferGetPage(buf), blk, HNSW_PAGE_ELEMENT);
 	tup = HnswGetElement(index, BufferGetPage(buf), blk, HnswKeyOffset(to),
 						 meta->data_size, meta->m);
-	if (lc > tup->level)
+	if (lc > tup->level || (tup->flags & HNSW_ELEM_FREE))
 	{
 		UnlockReleaseBuffer(buf);
-		return;
+		return false;
 	}
 	slots = HnswElementSlots(tup, meta->data_size) + hnsw_level_offset(meta->m, lc);
 	for (int i = 0; i < cap; i++)
@@ -186,7 +288,7 @@ HnswAddBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
 		if (HnswKeyFromTid(nb, slots[i].off) == key)
 		{
 			UnlockReleaseBuffer(buf);
-			return;
+			return true;
 		}
 		if (lance_f16_to_f32(slots[i].dist16) > worst)
 		{
@@ -197,7 +299,7 @@ HnswAddBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
 	if (target < 0 || !(dist < worst))
 	{
 		UnlockReleaseBuffer(buf);
-		return;
+		return false;
 	}
 	state = GenericXLogStart(index);
 	page = GenericXLogRegisterBuffer(state, buf, 0);
@@ -207,6 +309,7 @@ HnswAddBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
 	SlotSet(&slots[target], key, dist);
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
+	return true;
 }
 
 /* Write the forward slots of the element at self (all levels at once). */
@@ -216,7 +319,7 @@ HnswWriteSlots(Relation index, const HnswIndexInfo *info, HnswKey self,
 {
 	const HnswMetaPageData *meta = &info->meta;
 	BlockNumber blk = HnswKeyBlock(self);
-	Buffer		buf = ReadBuffer(index, blk);
+	Buffer		buf = HnswReadBufferCached(index, blk);
 	GenericXLogState *state;
 	Page		page;
 	HnswElementTuple tup;
@@ -365,9 +468,22 @@ HnswInsertVector(Relation index, HnswIndexInfo *info, const float *x,
 
 	HnswWriteSlots(index, info, self, slots, nslots);
 	for (int lc = Min(level, top); lc >= 0; lc--)
+	{
+		bool		linked = false;
+
 		for (int i = 0; i < nchosen[lc]; i++)
-			HnswAddBackLink(index, info, chosen[lc][i].key, lc, self,
-							chosen[lc][i].dist);
+			linked |= HnswAddBackLink(index, info, chosen[lc][i].key, lc, self,
+									  chosen[lc][i].dist, false);
+
+		/*
+		 * Every neighbour had closer ones (a point of a new region): the
+		 * nearest takes it anyway, in place of its farthest, or nothing
+		 * would lead to it.
+		 */
+		if (!linked && nchosen[lc] > 0)
+			HnswAddBackLink(index, info, chosen[lc][0].key, lc, self,
+							chosen[lc][0].dist, true);
+	}
 	if (level > top)
 		HnswMaybeSetEntry(index, self, level, false);
 }
@@ -391,7 +507,12 @@ hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	info = HnswGetInfo(index);
 	x = HnswValueToFloats(info, values[0], &indexable);
 	if (indexable)
+	{
+		/* VACUUM waits for us before it frees what we may link to */
+		LockPage(index, HNSW_INSERT_LOCK, ShareLock);
 		HnswInsertVector(index, info, x, heap_tid);
+		UnlockPage(index, HNSW_INSERT_LOCK, ShareLock);
+	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 	return false;

@@ -7,10 +7,13 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "am/hnsw.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/float.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 
 typedef struct VisitedEntry
@@ -44,6 +47,56 @@ hnsw_key_hash(uint64 k)
 #define SH_DEFINE
 #define SH_DECLARE
 #include "lib/simplehash.h"
+
+/* block -> the buffer that held it, for the last few indexes searched */
+typedef struct HnswBufMap
+{
+	RelFileNode node;
+	BlockNumber n;
+	Buffer	   *bufs;
+} HnswBufMap;
+
+#define HNSW_BUFMAPS	4
+static HnswBufMap bufmaps[HNSW_BUFMAPS];
+static int	bufmap_last;
+static int	bufmap_victim;
+
+static Buffer *
+bufmap_entry(Relation index, BlockNumber blk)
+{
+	HnswBufMap *bm = &bufmaps[bufmap_last];
+
+	if (bm->bufs == NULL || !RelFileNodeEquals(bm->node, index->rd_node))
+	{
+		int			i;
+
+		for (i = 0; i < HNSW_BUFMAPS; i++)
+			if (bufmaps[i].bufs && RelFileNodeEquals(bufmaps[i].node, index->rd_node))
+				break;
+		if (i == HNSW_BUFMAPS)
+		{
+			i = bufmap_victim;
+			bufmap_victim = (bufmap_victim + 1) % HNSW_BUFMAPS;
+			if (bufmaps[i].bufs)
+				pfree(bufmaps[i].bufs);
+			bufmaps[i].node = index->rd_node;
+			bufmaps[i].n = Max(1024, RelationGetNumberOfBlocks(index) + 64);
+			bufmaps[i].bufs = MemoryContextAllocZero(TopMemoryContext,
+													 sizeof(Buffer) * bufmaps[i].n);
+		}
+		bufmap_last = i;
+		bm = &bufmaps[i];
+	}
+	if (blk >= bm->n)
+	{
+		BlockNumber n = Max(blk + 64, bm->n * 2);
+
+		bm->bufs = repalloc(bm->bufs, sizeof(Buffer) * n);
+		memset(bm->bufs + bm->n, 0, sizeof(Buffer) * (n - bm->n));
+		bm->n = n;
+	}
+	return &bm->bufs[blk];
+}
 
 struct HnswDiskSearch
 {
@@ -86,6 +139,38 @@ disk_visit(void *arg, HnswKey key)
 	return true;
 }
 
+/* Pin blk: the buffer it was in last time if it is still there. */
+static inline Buffer
+read_buffer_cached(Relation index, BlockNumber blk, Buffer recent)
+{
+	Buffer	   *e = bufmap_entry(index, blk);
+	Buffer		buf;
+
+	if (BufferIsValid(*e) &&
+		ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blk, *e))
+		return *e;
+	if (BufferIsValid(recent) &&
+		ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blk, recent))
+		buf = recent;
+	else
+		buf = ReadBuffer(index, blk);
+	*e = buf;
+	return buf;
+}
+
+static inline Buffer
+search_read_buffer(HnswDiskSearch *ds, BlockNumber blk, Buffer recent)
+{
+	return read_buffer_cached(ds->index, blk, recent);
+}
+
+/* ReadBuffer of an element page through the backend's buffer map. */
+Buffer
+HnswReadBufferCached(Relation index, BlockNumber blk)
+{
+	return read_buffer_cached(index, blk, InvalidBuffer);
+}
+
 static void
 check_block(HnswDiskSearch *ds, BlockNumber blk)
 {
@@ -113,7 +198,7 @@ disk_neighbors(void *arg, HnswKey key, int level, HnswKey *out, int cap)
 	int			n = 0;
 
 	check_block(ds, blk);
-	buf = ReadBuffer(ds->index, blk);
+	buf = search_read_buffer(ds, blk, InvalidBuffer);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	HnswCheckPage(ds->index, page, blk, HNSW_PAGE_ELEMENT);
@@ -150,22 +235,48 @@ disk_distances(void *arg, const HnswKey *keys, int n, float *dist, bool *deleted
 	 * touches (page header, its line pointer, the special space): the
 	 * search is bound by memory latency, not by arithmetic.
 	 */
+	Buffer		recent[2 * HNSW_MAX_M + 1];
+	unsigned	prefetch_bytes = Min(HNSW_ELEM_HDR + meta->data_size, 1024);
+
 	Assert(n <= lengthof(bufs));
 	for (int i = 0; i < n; i++)
 	{
-		check_block(ds, HnswKeyBlock(keys[i]));
-		PrefetchBuffer(ds->index, MAIN_FORKNUM, HnswKeyBlock(keys[i]));
+		BlockNumber blk = HnswKeyBlock(keys[i]);
+
+		check_block(ds, blk);
+		recent[i] = InvalidBuffer;
+		if (!BufferIsValid(*bufmap_entry(ds->index, blk)))
+			recent[i] = PrefetchBuffer(ds->index, MAIN_FORKNUM, blk).recent_buffer;
 	}
 	for (int i = 0; i < n; i++)
 	{
 		char	   *p;
 
-		bufs[i] = ReadBuffer(ds->index, HnswKeyBlock(keys[i]));
+		bufs[i] = search_read_buffer(ds, HnswKeyBlock(keys[i]), recent[i]);
 		p = (char *) BufferGetPage(bufs[i]);
 		__builtin_prefetch(p);
 		__builtin_prefetch(p + SizeOfPageHeaderData +
 						   sizeof(ItemIdData) * (HnswKeyOffset(keys[i]) - 1));
 		__builtin_prefetch(p + BLCKSZ - MAXALIGN(sizeof(HnswPageOpaqueData)));
+	}
+
+	/*
+	 * Then every element's header and payload, all in flight at once.  The
+	 * line pointers are read without the content lock: only a hint, kept
+	 * inside the page (element line pointers never move).
+	 */
+	for (int i = 0; i < n; i++)
+	{
+		Page		np = BufferGetPage(bufs[i]);
+		OffsetNumber noff = HnswKeyOffset(keys[i]);
+
+		if (noff >= FirstOffsetNumber && noff <= PageGetMaxOffsetNumber(np))
+		{
+			unsigned	o = ItemIdGetOffset(PageGetItemId(np, noff));
+
+			for (unsigned b = 0; b < prefetch_bytes && o + b < BLCKSZ; b += 64)
+				__builtin_prefetch((char *) np + o + b);
+		}
 	}
 	for (int i = 0; i < n; i++)
 	{
@@ -181,16 +292,13 @@ disk_distances(void *arg, const HnswKey *keys, int n, float *dist, bool *deleted
 		HnswCheckPage(ds->index, page, blk, HNSW_PAGE_ELEMENT);
 		tup = HnswGetElement(ds->index, page, blk, HnswKeyOffset(keys[i]),
 							 meta->data_size, meta->m);
-		if (i + 1 < n)
+		if (tup->flags & HNSW_ELEM_FREE)
 		{
-			/* the next element's tuple, now that its line pointer is near */
-			Page		np = BufferGetPage(bufs[i + 1]);
-			OffsetNumber noff = HnswKeyOffset(keys[i + 1]);
-
-			/* unlocked read: only a hint, kept inside the page */
-			if (noff >= FirstOffsetNumber && noff <= PageGetMaxOffsetNumber(np) &&
-				ItemIdGetOffset(PageGetItemId(np, noff)) < BLCKSZ)
-				__builtin_prefetch((char *) np + ItemIdGetOffset(PageGetItemId(np, noff)));
+			/* freed by VACUUM: neither a result nor a way through */
+			dist[i] = get_float4_nan();
+			deleted[i] = true;
+			UnlockReleaseBuffer(buf);
+			continue;
 		}
 		dist[i] = HnswQueryDistanceBound(&ds->hq, tup->data, &lower);
 		deleted[i] = (tup->flags & HNSW_ELEM_DELETED) != 0;
@@ -281,17 +389,27 @@ HnswDiskLower(HnswDiskSearch *ds, HnswKey key)
 int
 HnswDiskEntry(HnswDiskSearch *ds, HnswCandidate *entry)
 {
-	HnswMetaPageData meta = HnswReadMeta(ds->index);
+	HnswMetaPageData meta;
 	HnswKey		key;
 	float		d;
 	bool		del;
 
-	HnswDiskSearchReset(ds);
-	if (meta.entry_blkno == InvalidBlockNumber)
-		return -1;
-	key = HnswKeyFromTid(meta.entry_blkno, meta.entry_offno);
-	disk_visit(ds, key);
-	disk_distances(ds, &key, 1, &d, &del);
+	/*
+	 * An entry point VACUUM freed after we read the meta page (it moves the
+	 * entry first): read it again.
+	 */
+	for (int tries = 0;; tries++)
+	{
+		meta = HnswReadMeta(ds->index);
+		HnswDiskSearchReset(ds);
+		if (meta.entry_blkno == InvalidBlockNumber)
+			return -1;
+		key = HnswKeyFromTid(meta.entry_blkno, meta.entry_offno);
+		disk_visit(ds, key);
+		disk_distances(ds, &key, 1, &d, &del);
+		if (!isnan(d) || tries >= 3)
+			break;
+	}
 	entry->key = key;
 	entry->dist = d;
 	entry->deleted = del;

@@ -1,7 +1,7 @@
 /*
  * hnswstats.c
  *	  lancedb.index_stats for lance_hnsw indexes (called from ivfstats.c):
- *	  layers, live and deleted elements, elements per level, size.
+ *	  layers, live, deleted and free elements, elements per level, size.
  */
 #include "postgres.h"
 
@@ -33,6 +33,7 @@ HnswStatsJson(Relation index, StringInfo buf)
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	uint64		live = 0;
 	uint64		deleted = 0;
+	uint64		freed = 0;
 	uint64		per_level[HNSW_MAX_LEVEL + 1] = {0};
 	int			top = -1;
 
@@ -53,6 +54,11 @@ HnswStatsJson(Relation index, StringInfo buf)
 				HnswElementTuple tup = HnswGetElement(index, page, blk, off,
 													  meta.data_size, meta.m);
 
+				if (tup->flags & HNSW_ELEM_FREE)
+				{
+					freed++;
+					continue;
+				}
 				if (tup->flags & HNSW_ELEM_DELETED)
 				{
 					deleted++;
@@ -75,11 +81,13 @@ HnswStatsJson(Relation index, StringInfo buf)
 					 "\"layers\": %d, \"entry_level\": %d, "
 					 "\"num_indexed_rows\": " UINT64_FORMAT ", \"num_unindexed_rows\": 0, "
 					 "\"nodes\": " UINT64_FORMAT ", \"deleted_nodes\": " UINT64_FORMAT ", "
+					 "\"free_slots\": " UINT64_FORMAT ", \"repaired_nodes\": " UINT64_FORMAT ", "
 					 "\"rows_at_build\": " UINT64_FORMAT ", \"nodes_per_layer\": [",
 					 info->metric->name, HnswQuantName(meta.qkind),
 					 HnswQuantName(opts ? opts->quantizer : QUANT_FLAT),
 					 meta.dim, meta.m, meta.ef_construction, meta.data_size,
 					 top + 1, meta.entry_level, live, live + deleted, deleted,
+					 freed, meta.n_repaired,
 					 meta.rows_built);
 	for (int l = 0; l <= top; l++)
 		appendStringInfo(buf, "%s" UINT64_FORMAT, l ? ", " : "", per_level[l]);

@@ -372,7 +372,7 @@ HnswGetElement(Relation index, Page page, BlockNumber blkno, OffsetNumber off,
 				 errmsg("index \"%s\" has a malformed element (%u,%u)",
 						RelationGetRelationName(index), blkno, off)));
 	tup = (HnswElementTuple) PageGetItem(page, iid);
-	if (tup->level > HNSW_MAX_LEVEL || len != HNSW_ELEM_SIZE(data_size, m, tup->level))
+	if (tup->level > HNSW_MAX_LEVEL || len < HNSW_ELEM_SIZE(data_size, m, tup->level))
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("index \"%s\" has an element of bad length at (%u,%u)",

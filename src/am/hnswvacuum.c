@@ -2,16 +2,17 @@
  * hnswvacuum.c
  *	  lance_hnsw VACUUM.  Pass 1 reads every element once, asks the
  *	  callback about its heap row and marks dead ones as tombstones
- *	  (remembering their neighbour lists).  Pass 2 repairs only the
- *	  neighbourhoods of the dead: each live neighbour of a tombstone drops
- *	  its links to tombstones and refills the freed slots with the closest
- *	  live neighbours of the tombstones it lost.  The distance work is
- *	  proportional to what was deleted, not to the index.
+ *	  (remembering their neighbour lists).  Pass 2 (hnswrepair.c) finds
+ *	  the lists that link to them with one more sequential read and
+ *	  rebuilds only those: the distance work and WAL are proportional to
+ *	  what was deleted, not to the index; when the maintenance worker has
+ *	  repaired every dead element already, pass 2 is skipped.  Pass 3
+ *	  waits for inserts in flight, frees the dead elements and chains their
+ *	  pages into the free list, from which inserts reuse them.
  *
- * Tombstones stay in place (element addresses never change): a link a
- * concurrent insert made to one just before it died still leads
- * somewhere, and searches walk through them without giving them a
- * result slot.  Their space is reclaimed by REINDEX.
+ * Element addresses never change, so a link made by a concurrent insert
+ * to an element freed here points at a free element (searches skip it)
+ * or, once reused, at an unrelated live one: a valid link either way.
  */
 #include "postgres.h"
 
@@ -20,188 +21,79 @@
 #include "kernels/distance.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
-#include "utils/hsearch.h"
+#include "storage/lmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-typedef struct DeadElement
+/* Free the dead elements of one page and put it on the free list. */
+static void
+FreeElements(Relation index, const HnswIndexInfo *info, BlockNumber blk,
+			 const OffsetNumber *offs, int n, BufferAccessStrategy strategy,
+			 int64 *nfreed)
 {
-	HnswKey		key;			/* hash key */
-	int			level;
-	HnswSlot   *slots;			/* copy of its neighbour slots */
-} DeadElement;
-
-typedef struct RepairKey
-{
-	HnswKey		key;
-	int			level;
-} RepairKey;
-
-static inline HnswKey
-SlotKey(const HnswSlot *s)
-{
-	BlockNumber b = BlockIdGetBlockNumber(&s->blk);
-
-	return b == InvalidBlockNumber ? 0 : HnswKeyFromTid(b, s->off);
-}
-
-/* Copy an element's vector (decoded) and level; false if gone or dead. */
-static bool
-ReadLive(Relation index, const HnswIndexInfo *info, HnswKey key, float *vec,
-		 int *level)
-{
-	BlockNumber blk = HnswKeyBlock(key);
-	Buffer		buf = ReadBuffer(index, blk);
-	HnswElementTuple tup;
-	bool		live;
-
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	HnswCheckPage(index, BufferGetPage(buf), blk, HNSW_PAGE_ELEMENT);
-	tup = HnswGetElement(index, BufferGetPage(buf), blk, HnswKeyOffset(key),
-						 info->meta.data_size, info->meta.m);
-	live = (tup->flags & HNSW_ELEM_DELETED) == 0;
-	if (live && vec)
-		HnswDecode(info, tup->data, vec);
-	if (level)
-		*level = tup->level;
-	UnlockReleaseBuffer(buf);
-	return live;
-}
-
-typedef struct RepairCand
-{
-	HnswKey		key;
-	float		dist;
-} RepairCand;
-
-static int
-repair_cmp(const void *a, const void *b)
-{
-	float		x = ((const RepairCand *) a)->dist;
-	float		y = ((const RepairCand *) b)->dist;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Replace the links of live element `key` on level lc to tombstones. */
-static bool
-RepairNeighbourhood(Relation index, const HnswIndexInfo *info, HTAB *dead,
-					HnswKey key, int lc, float *vec, float *cvec)
-{
-	const HnswMetaPageData *meta = &info->meta;
-	int			m = meta->m;
-	int			cap = hnsw_level_capacity(m, lc);
-	HnswSlot   *cur = palloc(sizeof(HnswSlot) * cap);
-	RepairCand *cands = NULL;
-	int			ncand = 0;
-	int			maxcand = 0;
-	int			level;
-	bool		any = false;
+	int			m = info->meta.m;
+	Buffer		metabuf;
 	Buffer		buf;
-	BlockNumber blk = HnswKeyBlock(key);
 	GenericXLogState *state;
+	Page		mpage;
 	Page		page;
-	HnswElementTuple tup;
-	HnswSlot   *slots;
-	int			filled = 0;
+	HnswMetaPageData *meta;
+	HnswPageOpaque opaque;
+	int64		freed = 0;
+	int64		was_repaired = 0;
 
-	/* read its list and vector */
-	buf = ReadBuffer(index, blk);
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	HnswCheckPage(index, BufferGetPage(buf), blk, HNSW_PAGE_ELEMENT);
-	tup = HnswGetElement(index, BufferGetPage(buf), blk, HnswKeyOffset(key),
-						 meta->data_size, m);
-	level = tup->level;
-	if (lc <= level && (tup->flags & HNSW_ELEM_DELETED) == 0)
-	{
-		memcpy(cur, HnswElementSlots(tup, meta->data_size) + hnsw_level_offset(m, lc),
-			   sizeof(HnswSlot) * cap);
-		HnswDecode(info, tup->data, vec);
-		any = true;
-	}
-	UnlockReleaseBuffer(buf);
-	if (!any)
-		return false;
-
-	/* candidates: live neighbours of the tombstones it points to */
-	any = false;
-	for (int i = 0; i < cap; i++)
-	{
-		HnswKey		k = SlotKey(&cur[i]);
-		DeadElement *d;
-
-		if (k == 0 || (d = hash_search(dead, &k, HASH_FIND, NULL)) == NULL)
-			continue;
-		any = true;
-		if (lc > d->level)
-			continue;
-		for (int j = 0; j < hnsw_level_capacity(m, lc); j++)
-		{
-			HnswKey		c = SlotKey(&d->slots[hnsw_level_offset(m, lc) + j]);
-			bool		dup = (c == 0 || c == key);
-			int			clevel;
-
-			for (int t = 0; t < cap && !dup; t++)
-				dup = SlotKey(&cur[t]) == c;
-			for (int t = 0; t < ncand && !dup; t++)
-				dup = cands[t].key == c;
-			if (dup || hash_search(dead, &c, HASH_FIND, NULL) != NULL)
-				continue;
-			if (!ReadLive(index, info, c, cvec, &clevel) || clevel < lc)
-				continue;
-			if (ncand == maxcand)
-			{
-				maxcand = Max(16, maxcand * 2);
-				cands = cands ? repalloc(cands, sizeof(RepairCand) * maxcand) :
-					palloc(sizeof(RepairCand) * maxcand);
-			}
-			cands[ncand].key = c;
-			cands[ncand].dist = HnswExactDistance(info->metric, vec, cvec, meta->dim);
-			ncand++;
-		}
-	}
-	if (!any)
-		return false;
-	if (ncand > 1)
-		qsort(cands, ncand, sizeof(RepairCand), repair_cmp);
-
-	/* apply under the exclusive lock, against the list as it is now */
-	buf = ReadBuffer(index, blk);
+	/* meta first, then the page: the order inserts use */
+	metabuf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, strategy);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	HnswCheckPage(index, BufferGetPage(buf), blk, HNSW_PAGE_ELEMENT);
 	state = GenericXLogStart(index);
+	mpage = GenericXLogRegisterBuffer(state, metabuf, 0);
 	page = GenericXLogRegisterBuffer(state, buf, 0);
-	tup = HnswGetElement(index, page, blk, HnswKeyOffset(key), meta->data_size, m);
-	slots = HnswElementSlots(tup, meta->data_size) + hnsw_level_offset(m, lc);
-	for (int i = 0; i < cap; i++)
+	meta = (HnswMetaPageData *) PageGetContents(mpage);
+	for (int i = 0; i < n; i++)
 	{
-		HnswKey		k = SlotKey(&slots[i]);
+		HnswElementTuple tup = HnswGetElement(index, page, blk, offs[i],
+											  info->meta.data_size, m);
+		HnswSlot   *slots = HnswElementSlots(tup, info->meta.data_size);
 
-		if (k != 0 && hash_search(dead, &k, HASH_FIND, NULL) == NULL)
+		if (tup->flags & HNSW_ELEM_FREE)
 			continue;
-		/* free or pointing to a tombstone: refill */
-		if (k == 0 && filled >= ncand)
-			continue;
-		BlockIdSet(&slots[i].blk, InvalidBlockNumber);
-		slots[i].off = InvalidOffsetNumber;
-		while (filled < ncand)
+		if (tup->flags & HNSW_ELEM_REPAIRED)
+			was_repaired++;
+		tup->flags = HNSW_ELEM_FREE;
+		ItemPointerSetInvalid(&tup->heaptid);
+		for (int s = 0; s < hnsw_total_slots(m, tup->level); s++)
 		{
-			RepairCand *c = &cands[filled++];
-			bool		dup = false;
-
-			for (int t = 0; t < cap && !dup; t++)
-				dup = SlotKey(&slots[t]) == c->key;
-			if (dup)
-				continue;
-			BlockIdSet(&slots[i].blk, HnswKeyBlock(c->key));
-			slots[i].off = HnswKeyOffset(c->key);
-			slots[i].dist16 = lance_f32_to_f16(c->dist);
-			break;
+			BlockIdSet(&slots[s].blk, InvalidBlockNumber);
+			slots[s].off = InvalidOffsetNumber;
+			slots[s].dist16 = 0;
 		}
+		freed++;
 	}
+	opaque = HnswPageGetOpaque(page);
+	if (freed > 0 && opaque->next == InvalidBlockNumber)
+	{
+		opaque->next = HnswFreeHeadValid(meta->free_head) ?
+			meta->free_head : HNSW_FREE_LIST_END;
+		meta->free_head = blk;
+	}
+	meta->n_free += freed;
+	meta->n_repaired -= Min(meta->n_repaired, (uint64) was_repaired);
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
-	return true;
+	UnlockReleaseBuffer(metabuf);
+	*nfreed += freed;
 }
+
+/* A page's dead elements, gathered in pass 1 and freed in pass 3 */
+typedef struct PageVictims
+{
+	BlockNumber blk;
+	int			n;
+	OffsetNumber *offs;
+} PageVictims;
 
 IndexBulkDeleteResult *
 hnswbulkdelete(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats,
@@ -210,18 +102,17 @@ hnswbulkdelete(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats,
 	Relation	index = vinfo->index;
 	HnswIndexInfo *info;
 	BlockNumber nblocks;
-	HTAB	   *dead;
-	HTAB	   *repaired;
-	HASHCTL		hctl;
+	HnswDeadSet *dead;
 	MemoryContext cxt;
 	MemoryContext old;
 	HnswKey		best_live = 0;
 	int			best_level = -1;
 	int			m;
-	int64		ndead = 0;
 	int64		nrepaired = 0;
-	HASH_SEQ_STATUS hs;
-	DeadElement *d;
+	int64		nfreed = 0;
+	PageVictims *pv = NULL;
+	int			npv = 0;
+	int			maxpv = 0;
 
 	if (stats == NULL)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
@@ -230,15 +121,14 @@ hnswbulkdelete(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats,
 	old = MemoryContextSwitchTo(cxt);
 	info = HnswGetInfo(index);
 	m = info->meta.m;
+	dead = HnswDeadSetCreate(info, RelationGetNumberOfBlocks(index));
 
-	memset(&hctl, 0, sizeof(hctl));
-	hctl.keysize = sizeof(HnswKey);
-	hctl.entrysize = sizeof(DeadElement);
-	hctl.hcxt = cxt;
-	dead = hash_create("lance_hnsw dead", 1024, &hctl,
-					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-
-	/* pass 1: mark tombstones */
+	/*
+	 * Pass 1: ask about every element's row (that much is one sequential
+	 * read of the index); new dead become tombstones, remembering their
+	 * neighbour lists.  Dead the maintenance worker already repaired need
+	 * nothing more than freeing.
+	 */
 	nblocks = RelationGetNumberOfBlocks(index);
 	for (BlockNumber blk = HNSW_METAPAGE_BLKNO + 1; blk < nblocks; blk++)
 	{
@@ -246,7 +136,9 @@ hnswbulkdelete(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats,
 		Page		page;
 		OffsetNumber maxoff;
 		OffsetNumber victims[MaxOffsetNumber];
+		OffsetNumber marks[MaxOffsetNumber];
 		int			nvictims = 0;
+		int			nmarks = 0;
 
 		vacuum_delay_point();
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, vinfo->strategy);
@@ -264,21 +156,18 @@ hnswbulkdelete(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats,
 			HnswElementTuple tup = HnswGetElement(index, page, blk, off,
 												  info->meta.data_size, m);
 
-			if (tup->flags & HNSW_ELEM_DELETED)
+			if (tup->flags & HNSW_ELEM_FREE)
 				continue;
 			if (callback(&tup->heaptid, callback_state))
 			{
-				HnswKey		key = HnswKeyFromTid(blk, off);
-				int			ns = hnsw_total_slots(m, tup->level);
+				bool		repaired = (tup->flags & HNSW_ELEM_REPAIRED) != 0;
 
 				victims[nvictims++] = off;
-				d = hash_search(dead, &key, HASH_ENTER, NULL);
-				d->level = tup->level;
-				d->slots = palloc(sizeof(HnswSlot) * ns);
-				memcpy(d->slots, HnswElementSlots(tup, info->meta.data_size),
-					   sizeof(HnswSlot) * ns);
+				if (!(tup->flags & HNSW_ELEM_DELETED))
+					marks[nmarks++] = off;
+				HnswDeadSetAdd(dead, HnswKeyFromTid(blk, off), tup, !repaired);
 			}
-			else
+			else if (!(tup->flags & HNSW_ELEM_DELETED))
 			{
 				stats->num_index_tuples++;
 				if (tup->level > best_level)
@@ -289,100 +178,48 @@ hnswbulkdelete(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats,
 			}
 		}
 		UnlockReleaseBuffer(buf);
+		HnswMarkDeleted(index, info, blk, marks, nmarks, HNSW_ELEM_DELETED,
+						vinfo->strategy);
 		if (nvictims > 0)
 		{
-			GenericXLogState *state;
-
-			buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, vinfo->strategy);
-			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-			state = GenericXLogStart(index);
-			page = GenericXLogRegisterBuffer(state, buf, 0);
-			for (int i = 0; i < nvictims; i++)
+			if (npv == maxpv)
 			{
-				HnswElementTuple tup = HnswGetElement(index, page, blk, victims[i],
-													  info->meta.data_size, m);
-
-				tup->flags |= HNSW_ELEM_DELETED;
+				maxpv = Max(64, maxpv * 2);
+				pv = pv ? repalloc(pv, sizeof(PageVictims) * maxpv) :
+					palloc(sizeof(PageVictims) * maxpv);
 			}
-			GenericXLogFinish(state);
-			UnlockReleaseBuffer(buf);
+			pv[npv].blk = blk;
+			pv[npv].n = nvictims;
+			pv[npv].offs = palloc(sizeof(OffsetNumber) * nvictims);
+			memcpy(pv[npv].offs, victims, sizeof(OffsetNumber) * nvictims);
+			npv++;
 			stats->tuples_removed += nvictims;
-			ndead += nvictims;
 		}
 	}
 
-	if (ndead > 0)
+	if (npv > 0)
 	{
-		float	   *vec = palloc(sizeof(float) * info->meta.dim);
-		float	   *cvec = palloc(sizeof(float) * info->meta.dim);
-		Buffer		metabuf;
-		HnswMetaPageData *meta;
-
-		/* a dead entry point: the highest live element takes over */
-		metabuf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
-		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-		meta = (HnswMetaPageData *) PageGetContents(BufferGetPage(metabuf));
-		if (meta->entry_blkno != InvalidBlockNumber)
-		{
-			HnswKey		ek = HnswKeyFromTid(meta->entry_blkno, meta->entry_offno);
-
-			if (hash_search(dead, &ek, HASH_FIND, NULL) != NULL)
-			{
-				GenericXLogState *state = GenericXLogStart(index);
-				Page		page = GenericXLogRegisterBuffer(state, metabuf, 0);
-
-				meta = (HnswMetaPageData *) PageGetContents(page);
-				if (best_level >= 0)
-				{
-					meta->entry_blkno = HnswKeyBlock(best_live);
-					meta->entry_offno = HnswKeyOffset(best_live);
-					meta->entry_level = (int16) best_level;
-				}
-				else
-				{
-					meta->entry_blkno = InvalidBlockNumber;
-					meta->entry_offno = InvalidOffsetNumber;
-					meta->entry_level = -1;
-				}
-				GenericXLogFinish(state);
-			}
-		}
-		UnlockReleaseBuffer(metabuf);
+		HnswMoveEntryOffDead(index, dead, best_live, best_level);
 
 		/* pass 2: repair the neighbourhoods of the dead */
-		memset(&hctl, 0, sizeof(hctl));
-		hctl.keysize = sizeof(RepairKey);
-		hctl.entrysize = sizeof(RepairKey);
-		hctl.hcxt = cxt;
-		repaired = hash_create("lance_hnsw repaired", 1024, &hctl,
-							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		hash_seq_init(&hs, dead);
-		while ((d = hash_seq_search(&hs)) != NULL)
-		{
-			for (int lc = 0; lc <= d->level; lc++)
-			{
-				for (int j = 0; j < hnsw_level_capacity(m, lc); j++)
-				{
-					RepairKey	rk;
-					bool		found;
+		nrepaired = HnswRepairDead(index, info, dead);
 
-					memset(&rk, 0, sizeof(rk));
-					rk.key = SlotKey(&d->slots[hnsw_level_offset(m, lc) + j]);
-					rk.level = lc;
-					if (rk.key == 0 || hash_search(dead, &rk.key, HASH_FIND, NULL))
-						continue;
-					hash_search(repaired, &rk, HASH_ENTER, &found);
-					if (found)
-						continue;
-					vacuum_delay_point();
-					if (RepairNeighbourhood(index, info, dead, rk.key, lc, vec, cvec))
-						nrepaired++;
-				}
-			}
+		/*
+		 * Pass 3: free them.  First wait for inserts in flight: one that
+		 * searched before the dead were marked may still link to them.
+		 * Inserts that start now never choose a tombstone.
+		 */
+		LockPage(index, HNSW_INSERT_LOCK, ExclusiveLock);
+		UnlockPage(index, HNSW_INSERT_LOCK, ExclusiveLock);
+		for (int i = 0; i < npv; i++)
+		{
+			vacuum_delay_point();
+			FreeElements(index, info, pv[i].blk, pv[i].offs, pv[i].n,
+						 vinfo->strategy, &nfreed);
 		}
 		ereport(DEBUG1,
-				(errmsg("lance_hnsw vacuum of \"%s\": " INT64_FORMAT " elements removed, " INT64_FORMAT " neighbour lists repaired",
-						RelationGetRelationName(index), ndead, nrepaired)));
+				(errmsg("lance_hnsw vacuum of \"%s\": " INT64_FORMAT " elements freed, " INT64_FORMAT " neighbour lists repaired",
+						RelationGetRelationName(index), nfreed, nrepaired)));
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
@@ -421,7 +258,8 @@ hnswvacuumcleanup(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats)
 					ItemId		iid = PageGetItemId(page, off);
 
 					if (ItemIdIsNormal(iid) &&
-						!(((HnswElementTuple) PageGetItem(page, iid))->flags & HNSW_ELEM_DELETED))
+						!(((HnswElementTuple) PageGetItem(page, iid))->flags &
+						  (HNSW_ELEM_DELETED | HNSW_ELEM_FREE)))
 						stats->num_index_tuples++;
 				}
 			}

@@ -4,7 +4,8 @@
 # pages come back from log_newpage_range), while a session keeps inserting
 # rows (GenericXLog records of aminsert: element placement, its neighbour
 # slots, back links, entry point), and right after DELETE + VACUUM
-# (tombstones and neighbour repairs).  After every restart the index must
+# (tombstones, neighbour repairs, freed elements), after the maintenance
+# repair, and after inserts that reuse freed elements.  After every restart the index must
 # return every committed row once, never a deleted one, agree with exact
 # search, and keep taking inserts.
 use strict;
@@ -153,7 +154,53 @@ for my $t (@tables)
 	check_table('after recovery', $t);
 }
 
-# 4. wal_level = minimal: table, rows and index in one transaction
+# 4. the maintenance repair (lancedb.optimize) after deletes, crash: the
+# tombstones it made stay out of results; VACUUM then frees them, inserts
+# reuse the freed elements (free list in the meta page), crash again
+for my $t (@tables)
+{
+	$node->safe_psql('postgres', "DELETE FROM $t WHERE id % 7 = 0");
+}
+$node->safe_psql('postgres', 'SELECT pg_stat_force_next_flush()');
+for my $t (@tables)
+{
+	is( $node->safe_psql('postgres',
+			"SET lancedb.hnsw_repair_threshold = 0.01; SELECT lancedb.optimize('${t}_idx')->>'action'"),
+		'repair', "optimize $t: the maintenance repair ran");
+	cmp_ok($node->safe_psql('postgres', "SELECT lancedb.index_stats('${t}_idx')->>'repaired_nodes'"),
+		'>', 0, "optimize $t: repaired tombstones are counted");
+}
+$node->stop('immediate');
+$node->start;
+for my $t (@tables)
+{
+	check_table('repair crash', $t);
+	is($node->safe_psql('postgres', $idx . "SELECT count(*) FROM $t WHERE id % 7 = 0 AND v $cfg{$t}[3] lancedb.sphere(vec(0), 1e9)"),
+		'0', "repair crash $t: no deleted row comes back through the index");
+}
+my %free;
+for my $t (@tables)
+{
+	# (INDEX_CLEANUP ON: no bypass of index vacuuming for few dead rows)
+	$node->safe_psql('postgres', "VACUUM (INDEX_CLEANUP ON) $t");
+	$free{$t} = $node->safe_psql('postgres', "SELECT lancedb.index_stats('${t}_idx')->>'free_slots'");
+	cmp_ok($free{$t}, '>', 0, "vacuum after repair $t: $free{$t} free elements");
+	is($node->safe_psql('postgres', "SELECT lancedb.index_stats('${t}_idx')->>'deleted_nodes'"),
+		'0', "vacuum after repair $t: no tombstone left");
+	$node->safe_psql('postgres', "INSERT INTO $t SELECT i, vec(i) FROM generate_series(400001, 400150) i");
+}
+$node->stop('immediate');
+$node->start;
+for my $t (@tables)
+{
+	cmp_ok($node->safe_psql('postgres', "SELECT lancedb.index_stats('${t}_idx')->>'free_slots'"),
+		'<', $free{$t}, "reuse crash $t: inserts reused freed elements");
+	check_table('reuse crash', $t);
+	is($node->safe_psql('postgres', $idx . "SELECT count(*) FROM (SELECT id FROM $t ORDER BY v $cfg{$t}[2] vec(400077) LIMIT 1) s WHERE id = 400077"),
+		'1', "reuse crash $t: a row in a reused element is its own nearest neighbour");
+}
+
+# 5. wal_level = minimal: table, rows and index in one transaction
 $node->append_conf('postgresql.conf', "wal_level = minimal\nmax_wal_senders = 0\n");
 $node->restart;
 $node->safe_psql('postgres', qq{
