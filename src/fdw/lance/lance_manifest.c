@@ -37,6 +37,8 @@ simple_kind(const char *s)
 		{"string", LANCE_T_STRING}, {"large_string", LANCE_T_LARGE_STRING},
 		{"binary", LANCE_T_BINARY}, {"large_binary", LANCE_T_LARGE_BINARY},
 		{"list", LANCE_T_LIST}, {"large_list", LANCE_T_LARGE_LIST},
+		/* a list of structs (its item field is the struct) */
+		{"list.struct", LANCE_T_LIST}, {"large_list.struct", LANCE_T_LARGE_LIST},
 		{"struct", LANCE_T_STRUCT}, {"date32:day", LANCE_T_DATE32},
 		{"date64:ms", LANCE_T_DATE64},
 	};
