@@ -418,6 +418,11 @@ async function generate(lib, tag) {
 		await t.delete('id % 13 = 1');
 		made.push([name, t]);
 	}
+	// The legacy file format (storage version 0.1): not read by lance_fdw,
+	// which must say so (no dump).
+	await db.createTable('legacy', simpleBatch(0, 10),
+		{ storageOptions: { new_table_data_storage_version: 'legacy' } });
+
 	// Many deletes: a roaring bitmap deletion file.
 	{
 		const t = await db.createTable('bigdel', simpleBatch(0, 20000));

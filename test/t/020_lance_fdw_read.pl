@@ -344,8 +344,14 @@ IMPORT FOREIGN SCHEMA lance EXCEPT (alltypes, vec768) FROM SERVER lance_v37 INTO
 		'bigdel,stable', 'IMPORT LIMIT TO');
 	is( $node->safe_psql('postgres',
 			q{SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname = 'exc'}),
-		'alltypes_v20,alltypes_v21,alltypes_v22,bigdel,nested,nested_v20,nested_v21,nested_v22,stable,v1names',
+		'alltypes_v20,alltypes_v21,alltypes_v22,bigdel,legacy,nested,nested_v20,nested_v21,nested_v22,stable,v1names',
 		'IMPORT EXCEPT');
+
+	# the legacy file format: an error naming it (counting needs no data)
+	my ($rc_l, $out_l, $err_l) = $node->psql('postgres', 'SELECT * FROM v37.legacy');
+	like($err_l, qr/data file ".*legacy\.lance\/data\/.*\.lance" uses the legacy Lance file format \(storage version 0\.1/,
+		'legacy file format: a clear error');
+	is($node->safe_psql('postgres', 'SELECT count(*) FROM v37.legacy'), '10', 'legacy: count(*) from the manifest');
 	is( $node->safe_psql('postgres', q{
 SELECT string_agg(attname || ':' || format_type(atttypid, atttypmod), ' ' ORDER BY attnum)
   FROM pg_attribute WHERE attrelid = 'v37.nested'::regclass AND attnum > 0}),

@@ -190,7 +190,8 @@ EXECUTE p('@{[qvec(8, 4)]}');
 			my $sel = sub {
 				my $from = shift;
 				return
-				  "SELECT string_agg(id || ':' || coalesce(d::text, 'N'), ',' ORDER BY d, id) FROM "
+				  # which rows with a NULL vector fill the tail is arbitrary
+				  "SELECT string_agg(id || ':' || d, ',' ORDER BY d, id), count(*) FROM "
 				  . "(SELECT id, vec8 <-> '$q' AS d FROM $from WHERE $w ORDER BY vec8 <-> '$q' LIMIT $k) s";
 			};
 			my $name = "top-k WHERE $w LIMIT $k";

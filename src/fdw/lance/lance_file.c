@@ -685,7 +685,7 @@ read_field_rows(LanceFileReader *f, const LanceManifest *m, const LanceDataFile 
 	memset(out, 0, sizeof(*out));
 	*span = start;
 	if (needs_levels(m, idx))
-		return lance_read_nested(f, m, df, idx, start, end, out, err);
+		return lance_read_nested(f, m, df, idx, start, end, out, span, err);
 	if (fld->type.kind == LANCE_T_STRUCT)
 	{
 		out->type = fld->type;

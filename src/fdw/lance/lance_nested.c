@@ -27,6 +27,8 @@
 
 #define NO_NULL		INT_MAX
 #define MAX1(a)		((a) > 0 ? (a) : 1)
+#define Max(a, b)	((a) > (b) ? (a) : (b))
+#define Min(a, b)	((a) < (b) ? (a) : (b))
 
 typedef struct LeafView
 {
@@ -38,8 +40,10 @@ typedef struct LeafView
 	int			above[LANCE_MAX_LAYERS];	/* lists strictly above node j */
 	int			nextlist[LANCE_MAX_LAYERS + 1]; /* first list node >= k */
 	int			nlists;
+	uint64_t	ps,
+				pe;				/* rows the decoded pages hold */
 	uint64_t	lo,
-				hi;				/* level entries of rows [start, end) */
+				hi;				/* level entries of the rows assembled */
 	uint64_t	vlo;			/* leaf value of entry lo */
 	const char *name;
 } LeafView;
@@ -368,8 +372,11 @@ collect_leaves(const LanceManifest *m, int idx, int *path, int depth, LeafView *
 
 bool
 lance_read_nested(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df,
-				  int idx, uint64_t start, uint64_t end, LanceVector *out, LanceError *err)
+				  int idx, uint64_t start, uint64_t end, LanceVector *out, uint64_t *span,
+				  LanceError *err)
 {
+	uint64_t	lo = 0,
+				hi = UINT64_MAX;
 	int			path[LANCE_MAX_LAYERS];
 	int			nviews = 0;
 	int			maxviews = m->nfields;
@@ -382,15 +389,14 @@ lance_read_nested(LanceFileReader *f, const LanceManifest *m, const LanceDataFil
 	views = lance_alloc_array(MAX1(maxviews), sizeof(LeafView), err);
 	if (views == NULL)
 		return false;
+	*span = start;
 	ok = collect_leaves(m, idx, path, 0, views, &nviews, maxviews, err);
 	for (i = 0; ok && i < nviews; i++)
 	{
 		LeafView   *lv = &views[i];
-		uint64_t	ps,
-					pe;
 
 		ok = lance_read_leaf(f, df, &m->fields[lv->path[lv->depth]], start, end, &lv->leaf,
-							 &lv->absent, &ps, &pe, err);
+							 &lv->absent, &lv->ps, &lv->pe, err);
 		if (!ok)
 			break;
 		if (lv->absent)
@@ -398,12 +404,19 @@ lance_read_nested(LanceFileReader *f, const LanceManifest *m, const LanceDataFil
 			nabsent++;
 			continue;
 		}
-		if (ps > start || pe < end)
+		if (lv->ps > start || lv->pe < end)
 			ok = lance_fail(err, "file \"%s\": column \"%s\" has fewer rows than the file",
 							f->r.name, lv->name);
 		else
-			ok = check_view(lv, err) && cut_rows(lv, start - ps, end - ps, err);
+			ok = check_view(lv, err);
+		/* the rows every leaf's whole pages hold: kept for the next reads */
+		lo = Max(lo, lv->ps);
+		hi = Min(hi, lv->pe);
 	}
+	if (ok && nabsent > 0)
+		lo = start, hi = end;
+	for (i = 0; ok && nabsent == 0 && i < nviews; i++)
+		ok = cut_rows(&views[i], lo - views[i].ps, hi - views[i].ps, err);
 	if (ok && nabsent == nviews)
 		ok = lance_null_vector(m, idx, end - start, out, err);
 	else if (ok && nabsent > 0)
@@ -412,10 +425,11 @@ lance_read_nested(LanceFileReader *f, const LanceManifest *m, const LanceDataFil
 	else if (ok)
 	{
 		ok = build_node(m, views, nviews, &views[0], 0, out, err);
-		if (ok && out->n != end - start)
+		if (ok && out->n != hi - lo)
 			ok = lance_fail(err, "field \"%s\": %llu rows assembled for %llu",
 							m->fields[idx].name, (unsigned long long) out->n,
-							(unsigned long long) (end - start));
+							(unsigned long long) (hi - lo));
+		*span = lo;
 	}
 	for (i = 0; i < nviews; i++)
 		lance_leaf_free(&views[i].leaf);

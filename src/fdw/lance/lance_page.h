@@ -94,13 +94,15 @@ extern bool lance_read_leaf(LanceFileReader *f, const LanceDataFile *df, const L
 							uint64_t *pstart, uint64_t *pend, LanceError *err);
 
 /*
- * Reads exactly rows [start, end) of a 2.1+ field with lists below its top
+ * Reads rows [start, end) of a 2.1+ field with lists below its top
  * (list<list>, list<struct>, struct<list>, ...) from the levels of all its
- * leaves (lance_nested.c).
+ * leaves (lance_nested.c).  As lance_read_field_range, `out` may hold more
+ * rows (those every leaf's decoded pages hold), starting at row *span.
  */
 extern bool lance_read_nested(LanceFileReader *f, const LanceManifest *m,
 							  const LanceDataFile *df, int idx, uint64_t start,
-							  uint64_t end, LanceVector *out, LanceError *err);
+							  uint64_t end, LanceVector *out, uint64_t *span,
+							  LanceError *err);
 
 /*
  * Reads rows [start, end) of field `idx` from a format 2.0 file
