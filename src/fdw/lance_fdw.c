@@ -1123,7 +1123,16 @@ run_topk(ForeignScanState *node)
 	qd = ExecEvalExprSwitchContext(st->topk_query, econtext, &qnull);
 	old = MemoryContextSwitchTo(st->topkcxt);
 	if (!qnull)
-		q = lance_fdw_topk_query(qd, st->topk_halfvec, &qdim);
+	{
+		/*
+		 * A copy: the query may live in per-tuple memory, which checking
+		 * quals resets.
+		 */
+		const void *qv = lance_fdw_topk_query(qd, st->topk_halfvec, &qdim);
+		Size		qbytes = (Size) Max(qdim, 0) * (st->topk_halfvec ? 2 : 4);
+
+		q = memcpy(palloc(Max(qbytes, 1)), qv, qbytes);
+	}
 	heap = palloc_extended(sizeof(LanceTopkItem) * k, MCXT_ALLOC_HUGE);
 	MemoryContextSwitchTo(old);
 	store = NULL;

@@ -203,6 +203,14 @@ EXECUTE p('@{[qvec(8, 4)]}');
 				"$name: same rows as a filtered exact ORDER BY");
 		}
 	}
+	# a query vector computed when the scan starts (a stable function:
+	# per-tuple memory, which checking quals resets)
+	is( $node->safe_psql('postgres',
+			"SET fdwtest.q = '$q'; SELECT string_agg(id::text, ',') FROM (SELECT id FROM $rel WHERE i32 > 1000 "
+			  . "ORDER BY vec8 <-> current_setting('fdwtest.q')::vector LIMIT 10) s"),
+		$node->safe_psql('postgres',
+			"SELECT string_agg(id::text, ',') FROM (SELECT id FROM loc WHERE i32 > 1000 ORDER BY vec8 <-> '$q' LIMIT 10) s"),
+		'top-k with a qual and a query computed at run time');
 	my $an = $node->safe_psql('postgres',
 		"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id FROM $rel WHERE i32 > 1000 ORDER BY vec8 <-> '$q' LIMIT 10");
 	my ($ranked) = $an =~ /Lance Rows Ranked: (\d+)/;
