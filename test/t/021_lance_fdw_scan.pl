@@ -212,9 +212,10 @@ EXECUTE p('@{[qvec(8, 4)]}');
 			"SELECT string_agg(id::text, ',') FROM (SELECT id FROM loc WHERE i32 > 1000 ORDER BY vec8 <-> '$q' LIMIT 10) s"),
 		'top-k with a qual and a query computed at run time');
 	my $an = $node->safe_psql('postgres',
-		"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id FROM $rel WHERE i32 > 1000 ORDER BY vec8 <-> '$q' LIMIT 10");
+		"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id FROM $rel WHERE i8 > 0 ORDER BY vec8 <-> '$q' LIMIT 10");
 	my ($ranked) = $an =~ /Lance Rows Ranked: (\d+)/;
 	my ($checked) = $an =~ /Lance Filter Checks: (\d+)/;
+	# (i8 is random: about half the rows pass, in no particular order)
 	cmp_ok($checked, '<', $ranked / 5, "top-k with a qual checks only candidates ($checked of $ranked rows)");
 
 	# not pushed down: a volatile qual, a join, descending order
