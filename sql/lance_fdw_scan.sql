@@ -68,8 +68,14 @@ SELECT count(*) AS n, count(d) AS non_null,
         (SELECT vec <#> '[1,1,1,1]' AS d FROM lance_fx.items
           ORDER BY vec <#> '[1,1,1,1]' LIMIT 1000) s) t;
 
--- not pushed down: a qual, descending order
+-- a qual is checked inside the top-k scan: the nearest rows that pass
 SELECT lance_explain($$SELECT id FROM lance_fx.items WHERE id > 10 ORDER BY vec <-> '[0,0,0,0]' LIMIT 3$$);
+SELECT (SELECT array_agg(id) FROM (SELECT id FROM lance_fx.items WHERE id > 10
+          ORDER BY vec <-> '[0,0,0,0]' LIMIT 3) s)
+     = (SELECT array_agg(id) FROM (SELECT id FROM (SELECT * FROM lance_fx.items OFFSET 0) x
+          WHERE id > 10 ORDER BY vec <-> '[0,0,0,0]' LIMIT 3) s) AS same_as_sort;
+-- not pushed down: a volatile qual, descending order
+SELECT lance_explain($$SELECT id FROM lance_fx.items WHERE random() < 2 ORDER BY vec <-> '[0,0,0,0]' LIMIT 3$$);
 SELECT lance_explain($$SELECT id FROM lance_fx.items ORDER BY vec <-> '[0,0,0,0]' DESC LIMIT 3$$);
 
 -- the query vector as a parameter of a generic plan

@@ -185,6 +185,8 @@ typedef struct LanceScanState
 	HeapTuple  *topk_tuples;	/* winners' rows, best first */
 	MemoryContext topkcxt;
 	uint64		topk_ranked;	/* rows whose distance was computed */
+	bool	   *topk_qualcols;	/* columns the quals read (NULL: no quals) */
+	uint64		topk_checked;	/* candidates checked against the quals */
 } LanceScanState;
 
 /* A candidate of the top-k scan. */
@@ -753,6 +755,18 @@ lanceBeginForeignScan(ForeignScanState *node, int eflags)
 		if (st->topk_col < 0)
 			elog(ERROR, "lance_fdw: top-k column %d is not read", attno);
 		st->topk_query = ExecInitExpr((Expr *) linitial(plan->fdw_exprs), (PlanState *) node);
+		if (plan->scan.plan.qual != NIL)
+		{
+			Bitmapset  *attrs = NULL;
+
+			/* the quals' columns; a whole-row reference needs them all */
+			pull_varattnos((Node *) plan->scan.plan.qual, plan->scan.scanrelid, &attrs);
+			st->topk_qualcols = palloc0(sizeof(bool) * Max(st->ncols, 1));
+			for (i = 0; i < st->ncols; i++)
+				st->topk_qualcols[i] =
+					bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs) ||
+					bms_is_member(st->cols[i].attnum - FirstLowInvalidHeapAttributeNumber, attrs);
+		}
 		st->topkcxt = AllocSetContextCreate(CurrentMemoryContext, "lance_fdw top-k",
 											ALLOCSET_DEFAULT_SIZES);
 	}
@@ -780,20 +794,18 @@ begin_fragment(LanceScanState *st, const LanceFragment *fr)
 	st->frag = fr;
 	st->rowids = NULL;
 	st->deleted = NULL;
-	if (st->need_rowids && fr->row_ids != NULL)
+	if (st->need_rowids && (fr->row_ids != NULL || fr->external_row_ids))
 	{
 		st->rowids = palloc_extended(sizeof(uint64) * Max(fr->physical_rows, 1),
 									 MCXT_ALLOC_HUGE);
-		if (!lance_row_ids_decode(fr->row_ids, fr->row_ids_len, fr->physical_rows,
-								  st->rowids, &err))
+		if (!lance_row_ids_load(st->target.dataset, fr, st->rowids, &err))
 			lance_fdw_reader_error(&err, st->target.dataset);
 	}
 	else if (st->need_rowids && (m->reader_flags & LANCE_FLAG_STABLE_ROW_IDS))
 		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("fragment " UINT64_FORMAT " of Lance dataset \"%s\" has %s row ids, which lance_fdw cannot read",
-						fr->id, st->target.dataset,
-						fr->external_row_ids ? "external" : "no")));
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("fragment " UINT64_FORMAT " of Lance dataset \"%s\" has no row ids although the dataset uses stable row ids",
+						fr->id, st->target.dataset)));
 	if (fr->id > (uint64) PG_INT32_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -818,6 +830,12 @@ begin_fragment(LanceScanState *st, const LanceFragment *fr)
 		MemoryContextReset(col->cxt);
 		if (col->field < 0 || (df = lance_fdw_field_file(m, fr, col->field)) == NULL)
 			continue;
+		if (df->major == 0 && df->minor < 3)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("data file \"%s/data/%s\" uses the legacy Lance file format (storage version 0.1, file version %u.%u), which lance_fdw does not read",
+							st->target.dataset, df->path, df->major, df->minor),
+					 errhint("lance_fdw reads file formats 2.0, 2.1 and 2.2: rewrite the dataset with LanceDB using a newer data storage version.")));
 		if (df->major != 2 || df->minor > 2)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -944,7 +962,8 @@ next_fragment(LanceScanState *st)
  * context); columns not decoded that far decode rows [r, end).
  */
 static void
-fill_slot(LanceScanState *st, TupleTableSlot *slot, uint64 r, uint64 end, int skip)
+fill_slot(LanceScanState *st, TupleTableSlot *slot, uint64 r, uint64 end, int skip,
+		  const bool *only)
 {
 	int			i;
 
@@ -954,7 +973,7 @@ fill_slot(LanceScanState *st, TupleTableSlot *slot, uint64 r, uint64 end, int sk
 		LanceScanColumn *col = &st->cols[i];
 		AttrNumber	a = col->attnum - 1;
 
-		if (i == skip)
+		if (i == skip || (only != NULL && !only[i]))
 			continue;
 		if (col->present)
 		{
@@ -1044,10 +1063,38 @@ topk_cmp(const void *a, const void *b)
 }
 
 /*
+ * Whether row r of the current fragment passes the scan's quals: only the
+ * columns they read are decoded (a batch at a time, so that the next
+ * candidates nearby cost nothing more).
+ */
+static bool
+topk_row_passes(ForeignScanState *node, uint64 r)
+{
+	LanceScanState *st = (LanceScanState *) node->fdw_state;
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	MemoryContext old;
+
+	st->topk_checked++;
+	ExecClearTuple(slot);
+	ResetExprContext(econtext);
+	old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+	fill_slot(st, slot, r, batch_end(st, r), -1, st->topk_qualcols);
+	MemoryContextSwitchTo(old);
+	ExecStoreVirtualTuple(slot);
+	econtext->ecxt_scantuple = slot;
+	return ExecQual(node->ss.ps.qual, econtext);
+}
+
+/*
  * Runs the top-k search: ranks every live row by the distance of its
  * vector to the query (reading only the vector column), keeps the k best
  * in a bounded heap, then decodes the other columns of the fragments that
- * hold winners and keeps the winners' rows, best first.
+ * hold winners and keeps the winners' rows, best first.  With quals, a row
+ * that would enter the heap is first checked against them (decoding only
+ * the columns they read): the result is the k nearest rows that pass,
+ * exactly what a filtered scan plus Sort would return, while rows too far
+ * away to matter are never filtered.
  */
 static void
 run_topk(ForeignScanState *node)
@@ -1073,10 +1120,20 @@ run_topk(ForeignScanState *node)
 	MemoryContextReset(st->topkcxt);
 	st->topk_n = st->topk_next = 0;
 	st->topk_ranked = 0;
+	st->topk_checked = 0;
 	qd = ExecEvalExprSwitchContext(st->topk_query, econtext, &qnull);
 	old = MemoryContextSwitchTo(st->topkcxt);
 	if (!qnull)
-		q = lance_fdw_topk_query(qd, st->topk_halfvec, &qdim);
+	{
+		/*
+		 * A copy: the query may live in per-tuple memory, which checking
+		 * quals resets.
+		 */
+		const void *qv = lance_fdw_topk_query(qd, st->topk_halfvec, &qdim);
+		Size		qbytes = (Size) Max(qdim, 0) * (st->topk_halfvec ? 2 : 4);
+
+		q = memcpy(palloc(Max(qbytes, 1)), qv, qbytes);
+	}
 	heap = palloc_extended(sizeof(LanceTopkItem) * k, MCXT_ALLOC_HUGE);
 	MemoryContextSwitchTo(old);
 	store = NULL;
@@ -1133,6 +1190,8 @@ run_topk(ForeignScanState *node)
 				it.slot = heap[0].slot;
 			else
 				continue;
+			if (st->topk_qualcols != NULL && !topk_row_passes(node, r))
+				continue;
 			/* keep the vector: the winners' vectors are not read twice */
 			if (!it.isnull)
 			{
@@ -1184,7 +1243,7 @@ run_topk(ForeignScanState *node)
 			ResetExprContext(econtext);
 			old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
 			/* a winner's row alone: the pages that hold it, its kept vector */
-			fill_slot(st, slot, heap[i].row, heap[i].row + 1, st->topk_col);
+			fill_slot(st, slot, heap[i].row, heap[i].row + 1, st->topk_col, NULL);
 			if (!heap[i].isnull && vcol->present)
 			{
 				LanceVector one = {0};
@@ -1244,7 +1303,7 @@ lanceIterateForeignScan(ForeignScanState *node)
 	}
 
 	/* values are built in the per-tuple context the executor resets */
-	fill_slot(st, slot, r, batch_end(st, r), -1);
+	fill_slot(st, slot, r, batch_end(st, r), -1, NULL);
 	return ExecStoreVirtualTuple(slot);
 }
 
@@ -1338,7 +1397,7 @@ lance_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrow
 		MemoryContextReset(rowcxt);
 		old = MemoryContextSwitchTo(rowcxt);
 		ExecClearTuple(slot);
-		fill_slot(st, slot, r, batch_end(st, r), -1);
+		fill_slot(st, slot, r, batch_end(st, r), -1, NULL);
 		MemoryContextSwitchTo(old);
 		rows[slotno] = heap_form_tuple(desc, slot->tts_values, slot->tts_isnull);
 	}
@@ -1459,6 +1518,8 @@ lanceExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	}
 	if (es->analyze && st->topk)
 		ExplainPropertyUInteger("Lance Rows Ranked", NULL, st->topk_ranked, es);
+	if (es->analyze && st->topk && st->topk_qualcols != NULL)
+		ExplainPropertyUInteger("Lance Filter Checks", NULL, st->topk_checked, es);
 	if (es->analyze)
 	{
 		ExplainPropertyUInteger("Lance Column Reads", NULL, st->column_reads, es);

@@ -73,10 +73,21 @@ lance_fdw_topk_match(PlannerInfo *root, RelOptInfo *baserel, LanceTopkPlan *out)
 	/* the LIMIT must apply to this scan's rows alone, all of them */
 	if (root->query_pathkeys == NIL || list_length(root->query_pathkeys) != 1 ||
 		root->limit_tuples < 1 || root->limit_tuples > LANCE_TOPK_MAX ||
-		baserel->reloptkind != RELOPT_BASEREL || baserel->baserestrictinfo != NIL ||
+		baserel->reloptkind != RELOPT_BASEREL ||
 		bms_membership(root->all_baserels) != BMS_SINGLETON ||
 		root->parse->rowMarks != NIL || baserel->lateral_relids != NULL)
 		return false;
+	/*
+	 * Quals are checked inside the scan on rows that would rank (and again
+	 * by the executor on the winners): they must give the same answer twice.
+	 */
+	foreach(lc, baserel->baserestrictinfo)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+
+		if (contain_volatile_functions((Node *) ri->clause))
+			return false;
+	}
 	pk = linitial_node(PathKey, root->query_pathkeys);
 	if (pk->pk_strategy != BTLessStrategyNumber || pk->pk_nulls_first ||
 		pk->pk_opfamily != FLOAT8_BTREE_OPFAMILY || pk->pk_eclass->ec_has_volatile)

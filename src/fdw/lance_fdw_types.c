@@ -8,9 +8,11 @@
  * -> integer, int64/uint32 -> bigint, uint64 -> numeric; halffloat/float ->
  * real, double -> double precision; bool; string -> text; binary -> bytea;
  * fixed_size_list<float> -> vector(n), <halffloat> -> halfvec(n), of other
- * numbers -> T[]; list<T> -> T[]; timestamp -> timestamp, or timestamptz
- * when the field has a zone; date32/date64 -> date; decimal -> numeric(p,s);
- * struct -> jsonb.  A declared column may also use a wider SQL type.
+ * numbers -> T[]; list<T> -> T[] (list<struct> -> jsonb[]), a list of
+ * lists -> jsonb (arrays do not nest raggedly); timestamp -> timestamp, or
+ * timestamptz when the field has a zone; date32/date64 -> date; decimal ->
+ * numeric(p,s); struct -> jsonb.  A declared column may also use a wider SQL
+ * type, and jsonb holds any list.
  */
 #include "fdw/lance_fdw.h"
 
@@ -195,9 +197,15 @@ default_type(const LanceManifest *m, int field, const LanceType *t, Oid *typid, 
 				if (field < 0 || m->fields[field].nchildren != 1)
 					return false;
 				child = m->fields[field].children[0];
-				if (!default_type(m, child, &m->fields[child].type, &elemtyp, typmod) ||
-					type_is_array(elemtyp))
-					return false;	/* PostgreSQL arrays do not nest */
+				if (!default_type(m, child, &m->fields[child].type, &elemtyp, typmod))
+					return false;
+				if (type_is_array(elemtyp))
+				{
+					/* PostgreSQL arrays do not nest raggedly: a JSON array */
+					*typid = JSONBOID;
+					*typmod = -1;
+					return true;
+				}
 				*typid = get_array_type(elemtyp);
 				return OidIsValid(*typid);
 			}
@@ -343,11 +351,22 @@ build(const LanceManifest *m, int field, const LanceType *t, Oid typid, int32 ty
 				int			child;
 
 				c->kind = LCONV_ARRAY;
-				if (!type_is_array(typid) || m == NULL || field < 0 ||
-					m->fields[field].nchildren != 1)
+				if (m == NULL || field < 0 || m->fields[field].nchildren != 1)
+					return false;
+				child = m->fields[field].children[0];
+				if (typid == JSONBOID)
+				{
+					int32		emod;
+
+					/* any list as a JSON array, its items as their own columns would be */
+					c->kind = LCONV_JSONB;
+					c->elem = palloc0(sizeof(LanceConv));
+					return lance_fdw_default_type(m, child, &elemtyp, &emod) &&
+						build(m, child, &m->fields[child].type, elemtyp, emod, colname, c->elem);
+				}
+				if (!type_is_array(typid))
 					return false;
 				elemtyp = get_element_type(typid);
-				child = m->fields[field].children[0];
 				c->elem = palloc0(sizeof(LanceConv));
 				/* an array column's typmod belongs to its elements */
 				if (!build(m, child, &m->fields[child].type, elemtyp, typmod, colname, c->elem))

@@ -216,6 +216,74 @@ function vecBatch(start, n, dim) {
 		arrow.makeData({ type: new arrow.Struct(schema.fields), length: n, nullCount: 0, children }))]);
 }
 
+// Nested types: lists of lists, lists of structs, structs holding lists,
+// with nulls and empty lists at every level.  Struct members are named in
+// alphabetical order (jsonb sorts them).
+const i32 = new arrow.Int32();
+const utf8 = new arrow.Utf8();
+const NESTED_TYPES = {
+	ll: new arrow.List(new arrow.Field('item', new arrow.List(new arrow.Field('item', i32, true)), true)),
+	lls: new arrow.List(new arrow.Field('item', new arrow.List(new arrow.Field('item', utf8, true)), true)),
+	ls: new arrow.List(new arrow.Field('item', new arrow.Struct([
+		new arrow.Field('a', i32, true), new arrow.Field('b', utf8, true)]), true)),
+	sl: new arrow.Struct([new arrow.Field('a', i32, true),
+		new arrow.Field('b', new arrow.List(new arrow.Field('item', utf8, true)), true)]),
+	lsl: new arrow.List(new arrow.Field('item', new arrow.Struct([
+		new arrow.Field('a', new arrow.List(new arrow.Field('item', i32, true)), true),
+		new arrow.Field('b', i32, true)]), true)),
+	lv: new arrow.List(new arrow.Field('item', new arrow.FixedSizeList(4, new arrow.Field('item', f32, true)), true)),
+};
+
+// A value for row k: null / empty at each level by residues of k.  With
+// structNulls false no struct is null (file format 2.0 stores no struct
+// validity).
+function nestedValue(name, k, structNulls) {
+	const list = (len, f) => Array.from({ length: len }, (_, j) => f(j));
+	const inner = (k2, f) => (k2 % 7 === 3 ? null : k2 % 7 === 5 ? [] : list(1 + (k2 % 4), f));
+	if (name !== 'sl' && k % 11 === 2)
+		return null;
+	if (name !== 'sl' && k % 11 === 6)
+		return [];
+	const st = (k2, v) => (structNulls && k2 % 9 === 4 ? null : v);
+	switch (name) {
+	case 'll':
+		return list(1 + (k % 4), (j) => inner(k + j, (q) => ((k + j + q) % 5 === 1 ? null : k * 100 + j * 10 + q)));
+	case 'lls':
+		return list(1 + (k % 3), (j) => inner(k + 2 * j, (q) => ((k + q) % 6 === 2 ? null : `s${k}.${j}.${q}`)));
+	case 'ls':
+		return list(k % 5, (j) => st(k + j, { a: (k + j) % 4 === 0 ? null : k * 10 + j, b: (k + j) % 3 === 0 ? null : `b${k}-${j}` }));
+	case 'sl':
+		if (structNulls && k % 10 === 7)
+			return null;
+		return { a: k % 4 === 1 ? null : k, b: inner(k, (q) => ((k + q) % 5 === 0 ? null : `t${k}/${q}`)) };
+	case 'lsl':
+		return list(1 + (k % 3), (j) => st(k + j, { a: inner(k + j, (q) => (q === 2 ? null : k + q)), b: j }));
+	case 'lv':
+		return list(k % 4, (j) => ((k + j) % 5 === 4 ? null : list(4, (q) => (k + j) * 0.25 + q)));
+	default:
+		throw new Error(name);
+	}
+}
+
+function nestedBatch(start, n, structNulls = true) {
+	const names = Object.keys(NESTED_TYPES);
+	const fields = [new arrow.Field('id', new arrow.Int64(), false)];
+	const children = [arrow.makeData({ type: new arrow.Int64(), length: n,
+		data: BigInt64Array.from({ length: n }, (_, i) => BigInt(start + i)) })];
+	for (const name of names) {
+		const v = arrow.vectorFromArray(Array.from({ length: n }, (_, i) => nestedValue(name, start + i, structNulls)),
+			NESTED_TYPES[name]);
+		if (v.data.length !== 1)
+			throw new Error(`${name}: ${v.data.length} chunks`);
+		const data = v.data[0];
+		fields.push(new arrow.Field(name, data.type, true));
+		children.push(data);
+	}
+	const schema = new arrow.Schema(fields);
+	return new arrow.Table(schema, [new arrow.RecordBatch(schema,
+		arrow.makeData({ type: new arrow.Struct(fields), length: n, nullCount: 0, children }))]);
+}
+
 // ---- dump ----
 
 const hex = (u8) => Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength).toString('hex');
@@ -330,6 +398,30 @@ async function generate(lib, tag) {
 		await t.add(makeBatch(5200, 10, 4, sn));
 		made.push([name, t]);
 	}
+
+	// Nested lists and structs in every storage version.
+	for (const [name, storageOptions] of [['nested', {}], ['nested_v20', { new_table_data_storage_version: '2.0' }],
+		['nested_v21', { new_table_data_storage_version: '2.1' }],
+		['nested_v22', { new_table_data_storage_version: '2.2' }]]) {
+		let t;
+		let sn = true;
+		try {
+			t = await db.createTable(name, nestedBatch(0, 2000, sn), { storageOptions });
+		} catch (e) {
+			if (!/struct validity|null struct/i.test(e.message))
+				throw e;
+			console.error(`${tag}/${name}: without null structs (${e.message.split('\n')[0]})`);
+			sn = false;
+			t = await db.createTable(name, nestedBatch(0, 2000, sn), { storageOptions });
+		}
+		await t.add(nestedBatch(2000, 700, sn));
+		await t.delete('id % 13 = 1');
+		made.push([name, t]);
+	}
+	// The legacy file format (storage version 0.1): not read by lance_fdw,
+	// which must say so (no dump).
+	await db.createTable('legacy', simpleBatch(0, 10),
+		{ storageOptions: { new_table_data_storage_version: 'legacy' } });
 
 	// Many deletes: a roaring bitmap deletion file.
 	{

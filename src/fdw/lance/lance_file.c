@@ -247,10 +247,10 @@ lance_column_of(const LanceDataFile *df, int32_t id)
  * Decodes the pages of a leaf column that overlap rows [start, end) into
  * `leaf`; [*pstart, *pend) receives the rows those whole pages hold.
  */
-static bool
-read_leaf(LanceFileReader *f, const LanceDataFile *df, const LanceField *fld,
-		  uint64_t start, uint64_t end, LanceLeaf *leaf, bool *absent,
-		  uint64_t *pstart, uint64_t *pend, LanceError *err)
+bool
+lance_read_leaf(LanceFileReader *f, const LanceDataFile *df, const LanceField *fld,
+				uint64_t start, uint64_t end, LanceLeaf *leaf, bool *absent,
+				uint64_t *pstart, uint64_t *pend, LanceError *err)
 {
 	int			col = lance_column_of(df, fld->id);
 	uint32_t	width;
@@ -458,10 +458,17 @@ assemble_flat_leaf(const LanceManifest *m, int idx, LanceLeaf *leaf, uint64_t nr
 		return lance_fail(err, "column \"%s\" has %llu levels and %llu values for %llu rows",
 						  m->fields[idx].name, (unsigned long long) leaf->nlev,
 						  (unsigned long long) out->n, (unsigned long long) nrows);
-	if (leaf->def)
-		for (i = 0; i < nrows; i++)
-			if (leaf->def[i] != 0 && !set_null(out, i, nrows, err))
+	for (i = 0; i < nrows; i++)
+	{
+		if (leaf->def && leaf->def[i] != 0)
+		{
+			if (!set_null(out, i, nrows, err))
 				return false;
+		}
+		else if (lance_values_itemnull(&leaf->v, i))
+			return lance_fail(err, "column \"%s\": NULL items inside a fixed_size_list are not supported",
+							  m->fields[idx].name);
+	}
 	return true;
 }
 
@@ -521,6 +528,9 @@ assemble_list(const LanceManifest *m, int list_idx, LanceLeaf *leaf, uint64_t nr
 			return lance_fail(err, "column \"%s\": more items than values", m->fields[item_idx].name);
 		if (layer == 0 && !set_null(child, item, nvals, err))
 			return false;
+		if (layer < 0 && lance_values_itemnull(&leaf->v, item))
+			return lance_fail(err, "column \"%s\": NULL items inside a fixed_size_list are not supported",
+							  m->fields[item_idx].name);
 		item++;
 	}
 	if (row != nrows || item != nvals)
@@ -535,6 +545,42 @@ assemble_list(const LanceManifest *m, int list_idx, LanceLeaf *leaf, uint64_t nr
 		child->validity = val;
 	}
 	return true;
+}
+
+/*
+ * Whether field idx (not inside a list) needs the general assembly from
+ * levels: a list whose item is not a leaf, or a struct holding a list
+ * anywhere below.  Plain leaves, list<leaf> and structs of those take the
+ * page-at-a-time paths here.
+ */
+static bool
+has_list_below(const LanceManifest *m, int idx)
+{
+	const LanceField *fld = &m->fields[idx];
+	int			i;
+
+	if (fld->type.kind != LANCE_T_STRUCT && fld->type.kind != LANCE_T_LIST &&
+		fld->type.kind != LANCE_T_LARGE_LIST)
+		return false;
+	if (fld->type.kind != LANCE_T_STRUCT)
+		return true;
+	for (i = 0; i < fld->nchildren; i++)
+		if (has_list_below(m, fld->children[i]))
+			return true;
+	return false;
+}
+
+static bool
+needs_levels(const LanceManifest *m, int idx)
+{
+	const LanceField *fld = &m->fields[idx];
+
+	if (list_ancestors(m, idx) > 0)
+		return true;
+	if (fld->type.kind == LANCE_T_LIST || fld->type.kind == LANCE_T_LARGE_LIST)
+		return fld->nchildren == 1 && (m->fields[fld->children[0]].type.kind == LANCE_T_STRUCT ||
+									   has_list_below(m, fld->children[0]));
+	return fld->type.kind == LANCE_T_STRUCT && has_list_below(m, idx);
 }
 
 static bool read_field_rows(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df,
@@ -568,7 +614,7 @@ struct_validity(LanceFileReader *f, const LanceManifest *m, const LanceDataFile 
 			return true;		/* an empty struct: all valid */
 		leaf_idx = m->fields[leaf_idx].children[0];
 	}
-	if (!read_leaf(f, df, &m->fields[leaf_idx], start, end, &leaf, &absent, &ps, &pe, err))
+	if (!lance_read_leaf(f, df, &m->fields[leaf_idx], start, end, &leaf, &absent, &ps, &pe, err))
 	{
 		lance_leaf_free(&leaf);
 		return false;
@@ -638,10 +684,10 @@ read_field_rows(LanceFileReader *f, const LanceManifest *m, const LanceDataFile 
 
 	memset(out, 0, sizeof(*out));
 	*span = start;
+	if (needs_levels(m, idx))
+		return lance_read_nested(f, m, df, idx, start, end, out, span, err);
 	if (fld->type.kind == LANCE_T_STRUCT)
 	{
-		if (list_ancestors(m, idx) > 0)
-			return lance_fail(err, "column \"%s\": structs inside lists are not supported yet", fld->name);
 		out->type = fld->type;
 		out->n = end - start;
 		out->children = lance_alloc_array(fld->nchildren, sizeof(LanceVector), err);
@@ -661,11 +707,7 @@ read_field_rows(LanceFileReader *f, const LanceManifest *m, const LanceDataFile 
 		if (fld->nchildren != 1)
 			return lance_fail(err, "list column \"%s\" has %d children", fld->name, fld->nchildren);
 		item = fld->children[0];
-		if (list_ancestors(m, idx) > 0 || m->fields[item].type.kind == LANCE_T_STRUCT ||
-			m->fields[item].type.kind == LANCE_T_LIST || m->fields[item].type.kind == LANCE_T_LARGE_LIST)
-			return lance_fail(err, "column \"%s\": nested lists and lists of structs are not supported yet",
-							  fld->name);
-		if (!read_leaf(f, df, &m->fields[item], start, end, &leaf, &absent, &ps, &pe, err))
+		if (!lance_read_leaf(f, df, &m->fields[item], start, end, &leaf, &absent, &ps, &pe, err))
 		{
 			lance_leaf_free(&leaf);
 			return false;
@@ -683,7 +725,7 @@ read_field_rows(LanceFileReader *f, const LanceManifest *m, const LanceDataFile 
 		lance_leaf_free(&leaf);
 		return ok;
 	}
-	if (!read_leaf(f, df, fld, start, end, &leaf, &absent, &ps, &pe, err))
+	if (!lance_read_leaf(f, df, fld, start, end, &leaf, &absent, &ps, &pe, err))
 	{
 		lance_leaf_free(&leaf);
 		return false;

@@ -458,7 +458,11 @@ decode_node(Page20 *pg, const Lancepb__E20ArrayEncoding *e, uint64_t n, Want w, 
 				switch (nu->nullability_case)
 				{
 					case LANCEPB__E20_NULLABLE__NULLABILITY_NO_NULLS:
-						return decode(pg, nu->no_nulls->values, n, w, out, depth + 1, err);
+						if (!decode(pg, nu->no_nulls->values, n, w, out, depth + 1, err))
+							return false;
+						if (out->validity != NULL)
+							return lance_fail(err, "NULL items inside a fixed_size_list are not supported");
+						return true;
 					case LANCEPB__E20_NULLABLE__NULLABILITY_ALL_NULLS:
 						return all_null(n, w, out, err);
 					case LANCEPB__E20_NULLABLE__NULLABILITY_SOME_NULLS:
@@ -471,8 +475,17 @@ decode_node(Page20 *pg, const Lancepb__E20ArrayEncoding *e, uint64_t n, Want w, 
 							if (!decode(pg, nu->some_nulls->validity, n, (Want) {WANT_BITS, 0, false},
 										&val, depth + 1, err))
 								return false;
-							ok = decode(pg, nu->some_nulls->values, n, w, out, depth + 1, err) &&
-								and_validity(out, val.values, n, err);
+							ok = decode(pg, nu->some_nulls->values, n, w, out, depth + 1, err);
+							/* values with NULL items (see fixed_size_list) must be null rows */
+							if (ok && out->validity != NULL)
+							{
+								uint64_t	i;
+
+								for (i = 0; ok && i < n; i++)
+									if (!lance_vector_is_valid(out, i) && ((val.values[i >> 3] >> (i & 7)) & 1))
+										ok = lance_fail(err, "NULL items inside a fixed_size_list are not supported");
+							}
+							ok = ok && and_validity(out, val.values, n, err);
 							lance_vector_free(&val);
 							return ok;
 						}
@@ -493,12 +506,31 @@ decode_node(Page20 *pg, const Lancepb__E20ArrayEncoding *e, uint64_t n, Want w, 
 				if (!decode(pg, e->fixed_size_list->items, total,
 							(Want) {WANT_FIXED, (uint32_t) (w.width / dim), false}, &items, depth + 1, err))
 					return false;
+				/*
+				 * A value with NULL items is marked null here; the nullable
+				 * node above checks that the value itself is null, since a
+				 * valid one cannot be represented.
+				 */
 				if (items.validity)
 					for (i = 0; i < total; i++)
 						if (!lance_vector_is_valid(&items, i))
 						{
-							lance_vector_free(&items);
-							return lance_fail(err, "fixed_size_list items with nulls are not supported");
+							if (depth == 0)
+							{
+								lance_vector_free(&items);
+								return lance_fail(err, "NULL items inside a fixed_size_list are not supported");
+							}
+							if (out->validity == NULL)
+							{
+								out->validity = lance_alloc((n + 7) / 8, err);
+								if (out->validity == NULL)
+								{
+									lance_vector_free(&items);
+									return false;
+								}
+								memset(out->validity, 0xff, (n + 7) / 8);
+							}
+							out->validity[(i / dim) >> 3] &= (uint8_t) ~(1 << ((i / dim) & 7));
 						}
 				out->n = n;
 				out->width = w.width;

@@ -37,6 +37,8 @@ simple_kind(const char *s)
 		{"string", LANCE_T_STRING}, {"large_string", LANCE_T_LARGE_STRING},
 		{"binary", LANCE_T_BINARY}, {"large_binary", LANCE_T_LARGE_BINARY},
 		{"list", LANCE_T_LIST}, {"large_list", LANCE_T_LARGE_LIST},
+		/* a list of structs (its item field is the struct) */
+		{"list.struct", LANCE_T_LIST}, {"large_list.struct", LANCE_T_LARGE_LIST},
 		{"struct", LANCE_T_STRUCT}, {"date32:day", LANCE_T_DATE32},
 		{"date64:ms", LANCE_T_DATE64},
 	};
@@ -348,7 +350,18 @@ build_fragments(LanceManifest *m, Lancepb__Manifest *pb, const char *name, Lance
 			f->row_ids_len = pf->inline_row_ids.len;
 		}
 		else if (pf->row_id_sequence_case == LANCEPB__DATA_FRAGMENT__ROW_ID_SEQUENCE_EXTERNAL_ROW_IDS)
+		{
+			const Lancepb__ExternalFile *ef = pf->external_row_ids;
+
+			if (ef->path == NULL || ef->path[0] == '\0' || ef->path[0] == '/' ||
+				strstr(ef->path, "..") != NULL || ef->size > LANCE_MAX_PB_BYTES)
+				return lance_fail(err, "manifest \"%s\": invalid external row id file of fragment %llu",
+								  name, (unsigned long long) f->id);
 			f->external_row_ids = true;
+			f->row_ids_path = ef->path;
+			f->row_ids_offset = ef->offset;
+			f->row_ids_size = ef->size;
+		}
 	}
 	return true;
 }
@@ -899,5 +912,37 @@ lance_row_ids_decode(const uint8_t *data, uint64_t len, uint64_t n, uint64_t *ou
 	if (ok && pos != n)
 		return lance_fail(err, "row id sequence has %llu ids for %llu rows",
 						  (unsigned long long) pos, (unsigned long long) n);
+	return ok;
+}
+
+bool
+lance_row_ids_load(const char *dataset, const LanceFragment *fr, uint64_t *out, LanceError *err)
+{
+	LanceReader r;
+	uint8_t    *data;
+	char		path[4096];
+	bool		ok;
+
+	if (fr->row_ids != NULL)
+		return lance_row_ids_decode(fr->row_ids, fr->row_ids_len, fr->physical_rows, out, err);
+	if (!fr->external_row_ids)
+		return lance_fail(err, "fragment %llu has no row ids", (unsigned long long) fr->id);
+	if (snprintf(path, sizeof(path), "%s/%s", dataset, fr->row_ids_path) >= (int) sizeof(path))
+		return lance_fail(err, "dataset path too long");
+	memset(&r, 0, sizeof(r));
+	if (!lance_reader_open(&r, path, err))
+		return false;
+	data = NULL;
+	if (!lance_range_ok(fr->row_ids_offset, fr->row_ids_size, r.size))
+		ok = lance_fail(err, "row id file \"%s\": range [%llu, +%llu) lies outside the file", path,
+						(unsigned long long) fr->row_ids_offset, (unsigned long long) fr->row_ids_size);
+	else if ((data = lance_reader_read_alloc(&r, fr->row_ids_offset, fr->row_ids_size, err)) == NULL)
+		ok = false;
+	else
+		ok = lance_row_ids_decode(data, fr->row_ids_size, fr->physical_rows, out, err);
+	if (!ok && err && err->set && strstr(err->msg, path) == NULL)
+		lance_error_prefix(err, "row id file \"%s\": ", path);
+	lance_free(data);
+	lance_reader_close(&r);
 	return ok;
 }

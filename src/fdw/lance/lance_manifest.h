@@ -112,7 +112,10 @@ typedef struct LanceFragment
 	LanceDeletion deletion;
 	const uint8_t *row_ids;		/* serialized RowIdSequence or NULL */
 	uint64_t	row_ids_len;
-	bool		external_row_ids;	/* not supported: an error when needed */
+	bool		external_row_ids;	/* row ids in a file: the three below */
+	const char *row_ids_path;	/* relative to the dataset directory */
+	uint64_t	row_ids_offset;
+	uint64_t	row_ids_size;
 } LanceFragment;
 
 typedef struct LanceManifest
@@ -178,5 +181,13 @@ extern bool lance_json_get_u64(const char *json, size_t len, const char *key, ui
 /* Decodes a serialized RowIdSequence into n ids (n must match). */
 extern bool lance_row_ids_decode(const uint8_t *data, uint64_t len, uint64_t n,
 								 uint64_t *out, LanceError *err);
+
+/*
+ * The physical_rows row ids of fragment fr of the dataset in directory
+ * `dataset`, inline or from its external file; false (with an error naming
+ * the file) if it has none or they are corrupt.
+ */
+extern bool lance_row_ids_load(const char *dataset, const LanceFragment *fr, uint64_t *out,
+							   LanceError *err);
 
 #endif							/* LANCE_MANIFEST_H */

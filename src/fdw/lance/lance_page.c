@@ -47,6 +47,7 @@ lance_values_free(LanceValues *v)
 {
 	lance_free(v->data);
 	lance_free(v->off);
+	lance_free(v->itemnull);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -271,6 +272,50 @@ decode_bitpacked(Buf b, uint64_t n, uint32_t tbits, int fixed_w, uint8_t *dst, L
 	return true;
 }
 
+/*
+ * Notes which of the n fixed_size_list values about to be appended to out
+ * have a NULL among their dim items (bitmap b, one bit per item).
+ */
+static bool
+mark_item_nulls(LanceValues *out, Buf b, uint64_t n, uint64_t dim, LanceError *err)
+{
+	uint64_t	base = out->len / out->width;
+	uint64_t	i,
+				k;
+
+	if (b.len < (n * dim + 7) / 8)
+		return lance_fail(err, "item validity truncated");
+	for (i = 0; i < n; i++)
+	{
+		bool		anynull = false;
+
+		for (k = 0; k < dim && !anynull; k++)
+		{
+			uint64_t	bit = i * dim + k;
+
+			anynull = !((b.p[bit >> 3] >> (bit & 7)) & 1);
+		}
+		if (!anynull)
+			continue;
+		if (base + i >= out->itemnull_cap)
+		{
+			uint64_t	ncap = out->itemnull_cap ? out->itemnull_cap : 1024;
+			uint8_t    *nb;
+
+			while (ncap <= base + i)
+				ncap *= 2;
+			nb = lance_realloc(out->itemnull, ncap / 8, err);
+			if (nb == NULL)
+				return false;
+			memset(nb + out->itemnull_cap / 8, 0, (ncap - out->itemnull_cap) / 8);
+			out->itemnull = nb;
+			out->itemnull_cap = ncap;
+		}
+		out->itemnull[(base + i) >> 3] |= (uint8_t) (1 << ((base + i) & 7));
+	}
+	return true;
+}
+
 static bool
 decode_fixed(const Lancepb__CompressiveEncoding *ce, Buf *bufs, int nbufs, int *bi,
 			 uint64_t n, uint32_t bits, bool to_bool, LanceValues *out,
@@ -360,12 +405,16 @@ decode_fixed(const Lancepb__CompressiveEncoding *ce, Buf *bufs, int nbufs, int *
 			{
 				uint64_t	dim = ce->fixed_size_list->items_per_value;
 				uint64_t	total;
+				Buf			vb = {NULL, 0};
 
-				if (ce->fixed_size_list->has_validity)
-					return lance_fail(err, "fixed_size_list with item validity is not supported");
 				if (dim == 0 || bits % dim != 0 || to_bool || ce->fixed_size_list->values == NULL ||
 					!lance_mul_u64(n, dim, &total))
 					return lance_fail(err, "invalid fixed_size_list encoding");
+				/* item validity: a bitmap buffer (1 = valid) before the items */
+				if (ce->fixed_size_list->has_validity &&
+					(out->width == 0 || out->width * 8 != bits || !take_buf(bufs, nbufs, bi, &vb, err) ||
+					 !mark_item_nulls(out, vb, n, dim, err)))
+					return lance_fail(err, "invalid fixed_size_list item validity");
 				return decode_fixed(ce->fixed_size_list->values, bufs, nbufs, bi, total,
 									(uint32_t) (bits / dim), false, out, depth + 1, err);
 			}
@@ -1144,6 +1193,9 @@ decode_fullzip(const Lancepb__FullZipLayout *fz, Buf *pbufs, int npbufs,
 		else if (ce->compression_case != LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_FLAT &&
 				 ce->compression_case != LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_FIXED_SIZE_LIST)
 			ok = lance_fail(err, "unsupported full-zip value encoding %d", (int) ce->compression_case);
+		else if (ce->compression_case == LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_FIXED_SIZE_LIST &&
+				 ce->fixed_size_list->has_validity)
+			ok = lance_fail(err, "full-zip fixed_size_list with item validity is not supported");
 		else if (!lance_mul_u64(n, stride, &total) || total > b.len)
 			ok = lance_fail(err, "full-zip buffer truncated");
 		else if (!reserve_bytes(&leaf->v, n * tb, err))

@@ -28,7 +28,19 @@ typedef struct LanceValues
 	uint64_t	cap;
 	uint64_t   *off;			/* variable: n+1 entries */
 	uint64_t	offcap;
+	/*
+	 * fixed_size_list values with NULL items: one bit per value (NULL when
+	 * none).  Such a value is only accepted in a null slot.
+	 */
+	uint8_t    *itemnull;
+	uint64_t	itemnull_cap;	/* in values */
 } LanceValues;
+
+static inline bool
+lance_values_itemnull(const LanceValues *v, uint64_t i)
+{
+	return v->itemnull != NULL && i < v->itemnull_cap && ((v->itemnull[i >> 3] >> (i & 7)) & 1);
+}
 
 /*
  * A leaf column (or part of it): nlev levels; rep/def are NULL when absent
@@ -70,6 +82,26 @@ extern int	lance_column_of(const LanceDataFile *df, int32_t id);
 
 /* An all-null vector of n rows for manifest field `idx` (and its children). */
 extern bool lance_null_vector(const LanceManifest *m, int idx, uint64_t n, LanceVector *out,
+							  LanceError *err);
+
+/*
+ * Decodes the pages of a 2.1+ leaf column overlapping rows [start, end)
+ * into `leaf`; [*pstart, *pend) receives the rows those whole pages hold,
+ * *absent is set when the data file lacks the column (lance_file.c).
+ */
+extern bool lance_read_leaf(LanceFileReader *f, const LanceDataFile *df, const LanceField *fld,
+							uint64_t start, uint64_t end, LanceLeaf *leaf, bool *absent,
+							uint64_t *pstart, uint64_t *pend, LanceError *err);
+
+/*
+ * Reads rows [start, end) of a 2.1+ field with lists below its top
+ * (list<list>, list<struct>, struct<list>, ...) from the levels of all its
+ * leaves (lance_nested.c).  As lance_read_field_range, `out` may hold more
+ * rows (those every leaf's decoded pages hold), starting at row *span.
+ */
+extern bool lance_read_nested(LanceFileReader *f, const LanceManifest *m,
+							  const LanceDataFile *df, int idx, uint64_t start,
+							  uint64_t end, LanceVector *out, uint64_t *span,
 							  LanceError *err);
 
 /*
