@@ -30,6 +30,20 @@
 
 #define MAX_COMMIT_RETRIES	50
 
+/* The id the next new fragment gets: past max_fragment_id, or past every id. */
+static uint64_t
+next_fragment_id(const Lancepb__Manifest *pb)
+{
+	uint64_t	next = 0;
+
+	if (pb->_max_fragment_id_case == LANCEPB__MANIFEST___MAX_FRAGMENT_ID_MAX_FRAGMENT_ID)
+		return (uint64_t) pb->max_fragment_id + 1;
+	for (size_t i = 0; i < pb->n_fragments; i++)
+		if (pb->fragments[i]->id + 1 > next)
+			next = pb->fragments[i]->id + 1;
+	return next;
+}
+
 void
 lance_random_hex(char *out, int nbytes)
 {
@@ -695,15 +709,7 @@ lance_commit_change(const char *dataset, uint64_t read_version,
 		}
 
 		/* new fragments with fresh ids */
-		if (pb->_max_fragment_id_case == LANCEPB__MANIFEST___MAX_FRAGMENT_ID_MAX_FRAGMENT_ID)
-			first_id = pb->max_fragment_id + 1;
-		else
-		{
-			first_id = 0;
-			for (i = 0; i < pb->n_fragments; i++)
-				if (pb->fragments[i]->id + 1 > first_id)
-					first_id = pb->fragments[i]->id + 1;
-		}
+		first_id = next_fragment_id(pb);
 		row_ids = (pb->reader_feature_flags & LANCE_FLAG_STABLE_ROW_IDS) != 0;
 		next_row_id = pb->next_row_id;
 		newf = build_fragments(frags, nfrags, first_id, row_ids, next_row_id, err);
@@ -1256,15 +1262,7 @@ lance_commit_rewrite(const char *dataset, uint64_t read_version,
 		}
 
 		/* new fragments with fresh ids, each group in place of its first old one */
-		if (pb->_max_fragment_id_case == LANCEPB__MANIFEST___MAX_FRAGMENT_ID_MAX_FRAGMENT_ID)
-			first_id = pb->max_fragment_id + 1;
-		else
-		{
-			first_id = 0;
-			for (i = 0; i < pb->n_fragments; i++)
-				if (pb->fragments[i]->id + 1 > first_id)
-					first_id = pb->fragments[i]->id + 1;
-		}
+		first_id = next_fragment_id(pb);
 		row_ids = (pb->reader_feature_flags & LANCE_FLAG_STABLE_ROW_IDS) != 0;
 		newf = lance_alloc0(sizeof(void *) * (ngroups + 1), err);
 		tg = lance_alloc0(sizeof(*tg) * (ngroups + 1), err);
