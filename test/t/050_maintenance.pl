@@ -9,6 +9,9 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib $FindBin::Bin;
+use LanceWait;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -26,21 +29,6 @@ restart_after_crash = on
 ));
 $node->start;
 
-sub wait_for
-{
-	my ($sql, $want, $what, $timeout) = @_;
-	$timeout //= 120;
-	my $got;
-	for (my $i = 0; $i < $timeout * 10; $i++)
-	{
-		# psql, not safe_psql: the server may be restarting after a kill -9
-		my $rc = $node->psql('postgres', $sql, stdout => \$got, stderr => \my $err);
-		return 1 if $rc == 0 && $got eq $want;
-		usleep(100_000);
-	}
-	diag("$what: last answer '$got'");
-	return 0;
-}
 
 $node->safe_psql(
 	'postgres', q{
@@ -76,7 +64,7 @@ is($node->safe_psql('postgres', "SELECT lancedb.index_stats('empty_idx')->>'trai
 	'false', 'index on an empty table starts untrained');
 $node->safe_psql('postgres',
 	'INSERT INTO empty_t SELECT i, vec(i) FROM generate_series(1, 3000) i');
-ok(wait_for("SELECT lancedb.index_stats('empty_idx')->>'trained'", 'true', 'training'),
+ok(wait_for($node, "SELECT lancedb.index_stats('empty_idx')->>'trained'", 'true', 'training'),
 	'the worker trains it once the table has rows');
 is($node->safe_psql('postgres',
 		"SELECT action || ' ' || status FROM lancedb.maintenance_status WHERE relation = 'empty_idx'"),
@@ -118,7 +106,7 @@ my $pgbench = IPC::Run::start(
 	  '-h', $node->host, '-p', $node->port, 'postgres' ],
 	'>', \$out, '2>', \$err);
 $node->safe_psql('postgres', 'ALTER SYSTEM SET lancedb.maintenance = on; SELECT pg_reload_conf()');
-ok(wait_for("SELECT count(*) FROM lancedb.maintenance_status WHERE relation = 'skew_idx' AND status = 'done'",
+ok(wait_for($node, "SELECT count(*) FROM lancedb.maintenance_status WHERE relation = 'skew_idx' AND status = 'done'",
 		'2', 'worker rebuild'), 'the worker rebuilds the skewed index');
 $pgbench->finish;
 is($? >> 8, 0, 'queries kept running during the rebuild (pgbench succeeded)')
@@ -142,22 +130,22 @@ CREATE INDEX big_idx ON big USING lance_ivf (v vector_l2_ops) WITH (max_iteratio
 INSERT INTO big SELECT 300000 + i, vec(i, 2) FROM generate_series(1, 200000) i;
 ALTER SYSTEM SET lancedb.maintenance = on; SELECT pg_reload_conf();
 });
-ok(wait_for("SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'lancedb maintenance worker' "
+ok(wait_for($node, "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'lancedb maintenance worker' "
 		. "AND query LIKE 'REINDEX INDEX CONCURRENTLY public.big_idx%'", 't', 'rebuild start', 120),
 	'the worker starts rebuilding big_idx');
 my $pid = $node->safe_psql('postgres',
 	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'lancedb maintenance worker' LIMIT 1");
 kill 'KILL', $pid if $pid;
-ok(wait_for('SELECT 1', '1', 'restart after kill -9', 120), 'server back after kill -9 of the worker');
+ok(wait_for($node, 'SELECT 1', '1', 'restart after kill -9', 120), 'server back after kill -9 of the worker');
 is($node->safe_psql('postgres',
 		"SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_idx'::regclass"), 't',
 	'the original index is still valid');
 is($node->safe_psql('postgres', "SET lancedb.nprobes = 1000; SELECT recall('big', 2)"), '1.000',
 	'and exact with all lists probed');
-ok(wait_for("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+ok(wait_for($node, "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
 		. "WHERE c.relname LIKE 'big_idx_cc%'", '0', 'cleanup', 180),
 	'the leftover half-built index is dropped by a later round');
-ok(wait_for("SELECT count(*) FROM lancedb.maintenance_status WHERE relation = 'big_idx' AND status = 'running'",
+ok(wait_for($node, "SELECT count(*) FROM lancedb.maintenance_status WHERE relation = 'big_idx' AND status = 'running'",
 		'0', 'stale running rows'), 'no action is left "running"');
 like($node->safe_psql('postgres',
 		"SELECT string_agg(status, ',' ORDER BY id) FROM lancedb.maintenance_status WHERE relation = 'big_idx'"),

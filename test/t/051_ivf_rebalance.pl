@@ -9,6 +9,9 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib $FindBin::Bin;
+use LanceWait;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -28,20 +31,6 @@ restart_after_crash = on
 ));
 $node->start;
 
-sub wait_for
-{
-	my ($sql, $want, $what, $timeout) = @_;
-	$timeout //= 120;
-	my $got;
-	for (my $i = 0; $i < $timeout * 10; $i++)
-	{
-		my $rc = $node->psql('postgres', $sql, stdout => \$got, stderr => \my $err);
-		return 1 if $rc == 0 && $got eq $want;
-		usleep(100_000);
-	}
-	diag("$what: last answer '$got'");
-	return 0;
-}
 
 $node->safe_psql(
 	'postgres', q{
@@ -105,10 +94,10 @@ my $pgbench = IPC::Run::start(
 	  '-h', $node->host, '-p', $node->port, 'postgres' ],
 	'>', \$out, '2>', \$err);
 $node->safe_psql('postgres', 'ALTER SYSTEM SET lancedb.maintenance = on; SELECT pg_reload_conf()');
-ok(wait_for("SELECT count(*) > 0 FROM lancedb.maintenance_status WHERE relation = 'skew_idx' "
+ok(wait_for($node, "SELECT count(*) > 0 FROM lancedb.maintenance_status WHERE relation = 'skew_idx' "
 		. "AND action = 'split' AND status = 'done'", 't', 'worker split', 60),
 	'the worker splits the swollen list within 60 s');
-ok(wait_for("SELECT (lancedb.index_stats('skew_idx')->'list_size'->>'max')::float8 <= "
+ok(wait_for($node, "SELECT (lancedb.index_stats('skew_idx')->'list_size'->>'max')::float8 <= "
 		. "3 * (lancedb.index_stats('skew_idx')->'list_size'->>'mean')::float8", 't', 'balanced', 60),
 	'no list is left above lancedb.ivf_split_ratio x the mean');
 $pgbench->finish;
@@ -159,7 +148,7 @@ for my $delay_ms (150, 400, 800)
 		"SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT lancedb.optimize(%' AND pid <> pg_backend_pid()");
 	kill 'KILL', $pid if $pid;
 	$opt->finish;
-	ok(wait_for('SELECT 1', '1', 'restart after kill -9', 120), "server back after kill -9 at ${delay_ms} ms");
+	ok(wait_for($node, 'SELECT 1', '1', 'restart after kill -9', 120), "server back after kill -9 at ${delay_ms} ms");
 	push @seen, $node->safe_psql('postgres', "SELECT lancedb.index_stats('big_idx')->>'lists'");
 	my $bn = $node->safe_psql('postgres', 'SELECT count(*) FROM big');
 	is($node->safe_psql('postgres', "SELECT index_rows('big')"), "$bn $bn",

@@ -7,6 +7,8 @@ use strict;
 use warnings;
 
 use FindBin;
+use lib $FindBin::Bin;
+use LanceWait;
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -44,20 +46,6 @@ sub lancedb
 	return { map { /^(\S+) (.*)$/ ? ($1 => $2) : () } split /\n/, $out };
 }
 
-sub wait_for
-{
-	my ($sql, $want, $what, $timeout) = @_;
-	$timeout //= 120;
-	my $got = '';
-	for (my $i = 0; $i < $timeout * 10; $i++)
-	{
-		$got = $node->safe_psql('postgres', $sql);
-		return 1 if $got eq $want;
-		usleep(100_000);
-	}
-	diag("$what: last answer '$got'");
-	return 0;
-}
 
 my $uri = "$tmp/wl";
 mkdir $uri or die;
@@ -86,7 +74,7 @@ like($node->safe_psql('postgres', q{SELECT lancedb.index_stats('wl.t')}),
 
 $node->safe_psql('postgres', 'ALTER SYSTEM SET lancedb.maintenance = on');
 $node->reload;
-ok(wait_for(q{SELECT count(*) FROM lancedb.maintenance_status WHERE am = 'lance_fdw' AND action = 'compact' AND status = 'done'},
+ok(wait_for($node, q{SELECT count(*) FROM lancedb.maintenance_status WHERE am = 'lance_fdw' AND action = 'compact' AND status = 'done'},
 		'1', 'worker compaction'),
 	'the worker compacts the dataset on its own');
 is($node->safe_psql('postgres', 'SELECT count(DISTINCT _rowaddr >> 32), count(*) FROM wl.frag'), "1|$rows",
@@ -97,7 +85,7 @@ is(lancedb('count', $uri, '39')->{rows}, $rows, 'LanceDB counts every row');
 # cleanup: old versions go, the tagged one stays
 $node->safe_psql('postgres', "ALTER SYSTEM SET lancedb.lance_retention = '0'");
 $node->reload;
-ok(wait_for(q{SELECT count(*) FROM lancedb.maintenance_status WHERE am = 'lance_fdw' AND action = 'cleanup' AND status = 'done'},
+ok(wait_for($node, q{SELECT count(*) FROM lancedb.maintenance_status WHERE am = 'lance_fdw' AND action = 'cleanup' AND status = 'done'},
 		'1', 'worker cleanup'),
 	'the worker cleans up old versions');
 like(lancedb('at', $uri, '39', 5)->{error} // '', qr/not found/i, 'an untagged old version is gone');

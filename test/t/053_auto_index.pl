@@ -7,6 +7,9 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib $FindBin::Bin;
+use LanceWait;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -23,20 +26,6 @@ restart_after_crash = on
 ));
 $node->start;
 
-sub wait_for
-{
-	my ($sql, $want, $what, $timeout) = @_;
-	$timeout //= 120;
-	my $got;
-	for (my $i = 0; $i < $timeout * 10; $i++)
-	{
-		my $rc = $node->psql('postgres', $sql, stdout => \$got, stderr => \my $err);
-		return 1 if $rc == 0 && $got eq $want;
-		usleep(100_000);
-	}
-	diag("$what: last answer '$got'");
-	return 0;
-}
 
 $node->safe_psql(
 	'postgres', q{
@@ -52,7 +41,7 @@ is($node->safe_psql('postgres',
 	'false', 'registered, not due at 2000 of 5000 rows');
 $node->safe_psql('postgres', q{SELECT lancedb.auto_index('docs', 'body', min_rows => 1000)});
 
-ok(wait_for(q{SELECT count(*) FROM pg_index WHERE indexrelid = 'docs_body_lance_auto'::regclass AND indisvalid},
+ok(wait_for($node, q{SELECT count(*) FROM pg_index WHERE indexrelid = 'docs_body_lance_auto'::regclass AND indisvalid},
 		'1', 'bm25 auto index'),
 	'the worker creates the due text index');
 is($node->safe_psql('postgres',
@@ -68,7 +57,7 @@ my $bg = $node->background_psql('postgres');
 $bg->query_safe(q{
 INSERT INTO docs SELECT i, (SELECT array_agg(sin(i * 0.37 + j))::vector(8) FROM generate_series(1, 8) j), 'row ' || i
   FROM generate_series(6001, 9000) i, pg_sleep(0.0005)});
-ok(wait_for(q{SELECT count(*) FROM pg_index WHERE indexrelid = 'docs_v_lance_auto'::regclass AND indisvalid},
+ok(wait_for($node, q{SELECT count(*) FROM pg_index WHERE indexrelid = 'docs_v_lance_auto'::regclass AND indisvalid},
 		'1', 'vector auto index'),
 	'the worker creates the vector index once the table is big enough');
 $bg->quit;
@@ -86,7 +75,7 @@ is($node->safe_psql('postgres',
 	'create_index:done,create_index:done', 'both builds are recorded');
 
 # index_stats sees the worker
-ok(wait_for(q{SELECT s->'maintenance'->>'worker' = 'on' AND s->'maintenance'->>'last_round' IS NOT NULL
+ok(wait_for($node, q{SELECT s->'maintenance'->>'worker' = 'on' AND s->'maintenance'->>'last_round' IS NOT NULL
 		AND (s->'maintenance'->>'next_round')::timestamptz > now() - interval '10 seconds'
 		FROM lancedb.index_stats('docs_body_lance_auto') s}, 't', 'index_stats rounds'),
 	'index_stats reports the last and next worker round');
@@ -107,7 +96,7 @@ for (my $i = 0; $i < 1200 && !$pid; $i++)
 }
 ok($pid, 'the worker is building big_v_lance_auto');
 kill 'KILL', $pid if $pid;
-ok(wait_for(q{SELECT count(*) FROM pg_index WHERE indexrelid = 'big_v_lance_auto'::regclass AND indisvalid},
+ok(wait_for($node, q{SELECT count(*) FROM pg_index WHERE indexrelid = 'big_v_lance_auto'::regclass AND indisvalid},
 		'1', 'auto index after kill', 300),
 	'a later round drops the half-built index and builds it again');
 is($node->safe_psql('postgres',

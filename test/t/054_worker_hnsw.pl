@@ -7,6 +7,9 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib $FindBin::Bin;
+use LanceWait;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -21,20 +24,6 @@ autovacuum = off
 ));
 $node->start;
 
-sub wait_for
-{
-	my ($sql, $want, $what, $timeout) = @_;
-	$timeout //= 120;
-	my $got = '';
-	for (my $i = 0; $i < $timeout * 10; $i++)
-	{
-		$got = $node->safe_psql('postgres', $sql);
-		return 1 if $got eq $want;
-		usleep(100_000);
-	}
-	diag("$what: last answer '$got'");
-	return 0;
-}
 
 $node->safe_psql('postgres', q{
 CREATE EXTENSION lancedb;
@@ -68,7 +57,7 @@ sub repaired_recall
 	my ($what) = @_;
 	$round++;
 	$node->safe_psql('postgres', q{SELECT pg_stat_force_next_flush()});
-	ok(wait_for(q{SELECT count(*) FROM lancedb.maintenance_status WHERE am = 'lance_hnsw' AND action = 'repair' AND status = 'done'},
+	ok(wait_for($node, q{SELECT count(*) FROM lancedb.maintenance_status WHERE am = 'lance_hnsw' AND action = 'repair' AND status = 'done'},
 			$round, "hnsw repair $round"),
 		"$what: the worker repairs the graph");
 	my $maintained = $node->safe_psql('postgres', q{SELECT recall('h')});
