@@ -45,9 +45,14 @@ lance_heapdist_begin(Relation index, Relation heap)
 	return hd;
 }
 
-bool
-lance_heapdist_get(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid,
-				   Datum query, double *value)
+/*
+ * The indexed value of the row at tid visible to snapshot, in line (a
+ * TOASTed value fetched through the open toast scan; *copied says whether
+ * the caller must pfree it); NULL when no row is visible or the value is
+ * NULL.  Valid until the slot is cleared.
+ */
+static struct varlena *
+heapdist_fetch(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid, bool *copied)
 {
 	bool		call_again = false;
 	bool		all_dead = false;
@@ -55,50 +60,7 @@ lance_heapdist_get(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid,
 	Datum		datum;
 	bool		isnull;
 
-	if (!table_index_fetch_tuple(hd->fetch, &t, snapshot, hd->slot,
-								 &call_again, &all_dead))
-		return false;
-
-	if (hd->heapattno != 0)
-		datum = slot_getattr(hd->slot, hd->heapattno, &isnull);
-	else
-	{
-		Datum		values[INDEX_MAX_KEYS];
-		bool		nulls[INDEX_MAX_KEYS];
-		ExprContext *econtext = GetPerTupleExprContext(hd->estate);
-
-		ResetExprContext(econtext);
-		econtext->ecxt_scantuple = hd->slot;
-		FormIndexDatum(hd->indexInfo, hd->slot, hd->estate, values, nulls);
-		datum = values[0];
-		isnull = nulls[0];
-	}
-	if (!isnull)
-	{
-		bool		copied = false;
-		struct varlena *v = (struct varlena *) DatumGetPointer(datum);
-
-		if (hd->heapattno != 0)
-			v = lance_toast_fetch(hd->toast, v, &copied);
-		*value = DatumGetFloat8(FunctionCall2Coll(hd->distproc, hd->collation,
-												  PointerGetDatum(v), query));
-		if (copied)
-			pfree(v);
-	}
-	ExecClearTuple(hd->slot);
-	return !isnull;
-}
-
-struct varlena *
-lance_heapdist_value(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid)
-{
-	bool		call_again = false;
-	bool		all_dead = false;
-	ItemPointerData t = *tid;
-	Datum		datum;
-	bool		isnull;
-	struct varlena *out = NULL;
-
+	*copied = false;
 	if (!table_index_fetch_tuple(hd->fetch, &t, snapshot, hd->slot,
 								 &call_again, &all_dead))
 		return NULL;
@@ -116,13 +78,40 @@ lance_heapdist_value(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid)
 		datum = values[0];
 		isnull = nulls[0];
 	}
-	if (!isnull)
-	{
-		bool		copied = false;
-		struct varlena *v = (struct varlena *) DatumGetPointer(datum);
+	if (isnull)
+		return NULL;
+	if (hd->heapattno != 0)
+		return lance_toast_fetch(hd->toast, (struct varlena *) DatumGetPointer(datum), copied);
+	return (struct varlena *) DatumGetPointer(datum);
+}
 
-		if (hd->heapattno != 0)
-			v = lance_toast_fetch(hd->toast, v, &copied);
+bool
+lance_heapdist_get(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid,
+				   Datum query, double *value)
+{
+	bool		copied;
+	struct varlena *v = heapdist_fetch(hd, snapshot, tid, &copied);
+
+	if (v != NULL)
+	{
+		*value = DatumGetFloat8(FunctionCall2Coll(hd->distproc, hd->collation,
+												  PointerGetDatum(v), query));
+		if (copied)
+			pfree(v);
+	}
+	ExecClearTuple(hd->slot);
+	return v != NULL;
+}
+
+struct varlena *
+lance_heapdist_value(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid)
+{
+	bool		copied;
+	struct varlena *v = heapdist_fetch(hd, snapshot, tid, &copied);
+	struct varlena *out = NULL;
+
+	if (v != NULL)
+	{
 		/* a private, plain copy: the slot is cleared below */
 		out = PG_DETOAST_DATUM_COPY(PointerGetDatum(v));
 		if (copied)

@@ -480,9 +480,9 @@ HnswRepairDead(Relation index, const HnswIndexInfo *info, HnswDeadSet *set)
 	int64		nrepaired = 0;
 	BlockNumber nblocks;
 	RepairWork	w;
-	RepairKey  *todo = NULL;
-	int64		ntodo = 0;
-	int64		maxtodo = 0;
+	RepairKey  *pending = NULL;
+	int64		npending = 0;
+	int64		maxpending = 0;
 
 	if (!set->any_repair)
 		return 0;
@@ -532,15 +532,15 @@ HnswRepairDead(Relation index, const HnswIndexInfo *info, HnswDeadSet *set)
 				{
 					if (!HnswDeadSetContains(set, SlotKey(&ls[j])))
 						continue;
-					if (ntodo == maxtodo)
+					if (npending == maxpending)
 					{
-						maxtodo = Max(1024, maxtodo * 2);
-						todo = todo ? repalloc_huge(todo, sizeof(RepairKey) * maxtodo) :
-							MemoryContextAllocHuge(CurrentMemoryContext, sizeof(RepairKey) * maxtodo);
+						maxpending = Max(1024, maxpending * 2);
+						pending = pending ? repalloc_huge(pending, sizeof(RepairKey) * maxpending) :
+							MemoryContextAllocHuge(CurrentMemoryContext, sizeof(RepairKey) * maxpending);
 					}
-					todo[ntodo].key = HnswKeyFromTid(blk, off);
-					todo[ntodo].level = lc;
-					ntodo++;
+					pending[npending].key = HnswKeyFromTid(blk, off);
+					pending[npending].level = lc;
+					npending++;
 					break;
 				}
 			}
@@ -548,14 +548,14 @@ HnswRepairDead(Relation index, const HnswIndexInfo *info, HnswDeadSet *set)
 		UnlockReleaseBuffer(buf);
 	}
 
-	for (int64 i = 0; i < ntodo; i++)
+	for (int64 i = 0; i < npending; i++)
 	{
 		vacuum_delay_point();
-		if (RepairList(&w, todo[i].key, todo[i].level))
+		if (RepairList(&w, pending[i].key, pending[i].level))
 			nrepaired++;
 	}
-	if (todo)
-		pfree(todo);
+	if (pending)
+		pfree(pending);
 	pfree(w.vec);
 	pfree(w.cur);
 	pfree(w.keys);
