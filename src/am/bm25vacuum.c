@@ -9,9 +9,8 @@
  */
 #include "postgres.h"
 
-#include "access/nbtxlog.h"
-#include "access/xloginsert.h"
 #include "am/bm25am.h"
+#include "am/pagerecycle.h"
 #include "commands/vacuum.h"
 #include "miscadmin.h"
 #include "storage/indexfsm.h"
@@ -219,30 +218,6 @@ Bm25OwnerLive(const Bm25MetaPageData *m, uint32 owner)
 }
 
 /*
- * Standbys: a query there copied the directory when it started and may
- * still read the pages of owners dropped since; it holds no lock on the
- * primary.  Before the first of them is overwritten, a recovery conflict
- * is logged with the xid of the last drop, so replay cancels (after
- * max_standby_streaming_delay) the standby queries whose snapshot is that
- * old, as for nbtree's recycled pages (the record is nbtree's
- * REUSE_PAGE: its redo only resolves the conflict and touches no page).
- */
-static void
-Bm25LogRecycleConflict(Relation index, FullTransactionId drop)
-{
-	xl_btree_reuse_page xlrec;
-
-	if (!XLogStandbyInfoActive() || !RelationNeedsWAL(index))
-		return;
-	xlrec.node = index->rd_node;
-	xlrec.block = BM25_METAPAGE_BLKNO;
-	xlrec.latestRemovedFullXid = drop;
-	XLogBeginInsert();
-	XLogRegisterData((char *) &xlrec, SizeOfBtreeReusePage);
-	XLogInsert(RM_BTREE_ID, XLOG_BTREE_REUSE_PAGE);
-}
-
-/*
  * Put pages no live structure owns into the FSM.  Primary backends reading
  * them hold the structure lock (our caller has it exclusively); snapshots
  * elsewhere (hot_standby_feedback standbys) are respected by waiting until
@@ -285,8 +260,12 @@ Bm25Recycle(Relation index)
 				GenericXLogState *state;
 				Page		p;
 
-				if (!logged && FullTransactionIdIsValid(drop))
-					Bm25LogRecycleConflict(index, drop);
+				/*
+				 * Standby queries that copied the directory before the drop
+				 * may still read these pages: a recovery conflict first.
+				 */
+				if (!logged)
+					LanceLogPageReuse(index, BM25_METAPAGE_BLKNO, drop);
 				logged = true;
 				state = GenericXLogStart(index);
 				p = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);

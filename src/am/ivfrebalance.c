@@ -40,10 +40,11 @@
  * rows inserted meanwhile are fetched.
  *
  * Retired pages (old chains of the changed lists, the old centroid blob and
- * directory) are stamped with the xid current at the switch and recycled
- * through the free space map by VACUUM (and by the next rebalancing run)
- * once no snapshot is older: nbtree's rule for deleted pages.  A standby's
- * queries are covered by hot_standby_feedback only.
+ * directory) are stamped with the rebalancing transaction's xid and
+ * recycled through the free space map by VACUUM (and by the next
+ * rebalancing run) once no snapshot is older: nbtree's rule for deleted
+ * pages.  Reusing one logs a recovery conflict first (IvfNewBuffer), so
+ * standby queries that may still read it are waited for or cancelled.
  */
 #include "postgres.h"
 
@@ -52,6 +53,7 @@
 
 #include "access/generic_xlog.h"
 #include "access/transam.h"
+#include "access/xact.h"
 #include "am/heapdist.h"
 #include "am/ivf.h"
 #include "common/pg_prng.h"
@@ -392,7 +394,8 @@ RbWriteBlob(Relation index, const char *data, uint32 len)
 
 /*
  * The directory on new, contiguous pages (IvfDirectoryLocate computes
- * addresses): allocated under the extension lock, which keeps other
+ * addresses).  One page (up to 340 lists) may be a recycled one; several
+ * are allocated at the end under the extension lock, which keeps other
  * extenders out in between.
  */
 static BlockNumber
@@ -404,13 +407,18 @@ RbWriteDirectory(Relation index, const IvfListInfo *dir, uint32 nlists,
 	Buffer	   *bufs = palloc(sizeof(Buffer) * np);
 	BlockNumber first;
 
-	LockRelationForExtension(index, ExclusiveLock);
-	for (uint32 p = 0; p < np; p++)
+	if (np == 1)
+		bufs[0] = IvfNewBuffer(index, MAIN_FORKNUM);
+	else
 	{
-		bufs[p] = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
-		LockBuffer(bufs[p], BUFFER_LOCK_EXCLUSIVE);
+		LockRelationForExtension(index, ExclusiveLock);
+		for (uint32 p = 0; p < np; p++)
+		{
+			bufs[p] = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+			LockBuffer(bufs[p], BUFFER_LOCK_EXCLUSIVE);
+		}
+		UnlockRelationForExtension(index, ExclusiveLock);
 	}
-	UnlockRelationForExtension(index, ExclusiveLock);
 	first = BufferGetBlockNumber(bufs[0]);
 	for (uint32 p = 0; p < np; p++)
 	{
@@ -522,6 +530,17 @@ RbSwitch(RbState *st, const float *centroids, const IvfListInfo *dir,
 	GenericXLogState *state;
 	Page		page;
 
+	/*
+	 * The retirement xid: this transaction's own, assigned before the
+	 * switch.  Every snapshot taken before the switch has xmin <= it (the
+	 * transaction is running, or not yet begun), and once it has ended
+	 * new snapshots start above it, so the next round can reuse the pages.
+	 * (The next xid after the switch, unassigned, stayed "in use" until
+	 * someone consumed an xid: back-to-back rounds reused nothing, and a
+	 * standby, whose next xid had not reached it, skipped the conflict.)
+	 */
+	TransactionId xid = GetTopTransactionId();
+
 	meta.centroid_len = sizeof(float) * nlists * st->dim;
 	meta.centroid_start = RbWriteBlob(st->index, (const char *) centroids,
 									  meta.centroid_len);
@@ -538,8 +557,7 @@ RbSwitch(RbState *st, const float *centroids, const IvfListInfo *dir,
 	memcpy(PageGetContents(page), &meta, sizeof(meta));
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
-	/* any scan that saw the old view has a snapshot older than this */
-	return XidFromFullTransactionId(ReadNextFullTransactionId());
+	return xid;
 }
 
 /*

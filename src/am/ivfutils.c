@@ -10,6 +10,7 @@
 
 #include "access/xact.h"
 #include "am/ivf.h"
+#include "am/pagerecycle.h"
 #include "kernels/distance.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
@@ -128,7 +129,10 @@ IvfRecyclePages(Relation index, BufferAccessStrategy bas)
 /*
  * A page for new contents, returned pinned and exclusively locked: a
  * recycled one from the free space map, else a new one at the end of the
- * index.  Callers initialise it and WAL-log it whole.
+ * index.  Callers initialise it and WAL-log it whole.  Reusing a retired
+ * page first logs a recovery conflict with its retirement xid (nbtree does
+ * the same when it reuses a deleted page), so that replay of the new
+ * contents waits for, or cancels, standby queries that may still read it.
  */
 Buffer
 IvfNewBuffer(Relation index, ForkNumber forknum)
@@ -147,8 +151,16 @@ IvfNewBuffer(Relation index, ForkNumber forknum)
 			/* someone else may have taken it meanwhile: check again */
 			if (ConditionalLockBuffer(buf))
 			{
-				if (IvfPageRecyclable(BufferGetPage(buf)))
+				Page		page = BufferGetPage(buf);
+
+				if (IvfPageRecyclable(page))
+				{
+					/* standby queries that may still read it: a conflict */
+					if (!PageIsNew(page))
+						LanceLogPageReuse(index, blkno,
+										  LanceRecentFullXid(((PageHeader) page)->pd_prune_xid));
 					return buf;
+				}
 				LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 			}
 			ReleaseBuffer(buf);
