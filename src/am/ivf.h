@@ -234,6 +234,7 @@ typedef struct IvfIndexCache
 extern IvfIndexCache *IvfGetCache(Relation index);
 extern void IvfPinCache(IvfIndexCache *c);
 extern void IvfUnpinCache(IvfIndexCache *c);
+extern bool IvfCacheInUse(Oid relid);
 extern const LanceTypeSupport *LanceGetTypeSupport(Relation index, uint16 procnum);
 extern const LanceMetricSupport *LanceGetMetricSupport(Relation index, uint16 procnum);
 struct Vector;

@@ -56,13 +56,19 @@
 #include "access/xact.h"
 #include "am/heapdist.h"
 #include "am/ivf.h"
+#include "am/pagerecycle.h"
 #include "common/pg_prng.h"
 #include "index/kmeans.h"
 #include "kernels/distance.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "replication/slot.h"
+#include "replication/walsender.h"
+#include "replication/walsender_private.h"
 #include "storage/lmgr.h"
+#include "storage/procarray.h"
+#include "storage/spin.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -113,6 +119,25 @@ typedef struct RbEntries
 	int			cap;
 } RbEntries;
 
+/*
+ * Pages retired by the operations of this round.  They are stamped with
+ * this transaction's xid, which no snapshot passes until the round ends;
+ * but when every other transaction that held a snapshot at the last switch
+ * has ended (and nothing else may read them: below), the next operation
+ * may reuse them at once instead of extending the index.
+ */
+typedef struct RbRound
+{
+	BlockNumber *pending;		/* retired, maybe still read */
+	int			npending;
+	int			pending_cap;
+	BlockNumber *free;			/* retired and unreadable: reusable now */
+	int			nfree;
+	VirtualTransactionId *vxids;	/* snapshots at the last switch */
+	int			nvxids;
+	int64		reused;
+} RbRound;
+
 typedef struct RbState
 {
 	Relation	index;
@@ -129,6 +154,7 @@ typedef struct RbState
 	int64		moved;
 	int64		lists_written;
 	int64		pages_written;
+	RbRound    *round;
 } RbState;
 
 /* ---- exact vectors ---- */
@@ -297,6 +323,41 @@ RbPrefetchList(RbState *st, BlockNumber head, uint32 list)
 /* ---- writing the new structure (unreachable until the meta switch) ---- */
 
 /*
+ * A page for new contents: one an earlier operation of this round retired
+ * and nobody can read any more (RbRoundPromote), else IvfNewBuffer's.
+ */
+static Buffer
+RbNewBuffer(RbState *st)
+{
+	RbRound    *r = st->round;
+
+	while (r != NULL && r->nfree > 0)
+	{
+		BlockNumber blkno = r->free[--r->nfree];
+		Buffer		buf = ReadBuffer(st->index, blkno);
+		Page		page;
+
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		/* still what this round retired (nothing else takes it) */
+		if (!PageIsNew(page) &&
+			PageGetSpecialSize(page) == MAXALIGN(sizeof(IvfPageOpaqueData)) &&
+			IvfPageGetOpaque(page)->page_id == IVF_PAGE_ID &&
+			IvfPageGetOpaque(page)->page_type != IVF_PAGE_META &&
+			TransactionIdIsCurrentTransactionId(((PageHeader) page)->pd_prune_xid))
+		{
+			/* standby queries from before the retirement: a conflict */
+			LanceLogPageReuse(st->index, blkno,
+							  LanceRecentFullXid(((PageHeader) page)->pd_prune_xid));
+			r->reused++;
+			return buf;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	return IvfNewBuffer(st->index, MAIN_FORKNUM);
+}
+
+/*
  * Write the entries bound for one list as a new chain, back to front so
  * that each page is complete (with its next link) in its own WAL record.
  * Fills head/tail/insert_page/count/radius of *info.
@@ -319,7 +380,7 @@ RbWriteChain(RbState *st, RbEntry **ents, int n, uint32 list,
 	info->count = n;
 	for (int p = npages - 1; p >= 0; p--)
 	{
-		Buffer		buf = IvfNewBuffer(st->index, MAIN_FORKNUM);
+		Buffer		buf = RbNewBuffer(st);
 		GenericXLogState *state = GenericXLogStart(st->index);
 		Page		page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
 		IvfListPageHeader *hdr;
@@ -366,14 +427,15 @@ RbWriteChain(RbState *st, RbEntry **ents, int n, uint32 list,
 
 /* A blob as a chain of new pages (written back to front); its first block. */
 static BlockNumber
-RbWriteBlob(Relation index, const char *data, uint32 len)
+RbWriteBlob(RbState *st, const char *data, uint32 len)
 {
+	Relation	index = st->index;
 	int			npages = Max((len + IVF_BLOB_PER_PAGE - 1) / IVF_BLOB_PER_PAGE, 1);
 	BlockNumber next = InvalidBlockNumber;
 
 	for (int p = npages - 1; p >= 0; p--)
 	{
-		Buffer		buf = IvfNewBuffer(index, MAIN_FORKNUM);
+		Buffer		buf = RbNewBuffer(st);
 		GenericXLogState *state = GenericXLogStart(index);
 		Page		page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
 		uint32		off = (uint32) p * IVF_BLOB_PER_PAGE;
@@ -399,16 +461,17 @@ RbWriteBlob(Relation index, const char *data, uint32 len)
  * extenders out in between.
  */
 static BlockNumber
-RbWriteDirectory(Relation index, const IvfListInfo *dir, uint32 nlists,
+RbWriteDirectory(RbState *st, const IvfListInfo *dir, uint32 nlists,
 				 uint32 *npages)
 {
+	Relation	index = st->index;
 	int			per = IvfDirEntriesPerPage();
 	uint32		np = (nlists + per - 1) / per;
 	Buffer	   *bufs = palloc(sizeof(Buffer) * np);
 	BlockNumber first;
 
 	if (np == 1)
-		bufs[0] = IvfNewBuffer(index, MAIN_FORKNUM);
+		bufs[0] = RbNewBuffer(st);
 	else
 	{
 		LockRelationForExtension(index, ExclusiveLock);
@@ -477,6 +540,23 @@ RbLockDirectory(RbState *st, IvfListInfo **dir)
 	return bufs;
 }
 
+static void
+RbRoundRetired(RbState *st, BlockNumber blkno)
+{
+	RbRound    *r = st->round;
+
+	if (r == NULL)
+		return;
+	if (r->npending == r->pending_cap)
+	{
+		r->pending_cap = Max(r->pending_cap * 2, 256);
+		r->pending = r->pending ?
+			repalloc_huge(r->pending, sizeof(BlockNumber) * r->pending_cap) :
+			MemoryContextAllocHuge(GetMemoryChunkContext(r), sizeof(BlockNumber) * r->pending_cap);
+	}
+	r->pending[r->npending++] = blkno;
+}
+
 /* Stamp every page of a retired chain (nobody writes to it any more). */
 static void
 RbRetireChain(RbState *st, BlockNumber blkno, TransactionId xid)
@@ -490,6 +570,7 @@ RbRetireChain(RbState *st, BlockNumber blkno, TransactionId xid)
 
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		IvfRetirePage(st->index, buf, xid);
+		RbRoundRetired(st, blkno);
 		blkno = IvfPageGetOpaque(BufferGetPage(buf))->next;
 		UnlockReleaseBuffer(buf);
 	}
@@ -513,8 +594,79 @@ RbRetireAndUnlock(RbState *st, Buffer *dirbufs, const BlockNumber *chains,
 	for (uint32 p = 0; p < st->cache->meta.dir_pages; p++)
 	{
 		IvfRetirePage(st->index, dirbufs[p], xid);
+		RbRoundRetired(st, BufferGetBlockNumber(dirbufs[p]));
 		UnlockReleaseBuffer(dirbufs[p]);
 	}
+	/* who may still read them: every transaction holding a snapshot now */
+	if (st->round != NULL)
+	{
+		/* the round outlives this operation's memory */
+		MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(st->round));
+
+		if (st->round->vxids)
+			pfree(st->round->vxids);
+		st->round->vxids = GetCurrentVirtualXIDs(InvalidTransactionId, true,
+												 false, 0, &st->round->nvxids);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/*
+ * Is any standby's xmin held on this primary (hot_standby_feedback through
+ * a walsender or a slot)?  Its queries may read retired pages; they are
+ * waited for by xid, at the next round.
+ */
+static bool
+RbStandbyXminHeld(void)
+{
+	TransactionId xmin,
+				catalog_xmin;
+
+	ProcArrayGetReplicationSlotXmin(&xmin, &catalog_xmin);
+	if (TransactionIdIsValid(xmin))
+		return true;
+	if (WalSndCtl == NULL)
+		return false;
+	for (int i = 0; i < max_wal_senders; i++)
+	{
+		WalSnd	   *w = &WalSndCtl->walsnds[i];
+		pid_t		pid;
+
+		SpinLockAcquire(&w->mutex);
+		pid = w->pid;
+		SpinLockRelease(&w->mutex);
+		/* any connected standby: its feedback may come at any time */
+		if (pid != 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Before an operation: may the pages earlier operations of this round
+ * retired be reused now?  Yes once every transaction that held a snapshot
+ * at the last switch has ended (a scan or insert that read an old view
+ * holds one until it is done; one that starts later reads the new meta
+ * page), no scan of this backend still uses an old view, and no standby
+ * holds an xmin here.  Standby queries without feedback get the recovery
+ * conflict RbNewBuffer logs.
+ */
+static void
+RbRoundPromote(RbRound *r, Relation index)
+{
+	if (r->npending == 0)
+		return;
+	for (int i = 0; i < r->nvxids; i++)
+		if (!VirtualXactLock(r->vxids[i], false))
+			return;
+	if (IvfCacheInUse(RelationGetRelid(index)) || RbStandbyXminHeld())
+		return;
+	r->free = r->free ?
+		repalloc_huge(r->free, sizeof(BlockNumber) * (r->nfree + r->npending)) :
+		MemoryContextAllocHuge(GetMemoryChunkContext(r), sizeof(BlockNumber) * r->npending);
+	memcpy(r->free + r->nfree, r->pending, sizeof(BlockNumber) * r->npending);
+	r->nfree += r->npending;
+	r->npending = 0;
 }
 
 /*
@@ -542,9 +694,9 @@ RbSwitch(RbState *st, const float *centroids, const IvfListInfo *dir,
 	TransactionId xid = GetTopTransactionId();
 
 	meta.centroid_len = sizeof(float) * nlists * st->dim;
-	meta.centroid_start = RbWriteBlob(st->index, (const char *) centroids,
+	meta.centroid_start = RbWriteBlob(st, (const char *) centroids,
 									  meta.centroid_len);
-	meta.dir_start = RbWriteDirectory(st->index, dir, nlists, &meta.dir_pages);
+	meta.dir_start = RbWriteDirectory(st, dir, nlists, &meta.dir_pages);
 	meta.nlists = nlists;
 	meta.rebalances++;
 	meta.build_id = pg_prng_uint64(&pg_global_prng_state) ^ meta.build_id;
@@ -1118,12 +1270,14 @@ IvfRebalance(Relation index, Relation heap, int max_ops, StringInfo detail)
 	uint32		before = 0,
 				after = 0;
 	uint32	   *unsplittable = NULL;
+	int64		reused;
 	int			nunsplittable = 0;
 	MemoryContext veccxt = AllocSetContextCreate(cxt, "lance_ivf rebalance vectors",
 												 ALLOCSET_DEFAULT_SIZES);
 	HTAB	   *vecs = NULL;
 	HASHCTL		ctl;
 	BlockNumber recycled;
+	RbRound    *round = MemoryContextAllocZero(cxt, sizeof(RbRound));
 
 	/* room left by earlier runs, for the pages this one writes */
 	recycled = IvfReadMeta(index).rebalances > 0 ? IvfRecyclePages(index, NULL) : 0;
@@ -1142,6 +1296,8 @@ IvfRebalance(Relation index, Relation heap, int max_ops, StringInfo detail)
 		bool		done = false;
 
 		MemoryContextSwitchTo(opcxt);
+		/* before this backend pins the view this operation changes */
+		RbRoundPromote(round, index);
 		c = IvfGetCache(index);
 		if (ops == 0)
 			before = c->meta.nlists;
@@ -1160,6 +1316,7 @@ IvfRebalance(Relation index, Relation heap, int max_ops, StringInfo detail)
 		st.cache = c;
 		st.dim = c->meta.dim;
 		st.hd = lance_heapdist_begin(index, heap);
+		st.round = round;
 		/*
 		 * Exact vectors are kept across operations (a row's vector never
 		 * changes), within maintenance_work_mem.
@@ -1230,11 +1387,12 @@ IvfRebalance(Relation index, Relation heap, int max_ops, StringInfo detail)
 
 		after = meta.nlists;
 	}
+	reused = round->reused;
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 	appendStringInfo(detail,
-					 "%d split%s, %d merge%s: lists %u -> %u, " INT64_FORMAT " entries of neighbouring lists reassigned, " INT64_FORMAT " vectors read from the table, " INT64_FORMAT " dead entries dropped, " INT64_FORMAT " lists rewritten (" INT64_FORMAT " pages), %u retired pages free for reuse",
+					 "%d split%s, %d merge%s: lists %u -> %u, " INT64_FORMAT " entries of neighbouring lists reassigned, " INT64_FORMAT " vectors read from the table, " INT64_FORMAT " dead entries dropped, " INT64_FORMAT " lists rewritten (" INT64_FORMAT " pages), %u retired pages free for reuse, " INT64_FORMAT " reused within the round",
 					 splits, splits == 1 ? "" : "s", merges, merges == 1 ? "" : "s",
 					 before, after, moved, fetched, dropped, lists_written,
-					 pages_written, recycled);
+					 pages_written, recycled, reused);
 }

@@ -389,6 +389,7 @@ IvfNearestList(const IvfIndexCache *cache, const float *x, float *radius)
 static IvfIndexCache *ivf_cache[IVF_CACHE_SIZE];
 static int	ivf_cache_next = 0;
 static bool ivf_xact_callback_registered = false;
+static int	ivf_transient_live = 0; /* uncached entries, freed at xact end */
 
 static void IvfCacheXactCallback(XactEvent event, void *arg);
 
@@ -515,6 +516,7 @@ IvfGetCache(Relation index)
 	}
 	/* every slot pinned: hand out an uncached copy freed at transaction end */
 	c->transient = true;
+	ivf_transient_live++;
 	MemoryContextSetParent(c->mcxt, TopTransactionContext);
 	return c;
 }
@@ -533,6 +535,21 @@ IvfUnpinCache(IvfIndexCache *c)
 		c->pins--;
 }
 
+/*
+ * Does a scan of this backend use a view of the index (any build id)?
+ * Entries outside the cache (all slots pinned) count as in use.
+ */
+bool
+IvfCacheInUse(Oid relid)
+{
+	if (ivf_transient_live > 0)
+		return true;
+	for (int i = 0; i < IVF_CACHE_SIZE; i++)
+		if (ivf_cache[i] && ivf_cache[i]->relid == relid && ivf_cache[i]->pins > 0)
+			return true;
+	return false;
+}
+
 /* Scans never outlive their transaction: forget their pins at its end. */
 static void
 IvfCacheXactCallback(XactEvent event, void *arg)
@@ -541,6 +558,7 @@ IvfCacheXactCallback(XactEvent event, void *arg)
 		event == XACT_EVENT_PARALLEL_COMMIT ||
 		event == XACT_EVENT_PARALLEL_ABORT)
 	{
+		ivf_transient_live = 0;
 		for (int i = 0; i < IVF_CACHE_SIZE; i++)
 			if (ivf_cache[i])
 				ivf_cache[i]->pins = 0;
