@@ -46,6 +46,7 @@
 #include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 #include "vector/halfvec.h"
 #include "vector/vector.h"
@@ -475,8 +476,19 @@ begin_insert(Relation rel)
 			}
 		}
 		old = MemoryContextSwitchTo(st->cxt);
-		ok = lance_colbuf_init(&st->cols[st->nfields], m, i, &err);
+		if (m->fields[i].type.kind == LANCE_T_LIST || m->fields[i].type.kind == LANCE_T_LARGE_LIST)
+			ok = lance_colbuf_init_list(&st->cols[st->nfields], m, i, &err);
+		else
+			ok = lance_colbuf_init(&st->cols[st->nfields], m, i, &err);
 		MemoryContextSwitchTo(old);
+		if (ok && st->cols[st->nfields].nlayers > 0 && wf->attno >= 0 &&
+			wf->conv.kind != LCONV_ARRAY)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("writing Lance list field \"%s\" from a column of type %s is not supported yet",
+							m->fields[i].name,
+							format_type_be(TupleDescAttr(desc, wf->attno)->atttypid)),
+					 errhint("Declare the column as an array.")));
 		if (!ok)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -640,18 +652,81 @@ array_to_fsl(const LanceWriteField *wf, Datum d, uint8 *out)
 	}
 }
 
-/* Converts one non-null datum of field wf and appends it to col. */
+/*
+ * A numeric as a decimal128 of the field's precision and scale: rounded to
+ * the scale (as a numeric(p, s) column would), then its digits as a scaled
+ * two's complement integer; more than `precision` digits is out of range.
+ */
 static void
-push_datum(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Datum d)
+numeric_to_decimal128(const LanceWriteField *wf, Datum d, uint8 *out)
+{
+	const LanceType *t = &wf->field->type;
+	char	   *str;
+	const char *q;
+	bool		neg = false;
+	int			digits = 0;
+	int			frac = -1;
+	unsigned __int128 v = 0;
+	__int128	sv;
+
+	if (t->kind != LANCE_T_DECIMAL128 || t->scale < 0 || t->scale > 38 ||
+		t->precision < 1 || t->precision > 38)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("writing Lance type \"%s\" (column \"%s\") is not supported yet",
+						wf->field->logical_type, wf->conv.colname)));
+	if (numeric_is_nan(DatumGetNumeric(d)) || numeric_is_inf(DatumGetNumeric(d)))
+		out_of_range(wf);
+	d = DirectFunctionCall2(numeric_round, d, Int32GetDatum(t->scale));
+	str = DatumGetCString(DirectFunctionCall1(numeric_out, d));
+	q = str;
+	if (*q == '-')
+	{
+		neg = true;
+		q++;
+	}
+	for (; *q; q++)
+	{
+		if (*q == '.')
+		{
+			frac = 0;
+			continue;
+		}
+		if (*q < '0' || *q > '9')
+			out_of_range(wf);
+		if (frac >= 0)
+			frac++;
+		v = v * 10 + (unsigned) (*q - '0');
+		if (v > 0)
+			digits++;
+		if (digits > 38)
+			out_of_range(wf);
+	}
+	for (frac = frac < 0 ? 0 : frac; frac < t->scale; frac++)
+	{
+		v *= 10;
+		if (v > 0)
+			digits++;
+	}
+	if (digits > t->precision)
+		out_of_range(wf);
+	sv = neg ? -(__int128) v : (__int128) v;
+	memcpy(out, &sv, 16);
+	pfree(str);
+}
+
+/*
+ * Converts one non-null datum of field wf to the bytes the Lance column
+ * stores: *p and *len (fixed holds up to 16 bytes; larger values palloc).
+ */
+static void
+convert_value(const LanceWriteField *wf, uint32 width, Datum d, uint8 *fixed,
+			  const void **pp, uint64 *lenp)
 {
 	const LanceConv *c = &wf->conv;
 	const LanceType *t = &wf->field->type;
-	uint8		fixed[16];
 	const void *p = fixed;
-	uint64		len = col->width;
-	LanceError	err = {0};
-	MemoryContext old;
-	bool		ok;
+	uint64		len = width;
 
 	switch (c->kind)
 	{
@@ -709,8 +784,11 @@ push_datum(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Da
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("writing Lance type \"%s\" (column \"%s\") is not supported yet",
 								wf->field->logical_type, c->colname)));
-			p = palloc(col->width);
+			p = palloc(width);
 			array_to_fsl(wf, d, (uint8 *) p);
+			break;
+		case LCONV_NUMERIC:
+			numeric_to_decimal128(wf, d, fixed);
 			break;
 		case LCONV_TIMESTAMP:
 			{
@@ -769,6 +847,78 @@ push_datum(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Da
 					 errmsg("writing Lance type \"%s\" (column \"%s\") is not supported yet",
 							wf->field->logical_type, c->colname)));
 	}
+	*pp = p;
+	*lenp = len;
+}
+
+/* An SQL array into a Lance list: its items (NULLs allowed), in order. */
+static void
+push_list(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Datum d)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(d);
+	LanceWriteField iw;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				i;
+	LanceError	err = {0};
+	MemoryContext old;
+	bool		ok = true;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("array for column \"%s\" (Lance type \"%s\") must have one dimension",
+						wf->conv.colname, wf->field->logical_type)));
+	iw.attno = wf->attno;
+	iw.conv = *wf->conv.elem;
+	iw.field = &st->m->fields[col->field];
+	deconstruct_array(arr, ARR_ELEMTYPE(arr), wf->conv.elmlen, wf->conv.elmbyval,
+					  wf->conv.elmalign, &elems, &nulls, &n);
+	if (n == 0)
+	{
+		old = MemoryContextSwitchTo(st->cxt);
+		ok = lance_colbuf_list_row(col, false, &err);
+		MemoryContextSwitchTo(old);
+	}
+	for (i = 0; ok && i < n; i++)
+	{
+		uint8		fixed[16];
+		const void *p = NULL;
+		uint64		len = 0;
+
+		if (nulls[i] && !iw.field->nullable)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("array for column \"%s\" must not contain NULLs (Lance field \"%s\" has non-nullable items)",
+							wf->conv.colname, wf->field->name)));
+		if (!nulls[i])
+			convert_value(&iw, col->width, elems[i], fixed, &p, &len);
+		old = MemoryContextSwitchTo(st->cxt);
+		ok = lance_colbuf_list_item(col, i == 0, p, len, nulls[i], &err);
+		MemoryContextSwitchTo(old);
+	}
+	if (!ok)
+		lance_fdw_reader_error(&err, st->dataset);
+}
+
+/* Converts one non-null datum of field wf and appends it to col. */
+static void
+push_datum(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Datum d)
+{
+	uint8		fixed[16];
+	const void *p;
+	uint64		len;
+	LanceError	err = {0};
+	MemoryContext old;
+	bool		ok;
+
+	if (col->nlayers > 0)
+	{
+		push_list(st, wf, col, d);
+		return;
+	}
+	convert_value(wf, col->width, d, fixed, &p, &len);
 	old = MemoryContextSwitchTo(st->cxt);
 	ok = lance_colbuf_push(col, p, len, false, &err);
 	MemoryContextSwitchTo(old);
@@ -790,7 +940,7 @@ flush_fragment(LanceModifyState *st)
 	bool		ok;
 	int			i;
 
-	if (st->nfields == 0 || st->cols[0].n == 0)
+	if (st->nfields == 0 || lance_colbuf_rows(&st->cols[0]) == 0)
 		return;
 	d = pending_dataset(st->dataset, st->m->version);
 	lance_random_hex(hex, 16);
@@ -800,11 +950,11 @@ flush_fragment(LanceModifyState *st)
 	pf->path = psprintf("%s/data/%s", st->dataset, name);
 	pf->subid = GetCurrentSubTransactionId();
 	pf->frag.file = name;
-	pf->frag.nrows = st->cols[0].n;
+	pf->frag.nrows = lance_colbuf_rows(&st->cols[0]);
 	pf->frag.nfields = st->nfields;
 	pf->frag.field_ids = palloc(sizeof(int32) * st->nfields);
 	for (i = 0; i < st->nfields; i++)
-		pf->frag.field_ids[i] = st->fields[i].field->id;
+		pf->frag.field_ids[i] = st->m->fields[st->cols[i].field].id;
 	pf->frag.major = 2;
 	pf->frag.minor = st->minor;
 	/* recorded before the file exists, so an error below still removes it */
@@ -855,7 +1005,10 @@ insert_row(LanceModifyState *st, TupleTableSlot *slot)
 						 errmsg("null value for non-nullable Lance field \"%s\" of foreign table \"%s\"",
 								wf->field->name, RelationGetRelationName(st->rel))));
 			MemoryContextSwitchTo(st->cxt);
-			ok = lance_colbuf_push(&st->cols[i], NULL, 0, true, &err);
+			if (st->cols[i].nlayers > 0)
+				ok = lance_colbuf_list_row(&st->cols[i], true, &err);
+			else
+				ok = lance_colbuf_push(&st->cols[i], NULL, 0, true, &err);
 			MemoryContextSwitchTo(st->rowcxt);
 			if (!ok)
 				lance_fdw_reader_error(&err, st->dataset);
@@ -867,7 +1020,7 @@ insert_row(LanceModifyState *st, TupleTableSlot *slot)
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(st->rowcxt);
 	st->rows++;
-	if (st->cols[0].n >= st->rows_per_fragment || buffered >= LANCE_FLUSH_BYTES)
+	if (lance_colbuf_rows(&st->cols[0]) >= st->rows_per_fragment || buffered >= LANCE_FLUSH_BYTES)
 		flush_fragment(st);
 }
 

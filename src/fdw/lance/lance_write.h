@@ -39,6 +39,16 @@ typedef struct LanceColBuf
 	LanceBuf	valid;			/* one byte per row, 1 = valid */
 	LanceBuf	data;
 	LanceBuf	offsets;		/* uint64_t x (n + 1), variable width only */
+	/*
+	 * The item leaf of a list (nlayers > 0): `n` counts value slots (items,
+	 * null items included), `nrows` rows; each row adds repetition and
+	 * definition levels (one per item, or one for a null or empty list).
+	 */
+	int			nlayers;
+	int32_t		layers[2];		/* innermost first: item, list */
+	uint64_t	nrows;
+	LanceBuf	rep;			/* uint16_t per level */
+	LanceBuf	def;			/* uint16_t per level */
 } LanceColBuf;
 
 /* False (with a message) if the field's type cannot be written. */
@@ -50,6 +60,24 @@ extern void lance_colbuf_free(LanceColBuf *c);
 /* Appends one row: len bytes of value (ignored when null). */
 extern bool lance_colbuf_push(LanceColBuf *c, const void *value, uint64_t len, bool isnull,
 							  LanceError *err);
+
+/*
+ * A list field whose item is a leaf the writer handles: the buffer holds the
+ * item leaf.  A row is pushed as lance_colbuf_list_row (NULL or empty list)
+ * or as its items, each with lance_colbuf_list_item (first = starts a row).
+ */
+extern bool lance_colbuf_init_list(LanceColBuf *c, const LanceManifest *m, int field,
+								   LanceError *err);
+extern bool lance_colbuf_list_row(LanceColBuf *c, bool isnull, LanceError *err);
+extern bool lance_colbuf_list_item(LanceColBuf *c, bool first, const void *value, uint64_t len,
+								   bool isnull, LanceError *err);
+
+/* Rows buffered. */
+static inline uint64_t
+lance_colbuf_rows(const LanceColBuf *c)
+{
+	return c->nlayers > 0 ? c->nrows : c->n;
+}
 
 /*
  * Writes a data file of format major.minor (2.1 or 2.2) holding the buffered
