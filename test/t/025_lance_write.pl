@@ -562,5 +562,112 @@ is(lancedb('at', "$tmp/$s", '39', 2)->{rows}, 4999, 'maintenance: the tagged ver
 $r = lancedb('check', "$tmp/$s", '39');
 is_deeply([ @$r{qw(rows bad)} ], [ $rows, 0 ], 'maintenance: LanceDB reads the latest version after cleanup');
 
+# ---- lists and decimals (test/lance/write_nested.mjs): table "n" ----
+my $jsn = "$root/test/lance/write_nested.mjs";
+
+sub nested
+{
+	my @args = @_;
+	my ($out, $err);
+	IPC::Run::run([ $node_bin, $jsn, @args ], '>', \$out, '2>', \$err)
+	  or die "node nested @args failed: $err$out";
+	my %kv = map { /^(\S+) (.*)$/ ? ($1 => $2) : () } split /\n/, $out;
+	$kv{mismatches} = join "\n", grep { /^mismatch/ } split /\n/, $out;
+	return \%kv;
+}
+
+foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
+{
+	my ($lib, $ver) = @$case;
+	my $s = "n$lib";
+	my $uri = "$tmp/$s";
+	my $ds = "$uri/n.lance";
+	mkdir $uri or die;
+	nested('create', $uri, $lib, $ver);
+	$node->safe_psql('postgres', qq{
+		CREATE SERVER $s FOREIGN DATA WRAPPER lance_fdw OPTIONS (uri '$uri');
+		CREATE SCHEMA $s;
+		IMPORT FOREIGN SCHEMA lance FROM SERVER $s INTO $s;
+		ALTER FOREIGN TABLE $s.n OPTIONS (ADD rows_per_fragment '1700');
+		CREATE FUNCTION $s.exp_n(a int, b int)
+		RETURNS TABLE (id bigint, li int[], ls text[], lf float8[], dm numeric, dm2 numeric)
+		LANGUAGE sql AS \$\$
+		SELECT g::bigint,
+		 CASE WHEN g%6=1 THEN NULL WHEN g%6=2 THEN '{}'::int[] ELSE (SELECT array_agg(CASE WHEN k=1 AND g%4=0 THEN NULL ELSE g*10+k END ORDER BY k) FROM generate_series(0, g%5) k) END,
+		 CASE WHEN g%5=3 THEN NULL WHEN g%5=4 THEN '{}'::text[] ELSE (SELECT array_agg(CASE WHEN k=2 THEN NULL ELSE 'w'||g||'-'||k||CASE WHEN g%7=0 THEN 'é' ELSE '' END END ORDER BY k) FROM generate_series(0, g%3) k) END,
+		 CASE WHEN g%8=5 THEN NULL ELSE coalesce((SELECT array_agg(g/4.0::float8 + k ORDER BY k) FROM generate_series(0, g%4 - 1) k), '{}') END,
+		 (CASE WHEN g%9=4 THEN NULL WHEN g%11=0 THEN -(10::numeric^30 + g)/10000 ELSE (g*12345 - 600000)::numeric/10000 END)::numeric(38,4),
+		 (CASE WHEN g%10=3 THEN NULL ELSE (g*7-500)::numeric/100 END)::numeric(10,2)
+		FROM generate_series(a, b - 1) g \$\$;
+	});
+	# rows of the given id ranges, the FDW's read against the formulas
+	my $diff = sub {
+		my $e = join ' UNION ALL ', map { "SELECT * FROM $s.exp_n($_->[0], $_->[1])" } @_;
+		return $node->safe_psql('postgres',
+			"SELECT count(*) FILTER (WHERE t::text IS DISTINCT FROM e::text), count(t.id), count(e.id)
+			 FROM (SELECT id, li, ls, lf, dm, dm2 FROM $s.n) t FULL JOIN ($e) e USING (id)");
+	};
+	is($diff->([ 1, 4 ]), '0|3|3', "$ver lists: the FDW reads LanceDB's seed rows");
+
+	$node->safe_psql('postgres', "INSERT INTO $s.n SELECT * FROM $s.exp_n(4, 6000)");
+	my $r = nested('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad version)} ], [ 5999, 0, 2 ],
+		"$ver lists: LanceDB $lib reads every list, NULL item, NULL and empty list and decimal the FDW wrote")
+	  or diag $r->{mismatches};
+	is(data_files($ds), 5, "$ver lists: 5996 rows with rows_per_fragment 1700 made 4 data files");
+	is($diff->([ 1, 6000 ]), '0|5999|5999', "$ver lists: the FDW reads its own rows back");
+
+	# fragments whose lists are all empty or NULL: chunks without values
+	$node->safe_psql('postgres', "INSERT INTO $s.n SELECT * FROM $s.exp_n(6008, 6009)");
+	$node->safe_psql('postgres', "INSERT INTO $s.n SELECT * FROM $s.exp_n(6044, 6045)");
+	$r = nested('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad version)} ], [ 6001, 0, 4 ],
+		"$ver lists: LanceDB reads fragments holding only empty and NULL lists")
+	  or diag $r->{mismatches};
+	$r = nested('at', $uri, $lib, 2);
+	is_deeply([ @$r{qw(rows bad)} ], [ 5999, 0 ], "$ver lists: ... and the earlier version 2 still");
+
+	# LanceDB appends and optimize()s on top; the FDW reads it and appends again
+	nested('add', $uri, $lib, 7000, 7100);
+	$r = nested('optimize', $uri, $lib);
+	is($r->{rows}, 6101, "$ver lists: LanceDB appends to and optimize()s the FDW's versions");
+	my @all = ([ 1, 6000 ], [ 6008, 6009 ], [ 6044, 6045 ], [ 7000, 7100 ]);
+	is($diff->(@all), '0|6101|6101', "$ver lists: the FDW reads LanceDB's compacted version");
+	$node->safe_psql('postgres', "INSERT INTO $s.n SELECT * FROM $s.exp_n(8000, 8500)");
+	push @all, [ 8000, 8500 ];
+	$r = nested('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad)} ], [ 6601, 0 ],
+		"$ver lists: LanceDB reads a FDW append on top of its compacted version")
+	  or diag $r->{mismatches};
+
+	# DELETE and UPDATE rewrite rows with lists
+	$node->safe_psql('postgres', qq{ALTER FOREIGN TABLE $s.n ADD COLUMN _rowaddr bigint;
+		DELETE FROM $s.n WHERE id % 10 = 2;
+		UPDATE $s.n SET li = li, dm = dm WHERE id BETWEEN 100 AND 199});
+	my $want = $node->safe_psql('postgres', "SELECT count(*) FROM $s.n");
+	$r = nested('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad)} ], [ $want, 0 ], "$ver lists: LanceDB reads the FDW's DELETE and UPDATE")
+	  or diag $r->{mismatches};
+	is($node->safe_psql('postgres',
+			"SELECT count(*) FROM (SELECT id, li, ls, lf, dm, dm2 FROM $s.n) t
+			 JOIN (" . join(' UNION ALL ', map { "SELECT * FROM $s.exp_n($_->[0], $_->[1])" } @all) . ") e
+			 USING (id) WHERE t::text <> e::text"),
+		0, "$ver lists: ... and so does the FDW");
+
+	# checks: the decimal's precision (a plain numeric column), dimensions
+	$node->safe_psql('postgres',
+		"CREATE FOREIGN TABLE $s.nd (id bigint, li int[], dm numeric, dm2 numeric) SERVER $s OPTIONS (table 'n')");
+	fails("INSERT INTO $s.nd (id, dm2) VALUES (1, 123456789.12)",
+		qr/value for column "dm2" is out of range for Lance type "decimal:128:10:2"/,
+		"$ver lists: a decimal beyond the field's precision is an error");
+	fails("INSERT INTO $s.nd (id, dm) VALUES (1, 'NaN')", qr/out of range/,
+		"$ver lists: NaN is not a decimal");
+	fails("INSERT INTO $s.nd (id, li) VALUES (1, '{{1,2},{3,4}}')", qr/must have one dimension/,
+		"$ver lists: a two-dimensional array is not a list");
+	$node->safe_psql('postgres', "INSERT INTO $s.nd (id, dm2) VALUES (9001, 12345678.125)");
+	is($node->safe_psql('postgres', "SELECT dm2 FROM $s.n WHERE id = 9001"), '12345678.13',
+		"$ver lists: a decimal is rounded to the field's scale");
+}
+
 $node->stop;
 done_testing();
