@@ -47,6 +47,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/jsonb.h"
 #include "utils/rel.h"
 #include "vector/halfvec.h"
 #include "vector/vector.h"
@@ -310,6 +311,8 @@ typedef struct LanceWriteField
 	int			attno;			/* 0-based tuple attribute, -1: none (NULL) */
 	LanceConv	conv;			/* when attno >= 0 */
 	const LanceField *field;
+	int			col;			/* its first column buffer */
+	int			ncols;			/* one, or a struct's members */
 } LanceWriteField;
 
 typedef struct LanceModifyState
@@ -320,7 +323,8 @@ typedef struct LanceModifyState
 	uint16		minor;
 	int			nfields;
 	LanceWriteField *fields;
-	LanceColBuf *cols;
+	int			ncols;
+	LanceColBuf *cols;			/* leaves: a struct has one per member */
 	int			nextra;			/* table columns with no Lance field */
 	int		   *extra;			/* their attnos, which must stay NULL */
 	uint64		rows_per_fragment;
@@ -476,13 +480,31 @@ begin_insert(Relation rel)
 			}
 		}
 		old = MemoryContextSwitchTo(st->cxt);
+		wf->col = st->ncols;
+		wf->ncols = 1;
 		if (m->fields[i].type.kind == LANCE_T_LIST || m->fields[i].type.kind == LANCE_T_LARGE_LIST)
-			ok = lance_colbuf_init_list(&st->cols[st->nfields], m, i, &err);
+			ok = lance_colbuf_init_list(&st->cols[st->ncols], m, i, &err);
+		else if (m->fields[i].type.kind == LANCE_T_STRUCT)
+		{
+			ok = m->fields[i].nchildren > 0 ||
+				lance_fail(&err, "field \"%s\" is an empty struct", m->fields[i].name);
+			wf->ncols = m->fields[i].nchildren;
+			for (k = 0; ok && k < wf->ncols; k++)
+				ok = lance_colbuf_init_struct_child(&st->cols[st->ncols + k], m, i, k, &err);
+		}
 		else
-			ok = lance_colbuf_init(&st->cols[st->nfields], m, i, &err);
+			ok = lance_colbuf_init(&st->cols[st->ncols], m, i, &err);
 		MemoryContextSwitchTo(old);
-		if (ok && st->cols[st->nfields].nlayers > 0 && wf->attno >= 0 &&
-			wf->conv.kind != LCONV_ARRAY)
+		if (ok && m->fields[i].type.kind == LANCE_T_STRUCT && wf->attno >= 0 &&
+			wf->conv.kind != LCONV_JSONB)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("writing Lance struct field \"%s\" from a column of type %s is not supported",
+							m->fields[i].name,
+							format_type_be(TupleDescAttr(desc, wf->attno)->atttypid)),
+					 errhint("Declare the column as jsonb.")));
+		if (ok && st->cols[st->ncols].nlayers > 0 && st->cols[st->ncols].repeated &&
+			wf->attno >= 0 && wf->conv.kind != LCONV_ARRAY)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("writing Lance list field \"%s\" from a column of type %s is not supported yet",
@@ -493,6 +515,7 @@ begin_insert(Relation rel)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("cannot write to Lance dataset \"%s\": %s", st->dataset, err.msg)));
+		st->ncols += wf->ncols;
 		st->nfields++;
 	}
 	st->extra = palloc0(sizeof(int) * Max(desc->natts, 1));
@@ -902,6 +925,146 @@ push_list(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Dat
 		lance_fdw_reader_error(&err, st->dataset);
 }
 
+static pg_attribute_noreturn() void
+bad_member(const LanceWriteField *wf, const char *member, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("value for column \"%s\" (Lance struct \"%s\"): %s \"%s\"",
+					wf->conv.colname, wf->field->name, what, member)));
+}
+
+/* Appends a row of a struct field to its members' buffers (NULL: all NULL). */
+static void
+push_struct_row(LanceModifyState *st, const LanceWriteField *wf, JsonbContainer *obj)
+{
+	const LanceConv *c = &wf->conv;
+	int			k;
+
+	if (obj != NULL)
+	{
+		/* every key must name a member: nothing is silently dropped */
+		JsonbIterator *it = JsonbIteratorInit(obj);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok == WJB_KEY)
+			{
+				char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
+
+				for (k = 0; k < c->nchildren; k++)
+					if (strcmp(c->names[k], key) == 0)
+						break;
+				if (k == c->nchildren)
+					bad_member(wf, key, "the struct has no member");
+			}
+		}
+	}
+	for (k = 0; k < wf->ncols; k++)
+	{
+		LanceColBuf *col = &st->cols[wf->col + k];
+		LanceWriteField iw;
+		JsonbValue *v = NULL;
+		Datum		d = (Datum) 0;
+		uint8		fixed[16];
+		const void *p = NULL;
+		uint64		len = 0;
+		LanceError	err = {0};
+		MemoryContext old;
+		bool		ok;
+
+		/* (without a column for the field, wf->conv is not built: obj is NULL) */
+		iw.attno = wf->attno;
+		iw.field = &st->m->fields[col->field];
+		iw.col = wf->col + k;
+		iw.ncols = 1;
+		if (obj != NULL)
+		{
+			iw.conv = c->children[k];
+			v = getKeyJsonValueFromContainer(obj, c->names[k], strlen(c->names[k]), NULL);
+		}
+		if (v != NULL && v->type != jbvNull)
+		{
+			LanceConvKind kind = iw.conv.kind;
+
+			if (v->type == jbvNumeric && kind == LCONV_INT)
+			{
+				Datum		i8 = DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric));
+
+				if (!DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(v->val.numeric),
+													  NumericGetDatum(int64_to_numeric(DatumGetInt64(i8))))))
+					bad_member(wf, c->names[k], "not an integer for member");
+				d = i8;
+				iw.conv.typid = INT8OID;
+			}
+			else if (v->type == jbvNumeric && kind == LCONV_FLOAT)
+			{
+				d = DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric));
+				iw.conv.typid = FLOAT8OID;
+			}
+			else if (v->type == jbvNumeric && kind == LCONV_NUMERIC)
+				d = NumericGetDatum(v->val.numeric);
+			else if (v->type == jbvBool && kind == LCONV_BOOL)
+				d = BoolGetDatum(v->val.boolean);
+			else if (v->type == jbvString && kind == LCONV_TEXT)
+				d = PointerGetDatum(cstring_to_text_with_len(v->val.string.val, v->val.string.len));
+			else if ((v->type == jbvString && kind != LCONV_INT && kind != LCONV_BOOL &&
+					  kind != LCONV_VECTOR && kind != LCONV_HALFVEC && kind != LCONV_ARRAY) ||
+					 (v->type == jbvBinary && (kind == LCONV_VECTOR || kind == LCONV_HALFVEC)))
+			{
+				/* as the read path prints them: hex bytea, ISO dates, "NaN", [x, y] */
+				char	   *text = v->type == jbvString
+					? pnstrdup(v->val.string.val, v->val.string.len)
+					: JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+				Oid			in,
+							ioparam;
+
+				getTypeInputInfo(iw.conv.typid, &in, &ioparam);
+				d = OidInputFunctionCall(in, text, ioparam, iw.conv.typmod);
+			}
+			else
+				bad_member(wf, c->names[k], "wrong JSON type for member");
+			convert_value(&iw, col->width, d, fixed, &p, &len);
+		}
+		else if (obj != NULL && !iw.field->nullable)
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("null value for non-nullable member \"%s\" of Lance struct \"%s\"",
+							iw.field->name, wf->field->name)));
+		old = MemoryContextSwitchTo(st->cxt);
+		ok = lance_colbuf_struct_push(col, obj == NULL, p, len, v == NULL || v->type == jbvNull, &err);
+		MemoryContextSwitchTo(old);
+		if (!ok)
+			lance_fdw_reader_error(&err, st->dataset);
+	}
+}
+
+/* A jsonb object into a struct's members (JSON null: a NULL struct). */
+static void
+push_struct(LanceModifyState *st, const LanceWriteField *wf, Datum d)
+{
+	Jsonb	   *jb = DatumGetJsonbP(d);
+
+	if (JB_ROOT_IS_SCALAR(jb))
+	{
+		JsonbValue	v;
+
+		if (JsonbExtractScalar(&jb->root, &v) && v.type == jbvNull)
+		{
+			push_struct_row(st, wf, NULL);
+			return;
+		}
+	}
+	if (!JB_ROOT_IS_OBJECT(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("value for column \"%s\" (Lance struct \"%s\") must be a JSON object",
+						wf->conv.colname, wf->field->name)));
+	push_struct_row(st, wf, &jb->root);
+}
+
 /* Converts one non-null datum of field wf and appends it to col. */
 static void
 push_datum(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Datum d)
@@ -913,6 +1076,11 @@ push_datum(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Da
 	MemoryContext old;
 	bool		ok;
 
+	if (wf->field->type.kind == LANCE_T_STRUCT)
+	{
+		push_struct(st, wf, d);
+		return;
+	}
 	if (col->nlayers > 0)
 	{
 		push_list(st, wf, col, d);
@@ -940,7 +1108,7 @@ flush_fragment(LanceModifyState *st)
 	bool		ok;
 	int			i;
 
-	if (st->nfields == 0 || lance_colbuf_rows(&st->cols[0]) == 0)
+	if (st->ncols == 0 || lance_colbuf_rows(&st->cols[0]) == 0)
 		return;
 	d = pending_dataset(st->dataset, st->m->version);
 	lance_random_hex(hex, 16);
@@ -951,16 +1119,16 @@ flush_fragment(LanceModifyState *st)
 	pf->subid = GetCurrentSubTransactionId();
 	pf->frag.file = name;
 	pf->frag.nrows = lance_colbuf_rows(&st->cols[0]);
-	pf->frag.nfields = st->nfields;
-	pf->frag.field_ids = palloc(sizeof(int32) * st->nfields);
-	for (i = 0; i < st->nfields; i++)
+	pf->frag.nfields = st->ncols;
+	pf->frag.field_ids = palloc(sizeof(int32) * st->ncols);
+	for (i = 0; i < st->ncols; i++)
 		pf->frag.field_ids[i] = st->m->fields[st->cols[i].field].id;
 	pf->frag.major = 2;
 	pf->frag.minor = st->minor;
 	/* recorded before the file exists, so an error below still removes it */
 	d->files = lappend(d->files, pf);
 	MemoryContextSwitchTo(st->rowcxt);
-	ok = lance_write_data_file(pf->path, st->m, st->cols, st->nfields, 2, st->minor, &size, &err);
+	ok = lance_write_data_file(pf->path, st->m, st->cols, st->ncols, 2, st->minor, &size, &err);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(st->rowcxt);
 	if (!ok)
@@ -969,7 +1137,7 @@ flush_fragment(LanceModifyState *st)
 				 errmsg("could not write Lance data file: %s", err.msg),
 				 errcontext("Lance dataset \"%s\"", st->dataset)));
 	pf->frag.size_bytes = size;
-	for (i = 0; i < st->nfields; i++)
+	for (i = 0; i < st->ncols; i++)
 		lance_colbuf_reset(&st->cols[i]);
 }
 
@@ -993,6 +1161,7 @@ insert_row(LanceModifyState *st, TupleTableSlot *slot)
 	{
 		LanceWriteField *wf = &st->fields[i];
 		bool		isnull = wf->attno < 0 || slot->tts_isnull[wf->attno];
+		int			k;
 
 		if (isnull)
 		{
@@ -1004,18 +1173,24 @@ insert_row(LanceModifyState *st, TupleTableSlot *slot)
 						(errcode(ERRCODE_NOT_NULL_VIOLATION),
 						 errmsg("null value for non-nullable Lance field \"%s\" of foreign table \"%s\"",
 								wf->field->name, RelationGetRelationName(st->rel))));
-			MemoryContextSwitchTo(st->cxt);
-			if (st->cols[i].nlayers > 0)
-				ok = lance_colbuf_list_row(&st->cols[i], true, &err);
+			if (wf->field->type.kind == LANCE_T_STRUCT)
+				push_struct_row(st, wf, NULL);
 			else
-				ok = lance_colbuf_push(&st->cols[i], NULL, 0, true, &err);
-			MemoryContextSwitchTo(st->rowcxt);
-			if (!ok)
-				lance_fdw_reader_error(&err, st->dataset);
+			{
+				MemoryContextSwitchTo(st->cxt);
+				if (st->cols[wf->col].nlayers > 0)
+					ok = lance_colbuf_list_row(&st->cols[wf->col], true, &err);
+				else
+					ok = lance_colbuf_push(&st->cols[wf->col], NULL, 0, true, &err);
+				MemoryContextSwitchTo(st->rowcxt);
+				if (!ok)
+					lance_fdw_reader_error(&err, st->dataset);
+			}
 		}
 		else
-			push_datum(st, wf, &st->cols[i], slot->tts_values[wf->attno]);
-		buffered += st->cols[i].data.len;
+			push_datum(st, wf, &st->cols[wf->col], slot->tts_values[wf->attno]);
+		for (k = 0; k < wf->ncols; k++)
+			buffered += st->cols[wf->col + k].data.len;
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(st->rowcxt);

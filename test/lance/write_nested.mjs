@@ -1,6 +1,7 @@
 // LanceDB side of the lance_fdw list and decimal write tests
 // (test/t/025_lance_write.pl).  Table "n": id, li list<int32>, ls
-// list<utf8>, lf list<float64>, dm decimal(38,4), dm2 decimal(10,2).
+// list<utf8>, lf list<float64>, dm decimal(38,4), dm2 decimal(10,2), st
+// struct<a int32, b utf8, c float64, d bool>.
 // Every value of row `id` is a function of id (expected() below; the SQL in
 // the TAP test uses the same formulas).
 //
@@ -24,7 +25,11 @@ const T = {
 	lf: new arrow.List(new arrow.Field('item', new arrow.Float64(), true)),
 	dm: new arrow.Decimal(4, 38, 128),
 	dm2: new arrow.Decimal(2, 10, 128),
+	st: new arrow.Struct([new arrow.Field('a', new arrow.Int32(), true),
+		new arrow.Field('b', new arrow.Utf8(), true), new arrow.Field('c', new arrow.Float64(), true),
+		new arrow.Field('d', new arrow.Bool(), true)]),
 };
+const MEMBERS = ['a', 'b', 'c', 'd'];
 const SCHEMA = new arrow.Schema([
 	new arrow.Field('id', new arrow.Int64(), false),
 	...Object.entries(T).map(([n, t]) => new arrow.Field(n, t, true)),
@@ -50,6 +55,9 @@ function expected(name, g) {
 		case 'dm2':
 			if (g % 10 === 3) return null;
 			return BigInt(g) * 7n - 500n;
+		case 'st':
+			if (g % 7 === 6) return null;
+			return { a: g % 5 === 0 ? null : g * 3, b: g % 3 === 0 ? null : 'b' + g, c: g / 8, d: g % 2 === 0 };
 	}
 	throw new Error(name);
 }
@@ -96,6 +104,8 @@ function fmtGot(name, v) {
 			u = (u << 32n) | BigInt(v[w] >>> 0);
 		return String(BigInt.asIntN(128, u));
 	}
+	if (name === 'st')
+		return '{' + MEMBERS.map((k) => (v[k] === null || v[k] === undefined ? 'N' : String(v[k]))).join(',') + '}';
 	// item by item: toArray() of a numeric vector drops its nulls
 	return '[' + Array.from({ length: v.length }, (_, k) => v.get(k))
 		.map((x) => (x === null ? 'N' : String(x))).join(',') + ']';
@@ -106,6 +116,8 @@ function fmtWant(name, v) {
 		return 'N';
 	if (name === 'dm' || name === 'dm2')
 		return String(v);
+	if (name === 'st')
+		return '{' + MEMBERS.map((k) => (v[k] === null ? 'N' : String(v[k]))).join(',') + '}';
 	return '[' + v.map((x) => (x === null ? 'N' : String(x))).join(',') + ']';
 }
 

@@ -562,7 +562,7 @@ is(lancedb('at', "$tmp/$s", '39', 2)->{rows}, 4999, 'maintenance: the tagged ver
 $r = lancedb('check', "$tmp/$s", '39');
 is_deeply([ @$r{qw(rows bad)} ], [ $rows, 0 ], 'maintenance: LanceDB reads the latest version after cleanup');
 
-# ---- lists and decimals (test/lance/write_nested.mjs): table "n" ----
+# ---- lists, structs and decimals (test/lance/write_nested.mjs): table "n" ----
 my $jsn = "$root/test/lance/write_nested.mjs";
 
 sub nested
@@ -590,14 +590,16 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 		IMPORT FOREIGN SCHEMA lance FROM SERVER $s INTO $s;
 		ALTER FOREIGN TABLE $s.n OPTIONS (ADD rows_per_fragment '1700');
 		CREATE FUNCTION $s.exp_n(a int, b int)
-		RETURNS TABLE (id bigint, li int[], ls text[], lf float8[], dm numeric, dm2 numeric)
+		RETURNS TABLE (id bigint, li int[], ls text[], lf float8[], dm numeric, dm2 numeric, st jsonb)
 		LANGUAGE sql AS \$\$
 		SELECT g::bigint,
 		 CASE WHEN g%6=1 THEN NULL WHEN g%6=2 THEN '{}'::int[] ELSE (SELECT array_agg(CASE WHEN k=1 AND g%4=0 THEN NULL ELSE g*10+k END ORDER BY k) FROM generate_series(0, g%5) k) END,
 		 CASE WHEN g%5=3 THEN NULL WHEN g%5=4 THEN '{}'::text[] ELSE (SELECT array_agg(CASE WHEN k=2 THEN NULL ELSE 'w'||g||'-'||k||CASE WHEN g%7=0 THEN 'é' ELSE '' END END ORDER BY k) FROM generate_series(0, g%3) k) END,
 		 CASE WHEN g%8=5 THEN NULL ELSE coalesce((SELECT array_agg(g/4.0::float8 + k ORDER BY k) FROM generate_series(0, g%4 - 1) k), '{}') END,
 		 (CASE WHEN g%9=4 THEN NULL WHEN g%11=0 THEN -(10::numeric^30 + g)/10000 ELSE (g*12345 - 600000)::numeric/10000 END)::numeric(38,4),
-		 (CASE WHEN g%10=3 THEN NULL ELSE (g*7-500)::numeric/100 END)::numeric(10,2)
+		 (CASE WHEN g%10=3 THEN NULL ELSE (g*7-500)::numeric/100 END)::numeric(10,2),
+		 CASE WHEN g%7=6 THEN NULL ELSE jsonb_build_object('a', CASE WHEN g%5=0 THEN NULL ELSE g*3 END,
+		   'b', CASE WHEN g%3=0 THEN NULL ELSE 'b'||g END, 'c', g/8.0::float8, 'd', g%2=0) END
 		FROM generate_series(a, b - 1) g \$\$;
 	});
 	# rows of the given id ranges, the FDW's read against the formulas
@@ -605,14 +607,14 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 		my $e = join ' UNION ALL ', map { "SELECT * FROM $s.exp_n($_->[0], $_->[1])" } @_;
 		return $node->safe_psql('postgres',
 			"SELECT count(*) FILTER (WHERE t::text IS DISTINCT FROM e::text), count(t.id), count(e.id)
-			 FROM (SELECT id, li, ls, lf, dm, dm2 FROM $s.n) t FULL JOIN ($e) e USING (id)");
+			 FROM (SELECT id, li, ls, lf, dm, dm2, st FROM $s.n) t FULL JOIN ($e) e USING (id)");
 	};
 	is($diff->([ 1, 4 ]), '0|3|3', "$ver lists: the FDW reads LanceDB's seed rows");
 
 	$node->safe_psql('postgres', "INSERT INTO $s.n SELECT * FROM $s.exp_n(4, 6000)");
 	my $r = nested('check', $uri, $lib);
 	is_deeply([ @$r{qw(rows bad version)} ], [ 5999, 0, 2 ],
-		"$ver lists: LanceDB $lib reads every list, NULL item, NULL and empty list and decimal the FDW wrote")
+		"$ver lists: LanceDB $lib reads every list (NULL items, NULL and empty lists), struct (NULL structs and members) and decimal the FDW wrote")
 	  or diag $r->{mismatches};
 	is(data_files($ds), 5, "$ver lists: 5996 rows with rows_per_fragment 1700 made 4 data files");
 	is($diff->([ 1, 6000 ]), '0|5999|5999', "$ver lists: the FDW reads its own rows back");
@@ -643,13 +645,13 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 	# DELETE and UPDATE rewrite rows with lists
 	$node->safe_psql('postgres', qq{ALTER FOREIGN TABLE $s.n ADD COLUMN _rowaddr bigint;
 		DELETE FROM $s.n WHERE id % 10 = 2;
-		UPDATE $s.n SET li = li, dm = dm WHERE id BETWEEN 100 AND 199});
+		UPDATE $s.n SET li = li, dm = dm, st = st WHERE id BETWEEN 100 AND 199});
 	my $want = $node->safe_psql('postgres', "SELECT count(*) FROM $s.n");
 	$r = nested('check', $uri, $lib);
 	is_deeply([ @$r{qw(rows bad)} ], [ $want, 0 ], "$ver lists: LanceDB reads the FDW's DELETE and UPDATE")
 	  or diag $r->{mismatches};
 	is($node->safe_psql('postgres',
-			"SELECT count(*) FROM (SELECT id, li, ls, lf, dm, dm2 FROM $s.n) t
+			"SELECT count(*) FROM (SELECT id, li, ls, lf, dm, dm2, st FROM $s.n) t
 			 JOIN (" . join(' UNION ALL ', map { "SELECT * FROM $s.exp_n($_->[0], $_->[1])" } @all) . ") e
 			 USING (id) WHERE t::text <> e::text"),
 		0, "$ver lists: ... and so does the FDW");
@@ -664,6 +666,16 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 		"$ver lists: NaN is not a decimal");
 	fails("INSERT INTO $s.nd (id, li) VALUES (1, '{{1,2},{3,4}}')", qr/must have one dimension/,
 		"$ver lists: a two-dimensional array is not a list");
+	fails("INSERT INTO $s.n (id, st) VALUES (1, '{\"a\": 1, \"z\": 2}')", qr/the struct has no member "z"/,
+		"$ver lists: a JSON key that names no struct member is an error");
+	fails("INSERT INTO $s.n (id, st) VALUES (1, '[1]')", qr/must be a JSON object/,
+		"$ver lists: a struct is written from a JSON object");
+	fails("INSERT INTO $s.n (id, st) VALUES (1, '{\"a\": 1.5}')", qr/not an integer for member "a"/,
+		"$ver lists: a struct member is checked against its type");
+	$node->safe_psql('postgres', qq{INSERT INTO $s.n (id, st) VALUES (9002, 'null'), (9003, '{"c": "NaN"}')});
+	is($node->safe_psql('postgres', "SELECT id, st FROM $s.n WHERE id > 9001 ORDER BY id"),
+		qq{9002|\n9003|{"a": null, "b": null, "c": "NaN", "d": null}},
+		"$ver lists: JSON null is a NULL struct, missing members are NULL, NaN as the read path prints it");
 	$node->safe_psql('postgres', "INSERT INTO $s.nd (id, dm2) VALUES (9001, 12345678.125)");
 	is($node->safe_psql('postgres', "SELECT dm2 FROM $s.n WHERE id = 9001"), '12345678.13',
 		"$ver lists: a decimal is rounded to the field's scale");

@@ -231,8 +231,61 @@ lance_colbuf_init_list(LanceColBuf *c, const LanceManifest *m, int field, LanceE
 	if (!lance_colbuf_init(c, m, f->children[0], err))
 		return false;
 	c->nlayers = 2;
+	c->repeated = true;
 	c->layers[0] = item->nullable ? LAYER_NULLABLE_ITEM : LAYER_ALL_VALID_ITEM;
 	c->layers[1] = f->nullable ? LANCE_LAYER_NULL_AND_EMPTY_LIST : LANCE_LAYER_EMPTYABLE_LIST;
+	return true;
+}
+
+bool
+lance_colbuf_init_struct_child(LanceColBuf *c, const LanceManifest *m, int field, int child,
+							   LanceError *err)
+{
+	const LanceField *f;
+	const LanceField *leaf;
+
+	if (field < 0 || field >= m->nfields)
+		return lance_fail(err, "bad field index %d", field);
+	f = &m->fields[field];
+	if (f->type.kind != LANCE_T_STRUCT || child < 0 || child >= f->nchildren)
+		return lance_fail(err, "field \"%s\" is not a struct", f->name);
+	leaf = &m->fields[f->children[child]];
+	if (leaf->nchildren > 0 && leaf->type.kind != LANCE_T_FSL)
+		return lance_fail(err, "field \"%s\" cannot be written yet (its member \"%s\" is a \"%s\")",
+						  f->name, leaf->name, leaf->logical_type);
+	if (!lance_colbuf_init(c, m, f->children[child], err))
+		return false;
+	c->nlayers = 2;
+	c->repeated = false;
+	c->layers[0] = leaf->nullable ? LAYER_NULLABLE_ITEM : LAYER_ALL_VALID_ITEM;
+	c->layers[1] = f->nullable ? LAYER_NULLABLE_ITEM : LAYER_ALL_VALID_ITEM;
+	return true;
+}
+
+bool
+lance_colbuf_struct_push(LanceColBuf *c, bool struct_null, const void *value, uint64_t len,
+						 bool isnull, LanceError *err)
+{
+	uint16_t	def = 0;
+
+	if (struct_null)
+	{
+		if (c->layers[1] != LAYER_NULLABLE_ITEM)
+			return lance_fail(err, "null value for a non-nullable struct");
+		def = c->layers[0] == LAYER_NULLABLE_ITEM ? 2 : 1;
+		isnull = true;
+	}
+	else if (isnull)
+	{
+		if (c->layers[0] != LAYER_NULLABLE_ITEM)
+			return lance_fail(err, "null value for a non-nullable struct member");
+		def = 1;
+	}
+	/* a null struct keeps its children's slots, as in Arrow */
+	if (!lance_buf_append(&c->def, &def, 2, err) ||
+		!lance_colbuf_push(c, value, len, isnull, err))
+		return false;
+	c->nrows++;
 	return true;
 }
 
@@ -675,7 +728,7 @@ write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22,
 	LanceBuf	rindex = {0};
 	const uint16_t *rep = (const uint16_t *) c->rep.data;
 	const uint16_t *def = (const uint16_t *) c->def.data;
-	uint64_t	total = c->rep.len / 2;
+	uint64_t	total = c->def.len / 2;
 	uint64_t	limit = v22 ? (UINT64_C(1) << 20) : UINT64_C(32768);
 	uint64_t	vlimit = v22 ? UINT32_MAX : UINT16_MAX;
 	uint64_t	slot = 0,
@@ -702,9 +755,11 @@ write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22,
 
 			cnt = remaining < k ? remaining : k;
 			last = cnt == remaining;
-			nl = last ? total - lev : levels_for(c, lev, cnt);
+			/* without lists every level has its slot */
+			nl = last ? total - lev : (c->repeated ? levels_for(c, lev, cnt) : cnt);
 			vbytes = cnt > 0 ? value_bytes(c, slot, cnt) : (c->width == 0 ? 4 : 0);
-			bytes = pad8(2 + 2 + 2 + (v22 ? 4 : 2)) + 2 * pad8(2 * nl) + pad8(vbytes);
+			bytes = pad8(2 + (c->repeated ? 2 : 0) + 2 + (v22 ? 4 : 2)) +
+				(c->repeated ? 2 : 1) * pad8(2 * nl) + pad8(vbytes);
 			if (bytes <= limit && vbytes <= vlimit && nl <= 32767)
 				break;
 		}
@@ -715,11 +770,12 @@ write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22,
 			goto done;
 		}
 		/* header, rep, def, values */
-		if (!buf_u16(&data, (uint16_t) nl, err) || !buf_u16(&data, (uint16_t) (2 * nl), err) ||
+		if (!buf_u16(&data, (uint16_t) nl, err) ||
+			(c->repeated && !buf_u16(&data, (uint16_t) (2 * nl), err)) ||
 			!buf_u16(&data, (uint16_t) (2 * nl), err) ||
 			(v22 ? !buf_u32(&data, (uint32_t) vbytes, err) : !buf_u16(&data, (uint16_t) vbytes, err)) ||
 			!buf_pad(&data, 8, 0, err) ||
-			!lance_buf_append(&data, rep + lev, 2 * nl, err) || !buf_pad(&data, 8, 0, err) ||
+			(c->repeated && (!lance_buf_append(&data, rep + lev, 2 * nl, err) || !buf_pad(&data, 8, 0, err))) ||
 			!lance_buf_append(&data, def + lev, 2 * nl, err) || !buf_pad(&data, 8, 0, err))
 			goto done;
 		if (cnt > 0)
@@ -737,6 +793,12 @@ write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22,
 		if (v22 ? !buf_u32(&meta, (uint32_t) word, err) : !buf_u16(&meta, (uint16_t) word, err))
 			goto done;
 
+		slot += cnt;
+		if (!c->repeated)
+		{
+			lev += nl;
+			continue;
+		}
 		/* repetition index: rows ending here, levels after the last row start */
 		rows = 0;
 		for (i = 1; i < nl; i++)
@@ -748,7 +810,7 @@ write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22,
 				;
 			left = i > 0 ? nl - (i - 1) : nl;
 		}
-		if (slot > 0 && nl > 0 && rep[lev] == 1)
+		if (rindex.len >= 16 && nl > 0 && rep[lev] == 1)
 		{
 			uint64_t   *prev = (uint64_t *) (rindex.data + rindex.len - 16);
 
@@ -762,13 +824,12 @@ write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22,
 			rows++;
 		if (!buf_u64(&rindex, rows, err) || !buf_u64(&rindex, left, err))
 			goto done;
-		slot += cnt;
 		lev += nl;
 	}
 
 	pg->first_row = 0;
 	pg->nrows = c->nrows;
-	pg->nbufs = 3;
+	pg->nbufs = c->repeated ? 3 : 2;
 	if (!buf_pad(file, 64, 0, err))
 		goto done;
 	pg->offsets[0] = base + file->len;
@@ -777,14 +838,19 @@ write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22,
 		goto done;
 	pg->offsets[1] = base + file->len;
 	pg->sizes[1] = data.len;
-	if (!lance_buf_append(file, data.data, data.len, err) || !buf_pad(file, 64, 0, err))
+	if (!lance_buf_append(file, data.data, data.len, err))
 		goto done;
-	pg->offsets[2] = base + file->len;
-	pg->sizes[2] = rindex.len;
-	if (!lance_buf_append(file, rindex.data, rindex.len, err))
-		goto done;
+	if (c->repeated)
+	{
+		if (!buf_pad(file, 64, 0, err))
+			goto done;
+		pg->offsets[2] = base + file->len;
+		pg->sizes[2] = rindex.len;
+		if (!lance_buf_append(file, rindex.data, rindex.len, err))
+			goto done;
+	}
 	memset(&pg->layout, 0, sizeof(pg->layout));
-	if (!page_encoding_levels(&pg->layout, c, true, true, c->layers, c->nlayers, v22, c->n, err))
+	if (!page_encoding_levels(&pg->layout, c, true, c->repeated, c->layers, c->nlayers, v22, c->n, err))
 		goto done;
 	ok = true;
 done:
@@ -884,7 +950,10 @@ file_descriptor(LanceBuf *out, const LanceManifest *m, LanceColBuf *cols, int nc
 	{
 		if (cols[i].field < 0 || (size_t) cols[i].field >= mpb->n_fields)
 			return lance_fail(err, "bad field index %d", cols[i].field);
-		if (cols[i].nlayers > 0)
+		/* (a struct's children are adjacent columns: their parent once) */
+		if (cols[i].nlayers > 0 &&
+			(i == 0 || cols[i - 1].nlayers == 0 ||
+			 m->fields[cols[i - 1].field].parent != m->fields[cols[i].field].parent))
 		{
 			int			parent = m->fields[cols[i].field].parent;
 

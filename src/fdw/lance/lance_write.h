@@ -45,7 +45,8 @@ typedef struct LanceColBuf
 	 * definition levels (one per item, or one for a null or empty list).
 	 */
 	int			nlayers;
-	int32_t		layers[2];		/* innermost first: item, list */
+	int32_t		layers[2];		/* innermost first: item, list or struct */
+	bool		repeated;		/* a list's item (else a struct's child) */
 	uint64_t	nrows;
 	LanceBuf	rep;			/* uint16_t per level */
 	LanceBuf	def;			/* uint16_t per level */
@@ -71,6 +72,15 @@ extern bool lance_colbuf_init_list(LanceColBuf *c, const LanceManifest *m, int f
 extern bool lance_colbuf_list_row(LanceColBuf *c, bool isnull, LanceError *err);
 extern bool lance_colbuf_list_item(LanceColBuf *c, bool first, const void *value, uint64_t len,
 								   bool isnull, LanceError *err);
+
+/*
+ * A child (a leaf) of a struct field: one slot per row, the row's struct
+ * NULL or valid and the child's value NULL or not.
+ */
+extern bool lance_colbuf_init_struct_child(LanceColBuf *c, const LanceManifest *m, int field,
+										   int child, LanceError *err);
+extern bool lance_colbuf_struct_push(LanceColBuf *c, bool struct_null, const void *value,
+									 uint64_t len, bool isnull, LanceError *err);
 
 /* Rows buffered. */
 static inline uint64_t
