@@ -57,16 +57,30 @@ sub fails
 	like($e, $re, $name);
 }
 
-# runs the script; returns its "key value" lines as a hash
-sub lancedb
+# runs a LanceDB script; returns its "key value" lines as a hash
+sub node_kv
 {
-	my @args = @_;
+	my ($script, @args) = @_;
 	my ($out, $err);
-	IPC::Run::run([ $node_bin, $js, @args ], '>', \$out, '2>', \$err)
-	  or die "node @args failed: $err$out";
+	IPC::Run::run([ $node_bin, $script, @args ], '>', \$out, '2>', \$err)
+	  or die "node $script @args failed: $err$out";
 	my %kv = map { /^(\S+) (.*)$/ ? ($1 => $2) : () } split /\n/, $out;
 	$kv{mismatches} = join "\n", grep { /^mismatch/ } split /\n/, $out;
 	return \%kv;
+}
+
+sub lancedb { return node_kv($js, @_); }
+
+# a server for directory $uri, its tables imported into schema $s
+sub lance_server
+{
+	my ($s, $uri, $table, $rows_per_fragment) = @_;
+	$node->safe_psql('postgres', qq{
+		CREATE SERVER $s FOREIGN DATA WRAPPER lance_fdw OPTIONS (uri '$uri');
+		CREATE SCHEMA $s;
+		IMPORT FOREIGN SCHEMA lance FROM SERVER $s INTO $s;
+		ALTER FOREIGN TABLE $s.$table OPTIONS (ADD rows_per_fragment '$rows_per_fragment');
+	});
 }
 
 sub data_files
@@ -116,12 +130,8 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 	my $ds = "$uri/t.lance";
 	mkdir $uri or die;
 	lancedb('create', $uri, $lib, $ver);
-	$node->safe_psql('postgres', qq{
-		CREATE SERVER $s FOREIGN DATA WRAPPER lance_fdw OPTIONS (uri '$uri');
-		CREATE SCHEMA $s;
-		IMPORT FOREIGN SCHEMA lance FROM SERVER $s INTO $s;
-		ALTER FOREIGN TABLE $s.t OPTIONS (ADD rows_per_fragment '1000');
-	} . exp_function($s));
+	lance_server($s, $uri, 't', 1000);
+	$node->safe_psql('postgres', exp_function($s));
 	my $diff = sub {
 		my ($a, $b) = @_;
 		return $node->safe_psql('postgres',
@@ -565,16 +575,7 @@ is_deeply([ @$r{qw(rows bad)} ], [ $rows, 0 ], 'maintenance: LanceDB reads the l
 # ---- lists, structs and decimals (test/lance/write_nested.mjs): table "n" ----
 my $jsn = "$root/test/lance/write_nested.mjs";
 
-sub nested
-{
-	my @args = @_;
-	my ($out, $err);
-	IPC::Run::run([ $node_bin, $jsn, @args ], '>', \$out, '2>', \$err)
-	  or die "node nested @args failed: $err$out";
-	my %kv = map { /^(\S+) (.*)$/ ? ($1 => $2) : () } split /\n/, $out;
-	$kv{mismatches} = join "\n", grep { /^mismatch/ } split /\n/, $out;
-	return \%kv;
-}
+sub nested { return node_kv($jsn, @_); }
 
 foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 {
@@ -584,11 +585,8 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 	my $ds = "$uri/n.lance";
 	mkdir $uri or die;
 	nested('create', $uri, $lib, $ver);
+	lance_server($s, $uri, 'n', 1700);
 	$node->safe_psql('postgres', qq{
-		CREATE SERVER $s FOREIGN DATA WRAPPER lance_fdw OPTIONS (uri '$uri');
-		CREATE SCHEMA $s;
-		IMPORT FOREIGN SCHEMA lance FROM SERVER $s INTO $s;
-		ALTER FOREIGN TABLE $s.n OPTIONS (ADD rows_per_fragment '1700');
 		CREATE FUNCTION $s.exp_n(a int, b int)
 		RETURNS TABLE (id bigint, li int[], ls text[], lf float8[], dm numeric, dm2 numeric, st jsonb)
 		LANGUAGE sql AS \$\$

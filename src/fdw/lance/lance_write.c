@@ -198,12 +198,6 @@ lance_colbuf_init(LanceColBuf *c, const LanceManifest *m, int field, LanceError 
  * null list, then an empty list).
  */
 static uint16_t
-def_null_item(const LanceColBuf *c)
-{
-	return 1;
-}
-
-static uint16_t
 def_list(const LanceColBuf *c, bool empty)
 {
 	uint16_t	base = c->layers[0] == LAYER_NULLABLE_ITEM ? 2 : 1;
@@ -312,7 +306,7 @@ lance_colbuf_list_item(LanceColBuf *c, bool first, const void *value, uint64_t l
 {
 	if (isnull && c->layers[0] != LAYER_NULLABLE_ITEM)
 		return lance_fail(err, "null item in a list of non-nullable items");
-	if (!push_levels(c, first ? 1 : 0, isnull ? def_null_item(c) : 0, err) ||
+	if (!push_levels(c, first ? 1 : 0, isnull ? 1 : 0, err) ||
 		!lance_colbuf_push(c, value, len, isnull, err))
 		return false;
 	if (first)
@@ -595,6 +589,26 @@ typedef struct PageOut
 	LanceBuf	layout;
 } PageOut;
 
+/* Appends a page's buffers to the file, each 64-byte aligned, recording where. */
+static bool
+page_buffers(LanceBuf *file, uint64_t base, PageOut *pg, const LanceBuf *bufs, int nbufs,
+			 LanceError *err)
+{
+	int			i;
+
+	pg->nbufs = nbufs;
+	for (i = 0; i < nbufs; i++)
+	{
+		if (!buf_pad(file, 64, 0, err))
+			return false;
+		pg->offsets[i] = base + file->len;
+		pg->sizes[i] = bufs[i].len;
+		if (!lance_buf_append(file, bufs[i].data, bufs[i].len, err))
+			return false;
+	}
+	return true;
+}
+
 /*
  * Encodes rows [r0, r1) of a column as one page appended to the file, and
  * returns in *next the row where the page stopped (pages are cut near
@@ -604,8 +618,9 @@ static bool
 write_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22, uint64_t r0,
 		   uint64_t r1, PageOut *pg, uint64_t *next, LanceError *err)
 {
-	LanceBuf	meta = {0};
-	LanceBuf	data = {0};
+	LanceBuf	bufs[2] = {{0}};
+	LanceBuf   *meta = &bufs[0];
+	LanceBuf   *data = &bufs[1];
 	ChunkShape	s;
 	uint64_t	limit = v22 ? (UINT64_C(1) << 20) : UINT64_C(32768);
 	uint64_t	vlimit = v22 ? UINT32_MAX : UINT16_MAX;
@@ -619,7 +634,7 @@ write_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22, uint64
 	for (i = r0; i < r1 && !s.def; i++)
 		s.def = c->valid.data[i] == 0;
 
-	while (row < r1 && data.len < PAGE_TARGET_BYTES)
+	while (row < r1 && data->len < PAGE_TARGET_BYTES)
 	{
 		uint64_t	remaining = r1 - row;
 		uint64_t	cnt = 0,
@@ -645,51 +660,41 @@ write_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22, uint64
 			goto done;
 		}
 		last = cnt == remaining;
-		if (!write_chunk(&data, c, &s, row, cnt, vbytes, err))
+		if (!write_chunk(data, c, &s, row, cnt, vbytes, err))
 			goto done;
 		word = ((bytes / 8 - 1) << 4) | (last ? 0 : (uint64_t) log);
-		if (v22 ? !buf_u32(&meta, (uint32_t) word, err) : !buf_u16(&meta, (uint16_t) word, err))
+		if (v22 ? !buf_u32(meta, (uint32_t) word, err) : !buf_u16(meta, (uint16_t) word, err))
 			goto done;
 		row += cnt;
 		/* a page ends on a whole chunk; only the last chunk may be short */
-		if (!last && data.len >= PAGE_TARGET_BYTES)
+		if (!last && data->len >= PAGE_TARGET_BYTES)
 			break;
 	}
 	/* the page stopped early: its last chunk was full-sized, so it is not "last" */
 	if (row < r1)
 	{
 		/* rewrite the final metadata word with log 0 (remainder chunk) */
-		uint64_t	n = v22 ? meta.len / 4 : meta.len / 2;
-		uint64_t	w = v22 ? lance_le32(meta.data + 4 * (n - 1)) : lance_le16(meta.data + 2 * (n - 1));
+		uint64_t	n = v22 ? meta->len / 4 : meta->len / 2;
+		uint64_t	w = v22 ? lance_le32(meta->data + 4 * (n - 1)) : lance_le16(meta->data + 2 * (n - 1));
 
 		w &= ~UINT64_C(15);
 		if (v22)
-			memcpy(meta.data + 4 * (n - 1), &(uint32_t) {(uint32_t) w}, 4);
+			memcpy(meta->data + 4 * (n - 1), &(uint32_t) {(uint32_t) w}, 4);
 		else
-			memcpy(meta.data + 2 * (n - 1), &(uint16_t) {(uint16_t) w}, 2);
+			memcpy(meta->data + 2 * (n - 1), &(uint16_t) {(uint16_t) w}, 2);
 	}
 
 	pg->first_row = r0;
 	pg->nrows = row - r0;
-	pg->nbufs = 2;
-	if (!buf_pad(file, 64, 0, err))
-		goto done;
-	pg->offsets[0] = base + file->len;
-	pg->sizes[0] = meta.len;
-	if (!lance_buf_append(file, meta.data, meta.len, err) || !buf_pad(file, 64, 0, err))
-		goto done;
-	pg->offsets[1] = base + file->len;
-	pg->sizes[1] = data.len;
-	if (!lance_buf_append(file, data.data, data.len, err))
-		goto done;
 	memset(&pg->layout, 0, sizeof(pg->layout));
-	if (!page_encoding(&pg->layout, c, s.def, v22, pg->nrows, err))
+	if (!page_buffers(file, base, pg, bufs, 2, err) ||
+		!page_encoding(&pg->layout, c, s.def, v22, pg->nrows, err))
 		goto done;
 	*next = row;
 	ok = true;
 done:
-	lance_buf_free(&meta);
-	lance_buf_free(&data);
+	lance_buf_free(meta);
+	lance_buf_free(data);
 	return ok;
 }
 
@@ -723,9 +728,10 @@ static bool
 write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22, PageOut *pg,
 				  LanceError *err)
 {
-	LanceBuf	meta = {0};
-	LanceBuf	data = {0};
-	LanceBuf	rindex = {0};
+	LanceBuf	bufs[3] = {{0}};
+	LanceBuf   *meta = &bufs[0];
+	LanceBuf   *data = &bufs[1];
+	LanceBuf   *rindex = &bufs[2];
 	const uint16_t *rep = (const uint16_t *) c->rep.data;
 	const uint16_t *def = (const uint16_t *) c->def.data;
 	uint64_t	total = c->def.len / 2;
@@ -770,27 +776,27 @@ write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22,
 			goto done;
 		}
 		/* header, rep, def, values */
-		if (!buf_u16(&data, (uint16_t) nl, err) ||
-			(c->repeated && !buf_u16(&data, (uint16_t) (2 * nl), err)) ||
-			!buf_u16(&data, (uint16_t) (2 * nl), err) ||
-			(v22 ? !buf_u32(&data, (uint32_t) vbytes, err) : !buf_u16(&data, (uint16_t) vbytes, err)) ||
-			!buf_pad(&data, 8, 0, err) ||
-			(c->repeated && (!lance_buf_append(&data, rep + lev, 2 * nl, err) || !buf_pad(&data, 8, 0, err))) ||
-			!lance_buf_append(&data, def + lev, 2 * nl, err) || !buf_pad(&data, 8, 0, err))
+		if (!buf_u16(data, (uint16_t) nl, err) ||
+			(c->repeated && !buf_u16(data, (uint16_t) (2 * nl), err)) ||
+			!buf_u16(data, (uint16_t) (2 * nl), err) ||
+			(v22 ? !buf_u32(data, (uint32_t) vbytes, err) : !buf_u16(data, (uint16_t) vbytes, err)) ||
+			!buf_pad(data, 8, 0, err) ||
+			(c->repeated && (!lance_buf_append(data, rep + lev, 2 * nl, err) || !buf_pad(data, 8, 0, err))) ||
+			!lance_buf_append(data, def + lev, 2 * nl, err) || !buf_pad(data, 8, 0, err))
 			goto done;
 		if (cnt > 0)
 		{
-			if (!write_values(&data, c, slot, cnt, vbytes, err))
+			if (!write_values(data, c, slot, cnt, vbytes, err))
 				goto done;
 		}
 		else if (c->width == 0)
 		{
 			/* no values: the offsets buffer still has its one offset */
-			if (!buf_u32(&data, 4, err) || !buf_pad(&data, 8, 0, err))
+			if (!buf_u32(data, 4, err) || !buf_pad(data, 8, 0, err))
 				goto done;
 		}
 		word = ((bytes / 8 - 1) << 4) | (last ? 0 : (uint64_t) log);
-		if (v22 ? !buf_u32(&meta, (uint32_t) word, err) : !buf_u16(&meta, (uint16_t) word, err))
+		if (v22 ? !buf_u32(meta, (uint32_t) word, err) : !buf_u16(meta, (uint16_t) word, err))
 			goto done;
 
 		slot += cnt;
@@ -810,9 +816,9 @@ write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22,
 				;
 			left = i > 0 ? nl - (i - 1) : nl;
 		}
-		if (rindex.len >= 16 && nl > 0 && rep[lev] == 1)
+		if (rindex->len >= 16 && nl > 0 && rep[lev] == 1)
 		{
-			uint64_t   *prev = (uint64_t *) (rindex.data + rindex.len - 16);
+			uint64_t   *prev = (uint64_t *) (rindex->data + rindex->len - 16);
 
 			if (prev[1] != 0)
 			{
@@ -822,41 +828,23 @@ write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22,
 		}
 		if (last)
 			rows++;
-		if (!buf_u64(&rindex, rows, err) || !buf_u64(&rindex, left, err))
+		if (!buf_u64(rindex, rows, err) || !buf_u64(rindex, left, err))
 			goto done;
 		lev += nl;
 	}
 
+	/* buffers: chunk metadata, chunks, repetition index (with lists) */
 	pg->first_row = 0;
 	pg->nrows = c->nrows;
-	pg->nbufs = c->repeated ? 3 : 2;
-	if (!buf_pad(file, 64, 0, err))
-		goto done;
-	pg->offsets[0] = base + file->len;
-	pg->sizes[0] = meta.len;
-	if (!lance_buf_append(file, meta.data, meta.len, err) || !buf_pad(file, 64, 0, err))
-		goto done;
-	pg->offsets[1] = base + file->len;
-	pg->sizes[1] = data.len;
-	if (!lance_buf_append(file, data.data, data.len, err))
-		goto done;
-	if (c->repeated)
-	{
-		if (!buf_pad(file, 64, 0, err))
-			goto done;
-		pg->offsets[2] = base + file->len;
-		pg->sizes[2] = rindex.len;
-		if (!lance_buf_append(file, rindex.data, rindex.len, err))
-			goto done;
-	}
 	memset(&pg->layout, 0, sizeof(pg->layout));
-	if (!page_encoding_levels(&pg->layout, c, true, c->repeated, c->layers, c->nlayers, v22, c->n, err))
+	if (!page_buffers(file, base, pg, bufs, c->repeated ? 3 : 2, err) ||
+		!page_encoding_levels(&pg->layout, c, true, c->repeated, c->layers, c->nlayers, v22, c->n, err))
 		goto done;
 	ok = true;
 done:
-	lance_buf_free(&meta);
-	lance_buf_free(&data);
-	lance_buf_free(&rindex);
+	lance_buf_free(meta);
+	lance_buf_free(data);
+	lance_buf_free(rindex);
 	return ok;
 }
 
