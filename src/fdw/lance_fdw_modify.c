@@ -389,8 +389,13 @@ rows_per_fragment_option(Oid relid)
 	return LANCE_DEFAULT_ROWS_PER_FRAGMENT;
 }
 
+/*
+ * State of an INSERT, COPY, UPDATE or DELETE.  A DELETE writes deletion
+ * files only, which do not depend on the data storage version or the
+ * field types: it needs no column buffers.
+ */
 static LanceModifyState *
-begin_insert(Relation rel)
+begin_insert(Relation rel, CmdType op)
 {
 	LanceModifyState *st = palloc0(sizeof(LanceModifyState));
 	TupleDesc	desc = RelationGetDescr(rel);
@@ -422,12 +427,12 @@ begin_insert(Relation rel)
 		st->minor = 1;
 	else if (strcmp(m->format_version, "2.2") == 0)
 		st->minor = 2;
-	else
+	else if (op != CMD_DELETE)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("writing to Lance datasets of data storage version \"%s\" is not supported",
 						m->format_version),
-				 errdetail("lance_fdw writes data storage versions 2.1 and 2.2."),
+				 errdetail("lance_fdw writes data files of data storage versions 2.1 and 2.2; it can delete rows from any version."),
 				 errcontext("Lance dataset \"%s\"", st->dataset)));
 	if (m->writer_flags & ~LANCE_WRITABLE_FLAGS)
 		ereport(ERROR,
@@ -439,7 +444,7 @@ begin_insert(Relation rel)
 	used = palloc0(sizeof(bool) * Max(desc->natts, 1));
 	st->fields = palloc0(sizeof(LanceWriteField) * Max(m->nfields, 1));
 	st->cols = palloc0(sizeof(LanceColBuf) * Max(m->nfields, 1));
-	for (i = 0; i < m->nfields; i++)
+	for (i = 0; i < m->nfields && op != CMD_DELETE; i++)
 	{
 		LanceWriteField *wf;
 		LanceError	err = {0};
@@ -504,13 +509,13 @@ begin_insert(Relation rel)
 							format_type_be(TupleDescAttr(desc, wf->attno)->atttypid)),
 					 errhint("Declare the column as jsonb.")));
 		if (ok && st->cols[st->ncols].nlayers > 0 && st->cols[st->ncols].repeated &&
-			wf->attno >= 0 && wf->conv.kind != LCONV_ARRAY)
+			wf->attno >= 0 && wf->conv.kind != LCONV_ARRAY && wf->conv.kind != LCONV_JSONB)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("writing Lance list field \"%s\" from a column of type %s is not supported yet",
 							m->fields[i].name,
 							format_type_be(TupleDescAttr(desc, wf->attno)->atttypid)),
-					 errhint("Declare the column as an array.")));
+					 errhint("Declare the column as an array or as jsonb.")));
 		if (!ok)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -928,10 +933,129 @@ push_list(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Dat
 static pg_attribute_noreturn() void
 bad_member(const LanceWriteField *wf, const char *member, const char *what)
 {
+	/* what: "the struct has no member", "wrong JSON type for member", ... */
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("value for column \"%s\" (Lance struct \"%s\"): %s \"%s\"",
+			 errmsg("value for column \"%s\" (Lance field \"%s\"): %s \"%s\"",
 					wf->conv.colname, wf->field->name, what, member)));
+}
+
+/*
+ * A JSON value (not null) of a struct member or list item, as the datum
+ * convert_value takes for iw (whose conv.typid it may change): values as
+ * the read path prints them.
+ */
+static Datum
+json_value(LanceWriteField *iw, const LanceWriteField *wf, const char *what, const char *name,
+		   JsonbValue *v)
+{
+	LanceConvKind kind = iw->conv.kind;
+
+	if (v->type == jbvNumeric && kind == LCONV_INT)
+	{
+		Datum		i8 = DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric));
+
+		if (!DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(v->val.numeric),
+											  NumericGetDatum(int64_to_numeric(DatumGetInt64(i8))))))
+			bad_member(wf, name, psprintf("not an integer for %s", what));
+		iw->conv.typid = INT8OID;
+		return i8;
+	}
+	if (v->type == jbvNumeric && kind == LCONV_FLOAT)
+	{
+		iw->conv.typid = FLOAT8OID;
+		return DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric));
+	}
+	if (v->type == jbvNumeric && kind == LCONV_NUMERIC)
+		return NumericGetDatum(v->val.numeric);
+	if (v->type == jbvBool && kind == LCONV_BOOL)
+		return BoolGetDatum(v->val.boolean);
+	if (v->type == jbvString && kind == LCONV_TEXT)
+		return PointerGetDatum(cstring_to_text_with_len(v->val.string.val, v->val.string.len));
+	if ((v->type == jbvString && kind != LCONV_INT && kind != LCONV_BOOL && kind != LCONV_ARRAY) ||
+		(v->type == jbvBinary && (kind == LCONV_VECTOR || kind == LCONV_HALFVEC)))
+	{
+		/* hex bytea, ISO dates, "NaN", vectors as [x, y] (or their text) */
+		char	   *text = v->type == jbvString
+			? pnstrdup(v->val.string.val, v->val.string.len)
+			: JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+		Oid			in,
+					ioparam;
+
+		getTypeInputInfo(iw->conv.typid, &in, &ioparam);
+		return OidInputFunctionCall(in, text, ioparam, iw->conv.typmod);
+	}
+	bad_member(wf, name, psprintf("wrong JSON type for %s", what));
+}
+
+/* A list field declared jsonb: a JSON array (JSON null: a NULL list). */
+static void
+push_list_json(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Datum d)
+{
+	Jsonb	   *jb = DatumGetJsonbP(d);
+	LanceWriteField iw;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	uint64		n = 0;
+	LanceError	err = {0};
+	MemoryContext old;
+	bool		ok = true;
+
+	if (JB_ROOT_IS_SCALAR(jb) && JsonbExtractScalar(&jb->root, &v) && v.type == jbvNull)
+	{
+		old = MemoryContextSwitchTo(st->cxt);
+		ok = lance_colbuf_list_row(col, true, &err);
+		MemoryContextSwitchTo(old);
+		if (!ok)
+			lance_fdw_reader_error(&err, st->dataset);
+		return;
+	}
+	if (JB_ROOT_IS_SCALAR(jb) || !JB_ROOT_IS_ARRAY(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("value for column \"%s\" (Lance list \"%s\") must be a JSON array",
+						wf->conv.colname, wf->field->name)));
+	iw.attno = wf->attno;
+	iw.field = &st->m->fields[col->field];
+	iw.col = wf->col;
+	iw.ncols = 1;
+	it = JsonbIteratorInit(&jb->root);
+	while (ok && (tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		uint8		fixed[16];
+		const void *p = NULL;
+		uint64		len = 0;
+		bool		isnull = v.type == jbvNull;
+
+		if (tok != WJB_ELEM)
+			continue;
+		if (isnull && !iw.field->nullable)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("JSON array for column \"%s\" must not contain nulls (Lance field \"%s\" has non-nullable items)",
+							wf->conv.colname, wf->field->name)));
+		if (!isnull)
+		{
+			Datum		item;
+
+			iw.conv = *wf->conv.elem;
+			item = json_value(&iw, wf, "item of", wf->field->name, &v);
+			convert_value(&iw, col->width, item, fixed, &p, &len);
+		}
+		old = MemoryContextSwitchTo(st->cxt);
+		ok = lance_colbuf_list_item(col, n == 0, p, len, isnull, &err);
+		MemoryContextSwitchTo(old);
+		n++;
+	}
+	if (ok && n == 0)
+	{
+		old = MemoryContextSwitchTo(st->cxt);
+		ok = lance_colbuf_list_row(col, false, &err);
+		MemoryContextSwitchTo(old);
+	}
+	if (!ok)
+		lance_fdw_reader_error(&err, st->dataset);
 }
 
 /* Appends a row of a struct field to its members' buffers (NULL: all NULL). */
@@ -987,45 +1111,7 @@ push_struct_row(LanceModifyState *st, const LanceWriteField *wf, JsonbContainer 
 		}
 		if (v != NULL && v->type != jbvNull)
 		{
-			LanceConvKind kind = iw.conv.kind;
-
-			if (v->type == jbvNumeric && kind == LCONV_INT)
-			{
-				Datum		i8 = DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric));
-
-				if (!DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(v->val.numeric),
-													  NumericGetDatum(int64_to_numeric(DatumGetInt64(i8))))))
-					bad_member(wf, c->names[k], "not an integer for member");
-				d = i8;
-				iw.conv.typid = INT8OID;
-			}
-			else if (v->type == jbvNumeric && kind == LCONV_FLOAT)
-			{
-				d = DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric));
-				iw.conv.typid = FLOAT8OID;
-			}
-			else if (v->type == jbvNumeric && kind == LCONV_NUMERIC)
-				d = NumericGetDatum(v->val.numeric);
-			else if (v->type == jbvBool && kind == LCONV_BOOL)
-				d = BoolGetDatum(v->val.boolean);
-			else if (v->type == jbvString && kind == LCONV_TEXT)
-				d = PointerGetDatum(cstring_to_text_with_len(v->val.string.val, v->val.string.len));
-			else if ((v->type == jbvString && kind != LCONV_INT && kind != LCONV_BOOL &&
-					  kind != LCONV_VECTOR && kind != LCONV_HALFVEC && kind != LCONV_ARRAY) ||
-					 (v->type == jbvBinary && (kind == LCONV_VECTOR || kind == LCONV_HALFVEC)))
-			{
-				/* as the read path prints them: hex bytea, ISO dates, "NaN", [x, y] */
-				char	   *text = v->type == jbvString
-					? pnstrdup(v->val.string.val, v->val.string.len)
-					: JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
-				Oid			in,
-							ioparam;
-
-				getTypeInputInfo(iw.conv.typid, &in, &ioparam);
-				d = OidInputFunctionCall(in, text, ioparam, iw.conv.typmod);
-			}
-			else
-				bad_member(wf, c->names[k], "wrong JSON type for member");
+			d = json_value(&iw, wf, "member", c->names[k], v);
 			convert_value(&iw, col->width, d, fixed, &p, &len);
 		}
 		else if (obj != NULL && !iw.field->nullable)
@@ -1083,7 +1169,10 @@ push_datum(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Da
 	}
 	if (col->nlayers > 0)
 	{
-		push_list(st, wf, col, d);
+		if (wf->conv.kind == LCONV_JSONB)
+			push_list_json(st, wf, col, d);
+		else
+			push_list(st, wf, col, d);
 		return;
 	}
 	convert_value(wf, col->width, d, fixed, &p, &len);
@@ -1256,7 +1345,7 @@ lanceBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List *f
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
-	st = begin_insert(rinfo->ri_RelationDesc);
+	st = begin_insert(rinfo->ri_RelationDesc, op);
 	st->operation = op;
 	if (op == CMD_UPDATE || op == CMD_DELETE)
 	{
@@ -1372,7 +1461,7 @@ lanceEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 static void
 lanceBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 {
-	rinfo->ri_FdwState = begin_insert(rinfo->ri_RelationDesc);
+	rinfo->ri_FdwState = begin_insert(rinfo->ri_RelationDesc, CMD_INSERT);
 }
 
 void

@@ -1,7 +1,7 @@
 // LanceDB side of the lance_fdw list and decimal write tests
 // (test/t/025_lance_write.pl).  Table "n": id, li list<int32>, ls
 // list<utf8>, lf list<float64>, dm decimal(38,4), dm2 decimal(10,2), st
-// struct<a int32, b utf8, c float64, d bool>.
+// struct<a int32, b utf8, c float64, d bool>, lv list<fixed_size_list<float32, 4>>.
 // Every value of row `id` is a function of id (expected() below; the SQL in
 // the TAP test uses the same formulas).
 //
@@ -28,6 +28,8 @@ const T = {
 	st: new arrow.Struct([new arrow.Field('a', new arrow.Int32(), true),
 		new arrow.Field('b', new arrow.Utf8(), true), new arrow.Field('c', new arrow.Float64(), true),
 		new arrow.Field('d', new arrow.Bool(), true)]),
+	lv: new arrow.List(new arrow.Field('item',
+		new arrow.FixedSizeList(4, new arrow.Field('item', new arrow.Float32(), true)), true)),
 };
 const MEMBERS = ['a', 'b', 'c', 'd'];
 const SCHEMA = new arrow.Schema([
@@ -55,6 +57,10 @@ function expected(name, g) {
 		case 'dm2':
 			if (g % 10 === 3) return null;
 			return BigInt(g) * 7n - 500n;
+		case 'lv':
+			if (g % 9 === 7) return null;
+			return Array.from({ length: g % 3 },
+				(_, k) => (k === 1 && g % 2 === 1 ? null : [0, 1, 2, 3].map((j) => g + k * 0.5 + j)));
 		case 'st':
 			if (g % 7 === 6) return null;
 			return { a: g % 5 === 0 ? null : g * 3, b: g % 3 === 0 ? null : 'b' + g, c: g / 8, d: g % 2 === 0 };
@@ -107,8 +113,10 @@ function fmtGot(name, v) {
 	if (name === 'st')
 		return '{' + MEMBERS.map((k) => (v[k] === null || v[k] === undefined ? 'N' : String(v[k]))).join(',') + '}';
 	// item by item: toArray() of a numeric vector drops its nulls
-	return '[' + Array.from({ length: v.length }, (_, k) => v.get(k))
-		.map((x) => (x === null ? 'N' : String(x))).join(',') + ']';
+	const item = (x) => (x === null ? 'N' : typeof x === 'object'
+		? '[' + Array.from({ length: x.length }, (_, j) => String(x.get ? x.get(j) : x[j])).join(',') + ']'
+		: String(x));
+	return '[' + Array.from({ length: v.length }, (_, k) => item(v.get(k))).join(',') + ']';
 }
 
 function fmtWant(name, v) {
@@ -118,7 +126,7 @@ function fmtWant(name, v) {
 		return String(v);
 	if (name === 'st')
 		return '{' + MEMBERS.map((k) => (v[k] === null ? 'N' : String(v[k]))).join(',') + '}';
-	return '[' + v.map((x) => (x === null ? 'N' : String(x))).join(',') + ']';
+	return '[' + v.map((x) => (x === null ? 'N' : Array.isArray(x) ? '[' + x.join(',') + ']' : String(x))).join(',') + ']';
 }
 
 async function check(t) {

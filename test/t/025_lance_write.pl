@@ -572,6 +572,28 @@ is(lancedb('at', "$tmp/$s", '39', 2)->{rows}, 4999, 'maintenance: the tagged ver
 $r = lancedb('check', "$tmp/$s", '39');
 is_deeply([ @$r{qw(rows bad)} ], [ $rows, 0 ], 'maintenance: LanceDB reads the latest version after cleanup');
 
+# ---- a 2.0 dataset (LanceDB 0.37 and 0.39): DELETE works, data files cannot be written ----
+foreach my $lib ('37', '39')
+{
+	my $s = "z$lib";
+	my $jsc = "$root/test/lance/write_crash.mjs";
+	mkdir "$tmp/$s" or die;
+	node_kv($jsc, 'create', "$tmp/$s", $lib, '2.0', 8);
+	lance_server($s, "$tmp/$s", 'v', 1000);
+	$node->safe_psql('postgres', "ALTER FOREIGN TABLE $s.v ADD COLUMN _rowaddr bigint");
+	$node->safe_psql('postgres', "DELETE FROM $s.v WHERE id = 2");
+	my $r = node_kv($jsc, 'check', "$tmp/$s", $lib);
+	is_deeply([ @$r{qw(rows sum bad version)} ], [ 2, 4, 0, 2 ],
+		"2.0 ($lib): LanceDB reads a DELETE the FDW committed on a 2.0 dataset");
+	fails("INSERT INTO $s.v (id) VALUES (7)",
+		qr/writing to Lance datasets of data storage version "2.0" is not supported/,
+		"2.0 ($lib): INSERT into a 2.0 dataset is a clear error");
+	fails("UPDATE $s.v SET id = 7 WHERE id = 1",
+		qr/writing to Lance datasets of data storage version "2.0" is not supported/,
+		"2.0 ($lib): ... and so is UPDATE");
+	is(node_kv($jsc, 'check', "$tmp/$s", $lib)->{version}, 2, "2.0 ($lib): ... leaving no version");
+}
+
 # ---- lists, structs and decimals (test/lance/write_nested.mjs): table "n" ----
 my $jsn = "$root/test/lance/write_nested.mjs";
 
@@ -588,7 +610,8 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 	lance_server($s, $uri, 'n', 1700);
 	$node->safe_psql('postgres', qq{
 		CREATE FUNCTION $s.exp_n(a int, b int)
-		RETURNS TABLE (id bigint, li int[], ls text[], lf float8[], dm numeric, dm2 numeric, st jsonb)
+		RETURNS TABLE (id bigint, li int[], ls text[], lf float8[], dm numeric, dm2 numeric, st jsonb,
+			lv vector(4)[])
 		LANGUAGE sql AS \$\$
 		SELECT g::bigint,
 		 CASE WHEN g%6=1 THEN NULL WHEN g%6=2 THEN '{}'::int[] ELSE (SELECT array_agg(CASE WHEN k=1 AND g%4=0 THEN NULL ELSE g*10+k END ORDER BY k) FROM generate_series(0, g%5) k) END,
@@ -597,7 +620,10 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 		 (CASE WHEN g%9=4 THEN NULL WHEN g%11=0 THEN -(10::numeric^30 + g)/10000 ELSE (g*12345 - 600000)::numeric/10000 END)::numeric(38,4),
 		 (CASE WHEN g%10=3 THEN NULL ELSE (g*7-500)::numeric/100 END)::numeric(10,2),
 		 CASE WHEN g%7=6 THEN NULL ELSE jsonb_build_object('a', CASE WHEN g%5=0 THEN NULL ELSE g*3 END,
-		   'b', CASE WHEN g%3=0 THEN NULL ELSE 'b'||g END, 'c', g/8.0::float8, 'd', g%2=0) END
+		   'b', CASE WHEN g%3=0 THEN NULL ELSE 'b'||g END, 'c', g/8.0::float8, 'd', g%2=0) END,
+		 CASE WHEN g%9=7 THEN NULL ELSE coalesce((SELECT array_agg(CASE WHEN k=1 AND g%2=1 THEN NULL
+		   ELSE (SELECT array_agg((g + k*0.5 + j)::real ORDER BY j) FROM generate_series(0,3) j)::vector(4) END ORDER BY k)
+		   FROM generate_series(0, g%3 - 1) k), '{}') END
 		FROM generate_series(a, b - 1) g \$\$;
 	});
 	# rows of the given id ranges, the FDW's read against the formulas
@@ -605,14 +631,14 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 		my $e = join ' UNION ALL ', map { "SELECT * FROM $s.exp_n($_->[0], $_->[1])" } @_;
 		return $node->safe_psql('postgres',
 			"SELECT count(*) FILTER (WHERE t::text IS DISTINCT FROM e::text), count(t.id), count(e.id)
-			 FROM (SELECT id, li, ls, lf, dm, dm2, st FROM $s.n) t FULL JOIN ($e) e USING (id)");
+			 FROM (SELECT id, li, ls, lf, dm, dm2, st, lv FROM $s.n) t FULL JOIN ($e) e USING (id)");
 	};
 	is($diff->([ 1, 4 ]), '0|3|3', "$ver lists: the FDW reads LanceDB's seed rows");
 
 	$node->safe_psql('postgres', "INSERT INTO $s.n SELECT * FROM $s.exp_n(4, 6000)");
 	my $r = nested('check', $uri, $lib);
 	is_deeply([ @$r{qw(rows bad version)} ], [ 5999, 0, 2 ],
-		"$ver lists: LanceDB $lib reads every list (NULL items, NULL and empty lists), struct (NULL structs and members) and decimal the FDW wrote")
+		"$ver lists: LanceDB $lib reads every list (NULL items, NULL and empty lists; of vectors too), struct (NULL structs and members) and decimal the FDW wrote")
 	  or diag $r->{mismatches};
 	is(data_files($ds), 5, "$ver lists: 5996 rows with rows_per_fragment 1700 made 4 data files");
 	is($diff->([ 1, 6000 ]), '0|5999|5999', "$ver lists: the FDW reads its own rows back");
@@ -635,9 +661,20 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 	is($diff->(@all), '0|6101|6101', "$ver lists: the FDW reads LanceDB's compacted version");
 	$node->safe_psql('postgres', "INSERT INTO $s.n SELECT * FROM $s.exp_n(8000, 8500)");
 	push @all, [ 8000, 8500 ];
+	# lists declared jsonb take JSON arrays (items as the read path prints them)
+	$node->safe_psql('postgres', qq{
+		CREATE FOREIGN TABLE $s.nj (id bigint, li jsonb, ls jsonb, lf jsonb, dm numeric, dm2 numeric,
+			st jsonb, lv jsonb) SERVER $s OPTIONS (table 'n');
+		INSERT INTO $s.nj SELECT id, to_jsonb(li), to_jsonb(ls), to_jsonb(lf), dm, dm2, st,
+			(SELECT jsonb_agg(CASE WHEN x IS NULL THEN NULL ELSE x::text::jsonb END ORDER BY o)
+			 FROM unnest(lv) WITH ORDINALITY u(x, o))
+		FROM $s.exp_n(8500, 8600) WHERE lv IS NULL OR cardinality(lv) > 0
+		UNION ALL SELECT id, to_jsonb(li), to_jsonb(ls), to_jsonb(lf), dm, dm2, st, '[]'
+		FROM $s.exp_n(8500, 8600) WHERE cardinality(lv) = 0});
+	push @all, [ 8500, 8600 ];
 	$r = nested('check', $uri, $lib);
-	is_deeply([ @$r{qw(rows bad)} ], [ 6601, 0 ],
-		"$ver lists: LanceDB reads a FDW append on top of its compacted version")
+	is_deeply([ @$r{qw(rows bad)} ], [ 6701, 0 ],
+		"$ver lists: LanceDB reads FDW appends (arrays, and JSON) on top of its compacted version")
 	  or diag $r->{mismatches};
 
 	# DELETE and UPDATE rewrite rows with lists
@@ -649,7 +686,7 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 	is_deeply([ @$r{qw(rows bad)} ], [ $want, 0 ], "$ver lists: LanceDB reads the FDW's DELETE and UPDATE")
 	  or diag $r->{mismatches};
 	is($node->safe_psql('postgres',
-			"SELECT count(*) FROM (SELECT id, li, ls, lf, dm, dm2, st FROM $s.n) t
+			"SELECT count(*) FROM (SELECT id, li, ls, lf, dm, dm2, st, lv FROM $s.n) t
 			 JOIN (" . join(' UNION ALL ', map { "SELECT * FROM $s.exp_n($_->[0], $_->[1])" } @all) . ") e
 			 USING (id) WHERE t::text <> e::text"),
 		0, "$ver lists: ... and so does the FDW");
