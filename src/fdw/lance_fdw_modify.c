@@ -487,7 +487,19 @@ begin_insert(Relation rel, CmdType op)
 		old = MemoryContextSwitchTo(st->cxt);
 		wf->col = st->ncols;
 		wf->ncols = 1;
-		if (m->fields[i].type.kind == LANCE_T_LIST || m->fields[i].type.kind == LANCE_T_LARGE_LIST)
+		if ((m->fields[i].type.kind == LANCE_T_LIST || m->fields[i].type.kind == LANCE_T_LARGE_LIST) &&
+			m->fields[i].nchildren == 1 &&
+			m->fields[m->fields[i].children[0]].type.kind == LANCE_T_STRUCT)
+		{
+			const LanceField *item = &m->fields[m->fields[i].children[0]];
+
+			ok = item->nchildren > 0 ||
+				lance_fail(&err, "field \"%s\" is a list of empty structs", m->fields[i].name);
+			wf->ncols = item->nchildren;
+			for (k = 0; ok && k < wf->ncols; k++)
+				ok = lance_colbuf_init_list_member(&st->cols[st->ncols + k], m, i, k, &err);
+		}
+		else if (m->fields[i].type.kind == LANCE_T_LIST || m->fields[i].type.kind == LANCE_T_LARGE_LIST)
 			ok = lance_colbuf_init_list(&st->cols[st->ncols], m, i, &err);
 		else if (m->fields[i].type.kind == LANCE_T_STRUCT)
 		{
@@ -1058,70 +1070,204 @@ push_list_json(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col
 		lance_fdw_reader_error(&err, st->dataset);
 }
 
-/* Appends a row of a struct field to its members' buffers (NULL: all NULL). */
-static void
-push_struct_row(LanceModifyState *st, const LanceWriteField *wf, JsonbContainer *obj)
+/*
+ * Member k (struct conversion sc) of struct object obj, converted for
+ * column col into *p and *len (fixed holds up to 16 bytes); false if NULL.  Every
+ * key of obj must name a member (checked with k = 0): nothing is silently
+ * dropped.
+ */
+static bool
+struct_member(LanceModifyState *st, const LanceWriteField *wf, const LanceConv *sc, int k,
+			  LanceColBuf *col, JsonbContainer *obj, uint8 *fixed, const void **p, uint64 *len)
 {
-	const LanceConv *c = &wf->conv;
-	int			k;
+	LanceWriteField iw;
+	JsonbValue *v;
 
-	if (obj != NULL)
+	if (k == 0)
 	{
-		/* every key must name a member: nothing is silently dropped */
 		JsonbIterator *it = JsonbIteratorInit(obj);
-		JsonbValue	v;
+		JsonbValue	kv;
 		JsonbIteratorToken tok;
+		int			j;
 
-		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
 		{
 			if (tok == WJB_KEY)
 			{
-				char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
+				char	   *key = pnstrdup(kv.val.string.val, kv.val.string.len);
 
-				for (k = 0; k < c->nchildren; k++)
-					if (strcmp(c->names[k], key) == 0)
+				for (j = 0; j < sc->nchildren; j++)
+					if (strcmp(sc->names[j], key) == 0)
 						break;
-				if (k == c->nchildren)
+				if (j == sc->nchildren)
 					bad_member(wf, key, "the struct has no member");
 			}
+		}
+	}
+	iw.attno = wf->attno;
+	iw.field = &st->m->fields[col->field];
+	iw.col = wf->col + k;
+	iw.ncols = 1;
+	iw.conv = sc->children[k];
+	v = getKeyJsonValueFromContainer(obj, sc->names[k], strlen(sc->names[k]), NULL);
+	if (v == NULL || v->type == jbvNull)
+	{
+		if (!iw.field->nullable)
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("null value for non-nullable member \"%s\" of Lance field \"%s\"",
+							iw.field->name, wf->field->name)));
+		*p = NULL;
+		*len = 0;
+		return false;
+	}
+	convert_value(&iw, col->width, json_value(&iw, wf, "member", sc->names[k], v), fixed, p, len);
+	return true;
+}
+
+/*
+ * Appends a row of a struct field to its members' buffers (NULL: all NULL;
+ * without a column for the field, wf->conv is not built and obj is NULL).
+ */
+static void
+push_struct_row(LanceModifyState *st, const LanceWriteField *wf, JsonbContainer *obj)
+{
+	int			k;
+
+	for (k = 0; k < wf->ncols; k++)
+	{
+		LanceColBuf *col = &st->cols[wf->col + k];
+		uint8		fixed[16];
+		const void *p = NULL;
+		uint64		len = 0;
+		bool		valid = false;
+		LanceError	err = {0};
+		MemoryContext old;
+		bool		ok;
+
+		if (obj != NULL)
+			valid = struct_member(st, wf, &wf->conv, k, col, obj, fixed, &p, &len);
+		old = MemoryContextSwitchTo(st->cxt);
+		ok = lance_colbuf_struct_push(col, obj == NULL, p, len, !valid, &err);
+		MemoryContextSwitchTo(old);
+		if (!ok)
+			lance_fdw_reader_error(&err, st->dataset);
+	}
+}
+
+static pg_attribute_noreturn() void
+bad_item(const LanceWriteField *wf)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("items of column \"%s\" (Lance list \"%s\" of structs) must be JSON objects",
+					wf->conv.colname, wf->field->name)));
+}
+
+/* The JSON object of a struct item (NULL for JSON null). */
+static JsonbContainer *
+struct_item(const LanceWriteField *wf, JsonbValue *v)
+{
+	if (v->type == jbvNull)
+		return NULL;
+	if (v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data))
+		return v->val.binary.data;
+	bad_item(wf);
+}
+
+/*
+ * A list of structs from jsonb[] (one object per item) or jsonb (an array
+ * of objects): per member column, each item's member (a NULL item: NULL
+ * struct), or the row's NULL or empty list.
+ */
+static void
+push_list_struct(LanceModifyState *st, const LanceWriteField *wf, Datum d)
+{
+	const LanceConv *sc = wf->conv.elem;
+	JsonbContainer **items = NULL;
+	int			n = 0,
+				j,
+				k;
+	bool		listnull = false;
+
+	if (wf->conv.kind == LCONV_ARRAY)
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(d);
+		Datum	   *elems;
+		bool	   *nulls;
+
+		if (ARR_NDIM(arr) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("array for column \"%s\" (Lance type \"%s\") must have one dimension",
+							wf->conv.colname, wf->field->logical_type)));
+		deconstruct_array(arr, ARR_ELEMTYPE(arr), wf->conv.elmlen, wf->conv.elmbyval,
+						  wf->conv.elmalign, &elems, &nulls, &n);
+		items = palloc0(sizeof(JsonbContainer *) * Max(n, 1));
+		for (j = 0; j < n; j++)
+		{
+			Jsonb	   *jb;
+			JsonbValue	v;
+
+			if (nulls[j])
+				continue;
+			jb = DatumGetJsonbP(elems[j]);
+			if (JB_ROOT_IS_SCALAR(jb) && JsonbExtractScalar(&jb->root, &v) && v.type == jbvNull)
+				continue;
+			if (!JB_ROOT_IS_OBJECT(jb))
+				bad_item(wf);
+			items[j] = &jb->root;
+		}
+	}
+	else
+	{
+		Jsonb	   *jb = DatumGetJsonbP(d);
+		JsonbIterator *it;
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		if (JB_ROOT_IS_SCALAR(jb) && JsonbExtractScalar(&jb->root, &v) && v.type == jbvNull)
+			listnull = true;
+		else if (JB_ROOT_IS_SCALAR(jb) || !JB_ROOT_IS_ARRAY(jb))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("value for column \"%s\" (Lance list \"%s\") must be a JSON array",
+							wf->conv.colname, wf->field->name)));
+		else
+		{
+			items = palloc0(sizeof(JsonbContainer *) * Max(JsonContainerSize(&jb->root), 1));
+			it = JsonbIteratorInit(&jb->root);
+			while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+				if (tok == WJB_ELEM)
+					items[n++] = struct_item(wf, &v);
 		}
 	}
 	for (k = 0; k < wf->ncols; k++)
 	{
 		LanceColBuf *col = &st->cols[wf->col + k];
-		LanceWriteField iw;
-		JsonbValue *v = NULL;
-		Datum		d = (Datum) 0;
-		uint8		fixed[16];
-		const void *p = NULL;
-		uint64		len = 0;
 		LanceError	err = {0};
 		MemoryContext old;
-		bool		ok;
+		bool		ok = true;
 
-		/* (without a column for the field, wf->conv is not built: obj is NULL) */
-		iw.attno = wf->attno;
-		iw.field = &st->m->fields[col->field];
-		iw.col = wf->col + k;
-		iw.ncols = 1;
-		if (obj != NULL)
+		if (listnull || n == 0)
 		{
-			iw.conv = c->children[k];
-			v = getKeyJsonValueFromContainer(obj, c->names[k], strlen(c->names[k]), NULL);
+			old = MemoryContextSwitchTo(st->cxt);
+			ok = lance_colbuf_list_row(col, listnull, &err);
+			MemoryContextSwitchTo(old);
 		}
-		if (v != NULL && v->type != jbvNull)
+		for (j = 0; ok && j < n; j++)
 		{
-			d = json_value(&iw, wf, "member", c->names[k], v);
-			convert_value(&iw, col->width, d, fixed, &p, &len);
+			uint8		fixed[16];
+			const void *p = NULL;
+			uint64		len = 0;
+			bool		valid = false;
+
+			if (items[j] != NULL)
+				valid = struct_member(st, wf, sc, k, col, items[j], fixed, &p, &len);
+			old = MemoryContextSwitchTo(st->cxt);
+			ok = lance_colbuf_list_member(col, j == 0, items[j] == NULL, p, len, !valid, &err);
+			MemoryContextSwitchTo(old);
 		}
-		else if (obj != NULL && !iw.field->nullable)
-			ereport(ERROR,
-					(errcode(ERRCODE_NOT_NULL_VIOLATION),
-					 errmsg("null value for non-nullable member \"%s\" of Lance struct \"%s\"",
-							iw.field->name, wf->field->name)));
-		old = MemoryContextSwitchTo(st->cxt);
-		ok = lance_colbuf_struct_push(col, obj == NULL, p, len, v == NULL || v->type == jbvNull, &err);
-		MemoryContextSwitchTo(old);
 		if (!ok)
 			lance_fdw_reader_error(&err, st->dataset);
 	}
@@ -1165,6 +1311,11 @@ push_datum(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Da
 	if (wf->field->type.kind == LANCE_T_STRUCT)
 	{
 		push_struct(st, wf, d);
+		return;
+	}
+	if (col->nlayers == 3)
+	{
+		push_list_struct(st, wf, d);
 		return;
 	}
 	if (col->nlayers > 0)
@@ -1267,10 +1418,14 @@ insert_row(LanceModifyState *st, TupleTableSlot *slot)
 			else
 			{
 				MemoryContextSwitchTo(st->cxt);
-				if (st->cols[wf->col].nlayers > 0)
-					ok = lance_colbuf_list_row(&st->cols[wf->col], true, &err);
-				else
-					ok = lance_colbuf_push(&st->cols[wf->col], NULL, 0, true, &err);
+				ok = true;
+				for (k = 0; k < wf->ncols && ok; k++)
+				{
+					if (st->cols[wf->col + k].nlayers > 0)
+						ok = lance_colbuf_list_row(&st->cols[wf->col + k], true, &err);
+					else
+						ok = lance_colbuf_push(&st->cols[wf->col + k], NULL, 0, true, &err);
+				}
 				MemoryContextSwitchTo(st->rowcxt);
 				if (!ok)
 					lance_fdw_reader_error(&err, st->dataset);

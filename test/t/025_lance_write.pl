@@ -608,10 +608,12 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 	mkdir $uri or die;
 	nested('create', $uri, $lib, $ver);
 	lance_server($s, $uri, 'n', 1700);
+	# NULL members inside list<struct> in 2.1 only (see write_nested.mjs)
+	my $xnull = $ver eq '2.1' ? 'true' : 'false';
 	$node->safe_psql('postgres', qq{
 		CREATE FUNCTION $s.exp_n(a int, b int)
 		RETURNS TABLE (id bigint, li int[], ls text[], lf float8[], dm numeric, dm2 numeric, st jsonb,
-			lv vector(4)[])
+			lv vector(4)[], lst jsonb[])
 		LANGUAGE sql AS \$\$
 		SELECT g::bigint,
 		 CASE WHEN g%6=1 THEN NULL WHEN g%6=2 THEN '{}'::int[] ELSE (SELECT array_agg(CASE WHEN k=1 AND g%4=0 THEN NULL ELSE g*10+k END ORDER BY k) FROM generate_series(0, g%5) k) END,
@@ -623,7 +625,10 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 		   'b', CASE WHEN g%3=0 THEN NULL ELSE 'b'||g END, 'c', g/8.0::float8, 'd', g%2=0) END,
 		 CASE WHEN g%9=7 THEN NULL ELSE coalesce((SELECT array_agg(CASE WHEN k=1 AND g%2=1 THEN NULL
 		   ELSE (SELECT array_agg((g + k*0.5 + j)::real ORDER BY j) FROM generate_series(0,3) j)::vector(4) END ORDER BY k)
-		   FROM generate_series(0, g%3 - 1) k), '{}') END
+		   FROM generate_series(0, g%3 - 1) k), '{}') END,
+		 CASE WHEN g%8=2 THEN NULL WHEN g%8=3 THEN '{}'::jsonb[] ELSE (SELECT array_agg(CASE WHEN k=1 AND g%3=2 THEN NULL
+		   ELSE jsonb_build_object('x', CASE WHEN $xnull AND k=0 AND g%4=1 THEN NULL ELSE g*100+k END, 'y', 'y'||g||'.'||k) END ORDER BY k)
+		   FROM generate_series(0, g%3) k) END
 		FROM generate_series(a, b - 1) g \$\$;
 	});
 	# rows of the given id ranges, the FDW's read against the formulas
@@ -631,14 +636,14 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 		my $e = join ' UNION ALL ', map { "SELECT * FROM $s.exp_n($_->[0], $_->[1])" } @_;
 		return $node->safe_psql('postgres',
 			"SELECT count(*) FILTER (WHERE t::text IS DISTINCT FROM e::text), count(t.id), count(e.id)
-			 FROM (SELECT id, li, ls, lf, dm, dm2, st, lv FROM $s.n) t FULL JOIN ($e) e USING (id)");
+			 FROM (SELECT id, li, ls, lf, dm, dm2, st, lv, lst FROM $s.n) t FULL JOIN ($e) e USING (id)");
 	};
 	is($diff->([ 1, 4 ]), '0|3|3', "$ver lists: the FDW reads LanceDB's seed rows");
 
 	$node->safe_psql('postgres', "INSERT INTO $s.n SELECT * FROM $s.exp_n(4, 6000)");
 	my $r = nested('check', $uri, $lib);
 	is_deeply([ @$r{qw(rows bad version)} ], [ 5999, 0, 2 ],
-		"$ver lists: LanceDB $lib reads every list (NULL items, NULL and empty lists; of vectors too), struct (NULL structs and members) and decimal the FDW wrote")
+		"$ver lists: LanceDB $lib reads every list (NULL items, NULL and empty lists; of vectors and of structs too), struct (NULL structs and members) and decimal the FDW wrote")
 	  or diag $r->{mismatches};
 	is(data_files($ds), 5, "$ver lists: 5996 rows with rows_per_fragment 1700 made 4 data files");
 	is($diff->([ 1, 6000 ]), '0|5999|5999', "$ver lists: the FDW reads its own rows back");
@@ -664,13 +669,11 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 	# lists declared jsonb take JSON arrays (items as the read path prints them)
 	$node->safe_psql('postgres', qq{
 		CREATE FOREIGN TABLE $s.nj (id bigint, li jsonb, ls jsonb, lf jsonb, dm numeric, dm2 numeric,
-			st jsonb, lv jsonb) SERVER $s OPTIONS (table 'n');
+			st jsonb, lv jsonb, lst jsonb) SERVER $s OPTIONS (table 'n');
 		INSERT INTO $s.nj SELECT id, to_jsonb(li), to_jsonb(ls), to_jsonb(lf), dm, dm2, st,
-			(SELECT jsonb_agg(CASE WHEN x IS NULL THEN NULL ELSE x::text::jsonb END ORDER BY o)
-			 FROM unnest(lv) WITH ORDINALITY u(x, o))
-		FROM $s.exp_n(8500, 8600) WHERE lv IS NULL OR cardinality(lv) > 0
-		UNION ALL SELECT id, to_jsonb(li), to_jsonb(ls), to_jsonb(lf), dm, dm2, st, '[]'
-		FROM $s.exp_n(8500, 8600) WHERE cardinality(lv) = 0});
+			CASE WHEN lv IS NULL THEN NULL ELSE coalesce((SELECT jsonb_agg(x::text::jsonb ORDER BY o)
+			 FROM unnest(lv) WITH ORDINALITY u(x, o)), '[]') END, to_jsonb(lst)
+		FROM $s.exp_n(8500, 8600)});
 	push @all, [ 8500, 8600 ];
 	$r = nested('check', $uri, $lib);
 	is_deeply([ @$r{qw(rows bad)} ], [ 6701, 0 ],
@@ -686,7 +689,7 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 	is_deeply([ @$r{qw(rows bad)} ], [ $want, 0 ], "$ver lists: LanceDB reads the FDW's DELETE and UPDATE")
 	  or diag $r->{mismatches};
 	is($node->safe_psql('postgres',
-			"SELECT count(*) FROM (SELECT id, li, ls, lf, dm, dm2, st, lv FROM $s.n) t
+			"SELECT count(*) FROM (SELECT id, li, ls, lf, dm, dm2, st, lv, lst FROM $s.n) t
 			 JOIN (" . join(' UNION ALL ', map { "SELECT * FROM $s.exp_n($_->[0], $_->[1])" } @all) . ") e
 			 USING (id) WHERE t::text <> e::text"),
 		0, "$ver lists: ... and so does the FDW");

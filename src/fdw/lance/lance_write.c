@@ -192,17 +192,35 @@ lance_colbuf_init(LanceColBuf *c, const LanceManifest *m, int field, LanceError 
 	return true;
 }
 
+static bool
+push_levels(LanceColBuf *c, uint16_t rep, uint16_t def, LanceError *err)
+{
+	return lance_buf_append(&c->rep, &rep, 2, err) && lance_buf_append(&c->def, &def, 2, err);
+}
+
 /*
- * Definition levels of a list's item leaf (layers innermost first, each
- * nullable or emptyable layer taking the next values: a null item, then a
- * null list, then an empty list).
+ * Definition levels (layers innermost first, each nullable or emptyable
+ * layer taking the next values: a null leaf, a null struct, then a null
+ * list and an empty list).  layer_base is the first value of layer k.
  */
+static uint16_t
+layer_base(const LanceColBuf *c, int k)
+{
+	uint16_t	base = 1;
+	int			j;
+
+	for (j = 0; j < k; j++)
+		base += c->layers[j] == LANCE_LAYER_NULL_AND_EMPTY_LIST ? 2 :
+			(c->layers[j] == LAYER_ALL_VALID_ITEM ? 0 : 1);
+	return base;
+}
+
 static uint16_t
 def_list(const LanceColBuf *c, bool empty)
 {
-	uint16_t	base = c->layers[0] == LAYER_NULLABLE_ITEM ? 2 : 1;
+	uint16_t	base = layer_base(c, c->nlayers - 1);
 
-	if (c->layers[1] == LANCE_LAYER_EMPTYABLE_LIST)
+	if (c->layers[c->nlayers - 1] == LANCE_LAYER_EMPTYABLE_LIST)
 		return base;
 	return empty ? base + 1 : base;
 }
@@ -228,6 +246,53 @@ lance_colbuf_init_list(LanceColBuf *c, const LanceManifest *m, int field, LanceE
 	c->repeated = true;
 	c->layers[0] = item->nullable ? LAYER_NULLABLE_ITEM : LAYER_ALL_VALID_ITEM;
 	c->layers[1] = f->nullable ? LANCE_LAYER_NULL_AND_EMPTY_LIST : LANCE_LAYER_EMPTYABLE_LIST;
+	return true;
+}
+
+bool
+lance_colbuf_init_list_member(LanceColBuf *c, const LanceManifest *m, int field, int child,
+							  LanceError *err)
+{
+	const LanceField *f;
+
+	if (field < 0 || field >= m->nfields)
+		return lance_fail(err, "bad field index %d", field);
+	f = &m->fields[field];
+	if ((f->type.kind != LANCE_T_LIST && f->type.kind != LANCE_T_LARGE_LIST) || f->nchildren != 1)
+		return lance_fail(err, "field \"%s\" is not a list", f->name);
+	if (!lance_colbuf_init_struct_child(c, m, f->children[0], child, err))
+		return false;
+	c->nlayers = 3;
+	c->repeated = true;
+	c->layers[2] = f->nullable ? LANCE_LAYER_NULL_AND_EMPTY_LIST : LANCE_LAYER_EMPTYABLE_LIST;
+	return true;
+}
+
+bool
+lance_colbuf_list_member(LanceColBuf *c, bool first, bool struct_null, const void *value,
+						 uint64_t len, bool isnull, LanceError *err)
+{
+	uint16_t	def = 0;
+
+	if (struct_null)
+	{
+		if (c->layers[1] != LAYER_NULLABLE_ITEM)
+			return lance_fail(err, "null item in a list of non-nullable structs");
+		def = layer_base(c, 1);
+		isnull = true;
+	}
+	else if (isnull)
+	{
+		if (c->layers[0] != LAYER_NULLABLE_ITEM)
+			return lance_fail(err, "null value for a non-nullable struct member");
+		def = 1;
+	}
+	/* a null struct item keeps its members' slots */
+	if (!push_levels(c, first ? 1 : 0, def, err) ||
+		!lance_colbuf_push(c, value, len, isnull, err))
+		return false;
+	if (first)
+		c->nrows++;
 	return true;
 }
 
@@ -266,7 +331,7 @@ lance_colbuf_struct_push(LanceColBuf *c, bool struct_null, const void *value, ui
 	{
 		if (c->layers[1] != LAYER_NULLABLE_ITEM)
 			return lance_fail(err, "null value for a non-nullable struct");
-		def = c->layers[0] == LAYER_NULLABLE_ITEM ? 2 : 1;
+		def = layer_base(c, 1);
 		isnull = true;
 	}
 	else if (isnull)
@@ -283,16 +348,11 @@ lance_colbuf_struct_push(LanceColBuf *c, bool struct_null, const void *value, ui
 	return true;
 }
 
-static bool
-push_levels(LanceColBuf *c, uint16_t rep, uint16_t def, LanceError *err)
-{
-	return lance_buf_append(&c->rep, &rep, 2, err) && lance_buf_append(&c->def, &def, 2, err);
-}
 
 bool
 lance_colbuf_list_row(LanceColBuf *c, bool isnull, LanceError *err)
 {
-	if (isnull && c->layers[1] != LANCE_LAYER_NULL_AND_EMPTY_LIST)
+	if (isnull && c->layers[c->nlayers - 1] != LANCE_LAYER_NULL_AND_EMPTY_LIST)
 		return lance_fail(err, "null value for a non-nullable list");
 	if (!push_levels(c, 1, def_list(c, !isnull), err))
 		return false;
@@ -706,7 +766,8 @@ static uint64_t
 levels_for(const LanceColBuf *c, uint64_t lev, uint64_t cnt)
 {
 	const uint16_t *def = (const uint16_t *) c->def.data;
-	uint16_t	max_visible = c->layers[0] == LAYER_NULLABLE_ITEM ? 1 : 0;
+	/* the leaf's and a struct item's nulls keep their slots */
+	uint16_t	max_visible = layer_base(c, c->nlayers - 1) - 1;
 	uint64_t	l = lev;
 
 	while (cnt > 0)
@@ -929,28 +990,35 @@ file_descriptor(LanceBuf *out, const LanceManifest *m, LanceColBuf *cols, int nc
 	bool		ok;
 
 	int			nf = 0;
+	bool	   *seen;
 
-	/* a list's item leaf comes with its list field first */
-	fields = lance_alloc_array(2 * ncols + 1, sizeof(Lancepb__Field *), err);
-	if (fields == NULL)
+	/* a nested leaf comes after its list and struct ancestors, each once */
+	fields = lance_alloc_array(mpb->n_fields + ncols + 1, sizeof(Lancepb__Field *), err);
+	seen = lance_alloc0(mpb->n_fields + 1, err);
+	if (fields == NULL || seen == NULL)
 		return false;
 	for (i = 0; i < ncols; i++)
 	{
+		int			chain[4];
+		int			nchain = 0;
+		int			a;
+
 		if (cols[i].field < 0 || (size_t) cols[i].field >= mpb->n_fields)
 			return lance_fail(err, "bad field index %d", cols[i].field);
-		/* (a struct's children are adjacent columns: their parent once) */
-		if (cols[i].nlayers > 0 &&
-			(i == 0 || cols[i - 1].nlayers == 0 ||
-			 m->fields[cols[i - 1].field].parent != m->fields[cols[i].field].parent))
+		for (a = cols[i].field; cols[i].nlayers > 0 && m->fields[a].parent >= 0 && nchain < 4;)
+			chain[nchain++] = a = m->fields[a].parent;
+		while (nchain > 0)
 		{
-			int			parent = m->fields[cols[i].field].parent;
-
-			if (parent < 0 || (size_t) parent >= mpb->n_fields)
-				return lance_fail(err, "bad field index %d", parent);
-			fields[nf++] = mpb->fields[parent];
+			a = chain[--nchain];
+			if (a < 0 || (size_t) a >= mpb->n_fields)
+				return lance_fail(err, "bad field index %d", a);
+			if (!seen[a])
+				fields[nf++] = mpb->fields[a];
+			seen[a] = true;
 		}
 		fields[nf++] = mpb->fields[cols[i].field];
 	}
+	lance_free(seen);
 	lancepb__schema__init(&schema);
 	schema.n_fields = nf;
 	schema.fields = fields;

@@ -45,7 +45,7 @@ typedef struct LanceColBuf
 	 * definition levels (one per item, or one for a null or empty list).
 	 */
 	int			nlayers;
-	int32_t		layers[2];		/* innermost first: item, list or struct */
+	int32_t		layers[3];		/* innermost first: leaf, [struct,] list or struct */
 	bool		repeated;		/* a list's item (else a struct's child) */
 	uint64_t	nrows;
 	LanceBuf	rep;			/* uint16_t per level */
@@ -72,6 +72,16 @@ extern bool lance_colbuf_init_list(LanceColBuf *c, const LanceManifest *m, int f
 extern bool lance_colbuf_list_row(LanceColBuf *c, bool isnull, LanceError *err);
 extern bool lance_colbuf_list_item(LanceColBuf *c, bool first, const void *value, uint64_t len,
 								   bool isnull, LanceError *err);
+
+/*
+ * Member `child` of a list's struct items: per item, the struct NULL or
+ * valid and the member's value; a NULL or empty list as lance_colbuf_list_row.
+ */
+extern bool lance_colbuf_init_list_member(LanceColBuf *c, const LanceManifest *m, int field,
+										  int child, LanceError *err);
+extern bool lance_colbuf_list_member(LanceColBuf *c, bool first, bool struct_null,
+									 const void *value, uint64_t len, bool isnull,
+									 LanceError *err);
 
 /*
  * A child (a leaf) of a struct field: one slot per row, the row's struct
