@@ -268,16 +268,22 @@ lance_colbuf_init_list_member(LanceColBuf *c, const LanceManifest *m, int field,
 	return true;
 }
 
-bool
-lance_colbuf_list_member(LanceColBuf *c, bool first, bool struct_null, const void *value,
-						 uint64_t len, bool isnull, LanceError *err)
+/*
+ * One slot of a struct member (layer 1 the struct), with a repetition level
+ * when the struct is a list item (rep >= 0); a null struct keeps its
+ * members' slots, as in Arrow.
+ */
+static bool
+push_member(LanceColBuf *c, int rep, bool struct_null, const void *value, uint64_t len,
+			bool isnull, LanceError *err)
 {
 	uint16_t	def = 0;
+	uint16_t	r = (uint16_t) rep;
 
 	if (struct_null)
 	{
 		if (c->layers[1] != LAYER_NULLABLE_ITEM)
-			return lance_fail(err, "null item in a list of non-nullable structs");
+			return lance_fail(err, "null value for a non-nullable struct");
 		def = layer_base(c, 1);
 		isnull = true;
 	}
@@ -287,13 +293,20 @@ lance_colbuf_list_member(LanceColBuf *c, bool first, bool struct_null, const voi
 			return lance_fail(err, "null value for a non-nullable struct member");
 		def = 1;
 	}
-	/* a null struct item keeps its members' slots */
-	if (!push_levels(c, first ? 1 : 0, def, err) ||
+	if ((rep >= 0 && !lance_buf_append(&c->rep, &r, 2, err)) ||
+		!lance_buf_append(&c->def, &def, 2, err) ||
 		!lance_colbuf_push(c, value, len, isnull, err))
 		return false;
-	if (first)
+	if (rep != 0)
 		c->nrows++;
 	return true;
+}
+
+bool
+lance_colbuf_list_member(LanceColBuf *c, bool first, bool struct_null, const void *value,
+						 uint64_t len, bool isnull, LanceError *err)
+{
+	return push_member(c, first ? 1 : 0, struct_null, value, len, isnull, err);
 }
 
 bool
@@ -325,27 +338,7 @@ bool
 lance_colbuf_struct_push(LanceColBuf *c, bool struct_null, const void *value, uint64_t len,
 						 bool isnull, LanceError *err)
 {
-	uint16_t	def = 0;
-
-	if (struct_null)
-	{
-		if (c->layers[1] != LAYER_NULLABLE_ITEM)
-			return lance_fail(err, "null value for a non-nullable struct");
-		def = layer_base(c, 1);
-		isnull = true;
-	}
-	else if (isnull)
-	{
-		if (c->layers[0] != LAYER_NULLABLE_ITEM)
-			return lance_fail(err, "null value for a non-nullable struct member");
-		def = 1;
-	}
-	/* a null struct keeps its children's slots, as in Arrow */
-	if (!lance_buf_append(&c->def, &def, 2, err) ||
-		!lance_colbuf_push(c, value, len, isnull, err))
-		return false;
-	c->nrows++;
-	return true;
+	return push_member(c, -1, struct_null, value, len, isnull, err);
 }
 
 
