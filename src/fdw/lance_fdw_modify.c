@@ -486,31 +486,8 @@ begin_insert(Relation rel, CmdType op)
 		}
 		old = MemoryContextSwitchTo(st->cxt);
 		wf->col = st->ncols;
-		wf->ncols = 1;
-		if ((m->fields[i].type.kind == LANCE_T_LIST || m->fields[i].type.kind == LANCE_T_LARGE_LIST) &&
-			m->fields[i].nchildren == 1 &&
-			m->fields[m->fields[i].children[0]].type.kind == LANCE_T_STRUCT)
-		{
-			const LanceField *item = &m->fields[m->fields[i].children[0]];
-
-			ok = item->nchildren > 0 ||
-				lance_fail(&err, "field \"%s\" is a list of empty structs", m->fields[i].name);
-			wf->ncols = item->nchildren;
-			for (k = 0; ok && k < wf->ncols; k++)
-				ok = lance_colbuf_init_list_member(&st->cols[st->ncols + k], m, i, k, &err);
-		}
-		else if (m->fields[i].type.kind == LANCE_T_LIST || m->fields[i].type.kind == LANCE_T_LARGE_LIST)
-			ok = lance_colbuf_init_list(&st->cols[st->ncols], m, i, &err);
-		else if (m->fields[i].type.kind == LANCE_T_STRUCT)
-		{
-			ok = m->fields[i].nchildren > 0 ||
-				lance_fail(&err, "field \"%s\" is an empty struct", m->fields[i].name);
-			wf->ncols = m->fields[i].nchildren;
-			for (k = 0; ok && k < wf->ncols; k++)
-				ok = lance_colbuf_init_struct_child(&st->cols[st->ncols + k], m, i, k, &err);
-		}
-		else
-			ok = lance_colbuf_init(&st->cols[st->ncols], m, i, &err);
+		wf->ncols = lance_colbuf_init_field(&st->cols[st->ncols], m, i, &err);
+		ok = wf->ncols > 0;
 		MemoryContextSwitchTo(old);
 		if (ok && m->fields[i].type.kind == LANCE_T_STRUCT && wf->attno >= 0 &&
 			wf->conv.kind != LCONV_JSONB)

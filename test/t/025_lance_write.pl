@@ -694,6 +694,20 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 			 USING (id) WHERE t::text <> e::text"),
 		0, "$ver lists: ... and so does the FDW");
 
+	# lance_compact rewrites nested fields (and materializes the deletions)
+	like($node->safe_psql('postgres', "SELECT lancedb.lance_compact('$s.n')"),
+		qr/"fragments_removed": [1-9]/, "$ver lists: lance_compact rewrites a dataset with lists and structs");
+	$r = nested('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad)} ], [ $want, 0 ], "$ver lists: LanceDB reads the compacted version")
+	  or diag $r->{mismatches};
+	is($node->safe_psql('postgres',
+			"SELECT count(*), count(*) FILTER (WHERE t::text <> e::text) FROM (SELECT id, li, ls, lf, dm, dm2, st, lv, lst FROM $s.n) t
+			 JOIN (" . join(' UNION ALL ', map { "SELECT * FROM $s.exp_n($_->[0], $_->[1])" } @all) . ") e
+			 USING (id)"),
+		"$want|0", "$ver lists: ... and so does the FDW, value by value");
+	$r = nested('optimize', $uri, $lib);
+	is($r->{rows}, $want, "$ver lists: LanceDB optimize()s on top of the FDW's compaction");
+
 	# checks: the decimal's precision (a plain numeric column), dimensions
 	$node->safe_psql('postgres',
 		"CREATE FOREIGN TABLE $s.nd (id bigint, li int[], dm numeric, dm2 numeric) SERVER $s OPTIONS (table 'n')");

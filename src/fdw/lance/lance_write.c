@@ -367,6 +367,50 @@ lance_colbuf_list_item(LanceColBuf *c, bool first, const void *value, uint64_t l
 	return true;
 }
 
+int
+lance_colbuf_init_field(LanceColBuf *cols, const LanceManifest *m, int field, LanceError *err)
+{
+	const LanceField *f;
+	const LanceField *item = NULL;
+	int			k;
+
+	if (field < 0 || field >= m->nfields)
+	{
+		lance_fail(err, "bad field index %d", field);
+		return -1;
+	}
+	f = &m->fields[field];
+	if ((f->type.kind == LANCE_T_LIST || f->type.kind == LANCE_T_LARGE_LIST) && f->nchildren == 1)
+		item = &m->fields[f->children[0]];
+	if (item != NULL && item->type.kind == LANCE_T_STRUCT)
+	{
+		if (item->nchildren == 0)
+		{
+			lance_fail(err, "field \"%s\" is a list of empty structs", f->name);
+			return -1;
+		}
+		for (k = 0; k < item->nchildren; k++)
+			if (!lance_colbuf_init_list_member(&cols[k], m, field, k, err))
+				return -1;
+		return item->nchildren;
+	}
+	if (f->type.kind == LANCE_T_LIST || f->type.kind == LANCE_T_LARGE_LIST)
+		return lance_colbuf_init_list(&cols[0], m, field, err) ? 1 : -1;
+	if (f->type.kind == LANCE_T_STRUCT)
+	{
+		if (f->nchildren == 0)
+		{
+			lance_fail(err, "field \"%s\" is an empty struct", f->name);
+			return -1;
+		}
+		for (k = 0; k < f->nchildren; k++)
+			if (!lance_colbuf_init_struct_child(&cols[k], m, field, k, err))
+				return -1;
+		return f->nchildren;
+	}
+	return lance_colbuf_init(&cols[0], m, field, err) ? 1 : -1;
+}
+
 void
 lance_colbuf_reset(LanceColBuf *c)
 {

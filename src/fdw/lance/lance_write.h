@@ -92,6 +92,14 @@ extern bool lance_colbuf_init_struct_child(LanceColBuf *c, const LanceManifest *
 extern bool lance_colbuf_struct_push(LanceColBuf *c, bool struct_null, const void *value,
 									 uint64_t len, bool isnull, LanceError *err);
 
+/*
+ * The column buffers of top-level field `field` into cols (room for one per
+ * leaf): one, a struct's members, or the members of a list's struct items.
+ * Returns how many, or -1 (with a message) if the field cannot be written.
+ */
+extern int	lance_colbuf_init_field(LanceColBuf *cols, const LanceManifest *m, int field,
+									LanceError *err);
+
 /* Rows buffered. */
 static inline uint64_t
 lance_colbuf_rows(const LanceColBuf *c)
