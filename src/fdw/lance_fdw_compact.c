@@ -36,7 +36,11 @@ typedef struct CompactState
 	LanceManifest *m;
 	uint16		minor;
 	int			ncols;
-	LanceColBuf *cols;
+	LanceColBuf *cols;			/* leaves: a struct has one per member */
+	int			nfields;		/* top-level fields, read one vector each */
+	int		   *ftop;			/* their manifest field indices */
+	int		   *fcol;			/* their first column */
+	int		   *fncols;			/* their columns */
 	bool		stable;			/* stable row ids: keep them */
 	uint64	   *ids;			/* row ids of the buffered rows */
 	uint64		nids;
@@ -68,19 +72,29 @@ init_columns(CompactState *cs)
 	int			i;
 
 	cs->cols = palloc0(sizeof(LanceColBuf) * Max(m->nfields, 1));
+	cs->ftop = palloc0(sizeof(int) * Max(m->nfields, 1));
+	cs->fcol = palloc0(sizeof(int) * Max(m->nfields, 1));
+	cs->fncols = palloc0(sizeof(int) * Max(m->nfields, 1));
 	cs->ncols = 0;
+	cs->nfields = 0;
 	for (i = 0; i < m->nfields; i++)
 	{
 		LanceError	err = {0};
+		int			n;
 
 		if (m->fields[i].parent_id != -1)
 			continue;
-		if (!lance_colbuf_init(&cs->cols[cs->ncols], m, i, &err))
+		n = lance_colbuf_init_field(&cs->cols[cs->ncols], m, i, &err);
+		if (n < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("cannot compact Lance dataset \"%s\": %s", cs->dataset, err.msg),
 					 errdetail("lance_fdw does not write this type yet.")));
-		cs->ncols++;
+		cs->ftop[cs->nfields] = i;
+		cs->fcol[cs->nfields] = cs->ncols;
+		cs->fncols[cs->nfields] = n;
+		cs->nfields++;
+		cs->ncols += n;
 	}
 }
 
@@ -97,13 +111,13 @@ flush_new_fragment(CompactState *cs)
 	bool		ok;
 	int			i;
 
-	if (cs->ncols == 0 || cs->cols[0].n == 0)
+	if (cs->ncols == 0 || lance_colbuf_rows(&cs->cols[0]) == 0)
 		return;
 	CHECK_FOR_INTERRUPTS();
 	lance_random_hex(hex, 16);
 	nf = palloc0(sizeof(LanceNewFragment));
 	nf->file = psprintf("%s.lance", hex);
-	nf->nrows = cs->cols[0].n;
+	nf->nrows = lance_colbuf_rows(&cs->cols[0]);
 	nf->nfields = cs->ncols;
 	nf->field_ids = palloc(sizeof(int32) * cs->ncols);
 	for (i = 0; i < cs->ncols; i++)
@@ -139,38 +153,40 @@ flush_new_fragment(CompactState *cs)
 		lance_colbuf_reset(&cs->cols[i]);
 }
 
-/* Appends value idx of v (or NULL) to column c. */
-static void
-push_value(CompactState *cs, LanceColBuf *c, const LanceVector *v, uint64 idx)
+/*
+ * Value idx of leaf vector v for column c into *p and *len (bools through
+ * *b); false if it is NULL.
+ */
+static bool
+leaf_value(CompactState *cs, const LanceColBuf *c, const LanceVector *v, uint64 idx,
+		   const void **p, uint64 *len, uint8 *b)
 {
-	LanceError	err = {0};
-	bool		ok;
-
-	if (v == NULL || !lance_vector_is_valid(v, idx))
+	if (v == NULL || idx >= v->n || !lance_vector_is_valid(v, idx))
 	{
-		if (!cs->m->fields[c->field].nullable)
+		if (v != NULL && idx >= v->n)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("non-nullable Lance field \"%s\" has a null value",
-							cs->m->fields[c->field].name),
-					 errcontext("Lance dataset \"%s\"", cs->dataset)));
-		ok = lance_colbuf_push(c, NULL, 0, true, &err);
+					 errmsg("Lance field \"%s\" has fewer values than its rows",
+							cs->m->fields[c->field].name)));
+		*p = NULL;
+		*len = 0;
+		return false;
 	}
-	else if (c->width == 0)
+	if (c->width == 0)
 	{
 		if (v->offsets == NULL || v->offsets[idx + 1] < v->offsets[idx] ||
 			v->offsets[idx + 1] > v->values_len)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("invalid offsets in Lance field \"%s\"", cs->m->fields[c->field].name)));
-		ok = lance_colbuf_push(c, v->values + v->offsets[idx],
-							   v->offsets[idx + 1] - v->offsets[idx], false, &err);
+		*p = v->values + v->offsets[idx];
+		*len = v->offsets[idx + 1] - v->offsets[idx];
 	}
 	else if (c->type.kind == LANCE_T_BOOL)
 	{
-		uint8		b = v->values[idx] ? 1 : 0;
-
-		ok = lance_colbuf_push(c, &b, 1, false, &err);
+		*b = v->values[idx] ? 1 : 0;
+		*p = b;
+		*len = 1;
 	}
 	else
 	{
@@ -179,7 +195,100 @@ push_value(CompactState *cs, LanceColBuf *c, const LanceVector *v, uint64 idx)
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("Lance field \"%s\" has values of %u bytes, expected %u",
 							cs->m->fields[c->field].name, v->width, c->width)));
-		ok = lance_colbuf_push(c, v->values + idx * v->width, c->width, false, &err);
+		*p = v->values + idx * v->width;
+		*len = c->width;
+	}
+	return true;
+}
+
+/* Appends value idx of v (or NULL) to column c. */
+static void
+push_value(CompactState *cs, LanceColBuf *c, const LanceVector *v, uint64 idx)
+{
+	LanceError	err = {0};
+	const void *p;
+	uint64		len;
+	uint8		b;
+	bool		valid = leaf_value(cs, c, v, idx, &p, &len, &b);
+
+	if (!valid && !cs->m->fields[c->field].nullable)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("non-nullable Lance field \"%s\" has a null value",
+						cs->m->fields[c->field].name),
+				 errcontext("Lance dataset \"%s\"", cs->dataset)));
+	if (!lance_colbuf_push(c, p, len, !valid, &err))
+		lance_fdw_reader_error(&err, cs->dataset);
+}
+
+/*
+ * Appends row idx of a struct or list field (its vector v, NULL when the
+ * file lacks the field) to its columns cols[0..ncols): the struct's
+ * members, the list's items, or the members of its struct items.
+ */
+static void
+push_nested(CompactState *cs, LanceColBuf *cols, int ncols, const LanceField *f,
+			const LanceVector *v, uint64 idx)
+{
+	LanceError	err = {0};
+	bool		rownull = v == NULL || !lance_vector_is_valid(v, idx);
+	const LanceVector *item = NULL;
+	uint64		b = 0,
+				e = 0;
+	int			k;
+	bool		ok = true;
+
+	if (f->type.kind != LANCE_T_STRUCT && !rownull)
+	{
+		if (v->offsets == NULL || v->nchildren != 1 || v->offsets[idx] > v->offsets[idx + 1] ||
+			v->offsets[idx + 1] > v->children[0].n)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("invalid list offsets in Lance field \"%s\"", f->name),
+					 errcontext("Lance dataset \"%s\"", cs->dataset)));
+		item = &v->children[0];
+		b = v->offsets[idx];
+		e = v->offsets[idx + 1];
+	}
+	for (k = 0; ok && k < ncols; k++)
+	{
+		LanceColBuf *c = &cols[k];
+		const void *p;
+		uint64		len;
+		uint8		bb;
+		uint64		j;
+
+		if (f->type.kind == LANCE_T_STRUCT)
+		{
+			const LanceVector *mv = !rownull && k < v->nchildren ? &v->children[k] : NULL;
+			bool		valid = !rownull && leaf_value(cs, c, mv, idx, &p, &len, &bb);
+
+			ok = lance_colbuf_struct_push(c, rownull, valid ? p : NULL, valid ? len : 0, !valid, &err);
+			continue;
+		}
+		if (rownull || b == e)
+		{
+			ok = lance_colbuf_list_row(c, rownull, &err);
+			continue;
+		}
+		for (j = b; ok && j < e; j++)
+		{
+			if (c->nlayers == 3)
+			{
+				bool		snull = !lance_vector_is_valid(item, j);
+				const LanceVector *mv = !snull && k < item->nchildren ? &item->children[k] : NULL;
+				bool		valid = !snull && leaf_value(cs, c, mv, j, &p, &len, &bb);
+
+				ok = lance_colbuf_list_member(c, j == b, snull, valid ? p : NULL, valid ? len : 0,
+											  !valid, &err);
+			}
+			else
+			{
+				bool		valid = leaf_value(cs, c, item, j, &p, &len, &bb);
+
+				ok = lance_colbuf_list_item(c, j == b, valid ? p : NULL, valid ? len : 0, !valid, &err);
+			}
+		}
 	}
 	if (!ok)
 		lance_fdw_reader_error(&err, cs->dataset);
@@ -219,9 +328,9 @@ copy_fragment(CompactState *cs, const LanceFragment *fr, LanceCompactStats *stat
 	bool	   *isopen = palloc0(sizeof(bool) * Max(fr->nfiles, 1));
 	uint8	   *deleted = NULL;
 	uint64	   *rowids = NULL;
-	LanceVector *vecs = palloc0(sizeof(LanceVector) * cs->ncols);
-	uint64	   *spans = palloc0(sizeof(uint64) * cs->ncols);
-	bool	   *present = palloc0(sizeof(bool) * cs->ncols);
+	LanceVector *vecs = palloc0(sizeof(LanceVector) * Max(cs->nfields, 1));
+	uint64	   *spans = palloc0(sizeof(uint64) * Max(cs->nfields, 1));
+	bool	   *present = palloc0(sizeof(bool) * Max(cs->nfields, 1));
 	LanceError	err = {0};
 	uint64		r = 0;
 	int			i;
@@ -251,9 +360,9 @@ copy_fragment(CompactState *cs, const LanceFragment *fr, LanceCompactStats *stat
 
 		CHECK_FOR_INTERRUPTS();
 		old = MemoryContextSwitchTo(cs->batchcxt);
-		for (i = 0; i < cs->ncols; i++)
+		for (i = 0; i < cs->nfields; i++)
 		{
-			int			field = cs->cols[i].field;
+			int			field = cs->ftop[i];
 			const LanceDataFile *df = lance_fdw_field_file(m, fr, field);
 			int			fi;
 
@@ -305,14 +414,25 @@ copy_fragment(CompactState *cs, const LanceFragment *fr, LanceCompactStats *stat
 				continue;
 			}
 			/* a run of live rows that fits in the current new fragment */
-			room = cs->target_rows - cs->cols[0].n;
+			room = cs->target_rows - lance_colbuf_rows(&cs->cols[0]);
 			while (row + run < end && run < room &&
 				   !(deleted && (deleted[(row + run) >> 3] >> ((row + run) & 7)) & 1))
 				run++;
 			old = MemoryContextSwitchTo(cs->bufcxt);
-			for (i = 0; i < cs->ncols; i++)
-				push_run(cs, &cs->cols[i], present[i] ? &vecs[i] : NULL,
-						 present[i] ? row - spans[i] : 0, run);
+			for (i = 0; i < cs->nfields; i++)
+			{
+				LanceColBuf *c = &cs->cols[cs->fcol[i]];
+				uint64		q;
+
+				if (cs->fncols[i] == 1 && c->nlayers == 0)
+					push_run(cs, c, present[i] ? &vecs[i] : NULL,
+							 present[i] ? row - spans[i] : 0, run);
+				else
+					for (q = 0; q < run; q++)
+						push_nested(cs, c, cs->fncols[i], &m->fields[cs->ftop[i]],
+									present[i] ? &vecs[i] : NULL,
+									present[i] ? row + q - spans[i] : 0);
+			}
 			MemoryContextSwitchTo(old);
 			if (cs->stable)
 			{
@@ -327,7 +447,8 @@ copy_fragment(CompactState *cs, const LanceFragment *fr, LanceCompactStats *stat
 			}
 			stats->rows += run;
 			row += run;
-			if (cs->cols[0].n >= cs->target_rows || buffered_bytes(cs) >= COMPACT_FLUSH_BYTES)
+			if (lance_colbuf_rows(&cs->cols[0]) >= cs->target_rows ||
+				buffered_bytes(cs) >= COMPACT_FLUSH_BYTES)
 				flush_new_fragment(cs);
 		}
 		/* batch vectors are rebuilt next round */
@@ -380,14 +501,20 @@ lance_fdw_compactable(const LanceManifest *m)
 		return false;
 	for (i = 0; i < m->nfields; i++)
 	{
-		LanceColBuf c;
+		LanceColBuf *c;
 		LanceError	err = {0};
+		int			n,
+					k;
 
 		if (m->fields[i].parent_id != -1)
 			continue;
-		if (!lance_colbuf_init(&c, m, i, &err))
+		c = palloc0(sizeof(LanceColBuf) * Max(m->nfields, 1));
+		n = lance_colbuf_init_field(c, m, i, &err);
+		for (k = 0; k < n; k++)
+			lance_colbuf_free(&c[k]);
+		pfree(c);
+		if (n < 0)
 			return false;
-		lance_colbuf_free(&c);
 	}
 	return true;
 }

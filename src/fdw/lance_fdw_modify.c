@@ -46,6 +46,8 @@
 #include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/jsonb.h"
 #include "utils/rel.h"
 #include "vector/halfvec.h"
 #include "vector/vector.h"
@@ -309,6 +311,8 @@ typedef struct LanceWriteField
 	int			attno;			/* 0-based tuple attribute, -1: none (NULL) */
 	LanceConv	conv;			/* when attno >= 0 */
 	const LanceField *field;
+	int			col;			/* its first column buffer */
+	int			ncols;			/* one, or a struct's members */
 } LanceWriteField;
 
 typedef struct LanceModifyState
@@ -319,7 +323,8 @@ typedef struct LanceModifyState
 	uint16		minor;
 	int			nfields;
 	LanceWriteField *fields;
-	LanceColBuf *cols;
+	int			ncols;
+	LanceColBuf *cols;			/* leaves: a struct has one per member */
 	int			nextra;			/* table columns with no Lance field */
 	int		   *extra;			/* their attnos, which must stay NULL */
 	uint64		rows_per_fragment;
@@ -384,8 +389,13 @@ rows_per_fragment_option(Oid relid)
 	return LANCE_DEFAULT_ROWS_PER_FRAGMENT;
 }
 
+/*
+ * State of an INSERT, COPY, UPDATE or DELETE.  A DELETE writes deletion
+ * files only, which do not depend on the data storage version or the
+ * field types: it needs no column buffers.
+ */
 static LanceModifyState *
-begin_insert(Relation rel)
+begin_insert(Relation rel, CmdType op)
 {
 	LanceModifyState *st = palloc0(sizeof(LanceModifyState));
 	TupleDesc	desc = RelationGetDescr(rel);
@@ -417,12 +427,12 @@ begin_insert(Relation rel)
 		st->minor = 1;
 	else if (strcmp(m->format_version, "2.2") == 0)
 		st->minor = 2;
-	else
+	else if (op != CMD_DELETE)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("writing to Lance datasets of data storage version \"%s\" is not supported",
 						m->format_version),
-				 errdetail("lance_fdw writes data storage versions 2.1 and 2.2."),
+				 errdetail("lance_fdw writes data files of data storage versions 2.1 and 2.2; it can delete rows from any version."),
 				 errcontext("Lance dataset \"%s\"", st->dataset)));
 	if (m->writer_flags & ~LANCE_WRITABLE_FLAGS)
 		ereport(ERROR,
@@ -434,7 +444,7 @@ begin_insert(Relation rel)
 	used = palloc0(sizeof(bool) * Max(desc->natts, 1));
 	st->fields = palloc0(sizeof(LanceWriteField) * Max(m->nfields, 1));
 	st->cols = palloc0(sizeof(LanceColBuf) * Max(m->nfields, 1));
-	for (i = 0; i < m->nfields; i++)
+	for (i = 0; i < m->nfields && op != CMD_DELETE; i++)
 	{
 		LanceWriteField *wf;
 		LanceError	err = {0};
@@ -475,12 +485,31 @@ begin_insert(Relation rel)
 			}
 		}
 		old = MemoryContextSwitchTo(st->cxt);
-		ok = lance_colbuf_init(&st->cols[st->nfields], m, i, &err);
+		wf->col = st->ncols;
+		wf->ncols = lance_colbuf_init_field(&st->cols[st->ncols], m, i, &err);
+		ok = wf->ncols > 0;
 		MemoryContextSwitchTo(old);
+		if (ok && m->fields[i].type.kind == LANCE_T_STRUCT && wf->attno >= 0 &&
+			wf->conv.kind != LCONV_JSONB)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("writing Lance struct field \"%s\" from a column of type %s is not supported",
+							m->fields[i].name,
+							format_type_be(TupleDescAttr(desc, wf->attno)->atttypid)),
+					 errhint("Declare the column as jsonb.")));
+		if (ok && st->cols[st->ncols].nlayers > 0 && st->cols[st->ncols].repeated &&
+			wf->attno >= 0 && wf->conv.kind != LCONV_ARRAY && wf->conv.kind != LCONV_JSONB)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("writing Lance list field \"%s\" from a column of type %s is not supported yet",
+							m->fields[i].name,
+							format_type_be(TupleDescAttr(desc, wf->attno)->atttypid)),
+					 errhint("Declare the column as an array or as jsonb.")));
 		if (!ok)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("cannot write to Lance dataset \"%s\": %s", st->dataset, err.msg)));
+		st->ncols += wf->ncols;
 		st->nfields++;
 	}
 	st->extra = palloc0(sizeof(int) * Max(desc->natts, 1));
@@ -640,18 +669,81 @@ array_to_fsl(const LanceWriteField *wf, Datum d, uint8 *out)
 	}
 }
 
-/* Converts one non-null datum of field wf and appends it to col. */
+/*
+ * A numeric as a decimal128 of the field's precision and scale: rounded to
+ * the scale (as a numeric(p, s) column would), then its digits as a scaled
+ * two's complement integer; more than `precision` digits is out of range.
+ */
 static void
-push_datum(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Datum d)
+numeric_to_decimal128(const LanceWriteField *wf, Datum d, uint8 *out)
+{
+	const LanceType *t = &wf->field->type;
+	char	   *str;
+	const char *q;
+	bool		neg = false;
+	int			digits = 0;
+	int			frac = -1;
+	unsigned __int128 v = 0;
+	__int128	sv;
+
+	if (t->kind != LANCE_T_DECIMAL128 || t->scale < 0 || t->scale > 38 ||
+		t->precision < 1 || t->precision > 38)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("writing Lance type \"%s\" (column \"%s\") is not supported yet",
+						wf->field->logical_type, wf->conv.colname)));
+	if (numeric_is_nan(DatumGetNumeric(d)) || numeric_is_inf(DatumGetNumeric(d)))
+		out_of_range(wf);
+	d = DirectFunctionCall2(numeric_round, d, Int32GetDatum(t->scale));
+	str = DatumGetCString(DirectFunctionCall1(numeric_out, d));
+	q = str;
+	if (*q == '-')
+	{
+		neg = true;
+		q++;
+	}
+	for (; *q; q++)
+	{
+		if (*q == '.')
+		{
+			frac = 0;
+			continue;
+		}
+		if (*q < '0' || *q > '9')
+			out_of_range(wf);
+		if (frac >= 0)
+			frac++;
+		v = v * 10 + (unsigned) (*q - '0');
+		if (v > 0)
+			digits++;
+		if (digits > 38)
+			out_of_range(wf);
+	}
+	for (frac = frac < 0 ? 0 : frac; frac < t->scale; frac++)
+	{
+		v *= 10;
+		if (v > 0)
+			digits++;
+	}
+	if (digits > t->precision)
+		out_of_range(wf);
+	sv = neg ? -(__int128) v : (__int128) v;
+	memcpy(out, &sv, 16);
+	pfree(str);
+}
+
+/*
+ * Converts one non-null datum of field wf to the bytes the Lance column
+ * stores: *p and *len (fixed holds up to 16 bytes; larger values palloc).
+ */
+static void
+convert_value(const LanceWriteField *wf, uint32 width, Datum d, uint8 *fixed,
+			  const void **pp, uint64 *lenp)
 {
 	const LanceConv *c = &wf->conv;
 	const LanceType *t = &wf->field->type;
-	uint8		fixed[16];
 	const void *p = fixed;
-	uint64		len = col->width;
-	LanceError	err = {0};
-	MemoryContext old;
-	bool		ok;
+	uint64		len = width;
 
 	switch (c->kind)
 	{
@@ -709,8 +801,11 @@ push_datum(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Da
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("writing Lance type \"%s\" (column \"%s\") is not supported yet",
 								wf->field->logical_type, c->colname)));
-			p = palloc(col->width);
+			p = palloc(width);
 			array_to_fsl(wf, d, (uint8 *) p);
+			break;
+		case LCONV_NUMERIC:
+			numeric_to_decimal128(wf, d, fixed);
 			break;
 		case LCONV_TIMESTAMP:
 			{
@@ -769,6 +864,446 @@ push_datum(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Da
 					 errmsg("writing Lance type \"%s\" (column \"%s\") is not supported yet",
 							wf->field->logical_type, c->colname)));
 	}
+	*pp = p;
+	*lenp = len;
+}
+
+/* An SQL array into a Lance list: its items (NULLs allowed), in order. */
+static void
+push_list(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Datum d)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(d);
+	LanceWriteField iw;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				i;
+	LanceError	err = {0};
+	MemoryContext old;
+	bool		ok = true;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("array for column \"%s\" (Lance type \"%s\") must have one dimension",
+						wf->conv.colname, wf->field->logical_type)));
+	iw.attno = wf->attno;
+	iw.conv = *wf->conv.elem;
+	iw.field = &st->m->fields[col->field];
+	deconstruct_array(arr, ARR_ELEMTYPE(arr), wf->conv.elmlen, wf->conv.elmbyval,
+					  wf->conv.elmalign, &elems, &nulls, &n);
+	if (n == 0)
+	{
+		old = MemoryContextSwitchTo(st->cxt);
+		ok = lance_colbuf_list_row(col, false, &err);
+		MemoryContextSwitchTo(old);
+	}
+	for (i = 0; ok && i < n; i++)
+	{
+		uint8		fixed[16];
+		const void *p = NULL;
+		uint64		len = 0;
+
+		if (nulls[i] && !iw.field->nullable)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("array for column \"%s\" must not contain NULLs (Lance field \"%s\" has non-nullable items)",
+							wf->conv.colname, wf->field->name)));
+		if (!nulls[i])
+			convert_value(&iw, col->width, elems[i], fixed, &p, &len);
+		old = MemoryContextSwitchTo(st->cxt);
+		ok = lance_colbuf_list_item(col, i == 0, p, len, nulls[i], &err);
+		MemoryContextSwitchTo(old);
+	}
+	if (!ok)
+		lance_fdw_reader_error(&err, st->dataset);
+}
+
+static pg_attribute_noreturn() void
+bad_member(const LanceWriteField *wf, const char *member, const char *what)
+{
+	/* what: "the struct has no member", "wrong JSON type for member", ... */
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("value for column \"%s\" (Lance field \"%s\"): %s \"%s\"",
+					wf->conv.colname, wf->field->name, what, member)));
+}
+
+/*
+ * A JSON value (not null) of a struct member or list item, as the datum
+ * convert_value takes for iw (whose conv.typid it may change): values as
+ * the read path prints them.
+ */
+static Datum
+json_value(LanceWriteField *iw, const LanceWriteField *wf, const char *what, const char *name,
+		   JsonbValue *v)
+{
+	LanceConvKind kind = iw->conv.kind;
+
+	if (v->type == jbvNumeric && kind == LCONV_INT)
+	{
+		Datum		i8 = DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric));
+
+		if (!DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(v->val.numeric),
+											  NumericGetDatum(int64_to_numeric(DatumGetInt64(i8))))))
+			bad_member(wf, name, psprintf("not an integer for %s", what));
+		iw->conv.typid = INT8OID;
+		return i8;
+	}
+	if (v->type == jbvNumeric && kind == LCONV_FLOAT)
+	{
+		iw->conv.typid = FLOAT8OID;
+		return DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric));
+	}
+	if (v->type == jbvNumeric && kind == LCONV_NUMERIC)
+		return NumericGetDatum(v->val.numeric);
+	if (v->type == jbvBool && kind == LCONV_BOOL)
+		return BoolGetDatum(v->val.boolean);
+	if (v->type == jbvString && kind == LCONV_TEXT)
+		return PointerGetDatum(cstring_to_text_with_len(v->val.string.val, v->val.string.len));
+	if ((v->type == jbvString && kind != LCONV_INT && kind != LCONV_BOOL && kind != LCONV_ARRAY) ||
+		(v->type == jbvBinary && (kind == LCONV_VECTOR || kind == LCONV_HALFVEC)))
+	{
+		/* hex bytea, ISO dates, "NaN", vectors as [x, y] (or their text) */
+		char	   *text = v->type == jbvString
+			? pnstrdup(v->val.string.val, v->val.string.len)
+			: JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+		Oid			in,
+					ioparam;
+
+		getTypeInputInfo(iw->conv.typid, &in, &ioparam);
+		return OidInputFunctionCall(in, text, ioparam, iw->conv.typmod);
+	}
+	bad_member(wf, name, psprintf("wrong JSON type for %s", what));
+}
+
+/* A list field declared jsonb: a JSON array (JSON null: a NULL list). */
+static void
+push_list_json(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Datum d)
+{
+	Jsonb	   *jb = DatumGetJsonbP(d);
+	LanceWriteField iw;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	uint64		n = 0;
+	LanceError	err = {0};
+	MemoryContext old;
+	bool		ok = true;
+
+	if (JB_ROOT_IS_SCALAR(jb) && JsonbExtractScalar(&jb->root, &v) && v.type == jbvNull)
+	{
+		old = MemoryContextSwitchTo(st->cxt);
+		ok = lance_colbuf_list_row(col, true, &err);
+		MemoryContextSwitchTo(old);
+		if (!ok)
+			lance_fdw_reader_error(&err, st->dataset);
+		return;
+	}
+	if (JB_ROOT_IS_SCALAR(jb) || !JB_ROOT_IS_ARRAY(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("value for column \"%s\" (Lance list \"%s\") must be a JSON array",
+						wf->conv.colname, wf->field->name)));
+	iw.attno = wf->attno;
+	iw.field = &st->m->fields[col->field];
+	iw.col = wf->col;
+	iw.ncols = 1;
+	it = JsonbIteratorInit(&jb->root);
+	while (ok && (tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		uint8		fixed[16];
+		const void *p = NULL;
+		uint64		len = 0;
+		bool		isnull = v.type == jbvNull;
+
+		if (tok != WJB_ELEM)
+			continue;
+		if (isnull && !iw.field->nullable)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("JSON array for column \"%s\" must not contain nulls (Lance field \"%s\" has non-nullable items)",
+							wf->conv.colname, wf->field->name)));
+		if (!isnull)
+		{
+			Datum		item;
+
+			iw.conv = *wf->conv.elem;
+			item = json_value(&iw, wf, "item of", wf->field->name, &v);
+			convert_value(&iw, col->width, item, fixed, &p, &len);
+		}
+		old = MemoryContextSwitchTo(st->cxt);
+		ok = lance_colbuf_list_item(col, n == 0, p, len, isnull, &err);
+		MemoryContextSwitchTo(old);
+		n++;
+	}
+	if (ok && n == 0)
+	{
+		old = MemoryContextSwitchTo(st->cxt);
+		ok = lance_colbuf_list_row(col, false, &err);
+		MemoryContextSwitchTo(old);
+	}
+	if (!ok)
+		lance_fdw_reader_error(&err, st->dataset);
+}
+
+/*
+ * Member k (struct conversion sc) of struct object obj, converted for
+ * column col into *p and *len (fixed holds up to 16 bytes); false if NULL.  Every
+ * key of obj must name a member (checked with k = 0): nothing is silently
+ * dropped.
+ */
+static bool
+struct_member(LanceModifyState *st, const LanceWriteField *wf, const LanceConv *sc, int k,
+			  LanceColBuf *col, JsonbContainer *obj, uint8 *fixed, const void **p, uint64 *len)
+{
+	LanceWriteField iw;
+	JsonbValue *v;
+
+	if (k == 0)
+	{
+		JsonbIterator *it = JsonbIteratorInit(obj);
+		JsonbValue	kv;
+		JsonbIteratorToken tok;
+		int			j;
+
+		while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
+		{
+			if (tok == WJB_KEY)
+			{
+				char	   *key = pnstrdup(kv.val.string.val, kv.val.string.len);
+
+				for (j = 0; j < sc->nchildren; j++)
+					if (strcmp(sc->names[j], key) == 0)
+						break;
+				if (j == sc->nchildren)
+					bad_member(wf, key, "the struct has no member");
+			}
+		}
+	}
+	iw.attno = wf->attno;
+	iw.field = &st->m->fields[col->field];
+	iw.col = wf->col + k;
+	iw.ncols = 1;
+	iw.conv = sc->children[k];
+	v = getKeyJsonValueFromContainer(obj, sc->names[k], strlen(sc->names[k]), NULL);
+	if (v == NULL || v->type == jbvNull)
+	{
+		if (!iw.field->nullable)
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("null value for non-nullable member \"%s\" of Lance field \"%s\"",
+							iw.field->name, wf->field->name)));
+		*p = NULL;
+		*len = 0;
+		return false;
+	}
+	convert_value(&iw, col->width, json_value(&iw, wf, "member", sc->names[k], v), fixed, p, len);
+	return true;
+}
+
+/*
+ * Appends a row of a struct field to its members' buffers (NULL: all NULL;
+ * without a column for the field, wf->conv is not built and obj is NULL).
+ */
+static void
+push_struct_row(LanceModifyState *st, const LanceWriteField *wf, JsonbContainer *obj)
+{
+	int			k;
+
+	for (k = 0; k < wf->ncols; k++)
+	{
+		LanceColBuf *col = &st->cols[wf->col + k];
+		uint8		fixed[16];
+		const void *p = NULL;
+		uint64		len = 0;
+		bool		valid = false;
+		LanceError	err = {0};
+		MemoryContext old;
+		bool		ok;
+
+		if (obj != NULL)
+			valid = struct_member(st, wf, &wf->conv, k, col, obj, fixed, &p, &len);
+		old = MemoryContextSwitchTo(st->cxt);
+		ok = lance_colbuf_struct_push(col, obj == NULL, p, len, !valid, &err);
+		MemoryContextSwitchTo(old);
+		if (!ok)
+			lance_fdw_reader_error(&err, st->dataset);
+	}
+}
+
+static pg_attribute_noreturn() void
+bad_item(const LanceWriteField *wf)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("items of column \"%s\" (Lance list \"%s\" of structs) must be JSON objects",
+					wf->conv.colname, wf->field->name)));
+}
+
+/* The JSON object of a struct item (NULL for JSON null). */
+static JsonbContainer *
+struct_item(const LanceWriteField *wf, JsonbValue *v)
+{
+	if (v->type == jbvNull)
+		return NULL;
+	if (v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data))
+		return v->val.binary.data;
+	bad_item(wf);
+}
+
+/*
+ * A list of structs from jsonb[] (one object per item) or jsonb (an array
+ * of objects): per member column, each item's member (a NULL item: NULL
+ * struct), or the row's NULL or empty list.
+ */
+static void
+push_list_struct(LanceModifyState *st, const LanceWriteField *wf, Datum d)
+{
+	const LanceConv *sc = wf->conv.elem;
+	JsonbContainer **items = NULL;
+	int			n = 0,
+				j,
+				k;
+	bool		listnull = false;
+
+	if (wf->conv.kind == LCONV_ARRAY)
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(d);
+		Datum	   *elems;
+		bool	   *nulls;
+
+		if (ARR_NDIM(arr) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("array for column \"%s\" (Lance type \"%s\") must have one dimension",
+							wf->conv.colname, wf->field->logical_type)));
+		deconstruct_array(arr, ARR_ELEMTYPE(arr), wf->conv.elmlen, wf->conv.elmbyval,
+						  wf->conv.elmalign, &elems, &nulls, &n);
+		items = palloc0(sizeof(JsonbContainer *) * Max(n, 1));
+		for (j = 0; j < n; j++)
+		{
+			Jsonb	   *jb;
+			JsonbValue	v;
+
+			if (nulls[j])
+				continue;
+			jb = DatumGetJsonbP(elems[j]);
+			if (JB_ROOT_IS_SCALAR(jb) && JsonbExtractScalar(&jb->root, &v) && v.type == jbvNull)
+				continue;
+			if (!JB_ROOT_IS_OBJECT(jb))
+				bad_item(wf);
+			items[j] = &jb->root;
+		}
+	}
+	else
+	{
+		Jsonb	   *jb = DatumGetJsonbP(d);
+		JsonbIterator *it;
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		if (JB_ROOT_IS_SCALAR(jb) && JsonbExtractScalar(&jb->root, &v) && v.type == jbvNull)
+			listnull = true;
+		else if (JB_ROOT_IS_SCALAR(jb) || !JB_ROOT_IS_ARRAY(jb))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("value for column \"%s\" (Lance list \"%s\") must be a JSON array",
+							wf->conv.colname, wf->field->name)));
+		else
+		{
+			items = palloc0(sizeof(JsonbContainer *) * Max(JsonContainerSize(&jb->root), 1));
+			it = JsonbIteratorInit(&jb->root);
+			while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+				if (tok == WJB_ELEM)
+					items[n++] = struct_item(wf, &v);
+		}
+	}
+	for (k = 0; k < wf->ncols; k++)
+	{
+		LanceColBuf *col = &st->cols[wf->col + k];
+		LanceError	err = {0};
+		MemoryContext old;
+		bool		ok = true;
+
+		if (listnull || n == 0)
+		{
+			old = MemoryContextSwitchTo(st->cxt);
+			ok = lance_colbuf_list_row(col, listnull, &err);
+			MemoryContextSwitchTo(old);
+		}
+		for (j = 0; ok && j < n; j++)
+		{
+			uint8		fixed[16];
+			const void *p = NULL;
+			uint64		len = 0;
+			bool		valid = false;
+
+			if (items[j] != NULL)
+				valid = struct_member(st, wf, sc, k, col, items[j], fixed, &p, &len);
+			old = MemoryContextSwitchTo(st->cxt);
+			ok = lance_colbuf_list_member(col, j == 0, items[j] == NULL, p, len, !valid, &err);
+			MemoryContextSwitchTo(old);
+		}
+		if (!ok)
+			lance_fdw_reader_error(&err, st->dataset);
+	}
+}
+
+/* A jsonb object into a struct's members (JSON null: a NULL struct). */
+static void
+push_struct(LanceModifyState *st, const LanceWriteField *wf, Datum d)
+{
+	Jsonb	   *jb = DatumGetJsonbP(d);
+
+	if (JB_ROOT_IS_SCALAR(jb))
+	{
+		JsonbValue	v;
+
+		if (JsonbExtractScalar(&jb->root, &v) && v.type == jbvNull)
+		{
+			push_struct_row(st, wf, NULL);
+			return;
+		}
+	}
+	if (!JB_ROOT_IS_OBJECT(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("value for column \"%s\" (Lance struct \"%s\") must be a JSON object",
+						wf->conv.colname, wf->field->name)));
+	push_struct_row(st, wf, &jb->root);
+}
+
+/* Converts one non-null datum of field wf and appends it to col. */
+static void
+push_datum(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Datum d)
+{
+	uint8		fixed[16];
+	const void *p;
+	uint64		len;
+	LanceError	err = {0};
+	MemoryContext old;
+	bool		ok;
+
+	if (wf->field->type.kind == LANCE_T_STRUCT)
+	{
+		push_struct(st, wf, d);
+		return;
+	}
+	if (col->nlayers == 3)
+	{
+		push_list_struct(st, wf, d);
+		return;
+	}
+	if (col->nlayers > 0)
+	{
+		if (wf->conv.kind == LCONV_JSONB)
+			push_list_json(st, wf, col, d);
+		else
+			push_list(st, wf, col, d);
+		return;
+	}
+	convert_value(wf, col->width, d, fixed, &p, &len);
 	old = MemoryContextSwitchTo(st->cxt);
 	ok = lance_colbuf_push(col, p, len, false, &err);
 	MemoryContextSwitchTo(old);
@@ -790,7 +1325,7 @@ flush_fragment(LanceModifyState *st)
 	bool		ok;
 	int			i;
 
-	if (st->nfields == 0 || st->cols[0].n == 0)
+	if (st->ncols == 0 || lance_colbuf_rows(&st->cols[0]) == 0)
 		return;
 	d = pending_dataset(st->dataset, st->m->version);
 	lance_random_hex(hex, 16);
@@ -800,17 +1335,17 @@ flush_fragment(LanceModifyState *st)
 	pf->path = psprintf("%s/data/%s", st->dataset, name);
 	pf->subid = GetCurrentSubTransactionId();
 	pf->frag.file = name;
-	pf->frag.nrows = st->cols[0].n;
-	pf->frag.nfields = st->nfields;
-	pf->frag.field_ids = palloc(sizeof(int32) * st->nfields);
-	for (i = 0; i < st->nfields; i++)
-		pf->frag.field_ids[i] = st->fields[i].field->id;
+	pf->frag.nrows = lance_colbuf_rows(&st->cols[0]);
+	pf->frag.nfields = st->ncols;
+	pf->frag.field_ids = palloc(sizeof(int32) * st->ncols);
+	for (i = 0; i < st->ncols; i++)
+		pf->frag.field_ids[i] = st->m->fields[st->cols[i].field].id;
 	pf->frag.major = 2;
 	pf->frag.minor = st->minor;
 	/* recorded before the file exists, so an error below still removes it */
 	d->files = lappend(d->files, pf);
 	MemoryContextSwitchTo(st->rowcxt);
-	ok = lance_write_data_file(pf->path, st->m, st->cols, st->nfields, 2, st->minor, &size, &err);
+	ok = lance_write_data_file(pf->path, st->m, st->cols, st->ncols, 2, st->minor, &size, &err);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(st->rowcxt);
 	if (!ok)
@@ -819,7 +1354,7 @@ flush_fragment(LanceModifyState *st)
 				 errmsg("could not write Lance data file: %s", err.msg),
 				 errcontext("Lance dataset \"%s\"", st->dataset)));
 	pf->frag.size_bytes = size;
-	for (i = 0; i < st->nfields; i++)
+	for (i = 0; i < st->ncols; i++)
 		lance_colbuf_reset(&st->cols[i]);
 }
 
@@ -843,6 +1378,7 @@ insert_row(LanceModifyState *st, TupleTableSlot *slot)
 	{
 		LanceWriteField *wf = &st->fields[i];
 		bool		isnull = wf->attno < 0 || slot->tts_isnull[wf->attno];
+		int			k;
 
 		if (isnull)
 		{
@@ -854,20 +1390,33 @@ insert_row(LanceModifyState *st, TupleTableSlot *slot)
 						(errcode(ERRCODE_NOT_NULL_VIOLATION),
 						 errmsg("null value for non-nullable Lance field \"%s\" of foreign table \"%s\"",
 								wf->field->name, RelationGetRelationName(st->rel))));
-			MemoryContextSwitchTo(st->cxt);
-			ok = lance_colbuf_push(&st->cols[i], NULL, 0, true, &err);
-			MemoryContextSwitchTo(st->rowcxt);
-			if (!ok)
-				lance_fdw_reader_error(&err, st->dataset);
+			if (wf->field->type.kind == LANCE_T_STRUCT)
+				push_struct_row(st, wf, NULL);
+			else
+			{
+				MemoryContextSwitchTo(st->cxt);
+				ok = true;
+				for (k = 0; k < wf->ncols && ok; k++)
+				{
+					if (st->cols[wf->col + k].nlayers > 0)
+						ok = lance_colbuf_list_row(&st->cols[wf->col + k], true, &err);
+					else
+						ok = lance_colbuf_push(&st->cols[wf->col + k], NULL, 0, true, &err);
+				}
+				MemoryContextSwitchTo(st->rowcxt);
+				if (!ok)
+					lance_fdw_reader_error(&err, st->dataset);
+			}
 		}
 		else
-			push_datum(st, wf, &st->cols[i], slot->tts_values[wf->attno]);
-		buffered += st->cols[i].data.len;
+			push_datum(st, wf, &st->cols[wf->col], slot->tts_values[wf->attno]);
+		for (k = 0; k < wf->ncols; k++)
+			buffered += st->cols[wf->col + k].data.len;
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(st->rowcxt);
 	st->rows++;
-	if (st->cols[0].n >= st->rows_per_fragment || buffered >= LANCE_FLUSH_BYTES)
+	if (lance_colbuf_rows(&st->cols[0]) >= st->rows_per_fragment || buffered >= LANCE_FLUSH_BYTES)
 		flush_fragment(st);
 }
 
@@ -928,7 +1477,7 @@ lanceBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List *f
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
-	st = begin_insert(rinfo->ri_RelationDesc);
+	st = begin_insert(rinfo->ri_RelationDesc, op);
 	st->operation = op;
 	if (op == CMD_UPDATE || op == CMD_DELETE)
 	{
@@ -1044,7 +1593,7 @@ lanceEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 static void
 lanceBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 {
-	rinfo->ri_FdwState = begin_insert(rinfo->ri_RelationDesc);
+	rinfo->ri_FdwState = begin_insert(rinfo->ri_RelationDesc, CMD_INSERT);
 }
 
 void

@@ -57,16 +57,30 @@ sub fails
 	like($e, $re, $name);
 }
 
-# runs the script; returns its "key value" lines as a hash
-sub lancedb
+# runs a LanceDB script; returns its "key value" lines as a hash
+sub node_kv
 {
-	my @args = @_;
+	my ($script, @args) = @_;
 	my ($out, $err);
-	IPC::Run::run([ $node_bin, $js, @args ], '>', \$out, '2>', \$err)
-	  or die "node @args failed: $err$out";
+	IPC::Run::run([ $node_bin, $script, @args ], '>', \$out, '2>', \$err)
+	  or die "node $script @args failed: $err$out";
 	my %kv = map { /^(\S+) (.*)$/ ? ($1 => $2) : () } split /\n/, $out;
 	$kv{mismatches} = join "\n", grep { /^mismatch/ } split /\n/, $out;
 	return \%kv;
+}
+
+sub lancedb { return node_kv($js, @_); }
+
+# a server for directory $uri, its tables imported into schema $s
+sub lance_server
+{
+	my ($s, $uri, $table, $rows_per_fragment) = @_;
+	$node->safe_psql('postgres', qq{
+		CREATE SERVER $s FOREIGN DATA WRAPPER lance_fdw OPTIONS (uri '$uri');
+		CREATE SCHEMA $s;
+		IMPORT FOREIGN SCHEMA lance FROM SERVER $s INTO $s;
+		ALTER FOREIGN TABLE $s.$table OPTIONS (ADD rows_per_fragment '$rows_per_fragment');
+	});
 }
 
 sub data_files
@@ -116,12 +130,8 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 	my $ds = "$uri/t.lance";
 	mkdir $uri or die;
 	lancedb('create', $uri, $lib, $ver);
-	$node->safe_psql('postgres', qq{
-		CREATE SERVER $s FOREIGN DATA WRAPPER lance_fdw OPTIONS (uri '$uri');
-		CREATE SCHEMA $s;
-		IMPORT FOREIGN SCHEMA lance FROM SERVER $s INTO $s;
-		ALTER FOREIGN TABLE $s.t OPTIONS (ADD rows_per_fragment '1000');
-	} . exp_function($s));
+	lance_server($s, $uri, 't', 1000);
+	$node->safe_psql('postgres', exp_function($s));
 	my $diff = sub {
 		my ($a, $b) = @_;
 		return $node->safe_psql('postgres',
@@ -561,6 +571,167 @@ like(lancedb('at', "$tmp/$s", '39', 3)->{error}, qr/not found/i, 'maintenance: o
 is(lancedb('at', "$tmp/$s", '39', 2)->{rows}, 4999, 'maintenance: the tagged version 2 is kept');
 $r = lancedb('check', "$tmp/$s", '39');
 is_deeply([ @$r{qw(rows bad)} ], [ $rows, 0 ], 'maintenance: LanceDB reads the latest version after cleanup');
+
+# ---- a 2.0 dataset (LanceDB 0.37 and 0.39): DELETE works, data files cannot be written ----
+foreach my $lib ('37', '39')
+{
+	my $s = "z$lib";
+	my $jsc = "$root/test/lance/write_crash.mjs";
+	mkdir "$tmp/$s" or die;
+	node_kv($jsc, 'create', "$tmp/$s", $lib, '2.0', 8);
+	lance_server($s, "$tmp/$s", 'v', 1000);
+	$node->safe_psql('postgres', "ALTER FOREIGN TABLE $s.v ADD COLUMN _rowaddr bigint");
+	$node->safe_psql('postgres', "DELETE FROM $s.v WHERE id = 2");
+	my $r = node_kv($jsc, 'check', "$tmp/$s", $lib);
+	is_deeply([ @$r{qw(rows sum bad version)} ], [ 2, 4, 0, 2 ],
+		"2.0 ($lib): LanceDB reads a DELETE the FDW committed on a 2.0 dataset");
+	fails("INSERT INTO $s.v (id) VALUES (7)",
+		qr/writing to Lance datasets of data storage version "2.0" is not supported/,
+		"2.0 ($lib): INSERT into a 2.0 dataset is a clear error");
+	fails("UPDATE $s.v SET id = 7 WHERE id = 1",
+		qr/writing to Lance datasets of data storage version "2.0" is not supported/,
+		"2.0 ($lib): ... and so is UPDATE");
+	is(node_kv($jsc, 'check', "$tmp/$s", $lib)->{version}, 2, "2.0 ($lib): ... leaving no version");
+}
+
+# ---- lists, structs and decimals (test/lance/write_nested.mjs): table "n" ----
+my $jsn = "$root/test/lance/write_nested.mjs";
+
+sub nested { return node_kv($jsn, @_); }
+
+foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
+{
+	my ($lib, $ver) = @$case;
+	my $s = "n$lib";
+	my $uri = "$tmp/$s";
+	my $ds = "$uri/n.lance";
+	mkdir $uri or die;
+	nested('create', $uri, $lib, $ver);
+	lance_server($s, $uri, 'n', 1700);
+	# NULL members inside list<struct> in 2.1 only (see write_nested.mjs)
+	my $xnull = $ver eq '2.1' ? 'true' : 'false';
+	$node->safe_psql('postgres', qq{
+		CREATE FUNCTION $s.exp_n(a int, b int)
+		RETURNS TABLE (id bigint, li int[], ls text[], lf float8[], dm numeric, dm2 numeric, st jsonb,
+			lv vector(4)[], lst jsonb[])
+		LANGUAGE sql AS \$\$
+		SELECT g::bigint,
+		 CASE WHEN g%6=1 THEN NULL WHEN g%6=2 THEN '{}'::int[] ELSE (SELECT array_agg(CASE WHEN k=1 AND g%4=0 THEN NULL ELSE g*10+k END ORDER BY k) FROM generate_series(0, g%5) k) END,
+		 CASE WHEN g%5=3 THEN NULL WHEN g%5=4 THEN '{}'::text[] ELSE (SELECT array_agg(CASE WHEN k=2 THEN NULL ELSE 'w'||g||'-'||k||CASE WHEN g%7=0 THEN 'é' ELSE '' END END ORDER BY k) FROM generate_series(0, g%3) k) END,
+		 CASE WHEN g%8=5 THEN NULL ELSE coalesce((SELECT array_agg(g/4.0::float8 + k ORDER BY k) FROM generate_series(0, g%4 - 1) k), '{}') END,
+		 (CASE WHEN g%9=4 THEN NULL WHEN g%11=0 THEN -(10::numeric^30 + g)/10000 ELSE (g*12345 - 600000)::numeric/10000 END)::numeric(38,4),
+		 (CASE WHEN g%10=3 THEN NULL ELSE (g*7-500)::numeric/100 END)::numeric(10,2),
+		 CASE WHEN g%7=6 THEN NULL ELSE jsonb_build_object('a', CASE WHEN g%5=0 THEN NULL ELSE g*3 END,
+		   'b', CASE WHEN g%3=0 THEN NULL ELSE 'b'||g END, 'c', g/8.0::float8, 'd', g%2=0) END,
+		 CASE WHEN g%9=7 THEN NULL ELSE coalesce((SELECT array_agg(CASE WHEN k=1 AND g%2=1 THEN NULL
+		   ELSE (SELECT array_agg((g + k*0.5 + j)::real ORDER BY j) FROM generate_series(0,3) j)::vector(4) END ORDER BY k)
+		   FROM generate_series(0, g%3 - 1) k), '{}') END,
+		 CASE WHEN g%8=2 THEN NULL WHEN g%8=3 THEN '{}'::jsonb[] ELSE (SELECT array_agg(CASE WHEN k=1 AND g%3=2 THEN NULL
+		   ELSE jsonb_build_object('x', CASE WHEN $xnull AND k=0 AND g%4=1 THEN NULL ELSE g*100+k END, 'y', 'y'||g||'.'||k) END ORDER BY k)
+		   FROM generate_series(0, g%3) k) END
+		FROM generate_series(a, b - 1) g \$\$;
+	});
+	# rows of the given id ranges, the FDW's read against the formulas
+	my $diff = sub {
+		my $e = join ' UNION ALL ', map { "SELECT * FROM $s.exp_n($_->[0], $_->[1])" } @_;
+		return $node->safe_psql('postgres',
+			"SELECT count(*) FILTER (WHERE t::text IS DISTINCT FROM e::text), count(t.id), count(e.id)
+			 FROM (SELECT id, li, ls, lf, dm, dm2, st, lv, lst FROM $s.n) t FULL JOIN ($e) e USING (id)");
+	};
+	is($diff->([ 1, 4 ]), '0|3|3', "$ver lists: the FDW reads LanceDB's seed rows");
+
+	$node->safe_psql('postgres', "INSERT INTO $s.n SELECT * FROM $s.exp_n(4, 6000)");
+	my $r = nested('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad version)} ], [ 5999, 0, 2 ],
+		"$ver lists: LanceDB $lib reads every list (NULL items, NULL and empty lists; of vectors and of structs too), struct (NULL structs and members) and decimal the FDW wrote")
+	  or diag $r->{mismatches};
+	is(data_files($ds), 5, "$ver lists: 5996 rows with rows_per_fragment 1700 made 4 data files");
+	is($diff->([ 1, 6000 ]), '0|5999|5999', "$ver lists: the FDW reads its own rows back");
+
+	# fragments whose lists are all empty or NULL: chunks without values
+	$node->safe_psql('postgres', "INSERT INTO $s.n SELECT * FROM $s.exp_n(6008, 6009)");
+	$node->safe_psql('postgres', "INSERT INTO $s.n SELECT * FROM $s.exp_n(6044, 6045)");
+	$r = nested('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad version)} ], [ 6001, 0, 4 ],
+		"$ver lists: LanceDB reads fragments holding only empty and NULL lists")
+	  or diag $r->{mismatches};
+	$r = nested('at', $uri, $lib, 2);
+	is_deeply([ @$r{qw(rows bad)} ], [ 5999, 0 ], "$ver lists: ... and the earlier version 2 still");
+
+	# LanceDB appends and optimize()s on top; the FDW reads it and appends again
+	nested('add', $uri, $lib, 7000, 7100);
+	$r = nested('optimize', $uri, $lib);
+	is($r->{rows}, 6101, "$ver lists: LanceDB appends to and optimize()s the FDW's versions");
+	my @all = ([ 1, 6000 ], [ 6008, 6009 ], [ 6044, 6045 ], [ 7000, 7100 ]);
+	is($diff->(@all), '0|6101|6101', "$ver lists: the FDW reads LanceDB's compacted version");
+	$node->safe_psql('postgres', "INSERT INTO $s.n SELECT * FROM $s.exp_n(8000, 8500)");
+	push @all, [ 8000, 8500 ];
+	# lists declared jsonb take JSON arrays (items as the read path prints them)
+	$node->safe_psql('postgres', qq{
+		CREATE FOREIGN TABLE $s.nj (id bigint, li jsonb, ls jsonb, lf jsonb, dm numeric, dm2 numeric,
+			st jsonb, lv jsonb, lst jsonb) SERVER $s OPTIONS (table 'n');
+		INSERT INTO $s.nj SELECT id, to_jsonb(li), to_jsonb(ls), to_jsonb(lf), dm, dm2, st,
+			CASE WHEN lv IS NULL THEN NULL ELSE coalesce((SELECT jsonb_agg(x::text::jsonb ORDER BY o)
+			 FROM unnest(lv) WITH ORDINALITY u(x, o)), '[]') END, to_jsonb(lst)
+		FROM $s.exp_n(8500, 8600)});
+	push @all, [ 8500, 8600 ];
+	$r = nested('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad)} ], [ 6701, 0 ],
+		"$ver lists: LanceDB reads FDW appends (arrays, and JSON) on top of its compacted version")
+	  or diag $r->{mismatches};
+
+	# DELETE and UPDATE rewrite rows with lists
+	$node->safe_psql('postgres', qq{ALTER FOREIGN TABLE $s.n ADD COLUMN _rowaddr bigint;
+		DELETE FROM $s.n WHERE id % 10 = 2;
+		UPDATE $s.n SET li = li, dm = dm, st = st WHERE id BETWEEN 100 AND 199});
+	my $want = $node->safe_psql('postgres', "SELECT count(*) FROM $s.n");
+	$r = nested('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad)} ], [ $want, 0 ], "$ver lists: LanceDB reads the FDW's DELETE and UPDATE")
+	  or diag $r->{mismatches};
+	is($node->safe_psql('postgres',
+			"SELECT count(*) FROM (SELECT id, li, ls, lf, dm, dm2, st, lv, lst FROM $s.n) t
+			 JOIN (" . join(' UNION ALL ', map { "SELECT * FROM $s.exp_n($_->[0], $_->[1])" } @all) . ") e
+			 USING (id) WHERE t::text <> e::text"),
+		0, "$ver lists: ... and so does the FDW");
+
+	# lance_compact rewrites nested fields (and materializes the deletions)
+	like($node->safe_psql('postgres', "SELECT lancedb.lance_compact('$s.n')"),
+		qr/"fragments_removed": [1-9]/, "$ver lists: lance_compact rewrites a dataset with lists and structs");
+	$r = nested('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad)} ], [ $want, 0 ], "$ver lists: LanceDB reads the compacted version")
+	  or diag $r->{mismatches};
+	is($node->safe_psql('postgres',
+			"SELECT count(*), count(*) FILTER (WHERE t::text <> e::text) FROM (SELECT id, li, ls, lf, dm, dm2, st, lv, lst FROM $s.n) t
+			 JOIN (" . join(' UNION ALL ', map { "SELECT * FROM $s.exp_n($_->[0], $_->[1])" } @all) . ") e
+			 USING (id)"),
+		"$want|0", "$ver lists: ... and so does the FDW, value by value");
+	$r = nested('optimize', $uri, $lib);
+	is($r->{rows}, $want, "$ver lists: LanceDB optimize()s on top of the FDW's compaction");
+
+	# checks: the decimal's precision (a plain numeric column), dimensions
+	$node->safe_psql('postgres',
+		"CREATE FOREIGN TABLE $s.nd (id bigint, li int[], dm numeric, dm2 numeric) SERVER $s OPTIONS (table 'n')");
+	fails("INSERT INTO $s.nd (id, dm2) VALUES (1, 123456789.12)",
+		qr/value for column "dm2" is out of range for Lance type "decimal:128:10:2"/,
+		"$ver lists: a decimal beyond the field's precision is an error");
+	fails("INSERT INTO $s.nd (id, dm) VALUES (1, 'NaN')", qr/out of range/,
+		"$ver lists: NaN is not a decimal");
+	fails("INSERT INTO $s.nd (id, li) VALUES (1, '{{1,2},{3,4}}')", qr/must have one dimension/,
+		"$ver lists: a two-dimensional array is not a list");
+	fails("INSERT INTO $s.n (id, st) VALUES (1, '{\"a\": 1, \"z\": 2}')", qr/the struct has no member "z"/,
+		"$ver lists: a JSON key that names no struct member is an error");
+	fails("INSERT INTO $s.n (id, st) VALUES (1, '[1]')", qr/must be a JSON object/,
+		"$ver lists: a struct is written from a JSON object");
+	fails("INSERT INTO $s.n (id, st) VALUES (1, '{\"a\": 1.5}')", qr/not an integer for member "a"/,
+		"$ver lists: a struct member is checked against its type");
+	$node->safe_psql('postgres', qq{INSERT INTO $s.n (id, st) VALUES (9002, 'null'), (9003, '{"c": "NaN"}')});
+	is($node->safe_psql('postgres', "SELECT id, st FROM $s.n WHERE id > 9001 ORDER BY id"),
+		qq{9002|\n9003|{"a": null, "b": null, "c": "NaN", "d": null}},
+		"$ver lists: JSON null is a NULL struct, missing members are NULL, NaN as the read path prints it");
+	$node->safe_psql('postgres', "INSERT INTO $s.nd (id, dm2) VALUES (9001, 12345678.125)");
+	is($node->safe_psql('postgres', "SELECT dm2 FROM $s.n WHERE id = 9001"), '12345678.13',
+		"$ver lists: a decimal is rounded to the field's scale");
+}
 
 $node->stop;
 done_testing();

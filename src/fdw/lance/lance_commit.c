@@ -347,6 +347,132 @@ write_hint(const char *dataset, uint64_t version)
 }
 
 /* True if fragment id is among the deletions. */
+/*
+ * Names the transaction of a new version (uuid and "<read version>-<uuid>.txn"
+ * into the caller's buffers), packs it into *img and writes it to
+ * _transactions/ (its path into txn_path).
+ */
+static bool
+write_transaction(const char *dataset, Lancepb__Transaction *txn, char *uuid,
+				  char *txn_name, size_t name_len, LanceBuf *img, char *txn_path,
+				  size_t path_len, LanceError *err)
+{
+	make_uuid(uuid);
+	txn->uuid = uuid;
+	snprintf(txn_name, name_len, "%llu-%s.txn", (unsigned long long) txn->read_version, uuid);
+	if (!lance_buf_reserve(img, protobuf_c_message_get_packed_size(&txn->base), err))
+		return false;
+	img->len = protobuf_c_message_pack(&txn->base, img->data);
+	snprintf(txn_path, path_len, "%s/_transactions/%s", dataset, txn_name);
+	return write_file_excl(txn_path, img->data, img->len, err);
+}
+
+/* The index section of a committed version (*len 0, *p NULL without one). */
+static bool
+index_section(const Committed *c, const char *dataset, const uint8_t **p, uint32_t *len,
+			  LanceError *err)
+{
+	*p = NULL;
+	*len = 0;
+	if (c->pb->_index_section_case != LANCEPB__MANIFEST___INDEX_SECTION_INDEX_SECTION)
+		return true;
+	if (c->pb->index_section + 4 > c->size ||
+		!lance_range_ok(c->pb->index_section + 4, *len = lance_le32(c->img + c->pb->index_section),
+						c->size))
+		return lance_fail(err, "version %llu of \"%s\": invalid index section",
+						  (unsigned long long) c->pb->version, dataset);
+	*p = c->img + c->pb->index_section + 4;
+	return true;
+}
+
+/*
+ * Completes and publishes the manifest of `version`: nm (a copy of a base
+ * manifest with its content set) gets the version, a timestamp, the writer
+ * and the transaction; the file [index section][transaction][manifest]
+ * [trailer] is written under a temporary name and linked to its final
+ * name, which fails if another writer committed that version first.
+ * Returns 1 when committed (then the version hint is updated), 0 when the
+ * race was lost, -1 on error.
+ */
+static int
+publish_manifest(const char *dataset, Lancepb__Manifest *nm, uint64_t version, bool v2_naming,
+				 const char *writer, const char *writer_version, const char *txn_name,
+				 const uint8_t *idx, uint32_t idx_len, const LanceBuf *txn_img, LanceError *err)
+{
+	Lancepb__Timestamp ts;
+	Lancepb__WriterVersion wv;
+	struct timespec now;
+	LanceBuf	img = {0};
+	char		tmp[4096],
+				final[4096],
+				rnd[17];
+	int64_t		mpos;
+	uint16_t	mm[2] = {0, 2};
+	bool		ok;
+
+	nm->version = version;
+	nm->tag = (char *) "";
+	clock_gettime(CLOCK_REALTIME, &now);
+	lancepb__timestamp__init(&ts);
+	ts.seconds = now.tv_sec;
+	ts.nanos = (int32_t) now.tv_nsec;
+	nm->timestamp = &ts;
+	lancepb__writer_version__init(&wv);
+	wv.library = (char *) writer;
+	wv.version = (char *) writer_version;
+	nm->writer_version = &wv;
+	nm->transaction_file = (char *) txn_name;
+	nm->_index_section_case = LANCEPB__MANIFEST___INDEX_SECTION__NOT_SET;
+	if (idx != NULL)
+	{
+		nm->_index_section_case = LANCEPB__MANIFEST___INDEX_SECTION_INDEX_SECTION;
+		nm->index_section = img.len;
+		if (!buf_section(&img, idx, idx_len, err))
+			goto fail;
+	}
+	nm->_transaction_section_case = LANCEPB__MANIFEST___TRANSACTION_SECTION_TRANSACTION_SECTION;
+	nm->transaction_section = img.len;
+	if (!buf_section(&img, txn_img->data, (uint32_t) txn_img->len, err))
+		goto fail;
+	mpos = (int64_t) img.len;
+	if (!buf_pb_section(&img, &nm->base, err) ||
+		!lance_buf_append(&img, &mpos, 8, err) ||
+		!lance_buf_append(&img, mm, 4, err) ||
+		!lance_buf_append(&img, "LANC", 4, err))
+		goto fail;
+	if (!manifest_file_path(final, sizeof(final), dataset, version, v2_naming))
+	{
+		lance_fail(err, "dataset path too long");
+		goto fail;
+	}
+	lance_random_hex(rnd, 8);
+	snprintf(tmp, sizeof(tmp), "%s/_versions/.tmp-%s.manifest-part", dataset, rnd);
+	ok = write_file_excl(tmp, img.data, img.len, err);
+	lance_buf_free(&img);
+	if (!ok)
+		return -1;
+	if (link(tmp, final) == 0)
+	{
+		unlink(tmp);
+		snprintf(tmp, sizeof(tmp), "%s/_versions", dataset);
+		fsync_dir(tmp);
+		write_hint(dataset, version);
+		return 1;
+	}
+	{
+		int			e = errno;
+
+		unlink(tmp);
+		if (e == EEXIST)
+			return 0;
+		lance_fail(err, "could not link \"%s\": %s", final, strerror(e));
+		return -1;
+	}
+fail:
+	lance_buf_free(&img);
+	return -1;
+}
+
 static bool
 touches(const LanceFragmentDeletes *dels, int ndels, uint64_t id)
 {
@@ -585,8 +711,6 @@ lance_commit_change(const char *dataset, uint64_t read_version,
 					nremoved = 0;
 		size_t		nall = 0;
 		Lancepb__Manifest nm;
-		Lancepb__Timestamp ts;
-		Lancepb__WriterVersion wv;
 		Lancepb__Transaction txn;
 		Lancepb__TxnAppend app;
 		Lancepb__TxnDelete del;
@@ -594,16 +718,12 @@ lance_commit_change(const char *dataset, uint64_t read_version,
 		LanceBuf	txn_img = {0};
 		char		uuid[37];
 		char		txn_name[128];
-		struct timespec now;
-		LanceBuf	img = {0};
+		const uint8_t *idx;
+		uint32_t	idx_len;
+		int			published;
 		uint64_t	first_id;
 		uint64_t	next_row_id;
 		bool		row_ids;
-		char		tmp[4096],
-					final[4096],
-					rnd[17];
-		int64_t		mpos;
-		uint16_t	mm[2] = {0, 2};
 		size_t		i;
 		uint64_t	v;
 
@@ -723,11 +843,8 @@ lance_commit_change(const char *dataset, uint64_t read_version,
 		}
 
 		/* the transaction */
-		make_uuid(uuid);
-		snprintf(txn_name, sizeof(txn_name), "%llu-%s.txn", (unsigned long long) read_version, uuid);
 		lancepb__transaction__init(&txn);
 		txn.read_version = read_version;
-		txn.uuid = uuid;
 		if (ndels == 0)
 		{
 			lancepb__txn_append__init(&app);
@@ -759,19 +876,14 @@ lance_commit_change(const char *dataset, uint64_t read_version,
 			txn.operation_case = LANCEPB__TRANSACTION__OPERATION_UPDATE;
 			txn.update = &upd_op;
 		}
-		if (!lance_buf_reserve(&txn_img, protobuf_c_message_get_packed_size(&txn.base), err))
-			goto fail;
-		txn_img.len = protobuf_c_message_pack(&txn.base, txn_img.data);
-		snprintf(path, sizeof(path), "%s/_transactions/%s", dataset, txn_name);
-		if (!write_file_excl(path, txn_img.data, txn_img.len, err))
+		if (!write_transaction(dataset, &txn, uuid, txn_name, sizeof(txn_name), &txn_img,
+							   path, sizeof(path), err))
 			goto fail;
 		written[nwritten++] = lance_strdup(path, err);
 
 		nm = *pb;
 		nm.n_fragments = nall;
 		nm.fragments = all;
-		nm.version = latest + 1;
-		nm.tag = (char *) "";
 		if (nfrags > 0)
 		{
 			nm._max_fragment_id_case = LANCEPB__MANIFEST___MAX_FRAGMENT_ID_MAX_FRAGMENT_ID;
@@ -784,69 +896,20 @@ lance_commit_change(const char *dataset, uint64_t read_version,
 			nm.reader_feature_flags |= LANCE_FLAG_DELETION_FILES;
 			nm.writer_feature_flags |= LANCE_FLAG_DELETION_FILES;
 		}
-		clock_gettime(CLOCK_REALTIME, &now);
-		lancepb__timestamp__init(&ts);
-		ts.seconds = now.tv_sec;
-		ts.nanos = (int32_t) now.tv_nsec;
-		nm.timestamp = &ts;
-		lancepb__writer_version__init(&wv);
-		wv.library = (char *) writer;
-		wv.version = (char *) writer_version;
-		nm.writer_version = &wv;
-		nm.transaction_file = txn_name;
 
-		/* [index section copied][transaction][manifest][trailer] */
-		if (pb->_index_section_case == LANCEPB__MANIFEST___INDEX_SECTION_INDEX_SECTION)
-		{
-			uint32_t	ilen = 0;
-
-			if (pb->index_section + 4 > cur.size ||
-				!lance_range_ok(pb->index_section + 4, ilen = lance_le32(cur.img + pb->index_section),
-								cur.size))
-			{
-				lance_fail(err, "version %llu of \"%s\": invalid index section",
-						   (unsigned long long) latest, dataset);
-				committed_free(&cur);
-				lance_version_list_free(&vl);
-				goto fail;
-			}
-			nm.index_section = img.len;
-			if (!buf_section(&img, cur.img + pb->index_section + 4, ilen, err))
-				goto fail;
-		}
-		nm._transaction_section_case = LANCEPB__MANIFEST___TRANSACTION_SECTION_TRANSACTION_SECTION;
-		nm.transaction_section = img.len;
-		if (!buf_section(&img, txn_img.data, (uint32_t) txn_img.len, err))
-			goto fail;
+		/* the index section copied */
+		if (!index_section(&cur, dataset, &idx, &idx_len, err))
+			published = -1;
+		else
+			published = publish_manifest(dataset, &nm, latest + 1, vl.v2_naming, writer,
+										 writer_version, txn_name, idx, idx_len, &txn_img, err);
 		lance_buf_free(&txn_img);
-		mpos = (int64_t) img.len;
-		if (!buf_pb_section(&img, &nm.base, err) ||
-			!lance_buf_append(&img, &mpos, 8, err) ||
-			!lance_buf_append(&img, mm, 4, err) ||
-			!lance_buf_append(&img, "LANC", 4, err))
-			goto fail;
-
-		if (!manifest_file_path(final, sizeof(final), dataset, latest + 1, vl.v2_naming))
-		{
-			lance_fail(err, "dataset path too long");
-			goto fail;
-		}
-		lance_random_hex(rnd, 8);
-		snprintf(tmp, sizeof(tmp), "%s/_versions/.tmp-%s.manifest-part", dataset, rnd);
 		lance_version_list_free(&vl);
 		committed_free(&cur);
-		if (!write_file_excl(tmp, img.data, img.len, err))
-		{
-			lance_buf_free(&img);
+		if (published < 0)
 			goto fail;
-		}
-		lance_buf_free(&img);
-		if (link(tmp, final) == 0)
+		if (published > 0)
 		{
-			unlink(tmp);
-			snprintf(tmp, sizeof(tmp), "%s/_versions", dataset);
-			fsync_dir(tmp);
-			write_hint(dataset, latest + 1);
 			res->version = latest + 1;
 			res->retries = attempt;
 			for (k = 0; k < nwritten; k++)
@@ -854,16 +917,7 @@ lance_commit_change(const char *dataset, uint64_t read_version,
 			lance_free(written);
 			return true;
 		}
-		if (errno != EEXIST)
-		{
-			int			e = errno;
-
-			unlink(tmp);
-			lance_fail(err, "could not link \"%s\": %s", final, strerror(e));
-			goto fail;
-		}
 		/* lost the race: rebase on what was committed and try again */
-		unlink(tmp);
 		DROP_WRITTEN();
 	}
 	*conflict = true;
@@ -894,21 +948,14 @@ lance_commit_restore(const char *dataset, uint64_t version,
 		Committed	old,
 					cur;
 		Lancepb__Manifest nm;
-		Lancepb__Timestamp ts;
-		Lancepb__WriterVersion wv;
 		Lancepb__Transaction txn;
 		Lancepb__TxnRestore rst;
 		LanceBuf	txn_img = {0};
-		LanceBuf	img = {0};
 		char		uuid[37],
-					txn_name[128],
-					tmp[4096],
-					final[4096],
-					rnd[17];
-		struct timespec now;
-		int64_t		mpos;
-		uint16_t	mm[2] = {0, 2};
-		bool		ok;
+					txn_name[128];
+		const uint8_t *idx;
+		uint32_t	idx_len;
+		int			published;
 
 		if (!lance_list_versions(dataset, &vl, err))
 			return false;
@@ -919,26 +966,24 @@ lance_commit_restore(const char *dataset, uint64_t version,
 			lance_version_list_free(&vl);
 			return false;
 		}
-		make_uuid(uuid);
-		snprintf(txn_name, sizeof(txn_name), "%llu-%s.txn", (unsigned long long) latest, uuid);
 		lancepb__txn_restore__init(&rst);
 		rst.version = version;
 		lancepb__transaction__init(&txn);
 		txn.read_version = latest;
-		txn.uuid = uuid;
 		txn.operation_case = LANCEPB__TRANSACTION__OPERATION_RESTORE;
 		txn.restore = &rst;
-		if (!lance_buf_reserve(&txn_img, protobuf_c_message_get_packed_size(&txn.base), err))
+		if (!write_transaction(dataset, &txn, uuid, txn_name, sizeof(txn_name), &txn_img,
+							   path, sizeof(path), err))
+		{
+			lance_buf_free(&txn_img);
+			lance_version_list_free(&vl);
+			committed_free(&old);
+			committed_free(&cur);
 			return false;
-		txn_img.len = protobuf_c_message_pack(&txn.base, txn_img.data);
-		snprintf(path, sizeof(path), "%s/_transactions/%s", dataset, txn_name);
-		if (!write_file_excl(path, txn_img.data, txn_img.len, err))
-			return false;
+		}
 
-		/* the old content as the next version; ids never go back */
+		/* the old content (and indexes) as the next version; ids never go back */
 		nm = *old.pb;
-		nm.version = latest + 1;
-		nm.tag = (char *) "";
 		if (cur.pb->_max_fragment_id_case == LANCEPB__MANIFEST___MAX_FRAGMENT_ID_MAX_FRAGMENT_ID &&
 			(nm._max_fragment_id_case != LANCEPB__MANIFEST___MAX_FRAGMENT_ID_MAX_FRAGMENT_ID ||
 			 cur.pb->max_fragment_id > nm.max_fragment_id))
@@ -948,72 +993,24 @@ lance_commit_restore(const char *dataset, uint64_t version,
 		}
 		if (cur.pb->next_row_id > nm.next_row_id)
 			nm.next_row_id = cur.pb->next_row_id;
-		clock_gettime(CLOCK_REALTIME, &now);
-		lancepb__timestamp__init(&ts);
-		ts.seconds = now.tv_sec;
-		ts.nanos = (int32_t) now.tv_nsec;
-		nm.timestamp = &ts;
-		lancepb__writer_version__init(&wv);
-		wv.library = (char *) writer;
-		wv.version = (char *) writer_version;
-		nm.writer_version = &wv;
-		nm.transaction_file = txn_name;
-		if (old.pb->_index_section_case == LANCEPB__MANIFEST___INDEX_SECTION_INDEX_SECTION)
-		{
-			uint32_t	ilen = 0;
-
-			if (old.pb->index_section + 4 > old.size ||
-				!lance_range_ok(old.pb->index_section + 4,
-								ilen = lance_le32(old.img + old.pb->index_section), old.size))
-				return lance_fail(err, "version %llu of \"%s\": invalid index section",
-								  (unsigned long long) version, dataset);
-			nm.index_section = img.len;
-			if (!buf_section(&img, old.img + old.pb->index_section + 4, ilen, err))
-				return false;
-		}
-		nm._transaction_section_case = LANCEPB__MANIFEST___TRANSACTION_SECTION_TRANSACTION_SECTION;
-		nm.transaction_section = img.len;
-		if (!buf_section(&img, txn_img.data, (uint32_t) txn_img.len, err))
-			return false;
+		if (!index_section(&old, dataset, &idx, &idx_len, err))
+			published = -1;
+		else
+			published = publish_manifest(dataset, &nm, latest + 1, vl.v2_naming, writer,
+										 writer_version, txn_name, idx, idx_len, &txn_img, err);
 		lance_buf_free(&txn_img);
-		mpos = (int64_t) img.len;
-		if (!buf_pb_section(&img, &nm.base, err) ||
-			!lance_buf_append(&img, &mpos, 8, err) ||
-			!lance_buf_append(&img, mm, 4, err) ||
-			!lance_buf_append(&img, "LANC", 4, err))
-			return false;
-		if (!manifest_file_path(final, sizeof(final), dataset, latest + 1, vl.v2_naming))
-			return lance_fail(err, "dataset path too long");
 		lance_version_list_free(&vl);
 		committed_free(&old);
 		committed_free(&cur);
-		lance_random_hex(rnd, 8);
-		snprintf(tmp, sizeof(tmp), "%s/_versions/.tmp-%s.manifest-part", dataset, rnd);
-		ok = write_file_excl(tmp, img.data, img.len, err);
-		lance_buf_free(&img);
-		if (!ok)
+		if (published > 0)
 		{
-			unlink(path);
-			return false;
-		}
-		if (link(tmp, final) == 0)
-		{
-			unlink(tmp);
-			snprintf(tmp, sizeof(tmp), "%s/_versions", dataset);
-			fsync_dir(tmp);
-			write_hint(dataset, latest + 1);
 			res->version = latest + 1;
 			res->retries = attempt;
 			return true;
 		}
-		{
-			int			e = errno;
-
-			unlink(tmp);
-			unlink(path);
-			if (e != EEXIST)
-				return lance_fail(err, "could not link \"%s\": %s", final, strerror(e));
-		}
+		unlink(path);
+		if (published < 0)
+			return false;
 	}
 	return lance_fail(err, "could not commit to \"%s\" after %d concurrent commits",
 					  dataset, MAX_COMMIT_RETRIES);
@@ -1198,25 +1195,16 @@ lance_commit_rewrite(const char *dataset, uint64_t read_version,
 		Lancepb__DataFragment **oldf;
 		Lancepb__TxnRewrite rw;
 		Lancepb__Transaction txn;
-		Lancepb__Timestamp ts;
-		Lancepb__WriterVersion wv;
 		LanceBuf	txn_img = {0};
 		LanceBuf	idx = {0};
-		LanceBuf	img = {0};
 		char		uuid[37],
-					txn_name[128],
-					tmp[4096],
-					final[4096],
-					rnd[17];
-		struct timespec now;
+					txn_name[128];
 		uint64_t	first_id;
-		int64_t		mpos;
-		uint16_t	mm[2] = {0, 2};
 		size_t		nall = 0;
 		int			nidx = 0,
 					dropped = 0;
+		int			published;
 		bool		row_ids;
-		bool		ok;
 
 		if (!lance_list_versions(dataset, &vl, err))
 			goto fail;
@@ -1316,21 +1304,15 @@ lance_commit_rewrite(const char *dataset, uint64_t read_version,
 		}
 
 		/* the transaction */
-		make_uuid(uuid);
-		snprintf(txn_name, sizeof(txn_name), "%llu-%s.txn", (unsigned long long) read_version, uuid);
 		lancepb__txn_rewrite__init(&rw);
 		rw.n_groups = ngroups;
 		rw.groups = tgp;
 		lancepb__transaction__init(&txn);
 		txn.read_version = read_version;
-		txn.uuid = uuid;
 		txn.operation_case = LANCEPB__TRANSACTION__OPERATION_REWRITE;
 		txn.rewrite = &rw;
-		if (!lance_buf_reserve(&txn_img, protobuf_c_message_get_packed_size(&txn.base), err))
-			goto fail;
-		txn_img.len = protobuf_c_message_pack(&txn.base, txn_img.data);
-		snprintf(txn_path, sizeof(txn_path), "%s/_transactions/%s", dataset, txn_name);
-		if (!write_file_excl(txn_path, txn_img.data, txn_img.len, err))
+		if (!write_transaction(dataset, &txn, uuid, txn_name, sizeof(txn_name), &txn_img,
+							   txn_path, sizeof(txn_path), err))
 		{
 			txn_path[0] = '\0';
 			goto fail;
@@ -1339,66 +1321,27 @@ lance_commit_rewrite(const char *dataset, uint64_t read_version,
 		nm = *pb;
 		nm.n_fragments = nall;
 		nm.fragments = all;
-		nm.version = latest + 1;
-		nm.tag = (char *) "";
 		if (nnew > 0)
 		{
 			nm._max_fragment_id_case = LANCEPB__MANIFEST___MAX_FRAGMENT_ID_MAX_FRAGMENT_ID;
 			nm.max_fragment_id = first_id + nnew - 1;
 		}
-		clock_gettime(CLOCK_REALTIME, &now);
-		lancepb__timestamp__init(&ts);
-		ts.seconds = now.tv_sec;
-		ts.nanos = (int32_t) now.tv_nsec;
-		nm.timestamp = &ts;
-		lancepb__writer_version__init(&wv);
-		wv.library = (char *) writer;
-		wv.version = (char *) writer_version;
-		nm.writer_version = &wv;
-		nm.transaction_file = txn_name;
 
-		/* [index section without stale indexes][transaction][manifest][trailer] */
+		/* the index section without stale indexes */
 		if (!filter_indices(&cur, removed, nremoved, &idx, &nidx, &dropped, err))
-			goto fail;
-		nm._index_section_case = LANCEPB__MANIFEST___INDEX_SECTION__NOT_SET;
-		if (nidx > 0)
-		{
-			nm._index_section_case = LANCEPB__MANIFEST___INDEX_SECTION_INDEX_SECTION;
-			nm.index_section = img.len;
-			if (!buf_section(&img, idx.data, (uint32_t) idx.len, err))
-				goto fail;
-		}
+			published = -1;
+		else
+			published = publish_manifest(dataset, &nm, latest + 1, vl.v2_naming, writer,
+										 writer_version, txn_name, nidx > 0 ? idx.data : NULL,
+										 (uint32_t) idx.len, &txn_img, err);
 		lance_buf_free(&idx);
-		nm._transaction_section_case = LANCEPB__MANIFEST___TRANSACTION_SECTION_TRANSACTION_SECTION;
-		nm.transaction_section = img.len;
-		if (!buf_section(&img, txn_img.data, (uint32_t) txn_img.len, err))
-			goto fail;
 		lance_buf_free(&txn_img);
-		mpos = (int64_t) img.len;
-		if (!buf_pb_section(&img, &nm.base, err) ||
-			!lance_buf_append(&img, &mpos, 8, err) ||
-			!lance_buf_append(&img, mm, 4, err) ||
-			!lance_buf_append(&img, "LANC", 4, err))
-			goto fail;
-		if (!manifest_file_path(final, sizeof(final), dataset, latest + 1, vl.v2_naming))
-		{
-			lance_fail(err, "dataset path too long");
-			goto fail;
-		}
 		lance_version_list_free(&vl);
 		committed_free(&cur);
-		lance_random_hex(rnd, 8);
-		snprintf(tmp, sizeof(tmp), "%s/_versions/.tmp-%s.manifest-part", dataset, rnd);
-		ok = write_file_excl(tmp, img.data, img.len, err);
-		lance_buf_free(&img);
-		if (!ok)
+		if (published < 0)
 			goto fail;
-		if (link(tmp, final) == 0)
+		if (published > 0)
 		{
-			unlink(tmp);
-			snprintf(tmp, sizeof(tmp), "%s/_versions", dataset);
-			fsync_dir(tmp);
-			write_hint(dataset, latest + 1);
 			res->version = latest + 1;
 			res->retries = attempt;
 			*indices_dropped = dropped;
@@ -1406,18 +1349,8 @@ lance_commit_rewrite(const char *dataset, uint64_t read_version,
 			lance_free(removed);
 			return true;
 		}
-		{
-			int			e = errno;
-
-			unlink(tmp);
-			unlink(txn_path);
-			txn_path[0] = '\0';
-			if (e != EEXIST)
-			{
-				lance_fail(err, "could not link \"%s\": %s", final, strerror(e));
-				goto fail;
-			}
-		}
+		unlink(txn_path);
+		txn_path[0] = '\0';
 		/* lost the race: check the new commits and rebuild on top of them */
 	}
 	*conflict = true;

@@ -32,6 +32,8 @@
 
 #define LAYER_ALL_VALID_ITEM	1
 #define LAYER_NULLABLE_ITEM		3
+#define LANCE_LAYER_EMPTYABLE_LIST		5
+#define LANCE_LAYER_NULL_AND_EMPTY_LIST	6
 
 /* ---- byte buffers ---- */
 
@@ -139,6 +141,9 @@ lance_colbuf_init(LanceColBuf *c, const LanceManifest *m, int field, LanceError 
 	const LanceField *f = &m->fields[field];
 	uint32_t	w;
 
+	if (field < 0 || field >= m->nfields)
+		return lance_fail(err, "bad field index %d", field);
+
 	memset(c, 0, sizeof(*c));
 	c->field = field;
 	c->type = f->type;
@@ -187,12 +192,234 @@ lance_colbuf_init(LanceColBuf *c, const LanceManifest *m, int field, LanceError 
 	return true;
 }
 
+static bool
+push_levels(LanceColBuf *c, uint16_t rep, uint16_t def, LanceError *err)
+{
+	return lance_buf_append(&c->rep, &rep, 2, err) && lance_buf_append(&c->def, &def, 2, err);
+}
+
+/*
+ * Definition levels (layers innermost first, each nullable or emptyable
+ * layer taking the next values: a null leaf, a null struct, then a null
+ * list and an empty list).  layer_base is the first value of layer k.
+ */
+static uint16_t
+layer_base(const LanceColBuf *c, int k)
+{
+	uint16_t	base = 1;
+	int			j;
+
+	for (j = 0; j < k; j++)
+		base += c->layers[j] == LANCE_LAYER_NULL_AND_EMPTY_LIST ? 2 :
+			(c->layers[j] == LAYER_ALL_VALID_ITEM ? 0 : 1);
+	return base;
+}
+
+static uint16_t
+def_list(const LanceColBuf *c, bool empty)
+{
+	uint16_t	base = layer_base(c, c->nlayers - 1);
+
+	if (c->layers[c->nlayers - 1] == LANCE_LAYER_EMPTYABLE_LIST)
+		return base;
+	return empty ? base + 1 : base;
+}
+
+bool
+lance_colbuf_init_list(LanceColBuf *c, const LanceManifest *m, int field, LanceError *err)
+{
+	const LanceField *f;
+	const LanceField *item;
+
+	if (field < 0 || field >= m->nfields)
+		return lance_fail(err, "bad field index %d", field);
+	f = &m->fields[field];
+	if ((f->type.kind != LANCE_T_LIST && f->type.kind != LANCE_T_LARGE_LIST) || f->nchildren != 1)
+		return lance_fail(err, "field \"%s\" is not a list", f->name);
+	item = &m->fields[f->children[0]];
+	if (item->nchildren > 0 && item->type.kind != LANCE_T_FSL)
+		return lance_fail(err, "field \"%s\" of type \"%s\" cannot be written yet (a list of \"%s\")",
+						  f->name, f->logical_type, item->logical_type);
+	if (!lance_colbuf_init(c, m, f->children[0], err))
+		return false;
+	c->nlayers = 2;
+	c->repeated = true;
+	c->layers[0] = item->nullable ? LAYER_NULLABLE_ITEM : LAYER_ALL_VALID_ITEM;
+	c->layers[1] = f->nullable ? LANCE_LAYER_NULL_AND_EMPTY_LIST : LANCE_LAYER_EMPTYABLE_LIST;
+	return true;
+}
+
+bool
+lance_colbuf_init_list_member(LanceColBuf *c, const LanceManifest *m, int field, int child,
+							  LanceError *err)
+{
+	const LanceField *f;
+
+	if (field < 0 || field >= m->nfields)
+		return lance_fail(err, "bad field index %d", field);
+	f = &m->fields[field];
+	if ((f->type.kind != LANCE_T_LIST && f->type.kind != LANCE_T_LARGE_LIST) || f->nchildren != 1)
+		return lance_fail(err, "field \"%s\" is not a list", f->name);
+	if (!lance_colbuf_init_struct_child(c, m, f->children[0], child, err))
+		return false;
+	c->nlayers = 3;
+	c->repeated = true;
+	c->layers[2] = f->nullable ? LANCE_LAYER_NULL_AND_EMPTY_LIST : LANCE_LAYER_EMPTYABLE_LIST;
+	return true;
+}
+
+/*
+ * One slot of a struct member (layer 1 the struct), with a repetition level
+ * when the struct is a list item (rep >= 0); a null struct keeps its
+ * members' slots, as in Arrow.
+ */
+static bool
+push_member(LanceColBuf *c, int rep, bool struct_null, const void *value, uint64_t len,
+			bool isnull, LanceError *err)
+{
+	uint16_t	def = 0;
+	uint16_t	r = (uint16_t) rep;
+
+	if (struct_null)
+	{
+		if (c->layers[1] != LAYER_NULLABLE_ITEM)
+			return lance_fail(err, "null value for a non-nullable struct");
+		def = layer_base(c, 1);
+		isnull = true;
+	}
+	else if (isnull)
+	{
+		if (c->layers[0] != LAYER_NULLABLE_ITEM)
+			return lance_fail(err, "null value for a non-nullable struct member");
+		def = 1;
+	}
+	if ((rep >= 0 && !lance_buf_append(&c->rep, &r, 2, err)) ||
+		!lance_buf_append(&c->def, &def, 2, err) ||
+		!lance_colbuf_push(c, value, len, isnull, err))
+		return false;
+	if (rep != 0)
+		c->nrows++;
+	return true;
+}
+
+bool
+lance_colbuf_list_member(LanceColBuf *c, bool first, bool struct_null, const void *value,
+						 uint64_t len, bool isnull, LanceError *err)
+{
+	return push_member(c, first ? 1 : 0, struct_null, value, len, isnull, err);
+}
+
+bool
+lance_colbuf_init_struct_child(LanceColBuf *c, const LanceManifest *m, int field, int child,
+							   LanceError *err)
+{
+	const LanceField *f;
+	const LanceField *leaf;
+
+	if (field < 0 || field >= m->nfields)
+		return lance_fail(err, "bad field index %d", field);
+	f = &m->fields[field];
+	if (f->type.kind != LANCE_T_STRUCT || child < 0 || child >= f->nchildren)
+		return lance_fail(err, "field \"%s\" is not a struct", f->name);
+	leaf = &m->fields[f->children[child]];
+	if (leaf->nchildren > 0 && leaf->type.kind != LANCE_T_FSL)
+		return lance_fail(err, "field \"%s\" cannot be written yet (its member \"%s\" is a \"%s\")",
+						  f->name, leaf->name, leaf->logical_type);
+	if (!lance_colbuf_init(c, m, f->children[child], err))
+		return false;
+	c->nlayers = 2;
+	c->repeated = false;
+	c->layers[0] = leaf->nullable ? LAYER_NULLABLE_ITEM : LAYER_ALL_VALID_ITEM;
+	c->layers[1] = f->nullable ? LAYER_NULLABLE_ITEM : LAYER_ALL_VALID_ITEM;
+	return true;
+}
+
+bool
+lance_colbuf_struct_push(LanceColBuf *c, bool struct_null, const void *value, uint64_t len,
+						 bool isnull, LanceError *err)
+{
+	return push_member(c, -1, struct_null, value, len, isnull, err);
+}
+
+
+bool
+lance_colbuf_list_row(LanceColBuf *c, bool isnull, LanceError *err)
+{
+	if (isnull && c->layers[c->nlayers - 1] != LANCE_LAYER_NULL_AND_EMPTY_LIST)
+		return lance_fail(err, "null value for a non-nullable list");
+	if (!push_levels(c, 1, def_list(c, !isnull), err))
+		return false;
+	c->nrows++;
+	return true;
+}
+
+bool
+lance_colbuf_list_item(LanceColBuf *c, bool first, const void *value, uint64_t len,
+					   bool isnull, LanceError *err)
+{
+	if (isnull && c->layers[0] != LAYER_NULLABLE_ITEM)
+		return lance_fail(err, "null item in a list of non-nullable items");
+	if (!push_levels(c, first ? 1 : 0, isnull ? 1 : 0, err) ||
+		!lance_colbuf_push(c, value, len, isnull, err))
+		return false;
+	if (first)
+		c->nrows++;
+	return true;
+}
+
+int
+lance_colbuf_init_field(LanceColBuf *cols, const LanceManifest *m, int field, LanceError *err)
+{
+	const LanceField *f;
+	const LanceField *item = NULL;
+	int			k;
+
+	if (field < 0 || field >= m->nfields)
+	{
+		lance_fail(err, "bad field index %d", field);
+		return -1;
+	}
+	f = &m->fields[field];
+	if ((f->type.kind == LANCE_T_LIST || f->type.kind == LANCE_T_LARGE_LIST) && f->nchildren == 1)
+		item = &m->fields[f->children[0]];
+	if (item != NULL && item->type.kind == LANCE_T_STRUCT)
+	{
+		if (item->nchildren == 0)
+		{
+			lance_fail(err, "field \"%s\" is a list of empty structs", f->name);
+			return -1;
+		}
+		for (k = 0; k < item->nchildren; k++)
+			if (!lance_colbuf_init_list_member(&cols[k], m, field, k, err))
+				return -1;
+		return item->nchildren;
+	}
+	if (f->type.kind == LANCE_T_LIST || f->type.kind == LANCE_T_LARGE_LIST)
+		return lance_colbuf_init_list(&cols[0], m, field, err) ? 1 : -1;
+	if (f->type.kind == LANCE_T_STRUCT)
+	{
+		if (f->nchildren == 0)
+		{
+			lance_fail(err, "field \"%s\" is an empty struct", f->name);
+			return -1;
+		}
+		for (k = 0; k < f->nchildren; k++)
+			if (!lance_colbuf_init_struct_child(&cols[k], m, field, k, err))
+				return -1;
+		return f->nchildren;
+	}
+	return lance_colbuf_init(&cols[0], m, field, err) ? 1 : -1;
+}
+
 void
 lance_colbuf_reset(LanceColBuf *c)
 {
 	uint64_t	zero = 0;
 
 	c->n = 0;
+	c->nrows = 0;
+	c->rep.len = 0;
+	c->def.len = 0;
 	c->any_null = false;
 	c->valid.len = 0;
 	c->data.len = 0;
@@ -207,6 +434,8 @@ lance_colbuf_free(LanceColBuf *c)
 	lance_buf_free(&c->valid);
 	lance_buf_free(&c->data);
 	lance_buf_free(&c->offsets);
+	lance_buf_free(&c->rep);
+	lance_buf_free(&c->def);
 }
 
 bool
@@ -286,6 +515,9 @@ chunk_bytes(const LanceColBuf *c, const ChunkShape *s, uint64_t row, uint64_t cn
 	return pad8(hdr) + (s->def ? pad8(2 * cnt) : 0) + pad8(*vbytes);
 }
 
+static bool write_values(LanceBuf *data, const LanceColBuf *c, uint64_t row, uint64_t cnt,
+						 uint64_t vbytes, LanceError *err);
+
 /* Appends one chunk of rows [row, row+cnt) to data. */
 static bool
 write_chunk(LanceBuf *data, const LanceColBuf *c, const ChunkShape *s, uint64_t row,
@@ -310,6 +542,16 @@ write_chunk(LanceBuf *data, const LanceColBuf *c, const ChunkShape *s, uint64_t 
 		if (!buf_pad(data, 8, 0, err))
 			return false;
 	}
+	return write_values(data, c, row, cnt, vbytes, err);
+}
+
+/* Appends the values of slots [row, row+cnt), padded to 8 bytes. */
+static bool
+write_values(LanceBuf *data, const LanceColBuf *c, uint64_t row, uint64_t cnt, uint64_t vbytes,
+			 LanceError *err)
+{
+	uint64_t	i;
+
 	if (c->width == 0)
 	{
 		const uint64_t *off = (const uint64_t *) c->offsets.data;
@@ -348,14 +590,34 @@ flat_encoding(Lancepb__CompressiveEncoding *ce, Lancepb__CeFlat *flat, uint64_t 
 	return ce;
 }
 
+static bool page_encoding_levels(LanceBuf *out, const LanceColBuf *c, bool def, bool rep,
+								 const int32_t *layers, int nlayers, bool v22, uint64_t nitems,
+								 LanceError *err);
+
 /* Serialized Any{PageLayout{mini_block_layout}} of one page. */
 static bool
 page_encoding(LanceBuf *out, const LanceColBuf *c, bool def, bool v22, uint64_t nrows,
 			  LanceError *err)
 {
+	int32_t		layer = def ? LAYER_NULLABLE_ITEM : LAYER_ALL_VALID_ITEM;
+
+	return page_encoding_levels(out, c, def, false, &layer, 1, v22, nrows, err);
+}
+
+/*
+ * The same with repetition levels (and then a repetition index of depth 1)
+ * and the given layers.
+ */
+static bool
+page_encoding_levels(LanceBuf *out, const LanceColBuf *c, bool def, bool rep,
+					 const int32_t *layers, int nlayers, bool v22, uint64_t nitems,
+					 LanceError *err)
+{
 	Lancepb__CeFlat dflat,
+				rflat,
 				vflat;
 	Lancepb__CompressiveEncoding dce,
+				rce,
 				vce,
 				ice;
 	Lancepb__CeVariable var;
@@ -363,13 +625,17 @@ page_encoding(LanceBuf *out, const LanceColBuf *c, bool def, bool v22, uint64_t 
 	Lancepb__MiniBlockLayout mb;
 	Lancepb__PageLayout pl;
 	Lancepb__Any any;
-	int32_t		layer = def ? LAYER_NULLABLE_ITEM : LAYER_ALL_VALID_ITEM;
 	LanceBuf	inner = {0};
 	bool		ok;
 
 	lancepb__mini_block_layout__init(&mb);
 	if (def)
 		mb.def_compression = flat_encoding(&dce, &dflat, 16);
+	if (rep)
+	{
+		mb.rep_compression = flat_encoding(&rce, &rflat, 16);
+		mb.repetition_index_depth = 1;
+	}
 	if (c->width == 0)
 	{
 		lancepb__ce_variable__init(&var);
@@ -390,10 +656,10 @@ page_encoding(LanceBuf *out, const LanceColBuf *c, bool def, bool v22, uint64_t 
 	else
 		flat_encoding(&vce, &vflat, c->type.kind == LANCE_T_BOOL ? 1 : 8 * (uint64_t) c->width);
 	mb.value_compression = &vce;
-	mb.n_layers = 1;
-	mb.layers = &layer;
+	mb.n_layers = nlayers;
+	mb.layers = (int32_t *) layers;
 	mb.num_buffers = 1;
-	mb.num_items = nrows;
+	mb.num_items = nitems;
 	mb.has_large_chunk = v22;
 	lancepb__page_layout__init(&pl);
 	pl.layout_case = LANCEPB__PAGE_LAYOUT__LAYOUT_MINI_BLOCK_LAYOUT;
@@ -414,10 +680,31 @@ typedef struct PageOut
 {
 	uint64_t	first_row;
 	uint64_t	nrows;
-	uint64_t	offsets[2];
-	uint64_t	sizes[2];
+	int			nbufs;
+	uint64_t	offsets[3];
+	uint64_t	sizes[3];
 	LanceBuf	layout;
 } PageOut;
+
+/* Appends a page's buffers to the file, each 64-byte aligned, recording where. */
+static bool
+page_buffers(LanceBuf *file, uint64_t base, PageOut *pg, const LanceBuf *bufs, int nbufs,
+			 LanceError *err)
+{
+	int			i;
+
+	pg->nbufs = nbufs;
+	for (i = 0; i < nbufs; i++)
+	{
+		if (!buf_pad(file, 64, 0, err))
+			return false;
+		pg->offsets[i] = base + file->len;
+		pg->sizes[i] = bufs[i].len;
+		if (!lance_buf_append(file, bufs[i].data, bufs[i].len, err))
+			return false;
+	}
+	return true;
+}
 
 /*
  * Encodes rows [r0, r1) of a column as one page appended to the file, and
@@ -428,8 +715,9 @@ static bool
 write_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22, uint64_t r0,
 		   uint64_t r1, PageOut *pg, uint64_t *next, LanceError *err)
 {
-	LanceBuf	meta = {0};
-	LanceBuf	data = {0};
+	LanceBuf	bufs[2] = {{0}};
+	LanceBuf   *meta = &bufs[0];
+	LanceBuf   *data = &bufs[1];
 	ChunkShape	s;
 	uint64_t	limit = v22 ? (UINT64_C(1) << 20) : UINT64_C(32768);
 	uint64_t	vlimit = v22 ? UINT32_MAX : UINT16_MAX;
@@ -443,7 +731,7 @@ write_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22, uint64
 	for (i = r0; i < r1 && !s.def; i++)
 		s.def = c->valid.data[i] == 0;
 
-	while (row < r1 && data.len < PAGE_TARGET_BYTES)
+	while (row < r1 && data->len < PAGE_TARGET_BYTES)
 	{
 		uint64_t	remaining = r1 - row;
 		uint64_t	cnt = 0,
@@ -469,50 +757,192 @@ write_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22, uint64
 			goto done;
 		}
 		last = cnt == remaining;
-		if (!write_chunk(&data, c, &s, row, cnt, vbytes, err))
+		if (!write_chunk(data, c, &s, row, cnt, vbytes, err))
 			goto done;
 		word = ((bytes / 8 - 1) << 4) | (last ? 0 : (uint64_t) log);
-		if (v22 ? !buf_u32(&meta, (uint32_t) word, err) : !buf_u16(&meta, (uint16_t) word, err))
+		if (v22 ? !buf_u32(meta, (uint32_t) word, err) : !buf_u16(meta, (uint16_t) word, err))
 			goto done;
 		row += cnt;
 		/* a page ends on a whole chunk; only the last chunk may be short */
-		if (!last && data.len >= PAGE_TARGET_BYTES)
+		if (!last && data->len >= PAGE_TARGET_BYTES)
 			break;
 	}
 	/* the page stopped early: its last chunk was full-sized, so it is not "last" */
 	if (row < r1)
 	{
 		/* rewrite the final metadata word with log 0 (remainder chunk) */
-		uint64_t	n = v22 ? meta.len / 4 : meta.len / 2;
-		uint64_t	w = v22 ? lance_le32(meta.data + 4 * (n - 1)) : lance_le16(meta.data + 2 * (n - 1));
+		uint64_t	n = v22 ? meta->len / 4 : meta->len / 2;
+		uint64_t	w = v22 ? lance_le32(meta->data + 4 * (n - 1)) : lance_le16(meta->data + 2 * (n - 1));
 
 		w &= ~UINT64_C(15);
 		if (v22)
-			memcpy(meta.data + 4 * (n - 1), &(uint32_t) {(uint32_t) w}, 4);
+			memcpy(meta->data + 4 * (n - 1), &(uint32_t) {(uint32_t) w}, 4);
 		else
-			memcpy(meta.data + 2 * (n - 1), &(uint16_t) {(uint16_t) w}, 2);
+			memcpy(meta->data + 2 * (n - 1), &(uint16_t) {(uint16_t) w}, 2);
 	}
 
 	pg->first_row = r0;
 	pg->nrows = row - r0;
-	if (!buf_pad(file, 64, 0, err))
-		goto done;
-	pg->offsets[0] = base + file->len;
-	pg->sizes[0] = meta.len;
-	if (!lance_buf_append(file, meta.data, meta.len, err) || !buf_pad(file, 64, 0, err))
-		goto done;
-	pg->offsets[1] = base + file->len;
-	pg->sizes[1] = data.len;
-	if (!lance_buf_append(file, data.data, data.len, err))
-		goto done;
 	memset(&pg->layout, 0, sizeof(pg->layout));
-	if (!page_encoding(&pg->layout, c, s.def, v22, pg->nrows, err))
+	if (!page_buffers(file, base, pg, bufs, 2, err) ||
+		!page_encoding(&pg->layout, c, s.def, v22, pg->nrows, err))
 		goto done;
 	*next = row;
 	ok = true;
 done:
-	lance_buf_free(&meta);
-	lance_buf_free(&data);
+	lance_buf_free(meta);
+	lance_buf_free(data);
+	return ok;
+}
+
+/*
+ * Levels from `lev` up to and including the cnt-th level with a value slot
+ * (items and null items; null and empty lists have none).
+ */
+static uint64_t
+levels_for(const LanceColBuf *c, uint64_t lev, uint64_t cnt)
+{
+	const uint16_t *def = (const uint16_t *) c->def.data;
+	/* the leaf's and a struct item's nulls keep their slots */
+	uint16_t	max_visible = layer_base(c, c->nlayers - 1) - 1;
+	uint64_t	l = lev;
+
+	while (cnt > 0)
+	{
+		if (def[l] <= max_visible)
+			cnt--;
+		l++;
+	}
+	return l - lev;
+}
+
+/*
+ * Encodes all rows of a list's item leaf as one page: chunks of 2^k value
+ * slots carry the levels up to their last slot (the last chunk the rest),
+ * and the repetition index gives per chunk the rows that end in it and the
+ * levels left over after the last row start, as LanceDB computes them.
+ */
+static bool
+write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22, PageOut *pg,
+				  LanceError *err)
+{
+	LanceBuf	bufs[3] = {{0}};
+	LanceBuf   *meta = &bufs[0];
+	LanceBuf   *data = &bufs[1];
+	LanceBuf   *rindex = &bufs[2];
+	const uint16_t *rep = (const uint16_t *) c->rep.data;
+	const uint16_t *def = (const uint16_t *) c->def.data;
+	uint64_t	total = c->def.len / 2;
+	uint64_t	limit = v22 ? (UINT64_C(1) << 20) : UINT64_C(32768);
+	uint64_t	vlimit = v22 ? UINT32_MAX : UINT16_MAX;
+	uint64_t	slot = 0,
+				lev = 0;
+	bool		ok = false;
+	bool		last = false;
+
+	while (!last)
+	{
+		uint64_t	remaining = c->n - slot;
+		uint64_t	cnt = 0,
+					nl = 0,
+					bytes = 0,
+					vbytes = 0;
+		uint64_t	rows,
+					left,
+					i,
+					word;
+		int			log;
+
+		for (log = MAX_CHUNK_LOG; log >= 0; log--)
+		{
+			uint64_t	k = UINT64_C(1) << log;
+
+			cnt = remaining < k ? remaining : k;
+			last = cnt == remaining;
+			/* without lists every level has its slot */
+			nl = last ? total - lev : (c->repeated ? levels_for(c, lev, cnt) : cnt);
+			vbytes = cnt > 0 ? value_bytes(c, slot, cnt) : (c->width == 0 ? 4 : 0);
+			bytes = pad8(2 + (c->repeated ? 2 : 0) + 2 + (v22 ? 4 : 2)) +
+				(c->repeated ? 2 : 1) * pad8(2 * nl) + pad8(vbytes);
+			if (bytes <= limit && vbytes <= vlimit && nl <= 32767)
+				break;
+		}
+		if (log < 0)
+		{
+			lance_fail(err, "too many null or empty lists in a row for a Lance %s mini-block chunk",
+					   v22 ? "2.2" : "2.1");
+			goto done;
+		}
+		/* header, rep, def, values */
+		if (!buf_u16(data, (uint16_t) nl, err) ||
+			(c->repeated && !buf_u16(data, (uint16_t) (2 * nl), err)) ||
+			!buf_u16(data, (uint16_t) (2 * nl), err) ||
+			(v22 ? !buf_u32(data, (uint32_t) vbytes, err) : !buf_u16(data, (uint16_t) vbytes, err)) ||
+			!buf_pad(data, 8, 0, err) ||
+			(c->repeated && (!lance_buf_append(data, rep + lev, 2 * nl, err) || !buf_pad(data, 8, 0, err))) ||
+			!lance_buf_append(data, def + lev, 2 * nl, err) || !buf_pad(data, 8, 0, err))
+			goto done;
+		if (cnt > 0)
+		{
+			if (!write_values(data, c, slot, cnt, vbytes, err))
+				goto done;
+		}
+		else if (c->width == 0)
+		{
+			/* no values: the offsets buffer still has its one offset */
+			if (!buf_u32(data, 4, err) || !buf_pad(data, 8, 0, err))
+				goto done;
+		}
+		word = ((bytes / 8 - 1) << 4) | (last ? 0 : (uint64_t) log);
+		if (v22 ? !buf_u32(meta, (uint32_t) word, err) : !buf_u16(meta, (uint16_t) word, err))
+			goto done;
+
+		slot += cnt;
+		if (!c->repeated)
+		{
+			lev += nl;
+			continue;
+		}
+		/* repetition index: rows ending here, levels after the last row start */
+		rows = 0;
+		for (i = 1; i < nl; i++)
+			rows += rep[lev + i] == 1;
+		left = 0;
+		if (!last)
+		{
+			for (i = nl; i > 0 && rep[lev + i - 1] != 1; i--)
+				;
+			left = i > 0 ? nl - (i - 1) : nl;
+		}
+		if (rindex->len >= 16 && nl > 0 && rep[lev] == 1)
+		{
+			uint64_t   *prev = (uint64_t *) (rindex->data + rindex->len - 16);
+
+			if (prev[1] != 0)
+			{
+				prev[0]++;
+				prev[1] = 0;
+			}
+		}
+		if (last)
+			rows++;
+		if (!buf_u64(rindex, rows, err) || !buf_u64(rindex, left, err))
+			goto done;
+		lev += nl;
+	}
+
+	/* buffers: chunk metadata, chunks, repetition index (with lists) */
+	pg->first_row = 0;
+	pg->nrows = c->nrows;
+	memset(&pg->layout, 0, sizeof(pg->layout));
+	if (!page_buffers(file, base, pg, bufs, c->repeated ? 3 : 2, err) ||
+		!page_encoding_levels(&pg->layout, c, true, c->repeated, c->layers, c->nlayers, v22, c->n, err))
+		goto done;
+	ok = true;
+done:
+	lance_buf_free(meta);
+	lance_buf_free(data);
+	lance_buf_free(rindex);
 	return ok;
 }
 
@@ -556,9 +986,9 @@ column_metadata(LanceBuf *out, PageOut *pages, int npages, LanceError *err)
 	for (i = 0; i < npages; i++)
 	{
 		lancepb__page__init(&pgs[i]);
-		pgs[i].n_buffer_offsets = 2;
+		pgs[i].n_buffer_offsets = pages[i].nbufs;
 		pgs[i].buffer_offsets = pages[i].offsets;
-		pgs[i].n_buffer_sizes = 2;
+		pgs[i].n_buffer_sizes = pages[i].nbufs;
 		pgs[i].buffer_sizes = pages[i].sizes;
 		pgs[i].length = pages[i].nrows;
 		pgs[i].priority = pages[i].first_row;
@@ -596,17 +1026,38 @@ file_descriptor(LanceBuf *out, const LanceManifest *m, LanceColBuf *cols, int nc
 	int			i;
 	bool		ok;
 
-	fields = lance_alloc_array(ncols > 0 ? ncols : 1, sizeof(Lancepb__Field *), err);
-	if (fields == NULL)
+	int			nf = 0;
+	bool	   *seen;
+
+	/* a nested leaf comes after its list and struct ancestors, each once */
+	fields = lance_alloc_array(mpb->n_fields + ncols + 1, sizeof(Lancepb__Field *), err);
+	seen = lance_alloc0(mpb->n_fields + 1, err);
+	if (fields == NULL || seen == NULL)
 		return false;
 	for (i = 0; i < ncols; i++)
 	{
+		int			chain[4];
+		int			nchain = 0;
+		int			a;
+
 		if (cols[i].field < 0 || (size_t) cols[i].field >= mpb->n_fields)
 			return lance_fail(err, "bad field index %d", cols[i].field);
-		fields[i] = mpb->fields[cols[i].field];
+		for (a = cols[i].field; cols[i].nlayers > 0 && m->fields[a].parent >= 0 && nchain < 4;)
+			chain[nchain++] = a = m->fields[a].parent;
+		while (nchain > 0)
+		{
+			a = chain[--nchain];
+			if (a < 0 || (size_t) a >= mpb->n_fields)
+				return lance_fail(err, "bad field index %d", a);
+			if (!seen[a])
+				fields[nf++] = mpb->fields[a];
+			seen[a] = true;
+		}
+		fields[nf++] = mpb->fields[cols[i].field];
 	}
+	lance_free(seen);
 	lancepb__schema__init(&schema);
-	schema.n_fields = ncols;
+	schema.n_fields = nf;
 	schema.fields = fields;
 	lancepb__file_descriptor__init(&fd);
 	fd.schema = &schema;
@@ -655,7 +1106,7 @@ encode_file(LanceBuf *file, int fd, const char *path, const LanceManifest *m,
 {
 	uint64_t	base = 0;
 	bool		v22;
-	uint64_t	nrows = ncols > 0 ? cols[0].n : 0;
+	uint64_t	nrows = ncols > 0 ? lance_colbuf_rows(&cols[0]) : 0;
 	uint64_t   *cm_pos,
 			   *cm_len;
 	uint64_t	gb_pos,
@@ -670,7 +1121,7 @@ encode_file(LanceBuf *file, int fd, const char *path, const LanceManifest *m,
 						  major, minor);
 	v22 = minor >= 2;
 	for (i = 0; i < ncols; i++)
-		if (cols[i].n != nrows)
+		if (lance_colbuf_rows(&cols[i]) != nrows)
 			return lance_fail(err, "columns of different lengths");
 	cm_pos = lance_alloc_array(ncols + 1, sizeof(uint64_t), err);
 	cm_len = lance_alloc_array(ncols + 1, sizeof(uint64_t), err);
@@ -702,7 +1153,13 @@ encode_file(LanceBuf *file, int fd, const char *path, const LanceManifest *m,
 				}
 				if (nrows == 0)
 					break;
-				if (!write_page(file, base, &cols[i], v22, row, nrows, &pages[npages], &row, err))
+				if (cols[i].nlayers > 0)
+				{
+					if (!write_nested_page(file, base, &cols[i], v22, &pages[npages], err))
+						return false;
+					row = nrows;
+				}
+				else if (!write_page(file, base, &cols[i], v22, row, nrows, &pages[npages], &row, err))
 					return false;
 				npages++;
 				if (fd >= 0 && file->len >= SINK_BYTES &&

@@ -39,6 +39,17 @@ typedef struct LanceColBuf
 	LanceBuf	valid;			/* one byte per row, 1 = valid */
 	LanceBuf	data;
 	LanceBuf	offsets;		/* uint64_t x (n + 1), variable width only */
+	/*
+	 * The item leaf of a list (nlayers > 0): `n` counts value slots (items,
+	 * null items included), `nrows` rows; each row adds repetition and
+	 * definition levels (one per item, or one for a null or empty list).
+	 */
+	int			nlayers;
+	int32_t		layers[3];		/* innermost first: leaf, [struct,] list or struct */
+	bool		repeated;		/* a list's item (else a struct's child) */
+	uint64_t	nrows;
+	LanceBuf	rep;			/* uint16_t per level */
+	LanceBuf	def;			/* uint16_t per level */
 } LanceColBuf;
 
 /* False (with a message) if the field's type cannot be written. */
@@ -50,6 +61,51 @@ extern void lance_colbuf_free(LanceColBuf *c);
 /* Appends one row: len bytes of value (ignored when null). */
 extern bool lance_colbuf_push(LanceColBuf *c, const void *value, uint64_t len, bool isnull,
 							  LanceError *err);
+
+/*
+ * A list field whose item is a leaf the writer handles: the buffer holds the
+ * item leaf.  A row is pushed as lance_colbuf_list_row (NULL or empty list)
+ * or as its items, each with lance_colbuf_list_item (first = starts a row).
+ */
+extern bool lance_colbuf_init_list(LanceColBuf *c, const LanceManifest *m, int field,
+								   LanceError *err);
+extern bool lance_colbuf_list_row(LanceColBuf *c, bool isnull, LanceError *err);
+extern bool lance_colbuf_list_item(LanceColBuf *c, bool first, const void *value, uint64_t len,
+								   bool isnull, LanceError *err);
+
+/*
+ * Member `child` of a list's struct items: per item, the struct NULL or
+ * valid and the member's value; a NULL or empty list as lance_colbuf_list_row.
+ */
+extern bool lance_colbuf_init_list_member(LanceColBuf *c, const LanceManifest *m, int field,
+										  int child, LanceError *err);
+extern bool lance_colbuf_list_member(LanceColBuf *c, bool first, bool struct_null,
+									 const void *value, uint64_t len, bool isnull,
+									 LanceError *err);
+
+/*
+ * A child (a leaf) of a struct field: one slot per row, the row's struct
+ * NULL or valid and the child's value NULL or not.
+ */
+extern bool lance_colbuf_init_struct_child(LanceColBuf *c, const LanceManifest *m, int field,
+										   int child, LanceError *err);
+extern bool lance_colbuf_struct_push(LanceColBuf *c, bool struct_null, const void *value,
+									 uint64_t len, bool isnull, LanceError *err);
+
+/*
+ * The column buffers of top-level field `field` into cols (room for one per
+ * leaf): one, a struct's members, or the members of a list's struct items.
+ * Returns how many, or -1 (with a message) if the field cannot be written.
+ */
+extern int	lance_colbuf_init_field(LanceColBuf *cols, const LanceManifest *m, int field,
+									LanceError *err);
+
+/* Rows buffered. */
+static inline uint64_t
+lance_colbuf_rows(const LanceColBuf *c)
+{
+	return c->nlayers > 0 ? c->nrows : c->n;
+}
 
 /*
  * Writes a data file of format major.minor (2.1 or 2.2) holding the buffered
