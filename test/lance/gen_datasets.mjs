@@ -216,6 +216,29 @@ function vecBatch(start, n, dim) {
 		arrow.makeData({ type: new arrow.Struct(schema.fields), length: n, nullCount: 0, children }))]);
 }
 
+// Vectors whose items are nullable and sometimes NULL: 8 dims (mini-block)
+// and 128 dims (full-zip in 2.1+), with NULL vectors too.
+function vecNullBatch(start, n) {
+	const r = rng(start + 11);
+	const fields = [new arrow.Field('id', new arrow.Int64(), false)];
+	const children = [arrow.makeData({ type: new arrow.Int64(), length: n,
+		data: BigInt64Array.from({ length: n }, (_, i) => BigInt(start + i)) })];
+	for (const dim of [8, 128]) {
+		const type = new arrow.FixedSizeList(dim, new arrow.Field('item', f32, true));
+		// item k of row (start + i) is NULL when (start + i) % 6 === 1 and
+		// k % 37 === 5; rows (start + i) % 9 === 4 are NULL vectors
+		const [ibm, inull] = validity(n * dim, (x) => (start + Math.floor(x / dim)) % 6 === 1 && (x % dim) % 37 === 5);
+		const child = arrow.makeData({ type: f32, length: n * dim, nullCount: inull, nullBitmap: ibm,
+			data: Float32Array.from({ length: n * dim }, () => r() - 0.5) });
+		const [nb, nc] = validity(n, (i) => (start + i) % 9 === 4);
+		fields.push(new arrow.Field(`v${dim}`, type, true));
+		children.push(arrow.makeData({ type, length: n, nullCount: nc, nullBitmap: nb, child }));
+	}
+	const schema = new arrow.Schema(fields);
+	return new arrow.Table(schema, [new arrow.RecordBatch(schema,
+		arrow.makeData({ type: new arrow.Struct(fields), length: n, nullCount: 0, children }))]);
+}
+
 // Nested types: lists of lists, lists of structs, structs holding lists,
 // with nulls and empty lists at every level.  Struct members are named in
 // alphabetical order (jsonb sorts them).
@@ -329,6 +352,10 @@ function fmt(data, i) {
 		const out = [];
 		for (let k = 0; k < t.listSize; k++)
 			out.push(fmt(data.children[0], j * t.listSize + k));
+		// lance_fdw reads a vector with a NULL item as NULL (a pgvector
+		// value cannot hold one; docs/sql-reference.md)
+		if (out.includes('N'))
+			return 'N';
 		return '[' + out.join(',') + ']';
 	}
 	case arrow.Type.List:
@@ -416,6 +443,14 @@ async function generate(lib, tag) {
 		}
 		await t.add(nestedBatch(2000, 700, sn));
 		await t.delete('id % 13 = 1');
+		made.push([name, t]);
+	}
+	// Vectors with NULL items in every storage version.
+	for (const [name, storageOptions] of [['vecnull_v20', { new_table_data_storage_version: '2.0' }],
+		['vecnull_v21', { new_table_data_storage_version: '2.1' }],
+		['vecnull_v22', { new_table_data_storage_version: '2.2' }]]) {
+		const t = await db.createTable(name, vecNullBatch(0, 400), { storageOptions });
+		await t.add(vecNullBatch(400, 150));
 		made.push([name, t]);
 	}
 	// The legacy file format (storage version 0.1): not read by lance_fdw,

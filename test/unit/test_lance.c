@@ -651,6 +651,80 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+/*
+ * Encoding coverage: which encodings the reader met in the datasets of each
+ * file format version (2.0 / 2.1 / 2.2; from the table name's _vNN suffix,
+ * else the library's default), printed as a matrix and checked against what
+ * LanceDB writes (issue 5's list).
+ */
+#define COV_MAX 64
+static const char *cov_names[COV_MAX];
+static unsigned cov_seen[COV_MAX];	/* bit v = version index (0: 2.0, 1: 2.1, 2: 2.2) */
+static int	cov_n;
+
+static void
+cov_collect(int vi)
+{
+	const char *const *names;
+	const uint64_t *counts;
+	int			n = lance_census_get(&names, &counts);
+	int			i,
+				j;
+
+	for (i = 0; i < n; i++)
+	{
+		for (j = 0; j < cov_n && strcmp(cov_names[j], names[i]) != 0; j++)
+			;
+		if (j == cov_n && cov_n < COV_MAX)
+			cov_names[cov_n++] = names[i];
+		if (j < cov_n && counts[i] > 0)
+			cov_seen[j] |= 1u << vi;
+	}
+	lance_census_reset();
+}
+
+static bool
+cov_has(const char *name, int vi)
+{
+	int			j;
+
+	for (j = 0; j < cov_n; j++)
+		if (strcmp(cov_names[j], name) == 0)
+			return (cov_seen[j] >> vi) & 1;
+	return false;
+}
+
+static void
+cov_check(void)
+{
+	static const char *const v21[] = {"mini-block", "mini-block dictionary", "full-zip fixed",
+		"full-zip variable", "constant layout", "flat", "flat bitmap", "variable",
+		"inline bit-packing", "fsst", "rle", "fixed_size_list", "fixed_size_list item validity",
+		"full-zip fixed_size_list item validity", "rep/def levels", NULL};
+	static const char *const v22[] = {"general lz4", NULL};
+	static const char *const v20[] = {"2.0 flat", "2.0 nullable some_nulls", "2.0 nullable no_nulls",
+		"2.0 fixed_size_list", "2.0 list", "2.0 binary",
+		"2.0 dictionary", NULL};
+	static const char *const vnames[] = {"2.0", "2.1", "2.2"};
+	int			j,
+				k;
+
+	printf("encoding coverage of the LanceDB datasets (x = decoded):\n");
+	printf("  %-42s 2.0 2.1 2.2\n", "encoding");
+	for (j = 0; j < cov_n; j++)
+		printf("  %-42s  %c   %c   %c\n", cov_names[j], (cov_seen[j] & 1) ? 'x' : '.',
+			   (cov_seen[j] & 2) ? 'x' : '.', (cov_seen[j] & 4) ? 'x' : '.');
+	for (k = 0; v20[k]; k++)
+		CHECK(cov_has(v20[k], 0), "LanceDB's %s datasets use %s", vnames[0], v20[k]);
+	for (k = 0; v21[k]; k++)
+	{
+		CHECK(cov_has(v21[k], 1), "LanceDB's %s datasets use %s", vnames[1], v21[k]);
+		CHECK(cov_has(v21[k], 2), "LanceDB's %s datasets use %s", vnames[2], v21[k]);
+	}
+	for (k = 0; v22[k]; k++)
+		CHECK(cov_has(v22[k], 2), "LanceDB's %s datasets use %s", vnames[2], v22[k]);
+}
+
 static void
 test_real_datasets(const char *root)
 {
@@ -710,7 +784,10 @@ test_real_datasets(const char *root)
 			pjoin(dataset, sizeof(dataset), dataset, ".lance");
 			pjoin(tsv, sizeof(tsv), dir, "/");
 			pjoin(tsv, sizeof(tsv), tsv, tsvs[i]);
+			lance_census_reset();
 			bad = compare_version(dataset, version, tsv, errbuf, sizeof(errbuf));
+			cov_collect(strstr(table, "_v20") ? 0 : strstr(table, "_v21") ? 1 :
+						strstr(table, "_v22") ? 2 : li == 0 ? 1 : 2);
 			CHECK(bad == 0, "%s/%s v%" PRIu64 ": %s%ld rows differ", libs[li], table, version,
 				  errbuf[0] ? errbuf : "", bad);
 			free(tsvs[i]);
@@ -749,6 +826,7 @@ test_real_datasets(const char *root)
 		}
 	}
 	printf("compared %ld rows with LanceDB\n", rows_compared);
+	cov_check();
 }
 
 /* ---- corruption ---- */

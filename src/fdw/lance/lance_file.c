@@ -458,17 +458,13 @@ assemble_flat_leaf(const LanceManifest *m, int idx, LanceLeaf *leaf, uint64_t nr
 		return lance_fail(err, "column \"%s\" has %llu levels and %llu values for %llu rows",
 						  m->fields[idx].name, (unsigned long long) leaf->nlev,
 						  (unsigned long long) out->n, (unsigned long long) nrows);
+	/* a vector with a NULL item reads as NULL (docs/sql-reference.md) */
 	for (i = 0; i < nrows; i++)
-	{
-		if (leaf->def && leaf->def[i] != 0)
+		if ((leaf->def && leaf->def[i] != 0) || lance_values_itemnull(&leaf->v, i))
 		{
 			if (!set_null(out, i, nrows, err))
 				return false;
 		}
-		else if (lance_values_itemnull(&leaf->v, i))
-			return lance_fail(err, "column \"%s\": NULL items inside a fixed_size_list are not supported",
-							  m->fields[idx].name);
-	}
 	return true;
 }
 
@@ -526,11 +522,9 @@ assemble_list(const LanceManifest *m, int list_idx, LanceLeaf *leaf, uint64_t nr
 		}
 		if (item >= nvals)
 			return lance_fail(err, "column \"%s\": more items than values", m->fields[item_idx].name);
-		if (layer == 0 && !set_null(child, item, nvals, err))
+		if ((layer == 0 || lance_values_itemnull(&leaf->v, item)) &&
+			!set_null(child, item, nvals, err))
 			return false;
-		if (layer < 0 && lance_values_itemnull(&leaf->v, item))
-			return lance_fail(err, "column \"%s\": NULL items inside a fixed_size_list are not supported",
-							  m->fields[item_idx].name);
 		item++;
 	}
 	if (row != nrows || item != nvals)

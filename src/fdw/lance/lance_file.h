@@ -111,6 +111,16 @@ extern bool lance_fuzz_decode_page20(const uint8_t *encoding, uint64_t len,
 									 int nbufs, uint64_t nrows, const LanceType *t,
 									 LanceError *err);
 
+/*
+ * Encodings decoded in this process, by name ("2.1 fsst", "2.0 dictionary"
+ * ...): the interop test's coverage matrix.  Noted once per page or
+ * encoding node, never per value.
+ */
+extern void lance_census_note(const char *what);
+extern int	lance_census_get(const char *const **names, const uint64_t **counts);
+extern void lance_census_reset(void);
+extern void lance_census_mute(bool on);
+
 /* ---- codecs (lance_codec.c), exposed for tests ---- */
 
 /* FastLanes unpack of 1024 values of `tbits` (8/16/32/64) packed at `w` bits. */

@@ -439,6 +439,30 @@ decode_fsst(Page20 *pg, const Lancepb__E20Fsst *fs, uint64_t n, LanceVector *out
 	return ok;
 }
 
+/* The encoding census (lance_file.h) of one 2.0 node. */
+static void
+note_encoding(const Lancepb__E20ArrayEncoding *e)
+{
+	static const char *const names[] = {
+		NULL, "2.0 flat", "2.0 nullable", "2.0 fixed_size_list", "2.0 list", "2.0 struct",
+		"2.0 binary", "2.0 dictionary", "2.0 fsst", "2.0 packed_struct", "2.0 bitpacked",
+		"2.0 fixed_size_binary", "2.0 bitpacked_for_non_neg", "2.0 constant"
+	};
+	int			c = (int) e->array_encoding_case;
+
+	if (c == LANCEPB__E20_ARRAY_ENCODING__ARRAY_ENCODING_NULLABLE)
+		lance_census_note(e->nullable->nullability_case == LANCEPB__E20_NULLABLE__NULLABILITY_SOME_NULLS ?
+						  "2.0 nullable some_nulls" :
+						  e->nullable->nullability_case == LANCEPB__E20_NULLABLE__NULLABILITY_ALL_NULLS ?
+						  "2.0 nullable all_nulls" : "2.0 nullable no_nulls");
+	else if (c == LANCEPB__E20_ARRAY_ENCODING__ARRAY_ENCODING_FLAT && e->flat->compression != NULL &&
+			 e->flat->compression->scheme != NULL && e->flat->compression->scheme[0] != '\0')
+		lance_census_note(strcmp(e->flat->compression->scheme, "zstd") == 0 ? "2.0 flat zstd" :
+						  "2.0 flat lz4 (or other)");
+	else if (c > 0 && c < (int) (sizeof(names) / sizeof(names[0])))
+		lance_census_note(names[c]);
+}
+
 static bool
 decode_node(Page20 *pg, const Lancepb__E20ArrayEncoding *e, uint64_t n, Want w, LanceVector *out,
 			int depth, LanceError *err)
@@ -447,6 +471,7 @@ decode_node(Page20 *pg, const Lancepb__E20ArrayEncoding *e, uint64_t n, Want w, 
 		return lance_fail(err, "encoding nested too deeply");
 	if (e == NULL)
 		return lance_fail(err, "missing array encoding");
+	note_encoding(e);
 	switch (e->array_encoding_case)
 	{
 		case LANCEPB__E20_ARRAY_ENCODING__ARRAY_ENCODING_FLAT:
@@ -458,11 +483,8 @@ decode_node(Page20 *pg, const Lancepb__E20ArrayEncoding *e, uint64_t n, Want w, 
 				switch (nu->nullability_case)
 				{
 					case LANCEPB__E20_NULLABLE__NULLABILITY_NO_NULLS:
-						if (!decode(pg, nu->no_nulls->values, n, w, out, depth + 1, err))
-							return false;
-						if (out->validity != NULL)
-							return lance_fail(err, "NULL items inside a fixed_size_list are not supported");
-						return true;
+						/* a vector with NULL items is already marked null */
+						return decode(pg, nu->no_nulls->values, n, w, out, depth + 1, err);
 					case LANCEPB__E20_NULLABLE__NULLABILITY_ALL_NULLS:
 						return all_null(n, w, out, err);
 					case LANCEPB__E20_NULLABLE__NULLABILITY_SOME_NULLS:
@@ -476,15 +498,6 @@ decode_node(Page20 *pg, const Lancepb__E20ArrayEncoding *e, uint64_t n, Want w, 
 										&val, depth + 1, err))
 								return false;
 							ok = decode(pg, nu->some_nulls->values, n, w, out, depth + 1, err);
-							/* values with NULL items (see fixed_size_list) must be null rows */
-							if (ok && out->validity != NULL)
-							{
-								uint64_t	i;
-
-								for (i = 0; ok && i < n; i++)
-									if (!lance_vector_is_valid(out, i) && ((val.values[i >> 3] >> (i & 7)) & 1))
-										ok = lance_fail(err, "NULL items inside a fixed_size_list are not supported");
-							}
 							ok = ok && and_validity(out, val.values, n, err);
 							lance_vector_free(&val);
 							return ok;
@@ -507,19 +520,13 @@ decode_node(Page20 *pg, const Lancepb__E20ArrayEncoding *e, uint64_t n, Want w, 
 							(Want) {WANT_FIXED, (uint32_t) (w.width / dim), false}, &items, depth + 1, err))
 					return false;
 				/*
-				 * A value with NULL items is marked null here; the nullable
-				 * node above checks that the value itself is null, since a
-				 * valid one cannot be represented.
+				 * A vector with a NULL item cannot be represented: it reads
+				 * as NULL (docs/sql-reference.md), as in 2.1+ files.
 				 */
 				if (items.validity)
 					for (i = 0; i < total; i++)
 						if (!lance_vector_is_valid(&items, i))
 						{
-							if (depth == 0)
-							{
-								lance_vector_free(&items);
-								return lance_fail(err, "NULL items inside a fixed_size_list are not supported");
-							}
 							if (out->validity == NULL)
 							{
 								out->validity = lance_alloc((n + 7) / 8, err);
@@ -830,6 +837,8 @@ read_list(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df, i
 		ok = open_page(f, pg, owned, &enc, !in_range, err);
 		if (ok && enc->array_encoding_case != LANCEPB__E20_ARRAY_ENCODING__ARRAY_ENCODING_LIST)
 			ok = lance_fail(err, "list column \"%s\" has a page that is not a list", fld->name);
+		if (ok)
+			lance_census_note("2.0 list");
 		if (ok && in_range && !started)
 		{
 			started = true;
