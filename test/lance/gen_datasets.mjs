@@ -239,6 +239,41 @@ function vecNullBatch(start, n) {
 		arrow.makeData({ type: new arrow.Struct(fields), length: n, nullCount: 0, children }))]);
 }
 
+// Encodings LanceDB only writes when a field's metadata asks for them
+// (lance-encoding:compression / :bss / :packed): general ZSTD and LZ4,
+// FSST, byte-stream-split, packed structs; strings of one length for 2.0's
+// fixed_size_binary.
+function metaBatch(start, n) {
+	const r = rng(start + 5);
+	const md = (k, v) => new Map([[`lance-encoding:${k}`, v]]);
+	const nul = (k) => (i) => (start + i) % k === 0;
+	const cols = [];
+	const add = (name, data, meta) => cols.push([new arrow.Field(name, data.type, true, meta), data]);
+	cols.push([new arrow.Field('id', new arrow.Int64(), false), prim(new arrow.Int64(),
+		BigInt64Array.from({ length: n }, (_, i) => BigInt(start + i)), () => false)]);
+	const ints = () => Int32Array.from({ length: n }, () => Math.floor(r() * 100000) - 50000);
+	add('zi32', prim(new arrow.Int32(), ints(), nul(7)), md('compression', 'zstd'));
+	add('li32', prim(new arrow.Int32(), ints(), nul(8)), md('compression', 'lz4'));
+	add('bf32', prim(f32, Float32Array.from({ length: n }, () => r() * 100), nul(9)), md('bss', 'on'));
+	add('bf64', prim(new arrow.Float64(), Float64Array.from({ length: n }, () => r() * 1e5), nul(10)), md('bss', 'on'));
+	const strs = (gen, isNull) => arrow.vectorFromArray(
+		Array.from({ length: n }, (_, i) => (isNull(i) ? null : gen(i))), utf8).data[0];
+	const word = (i) => `${WORDS[Math.floor(r() * WORDS.length)]}-${start + i}-${WORDS[Math.floor(r() * WORDS.length)]}`;
+	add('zs', strs(word, nul(6)), md('compression', 'zstd'));
+	add('ls', strs(word, nul(5)), md('compression', 'lz4'));
+	add('fs', strs(word, nul(4)), md('compression', 'fsst'));
+	add('fixs', strs((i) => `k${String((start + i) * 7919 % 100000).padStart(6, '0')}`, () => false), undefined);
+	{
+		const a = prim(i32, ints(), () => false);
+		const b = prim(f32, Float32Array.from({ length: n }, () => r()), () => false);
+		const type = new arrow.Struct([new arrow.Field('a', i32, true), new arrow.Field('b', f32, true)]);
+		add('ps', arrow.makeData({ type, length: n, nullCount: 0, children: [a, b] }), md('packed', 'true'));
+	}
+	const schema = new arrow.Schema(cols.map(([f]) => f));
+	return new arrow.Table(schema, [new arrow.RecordBatch(schema,
+		arrow.makeData({ type: new arrow.Struct(schema.fields), length: n, nullCount: 0, children: cols.map(([, d]) => d) }))]);
+}
+
 // Nested types: lists of lists, lists of structs, structs holding lists,
 // with nulls and empty lists at every level.  Struct members are named in
 // alphabetical order (jsonb sorts them).
@@ -398,6 +433,22 @@ async function generate(lib, tag) {
 	fs.mkdirSync(dir, { recursive: true });
 	const db = await lib.connect(dir);
 	const made = [];
+	const only = process.env.LANCE_GEN_ONLY;
+
+	// Encodings asked for through field metadata, in every storage version.
+	for (const [name, storageOptions] of [['meta_v20', { new_table_data_storage_version: '2.0' }],
+		['meta_v21', { new_table_data_storage_version: '2.1' }],
+		['meta_v22', { new_table_data_storage_version: '2.2' }]]) {
+		const t = await db.createTable(name, metaBatch(0, 3000), { storageOptions });
+		await t.add(metaBatch(3000, 2000));
+		await t.delete('id % 31 = 3');
+		made.push([name, t]);
+	}
+	if (only) {
+		for (const [name, t] of made)
+			await dumpAll(dir, t, name);
+		return;
+	}
 
 	// Default storage version of this LanceDB: appends, few deletes (arrow
 	// deletion file), an update, tags.

@@ -442,6 +442,26 @@ first_leaf_id(const LanceManifest *m, int idx)
 }
 
 static const LanceDataFile *
+file_with_field(const LanceFragment *fr, int32_t id);
+
+/* The file holding field idx: by its first leaf, else the leaf's nearest ancestor (packed). */
+static const LanceDataFile *
+file_of_field(const LanceManifest *m, const LanceFragment *fr, int idx)
+{
+	const LanceDataFile *df = file_with_field(fr, first_leaf_id(m, idx));
+	int			leaf = idx;
+
+	while (m->fields[leaf].nchildren > 0)
+		leaf = m->fields[leaf].children[0];
+	while (df == NULL && leaf != idx)
+	{
+		leaf = m->fields[leaf].parent;
+		df = file_with_field(fr, m->fields[leaf].id);
+	}
+	return df;
+}
+
+static const LanceDataFile *
 file_with_field(const LanceFragment *fr, int32_t id)
 {
 	int			i,
@@ -553,7 +573,7 @@ compare_version(const char *dataset, uint64_t version, const char *tsv, char *er
 				bad = -1;
 				break;
 			}
-			df = file_with_field(fr, first_leaf_id(m, colfield[c]));
+			df = file_of_field(m, fr, colfield[c]);
 			if (df == NULL)
 			{
 				snprintf(errbuf, errlen, "column %s not in fragment", names[c]);
@@ -700,11 +720,13 @@ cov_check(void)
 	static const char *const v21[] = {"mini-block", "mini-block dictionary", "full-zip fixed",
 		"full-zip variable", "constant layout", "flat", "flat bitmap", "variable",
 		"inline bit-packing", "fsst", "rle", "fixed_size_list", "fixed_size_list item validity",
-		"full-zip fixed_size_list item validity", "rep/def levels", NULL};
-	static const char *const v22[] = {"general lz4", NULL};
+		"full-zip fixed_size_list item validity", "rep/def levels", "general zstd", "general lz4",
+		"byte_stream_split", "packed_struct", NULL};
+	static const char *const v22[] = {NULL};
 	static const char *const v20[] = {"2.0 flat", "2.0 nullable some_nulls", "2.0 nullable no_nulls",
 		"2.0 fixed_size_list", "2.0 list", "2.0 binary",
-		"2.0 dictionary", NULL};
+		"2.0 dictionary", "2.0 flat zstd", "2.0 flat lz4 (or other)", "2.0 fsst",
+		"2.0 packed_struct", NULL};
 	static const char *const vnames[] = {"2.0", "2.1", "2.2"};
 	int			j,
 				k;
@@ -1066,7 +1088,7 @@ test_ranges(const char *root)
 						LanceVector whole;
 						int			ci;
 
-						if (m->fields[k].parent >= 0 || file_with_field(fr, first_leaf_id(m, k)) != df)
+						if (m->fields[k].parent >= 0 || file_of_field(m, fr, k) != df)
 							continue;
 						if (!lance_read_field(&f, m, df, k, &whole, &err))
 						{

@@ -606,6 +606,29 @@ decode_node(Page20 *pg, const Lancepb__E20ArrayEncoding *e, uint64_t n, Want w, 
 					out->offsets[i] = i * v->len;
 				return true;
 			}
+		case LANCEPB__E20_ARRAY_ENCODING__ARRAY_ENCODING_PACKED_STRUCT:
+			{
+				/* rows of the children's bytes, read as one fixed-width value */
+				const uint8_t *data;
+				uint64_t	len;
+				uint64_t	total;
+
+				if (w.kind != WANT_FIXED || w.isbool || !lance_mul_u64(n, w.width, &total))
+					return lance_fail(err, "packed struct encoding does not match the type");
+				if (!get_buffer(pg, e->packed_struct->buffer, &data, &len, err))
+					return false;
+				if (len < total)
+					return lance_fail(err, "packed struct buffer of %llu bytes holds fewer than %llu rows",
+									  (unsigned long long) len, (unsigned long long) n);
+				out->n = n;
+				out->width = w.width;
+				out->values = lance_alloc(MAX1(total), err);
+				if (out->values == NULL)
+					return false;
+				memcpy(out->values, data, total);
+				out->values_len = total;
+				return true;
+			}
 		case LANCEPB__E20_ARRAY_ENCODING__ARRAY_ENCODING_LIST:
 		case LANCEPB__E20_ARRAY_ENCODING__ARRAY_ENCODING_STRUCT_:
 			return lance_fail(err, "list or struct encoding in a leaf column");
@@ -969,6 +992,21 @@ read_field(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df, 
 		return lance_null_vector(m, idx, end - start, out, err);
 	if (!check_rows(fld, &f->columns[col], end, err))
 		return false;
+	if (fld->type.kind == LANCE_T_STRUCT && lance_struct_is_packed(m, df, idx))
+	{
+		LanceField	rows = *fld;
+		LanceVector packed = {0};
+		bool		ok;
+
+		/* one column of the children's bytes zipped row by row */
+		if (!lance_packed_width(m, idx, &rows.type.width, err))
+			return false;
+		rows.type.kind = LANCE_T_FIXED_BINARY;
+		ok = read_leaf(f, &rows, &f->columns[col], start, end, &packed, span, err) &&
+			lance_packed_split(m, idx, &packed, out, err);
+		lance_vector_free(&packed);
+		return ok;
+	}
 	if (fld->type.kind == LANCE_T_STRUCT)
 	{
 		/* 2.0 stores no struct validity: the struct column has no data */

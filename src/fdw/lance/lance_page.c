@@ -426,6 +426,28 @@ decode_fixed(const Lancepb__CompressiveEncoding *ce, Buf *bufs, int nbufs, int *
 				return decode_fixed(ce->fixed_size_list->values, bufs, nbufs, bi, total,
 									(uint32_t) (bits / dim), false, out, depth + 1, err);
 			}
+		case LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_PACKED_STRUCT:
+			{
+				/* children zipped row by row: the rows are the values */
+				uint64_t	sum = 0;
+				size_t		k;
+
+				lance_census_note("packed_struct");
+				for (k = 0; k < ce->packed_struct->n_bits_per_value; k++)
+				{
+					uint64_t	cb = ce->packed_struct->bits_per_value[k];
+
+					if (cb % 8 != 0 || cb > bits)
+						return lance_fail(err, "invalid packed struct member width %llu",
+										  (unsigned long long) cb);
+					sum += cb;
+				}
+				if (sum != bits || to_bool || ce->packed_struct->values == NULL)
+					return lance_fail(err, "packed struct of %llu bits where %u are expected",
+									  (unsigned long long) sum, bits);
+				return decode_fixed(ce->packed_struct->values, bufs, nbufs, bi, n, bits, false, out,
+									depth + 1, err);
+			}
 		case LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_RLE:
 			{
 				/* two buffers: run values, then run lengths */
