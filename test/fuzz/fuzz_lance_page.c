@@ -22,8 +22,8 @@ static const char *const types[] = {
 	"bool", "string", "binary", "fixed_size_list:float:8",
 	"fixed_size_list:float:128", "fixed_size_list:halffloat:8",
 	"timestamp:us:-", "decimal:128:12:2",
-	/* 16: a packed struct {int32, float} read as its 8-byte rows */
-	"fixed_size_binary:8",
+	/* 16: a packed struct {int32, int16} read as its 6-byte rows */
+	"fixed_size_binary:6",
 };
 
 int

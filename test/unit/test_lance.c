@@ -1041,7 +1041,8 @@ test_ranges(const char *root)
 {
 	static const char *const libs[] = {"v37", "v39"};
 	static const char *const tables[] = {"alltypes", "alltypes_v20", "alltypes_v21",
-	"alltypes_v22", "stable", "vec768", "nested", "nested_v20"};
+	"alltypes_v22", "stable", "vec768", "nested", "nested_v20", "legacy", "vecnull_v22",
+	"meta_v20", "meta_v21"};
 	static const uint64_t chunks[] = {1, 7, 999};
 	long		checked = 0;
 	long		bad = 0;
@@ -1049,7 +1050,7 @@ test_ranges(const char *root)
 				ti;
 
 	for (li = 0; li < 2; li++)
-		for (ti = 0; ti < 8; ti++)
+		for (ti = 0; ti < (int) (sizeof(tables) / sizeof(tables[0])); ti++)
 		{
 			char		dataset[2048],
 						mpath[2048];
@@ -1200,6 +1201,56 @@ test_v20_pages(void)
 		  strstr(err.msg, "nested too deeply") != NULL,
 		  "2.0 encoding nested 5000 deep is refused: %s", err.msg);
 	free(deep);
+
+	/*
+	 * bitpacked_for_non_neg (LanceDB writes it for 2.1+ only, so built from
+	 * the spec): 1500 uint32 values at 11 bits in two FastLanes blocks, the
+	 * second zero-padded.
+	 */
+	{
+		Lancepb__E20BitpackedForNonNeg bp = LANCEPB__E20_BITPACKED_FOR_NON_NEG__INIT;
+		Lancepb__E20Buffer pbuf = LANCEPB__E20_BUFFER__INIT;
+		Lancepb__E20ArrayEncoding ae = LANCEPB__E20_ARRAY_ENCODING__INIT;
+		uint64_t	in[2048] = {0};
+		uint8_t		packed[2 * 128 * 11];
+		uint8_t		pe[64];
+		size_t		plen;
+		const uint8_t *pb[1] = {packed};
+		uint64_t	pl[1] = {sizeof(packed)};
+		LanceVector v;
+		int			bad = 0;
+
+		for (i = 0; i < 1500; i++)
+			in[i] = ((uint64_t) i * 2654435761u) & 0x7ff;
+		fl_pack(in, 32, 11, packed);
+		fl_pack(in + 1024, 32, 11, packed + 128 * 11);
+		pbuf.buffer_index = 0;
+		bp.compressed_bits_per_value = 11;
+		bp.uncompressed_bits_per_value = 32;
+		bp.buffer = &pbuf;
+		ae.array_encoding_case = LANCEPB__E20_ARRAY_ENCODING__ARRAY_ENCODING_BITPACKED_FOR_NON_NEG;
+		ae.bitpacked_for_non_neg = &bp;
+		plen = lancepb__e20_array_encoding__pack(&ae, pe);
+		lance_parse_logical_type("uint32", &t);
+		memset(&err, 0, sizeof(err));
+		CHECK(lance_decode_page20(pe, plen, pb, pl, 1, 1500, &t, &v, &err) && v.n == 1500,
+			  "2.0 bitpacked_for_non_neg page decodes: %s", err.msg);
+		for (i = 0; i < 1500 && v.values; i++)
+			bad += lance_le32(v.values + 4 * i) != (uint32_t) in[i];
+		CHECK(v.values && bad == 0, "2.0 bitpacked_for_non_neg: %d of 1500 values differ", bad);
+		lance_vector_free(&v);
+		/* a buffer one block short, and a width above the type, are refused */
+		pl[0] = 128 * 11;
+		memset(&err, 0, sizeof(err));
+		CHECK(!lance_decode_page20(pe, plen, pb, pl, 1, 1500, &t, &v, &err) && err.set,
+			  "2.0 bitpacked_for_non_neg with a short buffer is refused");
+		pl[0] = sizeof(packed);
+		bp.compressed_bits_per_value = 33;
+		plen = lancepb__e20_array_encoding__pack(&ae, pe);
+		memset(&err, 0, sizeof(err));
+		CHECK(!lance_decode_page20(pe, plen, pb, pl, 1, 1500, &t, &v, &err) && err.set,
+			  "2.0 bitpacked_for_non_neg wider than its type is refused: %s", err.msg);
+	}
 }
 
 /*
@@ -1411,6 +1462,14 @@ main(void)
 		/* nested lists and structs: levels assembled from corrupt pages */
 		pjoin(ds, sizeof(ds), root, "/v39/nested.lance");
 		corrupt_dataset(ds, flips / 3);
+		/* legacy (0.1) files: page table, positions, batch offsets */
+		pjoin(ds, sizeof(ds), root, "/v37/legacy.lance");
+		corrupt_dataset(ds, flips / 3);
+		/* full-zip vectors with item validity, packed structs */
+		pjoin(ds, sizeof(ds), root, "/v39/vecnull_v22.lance");
+		corrupt_dataset(ds, flips / 10);
+		pjoin(ds, sizeof(ds), root, "/v37/meta_v20.lance");
+		corrupt_dataset(ds, flips / 10);
 	}
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -60,6 +60,8 @@ lance_file_close(LanceFileReader *f)
 			free_column(&f->columns[i]);
 	lance_free(f->columns);
 	f->columns = NULL;
+	lance_free(f->batch_start);
+	f->batch_start = NULL;
 	lance_reader_close(&f->r);
 }
 
@@ -152,6 +154,9 @@ open_common(LanceFileReader *f, LanceError *err)
 	ncols = lance_le32(foot + 28);
 	f->major = lance_le16(foot + 32);
 	f->minor = lance_le16(foot + 34);
+	/* legacy files: a 16-byte footer, [u64 metadata position][0][0.1/0.2] */
+	if (f->major == 0 && f->minor < 3)
+		return lance_legacy_open(f, lance_le64(foot + 24), err);
 	/* format 2.0 files carry footer version 0.3 */
 	if (f->major == 0 && f->minor == 3)
 	{
@@ -945,6 +950,8 @@ lance_read_field_range(LanceFileReader *f, const LanceManifest *m, const LanceDa
 	*span = start;
 	if (field_index < 0 || field_index >= m->nfields)
 		return lance_fail(err, "invalid field index %d", field_index);
+	if (f->major == 0 && df->major == 0 && df->minor < 3)
+		return lance_read_legacy_field(f, m, df, field_index, start, end, out, span, err);
 	if (df->major != f->major || df->minor != f->minor)
 		return lance_fail(err, "file \"%s\" is format %u.%u but the manifest says %u.%u",
 						  f->r.name, f->major, f->minor, df->major, df->minor);

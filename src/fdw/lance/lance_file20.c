@@ -218,6 +218,66 @@ decode_flat(Page20 *pg, const Lancepb__E20Flat *fl, uint64_t n, Want w, LanceVec
 	return ok;
 }
 
+/*
+ * bitpacked_for_non_neg: blocks of 1024 values of the uncompressed width
+ * T, each FastLanes-packed at w bits (128 * w bytes), the last block
+ * zero-padded.
+ */
+static bool
+decode_bitpacked_nonneg(Page20 *pg, const Lancepb__E20BitpackedForNonNeg *bp, uint64_t n, Want w,
+						LanceVector *out, LanceError *err)
+{
+	uint64_t	tb = bp->uncompressed_bits_per_value;
+	uint64_t	cw = bp->compressed_bits_per_value;
+	const uint8_t *data;
+	uint64_t	len;
+	uint64_t	nblocks = (n + 1023) / 1024;
+	uint64_t	blk,
+				i;
+	uint64_t	vals[1024];
+	uint32_t	vb;
+
+	if (tb != 8 && tb != 16 && tb != 32 && tb != 64)
+		return lance_fail(err, "bit-packing of %llu-bit values", (unsigned long long) tb);
+	if (cw == 0 || cw > tb)
+		return lance_fail(err, "bit-packing at %llu bits of %llu-bit values", (unsigned long long) cw,
+						  (unsigned long long) tb);
+	if (w.kind == WANT_FIXED && !w.isbool && w.width * 8 == tb)
+		vb = w.width;
+	else if (w.kind == WANT_U64)
+		vb = 8;
+	else
+		return lance_fail(err, "bit-packed %llu-bit values do not match the type", (unsigned long long) tb);
+	if (!get_buffer(pg, bp->buffer, &data, &len, err))
+		return false;
+	if (nblocks > len / (128 * cw))
+		return lance_fail(err, "bit-packed buffer of %llu bytes holds fewer than %llu values",
+						  (unsigned long long) len, (unsigned long long) n);
+	out->n = n;
+	out->width = vb;
+	out->values_len = n * vb;
+	out->values = lance_alloc(MAX1(n * vb), err);
+	if (out->values == NULL)
+		return false;
+	for (blk = 0; blk < nblocks; blk++)
+	{
+		uint64_t	cnt = n - blk * 1024 < 1024 ? n - blk * 1024 : 1024;
+
+		lance_fastlanes_unpack(data + blk * 128 * cw, (int) tb, (int) cw, vals);
+		for (i = 0; i < cnt; i++)
+		{
+			uint64_t	v = vals[i];
+			uint8_t    *dst = out->values + (blk * 1024 + i) * vb;
+			uint32_t	k;
+
+			/* little-endian, as every value buffer */
+			for (k = 0; k < vb; k++)
+				dst[k] = (uint8_t) (v >> (8 * k));
+		}
+	}
+	return true;
+}
+
 /* ANDs validity bitmap `bits` (n bits) into out->validity. */
 static bool
 and_validity(LanceVector *out, const uint8_t *bits, uint64_t n, LanceError *err)
@@ -606,6 +666,8 @@ decode_node(Page20 *pg, const Lancepb__E20ArrayEncoding *e, uint64_t n, Want w, 
 					out->offsets[i] = i * v->len;
 				return true;
 			}
+		case LANCEPB__E20_ARRAY_ENCODING__ARRAY_ENCODING_BITPACKED_FOR_NON_NEG:
+			return decode_bitpacked_nonneg(pg, e->bitpacked_for_non_neg, n, w, out, err);
 		case LANCEPB__E20_ARRAY_ENCODING__ARRAY_ENCODING_PACKED_STRUCT:
 			{
 				/* rows of the children's bytes, read as one fixed-width value */
@@ -1045,11 +1107,25 @@ lance_fuzz_decode_page20(const uint8_t *encoding, uint64_t len, const uint8_t *c
 						 const uint64_t *buf_lens, int nbufs, uint64_t nrows, const LanceType *t,
 						 LanceError *err)
 {
+	LanceVector v = {0};
+	bool		ok = lance_decode_page20(encoding, len, bufs, buf_lens, nbufs, nrows, t, &v, err);
+
+	lance_vector_free(&v);
+	return ok;
+}
+
+bool
+lance_decode_page20(const uint8_t *encoding, uint64_t len, const uint8_t *const *bufs,
+					const uint64_t *buf_lens, int nbufs, uint64_t nrows, const LanceType *t,
+					LanceVector *out, LanceError *err)
+{
 	Lancepb__E20ArrayEncoding *enc;
 	Page20		ctx = {.nbufs = nbufs, .bufs = bufs, .lens = buf_lens};
 	Want		w = {WANT_FIXED, 0, t->kind == LANCE_T_BOOL};
 	LanceVector v = {0};
 	bool		ok;
+
+	memset(out, 0, sizeof(*out));
 
 	if (!lance_leaf_width(t, &w.width, err))
 		return false;
@@ -1061,7 +1137,10 @@ lance_fuzz_decode_page20(const uint8_t *encoding, uint64_t len, const uint8_t *c
 	if (enc == NULL)
 		return lance_fail(err, "invalid 2.0 page encoding");
 	ok = decode(&ctx, enc, nrows, w, &v, 0, err);
-	lance_vector_free(&v);
+	if (ok)
+		*out = v;
+	else
+		lance_vector_free(&v);
 	lancepb__e20_array_encoding__free_unpacked(enc, &lance_pb_allocator);
 	return ok;
 }

@@ -116,6 +116,17 @@ extern bool lance_packed_split(const LanceManifest *m, int idx, const LanceVecto
 							   LanceVector *out, LanceError *err);
 
 /*
+ * Legacy (storage version 0.1) files (lance_legacy.c): opens one after its
+ * footer was read (metadata at `meta_pos`), and reads rows [start, end) of
+ * field `idx` as lance_read_field_range.
+ */
+extern bool lance_legacy_open(LanceFileReader *f, uint64_t meta_pos, LanceError *err);
+extern bool lance_read_legacy_field(LanceFileReader *f, const LanceManifest *m,
+									const LanceDataFile *df, int idx, uint64_t start,
+									uint64_t end, LanceVector *out, uint64_t *span,
+									LanceError *err);
+
+/*
  * Reads rows [start, end) of field `idx` from a format 2.0 file
  * (lance_file20.c), as lance_read_field_range.
  */
