@@ -722,7 +722,7 @@ cov_check(void)
 		"inline bit-packing", "fsst", "rle", "fixed_size_list", "fixed_size_list item validity",
 		"full-zip fixed_size_list item validity", "rep/def levels", "general zstd", "general lz4",
 		"byte_stream_split", "packed_struct", NULL};
-	static const char *const v22[] = {NULL};
+	static const char *const v22[] = {"mini-block u32 chunk sizes (2.2)", "out-of-line bit-packing", NULL};
 	static const char *const v20[] = {"2.0 flat", "2.0 nullable some_nulls", "2.0 nullable no_nulls",
 		"2.0 fixed_size_list", "2.0 list", "2.0 binary",
 		"2.0 dictionary", "2.0 flat zstd", "2.0 flat lz4 (or other)", "2.0 fsst",

@@ -1517,6 +1517,8 @@ lance_page_decode(const uint8_t *layout, uint64_t layout_len,
 	{
 		case LANCEPB__PAGE_LAYOUT__LAYOUT_MINI_BLOCK_LAYOUT:
 			lance_census_note(pl->mini_block_layout->dictionary ? "mini-block dictionary" : "mini-block");
+			if (pl->mini_block_layout->has_large_chunk)
+				lance_census_note("mini-block u32 chunk sizes (2.2)");
 			ok = decode_miniblock(pl->mini_block_layout, pb, nbufs, t, leaf, err);
 			break;
 		case LANCEPB__PAGE_LAYOUT__LAYOUT_FULL_ZIP_LAYOUT:
