@@ -262,6 +262,8 @@ function metaBatch(start, n) {
 	add('zs', strs(word, nul(6)), md('compression', 'zstd'));
 	add('ls', strs(word, nul(5)), md('compression', 'lz4'));
 	add('fs', strs(word, nul(4)), md('compression', 'fsst'));
+	// all NULL: 2.0's nullable{all_nulls}
+	add('anull', prim(i32, new Int32Array(n), () => true), undefined);
 	add('fixs', strs((i) => `k${String((start + i) * 7919 % 100000).padStart(6, '0')}`, () => false), undefined);
 	{
 		// (integers: jsonb shows a float member rounded, not comparable)

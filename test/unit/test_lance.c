@@ -724,7 +724,7 @@ cov_check(void)
 		"byte_stream_split", "packed_struct", NULL};
 	static const char *const v22[] = {"mini-block u32 chunk sizes (2.2)", "out-of-line bit-packing", NULL};
 	static const char *const v20[] = {"2.0 flat", "2.0 nullable some_nulls", "2.0 nullable no_nulls",
-		"2.0 fixed_size_list", "2.0 list", "2.0 binary",
+		"2.0 nullable all_nulls", "2.0 fixed_size_list", "2.0 list", "2.0 binary",
 		"2.0 dictionary", "2.0 flat zstd", "2.0 flat lz4 (or other)", "2.0 fsst",
 		"2.0 packed_struct", NULL};
 	static const char *const vnames[] = {"2.0", "2.1", "2.2"};
