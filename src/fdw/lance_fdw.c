@@ -830,18 +830,13 @@ begin_fragment(LanceScanState *st, const LanceFragment *fr)
 		MemoryContextReset(col->cxt);
 		if (col->field < 0 || (df = lance_fdw_field_file(m, fr, col->field)) == NULL)
 			continue;
-		if (df->major == 0 && df->minor < 3)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("data file \"%s/data/%s\" uses the legacy Lance file format (storage version 0.1, file version %u.%u), which lance_fdw does not read",
-							st->target.dataset, df->path, df->major, df->minor),
-					 errhint("lance_fdw reads file formats 2.0, 2.1 and 2.2: rewrite the dataset with LanceDB using a newer data storage version.")));
-		if (df->major != 2 || df->minor > 2)
+		/* legacy (0.1) files say 0.x in the manifest: lance_legacy.c */
+		if ((df->major != 2 || df->minor > 2) && !(df->major == 0 && df->minor < 3))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("data file \"%s/data/%s\" uses Lance file format %u.%u, which lance_fdw cannot read yet",
 							st->target.dataset, df->path, df->major, df->minor),
-					 errhint("lance_fdw reads file formats 2.0, 2.1 and 2.2.")));
+					 errhint("lance_fdw reads the legacy file format and file formats 2.0, 2.1 and 2.2.")));
 		col->file = (int) (df - fr->files);
 		col->present = true;
 	}

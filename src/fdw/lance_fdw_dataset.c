@@ -316,24 +316,34 @@ lance_fdw_top_field(const LanceManifest *m, const char *name)
 
 /*
  * The data file of fragment `fr` that holds field `field`, found by its
- * first leaf (2.1+ files list leaf field ids); NULL if no file has it (a
- * column added after the fragment was written).
+ * first leaf (2.1+ files list leaf field ids), else by the nearest
+ * ancestor of that leaf (a packed struct is one column of its own); NULL if
+ * no file has it (a column added after the fragment was written).
  */
 const LanceDataFile *
 lance_fdw_field_file(const LanceManifest *m, const LanceFragment *fr, int field)
 {
-	int32		id;
+	int			chain[64];
+	int			depth = 0;
 	int			i,
 				j;
 
-	while (m->fields[field].nchildren > 0)
+	chain[depth++] = field;
+	while (m->fields[field].nchildren > 0 && depth < 64)
+	{
 		field = m->fields[field].children[0];
-	id = m->fields[field].id;
-	/* the last file wins: a later file replaces a column of an earlier one */
-	for (i = fr->nfiles - 1; i >= 0; i--)
-		for (j = 0; j < fr->files[i].nfields; j++)
-			if (fr->files[i].fields[j] == id)
-				return &fr->files[i];
+		chain[depth++] = field;
+	}
+	while (depth-- > 0)
+	{
+		int32		id = m->fields[chain[depth]].id;
+
+		/* the last file wins: a later file replaces a column of an earlier one */
+		for (i = fr->nfiles - 1; i >= 0; i--)
+			for (j = 0; j < fr->files[i].nfields; j++)
+				if (fr->files[i].fields[j] == id)
+					return &fr->files[i];
+	}
 	return NULL;
 }
 

@@ -4,7 +4,7 @@
  *	  buffers: mini-block chunks, rep/def levels, bit-packing, FSST,
  *	  dictionaries, RLE, LZ4/ZSTD, full-zip, constant), or of one 2.0 page
  *	  (ArrayEncoding tree: flat, nullable, fixed_size_list, binary,
- *	  dictionary, FSST, constant).
+ *	  dictionary, FSST, constant, packed struct).
  *
  * Input: u8 leaf type (bit 7 set: a 2.0 page), u8 number of buffers
  * (<= 8), u32 row count, u32 layout length, the layout, then per buffer a
@@ -22,6 +22,8 @@ static const char *const types[] = {
 	"bool", "string", "binary", "fixed_size_list:float:8",
 	"fixed_size_list:float:128", "fixed_size_list:halffloat:8",
 	"timestamp:us:-", "decimal:128:12:2",
+	/* 16: a packed struct {int32, int16} read as its 6-byte rows */
+	"fixed_size_binary:6",
 };
 
 int

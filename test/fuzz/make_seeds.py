@@ -10,7 +10,9 @@ TYPES = {"int64": 0, "int32": 1, "int16": 2, "int8": 3, "uint32": 4, "float": 5,
          "double": 6, "halffloat": 7, "bool": 8, "string": 9, "binary": 10,
          "fixed_size_list:float:8": 11, "fixed_size_list:float:128": 12,
          "fixed_size_list:halffloat:8": 13, "timestamp:us:-": 14,
-         "decimal:128:12:2": 15, "date32:day": 1}
+         "decimal:128:12:2": 15, "date32:day": 1,
+         # the packed struct column of gen_datasets.mjs's meta tables
+         "struct": 16}
 
 
 def varint(b, i):

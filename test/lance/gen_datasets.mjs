@@ -216,6 +216,68 @@ function vecBatch(start, n, dim) {
 		arrow.makeData({ type: new arrow.Struct(schema.fields), length: n, nullCount: 0, children }))]);
 }
 
+// Vectors whose items are nullable and sometimes NULL: 8 dims (mini-block)
+// and 128 dims (full-zip in 2.1+), with NULL vectors too.
+function vecNullBatch(start, n) {
+	const r = rng(start + 11);
+	const fields = [new arrow.Field('id', new arrow.Int64(), false)];
+	const children = [arrow.makeData({ type: new arrow.Int64(), length: n,
+		data: BigInt64Array.from({ length: n }, (_, i) => BigInt(start + i)) })];
+	for (const dim of [8, 128]) {
+		const type = new arrow.FixedSizeList(dim, new arrow.Field('item', f32, true));
+		// item k of row (start + i) is NULL when (start + i) % 6 === 1 and
+		// k % 37 === 5; rows (start + i) % 9 === 4 are NULL vectors
+		const [ibm, inull] = validity(n * dim, (x) => (start + Math.floor(x / dim)) % 6 === 1 && (x % dim) % 37 === 5);
+		const child = arrow.makeData({ type: f32, length: n * dim, nullCount: inull, nullBitmap: ibm,
+			data: Float32Array.from({ length: n * dim }, () => r() - 0.5) });
+		const [nb, nc] = validity(n, (i) => (start + i) % 9 === 4);
+		fields.push(new arrow.Field(`v${dim}`, type, true));
+		children.push(arrow.makeData({ type, length: n, nullCount: nc, nullBitmap: nb, child }));
+	}
+	const schema = new arrow.Schema(fields);
+	return new arrow.Table(schema, [new arrow.RecordBatch(schema,
+		arrow.makeData({ type: new arrow.Struct(fields), length: n, nullCount: 0, children }))]);
+}
+
+// Encodings LanceDB only writes when a field's metadata asks for them
+// (lance-encoding:compression / :bss / :packed): general ZSTD and LZ4,
+// FSST, byte-stream-split, packed structs; strings of one length for 2.0's
+// fixed_size_binary.
+function metaBatch(start, n) {
+	const r = rng(start + 5);
+	const md = (k, v) => new Map([[`lance-encoding:${k}`, v]]);
+	const nul = (k) => (i) => (start + i) % k === 0;
+	const cols = [];
+	const add = (name, data, meta) => cols.push([new arrow.Field(name, data.type, true, meta), data]);
+	cols.push([new arrow.Field('id', new arrow.Int64(), false), prim(new arrow.Int64(),
+		BigInt64Array.from({ length: n }, (_, i) => BigInt(start + i)), () => false)]);
+	const ints = () => Int32Array.from({ length: n }, () => Math.floor(r() * 100000) - 50000);
+	add('zi32', prim(new arrow.Int32(), ints(), nul(7)), md('compression', 'zstd'));
+	add('li32', prim(new arrow.Int32(), ints(), nul(8)), md('compression', 'lz4'));
+	add('bf32', prim(f32, Float32Array.from({ length: n }, () => r() * 100), nul(9)), md('bss', 'on'));
+	add('bf64', prim(new arrow.Float64(), Float64Array.from({ length: n }, () => r() * 1e5), nul(10)), md('bss', 'on'));
+	const strs = (gen, isNull) => arrow.vectorFromArray(
+		Array.from({ length: n }, (_, i) => (isNull(i) ? null : gen(i))), utf8).data[0];
+	const word = (i) => `${WORDS[Math.floor(r() * WORDS.length)]}-${start + i}-${WORDS[Math.floor(r() * WORDS.length)]}`;
+	add('zs', strs(word, nul(6)), md('compression', 'zstd'));
+	add('ls', strs(word, nul(5)), md('compression', 'lz4'));
+	add('fs', strs(word, nul(4)), md('compression', 'fsst'));
+	// all NULL: 2.0's nullable{all_nulls}
+	add('anull', prim(i32, new Int32Array(n), () => true), undefined);
+	add('fixs', strs((i) => `k${String((start + i) * 7919 % 100000).padStart(6, '0')}`, () => false), undefined);
+	{
+		// (integers: jsonb shows a float member rounded, not comparable)
+		const i16 = new arrow.Int16();
+		const a = prim(i32, ints(), () => false);
+		const b = prim(i16, Int16Array.from({ length: n }, () => Math.floor(r() * 60000) - 30000), () => false);
+		const type = new arrow.Struct([new arrow.Field('a', i32, true), new arrow.Field('b', i16, true)]);
+		add('ps', arrow.makeData({ type, length: n, nullCount: 0, children: [a, b] }), md('packed', 'true'));
+	}
+	const schema = new arrow.Schema(cols.map(([f]) => f));
+	return new arrow.Table(schema, [new arrow.RecordBatch(schema,
+		arrow.makeData({ type: new arrow.Struct(schema.fields), length: n, nullCount: 0, children: cols.map(([, d]) => d) }))]);
+}
+
 // Nested types: lists of lists, lists of structs, structs holding lists,
 // with nulls and empty lists at every level.  Struct members are named in
 // alphabetical order (jsonb sorts them).
@@ -329,6 +391,10 @@ function fmt(data, i) {
 		const out = [];
 		for (let k = 0; k < t.listSize; k++)
 			out.push(fmt(data.children[0], j * t.listSize + k));
+		// lance_fdw reads a vector with a NULL item as NULL (a pgvector
+		// value cannot hold one; docs/sql-reference.md)
+		if (out.includes('N'))
+			return 'N';
 		return '[' + out.join(',') + ']';
 	}
 	case arrow.Type.List:
@@ -371,6 +437,50 @@ async function generate(lib, tag) {
 	fs.mkdirSync(dir, { recursive: true });
 	const db = await lib.connect(dir);
 	const made = [];
+	const only = process.env.LANCE_GEN_ONLY;
+
+	// Encodings asked for through field metadata, in every storage version.
+	for (const [name, storageOptions] of [['meta_v20', { new_table_data_storage_version: '2.0' }],
+		['meta_v21', { new_table_data_storage_version: '2.1' }],
+		['meta_v22', { new_table_data_storage_version: '2.2' }]]) {
+		const t = await db.createTable(name, metaBatch(0, 3000), { storageOptions });
+		await t.add(metaBatch(3000, 2000));
+		await t.delete('id % 31 = 3');
+		made.push([name, t]);
+	}
+	// Integers with 1500 distinct values over 100000 rows: LanceDB 0.39
+	// (2.2) dictionary-encodes them with out-of-line bit-packed items.
+	for (const [name, storageOptions] of [['dictint_v21', { new_table_data_storage_version: '2.1' }],
+		['dictint_v22', { new_table_data_storage_version: '2.2' }]]) {
+		const n = 100000;
+		const k = (i) => (i * 7919) % 1500;
+		const schema = new arrow.Schema([new arrow.Field('id', new arrow.Int64(), false),
+			new arrow.Field('di', new arrow.Int64(), true), new arrow.Field('d32', i32, true)]);
+		const children = [
+			prim(new arrow.Int64(), BigInt64Array.from({ length: n }, (_, i) => BigInt(i)), () => false),
+			prim(new arrow.Int64(), BigInt64Array.from({ length: n }, (_, i) => BigInt(k(i) * 1000003 + 123456789012345)),
+				(i) => i % 101 === 7),
+			prim(i32, Int32Array.from({ length: n }, (_, i) => k(i) * 1000003), () => false)];
+		const t = await db.createTable(name, new arrow.Table(schema, [new arrow.RecordBatch(schema,
+			arrow.makeData({ type: new arrow.Struct(schema.fields), length: n, nullCount: 0, children }))]),
+		{ storageOptions });
+		made.push([name, t]);
+	}
+	// The legacy file format (storage version 0.1): every type but lists
+	// (which lance_fdw refuses in legacy files), over several batches.
+	{
+		const cols = SCHEMA.fields.map((f) => f.name).filter((c) => c !== 'li');
+		const opts = { storageOptions: { new_table_data_storage_version: 'legacy' } };
+		const t = await db.createTable('legacy', makeBatch(0, 1500, 7, false).select(cols), opts);
+		await t.add(makeBatch(1500, 600, 8, false).select(cols));
+		await t.delete('id % 17 = 3');
+		made.push(['legacy', t]);
+	}
+	if (only) {
+		for (const [name, t] of made)
+			await dumpAll(dir, t, name);
+		return;
+	}
 
 	// Default storage version of this LanceDB: appends, few deletes (arrow
 	// deletion file), an update, tags.
@@ -418,10 +528,14 @@ async function generate(lib, tag) {
 		await t.delete('id % 13 = 1');
 		made.push([name, t]);
 	}
-	// The legacy file format (storage version 0.1): not read by lance_fdw,
-	// which must say so (no dump).
-	await db.createTable('legacy', simpleBatch(0, 10),
-		{ storageOptions: { new_table_data_storage_version: 'legacy' } });
+	// Vectors with NULL items in every storage version.
+	for (const [name, storageOptions] of [['vecnull_v20', { new_table_data_storage_version: '2.0' }],
+		['vecnull_v21', { new_table_data_storage_version: '2.1' }],
+		['vecnull_v22', { new_table_data_storage_version: '2.2' }]]) {
+		const t = await db.createTable(name, vecNullBatch(0, 400), { storageOptions });
+		await t.add(vecNullBatch(400, 150));
+		made.push([name, t]);
+	}
 
 	// Many deletes: a roaring bitmap deletion file.
 	{

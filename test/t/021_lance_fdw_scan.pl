@@ -136,6 +136,43 @@ for my $lib (@libs)
 	}
 }
 
+# vectors with NULL items read as NULL (docs): top-k ranks the others, in
+# mini-block (v8) and full-zip (v128) pages of every file format
+for my $lib (@libs)
+{
+	for my $table (qw(vecnull_v20 vecnull_v21 vecnull_v22))
+	{
+		my $rel = "$lib.$table";
+		$node->safe_psql('postgres',
+			"DROP TABLE IF EXISTS loc; CREATE TABLE loc AS SELECT * FROM $rel");
+		for my $c ([ 'v8', 8 ], [ 'v128', 128 ])
+		{
+			my ($col, $dim) = @$c;
+			my $q = qvec($dim, 5);
+			my $sel = sub {
+				my $from = shift;
+				return "SELECT string_agg(id || ':' || d, ',' ORDER BY n) FROM "
+				  . "(SELECT row_number() OVER () AS n, * FROM (SELECT id, $col <-> '$q' AS d "
+				  . "FROM $from ORDER BY $col <-> '$q' LIMIT 50) s) t";
+			};
+			like(
+				$node->safe_psql('postgres',
+					"EXPLAIN (COSTS OFF) SELECT id FROM $rel ORDER BY $col <-> '$q' LIMIT 50"),
+				qr/Lance Top-K: l2 distance on $col, k = 50/,
+				"$rel: ORDER BY $col <-> q LIMIT 50: pushed down");
+			is($node->safe_psql('postgres', $sel->($rel)),
+				$node->safe_psql('postgres', $sel->('loc')),
+				"$rel: ORDER BY $col <-> q LIMIT 50: same rows and distances as an exact ORDER BY");
+		}
+		# the NULL vectors: NULL rows and vectors with a NULL item
+		is( $node->safe_psql('postgres', "SELECT count(*) - count(v8), count(*) - count(v128) FROM $rel"),
+			$node->safe_psql('postgres',
+				"SELECT count(*) FILTER (WHERE id % 9 = 4 OR id % 6 = 1), "
+				  . "count(*) FILTER (WHERE id % 9 = 4 OR id % 6 = 1) FROM $rel"),
+			"$rel: NULL vectors are the NULL rows and those with a NULL item");
+	}
+}
+
 {
 	my $rel = "$libs[0].alltypes";
 	my $q = qvec(8, 3);

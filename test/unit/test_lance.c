@@ -442,6 +442,26 @@ first_leaf_id(const LanceManifest *m, int idx)
 }
 
 static const LanceDataFile *
+file_with_field(const LanceFragment *fr, int32_t id);
+
+/* The file holding field idx: by its first leaf, else the leaf's nearest ancestor (packed). */
+static const LanceDataFile *
+file_of_field(const LanceManifest *m, const LanceFragment *fr, int idx)
+{
+	const LanceDataFile *df = file_with_field(fr, first_leaf_id(m, idx));
+	int			leaf = idx;
+
+	while (m->fields[leaf].nchildren > 0)
+		leaf = m->fields[leaf].children[0];
+	while (df == NULL && leaf != idx)
+	{
+		leaf = m->fields[leaf].parent;
+		df = file_with_field(fr, m->fields[leaf].id);
+	}
+	return df;
+}
+
+static const LanceDataFile *
 file_with_field(const LanceFragment *fr, int32_t id)
 {
 	int			i,
@@ -553,7 +573,7 @@ compare_version(const char *dataset, uint64_t version, const char *tsv, char *er
 				bad = -1;
 				break;
 			}
-			df = file_with_field(fr, first_leaf_id(m, colfield[c]));
+			df = file_of_field(m, fr, colfield[c]);
 			if (df == NULL)
 			{
 				snprintf(errbuf, errlen, "column %s not in fragment", names[c]);
@@ -651,6 +671,82 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+/*
+ * Encoding coverage: which encodings the reader met in the datasets of each
+ * file format version (2.0 / 2.1 / 2.2; from the table name's _vNN suffix,
+ * else the library's default), printed as a matrix and checked against what
+ * LanceDB writes (issue 5's list).
+ */
+#define COV_MAX 64
+static const char *cov_names[COV_MAX];
+static unsigned cov_seen[COV_MAX];	/* bit v = version index (0: 2.0, 1: 2.1, 2: 2.2) */
+static int	cov_n;
+
+static void
+cov_collect(int vi)
+{
+	const char *const *names;
+	const uint64_t *counts;
+	int			n = lance_census_get(&names, &counts);
+	int			i,
+				j;
+
+	for (i = 0; i < n; i++)
+	{
+		for (j = 0; j < cov_n && strcmp(cov_names[j], names[i]) != 0; j++)
+			;
+		if (j == cov_n && cov_n < COV_MAX)
+			cov_names[cov_n++] = names[i];
+		if (j < cov_n && counts[i] > 0)
+			cov_seen[j] |= 1u << vi;
+	}
+	lance_census_reset();
+}
+
+static bool
+cov_has(const char *name, int vi)
+{
+	int			j;
+
+	for (j = 0; j < cov_n; j++)
+		if (strcmp(cov_names[j], name) == 0)
+			return (cov_seen[j] >> vi) & 1;
+	return false;
+}
+
+static void
+cov_check(void)
+{
+	static const char *const v21[] = {"mini-block", "mini-block dictionary", "full-zip fixed",
+		"full-zip variable", "constant layout", "flat", "flat bitmap", "variable",
+		"inline bit-packing", "fsst", "rle", "fixed_size_list", "fixed_size_list item validity",
+		"full-zip fixed_size_list item validity", "rep/def levels", "general zstd", "general lz4",
+		"byte_stream_split", "packed_struct", NULL};
+	static const char *const v22[] = {"mini-block u32 chunk sizes (2.2)", "out-of-line bit-packing", NULL};
+	static const char *const v20[] = {"2.0 flat", "2.0 nullable some_nulls", "2.0 nullable no_nulls",
+		"2.0 nullable all_nulls", "2.0 fixed_size_list", "2.0 list", "2.0 binary",
+		"2.0 dictionary", "2.0 flat zstd", "2.0 flat lz4 (or other)", "2.0 fsst",
+		"2.0 packed_struct", NULL};
+	static const char *const vnames[] = {"2.0", "2.1", "2.2"};
+	int			j,
+				k;
+
+	printf("encoding coverage of the LanceDB datasets (x = decoded):\n");
+	printf("  %-42s 2.0 2.1 2.2\n", "encoding");
+	for (j = 0; j < cov_n; j++)
+		printf("  %-42s  %c   %c   %c\n", cov_names[j], (cov_seen[j] & 1) ? 'x' : '.',
+			   (cov_seen[j] & 2) ? 'x' : '.', (cov_seen[j] & 4) ? 'x' : '.');
+	for (k = 0; v20[k]; k++)
+		CHECK(cov_has(v20[k], 0), "LanceDB's %s datasets use %s", vnames[0], v20[k]);
+	for (k = 0; v21[k]; k++)
+	{
+		CHECK(cov_has(v21[k], 1), "LanceDB's %s datasets use %s", vnames[1], v21[k]);
+		CHECK(cov_has(v21[k], 2), "LanceDB's %s datasets use %s", vnames[2], v21[k]);
+	}
+	for (k = 0; v22[k]; k++)
+		CHECK(cov_has(v22[k], 2), "LanceDB's %s datasets use %s", vnames[2], v22[k]);
+}
+
 static void
 test_real_datasets(const char *root)
 {
@@ -710,7 +806,10 @@ test_real_datasets(const char *root)
 			pjoin(dataset, sizeof(dataset), dataset, ".lance");
 			pjoin(tsv, sizeof(tsv), dir, "/");
 			pjoin(tsv, sizeof(tsv), tsv, tsvs[i]);
+			lance_census_reset();
 			bad = compare_version(dataset, version, tsv, errbuf, sizeof(errbuf));
+			cov_collect(strstr(table, "_v20") ? 0 : strstr(table, "_v21") ? 1 :
+						strstr(table, "_v22") ? 2 : li == 0 ? 1 : 2);
 			CHECK(bad == 0, "%s/%s v%" PRIu64 ": %s%ld rows differ", libs[li], table, version,
 				  errbuf[0] ? errbuf : "", bad);
 			free(tsvs[i]);
@@ -749,6 +848,7 @@ test_real_datasets(const char *root)
 		}
 	}
 	printf("compared %ld rows with LanceDB\n", rows_compared);
+	cov_check();
 }
 
 /* ---- corruption ---- */
@@ -941,7 +1041,8 @@ test_ranges(const char *root)
 {
 	static const char *const libs[] = {"v37", "v39"};
 	static const char *const tables[] = {"alltypes", "alltypes_v20", "alltypes_v21",
-	"alltypes_v22", "stable", "vec768", "nested", "nested_v20"};
+	"alltypes_v22", "stable", "vec768", "nested", "nested_v20", "legacy", "vecnull_v22",
+	"meta_v20", "meta_v21"};
 	static const uint64_t chunks[] = {1, 7, 999};
 	long		checked = 0;
 	long		bad = 0;
@@ -949,7 +1050,7 @@ test_ranges(const char *root)
 				ti;
 
 	for (li = 0; li < 2; li++)
-		for (ti = 0; ti < 8; ti++)
+		for (ti = 0; ti < (int) (sizeof(tables) / sizeof(tables[0])); ti++)
 		{
 			char		dataset[2048],
 						mpath[2048];
@@ -988,7 +1089,7 @@ test_ranges(const char *root)
 						LanceVector whole;
 						int			ci;
 
-						if (m->fields[k].parent >= 0 || file_with_field(fr, first_leaf_id(m, k)) != df)
+						if (m->fields[k].parent >= 0 || file_of_field(m, fr, k) != df)
 							continue;
 						if (!lance_read_field(&f, m, df, k, &whole, &err))
 						{
@@ -1100,6 +1201,56 @@ test_v20_pages(void)
 		  strstr(err.msg, "nested too deeply") != NULL,
 		  "2.0 encoding nested 5000 deep is refused: %s", err.msg);
 	free(deep);
+
+	/*
+	 * bitpacked_for_non_neg (LanceDB writes it for 2.1+ only, so built from
+	 * the spec): 1500 uint32 values at 11 bits in two FastLanes blocks, the
+	 * second zero-padded.
+	 */
+	{
+		Lancepb__E20BitpackedForNonNeg bp = LANCEPB__E20_BITPACKED_FOR_NON_NEG__INIT;
+		Lancepb__E20Buffer pbuf = LANCEPB__E20_BUFFER__INIT;
+		Lancepb__E20ArrayEncoding ae = LANCEPB__E20_ARRAY_ENCODING__INIT;
+		uint64_t	in[2048] = {0};
+		uint8_t		packed[2 * 128 * 11];
+		uint8_t		pe[64];
+		size_t		plen;
+		const uint8_t *pb[1] = {packed};
+		uint64_t	pl[1] = {sizeof(packed)};
+		LanceVector v;
+		int			bad = 0;
+
+		for (i = 0; i < 1500; i++)
+			in[i] = ((uint64_t) i * 2654435761u) & 0x7ff;
+		fl_pack(in, 32, 11, packed);
+		fl_pack(in + 1024, 32, 11, packed + 128 * 11);
+		pbuf.buffer_index = 0;
+		bp.compressed_bits_per_value = 11;
+		bp.uncompressed_bits_per_value = 32;
+		bp.buffer = &pbuf;
+		ae.array_encoding_case = LANCEPB__E20_ARRAY_ENCODING__ARRAY_ENCODING_BITPACKED_FOR_NON_NEG;
+		ae.bitpacked_for_non_neg = &bp;
+		plen = lancepb__e20_array_encoding__pack(&ae, pe);
+		lance_parse_logical_type("uint32", &t);
+		memset(&err, 0, sizeof(err));
+		CHECK(lance_decode_page20(pe, plen, pb, pl, 1, 1500, &t, &v, &err) && v.n == 1500,
+			  "2.0 bitpacked_for_non_neg page decodes: %s", err.msg);
+		for (i = 0; i < 1500 && v.values; i++)
+			bad += lance_le32(v.values + 4 * i) != (uint32_t) in[i];
+		CHECK(v.values && bad == 0, "2.0 bitpacked_for_non_neg: %d of 1500 values differ", bad);
+		lance_vector_free(&v);
+		/* a buffer one block short, and a width above the type, are refused */
+		pl[0] = 128 * 11;
+		memset(&err, 0, sizeof(err));
+		CHECK(!lance_decode_page20(pe, plen, pb, pl, 1, 1500, &t, &v, &err) && err.set,
+			  "2.0 bitpacked_for_non_neg with a short buffer is refused");
+		pl[0] = sizeof(packed);
+		bp.compressed_bits_per_value = 33;
+		plen = lancepb__e20_array_encoding__pack(&ae, pe);
+		memset(&err, 0, sizeof(err));
+		CHECK(!lance_decode_page20(pe, plen, pb, pl, 1, 1500, &t, &v, &err) && err.set,
+			  "2.0 bitpacked_for_non_neg wider than its type is refused: %s", err.msg);
+	}
 }
 
 /*
@@ -1311,6 +1462,14 @@ main(void)
 		/* nested lists and structs: levels assembled from corrupt pages */
 		pjoin(ds, sizeof(ds), root, "/v39/nested.lance");
 		corrupt_dataset(ds, flips / 3);
+		/* legacy (0.1) files: page table, positions, batch offsets */
+		pjoin(ds, sizeof(ds), root, "/v37/legacy.lance");
+		corrupt_dataset(ds, flips / 3);
+		/* full-zip vectors with item validity, packed structs */
+		pjoin(ds, sizeof(ds), root, "/v39/vecnull_v22.lance");
+		corrupt_dataset(ds, flips / 10);
+		pjoin(ds, sizeof(ds), root, "/v37/meta_v20.lance");
+		corrupt_dataset(ds, flips / 10);
 	}
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -217,3 +217,52 @@ lance_decompress(int scheme, const uint8_t *in, uint64_t len, uint64_t *outlen, 
 	lance_fail(err, "unknown compression scheme %d", scheme);
 	return NULL;
 }
+
+/* ---- encoding census ---- */
+
+#define CENSUS_MAX 96
+
+static const char *census_names[CENSUS_MAX];
+static uint64_t census_counts[CENSUS_MAX];
+static int	census_n;
+static bool census_muted;
+
+void
+lance_census_mute(bool on)
+{
+	census_muted = on;
+}
+
+void
+lance_census_note(const char *what)
+{
+	int			i;
+
+	if (census_muted)
+		return;
+	for (i = 0; i < census_n; i++)
+		if (census_names[i] == what || strcmp(census_names[i], what) == 0)
+		{
+			census_counts[i]++;
+			return;
+		}
+	if (census_n < CENSUS_MAX)
+	{
+		census_names[census_n] = what;
+		census_counts[census_n++] = 1;
+	}
+}
+
+int
+lance_census_get(const char *const **names, const uint64_t **counts)
+{
+	*names = census_names;
+	*counts = census_counts;
+	return census_n;
+}
+
+void
+lance_census_reset(void)
+{
+	census_n = 0;
+}

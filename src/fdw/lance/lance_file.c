@@ -60,6 +60,8 @@ lance_file_close(LanceFileReader *f)
 			free_column(&f->columns[i]);
 	lance_free(f->columns);
 	f->columns = NULL;
+	lance_free(f->batch_start);
+	f->batch_start = NULL;
 	lance_reader_close(&f->r);
 }
 
@@ -152,6 +154,9 @@ open_common(LanceFileReader *f, LanceError *err)
 	ncols = lance_le32(foot + 28);
 	f->major = lance_le16(foot + 32);
 	f->minor = lance_le16(foot + 34);
+	/* legacy files: a 16-byte footer, [u64 metadata position][0][0.1/0.2] */
+	if (f->major == 0 && f->minor < 3)
+		return lance_legacy_open(f, lance_le64(foot + 24), err);
 	/* format 2.0 files carry footer version 0.3 */
 	if (f->major == 0 && f->minor == 3)
 	{
@@ -458,17 +463,37 @@ assemble_flat_leaf(const LanceManifest *m, int idx, LanceLeaf *leaf, uint64_t nr
 		return lance_fail(err, "column \"%s\" has %llu levels and %llu values for %llu rows",
 						  m->fields[idx].name, (unsigned long long) leaf->nlev,
 						  (unsigned long long) out->n, (unsigned long long) nrows);
+	/* a vector with a NULL item reads as NULL (docs/sql-reference.md) */
 	for (i = 0; i < nrows; i++)
-	{
-		if (leaf->def && leaf->def[i] != 0)
+		if ((leaf->def && leaf->def[i] != 0) || lance_values_itemnull(&leaf->v, i))
 		{
 			if (!set_null(out, i, nrows, err))
 				return false;
 		}
-		else if (lance_values_itemnull(&leaf->v, i))
-			return lance_fail(err, "column \"%s\": NULL items inside a fixed_size_list are not supported",
-							  m->fields[idx].name);
-	}
+	return true;
+}
+
+/* The fixed-width rows of a packed struct's leaf; def != 0 = a null struct. */
+static bool
+assemble_packed_rows(LanceLeaf *leaf, uint64_t nrows, LanceVector *out, const char *name,
+					 LanceError *err)
+{
+	uint64_t	i;
+
+	if (leaf->rep)
+		return lance_fail(err, "packed struct \"%s\" has repetition levels", name);
+	out->width = leaf->v.width;
+	out->n = leaf->v.width ? leaf->v.len / leaf->v.width : 0;
+	out->values = leaf->v.data;
+	out->values_len = leaf->v.len;
+	leaf->v.data = NULL;
+	if (leaf->nlev != nrows || out->n != nrows)
+		return lance_fail(err, "packed struct \"%s\" has %llu levels and %llu rows for %llu",
+						  name, (unsigned long long) leaf->nlev, (unsigned long long) out->n,
+						  (unsigned long long) nrows);
+	for (i = 0; i < nrows; i++)
+		if (leaf->def && leaf->def[i] != 0 && !set_null(out, i, nrows, err))
+			return false;
 	return true;
 }
 
@@ -526,11 +551,9 @@ assemble_list(const LanceManifest *m, int list_idx, LanceLeaf *leaf, uint64_t nr
 		}
 		if (item >= nvals)
 			return lance_fail(err, "column \"%s\": more items than values", m->fields[item_idx].name);
-		if (layer == 0 && !set_null(child, item, nvals, err))
+		if ((layer == 0 || lance_values_itemnull(&leaf->v, item)) &&
+			!set_null(child, item, nvals, err))
 			return false;
-		if (layer < 0 && lance_values_itemnull(&leaf->v, item))
-			return lance_fail(err, "column \"%s\": NULL items inside a fixed_size_list are not supported",
-							  m->fields[item_idx].name);
 		item++;
 	}
 	if (row != nrows || item != nvals)
@@ -651,6 +674,91 @@ struct_validity(LanceFileReader *f, const LanceManifest *m, const LanceDataFile 
 	return ok;
 }
 
+bool
+lance_struct_is_packed(const LanceManifest *m, const LanceDataFile *df, int idx)
+{
+	const LanceField *fld = &m->fields[idx];
+
+	return fld->type.kind == LANCE_T_STRUCT && fld->nchildren > 0 &&
+		lance_column_of(df, fld->id) >= 0 &&
+		lance_column_of(df, m->fields[fld->children[0]].id) < 0;
+}
+
+bool
+lance_packed_width(const LanceManifest *m, int idx, uint32_t *width, LanceError *err)
+{
+	const LanceField *fld = &m->fields[idx];
+	uint64_t	sum = 0;
+	int			i;
+
+	for (i = 0; i < fld->nchildren; i++)
+	{
+		const LanceField *c = &m->fields[fld->children[i]];
+		uint32_t	w;
+
+		if (c->type.kind == LANCE_T_BOOL || c->type.kind == LANCE_T_STRUCT ||
+			!lance_leaf_width(&c->type, &w, err) || w == 0)
+			return lance_fail(err, "packed struct \"%s\": member \"%s\" is not fixed-width",
+							  fld->name, c->name);
+		sum += w;
+	}
+	if (sum == 0 || sum > (1u << 20))
+		return lance_fail(err, "packed struct \"%s\" of %llu bytes per row", fld->name,
+						  (unsigned long long) sum);
+	*width = (uint32_t) sum;
+	return true;
+}
+
+bool
+lance_packed_split(const LanceManifest *m, int idx, const LanceVector *rows, LanceVector *out,
+				   LanceError *err)
+{
+	const LanceField *fld = &m->fields[idx];
+	uint32_t	w;
+	uint32_t	off = 0;
+	uint64_t	n = rows->n;
+	int			i;
+
+	if (!lance_packed_width(m, idx, &w, err))
+		return false;
+	if (rows->width != w || rows->values_len < n * (uint64_t) w)
+		return lance_fail(err, "packed struct \"%s\": rows of %u bytes, expected %u",
+						  fld->name, rows->width, w);
+	memset(out, 0, sizeof(*out));
+	out->type = fld->type;
+	out->n = n;
+	out->children = lance_alloc_array(fld->nchildren, sizeof(LanceVector), err);
+	if (out->children == NULL)
+		return false;
+	out->nchildren = fld->nchildren;
+	if (rows->validity)
+	{
+		out->validity = lance_alloc((n + 7) / 8, err);
+		if (out->validity == NULL)
+			return false;
+		memcpy(out->validity, rows->validity, (n + 7) / 8);
+	}
+	for (i = 0; i < fld->nchildren; i++)
+	{
+		LanceVector *c = &out->children[i];
+		uint32_t	cw;
+		uint64_t	r;
+
+		(void) lance_leaf_width(&m->fields[fld->children[i]].type, &cw, err);
+		c->type = m->fields[fld->children[i]].type;
+		c->n = n;
+		c->width = cw;
+		c->values = lance_alloc(n > 0 && cw > 0 ? n * cw : 1, err);
+		if (c->values == NULL)
+			return false;
+		c->values_len = n * cw;
+		for (r = 0; r < n; r++)
+			memcpy(c->values + r * cw, rows->values + r * w + off, cw);
+		off += cw;
+	}
+	return true;
+}
+
 /* Reads rows [start, end) of field idx exactly (no extra rows). */
 static bool
 read_field_exact(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df,
@@ -686,6 +794,34 @@ read_field_rows(LanceFileReader *f, const LanceManifest *m, const LanceDataFile 
 	*span = start;
 	if (needs_levels(m, idx))
 		return lance_read_nested(f, m, df, idx, start, end, out, span, err);
+	if (lance_struct_is_packed(m, df, idx))
+	{
+		LanceField	rows = *fld;
+
+		/* one leaf column of the children's bytes zipped row by row */
+		if (!lance_packed_width(m, idx, &rows.type.width, err))
+			return false;
+		rows.type.kind = LANCE_T_FIXED_BINARY;
+		if (!lance_read_leaf(f, df, &rows, start, end, &leaf, &absent, &ps, &pe, err))
+		{
+			lance_leaf_free(&leaf);
+			return false;
+		}
+		if (absent || ps > start || pe < end)
+			ok = lance_fail(err, "file \"%s\": column \"%s\" has fewer rows than the file",
+							f->r.name, fld->name);
+		else
+		{
+			LanceVector packed = {0};
+
+			ok = assemble_packed_rows(&leaf, pe - ps, &packed, fld->name, err) &&
+				lance_packed_split(m, idx, &packed, out, err);
+			lance_vector_free(&packed);
+			*span = ps;
+		}
+		lance_leaf_free(&leaf);
+		return ok;
+	}
 	if (fld->type.kind == LANCE_T_STRUCT)
 	{
 		out->type = fld->type;
@@ -814,6 +950,8 @@ lance_read_field_range(LanceFileReader *f, const LanceManifest *m, const LanceDa
 	*span = start;
 	if (field_index < 0 || field_index >= m->nfields)
 		return lance_fail(err, "invalid field index %d", field_index);
+	if (f->major == 0 && df->major == 0 && df->minor < 3)
+		return lance_read_legacy_field(f, m, df, field_index, start, end, out, span, err);
 	if (df->major != f->major || df->minor != f->minor)
 		return lance_fail(err, "file \"%s\" is format %u.%u but the manifest says %u.%u",
 						  f->r.name, f->major, f->minor, df->major, df->minor);

@@ -67,6 +67,10 @@ typedef struct LanceFileReader
 	uint32_t	ncolumns;
 	uint64_t	nrows;
 	LanceColumn *columns;
+	/* legacy (0.1) files: major 0; batches and their page table */
+	uint32_t	nbatches;
+	uint64_t   *batch_start;	/* nbatches + 1 row offsets */
+	uint64_t	page_table_pos;
 } LanceFileReader;
 
 extern bool lance_file_open(LanceFileReader *f, const char *path, LanceError *err);
@@ -110,6 +114,22 @@ extern bool lance_fuzz_decode_page20(const uint8_t *encoding, uint64_t len,
 									 const uint8_t *const *bufs, const uint64_t *buf_lens,
 									 int nbufs, uint64_t nrows, const LanceType *t,
 									 LanceError *err);
+
+/*
+ * Encodings decoded in this process, by name ("2.1 fsst", "2.0 dictionary"
+ * ...): the interop test's coverage matrix.  Noted once per page or
+ * encoding node, never per value.
+ */
+extern void lance_census_note(const char *what);
+extern int	lance_census_get(const char *const **names, const uint64_t **counts);
+extern void lance_census_reset(void);
+extern void lance_census_mute(bool on);
+
+/* The same, keeping the decoded vector (unit tests). */
+extern bool lance_decode_page20(const uint8_t *encoding, uint64_t len,
+								const uint8_t *const *bufs, const uint64_t *buf_lens,
+								int nbufs, uint64_t nrows, const LanceType *t,
+								LanceVector *out, LanceError *err);
 
 /* ---- codecs (lance_codec.c), exposed for tests ---- */
 

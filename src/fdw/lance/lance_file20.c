@@ -218,6 +218,66 @@ decode_flat(Page20 *pg, const Lancepb__E20Flat *fl, uint64_t n, Want w, LanceVec
 	return ok;
 }
 
+/*
+ * bitpacked_for_non_neg: blocks of 1024 values of the uncompressed width
+ * T, each FastLanes-packed at w bits (128 * w bytes), the last block
+ * zero-padded.
+ */
+static bool
+decode_bitpacked_nonneg(Page20 *pg, const Lancepb__E20BitpackedForNonNeg *bp, uint64_t n, Want w,
+						LanceVector *out, LanceError *err)
+{
+	uint64_t	tb = bp->uncompressed_bits_per_value;
+	uint64_t	cw = bp->compressed_bits_per_value;
+	const uint8_t *data;
+	uint64_t	len;
+	uint64_t	nblocks = (n + 1023) / 1024;
+	uint64_t	blk,
+				i;
+	uint64_t	vals[1024];
+	uint32_t	vb;
+
+	if (tb != 8 && tb != 16 && tb != 32 && tb != 64)
+		return lance_fail(err, "bit-packing of %llu-bit values", (unsigned long long) tb);
+	if (cw == 0 || cw > tb)
+		return lance_fail(err, "bit-packing at %llu bits of %llu-bit values", (unsigned long long) cw,
+						  (unsigned long long) tb);
+	if (w.kind == WANT_FIXED && !w.isbool && w.width * 8 == tb)
+		vb = w.width;
+	else if (w.kind == WANT_U64)
+		vb = 8;
+	else
+		return lance_fail(err, "bit-packed %llu-bit values do not match the type", (unsigned long long) tb);
+	if (!get_buffer(pg, bp->buffer, &data, &len, err))
+		return false;
+	if (nblocks > len / (128 * cw))
+		return lance_fail(err, "bit-packed buffer of %llu bytes holds fewer than %llu values",
+						  (unsigned long long) len, (unsigned long long) n);
+	out->n = n;
+	out->width = vb;
+	out->values_len = n * vb;
+	out->values = lance_alloc(MAX1(n * vb), err);
+	if (out->values == NULL)
+		return false;
+	for (blk = 0; blk < nblocks; blk++)
+	{
+		uint64_t	cnt = n - blk * 1024 < 1024 ? n - blk * 1024 : 1024;
+
+		lance_fastlanes_unpack(data + blk * 128 * cw, (int) tb, (int) cw, vals);
+		for (i = 0; i < cnt; i++)
+		{
+			uint64_t	v = vals[i];
+			uint8_t    *dst = out->values + (blk * 1024 + i) * vb;
+			uint32_t	k;
+
+			/* little-endian, as every value buffer */
+			for (k = 0; k < vb; k++)
+				dst[k] = (uint8_t) (v >> (8 * k));
+		}
+	}
+	return true;
+}
+
 /* ANDs validity bitmap `bits` (n bits) into out->validity. */
 static bool
 and_validity(LanceVector *out, const uint8_t *bits, uint64_t n, LanceError *err)
@@ -439,6 +499,30 @@ decode_fsst(Page20 *pg, const Lancepb__E20Fsst *fs, uint64_t n, LanceVector *out
 	return ok;
 }
 
+/* The encoding census (lance_file.h) of one 2.0 node. */
+static void
+note_encoding(const Lancepb__E20ArrayEncoding *e)
+{
+	static const char *const names[] = {
+		NULL, "2.0 flat", "2.0 nullable", "2.0 fixed_size_list", "2.0 list", "2.0 struct",
+		"2.0 binary", "2.0 dictionary", "2.0 fsst", "2.0 packed_struct", "2.0 bitpacked",
+		"2.0 fixed_size_binary", "2.0 bitpacked_for_non_neg", "2.0 constant"
+	};
+	int			c = (int) e->array_encoding_case;
+
+	if (c == LANCEPB__E20_ARRAY_ENCODING__ARRAY_ENCODING_NULLABLE)
+		lance_census_note(e->nullable->nullability_case == LANCEPB__E20_NULLABLE__NULLABILITY_SOME_NULLS ?
+						  "2.0 nullable some_nulls" :
+						  e->nullable->nullability_case == LANCEPB__E20_NULLABLE__NULLABILITY_ALL_NULLS ?
+						  "2.0 nullable all_nulls" : "2.0 nullable no_nulls");
+	else if (c == LANCEPB__E20_ARRAY_ENCODING__ARRAY_ENCODING_FLAT && e->flat->compression != NULL &&
+			 e->flat->compression->scheme != NULL && e->flat->compression->scheme[0] != '\0')
+		lance_census_note(strcmp(e->flat->compression->scheme, "zstd") == 0 ? "2.0 flat zstd" :
+						  "2.0 flat lz4 (or other)");
+	else if (c > 0 && c < (int) (sizeof(names) / sizeof(names[0])))
+		lance_census_note(names[c]);
+}
+
 static bool
 decode_node(Page20 *pg, const Lancepb__E20ArrayEncoding *e, uint64_t n, Want w, LanceVector *out,
 			int depth, LanceError *err)
@@ -447,6 +531,7 @@ decode_node(Page20 *pg, const Lancepb__E20ArrayEncoding *e, uint64_t n, Want w, 
 		return lance_fail(err, "encoding nested too deeply");
 	if (e == NULL)
 		return lance_fail(err, "missing array encoding");
+	note_encoding(e);
 	switch (e->array_encoding_case)
 	{
 		case LANCEPB__E20_ARRAY_ENCODING__ARRAY_ENCODING_FLAT:
@@ -458,11 +543,8 @@ decode_node(Page20 *pg, const Lancepb__E20ArrayEncoding *e, uint64_t n, Want w, 
 				switch (nu->nullability_case)
 				{
 					case LANCEPB__E20_NULLABLE__NULLABILITY_NO_NULLS:
-						if (!decode(pg, nu->no_nulls->values, n, w, out, depth + 1, err))
-							return false;
-						if (out->validity != NULL)
-							return lance_fail(err, "NULL items inside a fixed_size_list are not supported");
-						return true;
+						/* a vector with NULL items is already marked null */
+						return decode(pg, nu->no_nulls->values, n, w, out, depth + 1, err);
 					case LANCEPB__E20_NULLABLE__NULLABILITY_ALL_NULLS:
 						return all_null(n, w, out, err);
 					case LANCEPB__E20_NULLABLE__NULLABILITY_SOME_NULLS:
@@ -476,15 +558,6 @@ decode_node(Page20 *pg, const Lancepb__E20ArrayEncoding *e, uint64_t n, Want w, 
 										&val, depth + 1, err))
 								return false;
 							ok = decode(pg, nu->some_nulls->values, n, w, out, depth + 1, err);
-							/* values with NULL items (see fixed_size_list) must be null rows */
-							if (ok && out->validity != NULL)
-							{
-								uint64_t	i;
-
-								for (i = 0; ok && i < n; i++)
-									if (!lance_vector_is_valid(out, i) && ((val.values[i >> 3] >> (i & 7)) & 1))
-										ok = lance_fail(err, "NULL items inside a fixed_size_list are not supported");
-							}
 							ok = ok && and_validity(out, val.values, n, err);
 							lance_vector_free(&val);
 							return ok;
@@ -507,19 +580,13 @@ decode_node(Page20 *pg, const Lancepb__E20ArrayEncoding *e, uint64_t n, Want w, 
 							(Want) {WANT_FIXED, (uint32_t) (w.width / dim), false}, &items, depth + 1, err))
 					return false;
 				/*
-				 * A value with NULL items is marked null here; the nullable
-				 * node above checks that the value itself is null, since a
-				 * valid one cannot be represented.
+				 * A vector with a NULL item cannot be represented: it reads
+				 * as NULL (docs/sql-reference.md), as in 2.1+ files.
 				 */
 				if (items.validity)
 					for (i = 0; i < total; i++)
 						if (!lance_vector_is_valid(&items, i))
 						{
-							if (depth == 0)
-							{
-								lance_vector_free(&items);
-								return lance_fail(err, "NULL items inside a fixed_size_list are not supported");
-							}
 							if (out->validity == NULL)
 							{
 								out->validity = lance_alloc((n + 7) / 8, err);
@@ -597,6 +664,31 @@ decode_node(Page20 *pg, const Lancepb__E20ArrayEncoding *e, uint64_t n, Want w, 
 					return false;
 				for (i = 0; i <= n; i++)
 					out->offsets[i] = i * v->len;
+				return true;
+			}
+		case LANCEPB__E20_ARRAY_ENCODING__ARRAY_ENCODING_BITPACKED_FOR_NON_NEG:
+			return decode_bitpacked_nonneg(pg, e->bitpacked_for_non_neg, n, w, out, err);
+		case LANCEPB__E20_ARRAY_ENCODING__ARRAY_ENCODING_PACKED_STRUCT:
+			{
+				/* rows of the children's bytes, read as one fixed-width value */
+				const uint8_t *data;
+				uint64_t	len;
+				uint64_t	total;
+
+				if (w.kind != WANT_FIXED || w.isbool || !lance_mul_u64(n, w.width, &total))
+					return lance_fail(err, "packed struct encoding does not match the type");
+				if (!get_buffer(pg, e->packed_struct->buffer, &data, &len, err))
+					return false;
+				if (len < total)
+					return lance_fail(err, "packed struct buffer of %llu bytes holds fewer than %llu rows",
+									  (unsigned long long) len, (unsigned long long) n);
+				out->n = n;
+				out->width = w.width;
+				out->values = lance_alloc(MAX1(total), err);
+				if (out->values == NULL)
+					return false;
+				memcpy(out->values, data, total);
+				out->values_len = total;
 				return true;
 			}
 		case LANCEPB__E20_ARRAY_ENCODING__ARRAY_ENCODING_LIST:
@@ -830,6 +922,8 @@ read_list(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df, i
 		ok = open_page(f, pg, owned, &enc, !in_range, err);
 		if (ok && enc->array_encoding_case != LANCEPB__E20_ARRAY_ENCODING__ARRAY_ENCODING_LIST)
 			ok = lance_fail(err, "list column \"%s\" has a page that is not a list", fld->name);
+		if (ok)
+			lance_census_note("2.0 list");
 		if (ok && in_range && !started)
 		{
 			started = true;
@@ -960,6 +1054,21 @@ read_field(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df, 
 		return lance_null_vector(m, idx, end - start, out, err);
 	if (!check_rows(fld, &f->columns[col], end, err))
 		return false;
+	if (fld->type.kind == LANCE_T_STRUCT && lance_struct_is_packed(m, df, idx))
+	{
+		LanceField	rows = *fld;
+		LanceVector packed = {0};
+		bool		ok;
+
+		/* one column of the children's bytes zipped row by row */
+		if (!lance_packed_width(m, idx, &rows.type.width, err))
+			return false;
+		rows.type.kind = LANCE_T_FIXED_BINARY;
+		ok = read_leaf(f, &rows, &f->columns[col], start, end, &packed, span, err) &&
+			lance_packed_split(m, idx, &packed, out, err);
+		lance_vector_free(&packed);
+		return ok;
+	}
 	if (fld->type.kind == LANCE_T_STRUCT)
 	{
 		/* 2.0 stores no struct validity: the struct column has no data */
@@ -998,11 +1107,25 @@ lance_fuzz_decode_page20(const uint8_t *encoding, uint64_t len, const uint8_t *c
 						 const uint64_t *buf_lens, int nbufs, uint64_t nrows, const LanceType *t,
 						 LanceError *err)
 {
+	LanceVector v = {0};
+	bool		ok = lance_decode_page20(encoding, len, bufs, buf_lens, nbufs, nrows, t, &v, err);
+
+	lance_vector_free(&v);
+	return ok;
+}
+
+bool
+lance_decode_page20(const uint8_t *encoding, uint64_t len, const uint8_t *const *bufs,
+					const uint64_t *buf_lens, int nbufs, uint64_t nrows, const LanceType *t,
+					LanceVector *out, LanceError *err)
+{
 	Lancepb__E20ArrayEncoding *enc;
 	Page20		ctx = {.nbufs = nbufs, .bufs = bufs, .lens = buf_lens};
 	Want		w = {WANT_FIXED, 0, t->kind == LANCE_T_BOOL};
 	LanceVector v = {0};
 	bool		ok;
+
+	memset(out, 0, sizeof(*out));
 
 	if (!lance_leaf_width(t, &w.width, err))
 		return false;
@@ -1014,7 +1137,10 @@ lance_fuzz_decode_page20(const uint8_t *encoding, uint64_t len, const uint8_t *c
 	if (enc == NULL)
 		return lance_fail(err, "invalid 2.0 page encoding");
 	ok = decode(&ctx, enc, nrows, w, &v, 0, err);
-	lance_vector_free(&v);
+	if (ok)
+		*out = v;
+	else
+		lance_vector_free(&v);
 	lancepb__e20_array_encoding__free_unpacked(enc, &lance_pb_allocator);
 	return ok;
 }

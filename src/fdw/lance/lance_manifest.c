@@ -929,9 +929,11 @@ lance_row_ids_load(const char *dataset, const LanceFragment *fr, uint64_t *out, 
 		return lance_fail(err, "fragment %llu has no row ids", (unsigned long long) fr->id);
 	if (snprintf(path, sizeof(path), "%s/%s", dataset, fr->row_ids_path) >= (int) sizeof(path))
 		return lance_fail(err, "dataset path too long");
-	memset(&r, 0, sizeof(r));
 	if (!lance_reader_open(&r, path, err))
+	{
+		lance_reader_close(&r);	/* its name (and a descriptor fstat failed on) */
 		return false;
+	}
 	data = NULL;
 	if (!lance_range_ok(fr->row_ids_offset, fr->row_ids_size, r.size))
 		ok = lance_fail(err, "row id file \"%s\": range [%llu, +%llu) lies outside the file", path,

@@ -286,10 +286,10 @@ build_node(const LanceManifest *m, LeafView *views, int nviews, LeafView *lv, in
 
 		if (lv->vlo > nvals || n > nvals - lv->vlo)
 			return lance_fail(err, "column \"%s\": more items than values", lv->name);
+		/* a vector with a NULL item reads as NULL, as in lance_file.c */
 		for (i = 0; i < n; i++)
-			if (lance_values_itemnull(&lv->leaf.v, lv->vlo + i) && lance_vector_is_valid(out, i))
-				return lance_fail(err, "column \"%s\": NULL items inside a fixed_size_list are not supported",
-								  lv->name);
+			if (lance_values_itemnull(&lv->leaf.v, lv->vlo + i) && !set_null(out, i, out->n, err))
+				return false;
 		return copy_values(&lv->leaf.v, lv->vlo, n, out, err);
 	}
 	if (lv->islist[j])

@@ -212,6 +212,7 @@ decompress_general(const Lancepb__CompressiveEncoding *ce, Buf b, Buf *one,
 
 	if (ce->general->compression == NULL || ce->general->values == NULL)
 		return lance_fail(err, "invalid general compression encoding");
+	lance_census_note(ce->general->compression->scheme == 1 ? "general lz4" : "general zstd");
 	raw = lance_decompress(ce->general->compression->scheme, b.p, b.len, &rawlen, err);
 	if (raw == NULL)
 		return false;
@@ -340,6 +341,8 @@ decode_fixed(const Lancepb__CompressiveEncoding *ce, Buf *bufs, int nbufs, int *
 			{
 				uint64_t	fb = ce->flat->bits_per_value;
 
+				lance_census_note(to_bool && fb == 1 ? "flat bitmap" : "flat");
+
 				if (ce->flat->data != NULL)
 					return lance_fail(err, "compressed flat buffers are not supported");
 				if (!take_buf(bufs, nbufs, bi, &b, err))
@@ -377,6 +380,8 @@ decode_fixed(const Lancepb__CompressiveEncoding *ce, Buf *bufs, int nbufs, int *
 					ce->out_of_line_bitpacking->uncompressed_bits_per_value;
 				int			w = -1;
 
+				lance_census_note(inl ? "inline bit-packing" : "out-of-line bit-packing");
+
 				if (tb != bits || to_bool)
 					return lance_fail(err, "bit-packing of %llu-bit values where %u bits are expected",
 									  (unsigned long long) tb, bits);
@@ -407,6 +412,9 @@ decode_fixed(const Lancepb__CompressiveEncoding *ce, Buf *bufs, int nbufs, int *
 				uint64_t	total;
 				Buf			vb = {NULL, 0};
 
+				lance_census_note(ce->fixed_size_list->has_validity ? "fixed_size_list item validity" :
+								  "fixed_size_list");
+
 				if (dim == 0 || bits % dim != 0 || to_bool || ce->fixed_size_list->values == NULL ||
 					!lance_mul_u64(n, dim, &total))
 					return lance_fail(err, "invalid fixed_size_list encoding");
@@ -417,6 +425,28 @@ decode_fixed(const Lancepb__CompressiveEncoding *ce, Buf *bufs, int nbufs, int *
 					return lance_fail(err, "invalid fixed_size_list item validity");
 				return decode_fixed(ce->fixed_size_list->values, bufs, nbufs, bi, total,
 									(uint32_t) (bits / dim), false, out, depth + 1, err);
+			}
+		case LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_PACKED_STRUCT:
+			{
+				/* children zipped row by row: the rows are the values */
+				uint64_t	sum = 0;
+				size_t		k;
+
+				lance_census_note("packed_struct");
+				for (k = 0; k < ce->packed_struct->n_bits_per_value; k++)
+				{
+					uint64_t	cb = ce->packed_struct->bits_per_value[k];
+
+					if (cb % 8 != 0 || cb > bits)
+						return lance_fail(err, "invalid packed struct member width %llu",
+										  (unsigned long long) cb);
+					sum += cb;
+				}
+				if (sum != bits || to_bool || ce->packed_struct->values == NULL)
+					return lance_fail(err, "packed struct of %llu bits where %u are expected",
+									  (unsigned long long) sum, bits);
+				return decode_fixed(ce->packed_struct->values, bufs, nbufs, bi, n, bits, false, out,
+									depth + 1, err);
 			}
 		case LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_RLE:
 			{
@@ -431,6 +461,8 @@ decode_fixed(const Lancepb__CompressiveEncoding *ce, Buf *bufs, int nbufs, int *
 				const Lancepb__CompressiveEncoding *lenc = ce->rle->run_lengths;
 				Buf			two[2];
 				bool		ok;
+
+				lance_census_note("rle");
 
 				if (ce->rle->values == NULL || lenc == NULL ||
 					lenc->compression_case != LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_FLAT ||
@@ -493,6 +525,8 @@ decode_fixed(const Lancepb__CompressiveEncoding *ce, Buf *bufs, int nbufs, int *
 				LanceValues tmp;
 				uint64_t	i;
 				uint32_t	k;
+
+				lance_census_note("byte_stream_split");
 
 				if (ce->byte_stream_split->values == NULL || to_bool)
 					return lance_fail(err, "invalid byte_stream_split encoding");
@@ -617,6 +651,7 @@ decode_var(const Lancepb__CompressiveEncoding *ce, Buf *bufs, int nbufs, int *bi
 		case LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_VARIABLE:
 			if (!take_buf(bufs, nbufs, bi, &b, err))
 				return false;
+			lance_census_note("variable");
 			return decode_variable_raw(ce->variable, b, n, out, NULL, err);
 		case LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_FSST:
 			{
@@ -625,6 +660,7 @@ decode_var(const Lancepb__CompressiveEncoding *ce, Buf *bufs, int nbufs, int *bi
 
 				if (inner == NULL || inner->compression_case != LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_VARIABLE)
 					return lance_fail(err, "unsupported FSST inner encoding");
+				lance_census_note("fsst");
 				if (!lance_fsst_parse(ce->fsst->symbol_table.data, ce->fsst->symbol_table.len, &fsst, err))
 					return false;
 				if (!take_buf(bufs, nbufs, bi, &b, err))
@@ -867,7 +903,11 @@ decode_levels(const Lancepb__CompressiveEncoding *ce, Buf b, uint64_t n, uint16_
 
 	if (!lance_values_init(&tmp, 2, err))
 		return false;
+	/* levels count as one entry, not as the value encodings they use */
+	lance_census_note("rep/def levels");
+	lance_census_mute(true);
 	ok = decode_fixed(ce, &b, 1, &bi, n, 16, false, &tmp, 0, err);
+	lance_census_mute(false);
 	if (ok)
 		memcpy(out, tmp.data, n * 2);
 	lance_values_free(&tmp);
@@ -1185,17 +1225,34 @@ decode_fullzip(const Lancepb__FullZipLayout *fz, Buf *pbufs, int npbufs,
 		uint64_t	stride = cbytes + vbytes;
 		uint64_t	total;
 		uint32_t	tb = leaf->v.width;
+		uint64_t	dim = 0;
+		uint64_t	vmap = 0;	/* bytes of item validity before each value */
 
-		/* the value bytes are raw flat / fixed_size_list data */
-		if (bpv % 8 || vbytes != leaf->v.width || t->kind == LANCE_T_BOOL)
+		/*
+		 * The value bytes are raw flat / fixed_size_list data; a
+		 * fixed_size_list with item validity zips each value's item bitmap
+		 * (ceil(dim / 8) bytes, 1 = valid) in front of its items.
+		 */
+		if (ce->compression_case == LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_FIXED_SIZE_LIST &&
+			ce->fixed_size_list->has_validity)
+		{
+			dim = ce->fixed_size_list->items_per_value;
+			vmap = (dim + 7) / 8;
+			lance_census_note("full-zip fixed_size_list item validity");
+			if (dim == 0 || ce->fixed_size_list->values == NULL ||
+				ce->fixed_size_list->values->compression_case != LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_FLAT ||
+				!lance_mul_u64(ce->fixed_size_list->values->flat->bits_per_value, dim, &total) ||
+				total != (uint64_t) tb * 8)
+				ok = lance_fail(err, "invalid full-zip fixed_size_list item validity");
+		}
+		if (!ok)
+			;
+		else if (bpv % 8 || vbytes != tb + vmap || t->kind == LANCE_T_BOOL)
 			ok = lance_fail(err, "full-zip value width %llu bits does not match the column",
 							(unsigned long long) bpv);
 		else if (ce->compression_case != LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_FLAT &&
 				 ce->compression_case != LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_FIXED_SIZE_LIST)
 			ok = lance_fail(err, "unsupported full-zip value encoding %d", (int) ce->compression_case);
-		else if (ce->compression_case == LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_FIXED_SIZE_LIST &&
-				 ce->fixed_size_list->has_validity)
-			ok = lance_fail(err, "full-zip fixed_size_list with item validity is not supported");
 		else if (!lance_mul_u64(n, stride, &total) || total > b.len)
 			ok = lance_fail(err, "full-zip buffer truncated");
 		else if (!reserve_bytes(&leaf->v, n * tb, err))
@@ -1211,7 +1268,12 @@ decode_fullzip(const Lancepb__FullZipLayout *fz, Buf *pbufs, int npbufs,
 				def[i] = (uint16_t) (ctl & ((1u << fz->bits_def) - 1));
 				rep[i] = (uint16_t) (ctl >> fz->bits_def);
 			}
-			memcpy(leaf->v.data + leaf->v.len, p + cbytes, tb);
+			if (vmap && !mark_item_nulls(&leaf->v, (Buf) {p + cbytes, vmap}, 1, dim, err))
+			{
+				ok = false;
+				break;
+			}
+			memcpy(leaf->v.data + leaf->v.len, p + cbytes + vmap, tb);
 			leaf->v.len += tb;
 			leaf->v.n++;
 		}
@@ -1230,6 +1292,7 @@ decode_fullzip(const Lancepb__FullZipLayout *fz, Buf *pbufs, int npbufs,
 			else
 				ok = lance_fsst_parse(ce->fsst->symbol_table.data, ce->fsst->symbol_table.len, &fsst, err);
 			use_fsst = true;
+			lance_census_note("fsst");
 		}
 		else if (ce->compression_case != LANCEPB__COMPRESSIVE_ENCODING__COMPRESSION_VARIABLE)
 			ok = lance_fail(err, "unsupported full-zip value encoding %d", (int) ce->compression_case);
@@ -1453,12 +1516,18 @@ lance_page_decode(const uint8_t *layout, uint64_t layout_len,
 	switch (pl->layout_case)
 	{
 		case LANCEPB__PAGE_LAYOUT__LAYOUT_MINI_BLOCK_LAYOUT:
+			lance_census_note(pl->mini_block_layout->dictionary ? "mini-block dictionary" : "mini-block");
+			if (pl->mini_block_layout->has_large_chunk)
+				lance_census_note("mini-block u32 chunk sizes (2.2)");
 			ok = decode_miniblock(pl->mini_block_layout, pb, nbufs, t, leaf, err);
 			break;
 		case LANCEPB__PAGE_LAYOUT__LAYOUT_FULL_ZIP_LAYOUT:
+			lance_census_note(pl->full_zip_layout->details_case == LANCEPB__FULL_ZIP_LAYOUT__DETAILS_BITS_PER_OFFSET ?
+							  "full-zip variable" : "full-zip fixed");
 			ok = decode_fullzip(pl->full_zip_layout, pb, nbufs, t, leaf, err);
 			break;
 		case LANCEPB__PAGE_LAYOUT__LAYOUT_CONSTANT_LAYOUT:
+			lance_census_note("constant layout");
 			ok = decode_constant(pl->constant_layout, pb, nbufs, nrows, t, leaf, err);
 			break;
 		default:

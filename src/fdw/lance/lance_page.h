@@ -105,6 +105,28 @@ extern bool lance_read_nested(LanceFileReader *f, const LanceManifest *m,
 							  LanceError *err);
 
 /*
+ * Packed structs (field metadata lance-encoding:packed): one column holds
+ * the fixed-width children zipped row by row (lance_file.c).  Whether
+ * struct `idx` is stored so in `df`, the bytes of one row, and the struct
+ * vector made of a fixed-width vector of such rows (validity kept).
+ */
+extern bool lance_struct_is_packed(const LanceManifest *m, const LanceDataFile *df, int idx);
+extern bool lance_packed_width(const LanceManifest *m, int idx, uint32_t *width, LanceError *err);
+extern bool lance_packed_split(const LanceManifest *m, int idx, const LanceVector *rows,
+							   LanceVector *out, LanceError *err);
+
+/*
+ * Legacy (storage version 0.1) files (lance_legacy.c): opens one after its
+ * footer was read (metadata at `meta_pos`), and reads rows [start, end) of
+ * field `idx` as lance_read_field_range.
+ */
+extern bool lance_legacy_open(LanceFileReader *f, uint64_t meta_pos, LanceError *err);
+extern bool lance_read_legacy_field(LanceFileReader *f, const LanceManifest *m,
+									const LanceDataFile *df, int idx, uint64_t start,
+									uint64_t end, LanceVector *out, uint64_t *span,
+									LanceError *err);
+
+/*
  * Reads rows [start, end) of field `idx` from a format 2.0 file
  * (lance_file20.c), as lance_read_field_range.
  */
