@@ -30,6 +30,7 @@
 #include "postgres.h"
 
 #include "am/bm25am.h"
+#include "commands/vacuum.h"
 #include "index/postings.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
@@ -115,6 +116,8 @@ Bm25MergeSegments(Relation index, const uint32 *seg_ids, int n)
 		remap[i] = palloc(sizeof(uint32) * Max(rs[i].hdr.ndocs, 1));
 		for (uint32 d = 0; d < rs[i].hdr.ndocs; d++)
 		{
+			/* cost-based delay: the worker's and VACUUM's settings */
+			vacuum_delay_point();
 			if (Bm25SegAlive(&rs[i], d))
 			{
 				ItemPointerData tid;
@@ -137,7 +140,7 @@ Bm25MergeSegments(Relation index, const uint32 *seg_ids, int n)
 			uint8	   *p;
 			PostingIter it;
 
-			CHECK_FOR_INTERRUPTS();
+			vacuum_delay_point();
 			Bm25StreamRead(&r->s, r->hdr.dict_off + (uint64) t * sizeof(e), &e, sizeof(e));
 			if ((uint64) e.str_off + e.str_len > r->hdr.strings_len ||
 				e.post_off + e.post_len > r->hdr.post_len)
