@@ -3,9 +3,9 @@
 # (shared_preload_libraries = 'lancedb'; the merge is slowed down by the
 # worker's cost-based delay so that the kill lands inside it).  After the
 # crash restart the index is consistent: every row is found exactly once,
-# top-k scores equal a brute-force BM25 to 1e-5, the pages the abandoned
-# merge wrote are recycled by VACUUM, and a later round of the worker
-# completes the merge.
+# top-k scores equal a brute-force BM25 to 1e-5 (also after a VACUUM, which
+# recycles what the abandoned merge wrote once no snapshot can need it), and
+# a later round of the worker completes the merges.
 use strict;
 use warnings;
 
@@ -116,7 +116,7 @@ note("segments: $before before, $mid after the kill; merges done before the kill
 # consistent right away (the worker may already merge again: both fine)
 check_index('after the kill');
 
-# VACUUM recycles the abandoned merge's pages; still consistent
+# VACUUM after the crash (page recycling); still consistent
 $node->safe_psql('postgres', 'VACUUM d');
 check_index('after VACUUM');
 
