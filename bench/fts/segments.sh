@@ -6,8 +6,11 @@
 # lancedb.bm25_insert_merge_limit to the worker), and the same top-10
 # queries run on the index as the inserts left it and after the worker's
 # round merged it.  Same run, same queries: segment count, mean and p50
-# server-side latency (--passes passes each, after a warm-up), shared buffer
-# accesses per query (EXPLAIN (ANALYZE, BUFFERS)), and the ratios.
+# server-side latency and the backend's CPU time per query (Linux
+# /proc/self/schedstat: less sensitive to machine load than wall time, as
+# the two states cannot be measured in alternating passes), --passes passes
+# each after a warm-up, shared buffer accesses per query (EXPLAIN (ANALYZE,
+# BUFFERS)), and the ratios before / after.
 #
 #   bash bench/fts/segments.sh                  (500 queries, 32000 inserts)
 #   bash bench/fts/segments.sh --inserts 8000 --nq 200 --no-install
@@ -103,15 +106,21 @@ END $$;
 CALL ins();
 VACUUM ANALYZE pkg;
 CREATE TABLE res (state text, pass int, qid bigint, ms float8, bufs bigint);
+CREATE TABLE cpu (state text, pass int, cpu_ms float8);
+CREATE FUNCTION cpu_ns() RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN RETURN split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint;
+EXCEPTION WHEN OTHERS THEN RETURN NULL; END $$;
 -- one timed pass (plan cached by PL/pgSQL as an application would)
 CREATE FUNCTION run(st text, p int) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE r record; t0 timestamptz; n int;
+DECLARE r record; t0 timestamptz; n int; c0 bigint := cpu_ns(); nq int := 0;
 BEGIN
   FOR r IN SELECT * FROM q ORDER BY qid LOOP
     t0 := clock_timestamp();
     SELECT count(*) INTO n FROM (SELECT id FROM pkg ORDER BY body <&> r.query LIMIT 10) s;
     INSERT INTO res VALUES (st, p, r.qid, extract(epoch FROM clock_timestamp() - t0) * 1000, NULL);
+    nq := nq + 1;
   END LOOP;
+  INSERT INTO cpu VALUES (st, p, (cpu_ns() - c0) / 1e6 / nq);
 END $$;
 -- shared buffer accesses of each query (hits + reads), warm caches
 CREATE FUNCTION bufs(st text) RETURNS void LANGUAGE plpgsql AS $$
@@ -132,6 +141,7 @@ SET max_parallel_workers_per_gather = 0;
 SET enable_seqscan = off;
 SELECT run(:'st', 0) \g /dev/null
 DELETE FROM res WHERE state = :'st';
+DELETE FROM cpu WHERE state = :'st';
 SELECT run(:'st', p) FROM generate_series(1, :passes) p \g /dev/null
 SELECT bufs(:'st') \g /dev/null
 INSERT INTO segs SELECT :'st', (s->>'num_segments')::int, pg_relation_size('pkg_bm25') FROM lancedb.index_stats('pkg_bm25') s;
@@ -163,19 +173,24 @@ SELECT relation, action, status, round(extract(epoch FROM duration)::numeric, 2)
   FROM lancedb.maintenance_status WHERE relation = 'pkg_bm25' ORDER BY id;
 WITH l AS (SELECT state, avg(ms) AS mean, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50
              FROM res WHERE pass > 0 GROUP BY state),
+     c AS (SELECT state, avg(cpu_ms) AS cpu FROM cpu WHERE pass > 0 GROUP BY state),
      b AS (SELECT state, avg(bufs) AS bufs FROM res WHERE pass = 0 GROUP BY state)
-SELECT s.state, s.segments, pg_size_pretty(s.bytes) AS size, count(DISTINCT r.qid) AS queries,
+SELECT s.state, s.segments, pg_size_pretty(s.bytes) AS size,
+       (SELECT count(*) FROM q) AS queries,
        round(l.mean::numeric, 3) AS mean_ms, round(l.p50::numeric, 3) AS p50_ms,
-       round(b.bufs::numeric, 1) AS buffers_per_query
-  FROM segs s JOIN l USING (state) JOIN b USING (state) JOIN res r USING (state)
- GROUP BY s.state, s.segments, s.bytes, l.mean, l.p50, b.bufs ORDER BY s.state DESC;
+       round(c.cpu::numeric, 3) AS cpu_ms_per_query, round(b.bufs::numeric, 1) AS buffers_per_query
+  FROM segs s JOIN l USING (state) JOIN b USING (state) LEFT JOIN c USING (state)
+ ORDER BY s.state DESC;
 WITH l AS (SELECT state, avg(ms) AS mean, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50
              FROM res WHERE pass > 0 GROUP BY state),
+     c AS (SELECT state, avg(cpu_ms) AS cpu FROM cpu WHERE pass > 0 GROUP BY state),
      b AS (SELECT state, avg(bufs) AS bufs FROM res WHERE pass = 0 GROUP BY state)
 SELECT round((lb.mean / la.mean)::numeric, 2) AS mean_before_over_after,
        round((lb.p50 / la.p50)::numeric, 2) AS p50_before_over_after,
+       round((cb.cpu / ca.cpu)::numeric, 2) AS cpu_before_over_after,
        round((bb.bufs / ba.bufs)::numeric, 2) AS buffers_before_over_after
-  FROM l lb, l la, b bb, b ba
- WHERE lb.state = 'before' AND la.state = 'after' AND bb.state = 'before' AND ba.state = 'after';
+  FROM l lb, l la, b bb, b ba, c cb, c ca
+ WHERE lb.state = 'before' AND la.state = 'after' AND bb.state = 'before' AND ba.state = 'after'
+   AND cb.state = 'before' AND ca.state = 'after';
 SQL
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
