@@ -5,7 +5,10 @@
 # crash restart the index is consistent: every row is found exactly once,
 # top-k scores equal a brute-force BM25 to 1e-5 (also after a VACUUM, which
 # recycles what the abandoned merge wrote once no snapshot can need it), and
-# a later round of the worker completes the merges.
+# a later round of the worker completes the merges.  Then kill -9 of a
+# VACUUM in its index cleanup (before it rewrote the segments it marked
+# docs in, so df still counts them): the worker's next round rewrites them
+# and scores equal brute force again.
 use strict;
 use warnings;
 
@@ -134,6 +137,38 @@ like($node->safe_psql('postgres',
 check_index('after the later merge');
 is($node->safe_psql('postgres', "SELECT (lancedb.index_stats('d_idx')->>'num_docs')::int"),
 	$node->safe_psql('postgres', 'SELECT count(*) FROM d'), 'N counts live rows');
+
+# --- kill -9 of a VACUUM before its segment rewrites ------------------------
+$node->safe_psql('postgres', 'ALTER SYSTEM SET lancedb.maintenance = off; SELECT pg_reload_conf()');
+$node->safe_psql('postgres', q{
+SET lancedb.bm25_insert_merge_limit = 1;
+DO $$ BEGIN FOR i IN 6001..7000 LOOP INSERT INTO d VALUES (i, gen(i)); END LOOP; END $$;
+DELETE FROM d WHERE id % 20 = 7;
+});
+my $vac = $node->background_psql('postgres', on_error_stop => 0);
+$vac->query_until(qr/started/, "SET vacuum_cost_delay = 20; SET vacuum_cost_limit = 1;\n\\echo started\nVACUUM d;\n");
+ok(wait_for($node, "SELECT phase FROM pg_stat_progress_vacuum WHERE relid = 'd'::regclass", 'cleaning up indexes',
+		'vacuum cleanup', 180), 'VACUUM reaches its index cleanup');
+# its deletion marks are in the WAL on disk (a WAL switch flushes; VACUUM
+# has no xid, so nothing else would): the crash lands after them
+my $vpid = $node->safe_psql('postgres',
+	"SELECT pg_switch_wal() IS NOT NULL; SELECT pid FROM pg_stat_progress_vacuum WHERE relid = 'd'::regclass");
+$vpid = (split /\n/, $vpid)[-1];
+kill 'KILL', $vpid if $vpid =~ /^\d+$/;
+eval { $vac->quit; };
+ok(wait_for($node, 'SELECT 1', '1', 'restart after kill -9', 120), 'server back after kill -9 of VACUUM');
+cmp_ok($node->safe_psql('postgres',
+		"SELECT count(*) FROM lancedb.index_stats('d_idx') s, jsonb_array_elements(s->'segments') e WHERE (e->>'deleted')::int > 0"),
+	'>', 0, 'the interrupted VACUUM left segments with deleted docs');
+is($node->safe_psql('postgres', "SELECT (lancedb.index_stats('d_idx')->>'num_docs')::int"),
+	$node->safe_psql('postgres', 'SELECT count(*) FROM d'), 'N counts live rows after the interrupted VACUUM');
+note('scores before the repair: ' . $node->safe_psql('postgres', $idx . "SELECT check_q('alpha', 10) || ' ' || check_q('kappa omega', 30)"));
+# (5% deleted: fewer than lancedb.bm25_purge_fraction, rewritten anyway)
+$node->safe_psql('postgres', 'ALTER SYSTEM SET lancedb.maintenance = on; SELECT pg_reload_conf()');
+ok(wait_for($node,
+		"SELECT count(*) FROM lancedb.index_stats('d_idx') s, jsonb_array_elements(s->'segments') e WHERE (e->>'deleted')::int > 0",
+		'0', 'rewrites', 180), 'the worker rewrites them');
+check_index('after the worker repaired the interrupted VACUUM');
 
 $node->stop;
 done_testing();
