@@ -41,7 +41,12 @@ done
 say() { printf '== %s\n' "$*" >&2; }
 
 if [ -z "$TRANSLATION" ]; then
-	TRANSLATION=$(ls /var/lib/apt/lists/*debian_dists_*_main_i18n_Translation-en.lz4 2>/dev/null | grep -v -- '-updates\|-security' | head -n 1 || true)
+	for f in /var/lib/apt/lists/*debian_dists_*_main_i18n_Translation-en.lz4; do
+		case $f in
+			*-updates_* | *-security_*) ;;
+			*) [ -f "$f" ] && { TRANSLATION=$f; break; } ;;
+		esac
+	done
 fi
 if [ -z "$TRANSLATION" ] || [ ! -f "$TRANSLATION" ]; then
 	echo "no Translation-en file: run 'apt-get update -o Acquire::Languages=en' first" >&2
