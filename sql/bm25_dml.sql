@@ -67,6 +67,19 @@ UPDATE d SET body = 'zzzunique ' || body WHERE id = 7;
 SELECT id FROM d ORDER BY body <&> 'zzzunique' LIMIT 5;
 VACUUM d;
 SELECT check_q('zeta', 40) AS after_update;
+-- an update that leaves the indexed column alone is HOT (the pages have
+-- room after the VACUUM above): no index entry is added
+ALTER TABLE d ADD COLUMN note text;
+SELECT (s ->> 'inserted_since_build')::int AS ins_before FROM lancedb.index_stats('d_idx') s \gset
+BEGIN;
+UPDATE d SET note = 'seen' WHERE id IN (8, 10, 11);
+SELECT n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relid = 'd'::regclass;
+COMMIT;
+SELECT (s ->> 'inserted_since_build')::int = :ins_before AS no_new_entries
+  FROM lancedb.index_stats('d_idx') s;
+SELECT id, note FROM d WHERE id IN (8, 10, 11)
+   AND body @@@ 'alpha beta gamma delta epsilon zeta eta theta iota kappa lambda omega' ORDER BY id;
+SELECT check_q('zeta', 40) AS after_hot_update;
 -- freed pages are reused: the index does not grow on churn (VACUUM
 -- recycles the pages of dropped segments once no snapshot predates the
 -- drop, here after a later transaction)

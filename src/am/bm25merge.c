@@ -14,8 +14,9 @@
  *	  directory is filling up;
  *	- in maintenance: the same tiers without the bound, then the small
  *	  segments (each under 1/BM25_SMALL_RATIO of the largest) merged into
- *	  one, then segments that lost lancedb.bm25_purge_fraction of their docs
- *	  rewritten, and a delta with that many deleted records flushed.
+ *	  one, then segments with deleted docs rewritten (left by an interrupted
+ *	  VACUUM: their df counts them), and a delta with
+ *	  lancedb.bm25_purge_fraction deleted records flushed.
  * Every merge's inputs are chosen so that their estimated in-memory size
  * stays within maintenance_work_mem (fewer segments at once otherwise; a
  * single segment is always allowed, as the build wrote it within the same
@@ -30,6 +31,7 @@
 #include "postgres.h"
 
 #include "am/bm25am.h"
+#include "commands/vacuum.h"
 #include "index/postings.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
@@ -56,7 +58,7 @@ Bm25MergeInit(void)
 							NULL, &lancedb_bm25_insert_merge_limit, 4096, -1, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomRealVariable("lancedb.bm25_purge_fraction",
-							 "Fraction of deleted docs in a lance_bm25 segment (or delta) that makes maintenance rewrite it.",
+							 "Fraction of deleted records in a lance_bm25 delta that makes maintenance flush it.",
 							 NULL, &lancedb_bm25_purge_fraction, 0.1, 0.0, 1.0,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 }
@@ -115,6 +117,8 @@ Bm25MergeSegments(Relation index, const uint32 *seg_ids, int n)
 		remap[i] = palloc(sizeof(uint32) * Max(rs[i].hdr.ndocs, 1));
 		for (uint32 d = 0; d < rs[i].hdr.ndocs; d++)
 		{
+			/* cost-based delay: the worker's and VACUUM's settings */
+			vacuum_delay_point();
 			if (Bm25SegAlive(&rs[i], d))
 			{
 				ItemPointerData tid;
@@ -137,7 +141,7 @@ Bm25MergeSegments(Relation index, const uint32 *seg_ids, int n)
 			uint8	   *p;
 			PostingIter it;
 
-			CHECK_FOR_INTERRUPTS();
+			vacuum_delay_point();
 			Bm25StreamRead(&r->s, r->hdr.dict_off + (uint64) t * sizeof(e), &e, sizeof(e));
 			if ((uint64) e.str_off + e.str_len > r->hdr.strings_len ||
 				e.post_off + e.post_len > r->hdr.post_len)
@@ -304,12 +308,17 @@ Bm25PlanMaint(const Bm25MetaPageData *m, Bm25MergePlan *p)
 		p->why = "small";
 		return true;
 	}
+	/*
+	 * VACUUM rewrites every segment it marked docs in, and maintenance never
+	 * runs beside a VACUUM of the table (both take ShareUpdateExclusiveLock):
+	 * a segment with deleted docs here was left by a VACUUM that a crash or
+	 * an error interrupted, and counts them in df.  Rewrite it.
+	 */
 	for (uint32 s = 0; s < m->nsegments; s++)
 	{
 		const Bm25SegmentInfo *seg = &m->segs[s];
 
-		if (seg->ndeleted > 0 &&
-			seg->ndeleted >= lancedb_bm25_purge_fraction * seg->ndocs)
+		if (seg->ndeleted > 0)
 		{
 			p->n = 1;
 			p->ids[0] = seg->seg_id;

@@ -122,6 +122,8 @@ typedef struct Bm25ScanOpaqueData
 	int64		topk_rounds;	/* top-k re-runs with a larger k */
 	int64		candidates;		/* rows scored or matched */
 	int64		returned;
+	int64		seg_searches;	/* segment searches of the top-k path */
+	int64		scored;			/* docs fully scored by the top-k path */
 } Bm25ScanOpaqueData;
 
 typedef Bm25ScanOpaqueData *Bm25ScanOpaque;
@@ -951,6 +953,7 @@ Bm25FastSearch(IndexScanDesc scan, int64 skip)
 	Bm25TopK	topk;
 	Bm25Hit    *hits;
 	int			nhits;
+	Bm25Stats	stats = {0};
 
 	if (bm25_topk_init(&topk, so->k, &bm25_hooks) != POSTING_OK)
 		elog(ERROR, "lance_bm25: out of memory");
@@ -992,7 +995,8 @@ Bm25FastSearch(IndexScanDesc scan, int64 skip)
 			q.phrase_slop = so->phrase_slop;
 			q.phrase_offsets = so->phrase_slop >= 0 ? offs : NULL;
 			q.key_base = (uint64) s << 32;
-			Bm25CheckRc(v->index, bm25_topk_search(&q, &topk, NULL));
+			Bm25CheckRc(v->index, bm25_topk_search(&q, &topk, &stats));
+			so->seg_searches++;
 			for (int i = 0; i < nt; i++)
 				posting_iter_free(&its[i]);
 		}
@@ -1000,6 +1004,7 @@ Bm25FastSearch(IndexScanDesc scan, int64 skip)
 		pfree(bt);
 		pfree(offs);
 	}
+	so->scored += (int64) stats.scored;
 	hits = palloc(sizeof(Bm25Hit) * Max(topk.count, 1));
 	nhits = bm25_topk_sorted(&topk, hits);
 	bm25_topk_free(&topk);
@@ -1217,6 +1222,8 @@ bm25endscan(IndexScanDesc scan)
 		LanceScanCounter c[] = {
 			{"top-k scans", so->fast_loops},
 			{"top-k rounds", so->topk_rounds},
+			{"segment searches", so->seg_searches},
+			{"docs scored", so->scored},
 			{"rows matched", so->candidates},
 			{"rows returned", so->returned},
 		};

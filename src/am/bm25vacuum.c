@@ -9,6 +9,7 @@
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
 #include "am/bm25am.h"
 #include "am/pagerecycle.h"
 #include "commands/vacuum.h"
@@ -19,12 +20,18 @@
 #include "storage/standby.h"
 #include "utils/rel.h"
 
-/* Set deletion bits of docs[0..n) (ascending) in a segment's bitmap. */
+/*
+ * Set deletion bits of docs[0..n) (ascending, lens[] their lengths) in a
+ * segment's bitmap.  Each bitmap page is logged in one record with the meta
+ * page's counters (the segment's deleted count, N, total length), so after
+ * a crash a set bit is always counted: a later VACUUM skips docs whose bit
+ * is set and could not correct the counters.
+ */
 static void
 Bm25MarkDead(Relation index, const Bm25SegmentInfo *info, const uint32 *docs,
-			 int n)
+			 const uint32 *lens, int n)
 {
-	Bm25Stream s;
+	Bm25Stream	s;
 	int			i = 0;
 
 	Bm25StreamOpen(&s, index, info->dead_root, info->dead_id,
@@ -34,13 +41,21 @@ Bm25MarkDead(Relation index, const Bm25SegmentInfo *info, const uint32 *docs,
 		uint32		po;
 		BlockNumber blk = Bm25StreamLocate(&s, docs[i] / 8, &po);
 		Buffer		buf = ReadBuffer(index, blk);
+		Buffer		metabuf;
 		GenericXLogState *state;
 		Page		page;
+		Bm25MetaPageData *meta;
+		uint32		ndead = 0;
+		uint64		dead_len = 0;
 
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		Bm25CheckPage(index, BufferGetPage(buf), blk, BM25_PAGE_DATA, info->dead_id);
+		metabuf = ReadBuffer(index, BM25_METAPAGE_BLKNO);
+		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+		Bm25CheckPage(index, BufferGetPage(metabuf), BM25_METAPAGE_BLKNO, BM25_PAGE_META, 0);
 		state = GenericXLogStart(index);
 		page = GenericXLogRegisterBuffer(state, buf, 0);
+		meta = (Bm25MetaPageData *) PageGetContents(GenericXLogRegisterBuffer(state, metabuf, 0));
 		for (; i < n; i++)
 		{
 			uint32		po2;
@@ -48,38 +63,25 @@ Bm25MarkDead(Relation index, const Bm25SegmentInfo *info, const uint32 *docs,
 			if (Bm25StreamLocate(&s, docs[i] / 8, &po2) != blk)
 				break;
 			((uint8 *) PageGetContents(page))[po2] |= (uint8) (1 << (docs[i] % 8));
+			ndead++;
+			dead_len += lens[i];
 		}
+		for (uint32 sg = 0; sg < meta->nsegments; sg++)
+			if (meta->segs[sg].seg_id == info->seg_id)
+				meta->segs[sg].ndeleted += ndead;
+		meta->ndocs = meta->ndocs > ndead ? meta->ndocs - ndead : 0;
+		meta->total_len = meta->total_len > dead_len ? meta->total_len - dead_len : 0;
 		GenericXLogFinish(state);
+		UnlockReleaseBuffer(metabuf);
 		UnlockReleaseBuffer(buf);
 	}
 	Bm25StreamClose(&s);
 }
 
-static void
-Bm25MetaUpdateDeletes(Relation index, uint32 seg_id, uint32 ndead, uint64 dead_len,
-					  bool delta)
-{
-	Buffer		buf = ReadBuffer(index, BM25_METAPAGE_BLKNO);
-	GenericXLogState *state;
-	Bm25MetaPageData *meta;
-
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	Bm25CheckPage(index, BufferGetPage(buf), BM25_METAPAGE_BLKNO, BM25_PAGE_META, 0);
-	state = GenericXLogStart(index);
-	meta = (Bm25MetaPageData *) PageGetContents(GenericXLogRegisterBuffer(state, buf, 0));
-	if (delta)
-		meta->delta_ndeleted += ndead;
-	else
-		for (uint32 s = 0; s < meta->nsegments; s++)
-			if (meta->segs[s].seg_id == seg_id)
-				meta->segs[s].ndeleted += ndead;
-	meta->ndocs = meta->ndocs > ndead ? meta->ndocs - ndead : 0;
-	meta->total_len = meta->total_len > dead_len ? meta->total_len - dead_len : 0;
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(buf);
-}
-
-/* Flag deleted delta records; the meta page stays locked (no flush meanwhile). */
+/*
+ * Flag deleted delta records; the meta page stays locked (no flush
+ * meanwhile) and each delta page is logged with its counters, as above.
+ */
 static uint32
 Bm25DeleteFromDelta(Relation index, IndexBulkDeleteCallback callback,
 					void *callback_state)
@@ -89,7 +91,6 @@ Bm25DeleteFromDelta(Relation index, IndexBulkDeleteCallback callback,
 	BlockNumber blk;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	uint32		ndead = 0;
-	uint64		dead_len = 0;
 	uint32		seen = 0;
 
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
@@ -101,8 +102,11 @@ Bm25DeleteFromDelta(Relation index, IndexBulkDeleteCallback callback,
 		Buffer		buf;
 		Page		page;
 		GenericXLogState *state = NULL;
+		Bm25MetaPageData *meta = NULL;
 		OffsetNumber maxoff;
 		BlockNumber next;
+		uint32		pdead = 0;
+		uint64		pdead_len = 0;
 
 		if (blk >= nblocks || blk == BM25_METAPAGE_BLKNO || ++seen > nblocks)
 			Bm25CorruptError(index, "delta chain points outside the index");
@@ -125,28 +129,25 @@ Bm25DeleteFromDelta(Relation index, IndexBulkDeleteCallback callback,
 			{
 				state = GenericXLogStart(index);
 				page = GenericXLogRegisterBuffer(state, buf, 0);
+				meta = (Bm25MetaPageData *)
+					PageGetContents(GenericXLogRegisterBuffer(state, metabuf, 0));
 				iid = PageGetItemId(page, off);
 			}
 			((Bm25DeltaRecord *) PageGetItem(page, iid))->deleted = 1;
-			ndead++;
-			dead_len += rec.doclen;
+			pdead++;
+			pdead_len += rec.doclen;
 		}
 		next = Bm25PageGetOpaque(page)->next;
 		if (state)
+		{
+			meta->delta_ndeleted += pdead;
+			meta->ndocs = meta->ndocs > pdead ? meta->ndocs - pdead : 0;
+			meta->total_len = meta->total_len > pdead_len ? meta->total_len - pdead_len : 0;
 			GenericXLogFinish(state);
+		}
 		UnlockReleaseBuffer(buf);
+		ndead += pdead;
 		blk = next;
-	}
-	if (ndead > 0)
-	{
-		GenericXLogState *state = GenericXLogStart(index);
-		Bm25MetaPageData *meta = (Bm25MetaPageData *)
-			PageGetContents(GenericXLogRegisterBuffer(state, metabuf, 0));
-
-		meta->delta_ndeleted += ndead;
-		meta->ndocs = meta->ndocs > ndead ? meta->ndocs - ndead : 0;
-		meta->total_len = meta->total_len > dead_len ? meta->total_len - dead_len : 0;
-		GenericXLogFinish(state);
 	}
 	UnlockReleaseBuffer(metabuf);
 	return ndead;
@@ -170,8 +171,8 @@ bm25bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	{
 		Bm25SegReader r;
 		uint32	   *dead = palloc(sizeof(uint32) * Max(m.segs[s].ndocs, 1));
+		uint32	   *lens = palloc(sizeof(uint32) * Max(m.segs[s].ndocs, 1));
 		int			ndead = 0;
-		uint64		dead_len = 0;
 		Bm25SegmentInfo si = m.segs[s];
 
 		Bm25SegOpen(&r, index, &si);
@@ -185,18 +186,18 @@ bm25bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			Bm25SegTid(&r, d, &tid);
 			if (callback(&tid, callback_state))
 			{
+				lens[ndead] = Bm25SegDocLen(&r, d);
 				dead[ndead++] = d;
-				dead_len += Bm25SegDocLen(&r, d);
 			}
 		}
 		Bm25SegClose(&r);
 		if (ndead > 0)
 		{
-			Bm25MarkDead(index, &si, dead, ndead);
-			Bm25MetaUpdateDeletes(index, si.seg_id, ndead, dead_len, false);
+			Bm25MarkDead(index, &si, dead, lens, ndead);
 			stats->tuples_removed += ndead;
 		}
 		pfree(dead);
+		pfree(lens);
 	}
 	stats->tuples_removed += Bm25DeleteFromDelta(index, callback, callback_state);
 	Bm25ReadMeta(index, &m);
@@ -286,6 +287,28 @@ Bm25Recycle(Relation index)
 	return nfree;
 }
 
+/*
+ * VACUUM commits without an xid, so its WAL is not flushed at commit; a
+ * crash soon after could lose the tail (the last segment rewrites) and
+ * leave df counting deleted docs although VACUUM had returned.  Flushing
+ * up to the meta page's last change makes a finished VACUUM's statistics
+ * durable: every bulk delete and rewrite record precedes it.
+ */
+static void
+Bm25FlushWal(Relation index)
+{
+	Buffer		buf;
+	XLogRecPtr	lsn;
+
+	if (!RelationNeedsWAL(index))
+		return;
+	buf = ReadBuffer(index, BM25_METAPAGE_BLKNO);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	lsn = PageGetLSN(BufferGetPage(buf));
+	UnlockReleaseBuffer(buf);
+	XLogFlush(lsn);
+}
+
 IndexBulkDeleteResult *
 bm25vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
@@ -314,6 +337,7 @@ bm25vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	}
 	UnlockPage(index, BM25_LOCK_MERGE, ExclusiveLock);
 	UnlockPage(index, BM25_LOCK_STRUCT, ShareLock);
+	Bm25FlushWal(index);
 
 	if (ConditionalLockPage(index, BM25_LOCK_STRUCT, ExclusiveLock))
 	{

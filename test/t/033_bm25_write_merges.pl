@@ -3,7 +3,10 @@
 # lancedb.bm25_insert_merge_limit docs and leave larger merges to
 # maintenance, which then merges them in place (here on demand through
 # lancedb.optimize, the worker's own round); scores stay equal to brute
-# force throughout.
+# force throughout.  Last, bulk inserts leave many segments and the worker
+# itself merges them: the segment count falls and a query gets cheaper,
+# counted in buffer accesses (EXPLAIN (ANALYZE, BUFFERS)) and in segment
+# searches of the top-k scan, not in time.
 use strict;
 use warnings;
 
@@ -11,6 +14,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
+use FindBin;
+use lib $FindBin::Bin;
+use LanceWait;
 
 my $node = PostgreSQL::Test::Cluster->new('bm25wm');
 $node->init;
@@ -50,6 +56,17 @@ CREATE FUNCTION bf(q text) RETURNS TABLE (id int, score float8) LANGUAGE sql AS 
        tf AS (SELECT id, t, count(*) AS tf FROM toks JOIN qt USING (t) GROUP BY id, t)
   SELECT tf.id, sum(ln(1 + (st.n - df + 0.5) / (df + 0.5)) * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * dl.len / st.avgdl)))
     FROM tf JOIN df USING (t) JOIN dl USING (id), st GROUP BY tf.id $$;
+-- what one top-10 query costs once the session's caches are warm: shared
+-- buffer accesses (hits + reads) and segment searches of the top-k scan
+CREATE FUNCTION qcost(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE p json;
+BEGIN
+  SET LOCAL enable_seqscan = off;
+  PERFORM count(*) FROM (SELECT id FROM d ORDER BY body <&> q LIMIT 10) s;
+  EXECUTE format('EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT id FROM d ORDER BY body <&> %L LIMIT 10', q) INTO p;
+  RETURN ((p->0->'Plan'->>'Shared Hit Blocks')::int + (p->0->'Plan'->>'Shared Read Blocks')::int)
+         || ' ' || (p->1->'Lancedb Scans'->0->>'segment searches');
+END $$;
 });
 
 sub scores_ok
@@ -99,6 +116,36 @@ my $t1b = $node->safe_psql('postgres',
 	"SELECT count(*) FROM lancedb.index_stats('d_idx') s, jsonb_array_elements(s->'segments') e GROUP BY e->>'tier' ORDER BY 1 DESC LIMIT 1");
 cmp_ok($t1b, '<', 4, 'no limit: no tier holds 4 segments');
 scores_ok('unbounded write path');
+
+# --- the worker merges what bulk inserts left ------------------------------
+# with the write path merging nothing (limit 1 doc), every delta flush
+# stays a segment
+$node->safe_psql('postgres', q{
+SET lancedb.bm25_insert_merge_limit = 1;
+DO $$ BEGIN FOR i IN 9401..13000 LOOP INSERT INTO d VALUES (i, gen(i)); END LOOP; END $$;
+});
+my ($many) = split / /, stats();
+cmp_ok($many, '>=', 25, "bulk inserts left many segments ($many)");
+my %before = map { $_ => [ split / /, $node->safe_psql('postgres', "SELECT qcost('$_')") ] } ('alpha', 'kappa omega');
+scores_ok('many segments');
+
+# the worker's first round after a restart with a short naptime
+$node->append_conf('postgresql.conf', "lancedb.maintenance_naptime = 1\n");
+$node->restart;
+ok(wait_for($node, "SELECT (lancedb.index_stats('d_idx')->>'num_segments')::int <= 3", 't', 'worker merges', 120),
+	'the worker merges the segments');
+is($node->safe_psql('postgres', "SELECT count(*) > 0 FROM lancedb.maintenance_status WHERE relation = 'd_idx' AND action = 'merge' AND status = 'done' AND started > pg_postmaster_start_time()"),
+	't', 'maintenance_status records the worker\'s merge');
+my ($few) = split / /, stats();
+cmp_ok($few, '<', $many, "segment count falls ($many -> $few)");
+for my $q ('alpha', 'kappa omega')
+{
+	my ($bufs, $searches) = split / /, $node->safe_psql('postgres', "SELECT qcost('$q')");
+	note("'$q': buffers $before{$q}[0] -> $bufs, segment searches $before{$q}[1] -> $searches");
+	cmp_ok($searches, '<', $before{$q}[1], "'$q': fewer segment searches ($before{$q}[1] -> $searches)");
+	cmp_ok($bufs * 3, '<=', $before{$q}[0] * 2, "'$q': a third fewer buffer accesses at least ($before{$q}[0] -> $bufs)");
+}
+scores_ok('after the worker merged');
 
 $node->stop;
 done_testing();

@@ -13,7 +13,8 @@ our @EXPORT = qw(wait_for);
 
 # wait_for($node, $sql, $want, $what[, $timeout_s]): true once $sql answers
 # $want; psql, not safe_psql, so a server restarting after a kill -9 only
-# means "not yet".  On timeout, says what the last answer was.
+# means "not yet" (also when psql exits before reading the query).  On
+# timeout, says what the last answer was.
 sub wait_for
 {
 	my ($node, $sql, $want, $what, $timeout) = @_;
@@ -21,8 +22,10 @@ sub wait_for
 	my $got = '';
 	for (my $i = 0; $i < $timeout * 10; $i++)
 	{
-		my $rc = $node->psql('postgres', $sql, stdout => \$got, stderr => \my $err);
-		return 1 if $rc == 0 && $got eq $want;
+		# (eval: while a server restarts, psql may exit before reading its
+		# input and IPC::Run dies of the broken pipe)
+		my $rc = eval { $node->psql('postgres', $sql, stdout => \$got, stderr => \my $err) };
+		return 1 if defined $rc && $rc == 0 && $got eq $want;
 		usleep(100_000);
 	}
 	diag("$what: last answer '$got'");
