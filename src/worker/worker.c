@@ -330,6 +330,7 @@ lance_maintenance_db_main(Datum arg)
 	MemoryContext cxt;
 
 	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	/* user queries keep priority over maintenance */
@@ -387,11 +388,20 @@ lance_maintenance_db_main(Datum arg)
 		LanceMaintAdvice advice;
 
 		CHECK_FOR_INTERRUPTS();
+		/* lancedb.maintenance = off also ends a round between two objects */
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (!lancedb_maintenance)
+			break;
 		SetCurrentStatementStartTimestamp();
 		(void) lance_maint_index(lfirst_oid(lc), true, &advice);
 		MemoryContextSwitchTo(cxt);
 	}
-	lance_auto_index_round(cxt);
+	if (lancedb_maintenance)
+		lance_auto_index_round(cxt);
 	lance_maint_note_round_done(dboid);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	proc_exit(0);

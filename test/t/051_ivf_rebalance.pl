@@ -105,6 +105,10 @@ is($? >> 8, 0, 'queries and inserts kept running during the splits (pgbench succ
   or diag($err);
 like($out, qr/number of failed transactions: 0/, 'no query or insert failed');
 $node->safe_psql('postgres', 'ALTER SYSTEM SET lancedb.maintenance = off; SELECT pg_reload_conf()');
+# a round that started before the reload finishes its current operation
+ok(wait_for($node, "SELECT count(*) FROM lancedb.maintenance_status WHERE relation = 'skew_idx' AND status = 'running'",
+		'0', 'round over', 120),
+	'the worker finishes the operation it had started');
 note($node->safe_psql('postgres',
 		"SELECT string_agg(action || ' ' || status || ': ' || coalesce(detail, ''), E'\n' ORDER BY id) FROM lancedb.maintenance_status WHERE relation = 'skew_idx'"));
 like($node->safe_psql('postgres',
