@@ -346,6 +346,31 @@ function nestedBatch(start, n, structNulls = true) {
 		arrow.makeData({ type: new arrow.Struct(fields), length: n, nullCount: 0, children }))]);
 }
 
+// list<struct<x int32, y utf8>> where x alone has NULLs (y never does, no
+// struct is NULL) beside NULL and empty lists: in 2.2 the members' levels
+// then differ in layout.  The first rows are the smallest such case.
+const LSTX = new arrow.List(new arrow.Field('item', new arrow.Struct([
+	new arrow.Field('x', i32, true), new arrow.Field('y', utf8, true)]), true));
+
+function lstxValue(k) {
+	if (k === 0)
+		return [{ x: null, y: 'a' }, { x: 1, y: 'b' }];
+	if (k % 5 === 1)
+		return null;
+	if (k % 5 === 2)
+		return [];
+	return Array.from({ length: 1 + (k % 3) }, (_, j) => ({ x: j === 0 && k % 2 === 0 ? null : k * 10 + j, y: `y${k}.${j}` }));
+}
+
+function lstxBatch(start, n) {
+	const schema = new arrow.Schema([new arrow.Field('id', new arrow.Int64(), false), new arrow.Field('lst', LSTX, true)]);
+	const children = [arrow.makeData({ type: new arrow.Int64(), length: n,
+		data: BigInt64Array.from({ length: n }, (_, i) => BigInt(start + i)) }),
+	arrow.vectorFromArray(Array.from({ length: n }, (_, i) => lstxValue(start + i)), LSTX).data[0]];
+	return new arrow.Table(schema, [new arrow.RecordBatch(schema,
+		arrow.makeData({ type: new arrow.Struct(schema.fields), length: n, nullCount: 0, children }))]);
+}
+
 // ---- dump ----
 
 const hex = (u8) => Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength).toString('hex');
@@ -464,6 +489,13 @@ async function generate(lib, tag) {
 		const t = await db.createTable(name, new arrow.Table(schema, [new arrow.RecordBatch(schema,
 			arrow.makeData({ type: new arrow.Struct(schema.fields), length: n, nullCount: 0, children }))]),
 		{ storageOptions });
+		made.push([name, t]);
+	}
+	// A NULL member inside list<struct> with NULL and empty lists (2.1, 2.2).
+	for (const [name, storageOptions] of [['lstx_v21', { new_table_data_storage_version: '2.1' }],
+		['lstx_v22', { new_table_data_storage_version: '2.2' }]]) {
+		const t = await db.createTable(name, lstxBatch(0, 3), { storageOptions });
+		await t.add(lstxBatch(3, 600));
 		made.push([name, t]);
 	}
 	// The legacy file format (storage version 0.1): every type but lists

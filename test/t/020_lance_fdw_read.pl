@@ -344,7 +344,7 @@ IMPORT FOREIGN SCHEMA lance EXCEPT (alltypes, vec768) FROM SERVER lance_v37 INTO
 		'bigdel,stable', 'IMPORT LIMIT TO');
 	is( $node->safe_psql('postgres',
 			q{SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname = 'exc'}),
-		'alltypes_v20,alltypes_v21,alltypes_v22,bigdel,dictint_v21,dictint_v22,legacy,meta_v20,meta_v21,meta_v22,nested,nested_v20,nested_v21,nested_v22,stable,v1names,vecnull_v20,vecnull_v21,vecnull_v22',
+		'alltypes_v20,alltypes_v21,alltypes_v22,bigdel,dictint_v21,dictint_v22,legacy,lstx_v21,lstx_v22,meta_v20,meta_v21,meta_v22,nested,nested_v20,nested_v21,nested_v22,stable,v1names,vecnull_v20,vecnull_v21,vecnull_v22',
 		'IMPORT EXCEPT');
 
 	# the legacy file format (compared row by row above): a filter on a

@@ -1042,7 +1042,7 @@ test_ranges(const char *root)
 	static const char *const libs[] = {"v37", "v39"};
 	static const char *const tables[] = {"alltypes", "alltypes_v20", "alltypes_v21",
 	"alltypes_v22", "stable", "vec768", "nested", "nested_v20", "legacy", "vecnull_v22",
-	"meta_v20", "meta_v21"};
+	"meta_v20", "meta_v21", "lstx_v22"};
 	static const uint64_t chunks[] = {1, 7, 999};
 	long		checked = 0;
 	long		bad = 0;

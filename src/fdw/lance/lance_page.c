@@ -1412,6 +1412,40 @@ constant_value(const uint8_t *p, uint64_t len, uint32_t width, const uint8_t **v
 	return true;
 }
 
+/*
+ * Raw u16 levels of a constant page (an empty buffer: no such levels);
+ * *lev stays NULL then.
+ */
+static bool
+constant_levels(Buf b, uint16_t **lev, uint64_t *n, LanceError *err)
+{
+	uint64_t	i;
+
+	*lev = NULL;
+	*n = 0;
+	if (b.len == 0)
+		return true;
+	if (b.len % 2 || b.len / 2 > MAX_PAGE_ITEMS)
+		return lance_fail(err, "constant page with a bad level buffer (%llu bytes)",
+						  (unsigned long long) b.len);
+	*n = b.len / 2;
+	*lev = lance_alloc_array(*n, 2, err);
+	if (*lev == NULL)
+		return false;
+	for (i = 0; i < *n; i++)
+		(*lev)[i] = lance_le16(b.p + i * 2);
+	return true;
+}
+
+/*
+ * A page whose non-null values are all one value.  Its buffers are told
+ * apart by their count: with an inline value, none or [rep, def]; without,
+ * [value] or [value, rep, def].  The levels (raw u16, an empty buffer when
+ * absent) may be those of a nested column, and the value then repeats for
+ * every level that is an item (valid or null, not a null or empty list);
+ * e.g. 2.2 stores a member of list<struct> whose only non-null value is 1
+ * this way.
+ */
 static bool
 decode_constant(const Lancepb__ConstantLayout *cl, Buf *pbufs, int npbufs, uint64_t nrows,
 				const LanceType *t, LanceLeaf *leaf, LanceError *err)
@@ -1419,55 +1453,112 @@ decode_constant(const Lancepb__ConstantLayout *cl, Buf *pbufs, int npbufs, uint6
 	const uint8_t *val = NULL;
 	uint64_t	vlen = 0;
 	uint64_t	i;
-	bool		has_value;
+	bool		has_inline = cl->_inline_value_case == LANCEPB__CONSTANT_LAYOUT___INLINE_VALUE_INLINE_VALUE;
+	bool		has_value = true;
+	int			vbuf = -1,
+				lbuf = -1;
+	uint16_t   *rep = NULL,
+			   *def = NULL;
+	uint64_t	nrep = 0,
+				ndef = 0,
+				nlev = nrows,
+				nitems = nrows;
+	size_t		nlists = 0,
+				firstlist = cl->n_layers;
+	bool		ok = true;
 
 	if (!set_layers(leaf, cl->layers, cl->n_layers, err))
 		return false;
-	if (cl->rep_compression || cl->def_compression || cl->num_rep_values || cl->num_def_values)
-		return lance_fail(err, "constant pages with repetition/definition levels are not supported");
+	if (cl->rep_compression || cl->def_compression)
+		return lance_fail(err, "constant pages with compressed repetition/definition levels are not supported");
 	if (nrows > MAX_PAGE_ITEMS)
 		return lance_fail(err, "constant page with %llu rows", (unsigned long long) nrows);
-	if (cl->_inline_value_case == LANCEPB__CONSTANT_LAYOUT___INLINE_VALUE_INLINE_VALUE)
+	for (i = cl->n_layers; i-- > 0;)
+		if (is_list_layer(cl->layers[i]))
+		{
+			nlists++;
+			firstlist = i;
+		}
+	if (has_inline && (npbufs == 0 || npbufs == 2))
+		lbuf = npbufs == 2 ? 0 : -1;
+	else if (!has_inline && (npbufs == 1 || npbufs == 3))
 	{
-		has_value = true;
-		if (!constant_value(cl->inline_value.data, cl->inline_value.len, leaf->v.width, &val, &vlen, err))
-			return false;
+		vbuf = 0;
+		lbuf = npbufs == 3 ? 1 : -1;
 	}
-	else if (npbufs >= 1)
-	{
-		has_value = true;
-		if (!constant_value(pbufs[0].p, pbufs[0].len, leaf->v.width, &val, &vlen, err))
-			return false;
-	}
-	else
+	else if (!has_inline && npbufs == 0)
 	{
 		/* no value: every row is null, which the layer must allow */
 		has_value = false;
 		if (cl->layers[0] != LANCE_LAYER_NULLABLE_ITEM)
 			return lance_fail(err, "constant page without a value for a non-nullable column");
 	}
-	if (has_value)
-	{
-		if (t->kind == LANCE_T_BOOL && vlen == 1 && val[0] > 1)
-			return lance_fail(err, "invalid bool constant");
-		if (!append_levels(leaf, nrows, NULL, NULL, err))
-			return false;
-	}
 	else
-	{
-		uint16_t   *def = lance_alloc_array(nrows, 2, err);
-		bool		ok;
+		return lance_fail(err, "constant page with %d buffers%s", npbufs,
+						  has_inline ? " and an inline value" : "");
+	if (has_inline &&
+		!constant_value(cl->inline_value.data, cl->inline_value.len, leaf->v.width, &val, &vlen, err))
+		return false;
+	if (vbuf >= 0 && !constant_value(pbufs[vbuf].p, pbufs[vbuf].len, leaf->v.width, &val, &vlen, err))
+		return false;
+	if (has_value && t->kind == LANCE_T_BOOL && vlen == 1 && val[0] > 1)
+		return lance_fail(err, "invalid bool constant");
 
-		if (def == NULL)
-			return false;
-		for (i = 0; i < nrows; i++)
-			def[i] = 1;
-		ok = append_levels(leaf, nrows, NULL, def, err);
-		lance_free(def);
-		if (!ok)
-			return false;
+	if (lbuf >= 0 &&
+		(!constant_levels(pbufs[lbuf], &rep, &nrep, err) ||
+		 !constant_levels(pbufs[lbuf + 1], &def, &ndef, err)))
+		ok = false;
+	if (ok && (rep || def))
+	{
+		uint64_t	rows = 0;
+
+		lance_census_note("rep/def levels");
+		nlev = rep ? nrep : ndef;
+		if (rep && def && nrep != ndef)
+			ok = lance_fail(err, "constant page with %llu repetition and %llu definition levels",
+							(unsigned long long) nrep, (unsigned long long) ndef);
+		for (i = 0; ok && rep && i < nlev; i++)
+		{
+			if (rep[i] > nlists || (i == 0 && rep[i] != nlists))
+				ok = lance_fail(err, "constant page: repetition level %u out of range", rep[i]);
+			rows += rep[i] == nlists;
+		}
+		if (ok && (rep ? rows : nlev) != nrows)
+			ok = lance_fail(err, "constant page levels hold %llu rows, %llu expected",
+							(unsigned long long) (rep ? rows : nlev), (unsigned long long) nrows);
+		if (ok && def)
+			ok = canon_defs(cl->layers, cl->n_layers, def, ndef, err);
+		/* lists without repetition levels: every level starts a row */
+		if (ok && !rep && nlists > 0)
+		{
+			rep = lance_alloc_array(nlev, 2, err);
+			ok = rep != NULL;
+			for (i = 0; ok && i < nlev; i++)
+				rep[i] = (uint16_t) nlists;
+		}
+		/* items: levels valid or null below the innermost list */
+		nitems = 0;
+		for (i = 0; ok && i < nlev; i++)
+			nitems += !def || def[i] == 0 || (size_t) ((def[i] - 1) / 2) < firstlist;
+		if (ok)
+			ok = append_levels(leaf, nlev, rep, def, err);
 	}
-	for (i = 0; i < nrows; i++)
+	else if (ok && has_value)
+		ok = append_levels(leaf, nrows, NULL, NULL, err);
+	else if (ok)
+	{
+		def = lance_alloc_array(nrows, 2, err);
+		ok = def != NULL;
+		for (i = 0; ok && i < nrows; i++)
+			def[i] = 1;
+		if (ok)
+			ok = append_levels(leaf, nrows, NULL, def, err);
+	}
+	lance_free(rep);
+	lance_free(def);
+	if (!ok)
+		return false;
+	for (i = 0; i < nitems; i++)
 	{
 		if (leaf->v.width == 0)
 		{
