@@ -89,11 +89,16 @@ Bm25DeleteFromDelta(Relation index, IndexBulkDeleteCallback callback,
 	Buffer		metabuf = ReadBuffer(index, BM25_METAPAGE_BLKNO);
 	Bm25MetaPageData m;
 	BlockNumber blk;
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	BlockNumber nblocks;
 	uint32		ndead = 0;
 	uint32		seen = 0;
 
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	/*
+	 * Size the file only now: an insert that held the meta page until we got
+	 * it may have extended the index for a delta page it linked.
+	 */
+	nblocks = RelationGetNumberOfBlocks(index);
 	Bm25CheckPage(index, BufferGetPage(metabuf), BM25_METAPAGE_BLKNO, BM25_PAGE_META, 0);
 	memcpy(&m, PageGetContents(BufferGetPage(metabuf)), sizeof(m));
 	blk = m.delta_head;
