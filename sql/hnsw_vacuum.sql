@@ -95,8 +95,35 @@ SELECT (SELECT recall FROM rec WHERE step = 'repaired') >=
        (SELECT recall FROM rec WHERE step = 'fresh2') - 0.02 AS repaired_recall_close_to_fresh,
        (SELECT recall FROM rec WHERE step = 'repaired_vacuumed') >=
        (SELECT recall FROM rec WHERE step = 'fresh2') - 0.02 AS vacuumed_recall_close_to_fresh;
+-- whole neighbourhoods die: points along a curve, 30% deleted in runs of
+-- 150 consecutive (mutually nearest) rows; the lists that led into a run
+-- must reach across it (through the dead elements' neighbours, or a search
+-- when all of those died too)
+CREATE TABLE hc (id int PRIMARY KEY, v vector(16));
+INSERT INTO hc SELECT i, (SELECT array_agg(sin(i * 0.0137 * (j + 1) + j * 0.9 + cos(i * 0.071))::real ORDER BY j)
+                           FROM generate_series(0, 15) j)::vector
+  FROM generate_series(1, 6000) i;
+CREATE INDEX hc_idx ON hc USING lance_hnsw (v vector_l2_ops);
+CREATE FUNCTION hc_recall() RETURNS float8 LANGUAGE sql AS $$
+  WITH q AS (SELECT g, (SELECT array_agg(sin(g * 149 * 0.0137 * (j + 1) + j * 0.9 + cos(g * 149 * 0.071) + 0.01)::real ORDER BY j)
+                        FROM generate_series(0, 15) j)::vector AS v FROM generate_series(1, 40) g),
+       gt AS (SELECT q.g, x.id FROM q CROSS JOIN LATERAL
+                (SELECT id FROM hc ORDER BY (hc.v <-> q.v) + 0 LIMIT 10) x)
+  SELECT count(*)::float8 / 400 FROM gt
+   WHERE gt.id IN (SELECT x.id FROM q CROSS JOIN LATERAL (SELECT id FROM hc ORDER BY hc.v <-> q.v LIMIT 10) x WHERE q.g = gt.g)
+$$;
+DELETE FROM hc WHERE (id / 150) % 10 < 3;
+VACUUM hc;
+SET enable_seqscan = off;
+INSERT INTO rec SELECT 'clustered', hc_recall();
+REINDEX INDEX hc_idx;
+INSERT INTO rec SELECT 'fresh3', hc_recall();
+RESET enable_seqscan;
+SELECT (SELECT recall FROM rec WHERE step = 'clustered') >=
+       (SELECT recall FROM rec WHERE step = 'fresh3') - 0.02 AS clustered_recall_close_to_fresh;
 RESET lancedb.hnsw_repair_threshold;
 RESET lancedb.ef_search;
 SELECT step, recall > 0 AS measured FROM rec ORDER BY step;
-DROP TABLE hd, hdq;
+DROP TABLE hd, hdq, hc;
 DROP FUNCTION hd_recall();
+DROP FUNCTION hc_recall();

@@ -5,9 +5,9 @@
  * The element is first placed with empty neighbour slots (unreachable,
  * so harmless if we crash), then the graph is searched from the entry
  * point, its own slots are filled by the neighbour heuristic, and each
- * chosen neighbour gets a back link: into a free slot, or replacing its
- * farthest neighbour when the new one is closer (distances are kept in the
- * slots, so no neighbour vectors are read).  Every page change is one
+ * chosen neighbour gets a back link: into a free slot, or, when its list
+ * is full, the neighbour heuristic chooses the list again among its
+ * members and the new element (as the build does).  Every page change is one
  * GenericXLog record; an interrupted insert leaves a valid graph.
  */
 #include "postgres.h"
@@ -226,6 +226,30 @@ HnswReadVector(Relation index, const HnswIndexInfo *info, HnswKey key, float *ou
 	UnlockReleaseBuffer(buf);
 }
 
+/* Like HnswReadVector, but false (and nothing read) for a freed element. */
+static bool
+HnswReadVectorIfUsed(Relation index, const HnswIndexInfo *info, HnswKey key,
+					 float *out)
+{
+	BlockNumber blk = HnswKeyBlock(key);
+	Buffer		buf;
+	HnswElementTuple tup;
+	bool		used;
+
+	if (blk == HNSW_METAPAGE_BLKNO || blk >= RelationGetNumberOfBlocks(index))
+		return false;
+	buf = HnswReadBufferCached(index, blk);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	HnswCheckPage(index, BufferGetPage(buf), blk, HNSW_PAGE_ELEMENT);
+	tup = HnswGetElement(index, BufferGetPage(buf), blk, HnswKeyOffset(key),
+						 info->meta.data_size, info->meta.m);
+	used = (tup->flags & HNSW_ELEM_FREE) == 0;
+	if (used)
+		HnswDecode(info, tup->data, out);
+	UnlockReleaseBuffer(buf);
+	return used;
+}
+
 static inline void
 SlotSet(HnswSlot *s, HnswKey key, float dist)
 {
@@ -243,9 +267,113 @@ SlotClear(HnswSlot *s)
 }
 
 /*
- * Add `key` at distance dist to the level-lc list of element `to`:
- * a free slot, or the farthest slot if key is closer (or anyway, with
- * force).  Returns whether `to` links to key now.
+ * The level-lc list of `to` is full and key is not in it: choose the list
+ * again among its members and key by the neighbour heuristic, as the build
+ * does (replacing the farthest member instead would drop the long links
+ * that keep the graph navigable, one insert at a time).  The vectors are
+ * read without holding `to`'s page; the result is applied only if the
+ * list did not change meanwhile.  Returns 1 if key was kept (the list is
+ * rewritten), 0 if the heuristic left it out, -1 if the list changed.
+ */
+static int
+HnswPruneBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
+				  int lc, HnswKey key, const HnswSlot *seen)
+{
+	const HnswMetaPageData *meta = &info->meta;
+	int			dim = meta->dim;
+	int			cap = hnsw_level_capacity(meta->m, lc);
+	BlockNumber blk = HnswKeyBlock(to);
+	float	   *tv = palloc(sizeof(float) * dim);
+	float	   *vecs = palloc(sizeof(float) * dim * (cap + 1));
+	HnswCandidate *cands = palloc(sizeof(HnswCandidate) * (cap + 1));
+	HnswKey    *keys = palloc(sizeof(HnswKey) * (cap + 1));
+	PairCtx		pc = {vecs, dim, info->metric};
+	int			n = 0;
+	int			nsel;
+	bool		kept = false;
+	Buffer		buf;
+	GenericXLogState *state;
+	Page		page;
+	HnswElementTuple tup;
+	HnswSlot   *slots;
+	int			result;
+
+	HnswReadVector(index, info, to, tv);
+	for (int i = 0; i <= cap; i++)
+	{
+		HnswKey		k;
+
+		if (i < cap)
+		{
+			BlockNumber nb = BlockIdGetBlockNumber(&seen[i].blk);
+
+			if (nb == InvalidBlockNumber)
+				continue;
+			k = HnswKeyFromTid(nb, seen[i].off);
+		}
+		else
+			k = key;
+		/* a freed member is no neighbour: it just goes */
+		if (!HnswReadVectorIfUsed(index, info, k, vecs + (size_t) n * dim))
+			continue;
+		keys[n] = k;
+		cands[n].key = n;
+		cands[n].dist = HnswExactDistance(info->metric, tv, vecs + (size_t) n * dim, dim);
+		cands[n].deleted = false;
+		n++;
+	}
+	nsel = hnsw_select_neighbors(cands, n, cap, pair_dist, &pc);
+	for (int i = 0; i < nsel; i++)
+		kept |= keys[cands[i].key] == key;
+	if (!kept)
+	{
+		pfree(tv);
+		pfree(vecs);
+		pfree(cands);
+		pfree(keys);
+		return 0;
+	}
+
+	buf = HnswReadBufferCached(index, blk);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	HnswCheckPage(index, BufferGetPage(buf), blk, HNSW_PAGE_ELEMENT);
+	tup = HnswGetElement(index, BufferGetPage(buf), blk, HnswKeyOffset(to),
+						 meta->data_size, meta->m);
+	slots = HnswElementSlots(tup, meta->data_size) + hnsw_level_offset(meta->m, lc);
+	if ((tup->flags & HNSW_ELEM_FREE) || lc > tup->level ||
+		memcmp(slots, seen, sizeof(HnswSlot) * cap) != 0)
+		result = -1;
+	else
+	{
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, buf, 0);
+		tup = HnswGetElement(index, page, blk, HnswKeyOffset(to),
+							 meta->data_size, meta->m);
+		slots = HnswElementSlots(tup, meta->data_size) + hnsw_level_offset(meta->m, lc);
+		for (int i = 0; i < cap; i++)
+		{
+			if (i < nsel)
+				SlotSet(&slots[i], keys[cands[i].key], cands[i].dist);
+			else
+				SlotClear(&slots[i]);
+		}
+		GenericXLogFinish(state);
+		result = 1;
+	}
+	UnlockReleaseBuffer(buf);
+	pfree(tv);
+	pfree(vecs);
+	pfree(cands);
+	pfree(keys);
+	return result;
+}
+
+/*
+ * Add `key` at distance dist to the level-lc list of element `to`: a free
+ * slot, or when the list is full, the heuristic over the list and key
+ * decides (with force, if it leaves key out, key replaces the farthest
+ * member, as it does if the list keeps changing).  Returns whether
+ * `to` links to key now.
  */
 static bool
 HnswAddBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
@@ -253,63 +381,89 @@ HnswAddBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
 {
 	const HnswMetaPageData *meta = &info->meta;
 	BlockNumber blk = HnswKeyBlock(to);
-	Buffer		buf = HnswReadBufferCached(index, blk);
-	GenericXLogState *state;
-	Page		page;
-	HnswElementTuple tup;
-	HnswSlot   *slots;
 	int			cap = hnsw_level_capacity(meta->m, lc);
-	int			target = -1;
-	float		worst = -get_float4_infinity();
+	HnswSlot	seen[2 * HNSW_MAX_M];
 
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	HnswCheckPage(index, BufferGetPage(buf), blk, HNSW_PAGE_ELEMENT);
-	tup = HnswGetElement(index, BufferGetPage(buf), blk, HnswKeyOffset(to),
-						 meta->data_size, meta->m);
-	if (lc > tup->level || (tup->flags & HNSW_ELEM_FREE))
+	for (int attempt = 0;; attempt++)
 	{
-		UnlockReleaseBuffer(buf);
-		return false;
-	}
-	slots = HnswElementSlots(tup, meta->data_size) + hnsw_level_offset(meta->m, lc);
-	for (int i = 0; i < cap; i++)
-	{
-		BlockNumber nb = BlockIdGetBlockNumber(&slots[i].blk);
+		Buffer		buf = HnswReadBufferCached(index, blk);
+		GenericXLogState *state;
+		Page		page;
+		HnswElementTuple tup;
+		HnswSlot   *slots;
+		int			target = -1;
+		float		worst = -get_float4_infinity();
 
-		if (nb == InvalidBlockNumber)
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		HnswCheckPage(index, BufferGetPage(buf), blk, HNSW_PAGE_ELEMENT);
+		tup = HnswGetElement(index, BufferGetPage(buf), blk, HnswKeyOffset(to),
+							 meta->data_size, meta->m);
+		if (lc > tup->level || (tup->flags & HNSW_ELEM_FREE))
 		{
-			if (target < 0 || worst < get_float4_infinity())
-			{
-				target = i;
-				worst = get_float4_infinity();
-			}
-			continue;
+			UnlockReleaseBuffer(buf);
+			return false;
 		}
-		if (HnswKeyFromTid(nb, slots[i].off) == key)
+		slots = HnswElementSlots(tup, meta->data_size) + hnsw_level_offset(meta->m, lc);
+		for (int i = 0; i < cap; i++)
 		{
+			BlockNumber nb = BlockIdGetBlockNumber(&slots[i].blk);
+
+			if (nb == InvalidBlockNumber)
+			{
+				if (target < 0 || worst < get_float4_infinity())
+				{
+					target = i;
+					worst = get_float4_infinity();
+				}
+				continue;
+			}
+			if (HnswKeyFromTid(nb, slots[i].off) == key)
+			{
+				UnlockReleaseBuffer(buf);
+				return true;
+			}
+			if (lance_f16_to_f32(slots[i].dist16) > worst)
+			{
+				worst = lance_f16_to_f32(slots[i].dist16);
+				target = i;
+			}
+		}
+		if (target >= 0 && (worst == get_float4_infinity() || attempt >= 3))
+		{
+			if (!(dist < worst))
+			{
+				UnlockReleaseBuffer(buf);
+				return false;
+			}
+			/* a free slot (or, forced, the farthest member) takes key */
+			state = GenericXLogStart(index);
+			page = GenericXLogRegisterBuffer(state, buf, 0);
+			tup = HnswGetElement(index, page, blk, HnswKeyOffset(to),
+								 meta->data_size, meta->m);
+			slots = HnswElementSlots(tup, meta->data_size) + hnsw_level_offset(meta->m, lc);
+			SlotSet(&slots[target], key, dist);
+			GenericXLogFinish(state);
 			UnlockReleaseBuffer(buf);
 			return true;
 		}
-		if (lance_f16_to_f32(slots[i].dist16) > worst)
+		memcpy(seen, slots, sizeof(HnswSlot) * cap);
+		UnlockReleaseBuffer(buf);
+		if (target < 0)
+			return false;
+		switch (HnswPruneBackLink(index, info, to, lc, key, seen))
 		{
-			worst = lance_f16_to_f32(slots[i].dist16);
-			target = i;
+			case 1:
+				return true;
+			case 0:
+				if (!force)
+					return false;
+				/* forced: the farthest member goes after all */
+				attempt = 3;
+				break;
+			default:
+				break;			/* the list changed: look again */
 		}
 	}
-	if (target < 0 || !(dist < worst))
-	{
-		UnlockReleaseBuffer(buf);
-		return false;
-	}
-	state = GenericXLogStart(index);
-	page = GenericXLogRegisterBuffer(state, buf, 0);
-	tup = HnswGetElement(index, page, blk, HnswKeyOffset(to),
-						 meta->data_size, meta->m);
-	slots = HnswElementSlots(tup, meta->data_size) + hnsw_level_offset(meta->m, lc);
-	SlotSet(&slots[target], key, dist);
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(buf);
-	return true;
 }
 
 /* Write the forward slots of the element at self (all levels at once). */

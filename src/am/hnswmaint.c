@@ -16,7 +16,8 @@
  * caller's ShareUpdateExclusiveLock on the table and RowExclusiveLock on
  * the index; buffer locks are short and every page change is one
  * GenericXLog record, so queries and inserts run alongside, and a crash
- * leaves tombstones that are not yet REPAIRED, which VACUUM repairs.
+ * leaves tombstones that are not yet REPAIRED, which the next repair (or
+ * VACUUM) takes up: searches walk through them meanwhile.
  */
 #include "postgres.h"
 
@@ -135,6 +136,13 @@ HnswMaintain(Relation index, Relation heap, LanceMaintAdvice *advice,
 			HnswElementTuple tup = HnswGetElement(index, page, blk, off,
 												  info->meta.data_size, info->meta.m);
 
+			if ((tup->flags & (HNSW_ELEM_DELETED | HNSW_ELEM_REPAIRED | HNSW_ELEM_FREE)) ==
+				HNSW_ELEM_DELETED)
+			{
+				/* a tombstone an interrupted repair (or VACUUM) left: ours now */
+				victims[nv++] = off;
+				continue;
+			}
 			if (tup->flags & (HNSW_ELEM_DELETED | HNSW_ELEM_FREE))
 				continue;
 			offs[n] = off;
@@ -174,6 +182,8 @@ HnswMaintain(Relation index, Relation heap, LanceMaintAdvice *advice,
 				HnswElementTuple tup = HnswGetElement(index, page, blk, victims[i],
 													  info->meta.data_size, info->meta.m);
 
+				if (tup->flags & (HNSW_ELEM_FREE | HNSW_ELEM_REPAIRED))
+					continue;	/* VACUUM got there first */
 				tup->flags |= HNSW_ELEM_DELETED;
 				HnswDeadSetAdd(dead, HnswKeyFromTid(blk, victims[i]), tup, true);
 			}

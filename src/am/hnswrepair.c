@@ -8,10 +8,12 @@
  * bitmap over block and offset: no distance work, no hash lookups for the
  * common case); only those lists are rewired, so the distance work and the
  * WAL are proportional to what was deleted, not to the index.  A repaired
- * list drops its links to dead elements and refills the freed slots with
- * the closest live elements reachable through them (the dead element's
- * neighbours, and theirs when those died too): no search from the entry
- * point, as pgvector does for every affected element.
+ * list drops its links to dead elements, keeps its live ones and refills
+ * the freed slots by the neighbour heuristic from the live elements
+ * reachable through the dead (their neighbours, and theirs when those
+ * died too); only when a dead neighbour leads to no live element at all
+ * does it search from the entry point, as pgvector does for every
+ * affected element.
  *
  * Every list change is one GenericXLog record under a short exclusive
  * buffer lock, taken against the list as it is at that moment, so
@@ -258,6 +260,7 @@ typedef struct RepairWork
 	HnswKey		seen[4 * HNSW_MAX_M];	/* dead elements already expanded */
 	int			nseen;
 	BlockNumber nblocks;
+	int64		searches;		/* lists that needed a search */
 } RepairWork;
 
 static bool
@@ -297,17 +300,22 @@ AddToPool(RepairWork *w, HnswKey k, int lc)
 	return true;
 }
 
-/* Add the live level-lc neighbours of dead element d as candidates. */
-static void
+/*
+ * Add the live level-lc neighbours of dead element d as candidates (and,
+ * depth permitting, those of its dead neighbours).  Returns whether d
+ * leads to any live element at all.
+ */
+static bool
 AddCandidatesVia(RepairWork *w, DeadElement *d, int lc, int depth)
 {
 	int			m = w->info->meta.m;
+	bool		any = false;
 
 	if (lc > d->level || d->slots == NULL)
-		return;
+		return false;
 	for (int t = 0; t < w->nseen; t++)
 		if (w->seen[t] == d->key)
-			return;
+			return true;		/* counted where it was expanded */
 	if (w->nseen < lengthof(w->seen))
 		w->seen[w->nseen++] = d->key;
 	for (int j = 0; j < hnsw_level_capacity(m, lc); j++)
@@ -322,11 +330,34 @@ AddCandidatesVia(RepairWork *w, DeadElement *d, int lc, int depth)
 			/* a dead neighbour of the dead: look one step further */
 			if (depth > 0 &&
 				(cd = hash_search(w->set->hash, &c, HASH_FIND, NULL)) != NULL)
-				AddCandidatesVia(w, cd, lc, depth - 1);
+				any |= AddCandidatesVia(w, cd, lc, depth - 1);
 			continue;
 		}
-		AddToPool(w, c, lc);
+		any |= AddToPool(w, c, lc) || InPool(w, c);
 	}
+	return any;
+}
+
+/*
+ * A dead neighbour that led to no live element (a whole neighbourhood
+ * died): search the level for the element's own vector from the entry
+ * point, as an insert would, so the list reaches across the hole.
+ */
+static void
+AddCandidatesBySearch(RepairWork *w, int lc)
+{
+	int			ef = Max(w->info->meta.ef_construction, w->cap);
+	HnswCandidate *out = palloc(sizeof(HnswCandidate) * ef);
+	HnswDiskSearch *ds = HnswDiskSearchBegin(w->index, (HnswIndexInfo *) w->info, w->vec);
+	int			top;
+	int			n = HnswDiskSearchRun(ds, ef, lc, out, &top);
+
+	HnswDiskSearchEnd(ds);
+	for (int i = 0; i < n; i++)
+		if (!HnswDeadSetContains(w->set, out[i].key))
+			AddToPool(w, out[i].key, lc);
+	pfree(out);
+	w->searches++;
 }
 
 static float
@@ -340,10 +371,12 @@ pool_pair(void *arg, HnswKey a, HnswKey b)
 
 /*
  * Rebuild the level-lc list of live element `key`, which links to dead
- * elements: the pool is its live neighbours plus the live elements
- * reachable through the dead ones; the usual neighbour heuristic picks
- * from it (diverse directions keep the graph connected across the hole)
- * and the closest of the rest fill the free slots.
+ * elements.  Its live neighbours stay (they include the long links that
+ * make the graph navigable, which a fresh selection would drop); the
+ * slots of the dead go to the live elements reachable through them, taken
+ * by the usual neighbour heuristic against the neighbours already kept
+ * (so only directions the list lost are refilled; closer elements of a
+ * direction it still covers would only crowd out future links).
  */
 static bool
 RepairList(RepairWork *w, HnswKey key, int lc)
@@ -353,14 +386,15 @@ RepairList(RepairWork *w, HnswKey key, int lc)
 	int			m = meta->m;
 	BlockNumber blk = HnswKeyBlock(key);
 	bool		any = false;
+	bool		hole = false;
 	Buffer		buf;
 	GenericXLogState *state;
 	Page		page;
 	HnswElementTuple tup;
 	HnswSlot   *slots;
 	HnswSlot   *fresh;
+	int			nkept;
 	int			nsel;
-	int			n;
 	int			nfresh = 0;
 
 	w->cap = hnsw_level_capacity(m, lc);
@@ -397,22 +431,41 @@ RepairList(RepairWork *w, HnswKey key, int lc)
 	}
 	if (!any)
 		return false;
+	nkept = w->npool;
 	for (int i = 0; i < w->cap; i++)
 	{
 		HnswKey		k = SlotKey(&w->cur[i]);
 		DeadElement *d;
 
 		if (HnswDeadSetContains(w->set, k) &&
-			(d = hash_search(w->set->hash, &k, HASH_FIND, NULL)) != NULL)
-			AddCandidatesVia(w, d, lc, 1);
+			(d = hash_search(w->set->hash, &k, HASH_FIND, NULL)) != NULL &&
+			!AddCandidatesVia(w, d, lc, 1))
+			hole = true;
 	}
+	if (hole)
+		AddCandidatesBySearch(w, lc);
 
-	/* heuristic first (selected move to the front), then the closest rest */
-	n = w->npool;
-	nsel = hnsw_select_neighbors(w->pool, n, w->cap, pool_pair, w);
-	if (nsel < w->cap && n > nsel)
-		hnsw_sort_candidates(w->pool + nsel, n - nsel);
-	n = Min(n, w->cap);
+	/*
+	 * The heuristic over the candidates, in ascending distance, against
+	 * the kept neighbours and those taken so far; the taken move to
+	 * pool[nkept..nsel).
+	 */
+	hnsw_sort_candidates(w->pool + nkept, w->npool - nkept);
+	nsel = nkept;
+	for (int i = nkept; i < w->npool && nsel < w->cap; i++)
+	{
+		bool		good = true;
+
+		for (int j = 0; j < nsel && good; j++)
+			good = pool_pair(w, w->pool[i].key, w->pool[j].key) >= w->pool[i].dist;
+		if (good)
+		{
+			HnswCandidate t = w->pool[nsel];
+
+			w->pool[nsel++] = w->pool[i];
+			w->pool[i] = t;
+		}
+	}
 
 	/* apply under the exclusive lock, against the list as it is now */
 	fresh = palloc(sizeof(HnswSlot) * w->cap);
@@ -429,18 +482,15 @@ RepairList(RepairWork *w, HnswKey key, int lc)
 		return false;
 	}
 	slots = HnswElementSlots(tup, meta->data_size) + hnsw_level_offset(m, lc);
-	/* links a concurrent insert added since we read the list stay */
+	/* every live link stays, those a concurrent insert added included */
 	for (int i = 0; i < w->cap; i++)
 	{
 		HnswKey		k = SlotKey(&slots[i]);
-		bool		known = (k == 0 || HnswDeadSetContains(w->set, k));
 
-		for (int t = 0; t < w->cap && !known; t++)
-			known = SlotKey(&w->cur[t]) == k;
-		if (!known)
+		if (k != 0 && !HnswDeadSetContains(w->set, k))
 			fresh[nfresh++] = slots[i];
 	}
-	for (int i = 0; i < n && nfresh < w->cap; i++)
+	for (int i = nkept; i < nsel && nfresh < w->cap; i++)
 	{
 		HnswKey		k = w->keys[w->pool[i].key];
 		bool		dup = false;
@@ -554,6 +604,9 @@ HnswRepairDead(Relation index, const HnswIndexInfo *info, HnswDeadSet *set)
 		if (RepairList(&w, pending[i].key, pending[i].level))
 			nrepaired++;
 	}
+	ereport(DEBUG1,
+			(errmsg("lance_hnsw repair of \"%s\": " INT64_FORMAT " of " INT64_FORMAT " neighbour lists rewired, " INT64_FORMAT " through a search",
+					RelationGetRelationName(index), nrepaired, npending, w.searches)));
 	if (pending)
 		pfree(pending);
 	pfree(w.vec);

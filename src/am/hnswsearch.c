@@ -430,40 +430,60 @@ HnswDiskLevelSearch(HnswDiskSearch *ds, HnswCandidate *entries, int nentries,
 }
 
 /*
- * The usual search: greedy descent to min_level + 1, then ef-wide search
- * on min_level.  Returns the number of results in out (ascending);
- * *top_level is the entry's level (-1: empty graph).
+ * Entries the level above the searched one hands down: a few instead of
+ * one, so a descent that ends in a local minimum of a sparse region (data
+ * of low intrinsic dimension, a graph rewired after many deletes) still
+ * has ways into the right part of the level below.
+ */
+#define HNSW_DESCENT_ENTRIES	4
+
+/*
+ * The usual search: greedy descent to min_level + 1 (a few entries wide on
+ * that level), then ef-wide search on min_level.  Returns the number of
+ * results in out (ascending); *top_level is the entry's level (-1: empty
+ * graph).
  */
 int
 HnswDiskSearchRun(HnswDiskSearch *ds, int ef, int min_level,
 				  HnswCandidate *out, int *top_level)
 {
-	HnswCandidate ep;
-	int			level = HnswDiskEntry(ds, &ep);
+	HnswCandidate eps[HNSW_DESCENT_ENTRIES];
+	int			neps = 1;
+	int			level = HnswDiskEntry(ds, &eps[0]);
 
 	*top_level = level;
 	if (level < 0)
 		return 0;
 	for (int lc = level; lc > min_level; lc--)
 	{
-		HnswCandidate best;
+		HnswCandidate best[HNSW_DESCENT_ENTRIES];
+		int			width = lc == min_level + 1 ? HNSW_DESCENT_ENTRIES : 1;
 		int			n;
 
 		/* a tombstone entry still leads somewhere: keep it if nothing better */
-		ep.deleted = false;
-		n = hnsw_search_layer(&ds->ops, &ep, 1, 1, lc, &best, NULL);
+		for (int i = 0; i < neps; i++)
+			eps[i].deleted = false;
+		n = hnsw_search_layer(&ds->ops, eps, neps, width, lc, best, NULL);
 		if (n > 0)
-			ep = best;
+		{
+			memcpy(eps, best, sizeof(HnswCandidate) * n);
+			neps = n;
+		}
 		HnswDiskSearchReset(ds);
-		disk_visit(ds, ep.key);
+		for (int i = 0; i < neps; i++)
+			disk_visit(ds, eps[i].key);
 	}
 	{
-		/* the entry's true deleted state matters on the last level */
-		bool		del;
-		float		d;
+		/* the entries' true deleted state matters on the last level */
+		HnswKey		keys[HNSW_DESCENT_ENTRIES];
+		float		d[HNSW_DESCENT_ENTRIES];
+		bool		del[HNSW_DESCENT_ENTRIES];
 
-		disk_distances(ds, &ep.key, 1, &d, &del);
-		ep.deleted = del;
+		for (int i = 0; i < neps; i++)
+			keys[i] = eps[i].key;
+		disk_distances(ds, keys, neps, d, del);
+		for (int i = 0; i < neps; i++)
+			eps[i].deleted = del[i];
 	}
-	return hnsw_search_layer(&ds->ops, &ep, 1, ef, min_level, out, NULL);
+	return hnsw_search_layer(&ds->ops, eps, neps, ef, min_level, out, NULL);
 }

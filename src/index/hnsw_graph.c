@@ -383,6 +383,15 @@ gunlock(HnswGraph *g, int64_t node)
 		g->opts.unlock(g->opts.lock_arg, node);
 }
 
+#define HNSW_PREFETCH_AHEAD	4
+
+static inline void
+prefetch_bytes(const void *p, size_t n)
+{
+	for (size_t o = 0; o < n; o += 64)
+		__builtin_prefetch((const char *) p + o);
+}
+
 static inline float
 vdist(const HnswGraph *g, const float *a, const float *b)
 {
@@ -602,11 +611,21 @@ static void
 mem_distances(void *arg, const HnswKey *keys, int n, float *dist, bool *deleted)
 {
 	HnswGraph  *g = arg;
+	size_t		vbytes = sizeof(float) * (size_t) g->opts.dim;
 
+	/*
+	 * The build is bound by memory latency: keep a few vectors' every cache
+	 * line in flight ahead of the distance kernel, and the node records
+	 * (the frontier will expand some of these next).
+	 */
+	for (int i = 0; i < n && i < HNSW_PREFETCH_AHEAD; i++)
+		prefetch_bytes(hnsw_graph_vector(g, (int64_t) keys[i]), vbytes);
+	for (int i = 0; i < n; i++)
+		__builtin_prefetch(gnode(g, (int64_t) keys[i]));
 	for (int i = 0; i < n; i++)
 	{
-		if (i + 2 < n)
-			__builtin_prefetch(hnsw_graph_vector(g, (int64_t) keys[i + 2]));
+		if (i + HNSW_PREFETCH_AHEAD < n)
+			prefetch_bytes(hnsw_graph_vector(g, (int64_t) keys[i + HNSW_PREFETCH_AHEAD]), vbytes);
 		dist[i] = vdist(g, g->query, hnsw_graph_vector(g, (int64_t) keys[i]));
 		deleted[i] = false;
 	}
