@@ -12,6 +12,10 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib $FindBin::Bin;
+use Bm25Brute;
+
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -38,27 +42,7 @@ CREATE TABLE d (id int PRIMARY KEY, body text);
 INSERT INTO d SELECT i, gen(i) FROM generate_series(1, 3000) i;
 CHECKPOINT;
 });
-my $check_sql = q{
-CREATE FUNCTION bf(q text) RETURNS TABLE (id int, score float8) LANGUAGE sql AS $$
-  WITH toks AS (SELECT d.id, t FROM d, unnest(lancedb.tokenize(body, 'd_idx'::regclass)) t),
-       dl AS (SELECT d.id, cardinality(lancedb.tokenize(body, 'd_idx'::regclass)) AS len FROM d),
-       st AS (SELECT count(*)::float8 AS n, avg(len)::float8 AS avgdl FROM dl),
-       qt AS (SELECT DISTINCT unnest(lancedb.tokenize(q, 'd_idx'::regclass)) AS t),
-       df AS (SELECT t, count(DISTINCT id) AS df FROM toks JOIN qt USING (t) GROUP BY t),
-       tf AS (SELECT id, t, count(*) AS tf FROM toks JOIN qt USING (t) GROUP BY id, t)
-  SELECT tf.id, sum(ln(1 + (st.n - df + 0.5) / (df + 0.5)) * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * dl.len / st.avgdl)))
-    FROM tf JOIN df USING (t) JOIN dl USING (id), st GROUP BY tf.id $$;
-CREATE FUNCTION check_q(q text, k int) RETURNS text LANGUAGE sql AS $$
-  WITH ix AS (SELECT id, -(body <&> q) AS score, row_number() OVER () AS r
-                FROM (SELECT id, body FROM d ORDER BY body <&> q LIMIT k) x),
-       b AS (SELECT * FROM bf(q)),
-       br AS (SELECT score, row_number() OVER (ORDER BY score DESC) AS r FROM b)
-  SELECT CASE
-    WHEN (SELECT count(*) FROM ix) <> least(k, (SELECT count(*) FROM b)) THEN 'row count differs'
-    WHEN EXISTS (SELECT 1 FROM ix LEFT JOIN b USING (id) WHERE b.id IS NULL OR abs(ix.score - b.score) > 1e-5) THEN 'score differs'
-    WHEN EXISTS (SELECT 1 FROM ix JOIN br USING (r) WHERE abs(ix.score - br.score) > 1e-5) THEN 'not the top k'
-    ELSE 'ok' END $$;
-};
+my $check_sql = $bm25_bf_sql . $bm25_check_sql;
 $node->safe_psql('postgres', 'CREATE INDEX d_idx ON d USING lance_bm25 (body);' . $check_sql);
 
 my $idx = 'SET enable_seqscan = off; SET enable_bitmapscan = off; ';

@@ -10,6 +10,10 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib $FindBin::Bin;
+use Bm25Brute;
+
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -97,17 +101,7 @@ $node->poll_query_until('postgres',
 	"SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
   or die 'backends of the loops did not exit';
 $node->safe_psql('postgres', 'VACUUM d');
-$node->safe_psql('postgres', q{
-CREATE FUNCTION bf(q text) RETURNS TABLE (id int, score float8) LANGUAGE sql AS $$
-  WITH toks AS (SELECT d.id, t FROM d, unnest(lancedb.tokenize(body, 'd_idx'::regclass)) t),
-       dl AS (SELECT d.id, cardinality(lancedb.tokenize(body, 'd_idx'::regclass)) AS len FROM d),
-       st AS (SELECT count(*)::float8 AS n, avg(len)::float8 AS avgdl FROM dl),
-       qt AS (SELECT DISTINCT unnest(lancedb.tokenize(q, 'd_idx'::regclass)) AS t),
-       df AS (SELECT t, count(DISTINCT id) AS df FROM toks JOIN qt USING (t) GROUP BY t),
-       tf AS (SELECT id, t, count(*) AS tf FROM toks JOIN qt USING (t) GROUP BY id, t)
-  SELECT tf.id, sum(ln(1 + (st.n - df + 0.5) / (df + 0.5)) * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * dl.len / st.avgdl)))
-    FROM tf JOIN df USING (t) JOIN dl USING (id), st GROUP BY tf.id $$;
-});
+$node->safe_psql('postgres', $bm25_bf_sql);
 my $rows = $node->safe_psql('postgres', 'SELECT count(*) FROM d');
 is($node->safe_psql('postgres', "SET enable_seqscan = off; SET enable_bitmapscan = off; SELECT count(*) || '/' || count(DISTINCT id) FROM d WHERE body @@@ 'common'"),
 	"$rows/$rows", 'after the workload: every row once');

@@ -16,6 +16,7 @@ use Test::More;
 use Time::HiRes qw(usleep);
 use FindBin;
 use lib $FindBin::Bin;
+use Bm25Brute;
 use LanceWait;
 
 my $node = PostgreSQL::Test::Cluster->new('bm25wm');
@@ -47,15 +48,9 @@ CREATE FUNCTION gen(i int) RETURNS text LANGUAGE sql IMMUTABLE AS $$
 CREATE TABLE d (id int PRIMARY KEY, body text);
 INSERT INTO d SELECT i, gen(i) FROM generate_series(1, 3000) i;
 CREATE INDEX d_idx ON d USING lance_bm25 (body);
-CREATE FUNCTION bf(q text) RETURNS TABLE (id int, score float8) LANGUAGE sql AS $$
-  WITH toks AS (SELECT d.id, t FROM d, unnest(lancedb.tokenize(body, 'd_idx'::regclass)) t),
-       dl AS (SELECT d.id, cardinality(lancedb.tokenize(body, 'd_idx'::regclass)) AS len FROM d),
-       st AS (SELECT count(*)::float8 AS n, avg(len)::float8 AS avgdl FROM dl),
-       qt AS (SELECT DISTINCT unnest(lancedb.tokenize(q, 'd_idx'::regclass)) AS t),
-       df AS (SELECT t, count(DISTINCT id) AS df FROM toks JOIN qt USING (t) GROUP BY t),
-       tf AS (SELECT id, t, count(*) AS tf FROM toks JOIN qt USING (t) GROUP BY id, t)
-  SELECT tf.id, sum(ln(1 + (st.n - df + 0.5) / (df + 0.5)) * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * dl.len / st.avgdl)))
-    FROM tf JOIN df USING (t) JOIN dl USING (id), st GROUP BY tf.id $$;
+});
+$node->safe_psql('postgres', $bm25_bf_sql);
+$node->safe_psql('postgres', q{
 -- what one top-10 query costs once the session's caches are warm: shared
 -- buffer accesses (hits + reads) and segment searches of the top-k scan
 CREATE FUNCTION qcost(q text) RETURNS text LANGUAGE plpgsql AS $$
