@@ -341,8 +341,12 @@ def_empty(uint16_t d)
 	return d && ((d - 1) & 1);
 }
 
-static bool
-set_null(LanceVector *v, uint64_t i, uint64_t n, LanceError *err)
+/*
+ * Mark row i of v (n rows) NULL, allocating an all-valid bitmap on first
+ * use.
+ */
+bool
+lance_vector_set_null(LanceVector *v, uint64_t i, uint64_t n, LanceError *err)
 {
 	if (v->validity == NULL)
 	{
@@ -467,7 +471,7 @@ assemble_flat_leaf(const LanceManifest *m, int idx, LanceLeaf *leaf, uint64_t nr
 	for (i = 0; i < nrows; i++)
 		if ((leaf->def && leaf->def[i] != 0) || lance_values_itemnull(&leaf->v, i))
 		{
-			if (!set_null(out, i, nrows, err))
+			if (!lance_vector_set_null(out, i, nrows, err))
 				return false;
 		}
 	return true;
@@ -492,7 +496,7 @@ assemble_packed_rows(LanceLeaf *leaf, uint64_t nrows, LanceVector *out, const ch
 						  name, (unsigned long long) leaf->nlev, (unsigned long long) out->n,
 						  (unsigned long long) nrows);
 	for (i = 0; i < nrows; i++)
-		if (leaf->def && leaf->def[i] != 0 && !set_null(out, i, nrows, err))
+		if (leaf->def && leaf->def[i] != 0 && !lance_vector_set_null(out, i, nrows, err))
 			return false;
 	return true;
 }
@@ -545,14 +549,14 @@ assemble_list(const LanceManifest *m, int list_idx, LanceLeaf *leaf, uint64_t nr
 		if (layer >= 1)
 		{
 			/* null or empty list (or a null ancestor): no item */
-			if ((layer > 1 || !def_empty(d)) && !set_null(out, row - 1, nrows, err))
+			if ((layer > 1 || !def_empty(d)) && !lance_vector_set_null(out, row - 1, nrows, err))
 				return false;
 			continue;
 		}
 		if (item >= nvals)
 			return lance_fail(err, "column \"%s\": more items than values", m->fields[item_idx].name);
 		if ((layer == 0 || lance_values_itemnull(&leaf->v, item)) &&
-			!set_null(child, item, nvals, err))
+			!lance_vector_set_null(child, item, nvals, err))
 			return false;
 		item++;
 	}
@@ -663,7 +667,7 @@ struct_validity(LanceFileReader *f, const LanceManifest *m, const LanceDataFile 
 			break;
 		}
 		if (d != 0 && def_layer(d) >= k && row >= start && row < end)
-			ok = set_null(out, row - start, nrows, err);
+			ok = lance_vector_set_null(out, row - start, nrows, err);
 		row++;
 	}
 	if (ok && row != pe)

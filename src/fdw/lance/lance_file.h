@@ -37,6 +37,7 @@ lance_vector_is_valid(const LanceVector *v, uint64_t i)
 }
 
 extern void lance_vector_free(LanceVector *v);
+extern bool lance_vector_set_null(LanceVector *v, uint64_t i, uint64_t n, LanceError *err);
 
 /* One page of a column as listed in the column metadata. */
 typedef struct LancePage

@@ -123,20 +123,6 @@ grow(uint8_t **p, uint64_t *cap, uint64_t need, LanceError *err)
 	return true;
 }
 
-static bool
-set_null(LanceVector *v, uint64_t i, uint64_t n, LanceError *err)
-{
-	if (v->validity == NULL)
-	{
-		v->validity = lance_alloc((n + 7) / 8, err);
-		if (v->validity == NULL)
-			return false;
-		memset(v->validity, 0xff, (n + 7) / 8);
-	}
-	v->validity[i >> 3] &= (uint8_t) ~(1 << (i & 7));
-	return true;
-}
-
 /* Field idx for the rows of batches [b0, b1) into out (n rows). */
 static bool
 read_batches(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df, int idx,
@@ -225,7 +211,7 @@ read_batches(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df
 					return lance_fail(err, "column \"%s\": value positions out of order", fld->name);
 				}
 				out->offsets[row + 1] = out->values_len + (e - first);
-				if (s == e && fld->nullable && !set_null(out, row, n, err))
+				if (s == e && fld->nullable && !lance_vector_set_null(out, row, n, err))
 				{
 					lance_free(posv);
 					return false;

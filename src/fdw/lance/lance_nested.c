@@ -166,20 +166,6 @@ cut_rows(LeafView *lv, uint64_t from, uint64_t to, LanceError *err)
 	return true;
 }
 
-static bool
-set_null(LanceVector *v, uint64_t i, uint64_t n, LanceError *err)
-{
-	if (v->validity == NULL)
-	{
-		v->validity = lance_alloc((n + 7) / 8, err);
-		if (v->validity == NULL)
-			return false;
-		memset(v->validity, 0xff, (n + 7) / 8);
-	}
-	v->validity[i >> 3] &= (uint8_t) ~(1 << (i & 7));
-	return true;
-}
-
 /* Copies values [from, from + n) of the leaf into out. */
 static bool
 copy_values(const LanceValues *src, uint64_t from, uint64_t n, LanceVector *out, LanceError *err)
@@ -268,7 +254,7 @@ build_node(const LanceManifest *m, LeafView *views, int nviews, LeafView *lv, in
 
 		if (has_slot(lv, j, r, k))
 		{
-			if ((k < j || (k == j && !empty)) && !set_null(out, n, out->n, err))
+			if ((k < j || (k == j && !empty)) && !lance_vector_set_null(out, n, out->n, err))
 				return false;
 			if (lv->islist[j])
 				out->offsets[n] = nchild;
@@ -288,7 +274,7 @@ build_node(const LanceManifest *m, LeafView *views, int nviews, LeafView *lv, in
 			return lance_fail(err, "column \"%s\": more items than values", lv->name);
 		/* a vector with a NULL item reads as NULL, as in lance_file.c */
 		for (i = 0; i < n; i++)
-			if (lance_values_itemnull(&lv->leaf.v, lv->vlo + i) && !set_null(out, i, out->n, err))
+			if (lance_values_itemnull(&lv->leaf.v, lv->vlo + i) && !lance_vector_set_null(out, i, out->n, err))
 				return false;
 		return copy_values(&lv->leaf.v, lv->vlo, n, out, err);
 	}
