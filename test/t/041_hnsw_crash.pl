@@ -196,8 +196,19 @@ for my $t (@tables)
 	cmp_ok($node->safe_psql('postgres', "SELECT lancedb.index_stats('${t}_idx')->>'free_slots'"),
 		'<', $free{$t}, "reuse crash $t: inserts reused freed elements");
 	check_table('reuse crash', $t);
-	is($node->safe_psql('postgres', $idx . "SELECT count(*) FROM (SELECT id FROM $t ORDER BY v $cfg{$t}[2] vec(400077) LIMIT 1) s WHERE id = 400077"),
-		'1', "reuse crash $t: a row in a reused element is its own nearest neighbour");
+
+	# The 150 rows inserted into reused elements, each searched by its own
+	# vector.  HNSW does not make every element reachable at a given
+	# ef_search: on this data (cosine, m = 10) pgvector's HNSW and a fresh
+	# lance_hnsw build both miss about 0.6% of the rows at ef_search 64.
+	# So: at ef_search 400 every one is found (it is linked into the
+	# graph), and at 64 at least 95% are.
+	my $self = "SELECT count(*) FROM generate_series(400001, 400150) g "
+	  . "WHERE (SELECT id FROM $t ORDER BY v $cfg{$t}[2] vec(g) LIMIT 1) = g";
+	is($node->safe_psql('postgres', $idx . "SET lancedb.ef_search = 400; " . $self),
+		'150', "reuse crash $t: every row in a reused element is its own nearest neighbour at ef_search 400");
+	my $found = $node->safe_psql('postgres', $idx . $self);
+	cmp_ok($found, '>=', 143, "reuse crash $t: rows in reused elements found as their own nearest neighbour at ef_search 64 ($found/150)");
 }
 
 # 5. wal_level = minimal: table, rows and index in one transaction
