@@ -440,17 +440,13 @@ layer_base(const LanceColBuf *c, int k)
 	return base;
 }
 
+static int	top_field(const LanceManifest *m, const LanceColBuf *c);
+
 static bool
 struct_null_error(const LanceManifest *m, const LanceColBuf *c, LanceError *err)
 {
-	const LanceField *f = &m->fields[c->field];
-	const char *name = f->parent >= 0 ? m->fields[f->parent].name : f->name;
-
-	if (f->parent >= 0 && m->fields[f->parent].parent >= 0 &&
-		m->fields[m->fields[f->parent].parent].type.kind != LANCE_T_STRUCT)
-		name = m->fields[m->fields[f->parent].parent].name;
 	return lance_fail(err, "a NULL struct in field \"%s\" cannot be stored in a Lance 2.0 data file (format 2.0 keeps no struct validity)",
-					  name);
+					  m->fields[top_field(m, c)].name);
 }
 
 /*
@@ -788,6 +784,7 @@ lance_encode_file20(LanceBuf *file, int fd, const char *path, const LanceManifes
 	Column	   *columns;
 	LanceBuf   *metas;
 	int			ncolumns = 0;
+	int			maxcols;
 	uint64_t	gb_pos,
 				gb_len,
 				cm_start,
@@ -804,9 +801,11 @@ lance_encode_file20(LanceBuf *file, int fd, const char *path, const LanceManifes
 	if (ids == NULL)
 		return false;
 	nids = lance_file20_field_ids(m, cols, ncols, ids);
-	columns = lance_alloc0(sizeof(Column) * (nids + 1), err);
-	metas = lance_alloc0(sizeof(LanceBuf) * (nids + 1), err);
-	cm_pos = lance_alloc_array(nids + 1, sizeof(uint64_t), err);
+	/* room for what field_columns makes before the count is checked */
+	maxcols = nids + 2 * ncols + 1;
+	columns = lance_alloc0(sizeof(Column) * maxcols, err);
+	metas = lance_alloc0(sizeof(LanceBuf) * maxcols, err);
+	cm_pos = lance_alloc_array(maxcols, sizeof(uint64_t), err);
 	if (columns == NULL || metas == NULL || cm_pos == NULL)
 		return false;
 
@@ -872,7 +871,7 @@ lance_encode_file20(LanceBuf *file, int fd, const char *path, const LanceManifes
 	}
 	ok = true;
 done:
-	for (i = 0; i < nids; i++)
+	for (i = 0; i < maxcols; i++)
 	{
 		free_column(&columns[i]);
 		lance_buf_free(&metas[i]);
