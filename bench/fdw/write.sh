@@ -3,7 +3,8 @@
 # Lance dataset through the FDW, against LanceDB add() of N rows of the same
 # shape, measured in the same run.  See README.md ("Writes").
 #
-#   bash bench/fdw/write.sh [--n ROWS]
+#   bash bench/fdw/write.sh [--n ROWS] [--storage-version 2.0|2.1|2.2]
+# (both sides write the given data storage version; default LanceDB's, 2.2)
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -13,20 +14,22 @@ ROOT=$(cd "$HERE/../.." && pwd)
 . "$ROOT/scripts/lib/cluster.sh"
 
 N=1000000
+VER=
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--n) N=$2; shift 2 ;;
-		*) echo "usage: bash bench/fdw/write.sh [--n ROWS]" >&2; exit 2 ;;
+		--storage-version) VER=$2; shift 2 ;;
+		*) echo "usage: bash bench/fdw/write.sh [--n ROWS] [--storage-version V]" >&2; exit 2 ;;
 	esac
 done
 
-DATA=$HERE/data/write-n$N
+DATA=$HERE/data/write-n$N${VER:+-v$VER}
 rm -rf "$DATA"
 mkdir -p "$DATA" "$HERE/results"
 [ -e "$HERE/node_modules" ] || ln -s ../../test/lance/node_modules "$HERE/node_modules"
 
-echo "== LanceDB (npm @lancedb/lancedb 0.39.0): add() and optimize()"
-node "$HERE/write_lancedb.mjs" "$DATA" "$N" | tee "$HERE/results/write_lancedb.json"
+echo "== LanceDB (npm @lancedb/lancedb 0.39.0): add() and optimize(), storage version ${VER:-2.2 (default)}"
+node "$HERE/write_lancedb.mjs" "$DATA" "$N" $VER | tee "$HERE/results/write_lancedb.json"
 chmod -R go+rwX "$HERE/data"
 
 echo "== lance_fdw: INSERT ... SELECT from a heap table"

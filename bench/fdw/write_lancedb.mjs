@@ -3,11 +3,14 @@
 // seed row, then times add() of N rows (built in memory first, not timed)
 // and optimize() of a copy made of 10 appends.  Prints JSON.
 //
-//   node write_lancedb.mjs DIR N
+//   node write_lancedb.mjs DIR N [VER]
+//
+// VER: the data storage version of all three tables (default: LanceDB's, 2.2).
 import * as arrow from 'apache-arrow';
 import * as lancedb from 'lancedb039';
 
-const [dir, nstr] = process.argv.slice(2);
+const [dir, nstr, ver] = process.argv.slice(2);
+const opts = ver ? { storageOptions: { new_table_data_storage_version: ver } } : {};
 const N = Number(nstr);
 const DIM = 128;
 const f32 = new arrow.Float32();
@@ -30,16 +33,16 @@ function batch(start, n) {
 }
 
 const db = await lancedb.connect(dir);
-// the FDW's target: one seed row, default storage version (2.2)
-await db.createTable('items', batch(0, 1));
+// the FDW's target: one seed row, storage version VER (default 2.2)
+await db.createTable('items', batch(0, 1), opts);
 
-const add = await db.createTable('add', batch(0, 1));
+const add = await db.createTable('add', batch(0, 1), opts);
 const data = batch(1, N);
 let t0 = performance.now();
 await add.add(data);
 const addMs = performance.now() - t0;
 
-const comp = await db.createTable('comp', batch(0, 1));
+const comp = await db.createTable('comp', batch(0, 1), opts);
 for (let i = 0; i < 10; i++)
 	await comp.add(batch(1 + i * (N / 10), N / 10));
 t0 = performance.now();

@@ -118,10 +118,19 @@ flush_new_fragment(CompactState *cs)
 	nf = palloc0(sizeof(LanceNewFragment));
 	nf->file = psprintf("%s.lance", hex);
 	nf->nrows = lance_colbuf_rows(&cs->cols[0]);
-	nf->nfields = cs->ncols;
-	nf->field_ids = palloc(sizeof(int32) * cs->ncols);
-	for (i = 0; i < cs->ncols; i++)
-		nf->field_ids[i] = cs->m->fields[cs->cols[i].field].id;
+	if (cs->minor == 0)
+	{
+		/* 2.0: a column per field, list and struct parents included */
+		nf->field_ids = palloc(sizeof(int32) * Max(cs->m->nfields, 1));
+		nf->nfields = lance_file20_field_ids(cs->m, cs->cols, cs->ncols, nf->field_ids);
+	}
+	else
+	{
+		nf->nfields = cs->ncols;
+		nf->field_ids = palloc(sizeof(int32) * cs->ncols);
+		for (i = 0; i < cs->ncols; i++)
+			nf->field_ids[i] = cs->m->fields[cs->cols[i].field].id;
+	}
 	nf->major = 2;
 	nf->minor = cs->minor;
 	if (cs->stable)
@@ -598,7 +607,9 @@ lance_fdw_compact_dataset(const char *dataset, const LanceCompactOptions *opt,
 		lance_fdw_reader_error(&err, dataset);
 	if (nbins == 0)
 		return;
-	if (strcmp(cs.m->format_version, "2.1") == 0)
+	if (strcmp(cs.m->format_version, "2.0") == 0)
+		cs.minor = 0;
+	else if (strcmp(cs.m->format_version, "2.1") == 0)
 		cs.minor = 1;
 	else if (strcmp(cs.m->format_version, "2.2") == 0)
 		cs.minor = 2;
@@ -607,7 +618,7 @@ lance_fdw_compact_dataset(const char *dataset, const LanceCompactOptions *opt,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("compacting Lance datasets of data storage version \"%s\" is not supported",
 						cs.m->format_version),
-				 errdetail("lance_fdw writes data storage versions 2.1 and 2.2."),
+				 errdetail("lance_fdw writes data storage versions 2.0, 2.1 and 2.2."),
 				 errcontext("Lance dataset \"%s\"", dataset)));
 	if (cs.m->writer_flags & ~(LANCE_FLAG_DELETION_FILES | LANCE_FLAG_STABLE_ROW_IDS |
 							   LANCE_FLAG_V2_DEPRECATED | LANCE_FLAG_TABLE_CONFIG))

@@ -423,7 +423,9 @@ begin_insert(Relation rel, CmdType op)
 	st->m = m;
 	st->rows_per_fragment = rows_per_fragment_option(RelationGetRelid(rel));
 
-	if (strcmp(m->format_version, "2.1") == 0)
+	if (strcmp(m->format_version, "2.0") == 0)
+		st->minor = 0;
+	else if (strcmp(m->format_version, "2.1") == 0)
 		st->minor = 1;
 	else if (strcmp(m->format_version, "2.2") == 0)
 		st->minor = 2;
@@ -432,7 +434,7 @@ begin_insert(Relation rel, CmdType op)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("writing to Lance datasets of data storage version \"%s\" is not supported",
 						m->format_version),
-				 errdetail("lance_fdw writes data files of data storage versions 2.1 and 2.2; it can delete rows from any version."),
+				 errdetail("lance_fdw writes data files of data storage versions 2.0, 2.1 and 2.2; it can delete rows from any version."),
 				 errcontext("Lance dataset \"%s\"", st->dataset)));
 	if (m->writer_flags & ~LANCE_WRITABLE_FLAGS)
 		ereport(ERROR,
@@ -1336,10 +1338,20 @@ flush_fragment(LanceModifyState *st)
 	pf->subid = GetCurrentSubTransactionId();
 	pf->frag.file = name;
 	pf->frag.nrows = lance_colbuf_rows(&st->cols[0]);
-	pf->frag.nfields = st->ncols;
-	pf->frag.field_ids = palloc(sizeof(int32) * st->ncols);
-	for (i = 0; i < st->ncols; i++)
-		pf->frag.field_ids[i] = st->m->fields[st->cols[i].field].id;
+	if (st->minor == 0)
+	{
+		/* 2.0: a column per field, list and struct parents included */
+		pf->frag.field_ids = palloc(sizeof(int32) * Max(st->m->nfields, 1));
+		pf->frag.nfields = lance_file20_field_ids(st->m, st->cols, st->ncols,
+												  pf->frag.field_ids);
+	}
+	else
+	{
+		pf->frag.nfields = st->ncols;
+		pf->frag.field_ids = palloc(sizeof(int32) * st->ncols);
+		for (i = 0; i < st->ncols; i++)
+			pf->frag.field_ids[i] = st->m->fields[st->cols[i].field].id;
+	}
 	pf->frag.major = 2;
 	pf->frag.minor = st->minor;
 	/* recorded before the file exists, so an error below still removes it */

@@ -1,6 +1,6 @@
 # kill -9 of a backend writing to a Lance dataset, checked with the real
 # LanceDB (test/lance/write_crash.mjs; 0.37.1 on a 2.1 dataset, 0.39.0 on a
-# 2.2 dataset):
+# 2.2 and on a 2.0 dataset):
 #   - while INSERT writes a data file (the file is caught part-written);
 #   - after the statement wrote its files, before COMMIT;
 #   - while lancedb.lance_compact writes the merged file.
@@ -100,10 +100,10 @@ sub age
 	utime time - 7200, time - 7200, @_;
 }
 
-foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
+foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ], [ '39', '2.0' ])
 {
 	my ($lib, $ver) = @$case;
-	my $s = "c$lib";
+	my $s = $ver eq '2.0' ? "z$lib" : "c$lib";
 	my $uri = "$tmp/$s";
 	my $ds = "$uri/v.lance";
 	mkdir $uri or die;

@@ -1116,8 +1116,10 @@ encode_file(LanceBuf *file, int fd, const char *path, const LanceManifest *m,
 				gbo;
 	int			i;
 
+	if (major == 2 && minor == 0)
+		return lance_encode_file20(file, fd, path, m, cols, ncols, err);
 	if (major != 2 || (minor != 1 && minor != 2))
-		return lance_fail(err, "writing Lance data files of format %u.%u is not supported (2.1 and 2.2 are)",
+		return lance_fail(err, "writing Lance data files of format %u.%u is not supported (2.0, 2.1 and 2.2 are)",
 						  major, minor);
 	v22 = minor >= 2;
 	for (i = 0; i < ncols; i++)

@@ -108,7 +108,7 @@ lance_colbuf_rows(const LanceColBuf *c)
 }
 
 /*
- * Writes a data file of format major.minor (2.1 or 2.2) holding the buffered
+ * Writes a data file of format major.minor (2.0, 2.1 or 2.2) holding the buffered
  * rows of every column (all with the same row count).  The file is created
  * exclusively and fsynced; *size_out gets its size.
  */
@@ -120,6 +120,24 @@ extern bool lance_write_data_file(const char *path, const LanceManifest *m,
 extern bool lance_encode_data_file(LanceBuf *out, const LanceManifest *m,
 								   LanceColBuf *cols, int ncols, uint16_t major, uint16_t minor,
 								   LanceError *err);
+
+/*
+ * Format 2.0 (lance_write20.c): one column per field, parents included.
+ * lance_write_data_file and lance_encode_data_file dispatch minor 0 here;
+ * with fd >= 0 the bytes go to fd as they are produced, the tail stays in
+ * `file`.
+ */
+extern bool lance_encode_file20(LanceBuf *file, int fd, const char *path,
+								const LanceManifest *m, LanceColBuf *cols, int ncols,
+								LanceError *err);
+
+/*
+ * The field ids of a 2.0 file of these column buffers, one per column in
+ * order (column i holds ids[i]): each written top-level field, then its
+ * list and struct descendants.  ids needs room for m->nfields.
+ */
+extern int	lance_file20_field_ids(const LanceManifest *m, const LanceColBuf *cols, int ncols,
+								   int32_t *ids);
 
 /* ---- commits (lance_commit.c) ---- */
 
