@@ -223,75 +223,19 @@ push_value(CompactState *cs, LanceColBuf *c, const LanceVector *v, uint64 idx)
 
 /*
  * Appends row idx of a struct or list field (its vector v, NULL when the
- * file lacks the field) to its columns cols[0..ncols): the struct's
- * members, the list's items, or the members of its struct items.
+ * file lacks the field) to its leaf columns cols[0..ncols), at any depth.
  */
 static void
-push_nested(CompactState *cs, LanceColBuf *cols, int ncols, const LanceField *f,
-			const LanceVector *v, uint64 idx)
+push_nested(CompactState *cs, LanceColBuf *cols, int ncols, const LanceVector *v, uint64 idx)
 {
 	LanceError	err = {0};
-	bool		rownull = v == NULL || !lance_vector_is_valid(v, idx);
-	const LanceVector *item = NULL;
-	uint64		b = 0,
-				e = 0;
 	int			k;
-	bool		ok = true;
 
-	if (f->type.kind != LANCE_T_STRUCT && !rownull)
-	{
-		if (v->offsets == NULL || v->nchildren != 1 || v->offsets[idx] > v->offsets[idx + 1] ||
-			v->offsets[idx + 1] > v->children[0].n)
+	for (k = 0; k < ncols; k++)
+		if (!lance_colbuf_push_vector(&cols[k], cs->m, v, idx, &err))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("invalid list offsets in Lance field \"%s\"", f->name),
-					 errcontext("Lance dataset \"%s\"", cs->dataset)));
-		item = &v->children[0];
-		b = v->offsets[idx];
-		e = v->offsets[idx + 1];
-	}
-	for (k = 0; ok && k < ncols; k++)
-	{
-		LanceColBuf *c = &cols[k];
-		const void *p;
-		uint64		len;
-		uint8		bb;
-		uint64		j;
-
-		if (f->type.kind == LANCE_T_STRUCT)
-		{
-			const LanceVector *mv = !rownull && k < v->nchildren ? &v->children[k] : NULL;
-			bool		valid = !rownull && leaf_value(cs, c, mv, idx, &p, &len, &bb);
-
-			ok = lance_colbuf_struct_push(c, rownull, valid ? p : NULL, valid ? len : 0, !valid, &err);
-			continue;
-		}
-		if (rownull || b == e)
-		{
-			ok = lance_colbuf_list_row(c, rownull, &err);
-			continue;
-		}
-		for (j = b; ok && j < e; j++)
-		{
-			if (c->nlayers == 3)
-			{
-				bool		snull = !lance_vector_is_valid(item, j);
-				const LanceVector *mv = !snull && k < item->nchildren ? &item->children[k] : NULL;
-				bool		valid = !snull && leaf_value(cs, c, mv, j, &p, &len, &bb);
-
-				ok = lance_colbuf_list_member(c, j == b, snull, valid ? p : NULL, valid ? len : 0,
-											  !valid, &err);
-			}
-			else
-			{
-				bool		valid = leaf_value(cs, c, item, j, &p, &len, &bb);
-
-				ok = lance_colbuf_list_item(c, j == b, valid ? p : NULL, valid ? len : 0, !valid, &err);
-			}
-		}
-	}
-	if (!ok)
-		lance_fdw_reader_error(&err, cs->dataset);
+					 errmsg("cannot compact Lance dataset \"%s\": %s", cs->dataset, err.msg)));
 }
 
 /*
@@ -429,8 +373,7 @@ copy_fragment(CompactState *cs, const LanceFragment *fr, LanceCompactStats *stat
 							 present[i] ? row - spans[i] : 0, run);
 				else
 					for (q = 0; q < run; q++)
-						push_nested(cs, c, cs->fncols[i], &m->fields[cs->ftop[i]],
-									present[i] ? &vecs[i] : NULL,
+						push_nested(cs, c, cs->fncols[i], present[i] ? &vecs[i] : NULL,
 									present[i] ? row + q - spans[i] : 0);
 			}
 			MemoryContextSwitchTo(old);
