@@ -591,6 +591,17 @@ test_nested_dataset(const char *ds, uint16_t minor)
 		cols = calloc(m->nfields, sizeof(LanceColBuf));
 		n = lance_colbuf_init_field(cols, m, i, &err);
 		CHECK(n > 0, "%s %s: init: %s", ds, fl->name, err.msg);
+		{
+			/* the fixed shapes (a 2.0 encoder's) are told from deeper nesting */
+			bool		deep = strcmp(fl->name, "ll") == 0 || strcmp(fl->name, "lls") == 0 ||
+				strcmp(fl->name, "sl") == 0 || strcmp(fl->name, "lsl") == 0;
+			int			simple = 0;
+
+			for (c = 0; c < n; c++)
+				simple += lance_colbuf_simple_shape(&cols[c], m);
+			CHECK(deep ? simple < n : simple == n, "%s %s: %d of %d columns of a simple shape",
+				  ds, fl->name, simple, n);
+		}
 		for (c = 0; c < n; c++)
 			for (r = 0; r < src.n && !err.set; r++)
 				lance_colbuf_push_vector(&cols[c], m, &src, r, &err);

@@ -305,6 +305,17 @@ lance_colbuf_level(LanceColBuf *c, uint16_t rep, uint16_t def, const void *value
 	return true;
 }
 
+bool
+lance_colbuf_simple_shape(const LanceColBuf *c, const LanceManifest *m)
+{
+	if (c->nlayers == 0)
+		return true;
+	if (c->depth == 1)
+		return true;
+	return c->depth == 2 && is_list_kind(&m->fields[c->path[0]]) &&
+		m->fields[c->path[1]].type.kind == LANCE_T_STRUCT;
+}
+
 /* The layout of the older, fixed-shape initializers: the same as init_leaf. */
 bool
 lance_colbuf_init_list(LanceColBuf *c, const LanceManifest *m, int field, LanceError *err)

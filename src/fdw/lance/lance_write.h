@@ -122,6 +122,13 @@ extern bool lance_colbuf_level(LanceColBuf *c, uint16_t rep, uint16_t def, const
 							   uint64_t len, LanceError *err);
 
 /*
+ * Whether c is one of the shapes before any-depth nesting: a top-level
+ * leaf, a list's or a struct's leaf, or a member of a list's struct items
+ * (what an encoder that handles only those must check).
+ */
+extern bool lance_colbuf_simple_shape(const LanceColBuf *c, const LanceManifest *m);
+
+/*
  * Appends row `row` of a decoded top-level vector (the reader's, NULL when
  * the field is absent: a NULL row) to the nested leaf column c.
  */
