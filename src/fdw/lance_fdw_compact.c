@@ -232,75 +232,19 @@ push_value(CompactState *cs, LanceColBuf *c, const LanceVector *v, uint64 idx)
 
 /*
  * Appends row idx of a struct or list field (its vector v, NULL when the
- * file lacks the field) to its columns cols[0..ncols): the struct's
- * members, the list's items, or the members of its struct items.
+ * file lacks the field) to its leaf columns cols[0..ncols), at any depth.
  */
 static void
-push_nested(CompactState *cs, LanceColBuf *cols, int ncols, const LanceField *f,
-			const LanceVector *v, uint64 idx)
+push_nested(CompactState *cs, LanceColBuf *cols, int ncols, const LanceVector *v, uint64 idx)
 {
 	LanceError	err = {0};
-	bool		rownull = v == NULL || !lance_vector_is_valid(v, idx);
-	const LanceVector *item = NULL;
-	uint64		b = 0,
-				e = 0;
 	int			k;
-	bool		ok = true;
 
-	if (f->type.kind != LANCE_T_STRUCT && !rownull)
-	{
-		if (v->offsets == NULL || v->nchildren != 1 || v->offsets[idx] > v->offsets[idx + 1] ||
-			v->offsets[idx + 1] > v->children[0].n)
+	for (k = 0; k < ncols; k++)
+		if (!lance_colbuf_push_vector(&cols[k], cs->m, v, idx, &err))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("invalid list offsets in Lance field \"%s\"", f->name),
-					 errcontext("Lance dataset \"%s\"", cs->dataset)));
-		item = &v->children[0];
-		b = v->offsets[idx];
-		e = v->offsets[idx + 1];
-	}
-	for (k = 0; ok && k < ncols; k++)
-	{
-		LanceColBuf *c = &cols[k];
-		const void *p;
-		uint64		len;
-		uint8		bb;
-		uint64		j;
-
-		if (f->type.kind == LANCE_T_STRUCT)
-		{
-			const LanceVector *mv = !rownull && k < v->nchildren ? &v->children[k] : NULL;
-			bool		valid = !rownull && leaf_value(cs, c, mv, idx, &p, &len, &bb);
-
-			ok = lance_colbuf_struct_push(c, rownull, valid ? p : NULL, valid ? len : 0, !valid, &err);
-			continue;
-		}
-		if (rownull || b == e)
-		{
-			ok = lance_colbuf_list_row(c, rownull, &err);
-			continue;
-		}
-		for (j = b; ok && j < e; j++)
-		{
-			if (c->nlayers == 3)
-			{
-				bool		snull = !lance_vector_is_valid(item, j);
-				const LanceVector *mv = !snull && k < item->nchildren ? &item->children[k] : NULL;
-				bool		valid = !snull && leaf_value(cs, c, mv, j, &p, &len, &bb);
-
-				ok = lance_colbuf_list_member(c, j == b, snull, valid ? p : NULL, valid ? len : 0,
-											  !valid, &err);
-			}
-			else
-			{
-				bool		valid = leaf_value(cs, c, item, j, &p, &len, &bb);
-
-				ok = lance_colbuf_list_item(c, j == b, valid ? p : NULL, valid ? len : 0, !valid, &err);
-			}
-		}
-	}
-	if (!ok)
-		lance_fdw_reader_error(&err, cs->dataset);
+					 errmsg("cannot compact Lance dataset \"%s\": %s", cs->dataset, err.msg)));
 }
 
 /*
@@ -438,8 +382,7 @@ copy_fragment(CompactState *cs, const LanceFragment *fr, LanceCompactStats *stat
 							 present[i] ? row - spans[i] : 0, run);
 				else
 					for (q = 0; q < run; q++)
-						push_nested(cs, c, cs->fncols[i], &m->fields[cs->ftop[i]],
-									present[i] ? &vecs[i] : NULL,
+						push_nested(cs, c, cs->fncols[i], present[i] ? &vecs[i] : NULL,
 									present[i] ? row + q - spans[i] : 0);
 			}
 			MemoryContextSwitchTo(old);
@@ -494,7 +437,7 @@ presize(CompactState *cs, uint64 rows)
 }
 
 /*
- * Whether lance_compact can rewrite this dataset: format 2.1 or 2.2, writer
+ * Whether lance_compact can rewrite this dataset: format 2.0, 2.1 or 2.2, writer
  * features it knows, fields it can write (maintenance skips the others
  * rather than failing every round).
  */
@@ -502,8 +445,9 @@ bool
 lance_fdw_compactable(const LanceManifest *m)
 {
 	int			i;
+	bool		v20 = strcmp(m->format_version, "2.0") == 0;
 
-	if (strcmp(m->format_version, "2.1") != 0 && strcmp(m->format_version, "2.2") != 0)
+	if (!v20 && strcmp(m->format_version, "2.1") != 0 && strcmp(m->format_version, "2.2") != 0)
 		return false;
 	if (m->writer_flags & ~(LANCE_FLAG_DELETION_FILES | LANCE_FLAG_STABLE_ROW_IDS |
 							LANCE_FLAG_V2_DEPRECATED | LANCE_FLAG_TABLE_CONFIG))
@@ -514,15 +458,17 @@ lance_fdw_compactable(const LanceManifest *m)
 		LanceError	err = {0};
 		int			n,
 					k;
+		bool		ok;
 
 		if (m->fields[i].parent_id != -1)
 			continue;
 		c = palloc0(sizeof(LanceColBuf) * Max(m->nfields, 1));
 		n = lance_colbuf_init_field(c, m, i, &err);
+		ok = n >= 0 && (!v20 || lance_write20_supports(m, c, n, &err));
 		for (k = 0; k < n; k++)
 			lance_colbuf_free(&c[k]);
 		pfree(c);
-		if (n < 0)
+		if (!ok)
 			return false;
 	}
 	return true;
@@ -638,6 +584,16 @@ lance_fdw_compact_dataset(const char *dataset, const LanceCompactOptions *opt,
 
 		init_columns(&cs);
 		MemoryContextSwitchTo(old);
+	}
+	if (cs.minor == 0)
+	{
+		LanceError	err = {0};
+
+		if (!lance_write20_supports(cs.m, cs.cols, cs.ncols, &err))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot compact Lance dataset \"%s\": %s", dataset, err.msg),
+					 errdetail("The dataset has data storage version 2.0; lance_fdw writes these fields to 2.1 and 2.2 datasets.")));
 	}
 	PG_TRY();
 	{

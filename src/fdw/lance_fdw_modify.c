@@ -514,6 +514,16 @@ begin_insert(Relation rel, CmdType op)
 		st->ncols += wf->ncols;
 		st->nfields++;
 	}
+	if (st->minor == 0 && op != CMD_DELETE)
+	{
+		LanceError	err = {0};
+
+		if (!lance_write20_supports(m, st->cols, st->ncols, &err))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot write to Lance dataset \"%s\": %s", st->dataset, err.msg),
+					 errdetail("The dataset has data storage version 2.0; lance_fdw writes these fields to 2.1 and 2.2 datasets.")));
+	}
 	st->extra = palloc0(sizeof(int) * Max(desc->natts, 1));
 	for (k = 0; k < desc->natts; k++)
 		if (!used[k] && !TupleDescAttr(desc, k)->attisdropped &&
@@ -672,27 +682,31 @@ array_to_fsl(const LanceWriteField *wf, Datum d, uint8 *out)
 }
 
 /*
- * A numeric as a decimal128 of the field's precision and scale: rounded to
- * the scale (as a numeric(p, s) column would), then its digits as a scaled
- * two's complement integer; more than `precision` digits is out of range.
+ * A numeric as a decimal128 or decimal256 of the field's precision and
+ * scale: rounded to the scale (as a numeric(p, s) column would), then its
+ * digits as a scaled two's complement integer (little-endian 64-bit limbs);
+ * more than `precision` digits is out of range, and so are NaN and the
+ * infinities.
  */
 static void
-numeric_to_decimal128(const LanceWriteField *wf, Datum d, uint8 *out)
+numeric_to_decimal(const LanceWriteField *wf, Datum d, uint8 *out)
 {
 	const LanceType *t = &wf->field->type;
+	int			nlimbs = t->kind == LANCE_T_DECIMAL256 ? 4 : 2;
+	int			maxprec = t->kind == LANCE_T_DECIMAL256 ? 76 : 38;
+	uint64		limb[4] = {0, 0, 0, 0};
 	char	   *str;
 	const char *q;
 	bool		neg = false;
 	int			digits = 0;
 	int			frac = -1;
-	unsigned __int128 v = 0;
-	__int128	sv;
+	int			k;
 
-	if (t->kind != LANCE_T_DECIMAL128 || t->scale < 0 || t->scale > 38 ||
-		t->precision < 1 || t->precision > 38)
+	if ((t->kind != LANCE_T_DECIMAL128 && t->kind != LANCE_T_DECIMAL256) ||
+		t->scale < 0 || t->scale > maxprec || t->precision < 1 || t->precision > maxprec)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("writing Lance type \"%s\" (column \"%s\") is not supported yet",
+				 errmsg("writing Lance type \"%s\" (column \"%s\") is not supported",
 						wf->field->logical_type, wf->conv.colname)));
 	if (numeric_is_nan(DatumGetNumeric(d)) || numeric_is_inf(DatumGetNumeric(d)))
 		out_of_range(wf);
@@ -704,39 +718,63 @@ numeric_to_decimal128(const LanceWriteField *wf, Datum d, uint8 *out)
 		neg = true;
 		q++;
 	}
-	for (; *q; q++)
+	for (;; q++)
 	{
+		unsigned	digit;
+		unsigned __int128 carry;
+
 		if (*q == '.')
 		{
 			frac = 0;
 			continue;
 		}
-		if (*q < '0' || *q > '9')
+		if (*q == '\0')
+		{
+			/* pad to the scale with zeros */
+			if (frac < 0)
+				frac = 0;
+			if (frac >= t->scale)
+				break;
+			digit = 0;
+		}
+		else if (*q < '0' || *q > '9')
 			out_of_range(wf);
+		else
+			digit = (unsigned) (*q - '0');
 		if (frac >= 0)
 			frac++;
-		v = v * 10 + (unsigned) (*q - '0');
-		if (v > 0)
+		carry = digit;
+		for (k = 0; k < nlimbs; k++)
+		{
+			unsigned __int128 x = (unsigned __int128) limb[k] * 10 + carry;
+
+			limb[k] = (uint64) x;
+			carry = x >> 64;
+		}
+		if (digits > 0 || limb[0] != 0 || limb[1] != 0 || limb[2] != 0 || limb[3] != 0)
 			digits++;
-		if (digits > 38)
+		if (digits > t->precision)
 			out_of_range(wf);
+		if (*q == '\0')
+			q--;				/* stay on the terminator */
 	}
-	for (frac = frac < 0 ? 0 : frac; frac < t->scale; frac++)
+	if (neg)
 	{
-		v *= 10;
-		if (v > 0)
-			digits++;
+		uint64		c = 1;
+
+		for (k = 0; k < nlimbs; k++)
+		{
+			limb[k] = ~limb[k] + c;
+			c = c && limb[k] == 0;
+		}
 	}
-	if (digits > t->precision)
-		out_of_range(wf);
-	sv = neg ? -(__int128) v : (__int128) v;
-	memcpy(out, &sv, 16);
+	memcpy(out, limb, 8 * nlimbs);
 	pfree(str);
 }
 
 /*
  * Converts one non-null datum of field wf to the bytes the Lance column
- * stores: *p and *len (fixed holds up to 16 bytes; larger values palloc).
+ * stores: *p and *len (fixed holds up to 32 bytes; larger values palloc).
  */
 static void
 convert_value(const LanceWriteField *wf, uint32 width, Datum d, uint8 *fixed,
@@ -807,7 +845,7 @@ convert_value(const LanceWriteField *wf, uint32 width, Datum d, uint8 *fixed,
 			array_to_fsl(wf, d, (uint8 *) p);
 			break;
 		case LCONV_NUMERIC:
-			numeric_to_decimal128(wf, d, fixed);
+			numeric_to_decimal(wf, d, fixed);
 			break;
 		case LCONV_TIMESTAMP:
 			{
@@ -870,57 +908,6 @@ convert_value(const LanceWriteField *wf, uint32 width, Datum d, uint8 *fixed,
 	*lenp = len;
 }
 
-/* An SQL array into a Lance list: its items (NULLs allowed), in order. */
-static void
-push_list(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Datum d)
-{
-	ArrayType  *arr = DatumGetArrayTypeP(d);
-	LanceWriteField iw;
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n,
-				i;
-	LanceError	err = {0};
-	MemoryContext old;
-	bool		ok = true;
-
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("array for column \"%s\" (Lance type \"%s\") must have one dimension",
-						wf->conv.colname, wf->field->logical_type)));
-	iw.attno = wf->attno;
-	iw.conv = *wf->conv.elem;
-	iw.field = &st->m->fields[col->field];
-	deconstruct_array(arr, ARR_ELEMTYPE(arr), wf->conv.elmlen, wf->conv.elmbyval,
-					  wf->conv.elmalign, &elems, &nulls, &n);
-	if (n == 0)
-	{
-		old = MemoryContextSwitchTo(st->cxt);
-		ok = lance_colbuf_list_row(col, false, &err);
-		MemoryContextSwitchTo(old);
-	}
-	for (i = 0; ok && i < n; i++)
-	{
-		uint8		fixed[16];
-		const void *p = NULL;
-		uint64		len = 0;
-
-		if (nulls[i] && !iw.field->nullable)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("array for column \"%s\" must not contain NULLs (Lance field \"%s\" has non-nullable items)",
-							wf->conv.colname, wf->field->name)));
-		if (!nulls[i])
-			convert_value(&iw, col->width, elems[i], fixed, &p, &len);
-		old = MemoryContextSwitchTo(st->cxt);
-		ok = lance_colbuf_list_item(col, i == 0, p, len, nulls[i], &err);
-		MemoryContextSwitchTo(old);
-	}
-	if (!ok)
-		lance_fdw_reader_error(&err, st->dataset);
-}
-
 static pg_attribute_noreturn() void
 bad_member(const LanceWriteField *wf, const char *member, const char *what)
 {
@@ -979,330 +966,356 @@ json_value(LanceWriteField *iw, const LanceWriteField *wf, const char *what, con
 	bad_member(wf, name, psprintf("wrong JSON type for %s", what));
 }
 
-/* A list field declared jsonb: a JSON array (JSON null: a NULL list). */
-static void
-push_list_json(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Datum d)
-{
-	Jsonb	   *jb = DatumGetJsonbP(d);
-	LanceWriteField iw;
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	uint64		n = 0;
-	LanceError	err = {0};
-	MemoryContext old;
-	bool		ok = true;
+/* ---- nested fields: any nesting of lists and structs ---- */
 
-	if (JB_ROOT_IS_SCALAR(jb) && JsonbExtractScalar(&jb->root, &v) && v.type == jbvNull)
+/* A PostgreSQL array flattened: its elements and dimensions. */
+typedef struct ArrayView
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			ndim;
+	int			dims[MAXDIM];
+	Oid			elemtype;
+} ArrayView;
+
+/* A value met on the path of a nested leaf. */
+typedef enum NestedKind
+{
+	NV_NULL,
+	NV_JSON,					/* jv: a JSON scalar or container */
+	NV_ARRAY,					/* dimensions dim.. of arr, from element offset */
+	NV_DATUM					/* d of type typid */
+} NestedKind;
+
+typedef struct NestedVal
+{
+	NestedKind	kind;
+	JsonbValue	jv;
+	const ArrayView *arr;
+	int			dim;
+	int			offset;
+	Datum		d;
+	Oid			typid;
+} NestedVal;
+
+/* One leaf column being filled from a row's value. */
+typedef struct NestedWalk
+{
+	LanceModifyState *st;
+	const LanceWriteField *wf;
+	LanceColBuf *col;
+} NestedWalk;
+
+static void
+walk_level(NestedWalk *w, uint16 rep, uint16 def, const void *p, uint64 len)
+{
+	LanceError	err = {0};
+	MemoryContext old = MemoryContextSwitchTo(w->st->cxt);
+	bool		ok = lance_colbuf_level(w->col, rep, def, p, len, &err);
+
+	MemoryContextSwitchTo(old);
+	if (!ok)
+		lance_fdw_reader_error(&err, w->st->dataset);
+}
+
+/* Lists from path node j down that one PostgreSQL array of type typid spans. */
+static int
+nested_array_dims(NestedWalk *w, int j, const LanceConv *conv)
+{
+	const LanceManifest *m = w->st->m;
+	int			n = 0;
+
+	while (j < w->col->depth &&
+		   (m->fields[w->col->path[j]].type.kind == LANCE_T_LIST ||
+			m->fields[w->col->path[j]].type.kind == LANCE_T_LARGE_LIST) &&
+		   conv->kind == LCONV_ARRAY)
 	{
-		old = MemoryContextSwitchTo(st->cxt);
-		ok = lance_colbuf_list_row(col, true, &err);
-		MemoryContextSwitchTo(old);
-		if (!ok)
-			lance_fdw_reader_error(&err, st->dataset);
-		return;
+		n++;
+		if (conv->elem == NULL || conv->elem->typid != conv->typid)
+			break;
+		conv = conv->elem;
+		j++;
 	}
-	if (JB_ROOT_IS_SCALAR(jb) || !JB_ROOT_IS_ARRAY(jb))
+	return n;
+}
+
+static pg_attribute_noreturn() void
+bad_dims(NestedWalk *w, const LanceField *f, int want)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+			 errmsg("array for column \"%s\" (Lance type \"%s\") must have %s",
+					w->wf->conv.colname, f->logical_type,
+					want == 1 ? "one dimension" : psprintf("%d dimensions", want))));
+}
+
+/* A datum of a list or struct as JSON or an array view (a JSON null: NULL). */
+static void
+nested_normalize(NestedWalk *w, int j, const LanceConv *conv, NestedVal *v)
+{
+	const LanceField *f = &w->st->m->fields[w->col->path[j]];
+
+	if (v->kind == NV_DATUM && v->typid == JSONBOID)
+	{
+		Jsonb	   *jb = DatumGetJsonbP(v->d);
+
+		if (JB_ROOT_IS_SCALAR(jb))
+		{
+			if (!JsonbExtractScalar(&jb->root, &v->jv))
+				elog(ERROR, "lance_fdw: bad jsonb scalar");
+		}
+		else
+		{
+			v->jv.type = jbvBinary;
+			v->jv.val.binary.data = &jb->root;
+			v->jv.val.binary.len = VARSIZE(jb) - VARHDRSZ;
+		}
+		v->kind = NV_JSON;
+	}
+	else if (v->kind == NV_DATUM && type_is_array(v->typid) && j < w->col->depth)
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(v->d);
+		ArrayView  *av = palloc0(sizeof(ArrayView));
+		int			want = nested_array_dims(w, j, conv);
+		int			n,
+					k;
+
+		if (ARR_NDIM(arr) != 0 && ARR_NDIM(arr) != want)
+			bad_dims(w, f, Max(want, 1));
+		av->ndim = ARR_NDIM(arr);
+		for (k = 0; k < av->ndim; k++)
+			av->dims[k] = ARR_DIMS(arr)[k];
+		av->elemtype = ARR_ELEMTYPE(arr);
+		deconstruct_array(arr, av->elemtype, conv->elmlen, conv->elmbyval, conv->elmalign,
+						  &av->elems, &av->nulls, &n);
+		v->kind = NV_ARRAY;
+		v->arr = av;
+		v->dim = 0;
+		v->offset = 0;
+	}
+	if (v->kind == NV_JSON && v->jv.type == jbvNull)
+		v->kind = NV_NULL;
+}
+
+static void walk_node(NestedWalk *w, int j, const LanceConv *conv, NestedVal *v, uint16 rep);
+
+/* The items of a list value at path node j. */
+static void
+walk_list(NestedWalk *w, int j, const LanceConv *conv, NestedVal *v, uint16 rep)
+{
+	const LanceManifest *m = w->st->m;
+	const LanceField *f = &m->fields[w->col->path[j]];
+	uint16		itemrep;
+	int			lists = 0,
+				q;
+	int			n = 0;
+	NestedVal	item;
+
+	for (q = 0; q <= j; q++)
+		lists += m->fields[w->col->path[q]].type.kind == LANCE_T_LIST ||
+			m->fields[w->col->path[q]].type.kind == LANCE_T_LARGE_LIST;
+	itemrep = (uint16) (w->col->nlists - lists);
+	if (conv->elem == NULL)
+		elog(ERROR, "lance_fdw: list conversion without an item");
+	memset(&item, 0, sizeof(item));
+	if (v->kind == NV_JSON && v->jv.type == jbvBinary && JsonContainerIsArray(v->jv.val.binary.data))
+	{
+		JsonbIterator *it = JsonbIteratorInit(v->jv.val.binary.data);
+		JsonbValue	e;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+		{
+			if (tok != WJB_ELEM)
+				continue;
+			item.kind = NV_JSON;
+			item.jv = e;
+			walk_node(w, j + 1, conv->elem, &item, n == 0 ? rep : itemrep);
+			n++;
+		}
+	}
+	else if (v->kind == NV_ARRAY)
+	{
+		const ArrayView *av = v->arr;
+		int			stride = 1;
+		int			k;
+
+		if (av->ndim > 0 && v->dim >= av->ndim)
+			bad_dims(w, &m->fields[w->col->path[0]], av->ndim + 1);
+		for (k = v->dim + 1; k < av->ndim; k++)
+			stride *= av->dims[k];
+		n = av->ndim == 0 ? 0 : av->dims[v->dim];
+		for (k = 0; k < n; k++)
+		{
+			if (v->dim + 1 < av->ndim)
+			{
+				item.kind = NV_ARRAY;
+				item.arr = av;
+				item.dim = v->dim + 1;
+				item.offset = v->offset + k * stride;
+			}
+			else if (av->nulls[v->offset + k])
+				item.kind = NV_NULL;
+			else
+			{
+				item.kind = NV_DATUM;
+				item.d = av->elems[v->offset + k];
+				item.typid = av->elemtype;
+			}
+			walk_node(w, j + 1, conv->elem, &item, k == 0 ? rep : itemrep);
+		}
+	}
+	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("value for column \"%s\" (Lance list \"%s\") must be a JSON array",
-						wf->conv.colname, wf->field->name)));
-	iw.attno = wf->attno;
-	iw.field = &st->m->fields[col->field];
-	iw.col = wf->col;
-	iw.ncols = 1;
-	it = JsonbIteratorInit(&jb->root);
-	while (ok && (tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		uint8		fixed[16];
-		const void *p = NULL;
-		uint64		len = 0;
-		bool		isnull = v.type == jbvNull;
-
-		if (tok != WJB_ELEM)
-			continue;
-		if (isnull && !iw.field->nullable)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("JSON array for column \"%s\" must not contain nulls (Lance field \"%s\" has non-nullable items)",
-							wf->conv.colname, wf->field->name)));
-		if (!isnull)
-		{
-			Datum		item;
-
-			iw.conv = *wf->conv.elem;
-			item = json_value(&iw, wf, "item of", wf->field->name, &v);
-			convert_value(&iw, col->width, item, fixed, &p, &len);
-		}
-		old = MemoryContextSwitchTo(st->cxt);
-		ok = lance_colbuf_list_item(col, n == 0, p, len, isnull, &err);
-		MemoryContextSwitchTo(old);
-		n++;
-	}
-	if (ok && n == 0)
-	{
-		old = MemoryContextSwitchTo(st->cxt);
-		ok = lance_colbuf_list_row(col, false, &err);
-		MemoryContextSwitchTo(old);
-	}
-	if (!ok)
-		lance_fdw_reader_error(&err, st->dataset);
+						w->wf->conv.colname, f->name)));
+	if (n == 0)
+		walk_level(w, rep, lance_colbuf_def(w->col, j, true), NULL, 0);
 }
 
-/*
- * Member k (struct conversion sc) of struct object obj, converted for
- * column col into *p and *len (fixed holds up to 16 bytes); false if NULL.  Every
- * key of obj must name a member (checked with k = 0): nothing is silently
- * dropped.
- */
-static bool
-struct_member(LanceModifyState *st, const LanceWriteField *wf, const LanceConv *sc, int k,
-			  LanceColBuf *col, JsonbContainer *obj, uint8 *fixed, const void **p, uint64 *len)
+/* The member on the path of a struct value at path node j. */
+static void
+walk_struct(NestedWalk *w, int j, const LanceConv *conv, NestedVal *v, uint16 rep)
 {
-	LanceWriteField iw;
-	JsonbValue *v;
+	const LanceManifest *m = w->st->m;
+	const LanceField *f = &m->fields[w->col->path[j]];
+	JsonbContainer *obj;
+	JsonbIterator *it;
+	JsonbValue	kv;
+	JsonbValue *mv;
+	JsonbIteratorToken tok;
+	NestedVal	member;
+	int			k,
+				q;
 
-	if (k == 0)
-	{
-		JsonbIterator *it = JsonbIteratorInit(obj);
-		JsonbValue	kv;
-		JsonbIteratorToken tok;
-		int			j;
-
-		while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
+	if (v->kind != NV_JSON || v->jv.type != jbvBinary || !JsonContainerIsObject(v->jv.val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("value for column \"%s\" (Lance struct \"%s\") must be a JSON object",
+						w->wf->conv.colname, f->name)));
+	obj = v->jv.val.binary.data;
+	if (conv->kind != LCONV_JSONB || conv->nchildren != f->nchildren)
+		elog(ERROR, "lance_fdw: struct conversion does not match field \"%s\"", f->name);
+	/* every key names a member: nothing is silently dropped */
+	it = JsonbIteratorInit(obj);
+	while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
+		if (tok == WJB_KEY)
 		{
-			if (tok == WJB_KEY)
-			{
-				char	   *key = pnstrdup(kv.val.string.val, kv.val.string.len);
-
-				for (j = 0; j < sc->nchildren; j++)
-					if (strcmp(sc->names[j], key) == 0)
-						break;
-				if (j == sc->nchildren)
-					bad_member(wf, key, "the struct has no member");
-			}
+			for (q = 0; q < conv->nchildren; q++)
+				if ((int) strlen(conv->names[q]) == kv.val.string.len &&
+					memcmp(conv->names[q], kv.val.string.val, kv.val.string.len) == 0)
+					break;
+			if (q == conv->nchildren)
+				bad_member(w->wf, pnstrdup(kv.val.string.val, kv.val.string.len),
+						   "the struct has no member");
 		}
-	}
-	iw.attno = wf->attno;
-	iw.field = &st->m->fields[col->field];
-	iw.col = wf->col + k;
-	iw.ncols = 1;
-	iw.conv = sc->children[k];
-	v = getKeyJsonValueFromContainer(obj, sc->names[k], strlen(sc->names[k]), NULL);
-	if (v == NULL || v->type == jbvNull)
+	for (k = 0; k < f->nchildren; k++)
+		if (f->children[k] == w->col->path[j + 1])
+			break;
+	if (k == f->nchildren)
+		elog(ERROR, "lance_fdw: leaf path leaves struct \"%s\"", f->name);
+	memset(&member, 0, sizeof(member));
+	mv = getKeyJsonValueFromContainer(obj, conv->names[k], strlen(conv->names[k]), NULL);
+	if (mv == NULL)
+		member.kind = NV_NULL;
+	else
 	{
-		if (!iw.field->nullable)
+		member.kind = NV_JSON;
+		member.jv = *mv;
+	}
+	walk_node(w, j + 1, &conv->children[k], &member, rep);
+}
+
+/* Levels of path node j (conversion conv) for value v. */
+static void
+walk_node(NestedWalk *w, int j, const LanceConv *conv, NestedVal *v, uint16 rep)
+{
+	const LanceManifest *m = w->st->m;
+	LanceColBuf *col = w->col;
+	const LanceField *f = &m->fields[col->path[j]];
+
+	check_stack_depth();
+	nested_normalize(w, j, conv, v);
+	if (v->kind == NV_NULL)
+	{
+		if (!lance_colbuf_node_nullable(col, j))
 			ereport(ERROR,
 					(errcode(ERRCODE_NOT_NULL_VIOLATION),
-					 errmsg("null value for non-nullable member \"%s\" of Lance field \"%s\"",
-							iw.field->name, wf->field->name)));
-		*p = NULL;
-		*len = 0;
-		return false;
+					 errmsg("null value for non-nullable Lance field \"%s\" in column \"%s\"",
+							f->name, w->wf->conv.colname)));
+		walk_level(w, rep, lance_colbuf_def(col, j, false), NULL, 0);
+		return;
 	}
-	convert_value(&iw, col->width, json_value(&iw, wf, "member", sc->names[k], v), fixed, p, len);
-	return true;
+	if (j == col->depth)
+	{
+		LanceWriteField iw;
+		uint8		fixed[32];
+		const void *p = NULL;
+		uint64		len = 0;
+		Datum		d;
+
+		iw.attno = w->wf->attno;
+		iw.field = f;
+		iw.col = w->wf->col;
+		iw.ncols = 1;
+		iw.conv = *conv;
+		if (v->kind == NV_ARRAY)
+			bad_dims(w, &m->fields[col->path[0]], v->dim);
+		if (v->kind == NV_JSON)
+			d = json_value(&iw, w->wf, j > 0 && m->fields[col->path[j - 1]].type.kind == LANCE_T_STRUCT
+						   ? "member" : "item of", f->name, &v->jv);
+		else
+			d = v->d;
+		convert_value(&iw, col->width, d, fixed, &p, &len);
+		walk_level(w, rep, 0, p, len);
+		return;
+	}
+	if (f->type.kind == LANCE_T_STRUCT)
+		walk_struct(w, j, conv, v, rep);
+	else
+		walk_list(w, j, conv, v, rep);
 }
 
 /*
- * Appends a row of a struct field to its members' buffers (NULL: all NULL;
- * without a column for the field, wf->conv is not built and obj is NULL).
+ * A row of a list or struct field (isnull: NULL) into each of its leaf
+ * columns.
  */
 static void
-push_struct_row(LanceModifyState *st, const LanceWriteField *wf, JsonbContainer *obj)
+push_nested(LanceModifyState *st, const LanceWriteField *wf, Datum d, bool isnull)
 {
 	int			k;
 
 	for (k = 0; k < wf->ncols; k++)
 	{
-		LanceColBuf *col = &st->cols[wf->col + k];
-		uint8		fixed[16];
-		const void *p = NULL;
-		uint64		len = 0;
-		bool		valid = false;
-		LanceError	err = {0};
-		MemoryContext old;
-		bool		ok;
+		NestedWalk	w;
+		NestedVal	v;
 
-		if (obj != NULL)
-			valid = struct_member(st, wf, &wf->conv, k, col, obj, fixed, &p, &len);
-		old = MemoryContextSwitchTo(st->cxt);
-		ok = lance_colbuf_struct_push(col, obj == NULL, p, len, !valid, &err);
-		MemoryContextSwitchTo(old);
-		if (!ok)
-			lance_fdw_reader_error(&err, st->dataset);
+		w.st = st;
+		w.wf = wf;
+		w.col = &st->cols[wf->col + k];
+		memset(&v, 0, sizeof(v));
+		v.kind = isnull ? NV_NULL : NV_DATUM;
+		v.d = d;
+		v.typid = wf->conv.typid;
+		walk_node(&w, 0, &wf->conv, &v, (uint16) w.col->nlists);
 	}
-}
-
-static pg_attribute_noreturn() void
-bad_item(const LanceWriteField *wf)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("items of column \"%s\" (Lance list \"%s\" of structs) must be JSON objects",
-					wf->conv.colname, wf->field->name)));
-}
-
-/* The JSON object of a struct item (NULL for JSON null). */
-static JsonbContainer *
-struct_item(const LanceWriteField *wf, JsonbValue *v)
-{
-	if (v->type == jbvNull)
-		return NULL;
-	if (v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data))
-		return v->val.binary.data;
-	bad_item(wf);
-}
-
-/*
- * A list of structs from jsonb[] (one object per item) or jsonb (an array
- * of objects): per member column, each item's member (a NULL item: NULL
- * struct), or the row's NULL or empty list.
- */
-static void
-push_list_struct(LanceModifyState *st, const LanceWriteField *wf, Datum d)
-{
-	const LanceConv *sc = wf->conv.elem;
-	JsonbContainer **items = NULL;
-	int			n = 0,
-				j,
-				k;
-	bool		listnull = false;
-
-	if (wf->conv.kind == LCONV_ARRAY)
-	{
-		ArrayType  *arr = DatumGetArrayTypeP(d);
-		Datum	   *elems;
-		bool	   *nulls;
-
-		if (ARR_NDIM(arr) > 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-					 errmsg("array for column \"%s\" (Lance type \"%s\") must have one dimension",
-							wf->conv.colname, wf->field->logical_type)));
-		deconstruct_array(arr, ARR_ELEMTYPE(arr), wf->conv.elmlen, wf->conv.elmbyval,
-						  wf->conv.elmalign, &elems, &nulls, &n);
-		items = palloc0(sizeof(JsonbContainer *) * Max(n, 1));
-		for (j = 0; j < n; j++)
-		{
-			Jsonb	   *jb;
-			JsonbValue	v;
-
-			if (nulls[j])
-				continue;
-			jb = DatumGetJsonbP(elems[j]);
-			if (JB_ROOT_IS_SCALAR(jb) && JsonbExtractScalar(&jb->root, &v) && v.type == jbvNull)
-				continue;
-			if (!JB_ROOT_IS_OBJECT(jb))
-				bad_item(wf);
-			items[j] = &jb->root;
-		}
-	}
-	else
-	{
-		Jsonb	   *jb = DatumGetJsonbP(d);
-		JsonbIterator *it;
-		JsonbValue	v;
-		JsonbIteratorToken tok;
-
-		if (JB_ROOT_IS_SCALAR(jb) && JsonbExtractScalar(&jb->root, &v) && v.type == jbvNull)
-			listnull = true;
-		else if (JB_ROOT_IS_SCALAR(jb) || !JB_ROOT_IS_ARRAY(jb))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("value for column \"%s\" (Lance list \"%s\") must be a JSON array",
-							wf->conv.colname, wf->field->name)));
-		else
-		{
-			items = palloc0(sizeof(JsonbContainer *) * Max(JsonContainerSize(&jb->root), 1));
-			it = JsonbIteratorInit(&jb->root);
-			while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-				if (tok == WJB_ELEM)
-					items[n++] = struct_item(wf, &v);
-		}
-	}
-	for (k = 0; k < wf->ncols; k++)
-	{
-		LanceColBuf *col = &st->cols[wf->col + k];
-		LanceError	err = {0};
-		MemoryContext old;
-		bool		ok = true;
-
-		if (listnull || n == 0)
-		{
-			old = MemoryContextSwitchTo(st->cxt);
-			ok = lance_colbuf_list_row(col, listnull, &err);
-			MemoryContextSwitchTo(old);
-		}
-		for (j = 0; ok && j < n; j++)
-		{
-			uint8		fixed[16];
-			const void *p = NULL;
-			uint64		len = 0;
-			bool		valid = false;
-
-			if (items[j] != NULL)
-				valid = struct_member(st, wf, sc, k, col, items[j], fixed, &p, &len);
-			old = MemoryContextSwitchTo(st->cxt);
-			ok = lance_colbuf_list_member(col, j == 0, items[j] == NULL, p, len, !valid, &err);
-			MemoryContextSwitchTo(old);
-		}
-		if (!ok)
-			lance_fdw_reader_error(&err, st->dataset);
-	}
-}
-
-/* A jsonb object into a struct's members (JSON null: a NULL struct). */
-static void
-push_struct(LanceModifyState *st, const LanceWriteField *wf, Datum d)
-{
-	Jsonb	   *jb = DatumGetJsonbP(d);
-
-	if (JB_ROOT_IS_SCALAR(jb))
-	{
-		JsonbValue	v;
-
-		if (JsonbExtractScalar(&jb->root, &v) && v.type == jbvNull)
-		{
-			push_struct_row(st, wf, NULL);
-			return;
-		}
-	}
-	if (!JB_ROOT_IS_OBJECT(jb))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("value for column \"%s\" (Lance struct \"%s\") must be a JSON object",
-						wf->conv.colname, wf->field->name)));
-	push_struct_row(st, wf, &jb->root);
 }
 
 /* Converts one non-null datum of field wf and appends it to col. */
 static void
 push_datum(LanceModifyState *st, const LanceWriteField *wf, LanceColBuf *col, Datum d)
 {
-	uint8		fixed[16];
+	uint8		fixed[32];
 	const void *p;
 	uint64		len;
 	LanceError	err = {0};
 	MemoryContext old;
 	bool		ok;
 
-	if (wf->field->type.kind == LANCE_T_STRUCT)
-	{
-		push_struct(st, wf, d);
-		return;
-	}
-	if (col->nlayers == 3)
-	{
-		push_list_struct(st, wf, d);
-		return;
-	}
 	if (col->nlayers > 0)
 	{
-		if (wf->conv.kind == LCONV_JSONB)
-			push_list_json(st, wf, col, d);
-		else
-			push_list(st, wf, col, d);
+		push_nested(st, wf, d, false);
 		return;
 	}
 	convert_value(wf, col->width, d, fixed, &p, &len);
@@ -1402,19 +1415,12 @@ insert_row(LanceModifyState *st, TupleTableSlot *slot)
 						(errcode(ERRCODE_NOT_NULL_VIOLATION),
 						 errmsg("null value for non-nullable Lance field \"%s\" of foreign table \"%s\"",
 								wf->field->name, RelationGetRelationName(st->rel))));
-			if (wf->field->type.kind == LANCE_T_STRUCT)
-				push_struct_row(st, wf, NULL);
+			if (st->cols[wf->col].nlayers > 0)
+				push_nested(st, wf, (Datum) 0, true);
 			else
 			{
 				MemoryContextSwitchTo(st->cxt);
-				ok = true;
-				for (k = 0; k < wf->ncols && ok; k++)
-				{
-					if (st->cols[wf->col + k].nlayers > 0)
-						ok = lance_colbuf_list_row(&st->cols[wf->col + k], true, &err);
-					else
-						ok = lance_colbuf_push(&st->cols[wf->col + k], NULL, 0, true, &err);
-				}
+				ok = lance_colbuf_push(&st->cols[wf->col], NULL, 0, true, &err);
 				MemoryContextSwitchTo(st->rowcxt);
 				if (!ok)
 					lance_fdw_reader_error(&err, st->dataset);

@@ -368,8 +368,17 @@ build(const LanceManifest *m, int field, const LanceType *t, Oid typid, int32 ty
 					return false;
 				elemtyp = get_element_type(typid);
 				c->elem = palloc0(sizeof(LanceConv));
-				/* an array column's typmod belongs to its elements */
-				if (!build(m, child, &m->fields[child].type, elemtyp, typmod, colname, c->elem))
+				/*
+				 * An array column's typmod belongs to its elements; a list of
+				 * lists is another dimension of the same (rectangular) array.
+				 */
+				if (m->fields[child].type.kind == LANCE_T_LIST ||
+					m->fields[child].type.kind == LANCE_T_LARGE_LIST)
+				{
+					if (!build(m, child, &m->fields[child].type, typid, typmod, colname, c->elem))
+						return false;
+				}
+				else if (!build(m, child, &m->fields[child].type, elemtyp, typmod, colname, c->elem))
 					return false;
 				get_typlenbyvalalign(elemtyp, &c->elmlen, &c->elmbyval, &c->elmalign);
 				return true;
@@ -733,6 +742,114 @@ fsl_array(const LanceConv *c, const uint8 *p)
 											  c->elmlen, c->elmbyval, c->elmalign));
 }
 
+/* Whether c's items are lists shown as further dimensions of its array. */
+static bool
+is_multidim(const LanceConv *c)
+{
+	return c->elem != NULL && c->elem->kind == LCONV_ARRAY && c->elem->typid == c->typid &&
+		(c->elem->src.kind == LANCE_T_LIST || c->elem->src.kind == LANCE_T_LARGE_LIST);
+}
+
+static pg_attribute_noreturn() void
+not_rectangular(const LanceConv *c, int ndim)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+			 errmsg("nested list in column \"%s\" is not rectangular (a NULL or empty inner list, or lists of different lengths), which an array of %d dimensions cannot hold",
+					c->colname, Max(ndim, 2)),
+			 errhint("Declare the column as jsonb.")));
+}
+
+/*
+ * Gathers list i of v (dimension d) into datums/nulls of a multi-dimensional
+ * array: every list of a dimension must have the same, non-zero length.
+ */
+static void
+gather_dims(const LanceConv *c, const LanceVector *v, uint64 i, int d, int *dims, int ndim,
+			Datum *datums, bool *nulls, int *n)
+{
+	const LanceVector *child;
+	uint64		start,
+				end,
+				k;
+
+	if (v->nchildren != 1 || v->offsets == NULL)
+		bad_vector(c, "list without items");
+	child = &v->children[0];
+	start = v->offsets[i];
+	end = v->offsets[i + 1];
+	if (start > end || end > child->n)
+		bad_vector(c, "list offsets out of order");
+	if (end - start != (uint64) dims[d] || (d > 0 && !lance_vector_is_valid(v, i)))
+		not_rectangular(c, ndim);
+	for (k = start; k < end; k++)
+	{
+		if (d + 1 < ndim)
+		{
+			if (!lance_vector_is_valid(child, k))
+				not_rectangular(c, ndim);
+			gather_dims(c->elem, child, k, d + 1, dims, ndim, datums, nulls, n);
+		}
+		else
+		{
+			datums[*n] = lance_fdw_conv_datum(c->elem, child, k, &nulls[*n]);
+			(*n)++;
+		}
+	}
+}
+
+/* List i of v as an array of as many dimensions as lists are nested. */
+static Datum
+multidim_array(const LanceConv *c, const LanceVector *v, uint64 i)
+{
+	const LanceConv *leaf = c;
+	const LanceVector *lv = v;
+	uint64		li = i;
+	int			dims[MAXDIM];
+	int			lbs[MAXDIM];
+	int			ndim = 0;
+	int64		total = 1;
+	Datum	   *datums;
+	bool	   *nulls;
+	int			n = 0;
+
+	/* dimensions from the first list at each depth */
+	for (;;)
+	{
+		uint64		len;
+
+		if (ndim == MAXDIM)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("list in column \"%s\" is nested more than %d deep", c->colname, MAXDIM)));
+		if (lv->nchildren != 1 || lv->offsets == NULL || li >= lv->n)
+			bad_vector(c, "list without items");
+		len = lv->offsets[li + 1] - lv->offsets[li];
+		if (len == 0 && ndim == 0)
+			return PointerGetDatum(construct_empty_array(get_element_type(c->typid)));
+		if (len == 0 || (ndim > 0 && !lance_vector_is_valid(lv, li)))
+			not_rectangular(c, ndim);
+		dims[ndim] = (int) Min(len, (uint64) MaxArraySize);
+		lbs[ndim] = 1;
+		total *= Max(len, 1);
+		if (total > (int64) MaxArraySize)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("list in column \"%s\" has too many items", c->colname)));
+		ndim++;
+		if (!is_multidim(leaf))
+			break;
+		li = lv->offsets[li];
+		lv = &lv->children[0];
+		leaf = leaf->elem;
+	}
+	datums = palloc(sizeof(Datum) * Max(total, 1));
+	nulls = palloc(sizeof(bool) * Max(total, 1));
+	gather_dims(c, v, i, 0, dims, ndim, datums, nulls, &n);
+	return PointerGetDatum(construct_md_array(datums, nulls, ndim, dims, lbs, leaf->elem->typid,
+											  leaf->elmlen, leaf->elmbyval, leaf->elmalign));
+}
+
 static Datum
 list_array(const LanceConv *c, const LanceVector *v, uint64 i)
 {
@@ -746,6 +863,8 @@ list_array(const LanceConv *c, const LanceVector *v, uint64 i)
 	int			dims[1];
 	int			lbs[1] = {1};
 
+	if (is_multidim(c))
+		return multidim_array(c, v, i);
 	if (v->nchildren != 1 || v->offsets == NULL)
 		bad_vector(c, "list without items");
 	child = &v->children[0];

@@ -24,7 +24,12 @@
 #   - lance_cleanup: LanceDB reads the latest and tagged versions, older
 #     ones are gone, only kept versions' files (and young orphans) remain;
 #   - lancedb.optimize() on a Lance table compacts, then cleans up;
-#   - errors: NOT NULL fields, dimensions, types, pinned tables, privileges.
+#   - errors: NOT NULL fields, dimensions, types, pinned tables, privileges;
+#   - lists of lists (jsonb, two-dimensional arrays), structs holding lists
+#     and structs, lists of structs holding lists, decimal256, and 100000
+#     NULL lists, 100000 empty lists and long runs of each between lists
+#     (test/lance/write_deep.mjs): LanceDB reads each version, appends and
+#     optimize()s, the FDW reads back, UPDATE, DELETE and lance_compact.
 use strict;
 use warnings;
 
@@ -801,6 +806,219 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
 		"$n|0", '2.0 lists: ... and so does the FDW, value by value');
 	$r = nested('optimize', $uri, '37');
 	is($r->{rows}, $n, '2.0 lists: LanceDB optimize()s on top of the FDW\'s compaction');
+}
+
+# ---- deeper nesting, decimal256 and long runs of NULL and empty lists
+# (test/lance/write_deep.mjs): table "d" (lists of lists, structs holding
+# lists and structs, lists of structs holding lists, decimal256) and table
+# "r" (list<int32> and list<list<int32>> with 100000 NULL lists, 100000
+# empty lists, then runs of 9000 of each between lists) ----
+my $jsd = "$root/test/lance/write_deep.mjs";
+
+sub deep { return node_kv($jsd, @_); }
+
+my $d_li = q{ CASE WHEN g >= 100000 AND g < 400000 THEN
+   (CASE rk WHEN 0 THEN NULL WHEN 1 THEN '{}'::int[] ELSE ARRAY[g] END)
+  WHEN g%6=1 THEN NULL WHEN g%6=2 THEN '{}'::int[]
+  ELSE (SELECT array_agg(CASE WHEN k=1 AND g%5=0 THEN NULL ELSE g*10+k END ORDER BY k) FROM generate_series(0, g%4) k) END};
+my $d_ll = q{ CASE WHEN g >= 100000 AND g < 400000 THEN
+   (CASE rk WHEN 0 THEN NULL WHEN 1 THEN '[]'::jsonb ELSE jsonb_build_array(jsonb_build_array(g, NULL), '[]'::jsonb) END)
+  WHEN g%7=1 THEN NULL WHEN g%7=2 THEN '[]'::jsonb
+  ELSE (SELECT jsonb_agg(CASE WHEN k=1 AND g%5=0 THEN NULL WHEN k=2 AND g%4=0 THEN '[]'::jsonb
+      ELSE (SELECT jsonb_agg(CASE WHEN q=1 AND g%6=0 THEN NULL ELSE g*10+k*3+q END ORDER BY q) FROM generate_series(0, g%4) q) END ORDER BY k)
+    FROM generate_series(0, g%3) k) END};
+my $d_rest = q{ CASE WHEN g%5=3 THEN NULL
+  ELSE (SELECT jsonb_agg(coalesce((SELECT jsonb_agg(CASE WHEN q=0 AND g%7=0 THEN NULL ELSE 's'||g||'.'||k||'.'||q END ORDER BY q)
+      FROM generate_series(0, g%3-1) q), '[]') ORDER BY k) FROM generate_series(0, g%2) k) END,
+ CASE WHEN g%6=5 THEN NULL
+  ELSE jsonb_build_object('a', CASE WHEN g%4=0 THEN NULL ELSE g*2 END,
+   'l', CASE WHEN g%5=1 THEN NULL ELSE coalesce((SELECT jsonb_agg(CASE WHEN k=1 AND g%2=0 THEN NULL ELSE 'l'||g||'-'||k END ORDER BY k)
+      FROM generate_series(0, g%3-1) k), '[]') END,
+   's', CASE WHEN g%7=3 THEN NULL ELSE jsonb_build_object('x', CASE WHEN g%3=0 THEN NULL ELSE g END,
+      'y', CASE WHEN g%4=2 THEN NULL ELSE coalesce((SELECT jsonb_agg(g/2.0::float8 + k ORDER BY k) FROM generate_series(0, g%3-1) k), '[]') END) END) END,
+ CASE WHEN g%8=4 THEN NULL WHEN g%8=5 THEN '{}'::jsonb[]
+  ELSE (SELECT array_agg(CASE WHEN k=2 AND g%3=0 THEN NULL
+      ELSE jsonb_build_object('a', CASE WHEN k=0 AND g%4=1 THEN NULL ELSE coalesce((SELECT jsonb_agg(g+k+q ORDER BY q)
+          FROM generate_series(0, (g+k)%3-1) q), '[]') END,
+        'b', CASE WHEN g%5=0 THEN NULL ELSE 'b'||g||'.'||k END) END ORDER BY k) FROM generate_series(0, g%3) k) END,
+ (CASE WHEN g%9=2 THEN NULL WHEN g%11=0 THEN -(10::numeric^45 + g)/1000000
+  ELSE (g::numeric*123456789 - 500000000)/1000000 END)::numeric(50,6)};
+my $d_from = q{FROM generate_series(a, b - 1) g,
+ LATERAL (SELECT CASE WHEN g < 200000 THEN 0 WHEN g < 300000 THEN 1 WHEN g%50000=7 THEN 2 ELSE (g/9000)%2 END AS rk) r};
+
+foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ])
+{
+	my ($lib, $ver) = @$case;
+	my $s = "d$lib";
+	my $uri = "$tmp/$s";
+	mkdir $uri or die;
+	deep('create', $uri, $lib, $ver);
+	deep('create', $uri, $lib, $ver, '-', 'r');
+	lance_server($s, $uri, 'd', 1500);
+	$node->safe_psql('postgres', qq{
+		ALTER FOREIGN TABLE $s.r OPTIONS (ADD rows_per_fragment '120000');
+		CREATE FUNCTION $s.exp_d(a int, b int)
+		RETURNS TABLE (id bigint, li int[], ll jsonb, lls jsonb, sl jsonb, lsl jsonb[], d256 numeric)
+		LANGUAGE sql AS \$\$ SELECT g::bigint, $d_li, $d_ll, $d_rest $d_from \$\$;
+		CREATE FUNCTION $s.exp_r(a int, b int) RETURNS TABLE (id bigint, li int[], ll jsonb)
+		LANGUAGE sql AS \$\$ SELECT g::bigint, $d_li, $d_ll $d_from \$\$;
+	});
+	# rows of table $t (columns $cols) against the formulas of the given sources
+	my $diff = sub {
+		my ($t, $cols, @src) = @_;
+		my $e = join ' UNION ALL ', map { "SELECT $cols FROM $_" } @src;
+		return $node->safe_psql('postgres',
+			"SELECT count(*) FILTER (WHERE t::text IS DISTINCT FROM e::text), count(t.id), count(e.id)
+			 FROM (SELECT $cols FROM $s.$t) t FULL JOIN ($e) e USING (id)");
+	};
+	my $dc = 'id, li, ll, lls, sl, lsl, d256';
+	my @d = ("$s.exp_d(1, 4)");
+	is($diff->('d', $dc, @d), '0|3|3', "$ver deep: the FDW reads LanceDB's seed rows");
+
+	$node->safe_psql('postgres', "INSERT INTO $s.d SELECT * FROM $s.exp_d(4, 3000)");
+	push @d, "$s.exp_d(4, 3000)";
+	my $r = deep('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad version)} ], [ 2999, 0, 2 ],
+		"$ver deep: LanceDB $lib reads every list of lists, struct holding lists and structs, list of structs holding lists and decimal256 the FDW wrote")
+	  or diag $r->{mismatches};
+	is($diff->('d', $dc, @d), '0|2999|2999', "$ver deep: the FDW reads its own rows back");
+
+	# a list of lists from a two-dimensional array (table "m": rectangular rows only)
+	deep('create', $uri, $lib, $ver, '-', 'm');
+	$node->safe_psql('postgres', qq{
+		CREATE FOREIGN TABLE $s.mm (id bigint, ll int[]) SERVER $s OPTIONS (table 'm');
+		CREATE FOREIGN TABLE $s.dm (id bigint, ll int[]) SERVER $s OPTIONS (table 'd');
+		INSERT INTO $s.mm SELECT id, translate(ll::text, '[]', '{}')::int[]
+			FROM $s.exp_d(3000, 3300) WHERE id % 3 IN (0, 1) AND id % 5 <> 0});
+	$r = deep('check', $uri, $lib, '-', '-', 'm');
+	is_deeply([ @$r{qw(rows bad version)} ], [ 163, 0, 2 ],
+		"$ver deep: LanceDB reads lists of lists written from two-dimensional arrays")
+	  or diag $r->{mismatches};
+	is($node->safe_psql('postgres', qq{
+		SELECT count(*), count(*) FILTER (WHERE array_ndims(t.ll) = 2 AND array_length(t.ll, 1) = 2),
+		 count(*) FILTER (WHERE t.ll IS DISTINCT FROM translate(e.ll::text, '[]', '{}')::int[])
+		FROM $s.mm t JOIN $s.exp_d(1, 3300) e USING (id)}),
+		'163|57|0', "$ver deep: ... and the FDW reads them back as such arrays");
+	fails("SELECT ll FROM $s.dm", qr/not rectangular/,
+		"$ver deep: a ragged list of lists does not pass for a two-dimensional array");
+
+	# long runs of NULL and empty lists
+	$node->safe_psql('postgres', "INSERT INTO $s.r SELECT * FROM $s.exp_r(100000, 400000)");
+	my @rr = ("$s.exp_r(1, 4)", "$s.exp_r(100000, 400000)");
+	$r = deep('check', $uri, $lib, '-', '-', 'r');
+	is_deeply([ @$r{qw(rows bad version)} ], [ 300003, 0, 2 ],
+		"$ver deep: LanceDB reads 100000 NULL lists, 100000 empty lists and runs of 9000 in a row, flat and nested")
+	  or diag $r->{mismatches};
+	is($diff->('r', 'id, li, ll', @rr), '0|300003|300003', "$ver deep: ... and so does the FDW");
+	$r = deep('at', $uri, $lib, 2);
+	is_deeply([ @$r{qw(rows bad)} ], [ 2999, 0 ], "$ver deep: LanceDB still reads version 2 of table d");
+
+	# LanceDB appends and optimize()s on top; the FDW reads it and appends again
+	deep('add', $uri, $lib, 4000, 4100);
+	push @d, "$s.exp_d(4000, 4100)";
+	is(deep('optimize', $uri, $lib)->{rows}, 3099, "$ver deep: LanceDB appends to and optimize()s the FDW's versions");
+	is($diff->('d', $dc, @d), '0|3099|3099', "$ver deep: the FDW reads LanceDB's compacted version");
+	deep('add', $uri, $lib, 500000, 500100, 'r');
+	push @rr, "$s.exp_r(500000, 500100)";
+	is(deep('optimize', $uri, $lib, '-', '-', 'r')->{rows}, 300103,
+		"$ver deep: LanceDB optimize()s the long runs the FDW wrote");
+	is($diff->('r', 'id, li, ll', @rr), '0|300103|300103', "$ver deep: the FDW reads LanceDB's rewrite of the long runs");
+	$node->safe_psql('postgres', "INSERT INTO $s.d SELECT * FROM $s.exp_d(5000, 5300)");
+	push @d, "$s.exp_d(5000, 5300)";
+	$r = deep('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad)} ], [ 3399, 0 ], "$ver deep: LanceDB reads a FDW append on top of its compaction")
+	  or diag $r->{mismatches};
+
+	# DELETE and UPDATE, then lance_compact
+	$node->safe_psql('postgres', qq{
+		ALTER FOREIGN TABLE $s.d ADD COLUMN _rowaddr bigint;
+		ALTER FOREIGN TABLE $s.r ADD COLUMN _rowaddr bigint;
+		DELETE FROM $s.d WHERE id % 10 = 2;
+		UPDATE $s.d SET ll = ll, sl = sl, lsl = lsl, d256 = d256 WHERE id BETWEEN 100 AND 199;
+		UPDATE $s.r SET li = li, ll = ll WHERE id BETWEEN 150000 AND 165000 OR id BETWEEN 250000 AND 255000});
+	my $want = $node->safe_psql('postgres', "SELECT count(*) FROM $s.d");
+	$r = deep('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad)} ], [ $want, 0 ], "$ver deep: LanceDB reads the FDW's DELETE and UPDATE")
+	  or diag $r->{mismatches};
+	$r = deep('check', $uri, $lib, '-', '-', 'r');
+	is_deeply([ @$r{qw(rows bad)} ], [ 300103, 0 ], "$ver deep: ... and its UPDATE of 20002 NULL and empty lists")
+	  or diag $r->{mismatches};
+	like($node->safe_psql('postgres', "SELECT lancedb.lance_compact('$s.d')"),
+		qr/"fragments_removed": [1-9]/, "$ver deep: lance_compact rewrites the nested fields");
+	like($node->safe_psql('postgres', "SELECT lancedb.lance_compact('$s.r')"),
+		qr/"fragments_removed": [1-9]/, "$ver deep: ... and the long runs");
+	$r = deep('check', $uri, $lib);
+	is_deeply([ @$r{qw(rows bad)} ], [ $want, 0 ], "$ver deep: LanceDB reads the compacted table d")
+	  or diag $r->{mismatches};
+	$r = deep('check', $uri, $lib, '-', '-', 'r');
+	is_deeply([ @$r{qw(rows bad)} ], [ 300103, 0 ], "$ver deep: LanceDB reads the compacted long runs")
+	  or diag $r->{mismatches};
+	is($node->safe_psql('postgres',
+			"SELECT count(*), count(*) FILTER (WHERE t::text <> e::text) FROM (SELECT $dc FROM $s.d) t
+			 JOIN (" . join(' UNION ALL ', map { "SELECT $dc FROM $_" } @d) . ") e USING (id)"),
+		"$want|0", "$ver deep: the FDW reads every value after compaction");
+	is($diff->('r', 'id, li, ll', @rr), '0|300103|300103', "$ver deep: ... and every long run");
+	is(deep('optimize', $uri, $lib)->{rows}, $want, "$ver deep: LanceDB optimize()s on top of the FDW's compaction");
+
+	# decimal256 (a plain numeric column: the writer rounds and checks):
+	# rounding, precision, the extremes; errors of nested values
+	$node->safe_psql('postgres', qq{CREATE FOREIGN TABLE $s.dn (id bigint, d256 numeric) SERVER $s OPTIONS (table 'd');
+		INSERT INTO $s.dn VALUES (9001, 1.0000005), (9002, -99999999999999999999999999999999999999999999.9999994),
+		(9003, 0.0000004)});
+	is($node->safe_psql('postgres', "SELECT string_agg(d256::text, ' ' ORDER BY id) FROM $s.dn WHERE id > 9000"),
+		'1.000001 -99999999999999999999999999999999999999999999.999999 0.000000',
+		"$ver deep: decimal256 rounded to the scale, 50 digits kept");
+	fails("INSERT INTO $s.dn VALUES (1, 1e44)",
+		qr/value for column "d256" is out of range for Lance type "decimal:256:50:6"/,
+		"$ver deep: a decimal256 beyond the field's precision is an error");
+	fails("INSERT INTO $s.dn VALUES (1, 'Infinity')", qr/out of range/, "$ver deep: infinity is not a decimal256");
+	fails("INSERT INTO $s.dn VALUES (1, 'NaN')", qr/out of range/, "$ver deep: nor is NaN");
+	fails("INSERT INTO $s.mm (id, ll) VALUES (1, '{1,2}')", qr/must have 2 dimensions/,
+		"$ver deep: a one-dimensional array is not a list of lists");
+	fails("INSERT INTO $s.d (id, ll) VALUES (1, '[1]')", qr/must be a JSON array/,
+		"$ver deep: the items of a list of lists are JSON arrays");
+	fails(qq{INSERT INTO $s.d (id, sl) VALUES (1, '{"s": {"z": 1}}')}, qr/the struct has no member "z"/,
+		"$ver deep: a JSON key that names no member of a nested struct is an error");
+}
+
+# ---- 2.0 datasets with the deeper shapes or decimal256 (written by
+# LanceDB 0.37): read, while INSERT and lance_compact are clear errors that
+# leave no version behind ----
+{
+	my $s = 'd20';
+	my $uri = "$tmp/$s";
+	mkdir $uri or die;
+	for my $t ('d', 'x')
+	{
+		deep('create', $uri, '37', '2.0', '-', $t);
+		deep('add', $uri, '37', 4, 10, $t);
+	}
+	lance_server($s, $uri, 'd', 1500);
+	$node->safe_psql('postgres', qq{
+		CREATE FUNCTION $s.exp_d(a int, b int)
+		RETURNS TABLE (id bigint, li int[], ll jsonb, lls jsonb, sl jsonb, lsl jsonb[], d256 numeric)
+		LANGUAGE sql AS \$\$ SELECT g::bigint, $d_li, $d_ll, $d_rest $d_from \$\$;
+	});
+	is($node->safe_psql('postgres',
+			"SELECT count(*) FILTER (WHERE t::text IS DISTINCT FROM e::text), count(t.id), count(e.id)
+			 FROM (SELECT id, li, ll, lls, sl, lsl, d256 FROM $s.d) t FULL JOIN $s.exp_d(1, 10) e USING (id)"),
+		'0|9|9', '2.0 deep: the FDW reads LanceDB\'s lists of lists, nested structs and decimal256');
+	fails("INSERT INTO $s.d (id) VALUES (100)",
+		qr/field "ll" nests lists and structs deeper than lance_fdw writes to Lance 2.0 data files/,
+		'2.0 deep: INSERT into a dataset with a list of lists is a clear error');
+	fails("SELECT lancedb.lance_compact('$s.d')", qr/cannot compact Lance dataset .*field "ll" nests/,
+		'2.0 deep: so is lance_compact');
+	fails("INSERT INTO $s.x VALUES (100, 1.5)", qr/decimal256 field "d256" cannot be written to Lance 2.0/,
+		'2.0 deep: INSERT of decimal256 into 2.0 is a clear error');
+	fails("SELECT lancedb.lance_compact('$s.x')", qr/cannot compact Lance dataset .*decimal256 field "d256"/,
+		'2.0 deep: so is lance_compact');
+	for my $t ('d', 'x')
+	{
+		my $r = deep('check', $uri, '37', '-', '-', $t);
+		is_deeply([ @$r{qw(rows bad version)} ], [ 9, 0, 2 ],
+			"2.0 deep: no version was left behind, LanceDB reads its rows ($t)")
+		  or diag $r->{mismatches};
+	}
 }
 
 $node->stop;

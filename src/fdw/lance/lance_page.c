@@ -1417,7 +1417,8 @@ constant_value(const uint8_t *p, uint64_t len, uint32_t width, const uint8_t **v
  * *lev stays NULL then.
  */
 static bool
-constant_levels(Buf b, uint16_t **lev, uint64_t *n, LanceError *err)
+constant_levels(const Lancepb__CompressiveEncoding *ce, uint64_t count, Buf b, uint16_t **lev,
+				uint64_t *n, LanceError *err)
 {
 	uint64_t	i;
 
@@ -1425,6 +1426,15 @@ constant_levels(Buf b, uint16_t **lev, uint64_t *n, LanceError *err)
 	*n = 0;
 	if (b.len == 0)
 		return true;
+	if (ce != NULL)
+	{
+		/* 2.2: levels compressed as a block of count u16 values */
+		if (count == 0)
+			return lance_fail(err, "constant page with compressed levels but no count");
+		*n = count;
+		*lev = lance_alloc_array(count, 2, err);
+		return *lev != NULL && decode_levels(ce, b, count, *lev, err);
+	}
 	if (b.len % 2 || b.len / 2 > MAX_PAGE_ITEMS)
 		return lance_fail(err, "constant page with a bad level buffer (%llu bytes)",
 						  (unsigned long long) b.len);
@@ -1440,8 +1450,9 @@ constant_levels(Buf b, uint16_t **lev, uint64_t *n, LanceError *err)
 /*
  * A page whose non-null values are all one value.  Its buffers are told
  * apart by their count: with an inline value, none or [rep, def]; without,
- * [value] or [value, rep, def].  The levels (raw u16, an empty buffer when
- * absent) may be those of a nested column, and the value then repeats for
+ * [value] or [value, rep, def], or [rep, def] when every item is null.
+ * The levels (raw u16, or in 2.2 compressed, an empty buffer when absent)
+ * may be those of a nested column, and the value then repeats for
  * every level that is an item (valid or null, not a null or empty list);
  * e.g. 2.2 stores a member of list<struct> whose only non-null value is 1
  * this way.
@@ -1469,8 +1480,9 @@ decode_constant(const Lancepb__ConstantLayout *cl, Buf *pbufs, int npbufs, uint6
 
 	if (!set_layers(leaf, cl->layers, cl->n_layers, err))
 		return false;
-	if (cl->rep_compression || cl->def_compression)
-		return lance_fail(err, "constant pages with compressed repetition/definition levels are not supported");
+	if ((cl->rep_compression && cl->num_rep_values > MAX_PAGE_ITEMS) ||
+		(cl->def_compression && cl->num_def_values > MAX_PAGE_ITEMS))
+		return lance_fail(err, "constant page with too many levels");
 	if (nrows > MAX_PAGE_ITEMS)
 		return lance_fail(err, "constant page with %llu rows", (unsigned long long) nrows);
 	for (i = cl->n_layers; i-- > 0;)
@@ -1485,6 +1497,12 @@ decode_constant(const Lancepb__ConstantLayout *cl, Buf *pbufs, int npbufs, uint6
 	{
 		vbuf = 0;
 		lbuf = npbufs == 3 ? 1 : -1;
+	}
+	else if (!has_inline && npbufs == 2)
+	{
+		/* no value, only levels (2.1 all-null pages of nested columns) */
+		has_value = false;
+		lbuf = 0;
 	}
 	else if (!has_inline && npbufs == 0)
 	{
@@ -1505,8 +1523,8 @@ decode_constant(const Lancepb__ConstantLayout *cl, Buf *pbufs, int npbufs, uint6
 		return lance_fail(err, "invalid bool constant");
 
 	if (lbuf >= 0 &&
-		(!constant_levels(pbufs[lbuf], &rep, &nrep, err) ||
-		 !constant_levels(pbufs[lbuf + 1], &def, &ndef, err)))
+		(!constant_levels(cl->rep_compression, cl->num_rep_values, pbufs[lbuf], &rep, &nrep, err) ||
+		 !constant_levels(cl->def_compression, cl->num_def_values, pbufs[lbuf + 1], &def, &ndef, err)))
 		ok = false;
 	if (ok && (rep || def))
 	{
@@ -1536,6 +1554,10 @@ decode_constant(const Lancepb__ConstantLayout *cl, Buf *pbufs, int npbufs, uint6
 			for (i = 0; ok && i < nlev; i++)
 				rep[i] = (uint16_t) nlists;
 		}
+		/* without a value no item may be valid */
+		for (i = 0; ok && !has_value && i < nlev; i++)
+			if (def == NULL || def[i] == 0)
+				ok = lance_fail(err, "constant page without a value has a valid item");
 		/* items: levels valid or null below the innermost list */
 		nitems = 0;
 		for (i = 0; ok && i < nlev; i++)

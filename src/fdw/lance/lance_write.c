@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lance_file.h"
 #include "lance_pb.h"
 
 #define PAGE_LAYOUT_URL "/lance.encodings21.PageLayout"
@@ -193,9 +194,9 @@ lance_colbuf_init(LanceColBuf *c, const LanceManifest *m, int field, LanceError 
 }
 
 static bool
-push_levels(LanceColBuf *c, uint16_t rep, uint16_t def, LanceError *err)
+is_list_kind(const LanceField *f)
 {
-	return lance_buf_append(&c->rep, &rep, 2, err) && lance_buf_append(&c->def, &def, 2, err);
+	return f->type.kind == LANCE_T_LIST || f->type.kind == LANCE_T_LARGE_LIST;
 }
 
 /*
@@ -215,16 +216,107 @@ layer_base(const LanceColBuf *c, int k)
 	return base;
 }
 
-static uint16_t
-def_list(const LanceColBuf *c, bool empty)
+uint16_t
+lance_colbuf_def(const LanceColBuf *c, int j, bool empty)
 {
-	uint16_t	base = layer_base(c, c->nlayers - 1);
+	int			k = c->depth - j;	/* the layer of path node j */
+	uint16_t	base = layer_base(c, k);
 
-	if (c->layers[c->nlayers - 1] == LANCE_LAYER_EMPTYABLE_LIST)
-		return base;
-	return empty ? base + 1 : base;
+	if (empty && c->layers[k] == LANCE_LAYER_NULL_AND_EMPTY_LIST)
+		return base + 1;
+	return base;
 }
 
+bool
+lance_colbuf_node_nullable(const LanceColBuf *c, int j)
+{
+	int			k = c->depth - j;
+
+	return c->layers[k] == LAYER_NULLABLE_ITEM || c->layers[k] == LANCE_LAYER_NULL_AND_EMPTY_LIST;
+}
+
+bool
+lance_colbuf_init_leaf(LanceColBuf *c, const LanceManifest *m, int leaf, LanceError *err)
+{
+	int			chain[LANCE_WRITE_MAX_DEPTH];
+	int			n = 0;
+	int			a,
+				j,
+				k;
+
+	if (leaf < 0 || leaf >= m->nfields)
+		return lance_fail(err, "bad field index %d", leaf);
+	for (a = leaf; a >= 0; a = m->fields[a].parent)
+	{
+		if (n == LANCE_WRITE_MAX_DEPTH)
+			return lance_fail(err, "field \"%s\" is nested more than %d levels deep",
+							  m->fields[leaf].name, LANCE_WRITE_MAX_DEPTH);
+		if (a >= m->nfields)
+			return lance_fail(err, "bad field index %d", a);
+		chain[n++] = a;
+	}
+	if (!lance_colbuf_init(c, m, leaf, err))
+		return false;
+	c->depth = n - 1;
+	c->nlayers = n;
+	c->nlists = 0;
+	for (j = 0; j < n; j++)
+	{
+		const LanceField *f = &m->fields[chain[n - 1 - j]];
+
+		c->path[j] = chain[n - 1 - j];
+		k = n - 1 - j;
+		if (j < n - 1 && is_list_kind(f))
+		{
+			if (f->nchildren != 1 || f->children[0] != chain[n - 2 - j])
+				return lance_fail(err, "list field \"%s\" has no item field", f->name);
+			c->layers[k] = f->nullable ? LANCE_LAYER_NULL_AND_EMPTY_LIST : LANCE_LAYER_EMPTYABLE_LIST;
+			c->nlists++;
+		}
+		else if (j < n - 1 && f->type.kind != LANCE_T_STRUCT)
+			return lance_fail(err, "field \"%s\" of type \"%s\" cannot be written yet",
+							  f->name, f->logical_type);
+		else
+			c->layers[k] = f->nullable ? LAYER_NULLABLE_ITEM : LAYER_ALL_VALID_ITEM;
+	}
+	c->repeated = c->nlists > 0;
+	/* a level hides the leaf's slot from the innermost list outwards */
+	c->max_slot_def = UINT16_MAX;
+	for (k = 0; k < n; k++)
+		if (c->layers[k] == LANCE_LAYER_NULL_AND_EMPTY_LIST || c->layers[k] == LANCE_LAYER_EMPTYABLE_LIST)
+		{
+			c->max_slot_def = layer_base(c, k) - 1;
+			break;
+		}
+	return true;
+}
+
+bool
+lance_colbuf_level(LanceColBuf *c, uint16_t rep, uint16_t def, const void *value, uint64_t len,
+				   LanceError *err)
+{
+	if ((c->repeated && !lance_buf_append(&c->rep, &rep, 2, err)) ||
+		!lance_buf_append(&c->def, &def, 2, err))
+		return false;
+	if (def <= c->max_slot_def && !lance_colbuf_push(c, value, len, def != 0, err))
+		return false;
+	if (!c->repeated || rep == c->nlists)
+		c->nrows++;
+	return true;
+}
+
+bool
+lance_colbuf_simple_shape(const LanceColBuf *c, const LanceManifest *m)
+{
+	if (c->nlayers == 0)
+		return true;
+	if (c->depth == 1)
+		return true;
+	return c->depth == 2 && is_list_kind(&m->fields[c->path[0]]) &&
+		m->fields[c->path[1]].type.kind == LANCE_T_STRUCT;
+}
+
+/* The layout of the older, fixed-shape initializers: the same as init_leaf. */
 bool
 lance_colbuf_init_list(LanceColBuf *c, const LanceManifest *m, int field, LanceError *err)
 {
@@ -234,19 +326,12 @@ lance_colbuf_init_list(LanceColBuf *c, const LanceManifest *m, int field, LanceE
 	if (field < 0 || field >= m->nfields)
 		return lance_fail(err, "bad field index %d", field);
 	f = &m->fields[field];
-	if ((f->type.kind != LANCE_T_LIST && f->type.kind != LANCE_T_LARGE_LIST) || f->nchildren != 1)
+	if (!is_list_kind(f) || f->nchildren != 1)
 		return lance_fail(err, "field \"%s\" is not a list", f->name);
 	item = &m->fields[f->children[0]];
 	if (item->nchildren > 0 && item->type.kind != LANCE_T_FSL)
-		return lance_fail(err, "field \"%s\" of type \"%s\" cannot be written yet (a list of \"%s\")",
-						  f->name, f->logical_type, item->logical_type);
-	if (!lance_colbuf_init(c, m, f->children[0], err))
-		return false;
-	c->nlayers = 2;
-	c->repeated = true;
-	c->layers[0] = item->nullable ? LAYER_NULLABLE_ITEM : LAYER_ALL_VALID_ITEM;
-	c->layers[1] = f->nullable ? LANCE_LAYER_NULL_AND_EMPTY_LIST : LANCE_LAYER_EMPTYABLE_LIST;
-	return true;
+		return lance_fail(err, "field \"%s\" is not a list of leaves", f->name);
+	return lance_colbuf_init_leaf(c, m, f->children[0], err);
 }
 
 bool
@@ -254,38 +339,48 @@ lance_colbuf_init_list_member(LanceColBuf *c, const LanceManifest *m, int field,
 							  LanceError *err)
 {
 	const LanceField *f;
+	const LanceField *item;
 
 	if (field < 0 || field >= m->nfields)
 		return lance_fail(err, "bad field index %d", field);
 	f = &m->fields[field];
-	if ((f->type.kind != LANCE_T_LIST && f->type.kind != LANCE_T_LARGE_LIST) || f->nchildren != 1)
+	if (!is_list_kind(f) || f->nchildren != 1)
 		return lance_fail(err, "field \"%s\" is not a list", f->name);
-	if (!lance_colbuf_init_struct_child(c, m, f->children[0], child, err))
-		return false;
-	c->nlayers = 3;
-	c->repeated = true;
-	c->layers[2] = f->nullable ? LANCE_LAYER_NULL_AND_EMPTY_LIST : LANCE_LAYER_EMPTYABLE_LIST;
-	return true;
+	item = &m->fields[f->children[0]];
+	if (item->type.kind != LANCE_T_STRUCT || child < 0 || child >= item->nchildren)
+		return lance_fail(err, "field \"%s\" is not a list of structs", f->name);
+	return lance_colbuf_init_leaf(c, m, item->children[child], err);
+}
+
+bool
+lance_colbuf_init_struct_child(LanceColBuf *c, const LanceManifest *m, int field, int child,
+							   LanceError *err)
+{
+	const LanceField *f;
+
+	if (field < 0 || field >= m->nfields)
+		return lance_fail(err, "bad field index %d", field);
+	f = &m->fields[field];
+	if (f->type.kind != LANCE_T_STRUCT || child < 0 || child >= f->nchildren)
+		return lance_fail(err, "field \"%s\" is not a struct", f->name);
+	return lance_colbuf_init_leaf(c, m, f->children[child], err);
 }
 
 /*
- * One slot of a struct member (layer 1 the struct), with a repetition level
- * when the struct is a list item (rep >= 0); a null struct keeps its
- * members' slots, as in Arrow.
+ * The fixed-shape pushes: a leaf (layer 0) under one struct (layer 1) and
+ * at most one list (the outermost layer).
  */
 static bool
 push_member(LanceColBuf *c, int rep, bool struct_null, const void *value, uint64_t len,
 			bool isnull, LanceError *err)
 {
 	uint16_t	def = 0;
-	uint16_t	r = (uint16_t) rep;
 
 	if (struct_null)
 	{
 		if (c->layers[1] != LAYER_NULLABLE_ITEM)
 			return lance_fail(err, "null value for a non-nullable struct");
 		def = layer_base(c, 1);
-		isnull = true;
 	}
 	else if (isnull)
 	{
@@ -293,13 +388,7 @@ push_member(LanceColBuf *c, int rep, bool struct_null, const void *value, uint64
 			return lance_fail(err, "null value for a non-nullable struct member");
 		def = 1;
 	}
-	if ((rep >= 0 && !lance_buf_append(&c->rep, &r, 2, err)) ||
-		!lance_buf_append(&c->def, &def, 2, err) ||
-		!lance_colbuf_push(c, value, len, isnull, err))
-		return false;
-	if (rep != 0)
-		c->nrows++;
-	return true;
+	return lance_colbuf_level(c, (uint16_t) (rep < 0 ? 0 : rep), def, value, len, err);
 }
 
 bool
@@ -310,47 +399,18 @@ lance_colbuf_list_member(LanceColBuf *c, bool first, bool struct_null, const voi
 }
 
 bool
-lance_colbuf_init_struct_child(LanceColBuf *c, const LanceManifest *m, int field, int child,
-							   LanceError *err)
-{
-	const LanceField *f;
-	const LanceField *leaf;
-
-	if (field < 0 || field >= m->nfields)
-		return lance_fail(err, "bad field index %d", field);
-	f = &m->fields[field];
-	if (f->type.kind != LANCE_T_STRUCT || child < 0 || child >= f->nchildren)
-		return lance_fail(err, "field \"%s\" is not a struct", f->name);
-	leaf = &m->fields[f->children[child]];
-	if (leaf->nchildren > 0 && leaf->type.kind != LANCE_T_FSL)
-		return lance_fail(err, "field \"%s\" cannot be written yet (its member \"%s\" is a \"%s\")",
-						  f->name, leaf->name, leaf->logical_type);
-	if (!lance_colbuf_init(c, m, f->children[child], err))
-		return false;
-	c->nlayers = 2;
-	c->repeated = false;
-	c->layers[0] = leaf->nullable ? LAYER_NULLABLE_ITEM : LAYER_ALL_VALID_ITEM;
-	c->layers[1] = f->nullable ? LAYER_NULLABLE_ITEM : LAYER_ALL_VALID_ITEM;
-	return true;
-}
-
-bool
 lance_colbuf_struct_push(LanceColBuf *c, bool struct_null, const void *value, uint64_t len,
 						 bool isnull, LanceError *err)
 {
 	return push_member(c, -1, struct_null, value, len, isnull, err);
 }
 
-
 bool
 lance_colbuf_list_row(LanceColBuf *c, bool isnull, LanceError *err)
 {
 	if (isnull && c->layers[c->nlayers - 1] != LANCE_LAYER_NULL_AND_EMPTY_LIST)
 		return lance_fail(err, "null value for a non-nullable list");
-	if (!push_levels(c, 1, def_list(c, !isnull), err))
-		return false;
-	c->nrows++;
-	return true;
+	return lance_colbuf_level(c, (uint16_t) c->nlists, lance_colbuf_def(c, 0, !isnull), NULL, 0, err);
 }
 
 bool
@@ -359,20 +419,137 @@ lance_colbuf_list_item(LanceColBuf *c, bool first, const void *value, uint64_t l
 {
 	if (isnull && c->layers[0] != LAYER_NULLABLE_ITEM)
 		return lance_fail(err, "null item in a list of non-nullable items");
-	if (!push_levels(c, first ? 1 : 0, isnull ? 1 : 0, err) ||
-		!lance_colbuf_push(c, value, len, isnull, err))
-		return false;
-	if (first)
-		c->nrows++;
-	return true;
+	return lance_colbuf_level(c, first ? 1 : 0, isnull ? 1 : 0, value, len, err);
+}
+
+/* ---- nested rows from decoded vectors ---- */
+
+/* Level(s) of node j of c's path for value i of vector v (NULL: absent). */
+static bool
+push_vector_node(LanceColBuf *c, const LanceManifest *m, int j, const LanceVector *v,
+				 uint64_t i, uint16_t rep, LanceError *err)
+{
+	const LanceField *f = &m->fields[c->path[j]];
+
+	if (v != NULL && i >= v->n)
+		return lance_fail(err, "Lance field \"%s\" has fewer values than its parent", f->name);
+	if (v == NULL || !lance_vector_is_valid(v, i))
+	{
+		if (!lance_colbuf_node_nullable(c, j))
+			return lance_fail(err, "non-nullable Lance field \"%s\" has a null value", f->name);
+		return lance_colbuf_level(c, rep, lance_colbuf_def(c, j, false), NULL, 0, err);
+	}
+	if (j == c->depth)
+	{
+		uint8_t		b;
+		const void *p;
+		uint64_t	len;
+
+		if (c->width == 0)
+		{
+			if (v->offsets == NULL || v->offsets[i + 1] < v->offsets[i] ||
+				v->offsets[i + 1] > v->values_len)
+				return lance_fail(err, "invalid offsets in Lance field \"%s\"", f->name);
+			p = v->values + v->offsets[i];
+			len = v->offsets[i + 1] - v->offsets[i];
+		}
+		else if (c->type.kind == LANCE_T_BOOL)
+		{
+			b = v->values[i] ? 1 : 0;
+			p = &b;
+			len = 1;
+		}
+		else
+		{
+			if (v->width != c->width || (i + 1) * v->width > v->values_len)
+				return lance_fail(err, "Lance field \"%s\" has values of %u bytes, expected %u",
+								  f->name, v->width, c->width);
+			p = v->values + i * v->width;
+			len = c->width;
+		}
+		return lance_colbuf_level(c, rep, 0, p, len, err);
+	}
+	if (is_list_kind(f))
+	{
+		uint64_t	b,
+					e,
+					k;
+		int			lists_to_here = 0;
+		int			q;
+
+		if (v->offsets == NULL || v->nchildren != 1 || v->offsets[i] > v->offsets[i + 1] ||
+			v->offsets[i + 1] > v->children[0].n)
+			return lance_fail(err, "invalid list offsets in Lance field \"%s\"", f->name);
+		b = v->offsets[i];
+		e = v->offsets[i + 1];
+		if (b == e)
+			return lance_colbuf_level(c, rep, lance_colbuf_def(c, j, true), NULL, 0, err);
+		for (q = 0; q <= j; q++)
+			lists_to_here += is_list_kind(&m->fields[c->path[q]]);
+		for (k = b; k < e; k++)
+			if (!push_vector_node(c, m, j + 1, &v->children[0], k,
+								  k == b ? rep : (uint16_t) (c->nlists - lists_to_here), err))
+				return false;
+		return true;
+	}
+	/* a struct: the member on the path */
+	{
+		int			k;
+
+		for (k = 0; k < f->nchildren; k++)
+			if (f->children[k] == c->path[j + 1])
+				break;
+		return push_vector_node(c, m, j + 1, k < v->nchildren ? &v->children[k] : NULL, i, rep, err);
+	}
+}
+
+bool
+lance_colbuf_push_vector(LanceColBuf *c, const LanceManifest *m, const LanceVector *top,
+						 uint64_t row, LanceError *err)
+{
+	return push_vector_node(c, m, 0, top, row, (uint16_t) c->nlists, err);
+}
+
+/* Leaves below field idx, depth first, into cols; -1 on error. */
+static int
+init_leaves(LanceColBuf *cols, int ncols, const LanceManifest *m, int idx, LanceError *err)
+{
+	const LanceField *f = &m->fields[idx];
+	int			k;
+
+	if ((is_list_kind(f) || f->type.kind == LANCE_T_STRUCT) && f->nchildren == 0)
+	{
+		lance_fail(err, "field \"%s\" is an empty %s", f->name,
+				   is_list_kind(f) ? "list" : "struct");
+		return -1;
+	}
+	if (!is_list_kind(f) && f->type.kind != LANCE_T_STRUCT)
+	{
+		if (ncols >= m->nfields)
+		{
+			lance_fail(err, "too many leaves");
+			return -1;
+		}
+		return lance_colbuf_init_leaf(&cols[ncols], m, idx, err) ? ncols + 1 : -1;
+	}
+	for (k = 0; k < f->nchildren; k++)
+	{
+		if (f->children[k] < 0 || f->children[k] >= m->nfields)
+		{
+			lance_fail(err, "bad field index %d", f->children[k]);
+			return -1;
+		}
+		ncols = init_leaves(cols, ncols, m, f->children[k], err);
+		if (ncols < 0)
+			return -1;
+	}
+	return ncols;
 }
 
 int
 lance_colbuf_init_field(LanceColBuf *cols, const LanceManifest *m, int field, LanceError *err)
 {
 	const LanceField *f;
-	const LanceField *item = NULL;
-	int			k;
 
 	if (field < 0 || field >= m->nfields)
 	{
@@ -380,34 +557,8 @@ lance_colbuf_init_field(LanceColBuf *cols, const LanceManifest *m, int field, La
 		return -1;
 	}
 	f = &m->fields[field];
-	if ((f->type.kind == LANCE_T_LIST || f->type.kind == LANCE_T_LARGE_LIST) && f->nchildren == 1)
-		item = &m->fields[f->children[0]];
-	if (item != NULL && item->type.kind == LANCE_T_STRUCT)
-	{
-		if (item->nchildren == 0)
-		{
-			lance_fail(err, "field \"%s\" is a list of empty structs", f->name);
-			return -1;
-		}
-		for (k = 0; k < item->nchildren; k++)
-			if (!lance_colbuf_init_list_member(&cols[k], m, field, k, err))
-				return -1;
-		return item->nchildren;
-	}
-	if (f->type.kind == LANCE_T_LIST || f->type.kind == LANCE_T_LARGE_LIST)
-		return lance_colbuf_init_list(&cols[0], m, field, err) ? 1 : -1;
-	if (f->type.kind == LANCE_T_STRUCT)
-	{
-		if (f->nchildren == 0)
-		{
-			lance_fail(err, "field \"%s\" is an empty struct", f->name);
-			return -1;
-		}
-		for (k = 0; k < f->nchildren; k++)
-			if (!lance_colbuf_init_struct_child(&cols[k], m, field, k, err))
-				return -1;
-		return f->nchildren;
-	}
+	if (is_list_kind(f) || f->type.kind == LANCE_T_STRUCT)
+		return init_leaves(cols, 0, m, field, err);
 	return lance_colbuf_init(&cols[0], m, field, err) ? 1 : -1;
 }
 
@@ -803,28 +954,86 @@ static uint64_t
 levels_for(const LanceColBuf *c, uint64_t lev, uint64_t cnt)
 {
 	const uint16_t *def = (const uint16_t *) c->def.data;
-	/* the leaf's and a struct item's nulls keep their slots */
-	uint16_t	max_visible = layer_base(c, c->nlayers - 1) - 1;
 	uint64_t	l = lev;
 
 	while (cnt > 0)
 	{
-		if (def[l] <= max_visible)
+		if (def[l] <= c->max_slot_def)
 			cnt--;
 		l++;
 	}
 	return l - lev;
 }
 
+/* Where the next page of a nested column starts. */
+typedef struct NestPos
+{
+	uint64_t	lev;
+	uint64_t	slot;
+	uint64_t	row;
+} NestPos;
+
 /*
- * Encodes all rows of a list's item leaf as one page: chunks of 2^k value
- * slots carry the levels up to their last slot (the last chunk the rest),
- * and the repetition index gives per chunk the rows that end in it and the
- * levels left over after the last row start, as LanceDB computes them.
+ * Levels without a slot (null or empty lists) in a row before a page is cut
+ * at the next row start: a chunk holds the levels before its slots, so a
+ * long run of such rows must not meet a chunk that cannot hold it (2.1
+ * chunks are at most 32 KiB, ~8000 levels with rep and def).
+ */
+#define PAGE_CUT_RUN	4096
+
+/*
+ * The end of the page starting at *from: the row start where the values
+ * reach PAGE_TARGET_BYTES or a run of slotless levels reaches PAGE_CUT_RUN
+ * (else the end of the column).  *to gets the end position.
+ */
+static void
+nested_page_end(const LanceColBuf *c, const NestPos *from, NestPos *to)
+{
+	const uint16_t *rep = (const uint16_t *) c->rep.data;
+	const uint16_t *def = (const uint16_t *) c->def.data;
+	const uint64_t *off = (const uint64_t *) c->offsets.data;
+	uint64_t	total = c->def.len / 2;
+	uint64_t	l = from->lev;
+	uint64_t	slot = from->slot;
+	uint64_t	row = from->row;
+	uint64_t	run = 0;
+
+	for (; l < total; l++)
+	{
+		bool		start = !c->repeated || rep[l] == c->nlists;
+
+		if (start && l > from->lev)
+		{
+			uint64_t	vb = c->width ? (slot - from->slot) * c->width : off[slot] - off[from->slot];
+
+			if (run >= PAGE_CUT_RUN || vb >= PAGE_TARGET_BYTES)
+				break;
+		}
+		if (start)
+			row++;
+		if (def[l] <= c->max_slot_def)
+		{
+			slot++;
+			run = 0;
+		}
+		else
+			run++;
+	}
+	to->lev = l;
+	to->slot = slot;
+	to->row = row;
+}
+
+/*
+ * Encodes the next page of a nested leaf (lists and structs above it) from
+ * *pos, which moves on: chunks of 2^k value slots carry the levels up to
+ * their last slot (the last chunk the rest), and, with lists, the
+ * repetition index gives per chunk the rows that end in it and the levels
+ * left over after the last row start, as LanceDB computes them.
  */
 static bool
-write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22, PageOut *pg,
-				  LanceError *err)
+write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22, NestPos *pos,
+				  PageOut *pg, LanceError *err)
 {
 	LanceBuf	bufs[3] = {{0}};
 	LanceBuf   *meta = &bufs[0];
@@ -832,17 +1041,21 @@ write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22,
 	LanceBuf   *rindex = &bufs[2];
 	const uint16_t *rep = (const uint16_t *) c->rep.data;
 	const uint16_t *def = (const uint16_t *) c->def.data;
-	uint64_t	total = c->def.len / 2;
+	uint16_t	max_rep = (uint16_t) c->nlists;
+	NestPos		end;
 	uint64_t	limit = v22 ? (UINT64_C(1) << 20) : UINT64_C(32768);
 	uint64_t	vlimit = v22 ? UINT32_MAX : UINT16_MAX;
-	uint64_t	slot = 0,
-				lev = 0;
+	uint64_t	slot = pos->slot,
+				lev = pos->lev;
 	bool		ok = false;
 	bool		last = false;
 
+	nested_page_end(c, pos, &end);
+	if (end.lev == pos->lev)
+		return lance_fail(err, "column of field %d has fewer levels than rows", c->field);
 	while (!last)
 	{
-		uint64_t	remaining = c->n - slot;
+		uint64_t	remaining = end.slot - slot;
 		uint64_t	cnt = 0,
 					nl = 0,
 					bytes = 0,
@@ -860,7 +1073,7 @@ write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22,
 			cnt = remaining < k ? remaining : k;
 			last = cnt == remaining;
 			/* without lists every level has its slot */
-			nl = last ? total - lev : (c->repeated ? levels_for(c, lev, cnt) : cnt);
+			nl = last ? end.lev - lev : (c->repeated ? levels_for(c, lev, cnt) : cnt);
 			vbytes = cnt > 0 ? value_bytes(c, slot, cnt) : (c->width == 0 ? 4 : 0);
 			bytes = pad8(2 + (c->repeated ? 2 : 0) + 2 + (v22 ? 4 : 2)) +
 				(c->repeated ? 2 : 1) * pad8(2 * nl) + pad8(vbytes);
@@ -869,7 +1082,7 @@ write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22,
 		}
 		if (log < 0)
 		{
-			lance_fail(err, "too many null or empty lists in a row for a Lance %s mini-block chunk",
+			lance_fail(err, "a row with too many levels (null or empty lists) for a Lance %s mini-block chunk",
 					   v22 ? "2.2" : "2.1");
 			goto done;
 		}
@@ -906,15 +1119,15 @@ write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22,
 		/* repetition index: rows ending here, levels after the last row start */
 		rows = 0;
 		for (i = 1; i < nl; i++)
-			rows += rep[lev + i] == 1;
+			rows += rep[lev + i] == max_rep;
 		left = 0;
 		if (!last)
 		{
-			for (i = nl; i > 0 && rep[lev + i - 1] != 1; i--)
+			for (i = nl; i > 0 && rep[lev + i - 1] != max_rep; i--)
 				;
 			left = i > 0 ? nl - (i - 1) : nl;
 		}
-		if (rindex->len >= 16 && nl > 0 && rep[lev] == 1)
+		if (rindex->len >= 16 && nl > 0 && rep[lev] == max_rep)
 		{
 			uint64_t   *prev = (uint64_t *) (rindex->data + rindex->len - 16);
 
@@ -932,12 +1145,14 @@ write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22,
 	}
 
 	/* buffers: chunk metadata, chunks, repetition index (with lists) */
-	pg->first_row = 0;
-	pg->nrows = c->nrows;
+	pg->first_row = pos->row;
+	pg->nrows = end.row - pos->row;
 	memset(&pg->layout, 0, sizeof(pg->layout));
 	if (!page_buffers(file, base, pg, bufs, c->repeated ? 3 : 2, err) ||
-		!page_encoding_levels(&pg->layout, c, true, c->repeated, c->layers, c->nlayers, v22, c->n, err))
+		!page_encoding_levels(&pg->layout, c, true, c->repeated, c->layers, c->nlayers, v22,
+							  end.slot - pos->slot, err))
 		goto done;
+	*pos = end;
 	ok = true;
 done:
 	lance_buf_free(meta);
@@ -1036,13 +1251,14 @@ file_descriptor(LanceBuf *out, const LanceManifest *m, LanceColBuf *cols, int nc
 		return false;
 	for (i = 0; i < ncols; i++)
 	{
-		int			chain[4];
+		int			chain[LANCE_WRITE_MAX_DEPTH];
 		int			nchain = 0;
 		int			a;
 
 		if (cols[i].field < 0 || (size_t) cols[i].field >= mpb->n_fields)
 			return lance_fail(err, "bad field index %d", cols[i].field);
-		for (a = cols[i].field; cols[i].nlayers > 0 && m->fields[a].parent >= 0 && nchain < 4;)
+		for (a = cols[i].field; cols[i].nlayers > 0 && m->fields[a].parent >= 0 &&
+			 nchain < LANCE_WRITE_MAX_DEPTH;)
 			chain[nchain++] = a = m->fields[a].parent;
 		while (nchain > 0)
 		{
@@ -1142,6 +1358,7 @@ encode_file(LanceBuf *file, int fd, const char *path, const LanceManifest *m,
 			int			npages = 0,
 						cap = 0;
 			uint64_t	row = 0;
+			NestPos		npos = {0, 0, 0};
 			int			p;
 
 			while (row < nrows || (nrows == 0 && npages == 0))
@@ -1157,9 +1374,9 @@ encode_file(LanceBuf *file, int fd, const char *path, const LanceManifest *m,
 					break;
 				if (cols[i].nlayers > 0)
 				{
-					if (!write_nested_page(file, base, &cols[i], v22, &pages[npages], err))
+					if (!write_nested_page(file, base, &cols[i], v22, &npos, &pages[npages], err))
 						return false;
-					row = nrows;
+					row = npos.row;
 				}
 				else if (!write_page(file, base, &cols[i], v22, row, nrows, &pages[npages], &row, err))
 					return false;

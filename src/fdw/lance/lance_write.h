@@ -29,6 +29,8 @@ extern void lance_buf_free(LanceBuf *b);
  * per row in `data`, bools one byte per row; strings and binaries keep their
  * bytes in `data` with n+1 `offsets`.  A null row keeps a zeroed slot.
  */
+#define LANCE_WRITE_MAX_DEPTH	8
+
 typedef struct LanceColBuf
 {
 	int			field;			/* index into the manifest's fields */
@@ -45,11 +47,21 @@ typedef struct LanceColBuf
 	 * definition levels (one per item, or one for a null or empty list).
 	 */
 	int			nlayers;
-	int32_t		layers[3];		/* innermost first: leaf, [struct,] list or struct */
-	bool		repeated;		/* a list's item (else a struct's child) */
+	int32_t		layers[LANCE_WRITE_MAX_DEPTH];	/* innermost first: the leaf, then its ancestors */
+	bool		repeated;		/* a list on the path (else structs only) */
 	uint64_t	nrows;
 	LanceBuf	rep;			/* uint16_t per level */
 	LanceBuf	def;			/* uint16_t per level */
+	/*
+	 * The path of a nested leaf (lance_colbuf_init_leaf): path[0] the
+	 * top-level field, path[depth] the leaf (nlayers = depth + 1); a row
+	 * starts with rep = nlists; levels with def <= max_slot_def have a value
+	 * slot (a null leaf or a null struct above it without a list between).
+	 */
+	int			depth;
+	int			path[LANCE_WRITE_MAX_DEPTH];
+	int			nlists;
+	uint16_t	max_slot_def;
 } LanceColBuf;
 
 /* False (with a message) if the field's type cannot be written. */
@@ -93,9 +105,43 @@ extern bool lance_colbuf_struct_push(LanceColBuf *c, bool struct_null, const voi
 									 uint64_t len, bool isnull, LanceError *err);
 
 /*
+ * Any nesting of lists and structs: the leaf `leaf` (a manifest field
+ * index; a fixed_size_list counts as a leaf) with its path up to its
+ * top-level field.  Rows are pushed level by level: a row starts with rep =
+ * c->nlists, a new element of the k-th list from the top (k = 1..nlists)
+ * has rep = nlists - k, and otherwise 0; def is 0 for a valid leaf or
+ * lance_colbuf_def(c, j, empty) when path node j is null (or, empty, an
+ * empty list).  The value is taken when the level has a slot (def <=
+ * max_slot_def; NULL for def != 0).
+ */
+extern bool lance_colbuf_init_leaf(LanceColBuf *c, const LanceManifest *m, int leaf,
+								   LanceError *err);
+extern uint16_t lance_colbuf_def(const LanceColBuf *c, int j, bool empty);
+extern bool lance_colbuf_node_nullable(const LanceColBuf *c, int j);
+extern bool lance_colbuf_level(LanceColBuf *c, uint16_t rep, uint16_t def, const void *value,
+							   uint64_t len, LanceError *err);
+
+/*
+ * Whether c is one of the shapes before any-depth nesting: a top-level
+ * leaf, a list's or a struct's leaf, or a member of a list's struct items
+ * (what an encoder that handles only those must check).
+ */
+extern bool lance_colbuf_simple_shape(const LanceColBuf *c, const LanceManifest *m);
+
+/*
+ * Appends row `row` of a decoded top-level vector (the reader's, NULL when
+ * the field is absent: a NULL row) to the nested leaf column c.
+ */
+struct LanceVector;
+extern bool lance_colbuf_push_vector(LanceColBuf *c, const LanceManifest *m,
+									 const struct LanceVector *top, uint64_t row,
+									 LanceError *err);
+
+/*
  * The column buffers of top-level field `field` into cols (room for one per
- * leaf): one, a struct's members, or the members of a list's struct items.
- * Returns how many, or -1 (with a message) if the field cannot be written.
+ * leaf, at most m->nfields): one, or one per leaf below a list or struct,
+ * depth first.  Returns how many, or -1 (with a message) if the field
+ * cannot be written.
  */
 extern int	lance_colbuf_init_field(LanceColBuf *cols, const LanceManifest *m, int field,
 									LanceError *err);
@@ -130,6 +176,14 @@ extern bool lance_encode_data_file(LanceBuf *out, const LanceManifest *m,
 extern bool lance_encode_file20(LanceBuf *file, int fd, const char *path,
 								const LanceManifest *m, LanceColBuf *cols, int ncols,
 								LanceError *err);
+
+/*
+ * Whether 2.0 files can hold these column buffers: the 2.0 encoder knows
+ * leaves, a list or a struct of leaves and a list of structs of leaves,
+ * not deeper nesting nor decimal256.  On false, err names the field.
+ */
+extern bool lance_write20_supports(const LanceManifest *m, const LanceColBuf *cols, int ncols,
+								   LanceError *err);
 
 /*
  * The field ids of a 2.0 file of these column buffers, one per column in

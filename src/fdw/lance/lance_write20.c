@@ -580,6 +580,24 @@ top_field(const LanceManifest *m, const LanceColBuf *c)
 	return f;
 }
 
+bool
+lance_write20_supports(const LanceManifest *m, const LanceColBuf *cols, int ncols,
+					   LanceError *err)
+{
+	for (int i = 0; i < ncols; i++)
+	{
+		const LanceField *top = &m->fields[top_field(m, &cols[i])];
+
+		if (!lance_colbuf_simple_shape(&cols[i], m))
+			return lance_fail(err, "field \"%s\" nests lists and structs deeper than lance_fdw writes to Lance 2.0 data files "
+							  "(a list, a struct or a list of structs of leaves)", top->name);
+		if (cols[i].type.kind == LANCE_T_DECIMAL256)
+			return lance_fail(err, "decimal256 field \"%s\" cannot be written to Lance 2.0 data files by lance_fdw",
+							  top->name);
+	}
+	return true;
+}
+
 int
 lance_file20_field_ids(const LanceManifest *m, const LanceColBuf *cols, int ncols,
 					   int32_t *ids)
@@ -797,6 +815,8 @@ lance_encode_file20(LanceBuf *file, int fd, const char *path, const LanceManifes
 	for (i = 0; i < ncols; i++)
 		if (lance_colbuf_rows(&cols[i]) != nrows)
 			return lance_fail(err, "columns of different lengths");
+	if (!lance_write20_supports(m, cols, ncols, err))
+		return false;
 	ids = lance_alloc_array(m->nfields + 1, sizeof(int32_t), err);
 	if (ids == NULL)
 		return false;
