@@ -67,6 +67,41 @@ RESET lancedb.ivf_reuse_distances;
 UPDATE eo SET v = eo_vec(id / 1000, id % 1000 + 100, 1.5) WHERE id % 4 = 0;
 SELECT op, eo_check(op, true) AS after_update
   FROM (VALUES ('<->'), ('<#>'), ('<=>')) t(op) ORDER BY op;
+-- a subquery's own index scan runs between the outer scan's rows: the outer
+-- rows' distances to the subquery's query vector must be computed, never
+-- taken from the outer scan's entries
+CREATE FUNCTION eo_nested(forced bool) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE r text;
+BEGIN
+  IF forced THEN
+    SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = on;
+  ELSE
+    SET LOCAL enable_seqscan = on; SET LOCAL enable_indexscan = off;
+  END IF;
+  SET LOCAL lancedb.nprobes = 8;
+  SET LOCAL lancedb.refine_factor = 20;
+  SELECT string_agg(id || ':' || d2 || ':' || nn, ',' ORDER BY n) INTO r FROM (
+    SELECT row_number() OVER () n, * FROM (
+      SELECT a.id, a.v <-> eo_vec(5, 3, 1.0) AS d2,
+             (SELECT b.id FROM eo b ORDER BY b.v <-> eo_vec(5, 3, 1.0) LIMIT 1) AS nn
+        FROM eo a ORDER BY a.v <-> eo_vec(2, 7, 1.0) LIMIT 10) s) t;
+  RETURN r;
+END $$;
+-- both the outer query and the subquery go through the index
+CREATE FUNCTION eo_index_scans() RETURNS int LANGUAGE plpgsql AS $$
+DECLARE l text; n int := 0;
+BEGIN
+  SET LOCAL enable_seqscan = off;
+  FOR l IN EXPLAIN (COSTS off)
+      SELECT a.id, a.v <-> eo_vec(5, 3, 1.0) AS d2,
+             (SELECT b.id FROM eo b ORDER BY b.v <-> eo_vec(5, 3, 1.0) LIMIT 1) AS nn
+        FROM eo a ORDER BY a.v <-> eo_vec(2, 7, 1.0) LIMIT 10 LOOP
+    IF l ~ 'Index Scan using eo_l2' THEN n := n + 1; END IF;
+  END LOOP;
+  RETURN n;
+END $$;
+SELECT eo_index_scans() AS index_scans;
+SELECT eo_nested(true) = eo_nested(false) AS nested_as_exact;
 -- a statement that fails after the scan returned rows leaves nothing behind
 SELECT id, v <-> eo_vec(2, 7, 1.0) AS d, 1 / (id % 1000 - id % 1000) AS boom
   FROM eo ORDER BY v <-> eo_vec(2, 7, 1.0) LIMIT 3;
@@ -74,4 +109,4 @@ SELECT op, eo_check(op, true) AS after_error
   FROM (VALUES ('<->')) t(op);
 RESET ALL;
 DROP TABLE eo;
-DROP FUNCTION eo_vec, eo_check, eo_reused;
+DROP FUNCTION eo_vec, eo_check, eo_reused, eo_nested, eo_index_scans;

@@ -363,10 +363,7 @@ IvfScanSetup(IndexScanDesc scan, IvfScanOpaque so)
 	IvfScanInitFetch(scan, so);
 	so->memo = so->ordered && lancedb_ivf_reuse_distances;
 	if (so->memo)
-	{
 		so->dist_fn_oid = index_getprocinfo(scan->indexRelation, 1, IVF_DISTANCE_PROC)->fn_oid;
-		lance_distmemo_set_query(so->query);
-	}
 
 	if (so->ordered)
 		IvfProbeMore(scan, so, lancedb_nprobes);
@@ -548,8 +545,8 @@ IvfReturn(IndexScanDesc scan, IvfScanOpaque so, bool ordered)
 		so->last_internal = r.internal;
 		/* the executor evaluates the ORDER BY distance again: reuse this */
 		if (so->memo)
-			lance_distmemo_set(so->dist_fn_oid, r.toastrelid, r.valueid, r.value,
-							   &so->distances_reused);
+			lance_distmemo_set(so->dist_fn_oid, so->query, r.toastrelid, r.valueid,
+							   r.value, &so->distances_reused);
 	}
 	so->emitted++;
 	so->returned_total++;

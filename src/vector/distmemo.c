@@ -26,13 +26,25 @@ lance_distmemo_subxact(SubXactEvent event, SubTransactionId mySubid,
 	lance_distmemo_clear();
 }
 
+/*
+ * The query is copied with every entry (a few kB, against the toast read
+ * it saves): an entry must never pair one scan's result with another
+ * scan's query, e.g. of a subquery that ran in between.
+ */
 void
-lance_distmemo_set_query(Datum query)
+lance_distmemo_set(Oid fn_oid, Datum query, Oid toastrelid, Oid valueid,
+				   double result, int64 *hits)
 {
-	struct varlena *q = PG_DETOAST_DATUM_PACKED(query);
-	Size		len = VARSIZE_ANY(q);
+	struct varlena *q;
+	Size		len;
 
 	lance_distmemo_clear();
+	if (!OidIsValid(valueid))
+		return;
+	q = (struct varlena *) DatumGetPointer(query);
+	if (VARATT_IS_EXTENDED(q) && !VARATT_IS_SHORT(q))
+		return;					/* scans hold a detoasted query */
+	len = VARSIZE_ANY(q);
 	if (!xact_callback_registered)
 	{
 		RegisterXactCallback(lance_distmemo_xact, NULL);
@@ -50,17 +62,6 @@ lance_distmemo_set_query(Datum query)
 	}
 	memcpy(lance_distmemo.q, q, len);
 	lance_distmemo.qlen = len;
-	if ((Pointer) q != DatumGetPointer(query))
-		pfree(q);
-}
-
-void
-lance_distmemo_set(Oid fn_oid, Oid toastrelid, Oid valueid, double result,
-				   int64 *hits)
-{
-	lance_distmemo_clear();
-	if (!OidIsValid(valueid) || lance_distmemo.qlen == 0)
-		return;
 	lance_distmemo.fn_oid = fn_oid;
 	lance_distmemo.toastrelid = toastrelid;
 	lance_distmemo.valueid = valueid;

@@ -38,16 +38,14 @@ typedef struct LanceDistMemo
 
 extern LanceDistMemo lance_distmemo;
 
-/* The query of the scan (copied; any varlena, detoasted here if needed). */
-extern void lance_distmemo_set_query(Datum query);
-
 /*
  * fn_oid(value, query) = result for the row being returned, whose value
  * is the out-of-line toast value (toastrelid, valueid); a no-op when
  * valueid is invalid (the value was stored in line: no second read).
+ * Replaces the previous entry; a hit bumps *hits.
  */
-extern void lance_distmemo_set(Oid fn_oid, Oid toastrelid, Oid valueid,
-							   double result, int64 *hits);
+extern void lance_distmemo_set(Oid fn_oid, Datum query, Oid toastrelid,
+							   Oid valueid, double result, int64 *hits);
 
 static inline void
 lance_distmemo_clear(void)
