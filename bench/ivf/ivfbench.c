@@ -136,7 +136,7 @@ usage(void)
 			"       ivfbench exec SQL...\n"
 			"       ivfbench query --queries F --gt F [--base F] [--metric l2|ip|cosine]\n"
 			"                [--table T] [--nq N] [--warmup N] [--set name=value]...\n"
-			"                [--repeat R] [--dump FILE] [--require-index]\n"
+			"                [--repeat R] [--dump FILE] [--require-index] [--floor ids|dist]\n"
 			"       ivfbench concat --out F [--take N] IN [[--take N] IN]...\n"
 			"       ivfbench gt --base F --queries F --out F [--metric M] [--k K]\n");
 	exit(2);

@@ -331,6 +331,12 @@ explain_first_node(PGconn *conn, const char *sql, Oid vec_oid,
  *	  cpu_qps = queries per second of CPU time of the server backend (from
  *	  /proc/<pid>/schedstat; best pass; "-" when the server is not local):
  *	  steadier than wall-clock QPS on a machine shared with other work.
+ *	  --floor ids|dist: instead of the k-NN query, what just returning the
+ *	  answer costs, with the same client: the exact top-k ids of each query
+ *	  looked up through a btree on id (`WHERE id = ANY($2)`, the caller
+ *	  creates the index); "dist" also computes and sorts by the distance to
+ *	  the query, which the k-NN query's executor does for the rows it
+ *	  returns whatever the index did.  Recall must come out 1.
  */
 /* CPU seconds a local process has run (-1 when unknown) */
 static double
@@ -370,6 +376,8 @@ cmd_query(int argc, char **argv)
 	MappedMatrix base = {0};
 	bool		have_base = false;
 	bool		require_index = false;
+	const char *floor_mode = NULL;
+	char	  **id_params = NULL;
 	PGconn	   *conn;
 	PGresult   *res;
 	Oid			vec_oid;
@@ -411,6 +419,12 @@ cmd_query(int argc, char **argv)
 			dump_path = argv[++i];
 		else if (strcmp(argv[i], "--require-index") == 0)
 			require_index = true;
+		else if (strcmp(argv[i], "--floor") == 0 && i + 1 < argc)
+		{
+			floor_mode = argv[++i];
+			if (strcmp(floor_mode, "ids") != 0 && strcmp(floor_mode, "dist") != 0)
+				die("query: --floor wants ids or dist, not \"%s\"", floor_mode);
+		}
 		else if (strcmp(argv[i], "--nq") == 0 && i + 1 < argc)
 			nq = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc)
@@ -495,9 +509,36 @@ cmd_query(int argc, char **argv)
 		params[q] = p;
 	}
 
-	snprintf(sql, sizeof(sql), "SELECT id FROM %s ORDER BY v %s $1 LIMIT %d",
-			 table, metric_operator(metric), k);
-	plan = explain_first_node(conn, sql, vec_oid, params[0], param_len);
+	if (floor_mode != NULL)
+	{
+		/* $2: the exact top-k ids of each query, as an int4[] literal */
+		id_params = xmalloc(sizeof(char *) * nq);
+		for (int q = 0; q < nq; q++)
+		{
+			char	   *p = xmalloc(16 * k + 3);
+			int			len = 0;
+
+			p[len++] = '{';
+			for (int j = 0; j < k; j++)
+				len += sprintf(p + len, "%s%d", j ? "," : "", gt.ids[(int64_t) q * k + j]);
+			p[len++] = '}';
+			p[len] = '\0';
+			id_params[q] = p;
+		}
+		if (strcmp(floor_mode, "ids") == 0)
+			snprintf(sql, sizeof(sql), "SELECT id FROM %s WHERE id = ANY($2::int4[])",
+					 table);
+		else
+			snprintf(sql, sizeof(sql), "SELECT id FROM %s WHERE id = ANY($2::int4[]) ORDER BY v %s $1",
+					 table, metric_operator(metric));
+		plan = strdup(floor_mode);
+	}
+	else
+	{
+		snprintf(sql, sizeof(sql), "SELECT id FROM %s ORDER BY v %s $1 LIMIT %d",
+				 table, metric_operator(metric), k);
+		plan = explain_first_node(conn, sql, vec_oid, params[0], param_len);
+	}
 	if (require_index && strncmp(plan, "Index_Scan", 10) != 0)
 	{
 		/* don't spend minutes timing a sequential scan by mistake */
@@ -505,7 +546,11 @@ cmd_query(int argc, char **argv)
 		PQfinish(conn);
 		exit(3);
 	}
-	res = PQprepare(conn, "knn", sql, 1, &vec_oid);
+	{
+		Oid			types[2] = {vec_oid, 1007};	/* vector, int4[] */
+
+		res = PQprepare(conn, "knn", sql, floor_mode ? 2 : 1, types);
+	}
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		die("PREPARE failed: %s", PQerrorMessage(conn));
 	PQclear(res);
@@ -525,12 +570,13 @@ cmd_query(int argc, char **argv)
 		t0 = now_seconds();
 		for (int q = 0; q < n; q++)
 		{
-			const char *values[1] = {params[q]};
-			int			formats[1] = {1};
+			const char *values[2] = {params[q], id_params ? id_params[q] : NULL};
+			int			lengths[2] = {param_len, 0};
+			int			formats[2] = {1, 0};
 			double		q0 = now_seconds();
 			int			rows;
 
-			res = PQexecPrepared(conn, "knn", 1, values, &param_len, formats, 1);
+			res = PQexecPrepared(conn, "knn", id_params ? 2 : 1, values, lengths, formats, 1);
 			if (PQresultStatus(res) != PGRES_TUPLES_OK)
 				die("query %d failed: %s", q, PQerrorMessage(conn));
 			rows = PQntuples(res);
@@ -618,8 +664,13 @@ cmd_query(int argc, char **argv)
 	if (have_base)
 		munmap(base.map, base.size);
 	for (int q = 0; q < nq; q++)
+	{
 		free(params[q]);
+		if (id_params)
+			free(id_params[q]);
+	}
 	free(params);
+	free(id_params);
 	free(plan);
 	free(got);
 	free(ngot);

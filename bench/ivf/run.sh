@@ -255,6 +255,24 @@ BASE_LINE=$(run_series exact "$BASELINE_NQ" 3 enable_indexscan=off enable_bitmap
 IFS=$'\t' read -r BASE_RECALL BASE_QPS BASE_P50 BASE_P99 _ _ _ BASE_PLAN BASE_CPU_QPS <<<"$BASE_LINE"
 say "exact: recall $BASE_RECALL, $BASE_QPS QPS, p50 $BASE_P50 ms, p99 $BASE_P99 ms ($BASE_PLAN)"
 
+# --- floor: what returning the 10 answer rows costs by itself ----------------
+# The same client and prepared-statement path, with the exact top 10 ids of
+# each query looked up through a btree on id: "ids" returns them, "dist"
+# also computes (and sorts by) their distance to the query, which the
+# executor of the k-NN query does for the rows it returns.  An index cannot
+# be faster than "ids"; "dist" is the cost of the answer's 10 vector reads.
+say "floor: 10 ids by btree lookup (and with their distances)"
+psql_val "CREATE INDEX items_id_idx ON items (id)" >/dev/null
+for f in ids dist; do
+	line=$("$BENCH" query --queries "$QUERIES" --gt "$GT" --base "$BASE" --metric "$METRIC" \
+		--nq "$NQ" --warmup "$WARMUP" --repeat "$REPEAT" --floor "$f" \
+		--set enable_seqscan=off --set enable_bitmapscan=off)
+	printf '%s\t%s\n' "floor-$f" "$line" >>"$WORK/series.tsv"
+	IFS=$'\t' read -r r qps p50 p99 _ _ short plan cpuqps <<<"$line"
+	say "floor $f: recall $r, $qps QPS ($cpuqps CPU QPS), p50 $p50 ms"
+done
+psql_val "DROP INDEX items_id_idx" >/dev/null
+
 # --- indexes ----------------------------------------------------------------
 : >"$WORK/builds.tsv"
 : >"$WORK/stats.txt"
@@ -363,14 +381,56 @@ report() {
 		{
 			split($1, lab, " ")
 			if (lab[1] == "exact") { idx = "exact scan (" $7 " queries)"; np = "-"; rf = "-" }
+			else if (lab[1] == "floor-ids") { idx = "floor: the 10 true ids by btree"; np = "-"; rf = "-" }
+			else if (lab[1] == "floor-dist") { idx = "floor: the 10 true ids by btree, ORDER BY distance"; np = "-"; rf = "-" }
 			else if (lab[1] ~ /^pgvector/) { idx = lab[1]; rf = "-"; np = "ef_search " substr(lab[3], 3) }
 			else { idx = lab[1]; rf = substr(lab[2], 3); np = substr(lab[3], 3) }
-			note = ($9 ~ /^Index_Scan/ || lab[1] == "exact") ? "" : " (plan: " $9 ")"
+			note = ($9 ~ /^Index_Scan/ || lab[1] == "exact" || lab[1] ~ /^floor/) ? "" : " (plan: " $9 ")"
 			if (lab[4] ~ /^forced:/)
 				note = note " (planner chose " substr(lab[4], 8) "; forced with enable_seqscan = off)"
 			if ($8 > 0) note = note " (" $8 " short answers)"
 			printf "| %s%s | %s | %s | %.3f | %.1f | %s | %.2f | %.2f | %.1f | %.1f | %.1f |\n",
 				idx, note, np, rf, $2, $3, $10, $4, $5, $3 / bq, b50 / $4, b99 / $5
+		}' "$WORK/series.tsv"
+	cat <<-EOF
+
+	## Same-run ratios
+
+	Per lance_ivf series, by CPU QPS (wall-clock QPS in brackets): against the
+	fastest pgvector HNSW setting whose recall is at least this one's minus
+	0.002 (its recall in the cell; "-": none reached it), and against the
+	floors (1.00 would be the cost of just returning the 10 rows).
+
+	| index | nprobes | refine | recall@10 | CPU QPS | x pgvector HNSW (setting) | x floor ids | x floor ids + distance |
+	|---|---:|---:|---:|---:|---|---:|---:|
+	EOF
+	awk -F'\t' '
+		{ split($1, lab, " "); n++; L[n] = $1; R[n] = $2; Q[n] = $3; C[n] = $10; K[n] = lab[1] }
+		K[n] == "floor-ids" { fi_c = $10; fi_q = $3 }
+		K[n] == "floor-dist" { fd_c = $10; fd_q = $3 }
+		END {
+			for (i = 1; i <= n; i++) {
+				if (K[i] == "exact" || K[i] ~ /^floor/ || K[i] ~ /^pgvector/) continue
+				split(L[i], lab, " ")
+				b = 0
+				for (j = 1; j <= n; j++)
+					if (K[j] ~ /^pgvector/ && R[j] >= R[i] - 0.002 && (b == 0 || C[j] + 0 > C[b] + 0))
+						b = j
+				pg = "-"
+				if (b > 0) {
+					split(L[b], pl, " ")
+					pg = sprintf("%.2f [%.2f] (ef_search %s, %.3f)", C[i] / C[b], Q[i] / Q[b], substr(pl[3], 3), R[b])
+				}
+				printf "| %s | %s | %s | %.3f | %s | %s | %s | %s |\n", K[i], substr(lab[3], 3), substr(lab[2], 3), R[i], C[i], pg,
+					(fi_c > 0 ? sprintf("%.2f [%.2f]", C[i] / fi_c, Q[i] / fi_q) : "-"),
+					(fd_c > 0 ? sprintf("%.2f [%.2f]", C[i] / fd_c, Q[i] / fd_q) : "-")
+			}
+			for (j = 1; j <= n; j++)
+				if (K[j] ~ /^pgvector/ && fi_c > 0) {
+					split(L[j], pl, " ")
+					printf "| pgvector HNSW | ef_search %s | - | %.3f | %s | - | %.2f [%.2f] | %.2f [%.2f] |\n", substr(pl[3], 3), R[j], C[j],
+						C[j] / fi_c, Q[j] / fi_q, C[j] / fd_c, Q[j] / fd_q
+				}
 		}' "$WORK/series.tsv"
 	cat <<-EOF
 
@@ -394,7 +454,7 @@ if command -v gnuplot >/dev/null 2>&1; then
 			if (key == s) print $2, $3, substr(lab[3], 3) }' "$WORK/series.tsv" >"$f"
 		title=${series/ rf/ refine }
 		plots+=("'$f' using 1:2 with linespoints title '$title'")
-	done < <(awk -F'\t' '{ split($1, lab, " "); if (lab[1] != "exact")
+	done < <(awk -F'\t' '{ split($1, lab, " "); if (lab[1] != "exact" && lab[1] !~ /^floor/)
 		print lab[1] (lab[1] == "pq" ? " " lab[2] : "") }' "$WORK/series.tsv" | awk '!seen[$0]++')
 	printf '%s %s\n' "$BASE_RECALL" "$BASE_QPS" >"$WORK/plot-exact.dat"
 	plots+=("'$WORK/plot-exact.dat' using 1:2 with points pt 7 ps 1.5 lc rgb 'black' title 'exact scan'")

@@ -4,6 +4,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/genam.h"
 #include "access/tableam.h"
 #include "am/heapdist.h"
@@ -52,7 +53,8 @@ lance_heapdist_begin(Relation index, Relation heap)
  * NULL.  Valid until the slot is cleared.
  */
 static struct varlena *
-heapdist_fetch(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid, bool *copied)
+heapdist_fetch(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid, bool *copied,
+			   Oid *toastrelid, Oid *valueid)
 {
 	bool		call_again = false;
 	bool		all_dead = false;
@@ -81,7 +83,19 @@ heapdist_fetch(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid, bool *copi
 	if (isnull)
 		return NULL;
 	if (hd->heapattno != 0)
-		return lance_toast_fetch(hd->toast, (struct varlena *) DatumGetPointer(datum), copied);
+	{
+		struct varlena *raw = (struct varlena *) DatumGetPointer(datum);
+
+		if (valueid != NULL && VARATT_IS_EXTERNAL_ONDISK(raw))
+		{
+			struct varatt_external ptr;
+
+			VARATT_EXTERNAL_GET_POINTER(ptr, raw);
+			*toastrelid = ptr.va_toastrelid;
+			*valueid = ptr.va_valueid;
+		}
+		return lance_toast_fetch(hd->toast, raw, copied);
+	}
 	return (struct varlena *) DatumGetPointer(datum);
 }
 
@@ -89,8 +103,19 @@ bool
 lance_heapdist_get(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid,
 				   Datum query, double *value)
 {
+	return lance_heapdist_get_toast(hd, snapshot, tid, query, value, NULL, NULL);
+}
+
+bool
+lance_heapdist_get_toast(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid,
+						 Datum query, double *value, Oid *toastrelid, Oid *valueid)
+{
 	bool		copied;
-	struct varlena *v = heapdist_fetch(hd, snapshot, tid, &copied);
+	struct varlena *v;
+
+	if (valueid != NULL)
+		*toastrelid = *valueid = InvalidOid;
+	v = heapdist_fetch(hd, snapshot, tid, &copied, toastrelid, valueid);
 
 	if (v != NULL)
 	{
@@ -107,7 +132,7 @@ struct varlena *
 lance_heapdist_value(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid)
 {
 	bool		copied;
-	struct varlena *v = heapdist_fetch(hd, snapshot, tid, &copied);
+	struct varlena *v = heapdist_fetch(hd, snapshot, tid, &copied, NULL, NULL);
 	struct varlena *out = NULL;
 
 	if (v != NULL)

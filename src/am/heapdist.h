@@ -27,6 +27,15 @@ extern bool lance_heapdist_get(LanceHeapDist *hd, Snapshot snapshot,
 							   ItemPointer tid, Datum query, double *value);
 
 /*
+ * The same, also saying which out-of-line toast value the row's value is
+ * (*valueid InvalidOid when it is stored in line or computed), for
+ * vector/distmemo.h.
+ */
+extern bool lance_heapdist_get_toast(LanceHeapDist *hd, Snapshot snapshot,
+									 ItemPointer tid, Datum query, double *value,
+									 Oid *toastrelid, Oid *valueid);
+
+/*
  * The indexed value itself (detoasted, a copy in the current memory
  * context), of the version of the row at tid that the snapshot sees (any
  * version for SnapshotAny); NULL when none or when the value is NULL.

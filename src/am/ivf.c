@@ -31,6 +31,7 @@ int			lancedb_max_probes = -1;
 int			lancedb_multivector_candidates = 32;
 bool		lancedb_bypass_vector_index = false;
 bool		lancedb_fast_search = false;
+bool		lancedb_ivf_reuse_distances = true;
 
 static relopt_kind ivf_relopt_kind;
 
@@ -107,6 +108,11 @@ IvfInit(void)
 							 "strict_order never returns rows out of distance order; relaxed_order may.",
 							 &lancedb_iterative_scan, IVF_ITERATIVE_RELAXED,
 							 iterative_scan_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("lancedb.ivf_reuse_distances",
+							 "Let the executor reuse the exact distance a lance_ivf scan computed for the row it returns.",
+							 "PostgreSQL evaluates the ORDER BY distance again for every row an index scan returns; for out-of-line (TOASTed) vectors that is a second read of the toast table.  Off: the executor recomputes it (for measurements).",
+							 &lancedb_ivf_reuse_distances, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("lancedb.max_probes",
 							"Lists an iterative IVF scan probes at most (-1 = all).",

@@ -190,6 +190,7 @@ extern int	lancedb_max_probes;
 extern int	lancedb_multivector_candidates;
 extern bool lancedb_bypass_vector_index;
 extern bool lancedb_fast_search;
+extern bool lancedb_ivf_reuse_distances;
 
 /* ivf.c */
 extern void IvfInit(void);

@@ -35,6 +35,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "vector/halfvec.h"
+#include "vector/distmemo.h"
 #include "vector/sphere.h"
 
 /* ---- the candidate reserve, pooled across scans ---- */
@@ -360,6 +361,9 @@ IvfScanSetup(IndexScanDesc scan, IvfScanOpaque so)
 	so->res = palloc(sizeof(IvfResult) * so->res_cap);
 	so->last_internal = -get_float8_infinity();
 	IvfScanInitFetch(scan, so);
+	so->memo = so->ordered && lancedb_ivf_reuse_distances;
+	if (so->memo)
+		so->dist_fn_oid = index_getprocinfo(scan->indexRelation, 1, IVF_DISTANCE_PROC)->fn_oid;
 
 	if (so->ordered)
 		IvfProbeMore(scan, so, lancedb_nprobes);
@@ -370,8 +374,17 @@ IvfScanSetup(IndexScanDesc scan, IvfScanOpaque so)
 void
 IvfPushResult(IvfScanOpaque so, ItemPointer tid, double value)
 {
+	IvfPushResultToast(so, tid, value, InvalidOid, InvalidOid);
+}
+
+void
+IvfPushResultToast(IvfScanOpaque so, ItemPointer tid, double value,
+				   Oid toastrelid, Oid valueid)
+{
 	IvfResult	r;
 
+	r.toastrelid = toastrelid;
+	r.valueid = valueid;
 	r.value = value;
 	r.internal = IvfInternalFromSql(so->cache->metric, value);
 	r.tid = *tid;
@@ -501,14 +514,19 @@ IvfRerankOne(IndexScanDesc scan, IvfScanOpaque so)
 {
 	IvfCandidate cand;
 	double		value;
+	Oid			toastrelid,
+				valueid;
 
 	IvfOrderCandidates(so);
 	cand = so->top[0];
 	HEAP_POP(so->top, so->ntop, CAND_LESS);
 	so->reranked++;
 	so->reranked_total++;
-	if (IvfExactDistance(scan, so, &cand.tid, &value) && IvfInRange(so, value))
-		IvfPushResult(so, &cand.tid, value);
+	so->heap_fetches++;
+	if (lance_heapdist_get_toast(so->hd, scan->xs_snapshot, &cand.tid, so->query,
+								 &value, &toastrelid, &valueid) &&
+		IvfInRange(so, value))
+		IvfPushResultToast(so, &cand.tid, value, toastrelid, valueid);
 }
 
 bool
@@ -525,6 +543,10 @@ IvfReturn(IndexScanDesc scan, IvfScanOpaque so, bool ordered)
 		scan->xs_orderbynulls[0] = false;
 		scan->xs_recheckorderby = false;
 		so->last_internal = r.internal;
+		/* the executor evaluates the ORDER BY distance again: reuse this */
+		if (so->memo)
+			lance_distmemo_set(so->dist_fn_oid, so->query, r.toastrelid, r.valueid,
+							   r.value, &so->distances_reused);
 	}
 	so->emitted++;
 	so->returned_total++;
@@ -704,6 +726,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	IvfScanOpaque so = (IvfScanOpaque) scan->opaque;
 	MemoryContext old;
 
+	lance_distmemo_clear();
 	if (so->cache)
 		IvfUnpinCache(so->cache);
 	IvfCandRelease(so);
@@ -774,6 +797,7 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 
 	if (!ScanDirectionIsForward(dir))
 		elog(ERROR, "lance_ivf scans only forward");
+	lance_distmemo_clear();		/* the executor is done with the last row */
 	if (so->done)
 		return false;
 
@@ -835,6 +859,7 @@ ivfendscan(IndexScanDesc scan)
 			{"codes scanned", so->codes_scanned},
 			{"re-ranked", so->reranked_total},
 			{"heap fetches", so->heap_fetches},
+			{"distances reused", so->distances_reused},
 			{"rows returned", so->returned_total},
 		};
 
@@ -848,6 +873,7 @@ ivfendscan(IndexScanDesc scan)
 						so->returned_total)));
 	}
 
+	lance_distmemo_clear();
 	lance_heapdist_end(so->hd);
 	if (so->cache)
 		IvfUnpinCache(so->cache);

@@ -28,6 +28,8 @@ typedef struct IvfResult
 	double		internal;		/* exact, internal space */
 	double		value;			/* exact SQL distance */
 	ItemPointerData tid;
+	Oid			toastrelid;		/* the row's out-of-line vector, for */
+	Oid			valueid;		/* vector/distmemo.h (Invalid: in line) */
 } IvfResult;
 
 typedef struct IvfProbe
@@ -88,6 +90,8 @@ typedef struct IvfScanOpaqueData
 
 	/* exact distances from the heap */
 	struct LanceHeapDist *hd;
+	Oid			dist_fn_oid;	/* the distance support function */
+	bool		memo;			/* leave returned distances in distmemo */
 
 	QuantQuery *qq;
 	bool		rank_by_est;	/* quantizer's bounds too loose to rank by */
@@ -101,6 +105,7 @@ typedef struct IvfScanOpaqueData
 	int64		codes_scanned;
 	int64		reranked_total;
 	int64		heap_fetches;
+	int64		distances_reused;	/* by the executor (vector/distmemo.h) */
 	int64		returned_total;
 
 	/* multivector scans (ivfmulti.c) */
@@ -182,6 +187,8 @@ extern bool IvfExactDistance(IndexScanDesc scan, IvfScanOpaque so,
 							 ItemPointer tid, double *value);
 extern void IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list);
 extern void IvfPushResult(IvfScanOpaque so, ItemPointer tid, double value);
+extern void IvfPushResultToast(IvfScanOpaque so, ItemPointer tid, double value,
+							   Oid toastrelid, Oid valueid);
 extern float IvfFloatSelect(float *x, int n, int k);
 extern bool IvfReturn(IndexScanDesc scan, IvfScanOpaque so, bool ordered);
 

@@ -16,6 +16,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/varbit.h"
+#include "vector/distmemo.h"
 #include "vector/halfvec.h"
 #include "vector/vector.h"
 #include "vector/vector_common.h"
@@ -216,11 +217,23 @@ halfvec_to_vector(PG_FUNCTION_ARGS)
 	HalfVector *b = PG_GETARG_HALFVEC_P(1); \
 	CheckSameDims(a->dim, b->dim)
 
+/*
+ * The ORDER BY distances of the operator classes: an index scan may have
+ * left this call's result in vector/distmemo.h (checked before detoasting)
+ */
+#define GET_TWO_HALFVECS_MEMO(a, b) \
+	HalfVector *a; \
+	HalfVector *b; \
+	LANCE_DISTMEMO_RETURN(fcinfo); \
+	a = PG_GETARG_HALFVEC_P(0); \
+	b = PG_GETARG_HALFVEC_P(1); \
+	CheckSameDims(a->dim, b->dim)
+
 LANCEDB_FUNCTION(halfvec_l2_distance);
 Datum
 halfvec_l2_distance(PG_FUNCTION_ARGS)
 {
-	GET_TWO_HALFVECS(a, b);
+	GET_TWO_HALFVECS_MEMO(a, b);
 	return DistanceResult(sqrt((double) lance_kernels->l2sq_f16(a->x, b->x, a->dim)));
 }
 
@@ -244,7 +257,7 @@ LANCEDB_FUNCTION(halfvec_negative_inner_product);
 Datum
 halfvec_negative_inner_product(PG_FUNCTION_ARGS)
 {
-	GET_TWO_HALFVECS(a, b);
+	GET_TWO_HALFVECS_MEMO(a, b);
 	return DistanceResult(-(double) lance_kernels->dot_f16(a->x, b->x, a->dim));
 }
 
@@ -256,7 +269,7 @@ halfvec_cosine_distance(PG_FUNCTION_ARGS)
 				na,
 				nb;
 
-	GET_TWO_HALFVECS(a, b);
+	GET_TWO_HALFVECS_MEMO(a, b);
 	lance_kernels->cosine_f16(a->x, b->x, a->dim, &dot, &na, &nb);
 	PG_RETURN_FLOAT8(CosineDistanceFromParts(dot, na, nb));
 }

@@ -18,6 +18,7 @@
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 #include "utils/varbit.h"
+#include "vector/distmemo.h"
 #include "vector/vector.h"
 #include "vector/vector_common.h"
 #include "vector/vector_parse.h"
@@ -214,11 +215,23 @@ VECTOR_TO_ARRAY(vector_to_numeric, NUMERICOID)
 	Vector	   *b = PG_GETARG_VECTOR_P(1); \
 	CheckSameDims(a->dim, b->dim)
 
+/*
+ * The ORDER BY distances of the operator classes: an index scan may have
+ * left this call's result in vector/distmemo.h (checked before detoasting)
+ */
+#define GET_TWO_VECTORS_MEMO(a, b) \
+	Vector	   *a; \
+	Vector	   *b; \
+	LANCE_DISTMEMO_RETURN(fcinfo); \
+	a = PG_GETARG_VECTOR_P(0); \
+	b = PG_GETARG_VECTOR_P(1); \
+	CheckSameDims(a->dim, b->dim)
+
 LANCEDB_FUNCTION(l2_distance);
 Datum
 l2_distance(PG_FUNCTION_ARGS)
 {
-	GET_TWO_VECTORS(a, b);
+	GET_TWO_VECTORS_MEMO(a, b);
 	return DistanceResult(sqrt((double) lance_kernels->l2sq_f32(a->x, b->x, a->dim)));
 }
 
@@ -242,7 +255,7 @@ LANCEDB_FUNCTION(vector_negative_inner_product);
 Datum
 vector_negative_inner_product(PG_FUNCTION_ARGS)
 {
-	GET_TWO_VECTORS(a, b);
+	GET_TWO_VECTORS_MEMO(a, b);
 	return DistanceResult(-(double) lance_kernels->dot_f32(a->x, b->x, a->dim));
 }
 
@@ -254,7 +267,7 @@ cosine_distance(PG_FUNCTION_ARGS)
 				na,
 				nb;
 
-	GET_TWO_VECTORS(a, b);
+	GET_TWO_VECTORS_MEMO(a, b);
 	lance_kernels->cosine_f32(a->x, b->x, a->dim, &dot, &na, &nb);
 	if (isinf(dot) || isinf(na) || isinf(nb))
 		DistanceResult(INFINITY);
