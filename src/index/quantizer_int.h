@@ -112,6 +112,9 @@ extern void sq_decode(const Quantizer *q, const uint8_t *code, float *out);
 extern void sq_query_reset(QuantQuery *qq);
 extern void sq_estimate(const QuantQuery *qq, const uint8_t *codes,
 						const float *aux, int n, float *est, float *lower);
+extern float sq_estimate_one(const QuantQuery *qq, const uint8_t *code);
+extern void sq_query_reset_code(QuantQuery *qq, const uint8_t *code);
+extern float sq_code_l2(const QuantQuery *qq, const uint8_t *a, const uint8_t *b);
 
 /* pq.c */
 extern void pq_layout(Quantizer *q);

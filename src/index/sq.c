@@ -282,6 +282,39 @@ sq_dot_avx2(const float *v, const uint8_t *c, int dim)
 	return sum;
 }
 
+/* sum (step_i (a_i - b_i))^2: L2 between the vectors two codes decode to */
+SQ_AVX2 static float
+sq_sym_l2_avx2(const float *step, const uint8_t *a, const uint8_t *b, int dim)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	int			i = 0;
+	float		sum;
+
+	for (; i + 16 <= dim; i += 16)
+	{
+		__m128i		va = _mm_loadu_si128((const __m128i *) (a + i));
+		__m128i		vb = _mm_loadu_si128((const __m128i *) (b + i));
+		__m256i		d16 = _mm256_sub_epi16(_mm256_cvtepu8_epi16(va),
+										   _mm256_cvtepu8_epi16(vb));
+		__m256		d0 = _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(d16)));
+		__m256		d1 = _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm256_extracti128_si256(d16, 1)));
+
+		d0 = _mm256_mul_ps(d0, _mm256_loadu_ps(step + i));
+		d1 = _mm256_mul_ps(d1, _mm256_loadu_ps(step + i + 8));
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+		s1 = _mm256_fmadd_ps(d1, d1, s1);
+	}
+	sum = hsum8(_mm256_add_ps(s0, s1));
+	for (; i < dim; i++)
+	{
+		float		d = ((float) a[i] - (float) b[i]) * step[i];
+
+		sum += d * d;
+	}
+	return sum;
+}
+
 #endif							/* SQ_HAVE_AVX2 */
 
 void
@@ -332,4 +365,78 @@ sq_estimate(const QuantQuery *qq, const uint8_t *codes, const float *aux,
 			lower[i] = s > r ? (s - r) * (s - r) : 0.0f;
 		}
 	}
+}
+
+/* One code, estimate only (graph builds). */
+float
+sq_estimate_one(const QuantQuery *qq, const uint8_t *code)
+{
+	int			dim = qq->q->dim;
+	float		d;
+
+	if (qq->q->metric == QMETRIC_IP)
+	{
+#ifdef SQ_HAVE_AVX2
+		if (qq->use_avx2)
+			d = sq_dot_avx2(qq->table, code, dim);
+		else
+#endif
+			d = sq_dot_scalar(qq->table, code, dim);
+		return qq->constant - d;
+	}
+#ifdef SQ_HAVE_AVX2
+	if (qq->use_avx2)
+		d = sq_l2_avx2(qq->table, qq->table2, code, dim);
+	else
+#endif
+		d = sq_l2_scalar(qq->table, qq->table2, code, dim);
+	return d + qq->constant;
+}
+
+/*
+ * The query is the vector a code decodes to.  For L2 that vector in code
+ * units is the code itself, and dimensions with a zero range decode to
+ * min_i on both sides, so the table is exact without decoding; IP decodes.
+ */
+void
+sq_query_reset_code(QuantQuery *qq, const uint8_t *code)
+{
+	const Quantizer *q = qq->q;
+
+	if (q->metric == QMETRIC_IP)
+	{
+		sq_decode(q, code, qq->query);
+		sq_query_reset(qq);
+		return;
+	}
+	for (int i = 0; i < q->dim; i++)
+	{
+		float		step = q->sq_step[i];
+
+		qq->query[i] = q->sq_min[i] + (float) code[i] * step;
+		qq->table[i] = step > 0.0f ? (float) code[i] : 0.0f;
+		qq->table2[i] = step * step;
+	}
+	qq->constant = 0.0f;
+	qq->slack = 0.0f;
+}
+
+/* L2 between the vectors two codes decode to (graph builds); IP: -1 */
+float
+sq_code_l2(const QuantQuery *qq, const uint8_t *a, const uint8_t *b)
+{
+	const Quantizer *q = qq->q;
+	float		sum = 0.0f;
+
+#ifdef SQ_HAVE_AVX2
+	if (qq->use_avx2)
+		return sq_sym_l2_avx2(q->sq_step, a, b, q->dim);
+#endif
+	for (int i = 0; i < q->dim; i++)
+	{
+		float		d = ((float) a[i] - (float) b[i]) * q->sq_step[i];
+
+		sum += d * d;
+	}
+	return sum;
 }

@@ -196,8 +196,15 @@ for my $t (@tables)
 	cmp_ok($node->safe_psql('postgres', "SELECT lancedb.index_stats('${t}_idx')->>'free_slots'"),
 		'<', $free{$t}, "reuse crash $t: inserts reused freed elements");
 	check_table('reuse crash', $t);
-	is($node->safe_psql('postgres', $idx . "SELECT count(*) FROM (SELECT id FROM $t ORDER BY v $cfg{$t}[2] vec(400077) LIMIT 1) s WHERE id = 400077"),
-		'1', "reuse crash $t: a row in a reused element is its own nearest neighbour");
+	# every row inserted into the freed elements, as a query: it should be
+	# its own nearest neighbour.  Over all 150 rather than one: an HNSW
+	# graph may leave the odd element unreached at ef_search 64 (one row of
+	# c_sq failed a single-query check once), which a broken reuse (stale
+	# code, lost links) would do for many.
+	my $self = $node->safe_psql('postgres', $idx
+		  . "SELECT count(*) FROM $t q, LATERAL (SELECT id FROM $t ORDER BY v $cfg{$t}[2] q.v LIMIT 1) s "
+		  . "WHERE q.id BETWEEN 400001 AND 400150 AND s.id = q.id");
+	cmp_ok($self, '>=', 147, "reuse crash $t: rows in reused elements are their own nearest neighbour ($self of 150)");
 }
 
 # 5. wal_level = minimal: table, rows and index in one transaction
