@@ -450,7 +450,9 @@ gunlock(HnswGraph *g, int64_t node)
 		g->opts.unlock(g->opts.lock_arg, node);
 }
 
+#ifndef HNSW_PREFETCH_AHEAD
 #define HNSW_PREFETCH_AHEAD	4
+#endif
 
 static inline void
 prefetch_bytes(const void *p, size_t n)
@@ -525,6 +527,11 @@ new_handle(const HnswGraphOptions *opts, char *region)
 	{
 		g->qq = quantizer_query_new(opts->quant);
 		g->pq = quantizer_query_new(opts->quant);
+#ifndef HNSW_GRAPH_EXACT_SQ
+		/* integer estimates: the graph tolerates their coarser rounding */
+		quantizer_query_build_mode(g->qq);
+		quantizer_query_build_mode(g->pq);
+#endif
 	}
 	return g;
 }

@@ -620,6 +620,8 @@ quantizer_query_free(QuantQuery *qq)
 	quant_release(q, qq->rq_qrot);
 	quant_release(q, qq->rq_lut);
 	quant_release(q, qq->rq_dir);
+	quant_release(q, qq->sq_qi);
+	quant_release(q, qq->sq_wi);
 	quant_release(q, qq);
 }
 
@@ -801,6 +803,12 @@ quantizer_query_reset_code(QuantQuery *qq, const uint8_t *code,
 	quantizer_decode(q, code, aux, x);
 	quantizer_query_reset(qq, x, NULL);
 	quant_release(q, x);
+}
+
+bool
+quantizer_query_build_mode(QuantQuery *qq)
+{
+	return qq->q->kind == QUANT_SQ && sq_build_mode(qq);
 }
 
 float

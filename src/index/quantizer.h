@@ -171,6 +171,16 @@ extern float quantizer_estimate_one(const QuantQuery *qq, const uint8_t *code,
 									const float *aux);
 extern void quantizer_query_reset_code(QuantQuery *qq, const uint8_t *code,
 									   const float *aux);
+/*
+ * Faster, coarser estimates for graph builds: SQ with L2 or cosine on an
+ * AVX2 CPU and at most 2048 dimensions rounds the query to whole code
+ * units and the per-dimension weights to 7 bits, and estimates with
+ * 16-bit integer arithmetic (quantizer_estimate_one and
+ * quantizer_code_distance only; call before quantizer_query_reset).
+ * Returns false, changing nothing, where it does not apply.
+ */
+extern bool quantizer_query_build_mode(QuantQuery *qq);
+
 /* The distance between the vectors two codes decode to; qq is scratch
  * (whatever query it held is lost).  SQ L2/cosine: straight from the codes. */
 extern float quantizer_code_distance(QuantQuery *qq, const uint8_t *a,
