@@ -13,26 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/mman.h>
 
 #include "index/hnsw_graph.h"
 #include "kernels/distance.h"
 
-static int	use_huge;
-
 static void *
 xalloc(size_t n)
 {
-	void	   *p;
+	void	   *p = malloc(n ? n : 1);
 
-	if (use_huge && n >= ((size_t) 2 << 20))
-	{
-		p = aligned_alloc((size_t) 2 << 20, (n + ((size_t) 2 << 20) - 1) & ~(((size_t) 2 << 20) - 1));
-		if (p)
-			madvise(p, n, MADV_HUGEPAGE);
-	}
-	else
-		p = malloc(n ? n : 1);
 	if (!p)
 		abort();
 	return p;
@@ -98,7 +87,6 @@ main(int argc, char **argv)
 		return 2;
 	}
 	lance_kernels_init();
-	use_huge = getenv("GRAPHBENCH_HUGE") != NULL;
 	base = read_vecs(argv[1], &n, &dim);
 	queries = read_vecs(argv[2], &nq, &qdim);
 	f = fopen(argv[3], "rb");
