@@ -111,7 +111,7 @@ CREATE TEMP TABLE pix AS SELECT q.id AS qid, x.id FROM pq q
   CROSS JOIN LATERAL (SELECT id FROM hpar ORDER BY hpar.v <-> q.v LIMIT 10) x;
 SELECT count(*) >= 0.9 * (SELECT count(*) FROM pgt) AS parallel_recall FROM pgt JOIN pix USING (qid, id);
 DROP INDEX hpar_idx;
-SET maintenance_work_mem = '2MB';
+SET maintenance_work_mem = '1MB';
 CREATE INDEX hpar_idx ON hpar USING lance_hnsw (v vector_l2_ops) WITH (m = 12, ef_construction = 48, quantizer = 'sq');
 RESET maintenance_work_mem;
 SELECT (lancedb.index_stats('hpar_idx')->>'nodes')::int AS overflow_nodes,

@@ -1,10 +1,17 @@
 /*
  * hnswbuild.c
- *	  lance_hnsw build: link every row into an in-memory graph (exact
- *	  distances, maintenance_work_mem), train the quantizer on the graph's
- *	  vectors, then write meta page, quantizer and all elements in one
- *	  sequential pass (addresses are computed before the pass, so
- *	  neighbour lists are written final), WAL-logged once at the end.
+ *	  lance_hnsw build: train the quantizer on a block sample of the table,
+ *	  link every row into an in-memory graph of SQ codes
+ *	  (maintenance_work_mem), then write meta page, quantizer and all
+ *	  elements in one sequential pass (addresses are computed before the
+ *	  pass, so neighbour lists are written final), WAL-logged once at the
+ *	  end.
+ *
+ * The graph is linked on 8-bit SQ codes whatever the index stores: the
+ * build is bound by memory traffic and a code is a quarter of a float32
+ * vector.  With quantizer 'sq' the codes are the index's own; with 'none'
+ * and 'pq' a build-only SQ is trained beside the index's quantizer and the
+ * float vectors wait in the nodes' payload for the write pass.
  *
  * When the graph outgrows maintenance_work_mem the part built so far is
  * written, a NOTICE says how much memory the whole build would have
@@ -50,6 +57,7 @@
 #define HNSW_PHASE_INSERT	4
 
 #define HNSW_TRAIN_SAMPLE	65536
+#define HNSW_SAMPLE_RUN		8	/* contiguous heap blocks per sampled run */
 
 #define HNSW_KEY_SHARED		UINT64CONST(0xA1F0000000000011)
 #define HNSW_KEY_QUERY_TEXT	UINT64CONST(0xA1F0000000000012)
@@ -66,6 +74,9 @@ typedef struct HnswShared
 	Size		region_off;
 	Size		region_size;
 	Size		scan_off;
+	Size		quant_off;		/* the build quantizer, serialised */
+	Size		quant_len;		/* 0: float graph */
+	bool		payload_floats;
 	uint64		seed;
 
 	slock_t		mutex;
@@ -84,6 +95,10 @@ typedef struct HnswBuildState
 	HnswIndexInfo info;			/* built here, not from the meta page */
 	HnswOptions opts;
 	QuantKind	configured;
+	Quantizer  *build_quant;	/* SQ the graph is linked on, or NULL */
+	bool		payload_floats; /* payload: TID, then the float vector */
+	char	   *payload;		/* one node's payload, being assembled */
+	HnswGraphOptions go;
 	HnswGraph  *graph;
 	HnswShared *shared;			/* parallel build, or NULL */
 	LWLock	   *locks;
@@ -109,6 +124,32 @@ static void
 build_release(void *p)
 {
 	pfree(p);
+}
+
+/* payload: heap TID, then (payload_floats) the vector at this offset */
+#define HNSW_PAYLOAD_FLOATS_OFF	MAXALIGN(sizeof(ItemPointerData))
+
+static inline const float *
+HnswPayloadVector(HnswBuildState *bs, int64 node)
+{
+	return (const float *) ((const char *) hnsw_graph_payload(bs->graph, node) +
+							HNSW_PAYLOAD_FLOATS_OFF);
+}
+
+/* Add one row to the graph: its node number, or -1 when the graph is full. */
+static int64
+HnswGraphAddRow(HnswBuildState *bs, const float *x, ItemPointer tid)
+{
+	const void *payload = tid;
+
+	if (bs->payload_floats)
+	{
+		memcpy(bs->payload, tid, sizeof(ItemPointerData));
+		memcpy(bs->payload + HNSW_PAYLOAD_FLOATS_OFF, x,
+			   sizeof(float) * bs->info.meta.dim);
+		payload = bs->payload;
+	}
+	return hnsw_graph_add(bs->graph, x, payload);
 }
 
 static void
@@ -161,57 +202,150 @@ HnswSetupInfo(HnswBuildState *bs, int dim)
 	info->meta.data_size = HnswDataSize(info->type->elemtype, dim, QUANT_FLAT, NULL);
 }
 
-/* Train sq/pq on an evenly spaced sample of the graph's vectors. */
-static void
-HnswTrainQuantizer(HnswBuildState *bs)
+/* Block sample of the heap: reservoir over the rows of evenly spaced runs. */
+typedef struct HnswSampleState
 {
-	HnswIndexInfo *info = &bs->info;
-	int64		n = bs->graph ? hnsw_graph_size(bs->graph) : 0;
-	int			dim = info->meta.dim;
-	int64		ns;
-	float	   *sample;
+	HnswBuildState *bs;
+	float	   *rows;
+	int64		cap;
+	int64		n;
+	int64		seen;
+	pg_prng_state prng;
+} HnswSampleState;
+
+static void
+HnswSampleCallback(Relation index, ItemPointer tid, Datum *values,
+				   bool *isnull, bool tupleIsAlive, void *state)
+{
+	HnswSampleState *ss = (HnswSampleState *) state;
+	HnswBuildState *bs = ss->bs;
+	MemoryContext old;
+	float	   *x;
+	bool		indexable;
+	int64		slot;
+	int			dim = bs->info.meta.dim;
+
+	if (isnull[0])
+		return;
+	old = MemoryContextSwitchTo(bs->tmpcxt);
+	x = HnswValueToFloats(&bs->info, values[0], &indexable);
+	if (indexable)
+	{
+		/* algorithm R: a uniform sample of the rows seen */
+		slot = ss->n < ss->cap ? ss->n++ :
+			(int64) pg_prng_uint64_range(&ss->prng, 0, ss->seen);
+		if (slot < ss->cap)
+			memcpy(ss->rows + slot * dim, x, sizeof(float) * dim);
+		ss->seen++;
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(bs->tmpcxt);
+}
+
+static float *
+HnswSampleRows(HnswBuildState *bs, IndexInfo *indexInfo, int64 *nrows)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(bs->heap);
+	double		per_block = nblocks > 0 ? Max(bs->est_rows, 1) / nblocks : 1;
+	BlockNumber want = (BlockNumber) Min((double) nblocks,
+										 ceil(1.2 * HNSW_TRAIN_SAMPLE / Max(per_block, 1e-3)));
+	HnswSampleState ss;
+
+	memset(&ss, 0, sizeof(ss));
+	ss.bs = bs;
+	ss.cap = HNSW_TRAIN_SAMPLE;
+	ss.rows = lance_palloc_array(float, ss.cap * bs->info.meta.dim);
+	pg_prng_seed(&ss.prng, 0x5A3B1E);
+	if (want >= nblocks / 2)
+		table_index_build_range_scan(bs->heap, bs->index, indexInfo, false, true,
+									 false, 0, InvalidBlockNumber,
+									 HnswSampleCallback, &ss, NULL);
+	else
+	{
+		BlockNumber runs = (want + HNSW_SAMPLE_RUN - 1) / HNSW_SAMPLE_RUN;
+
+		for (BlockNumber r = 0; r < runs; r++)
+		{
+			BlockNumber start = (BlockNumber) ((double) r * nblocks / runs);
+
+			CHECK_FOR_INTERRUPTS();
+			table_index_build_range_scan(bs->heap, bs->index, indexInfo, false, true,
+										 false, start,
+										 Min(HNSW_SAMPLE_RUN, nblocks - start),
+										 HnswSampleCallback, &ss, NULL);
+		}
+	}
+	*nrows = ss.n;
+	return ss.rows;
+}
+
+static Quantizer *
+HnswTrain(HnswBuildState *bs, QuantKind kind, const float *sample, int64 n)
+{
 	QuantOptions qo;
 
-	if (bs->configured == QUANT_FLAT)
-		return;
-	/* codebooks need rows; an (almost) empty index stores vectors as they are */
-	if (n < (bs->configured == QUANT_PQ ? 256 : 1))
+	memset(&qo, 0, sizeof(qo));
+	qo.kind = kind;
+	qo.metric = bs->info.metric->qmetric;
+	qo.dim = bs->info.meta.dim;
+	qo.num_bits = 8;
+	qo.max_iterations = 25;
+	qo.seed = 1;
+	if (kind == QUANT_PQ)
+		qo.num_sub_vectors = bs->opts.num_sub_vectors > 0 ?
+			Min(bs->opts.num_sub_vectors, qo.dim) : Max(qo.dim / 4, 1);
+	qo.interrupt_hook = LanceInterruptHook;
+	qo.alloc = LanceQuantAlloc;
+	qo.release = LanceQuantFree;
+	return quantizer_train(&qo, sample, n);
+}
+
+/*
+ * Train the index's quantizer (sq, pq) and the build's SQ on a sample of
+ * the table, before any row is linked.
+ */
+static void
+HnswTrainQuantizers(HnswBuildState *bs, IndexInfo *indexInfo)
+{
+	HnswIndexInfo *info = &bs->info;
+	int64		n;
+	float	   *sample = HnswSampleRows(bs, indexInfo, &n);
+
+	if (n < 1)
 	{
+		pfree(sample);
+		return;
+	}
+	if (bs->configured != QUANT_FLAT &&
+		n < (bs->configured == QUANT_PQ ? 256 : 1))
+	{
+		/* codebooks need rows; an (almost) empty index stores vectors as they are */
 		ereport(NOTICE,
 				(errmsg("lance_hnsw index has too few rows to train quantizer \"%s\"; vectors are stored unquantized",
 						bs->configured == QUANT_PQ ? "pq" : "sq"),
 				 errhint("REINDEX after loading data.")));
-		return;
 	}
-	ns = Min(n, HNSW_TRAIN_SAMPLE);
-	sample = lance_palloc_array(float, ns * dim);
-	for (int64 i = 0; i < ns; i++)
-		memcpy(sample + i * dim, hnsw_graph_vector(bs->graph, i * n / ns),
-			   sizeof(float) * dim);
-	memset(&qo, 0, sizeof(qo));
-	qo.kind = bs->configured;
-	qo.metric = info->metric->qmetric;
-	qo.dim = dim;
-	qo.num_bits = 8;
-	qo.max_iterations = 25;
-	qo.seed = 1;
-	if (qo.kind == QUANT_PQ)
-		qo.num_sub_vectors = bs->opts.num_sub_vectors > 0 ?
-			Min(bs->opts.num_sub_vectors, dim) : Max(dim / 4, 1);
-	qo.interrupt_hook = LanceInterruptHook;
-	qo.alloc = LanceQuantAlloc;
-	qo.release = LanceQuantFree;
-	info->quant = quantizer_train(&qo, sample, ns);
-	if (info->quant == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot train the lance_hnsw quantizer with these parameters")));
+	else if (bs->configured != QUANT_FLAT)
+	{
+		info->quant = HnswTrain(bs, bs->configured, sample, n);
+		if (info->quant == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cannot train the lance_hnsw quantizer with these parameters")));
+		info->code_size = (int) quantizer_code_size(info->quant);
+		info->num_aux = quantizer_num_aux(info->quant);
+		info->meta.qkind = (uint8) bs->configured;
+		info->meta.data_size = HnswDataSize(info->type->elemtype, info->meta.dim,
+											bs->configured, info->quant);
+	}
+	if (info->quant && quantizer_kind(info->quant) == QUANT_SQ)
+		bs->build_quant = info->quant;
+	else
+	{
+		bs->build_quant = HnswTrain(bs, QUANT_SQ, sample, n);
+		bs->payload_floats = bs->build_quant != NULL;
+	}
 	pfree(sample);
-	info->code_size = (int) quantizer_code_size(info->quant);
-	info->num_aux = quantizer_num_aux(info->quant);
-	info->meta.qkind = (uint8) bs->configured;
-	info->meta.data_size = HnswDataSize(info->type->elemtype, dim, bs->configured,
-										info->quant);
 }
 
 static Buffer
@@ -248,9 +382,9 @@ HnswWriteGraph(HnswBuildState *bs)
 	Size		upper;
 	const Size	page_upper = BLCKSZ - MAXALIGN(sizeof(HnswPageOpaqueData));
 	char	   *tupbuf;
+	float	   *dists;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, HNSW_PHASE_WRITE);
-	HnswTrainQuantizer(bs);
 
 	metabuf = HnswBuildNewPage(index, HNSW_PAGE_META);
 	Assert(BufferGetBlockNumber(metabuf) == HNSW_METAPAGE_BLKNO);
@@ -320,13 +454,14 @@ HnswWriteGraph(HnswBuildState *bs)
 	}
 
 	tupbuf = palloc0(HNSW_ELEM_SIZE(meta->data_size, m, HNSW_MAX_LEVEL));
+	dists = lance_palloc_array(float, 2 * m);
 	for (int64 i = 0; i < n; i++)
 	{
 		int			level = hnsw_graph_node_level(bs->graph, i);
 		Size		size = HNSW_ELEM_SIZE(meta->data_size, m, level);
 		HnswElementTuple tup = (HnswElementTuple) tupbuf;
 		HnswSlot   *slots = HnswElementSlots(tup, meta->data_size);
-		const float *v = hnsw_graph_vector(bs->graph, i);
+		const float *v = NULL;
 		OffsetNumber off;
 
 		if ((i & 1023) == 0)
@@ -337,7 +472,20 @@ HnswWriteGraph(HnswBuildState *bs)
 		memset(tupbuf, 0, size);
 		tup->level = (uint8) level;
 		memcpy(&tup->heaptid, hnsw_graph_payload(bs->graph, i), sizeof(ItemPointerData));
-		HnswEncode(info, v, tup->data);
+		if (bs->payload_floats)
+			v = HnswPayloadVector(bs, i);
+		else if (bs->build_quant == NULL)
+			v = hnsw_graph_vector(bs->graph, i);
+		if (v)
+			HnswEncode(info, v, tup->data);
+		else
+		{
+			/* the graph's codes are the index's (HnswEncode's layout) */
+			Assert(bs->build_quant == info->quant);
+			memcpy(tup->data, hnsw_graph_aux(bs->graph, i), sizeof(float) * info->num_aux);
+			memcpy(tup->data + sizeof(float) * info->num_aux,
+				   hnsw_graph_code(bs->graph, i), info->code_size);
+		}
 		for (int s = 0; s < hnsw_total_slots(m, level); s++)
 		{
 			BlockIdSet(&slots[s].blk, InvalidBlockNumber);
@@ -349,11 +497,19 @@ HnswWriteGraph(HnswBuildState *bs)
 			int			nn = hnsw_graph_neighbors(bs->graph, i, lc, &nb);
 			HnswSlot   *ls = slots + hnsw_level_offset(m, lc);
 
+			/* exact where the floats are here, else as the graph measured */
+			if (bs->payload_floats)
+				for (int j = 0; j < nn; j++)
+					dists[j] = HnswExactDistance(info->metric, v,
+												 HnswPayloadVector(bs, nb[j]),
+												 meta->dim);
+			else
+				hnsw_graph_neighbor_distances(bs->graph, i, nb, nn, dists);
 			for (int j = 0; j < nn; j++)
 			{
 				BlockIdSet(&ls[j].blk, blks[nb[j]]);
 				ls[j].off = offs[nb[j]];
-				ls[j].dist16 = lance_f32_to_f16(hnsw_graph_distance(bs->graph, v, nb[j]));
+				ls[j].dist16 = lance_f32_to_f16(dists[j]);
 			}
 		}
 		if (!BufferIsValid(buf) || BufferGetBlockNumber(buf) != blks[i])
@@ -392,6 +548,7 @@ HnswWriteGraph(HnswBuildState *bs)
 	pfree(blks);
 	pfree(offs);
 	pfree(tupbuf);
+	pfree(dists);
 }
 
 static void
@@ -431,18 +588,17 @@ HnswBuildCallback(Relation index, ItemPointer tid, Datum *values,
 	else if (indexable && bs->shared)
 	{
 		/* parallel: a full graph leaves the row to the leader's second pass */
-		if (hnsw_graph_add(bs->graph, x, tid) < 0)
+		if (HnswGraphAddRow(bs, x, tid) < 0)
 			bs->overflow++;
 		else
 			bs->indtuples++;
 	}
 	else if (indexable)
 	{
-		if (hnsw_graph_add(bs->graph, x, tid) < 0)
+		if (HnswGraphAddRow(bs, x, tid) < 0)
 		{
 			double		est = Max(bs->est_rows, bs->rows_seen);
-			size_t		node = hnsw_graph_node_bytes(bs->info.meta.dim, bs->opts.m,
-													 sizeof(ItemPointerData));
+			size_t		node = hnsw_graph_node_bytes(&bs->go);
 
 			ereport(NOTICE,
 					(errmsg("lance_hnsw graph no longer fits in maintenance_work_mem after " INT64_FORMAT " rows; continuing with slower on-disk insertion",
@@ -476,20 +632,27 @@ HnswGraphUnlock(void *arg, int64_t node)
 	LWLockRelease(&((LWLock *) arg)[node + 1]);
 }
 
+/* bs->go for this process; build_quant and payload_floats are set */
 static void
-HnswGraphOptionsFor(HnswBuildState *bs, HnswGraphOptions *go)
+HnswGraphOptionsFor(HnswBuildState *bs)
 {
+	HnswGraphOptions *go = &bs->go;
+
 	memset(go, 0, sizeof(*go));
 	go->dim = bs->info.meta.dim;
 	go->m = bs->opts.m;
 	go->ef_construction = bs->opts.ef_construction;
 	go->inner_product = bs->info.metric->qmetric == QMETRIC_IP;
 	go->memory_limit = (size_t) maintenance_work_mem * 1024;
-	go->payload_size = sizeof(ItemPointerData);
+	go->payload_size = bs->payload_floats ?
+		HNSW_PAYLOAD_FLOATS_OFF + sizeof(float) * go->dim : sizeof(ItemPointerData);
+	go->quant = bs->build_quant;
 	go->seed = 0x5EED;			/* same data, same graph (serial builds) */
 	go->alloc = build_alloc;
 	go->release = build_release;
 	go->interrupt = LanceInterruptHook;
+	if (bs->payload_floats && bs->payload == NULL)
+		bs->payload = palloc0(go->payload_size);
 }
 
 /* One participant's share: scan its part of the heap into the shared graph. */
@@ -515,17 +678,15 @@ HnswParallelScan(HnswBuildState *bs, IndexInfo *indexInfo, bool progress)
 static void
 HnswAttachShared(HnswBuildState *bs, HnswShared *shared, uint64 seed)
 {
-	HnswGraphOptions go;
-
-	HnswGraphOptionsFor(bs, &go);
-	go.seed = seed;
-	go.lock = HnswGraphLock;
-	go.unlock = HnswGraphUnlock;
+	HnswGraphOptionsFor(bs);
+	bs->go.seed = seed;
+	bs->go.lock = HnswGraphLock;
+	bs->go.unlock = HnswGraphUnlock;
 	bs->locks = (LWLock *) HnswSharedPtr(shared, shared->locks_off);
-	go.lock_arg = bs->locks;
+	bs->go.lock_arg = bs->locks;
 	LWLockRegisterTranche(shared->tranche, "lance_hnsw_build");
 	bs->shared = shared;
-	bs->graph = hnsw_graph_attach(HnswSharedPtr(shared, shared->region_off), &go);
+	bs->graph = hnsw_graph_attach(HnswSharedPtr(shared, shared->region_off), &bs->go);
 }
 
 /* Worker entry point, looked up by name by CreateParallelContext. */
@@ -550,6 +711,20 @@ HnswParallelBuildMain(dsm_segment *seg, shm_toc *toc)
 	build_graph_cxt = CurrentMemoryContext;
 	bs.tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "lance_hnsw build tuple",
 									  ALLOCSET_DEFAULT_SIZES);
+	if (shared->quant_len > 0)
+	{
+		QuantOptions ao;
+		const char *err = NULL;
+
+		memset(&ao, 0, sizeof(ao));
+		ao.alloc = LanceQuantAlloc;
+		ao.release = LanceQuantFree;
+		bs.build_quant = quantizer_deserialize((const uint8 *) HnswSharedPtr(shared, shared->quant_off),
+											   shared->quant_len, &ao, &err);
+		if (bs.build_quant == NULL)
+			elog(ERROR, "lance_hnsw parallel build: bad build quantizer: %s", err);
+		bs.payload_floats = shared->payload_floats;
+	}
 	HnswAttachShared(&bs, shared, shared->seed + ParallelWorkerNumber + 1);
 	indexInfo = BuildIndexInfo(bs.index);
 	indexInfo->ii_Concurrent = shared->isconcurrent;
@@ -609,15 +784,17 @@ HnswParallelBuild(HnswBuildState *bs, IndexInfo *indexInfo, int nworkers,
 	Size		querylen = debug_query_string ? strlen(debug_query_string) + 1 : 0;
 	HTAB	   *in_graph = NULL;
 	double		overflow;
+	Size		quant_len;
 
 	/* room for the estimate and a margin, within maintenance_work_mem */
-	per_node = hnsw_graph_node_bytes(bs->info.meta.dim, bs->opts.m, sizeof(ItemPointerData)) +
-		sizeof(LWLock) + sizeof(uint32) * (nworkers + 1);
+	HnswGraphOptionsFor(bs);
+	per_node = hnsw_graph_node_bytes(&bs->go) +
+		sizeof(LWLock) + sizeof(uint32) * nworkers;
 	capacity = (int64) Min((double) (budget / per_node), bs->est_rows * 1.2 + 1000);
 	if (capacity < 1000)
 		return false;
-	region_size = hnsw_graph_region_size(bs->info.meta.dim, bs->opts.m,
-										 sizeof(ItemPointerData), capacity);
+	region_size = hnsw_graph_region_size(&bs->go, capacity);
+	quant_len = bs->build_quant ? quantizer_serialized_size(bs->build_quant) : 0;
 
 	EnterParallelMode();
 	pcxt = CreateParallelContext("lancedb", "HnswParallelBuildMain", nworkers);
@@ -625,7 +802,7 @@ HnswParallelBuild(HnswBuildState *bs, IndexInfo *indexInfo, int nworkers,
 		RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
 	est_scan = table_parallelscan_estimate(bs->heap, snapshot);
 	size = MAXALIGN(sizeof(HnswShared)) + MAXALIGN(sizeof(LWLock) * (capacity + 1)) +
-		MAXALIGN(region_size) + est_scan;
+		MAXALIGN(region_size) + MAXALIGN(quant_len) + est_scan;
 	shm_toc_estimate_chunk(&pcxt->estimator, size);
 	shm_toc_estimate_keys(&pcxt->estimator, 1);
 	if (querylen)
@@ -652,18 +829,18 @@ HnswParallelBuild(HnswBuildState *bs, IndexInfo *indexInfo, int nworkers,
 	shared->locks_off = MAXALIGN(sizeof(HnswShared));
 	shared->region_off = shared->locks_off + MAXALIGN(sizeof(LWLock) * (capacity + 1));
 	shared->region_size = region_size;
-	shared->scan_off = shared->region_off + MAXALIGN(region_size);
+	shared->quant_off = shared->region_off + MAXALIGN(region_size);
+	shared->quant_len = quant_len;
+	shared->payload_floats = bs->payload_floats;
+	if (quant_len > 0)
+		quantizer_serialize(bs->build_quant, (uint8 *) HnswSharedPtr(shared, shared->quant_off));
+	shared->scan_off = shared->quant_off + MAXALIGN(quant_len);
 	shared->seed = bs->info.meta.build_id;
 	SpinLockInit(&shared->mutex);
 	for (int64 i = 0; i <= capacity; i++)
 		LWLockInitialize(&((LWLock *) HnswSharedPtr(shared, shared->locks_off))[i],
 						 shared->tranche);
-	{
-		HnswGraphOptions go;
-
-		HnswGraphOptionsFor(bs, &go);
-		hnsw_graph_region_init(HnswSharedPtr(shared, shared->region_off), region_size, &go);
-	}
+	hnsw_graph_region_init(HnswSharedPtr(shared, shared->region_off), region_size, &bs->go);
 	table_parallelscan_initialize(bs->heap,
 								  (ParallelTableScanDesc) HnswSharedPtr(shared, shared->scan_off),
 								  snapshot);
@@ -741,7 +918,6 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 {
 	IndexBuildResult *result = palloc0(sizeof(IndexBuildResult));
 	HnswBuildState bs;
-	HnswGraphOptions go;
 	MemoryContext buildcxt;
 	MemoryContext old;
 	double		reltuples = 0;
@@ -767,6 +943,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 		estimate_rel_size(heap, NULL, &pages, &bs.est_rows, &allvisfrac);
 	}
+	HnswTrainQuantizers(&bs, indexInfo);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, HNSW_PHASE_LOAD);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs.est_rows);
 
@@ -775,8 +952,8 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		done = HnswParallelBuild(&bs, indexInfo, nworkers, &reltuples);
 	if (!done)
 	{
-		HnswGraphOptionsFor(&bs, &go);
-		bs.graph = hnsw_graph_create(&go, (int64) (bs.est_rows * 1.1) + 1000);
+		HnswGraphOptionsFor(&bs);
+		bs.graph = hnsw_graph_create(&bs.go, (int64) (bs.est_rows * 1.1) + 1000);
 		reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
 										   HnswBuildCallback, &bs, NULL);
 		if (!bs.flushed)

@@ -4,17 +4,18 @@
  *	  in-memory graph a lance_hnsw build links its nodes in before writing
  *	  them to index pages in one pass.
  *
- * The in-memory graph keeps exact float vectors (normalised for cosine by
- * the caller), so the graph is built on exact distances whatever the
- * index stores; scans then traverse it on codes.  Nodes live in chunks and
- * their neighbour slots in a bump arena, so growing never copies vectors
- * and the memory used is known exactly (hnsw_graph_memory).
+ * The in-memory graph keeps float vectors (normalised for cosine by the
+ * caller) or SQ codes of them (see hnsw_graph.h); neighbour slots live in
+ * a bump arena, and the memory used is known exactly (hnsw_graph_memory).
  */
 #include "index/hnsw_graph.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #include "kernels/distance.h"
 
@@ -241,9 +242,16 @@ hnsw_random_level(double u, int m)
 
 /* ---- the in-memory graph ---- */
 
+/*
+ * Level-0 neighbour lists (2m slots) sit in one array indexed by node
+ * number, their unused slots -1, so a search reads them without the node
+ * record; the lists of upper levels (m slots each) are carved from the
+ * arena.  count[] holds every level's length.
+ */
 typedef struct GraphNode
 {
-	uint32_t	slots;			/* offset in the arena, in int32 units */
+	uint32_t	slots;			/* upper levels: offset in the arena, in
+								 * int32 units */
 	uint8_t		level;
 	uint8_t		count[HNSW_MAX_LEVEL + 1];
 } GraphNode;
@@ -254,8 +262,10 @@ typedef struct GraphHeader
 	uint64_t	size;			/* region bytes */
 	int64_t		capacity;		/* nodes */
 	uint64_t	nodes_off;
-	uint64_t	vecs_off;
+	uint64_t	vecs_off;		/* vectors or codes, data_size bytes each */
+	uint64_t	aux_off;		/* codes' aux floats, num_aux each */
 	uint64_t	payload_off;
+	uint64_t	l0_off;			/* 2m int32 slots per node */
 	uint64_t	arena_off;
 	uint64_t	arena_words;	/* int32 slots the arena holds */
 	uint64_t	n;				/* nodes claimed (atomic) */
@@ -266,6 +276,8 @@ typedef struct GraphHeader
 	int32_t		dim;
 	int32_t		m;
 	uint64_t	payload_size;
+	uint64_t	data_size;
+	int32_t		num_aux;
 } GraphHeader;
 
 struct HnswGraph
@@ -279,58 +291,86 @@ struct HnswGraph
 	uint32_t	vtag;
 	uint64_t	rng;
 	const float *query;			/* of the running search */
+	/* quantized graphs: the running search's query, and pair distances */
+	QuantQuery *qq;
+	QuantQuery *pq;				/* scratch of pair distances */
+	/* the search pool (see mem_search) */
+	struct PoolEnt *pool;
+	int			pool_cap;
 };
 
 #define ALIGN8(x)	(((x) + 7) & ~(uint64_t) 7)
 
-/* expected slots per node: 2m on level 0, m per upper level, 1/(m-1) levels */
+/* expected upper-level slots per node: m per level, 1/(m-1) levels */
 static double
-expected_slots(int m)
+expected_upper_slots(int m)
 {
-	return 2.0 * m + (m > 1 ? (double) m / (m - 1) : 1.0);
+	return m > 1 ? (double) m / (m - 1) : 1.0;
+}
+
+#define ALIGN64(x)	(((x) + 63) & ~(uint64_t) 63)
+
+static uint64_t
+data_size(const HnswGraphOptions *o)
+{
+	return o->quant ? quantizer_code_size(o->quant) : sizeof(float) * (uint64_t) o->dim;
+}
+
+static int
+num_aux(const HnswGraphOptions *o)
+{
+	return o->quant ? quantizer_num_aux(o->quant) : 0;
 }
 
 static void
-layout(GraphHeader *h, int dim, int m, size_t payload, int64_t capacity)
+layout(GraphHeader *h, const HnswGraphOptions *o, int64_t capacity)
 {
-	uint64_t	off = ALIGN8(sizeof(GraphHeader));
+	uint64_t	off = ALIGN64(sizeof(GraphHeader));
+	int			m = o->m;
+	size_t		payload = o->payload_size;
 
 	h->capacity = capacity;
-	h->dim = dim;
+	h->dim = o->dim;
 	h->m = m;
 	h->payload_size = payload;
+	h->data_size = data_size(o);
+	h->num_aux = num_aux(o);
 	h->nodes_off = off;
-	off = ALIGN8(off + sizeof(GraphNode) * (uint64_t) capacity);
+	off = ALIGN64(off + sizeof(GraphNode) * (uint64_t) capacity);
 	h->vecs_off = off;
-	off = ALIGN8(off + sizeof(float) * (uint64_t) dim * capacity);
+	off = ALIGN64(off + h->data_size * capacity);
+	h->aux_off = off;
+	off = ALIGN8(off + sizeof(float) * (uint64_t) h->num_aux * capacity);
 	h->payload_off = off;
-	off = ALIGN8(off + payload * (uint64_t) capacity);
+	off = ALIGN64(off + payload * (uint64_t) capacity);
+	h->l0_off = off;
+	off = ALIGN64(off + sizeof(int32_t) * 2 * (uint64_t) m * capacity);
 	h->arena_off = off;
-	/* 25% more slots than expected: levels are random */
-	h->arena_words = (uint64_t) (expected_slots(m) * 1.25 * capacity) + 4 * (uint64_t) m * (HNSW_MAX_LEVEL + 2);
+	/* 50% more upper slots than expected: levels are random */
+	h->arena_words = (uint64_t) (expected_upper_slots(m) * 1.5 * capacity) + 4 * (uint64_t) m * (HNSW_MAX_LEVEL + 2);
 	h->size = off + sizeof(int32_t) * h->arena_words;
 }
 
 size_t
-hnsw_graph_region_size(int dim, int m, size_t payload_size, int64_t capacity)
+hnsw_graph_region_size(const HnswGraphOptions *opts, int64_t capacity)
 {
 	GraphHeader h;
 
-	layout(&h, dim, m, payload_size, capacity);
+	layout(&h, opts, capacity);
 	return (size_t) h.size;
 }
 
 int64_t
-hnsw_graph_region_capacity(int dim, int m, size_t payload_size, size_t size)
+hnsw_graph_region_capacity(const HnswGraphOptions *opts, size_t size)
 {
 	int64_t		lo = 0,
-				hi = (int64_t) (size / (sizeof(float) * dim)) + 1;
+				hi = (int64_t) (size / (data_size(opts) + sizeof(GraphNode))) + 1;
 
 	while (lo < hi)
 	{
 		int64_t		mid = lo + (hi - lo + 1) / 2;
 
-		if (hnsw_graph_region_size(dim, m, payload_size, mid) <= size)
+		if (hnsw_graph_region_size(opts, mid) <= size)
 			lo = mid;
 		else
 			hi = mid - 1;
@@ -339,10 +379,12 @@ hnsw_graph_region_capacity(int dim, int m, size_t payload_size, size_t size)
 }
 
 size_t
-hnsw_graph_node_bytes(int dim, int m, size_t payload_size)
+hnsw_graph_node_bytes(const HnswGraphOptions *opts)
 {
-	return (size_t) dim * sizeof(float) + sizeof(GraphNode) + payload_size +
-		(size_t) (expected_slots(m) * 1.25 * sizeof(int32_t)) + sizeof(uint32_t);
+	return (size_t) data_size(opts) + sizeof(float) * num_aux(opts) +
+		sizeof(GraphNode) + opts->payload_size +
+		sizeof(int32_t) * 2 * opts->m +
+		(size_t) (expected_upper_slots(opts->m) * 1.5 * sizeof(int32_t)) + sizeof(uint32_t);
 }
 
 static inline GraphNode *
@@ -352,15 +394,43 @@ gnode(const HnswGraph *g, int64_t i)
 }
 
 static inline int32_t *
-gslots(const HnswGraph *g, const GraphNode *nd)
+level0_slots(const HnswGraph *g, int64_t id)
 {
-	return (int32_t *) (g->region + g->h->arena_off) + nd->slots;
+	return (int32_t *) (g->region + g->h->l0_off) + (size_t) id * 2 * g->h->m;
+}
+
+/* The slots of node id (record nd) on level. */
+static inline int32_t *
+gslots(const HnswGraph *g, int64_t id, const GraphNode *nd, int level)
+{
+	if (level == 0)
+		return level0_slots(g, id);
+	return (int32_t *) (g->region + g->h->arena_off) + nd->slots +
+		(size_t) (level - 1) * g->h->m;
+}
+
+static inline const char *
+gdata(const HnswGraph *g, int64_t i)
+{
+	return g->region + g->h->vecs_off + (size_t) i * g->h->data_size;
 }
 
 const float *
 hnsw_graph_vector(const HnswGraph *g, int64_t i)
 {
-	return (const float *) (g->region + g->h->vecs_off) + (size_t) i * g->h->dim;
+	return (const float *) gdata(g, i);
+}
+
+const uint8_t *
+hnsw_graph_code(const HnswGraph *g, int64_t i)
+{
+	return (const uint8_t *) gdata(g, i);
+}
+
+const float *
+hnsw_graph_aux(const HnswGraph *g, int64_t i)
+{
+	return (const float *) (g->region + g->h->aux_off) + (size_t) i * g->h->num_aux;
 }
 
 const void *
@@ -383,7 +453,9 @@ gunlock(HnswGraph *g, int64_t node)
 		g->opts.unlock(g->opts.lock_arg, node);
 }
 
+#ifndef HNSW_PREFETCH_AHEAD
 #define HNSW_PREFETCH_AHEAD	4
+#endif
 
 static inline void
 prefetch_bytes(const void *p, size_t n)
@@ -400,23 +472,66 @@ vdist(const HnswGraph *g, const float *a, const float *b)
 	return lance_kernels->l2sq_f32(a, b, (size_t) g->opts.dim);
 }
 
-float
-hnsw_graph_distance(const HnswGraph *g, const float *x, int64_t node)
+/* The running search's query to a node. */
+static inline float
+qdist(const HnswGraph *g, int64_t node)
 {
-	return vdist(g, x, hnsw_graph_vector(g, node));
+	if (g->qq)
+		return quantizer_estimate_one(g->qq, hnsw_graph_code(g, node), NULL);
+	return vdist(g, g->query, hnsw_graph_vector(g, node));
+}
+
+/* Node a to node b. */
+static inline float
+pdist(HnswGraph *g, int64_t a, int64_t b)
+{
+	if (g->pq)
+		return quantizer_code_distance(g->pq, hnsw_graph_code(g, a),
+									   hnsw_graph_aux(g, a),
+									   hnsw_graph_code(g, b),
+									   hnsw_graph_aux(g, b));
+	return vdist(g, hnsw_graph_vector(g, a), hnsw_graph_vector(g, b));
+}
+
+void
+hnsw_graph_neighbor_distances(HnswGraph *g, int64_t node, const int32_t *nbrs,
+							  int n, float *out)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = pdist(g, node, nbrs[i]);
 }
 
 void
 hnsw_graph_region_init(void *region, size_t size, const HnswGraphOptions *opts)
 {
 	GraphHeader *h = region;
-	int64_t		cap = hnsw_graph_region_capacity(opts->dim, opts->m,
-												 opts->payload_size, size);
+	int64_t		cap = hnsw_graph_region_capacity(opts, size);
 
 	memset(h, 0, sizeof(*h));
-	layout(h, opts->dim, opts->m, opts->payload_size, cap);
+	layout(h, opts, cap);
 	h->entry = -1;
 	h->max_level = -1;
+}
+
+/*
+ * Private regions: ask for transparent huge pages (where the kernel gives
+ * them on request).  The search touches nodes at random, and with 4 kB
+ * pages nearly every node costs a TLB miss.
+ */
+static void
+advise_huge(void *p, size_t size)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+	const uintptr_t huge = (uintptr_t) 2 << 20;
+	uintptr_t	start = ((uintptr_t) p + huge - 1) & ~(huge - 1);
+	uintptr_t	end = ((uintptr_t) p + size) & ~(huge - 1);
+
+	if (end > start)
+		(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
+#else
+	(void) p;
+	(void) size;
+#endif
 }
 
 static HnswGraph *
@@ -432,6 +547,16 @@ new_handle(const HnswGraphOptions *opts, char *region)
 	g->vtags = opts->alloc(sizeof(uint32_t) * (size_t) (g->vtags_cap > 0 ? g->vtags_cap : 1));
 	memset(g->vtags, 0, sizeof(uint32_t) * (size_t) (g->vtags_cap > 0 ? g->vtags_cap : 1));
 	g->rng = opts->seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL;
+	if (opts->quant)
+	{
+		g->qq = quantizer_query_new(opts->quant);
+		g->pq = quantizer_query_new(opts->quant);
+#ifndef HNSW_GRAPH_EXACT_SQ
+		/* integer estimates: the graph tolerates their coarser rounding */
+		quantizer_query_build_mode(g->qq);
+		quantizer_query_build_mode(g->pq);
+#endif
+	}
 	return g;
 }
 
@@ -445,16 +570,15 @@ HnswGraph *
 hnsw_graph_create(const HnswGraphOptions *opts, int64_t expected_nodes)
 {
 	int64_t		cap = expected_nodes > 1024 ? expected_nodes : 1024;
-	int64_t		maxcap = hnsw_graph_region_capacity(opts->dim, opts->m,
-													opts->payload_size,
-													opts->memory_limit);
+	int64_t		maxcap = hnsw_graph_region_capacity(opts, opts->memory_limit);
 	size_t		size;
 	char	   *region;
 
 	if (cap > maxcap)
 		cap = maxcap > 1 ? maxcap : 1;
-	size = hnsw_graph_region_size(opts->dim, opts->m, opts->payload_size, cap);
+	size = hnsw_graph_region_size(opts, cap);
 	region = opts->alloc(size);
+	advise_huge(region, size);
 	hnsw_graph_region_init(region, size, opts);
 	{
 		HnswGraph  *g = new_handle(opts, region);
@@ -469,6 +593,12 @@ hnsw_graph_free(HnswGraph *g)
 {
 	if (g->private_region)
 		g->opts.release(g->region);
+	if (g->pool)
+		g->opts.release(g->pool);
+	if (g->qq)
+		quantizer_query_free(g->qq);
+	if (g->pq)
+		quantizer_query_free(g->pq);
 	g->opts.release(g->vtags);
 	g->opts.release(g);
 }
@@ -513,7 +643,7 @@ hnsw_graph_neighbors(const HnswGraph *g, int64_t node, int level,
 
 	if (level > nd->level)
 		return 0;
-	*nbrs = gslots(g, nd) + hnsw_level_offset(g->h->m, level);
+	*nbrs = gslots(g, node, nd, level);
 	return nd->count[level];
 }
 
@@ -535,8 +665,7 @@ static bool
 grow(HnswGraph *g)
 {
 	GraphHeader *old = g->h;
-	int64_t		maxcap = hnsw_graph_region_capacity(old->dim, old->m, old->payload_size,
-													g->opts.memory_limit);
+	int64_t		maxcap = hnsw_graph_region_capacity(&g->opts, g->opts.memory_limit);
 	int64_t		cap = old->capacity * 2;
 	GraphHeader nh;
 	char	   *region;
@@ -545,10 +674,13 @@ grow(HnswGraph *g)
 		return false;
 	if (cap > maxcap)
 		cap = maxcap;
-	layout(&nh, old->dim, old->m, old->payload_size, cap);
+	layout(&nh, &g->opts, cap);
 	region = g->opts.alloc(nh.size);
+	advise_huge(region, nh.size);
 	memcpy(region + nh.nodes_off, g->region + old->nodes_off, sizeof(GraphNode) * old->n);
-	memcpy(region + nh.vecs_off, g->region + old->vecs_off, sizeof(float) * (size_t) old->dim * old->n);
+	memcpy(region + nh.vecs_off, g->region + old->vecs_off, old->data_size * old->n);
+	memcpy(region + nh.aux_off, g->region + old->aux_off, sizeof(float) * old->num_aux * old->n);
+	memcpy(region + nh.l0_off, g->region + old->l0_off, sizeof(int32_t) * 2 * old->m * old->n);
 	memcpy(region + nh.payload_off, g->region + old->payload_off, old->payload_size * old->n);
 	memcpy(region + nh.arena_off, g->region + old->arena_off, sizeof(int32_t) * old->arena_used);
 	nh.n = old->n;
@@ -584,73 +716,189 @@ mem_visit(void *arg, HnswKey key)
 	return true;
 }
 
-static int
-mem_neighbors(void *arg, HnswKey key, int level, HnswKey *out, int cap)
-{
-	HnswGraph  *g = arg;
-	const GraphNode *nd = gnode(g, (int64_t) key);
-	int			n = 0;
-
-	if (level > nd->level)		/* levels never change */
-		return 0;
-	glock(g, (int64_t) key, false);
-	{
-		const int32_t *nb = gslots(g, nd) + hnsw_level_offset(g->h->m, level);
-
-		n = nd->count[level];
-		if (n > cap)
-			n = cap;
-		for (int i = 0; i < n; i++)
-			out[i] = (HnswKey) nb[i];
-	}
-	gunlock(g, (int64_t) key);
-	return n;
-}
-
-static void
-mem_distances(void *arg, const HnswKey *keys, int n, float *dist, bool *deleted)
-{
-	HnswGraph  *g = arg;
-	size_t		vbytes = sizeof(float) * (size_t) g->opts.dim;
-
-	/*
-	 * The build is bound by memory latency: keep a few vectors' every cache
-	 * line in flight ahead of the distance kernel, and the node records
-	 * (the frontier will expand some of these next).
-	 */
-	for (int i = 0; i < n && i < HNSW_PREFETCH_AHEAD; i++)
-		prefetch_bytes(hnsw_graph_vector(g, (int64_t) keys[i]), vbytes);
-	for (int i = 0; i < n; i++)
-		__builtin_prefetch(gnode(g, (int64_t) keys[i]));
-	for (int i = 0; i < n; i++)
-	{
-		if (i + HNSW_PREFETCH_AHEAD < n)
-			prefetch_bytes(hnsw_graph_vector(g, (int64_t) keys[i + HNSW_PREFETCH_AHEAD]), vbytes);
-		dist[i] = vdist(g, g->query, hnsw_graph_vector(g, (int64_t) keys[i]));
-		deleted[i] = false;
-	}
-}
-
 static float
 mem_pair(void *arg, HnswKey a, HnswKey b)
 {
-	HnswGraph  *g = arg;
-
-	return vdist(g, hnsw_graph_vector(g, (int64_t) a),
-				 hnsw_graph_vector(g, (int64_t) b));
+	return pdist((HnswGraph *) arg, (int64_t) a, (int64_t) b);
 }
 
-static void
-mem_ops(HnswGraph *g, HnswSearchOps *ops)
+/*
+ * The search pool: the best ef nodes found so far in ascending distance,
+ * each flagged once expanded.  The next node to expand is the first
+ * unexpanded one, and the search ends when the pool holds no unexpanded
+ * node, which is hnsw_search_layer's stopping rule (the nearest frontier
+ * node is farther than the ef-th result) without its two heaps or
+ * callbacks: the build graph has no tombstones and is searched millions
+ * of times.
+ */
+typedef struct PoolEnt
 {
-	ops->visit = mem_visit;
-	ops->neighbors = mem_neighbors;
-	ops->distances = mem_distances;
-	ops->arg = g;
-	ops->alloc = g->opts.alloc;
-	ops->release = g->opts.release;
-	ops->interrupt = NULL;
-	ops->max_degree = 2 * g->opts.m;
+	float		dist;
+	uint32_t	id;				/* | POOL_DONE once expanded */
+} PoolEnt;
+
+#define POOL_DONE	0x80000000u
+
+/* Insert (dist, id) into the pool of *n (at most cap) entries; its position. */
+static inline int
+pool_insert(PoolEnt *pool, int *n, int cap, float dist, uint32_t id)
+{
+	int			lo = 0,
+				hi = *n;
+
+	while (lo < hi)
+	{
+		int			mid = (lo + hi) >> 1;
+
+		if (pool[mid].dist <= dist)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo >= cap)
+		return cap;
+	if (*n == cap)
+		(*n)--;
+	for (int j = *n; j > lo; j--)
+		pool[j] = pool[j - 1];
+	pool[lo].dist = dist;
+	pool[lo].id = id;
+	(*n)++;
+	return lo;
+}
+
+static inline void
+prefetch_lists(const HnswGraph *g, int64_t id, int level)
+{
+	if (level == 0)
+	{
+		const char *p = (const char *) level0_slots(g, id);
+
+		__builtin_prefetch(p);
+		__builtin_prefetch(p + 64);
+		__builtin_prefetch(p + 2 * g->h->m * sizeof(int32_t) - 1);
+	}
+}
+
+/*
+ * Search one level of the in-memory graph from entries (already marked
+ * visited) for the ef nodes nearest the running query; writes them to out
+ * in ascending distance and returns their number.
+ */
+static int
+mem_search(HnswGraph *g, const HnswCandidate *entries, int nentries, int ef,
+		   int level, HnswCandidate *out)
+{
+	int			maxdeg = 2 * g->h->m;
+	int32_t		nbrs[2 * HNSW_MAX_M];
+	int32_t		fresh[2 * HNSW_MAX_M];
+	size_t		vbytes = g->h->data_size;
+	PoolEnt    *pool;
+	int			n = 0;
+	int			cur;
+	int64_t		nexp = 0;
+
+	if (ef < 1)
+		ef = 1;
+	if (g->pool_cap < ef + 1)
+	{
+		if (g->pool)
+			g->opts.release(g->pool);
+		g->pool_cap = ef + 1 > 256 ? ef + 1 : 256;
+		g->pool = g->opts.alloc(sizeof(PoolEnt) * g->pool_cap);
+	}
+	pool = g->pool;
+	for (int i = 0; i < nentries; i++)
+		pool_insert(pool, &n, ef, entries[i].dist, (uint32_t) entries[i].key);
+
+	cur = 0;
+	while (cur < n)
+	{
+		int64_t		id = pool[cur].id;
+		int			nn = 0;
+		int			nf = 0;
+		int			best = n;
+
+		pool[cur].id |= POOL_DONE;
+		/* the next node to expand, unless this one finds a better one */
+		for (int j = cur + 1; j < n; j++)
+			if (!(pool[j].id & POOL_DONE))
+			{
+				prefetch_lists(g, pool[j].id, level);
+				break;
+			}
+		if (g->opts.interrupt && (++nexp & 255) == 0)
+			g->opts.interrupt(g->opts.interrupt_arg);
+
+		/*
+		 * Read without the node's lock: a slot is one aligned word that
+		 * holds a node already complete when it was linked, so a list read
+		 * while a writer rewrites it is a mix of two valid lists, which a
+		 * search tolerates (duplicates are caught by the visited marks).
+		 */
+		if (level == 0)
+		{
+			const int32_t *sl = level0_slots(g, id);
+			int32_t		k;
+
+			while (nn < maxdeg && (k = __atomic_load_n(&sl[nn], __ATOMIC_ACQUIRE)) >= 0)
+				nbrs[nn++] = k;
+		}
+		else if (level <= gnode(g, id)->level)	/* levels never change */
+		{
+			const GraphNode *nd = gnode(g, id);
+			const int32_t *sl = gslots(g, id, nd, level);
+			int			cnt = __atomic_load_n(&nd->count[level], __ATOMIC_ACQUIRE);
+
+			for (int i = 0; i < cnt && i < g->h->m; i++)
+			{
+				int32_t		k = __atomic_load_n(&sl[i], __ATOMIC_RELAXED);
+
+				if (k >= 0)
+					nbrs[nn++] = k;
+			}
+		}
+		for (int i = 0; i < nn; i++)
+			__builtin_prefetch(&g->vtags[nbrs[i]]);
+		for (int i = 0; i < nn; i++)
+		{
+			int32_t		k = nbrs[i];
+
+			if (g->vtags[k] != g->vtag)
+			{
+				g->vtags[k] = g->vtag;
+				fresh[nf++] = k;
+			}
+		}
+		for (int i = 0; i < nf && i < HNSW_PREFETCH_AHEAD; i++)
+			prefetch_bytes(gdata(g, fresh[i]), vbytes);
+		for (int i = 0; i < nf; i++)
+		{
+			float		d;
+
+			if (i + HNSW_PREFETCH_AHEAD < nf)
+				prefetch_bytes(gdata(g, fresh[i + HNSW_PREFETCH_AHEAD]), vbytes);
+			d = qdist(g, fresh[i]);
+			if (n < ef || d < pool[n - 1].dist)
+			{
+				int			at = pool_insert(pool, &n, ef, d, (uint32_t) fresh[i]);
+
+				if (at < best)
+					best = at;
+			}
+		}
+		/* the first node not yet expanded */
+		cur = best < cur + 1 ? best : cur + 1;
+		while (cur < n && (pool[cur].id & POOL_DONE))
+			cur++;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		out[i].key = (HnswKey) (pool[i].id & ~POOL_DONE);
+		out[i].dist = pool[i].dist;
+		out[i].deleted = false;
+	}
+	return n;
 }
 
 static void
@@ -673,11 +921,10 @@ link_back(HnswGraph *g, int64_t to, int64_t node, int level,
 	GraphNode  *t = gnode(g, to);
 	int			cap = hnsw_level_capacity(g->opts.m, level);
 	int32_t    *slots;
-	const float *tv = hnsw_graph_vector(g, to);
 	int			n;
 
 	glock(g, to, true);
-	slots = gslots(g, t) + hnsw_level_offset(g->opts.m, level);
+	slots = gslots(g, to, t, level);
 	for (int i = 0; i < t->count[level]; i++)
 		if (slots[i] == node)
 		{
@@ -694,15 +941,17 @@ link_back(HnswGraph *g, int64_t to, int64_t node, int level,
 	for (int i = 0; i < cap; i++)
 	{
 		scratch[i].key = (HnswKey) slots[i];
-		scratch[i].dist = vdist(g, tv, hnsw_graph_vector(g, slots[i]));
+		scratch[i].dist = pdist(g, to, slots[i]);
 		scratch[i].deleted = false;
 	}
 	scratch[cap].key = (HnswKey) node;
-	scratch[cap].dist = vdist(g, tv, hnsw_graph_vector(g, node));
+	scratch[cap].dist = pdist(g, to, node);
 	scratch[cap].deleted = false;
 	n = hnsw_select_neighbors(scratch, cap + 1, cap, mem_pair, g);
 	for (int i = 0; i < n; i++)
 		slots[i] = (int32_t) scratch[i].key;
+	for (int i = n; i < cap; i++)
+		slots[i] = -1;
 	t->count[level] = (uint8_t) n;
 	gunlock(g, to);
 }
@@ -712,7 +961,7 @@ static int64_t
 claim_node(HnswGraph *g, int level)
 {
 	GraphHeader *h = g->h;
-	uint64_t	words = (uint64_t) hnsw_total_slots(h->m, level);
+	uint64_t	words = (uint64_t) h->m * level;	/* upper levels */
 	uint64_t	at;
 	uint64_t	id;
 
@@ -732,6 +981,8 @@ claim_node(HnswGraph *g, int level)
 					memset(nd, 0, sizeof(*nd));
 					nd->level = (uint8_t) level;
 					nd->slots = (uint32_t) at;
+					memset(level0_slots(g, (int64_t) id), 0xFF,
+						   sizeof(int32_t) * 2 * h->m);
 					return (int64_t) id;
 				}
 				__atomic_fetch_sub(&h->n, 1, __ATOMIC_ACQ_REL);
@@ -755,7 +1006,6 @@ hnsw_graph_add(HnswGraph *g, const float *x, const void *payload)
 	int64_t		id;
 	int			level;
 	GraphNode  *nd;
-	HnswSearchOps ops;
 	HnswCandidate *w;
 	HnswCandidate *sel;
 	HnswCandidate *scratch;
@@ -771,10 +1021,19 @@ hnsw_graph_add(HnswGraph *g, const float *x, const void *payload)
 	if (id < 0)
 		return -1;
 	nd = gnode(g, id);
-	memcpy((float *) hnsw_graph_vector(g, id), x, sizeof(float) * dim);
+	if (g->qq)
+	{
+		quantizer_encode(g->opts.quant, x, (uint8_t *) gdata(g, id),
+						 (float *) hnsw_graph_aux(g, id));
+		quantizer_query_reset(g->qq, x, NULL);
+	}
+	else
+	{
+		memcpy((float *) hnsw_graph_vector(g, id), x, sizeof(float) * dim);
+		x = hnsw_graph_vector(g, id);
+	}
 	if (g->h->payload_size)
 		memcpy((char *) hnsw_graph_payload(g, id), payload, g->h->payload_size);
-	x = hnsw_graph_vector(g, id);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 
 	glock(g, -1, false);
@@ -796,8 +1055,6 @@ hnsw_graph_add(HnswGraph *g, const float *x, const void *payload)
 		gunlock(g, -1);
 	}
 
-	mem_ops(g, &ops);
-	ops.interrupt = g->opts.interrupt;
 	wcap = efc > 2 * m + 1 ? efc : 2 * m + 1;
 	w = g->opts.alloc(sizeof(HnswCandidate) * wcap);
 	sel = g->opts.alloc(sizeof(HnswCandidate) * wcap);
@@ -806,7 +1063,7 @@ hnsw_graph_add(HnswGraph *g, const float *x, const void *payload)
 	new_search(g, x);
 	mem_visit(g, (HnswKey) id);
 	ep.key = (HnswKey) entry;
-	ep.dist = vdist(g, x, hnsw_graph_vector(g, entry));
+	ep.dist = qdist(g, entry);
 	ep.deleted = false;
 	mem_visit(g, ep.key);
 	w[0] = ep;
@@ -817,7 +1074,7 @@ hnsw_graph_add(HnswGraph *g, const float *x, const void *payload)
 	{
 		HnswCandidate best;
 
-		hnsw_search_layer(&ops, w, nep, 1, lc, &best, NULL);
+		mem_search(g, w, nep, 1, lc, &best);
 		new_search(g, x);
 		mem_visit(g, (HnswKey) id);
 		mem_visit(g, best.key);
@@ -831,11 +1088,11 @@ hnsw_graph_add(HnswGraph *g, const float *x, const void *payload)
 		int			nsel;
 		int32_t    *slots;
 
-		nw = hnsw_search_layer(&ops, w, nep, efc, lc, w, NULL);
+		nw = mem_search(g, w, nep, efc, lc, w);
 		memcpy(sel, w, sizeof(HnswCandidate) * nw);
 		nsel = hnsw_select_neighbors(sel, nw, m, mem_pair, g);
 		glock(g, id, true);
-		slots = gslots(g, nd) + hnsw_level_offset(m, lc);
+		slots = gslots(g, id, nd, lc);
 		/* back links of concurrent inserts may already be there: merge */
 		{
 			int			have = nd->count[lc];
@@ -883,7 +1140,6 @@ int
 hnsw_graph_search(HnswGraph *g, const float *x, int k, int ef,
 				  HnswCandidate *out)
 {
-	HnswSearchOps ops;
 	HnswCandidate ep;
 	HnswCandidate *w;
 	int			n;
@@ -892,23 +1148,24 @@ hnsw_graph_search(HnswGraph *g, const float *x, int k, int ef,
 		return 0;
 	if (ef < k)
 		ef = k;
-	mem_ops(g, &ops);
 	w = g->opts.alloc(sizeof(HnswCandidate) * ef);
 	new_search(g, x);
+	if (g->qq)
+		quantizer_query_reset(g->qq, x, NULL);
 	ep.key = (HnswKey) g->h->entry;
-	ep.dist = vdist(g, x, hnsw_graph_vector(g, g->h->entry));
+	ep.dist = qdist(g, g->h->entry);
 	ep.deleted = false;
 	mem_visit(g, ep.key);
 	for (int lc = g->h->max_level; lc > 0; lc--)
 	{
 		HnswCandidate best;
 
-		hnsw_search_layer(&ops, &ep, 1, 1, lc, &best, NULL);
+		mem_search(g, &ep, 1, 1, lc, &best);
 		ep = best;
 		new_search(g, x);
 		mem_visit(g, ep.key);
 	}
-	n = hnsw_search_layer(&ops, &ep, 1, ef, 0, w, NULL);
+	n = mem_search(g, &ep, 1, ef, 0, w);
 	if (n > k)
 		n = k;
 	memcpy(out, w, sizeof(HnswCandidate) * n);

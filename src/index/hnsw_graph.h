@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "index/quantizer.h"
+
 #define HNSW_MAX_LEVEL		15	/* levels 0..15; P(level > 15) ~ m^-16 */
 #define HNSW_MAX_M			100
 
@@ -110,14 +112,19 @@ hnsw_level_offset(int m, int level)
 /* ---- the in-memory graph of a build ---- */
 
 /*
- * The graph lives in one region (header, node array, vectors, per-node
- * payload, neighbour-slot arena) addressed by offsets, so the same code
- * runs on private memory (serial build; the region grows by copying up to
- * the memory limit) and on shared memory attached at different addresses
+ * The graph lives in one region (header, node array, vectors or codes,
+ * per-node payload, neighbour-slot arena) addressed by offsets, so the same
+ * code runs on private memory (serial build; the region grows by copying up
+ * to the memory limit) and on shared memory attached at different addresses
  * by parallel workers (fixed size).  With lock callbacks set, several
  * processes add nodes concurrently: a node's neighbour lists are read and
  * written under its own lock, the entry point under lock -1, and no code
  * path holds two locks at once.
+ *
+ * Nodes hold float vectors, or, with a quantizer (SQ), its codes and aux
+ * floats: the build is bound by memory traffic, and an SQ code is a quarter
+ * of a float32 vector.  A node being added searches with its exact vector
+ * against the codes; neighbour selection compares codes with codes.
  */
 typedef struct HnswGraph HnswGraph;
 
@@ -130,6 +137,8 @@ typedef struct HnswGraphOptions
 	size_t		memory_limit;	/* bytes; adding fails beyond it */
 	size_t		payload_size;	/* caller bytes per node (heap TID) */
 	uint64_t	seed;
+	const Quantizer *quant;		/* NULL: float vectors; else SQ codes (its
+								 * metric decides the distance) */
 	void	   *(*alloc) (size_t size);	/* must not return NULL */
 	void		(*release) (void *ptr);
 	void		(*interrupt) (void *arg);
@@ -146,7 +155,7 @@ extern HnswGraph *hnsw_graph_create(const HnswGraphOptions *opts,
 
 /* Shared graphs: bytes of a region for capacity nodes, its set-up, and a
  * per-process handle on it (attach: alloc/lock/interrupt of this process). */
-extern size_t hnsw_graph_region_size(int dim, int m, size_t payload_size,
+extern size_t hnsw_graph_region_size(const HnswGraphOptions *opts,
 									 int64_t capacity);
 extern void hnsw_graph_region_init(void *region, size_t size,
 								   const HnswGraphOptions *opts);
@@ -154,19 +163,21 @@ extern HnswGraph *hnsw_graph_attach(void *region, const HnswGraphOptions *opts);
 extern void hnsw_graph_free(HnswGraph *g);	/* the handle (and a private region) */
 
 /* Nodes a region of this size holds at most. */
-extern int64_t hnsw_graph_region_capacity(int dim, int m, size_t payload_size,
+extern int64_t hnsw_graph_region_capacity(const HnswGraphOptions *opts,
 										  size_t size);
 
 /*
- * Estimated bytes one node of a graph takes (vector, expected neighbour
- * slots, bookkeeping): the build memory formula of docs/tuning.md.
+ * Estimated bytes one node of a graph takes (vector or code, expected
+ * neighbour slots, bookkeeping, one process's visited mark): the build
+ * memory formula of docs/tuning.md.
  */
-extern size_t hnsw_graph_node_bytes(int dim, int m, size_t payload_size);
+extern size_t hnsw_graph_node_bytes(const HnswGraphOptions *opts);
 
 /*
  * Add a node with the given vector (and payload) and link it into the
- * graph.  Returns its number, or -1 (graph unchanged) when the region is
- * full (private graphs: when growing would pass the memory limit).
+ * graph; with a quantizer the node keeps x's code.  Returns its number, or
+ * -1 (graph unchanged) when the region is full (private graphs: when
+ * growing would pass the memory limit).
  */
 extern int64_t hnsw_graph_add(HnswGraph *g, const float *x, const void *payload);
 
@@ -175,7 +186,10 @@ extern bool hnsw_graph_full(const HnswGraph *g);
 extern size_t hnsw_graph_memory(const HnswGraph *g);
 extern int64_t hnsw_graph_entry(const HnswGraph *g);
 extern int	hnsw_graph_node_level(const HnswGraph *g, int64_t node);
+/* float graphs: the vector; quantized graphs: the code and its aux floats */
 extern const float *hnsw_graph_vector(const HnswGraph *g, int64_t node);
+extern const uint8_t *hnsw_graph_code(const HnswGraph *g, int64_t node);
+extern const float *hnsw_graph_aux(const HnswGraph *g, int64_t node);
 extern const void *hnsw_graph_payload(const HnswGraph *g, int64_t node);
 
 /* Neighbours of node on level (no locking: for the single-process write
@@ -183,8 +197,10 @@ extern const void *hnsw_graph_payload(const HnswGraph *g, int64_t node);
 extern int	hnsw_graph_neighbors(const HnswGraph *g, int64_t node, int level,
 								 const int32_t **nbrs);
 
-/* Distance between a vector and a node. */
-extern float hnsw_graph_distance(const HnswGraph *g, const float *x, int64_t node);
+/* Distances from node to its n neighbours nbrs (as the graph measures). */
+extern void hnsw_graph_neighbor_distances(HnswGraph *g, int64_t node,
+										  const int32_t *nbrs, int n,
+										  float *out);
 
 /* k nearest nodes to x with search width ef (tests and benchmarks). */
 extern int	hnsw_graph_search(HnswGraph *g, const float *x, int k, int ef,

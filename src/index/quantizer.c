@@ -620,6 +620,8 @@ quantizer_query_free(QuantQuery *qq)
 	quant_release(q, qq->rq_qrot);
 	quant_release(q, qq->rq_lut);
 	quant_release(q, qq->rq_dir);
+	quant_release(q, qq->sq_qi);
+	quant_release(q, qq->sq_wi);
 	quant_release(q, qq);
 }
 
@@ -770,6 +772,53 @@ quantizer_estimate(const QuantQuery *qq, const uint8_t *codes,
 			rq_estimate(qq, codes, aux, n, est, lower);
 			break;
 	}
+}
+
+float
+quantizer_estimate_one(const QuantQuery *qq, const uint8_t *code,
+					   const float *aux)
+{
+	float		est;
+	float		lower;
+
+	if (qq->q->kind == QUANT_SQ)
+		return sq_estimate_one(qq, code);
+	quantizer_estimate(qq, code, aux, 1, &est, &lower);
+	return est;
+}
+
+void
+quantizer_query_reset_code(QuantQuery *qq, const uint8_t *code,
+						   const float *aux)
+{
+	const Quantizer *q = qq->q;
+	float	   *x;
+
+	if (q->kind == QUANT_SQ)
+	{
+		sq_query_reset_code(qq, code);
+		return;
+	}
+	x = quant_alloc(q, (size_t) (q->kind == QUANT_RQ ? q->rq_dim : q->dim) * sizeof(float));
+	quantizer_decode(q, code, aux, x);
+	quantizer_query_reset(qq, x, NULL);
+	quant_release(q, x);
+}
+
+bool
+quantizer_query_build_mode(QuantQuery *qq)
+{
+	return qq->q->kind == QUANT_SQ && sq_build_mode(qq);
+}
+
+float
+quantizer_code_distance(QuantQuery *qq, const uint8_t *a, const float *aux_a,
+						const uint8_t *b, const float *aux_b)
+{
+	if (qq->q->kind == QUANT_SQ && qq->q->metric != QMETRIC_IP)
+		return sq_code_l2(qq, a, b);
+	quantizer_query_reset_code(qq, a, aux_a);
+	return quantizer_estimate_one(qq, b, aux_b);
 }
 
 /* ---- code areas ---- */

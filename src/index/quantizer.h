@@ -159,6 +159,34 @@ extern void quantizer_estimate_area(const QuantQuery *qq, const uint8_t *area,
 									const float *aux, int n,
 									float *est, float *lower);
 
+/*
+ * Graph builds (lance_hnsw links its build graph on SQ codes) compare one
+ * vector with many codes, and codes with each other, millions of times:
+ * quantizer_estimate_one is quantizer_estimate's estimate for one code,
+ * without the lower bound or any per-call set-up (aux may be NULL for SQ,
+ * whose estimate does not use it); quantizer_query_reset_code prepares qq
+ * for the vector a code decodes to (SQ: exactly, with no decoding).
+ */
+extern float quantizer_estimate_one(const QuantQuery *qq, const uint8_t *code,
+									const float *aux);
+extern void quantizer_query_reset_code(QuantQuery *qq, const uint8_t *code,
+									   const float *aux);
+/*
+ * Faster, coarser estimates for graph builds: SQ with L2 or cosine on an
+ * AVX2 CPU and at most 2048 dimensions rounds the query to whole code
+ * units and the per-dimension weights to 7 bits, and estimates with
+ * 16-bit integer arithmetic (quantizer_estimate_one and
+ * quantizer_code_distance only; call before quantizer_query_reset).
+ * Returns false, changing nothing, where it does not apply.
+ */
+extern bool quantizer_query_build_mode(QuantQuery *qq);
+
+/* The distance between the vectors two codes decode to; qq is scratch
+ * (whatever query it held is lost).  SQ L2/cosine: straight from the codes. */
+extern float quantizer_code_distance(QuantQuery *qq, const uint8_t *a,
+									 const float *aux_a, const uint8_t *b,
+									 const float *aux_b);
+
 /* Decode (approximately) one code back to a vector, for tests and HNSW. */
 extern void quantizer_decode(const Quantizer *q, const uint8_t *code,
 							 const float *aux, float *out);

@@ -97,6 +97,16 @@ struct QuantQuery
 	float		rq_lut_err;
 	float	   *rq_dir;
 	bool		rq_table_valid;
+
+	/*
+	 * SQ build mode (quantizer_query_build_mode): the query rounded to
+	 * whole code units and the weights step^2 as 7-bit integers, so
+	 * estimates are integer dot products (sq_wscale per unit).
+	 */
+	bool		sq_fast;
+	int16_t    *sq_qi;
+	int16_t    *sq_wi;
+	float		sq_wscale;
 };
 
 /* quantizer.c */
@@ -112,6 +122,10 @@ extern void sq_decode(const Quantizer *q, const uint8_t *code, float *out);
 extern void sq_query_reset(QuantQuery *qq);
 extern void sq_estimate(const QuantQuery *qq, const uint8_t *codes,
 						const float *aux, int n, float *est, float *lower);
+extern float sq_estimate_one(const QuantQuery *qq, const uint8_t *code);
+extern void sq_query_reset_code(QuantQuery *qq, const uint8_t *code);
+extern float sq_code_l2(const QuantQuery *qq, const uint8_t *a, const uint8_t *b);
+extern bool sq_build_mode(QuantQuery *qq);
 
 /* pq.c */
 extern void pq_layout(Quantizer *q);

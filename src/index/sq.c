@@ -164,6 +164,15 @@ sq_query_reset(QuantQuery *qq)
 	 */
 	mag = sqrt(qn) * sqrt(dmax);
 	qq->slack = (float) (mag * 1e-5 + 1e-30);
+
+	/* build mode: the query in whole code units, inside the code range */
+	if (qq->sq_fast)
+		for (i = 0; i < q->dim; i++)
+		{
+			float		t = rintf(qq->table[i]);
+
+			qq->sq_qi[i] = (int16_t) (t > 0.0f ? (t < 255.0f ? t : 255.0f) : 0.0f);
+		}
 }
 
 static float
@@ -282,6 +291,104 @@ sq_dot_avx2(const float *v, const uint8_t *c, int dim)
 	return sum;
 }
 
+/*
+ * Build mode: sum w_i (q_i - c_i)^2 with q, w int16 and c uint8 codes
+ * (|q - c| <= 255, w <= 127: every product fits 16 bits and a lane sums at
+ * most 2048/8 of them below 2^31).
+ */
+SQ_AVX2 static int32_t
+sq_int_l2_avx2(const int16_t *qi, const int16_t *wi, const uint8_t *c, int dim)
+{
+	__m256i		acc = _mm256_setzero_si256();
+	__m128i		s;
+	int			i = 0;
+	int32_t		sum;
+
+	for (; i + 16 <= dim; i += 16)
+	{
+		__m256i		cv = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *) (c + i)));
+		__m256i		d = _mm256_sub_epi16(_mm256_loadu_si256((const __m256i *) (qi + i)), cv);
+		__m256i		dw = _mm256_mullo_epi16(d, _mm256_loadu_si256((const __m256i *) (wi + i)));
+
+		acc = _mm256_add_epi32(acc, _mm256_madd_epi16(d, dw));
+	}
+	s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+	sum = _mm_cvtsi128_si32(s);
+	for (; i < dim; i++)
+	{
+		int32_t		d = qi[i] - c[i];
+
+		sum += d * d * wi[i];
+	}
+	return sum;
+}
+
+/* the same between two codes */
+SQ_AVX2 static int32_t
+sq_int_sym_l2_avx2(const int16_t *wi, const uint8_t *a, const uint8_t *c, int dim)
+{
+	__m256i		acc = _mm256_setzero_si256();
+	__m128i		s;
+	int			i = 0;
+	int32_t		sum;
+
+	for (; i + 16 <= dim; i += 16)
+	{
+		__m256i		av = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *) (a + i)));
+		__m256i		cv = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *) (c + i)));
+		__m256i		d = _mm256_sub_epi16(av, cv);
+		__m256i		dw = _mm256_mullo_epi16(d, _mm256_loadu_si256((const __m256i *) (wi + i)));
+
+		acc = _mm256_add_epi32(acc, _mm256_madd_epi16(d, dw));
+	}
+	s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+	sum = _mm_cvtsi128_si32(s);
+	for (; i < dim; i++)
+	{
+		int32_t		d = (int32_t) a[i] - c[i];
+
+		sum += d * d * wi[i];
+	}
+	return sum;
+}
+
+/* sum (step_i (a_i - b_i))^2: L2 between the vectors two codes decode to */
+SQ_AVX2 static float
+sq_sym_l2_avx2(const float *step, const uint8_t *a, const uint8_t *b, int dim)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	int			i = 0;
+	float		sum;
+
+	for (; i + 16 <= dim; i += 16)
+	{
+		__m128i		va = _mm_loadu_si128((const __m128i *) (a + i));
+		__m128i		vb = _mm_loadu_si128((const __m128i *) (b + i));
+		__m256i		d16 = _mm256_sub_epi16(_mm256_cvtepu8_epi16(va),
+										   _mm256_cvtepu8_epi16(vb));
+		__m256		d0 = _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(d16)));
+		__m256		d1 = _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm256_extracti128_si256(d16, 1)));
+
+		d0 = _mm256_mul_ps(d0, _mm256_loadu_ps(step + i));
+		d1 = _mm256_mul_ps(d1, _mm256_loadu_ps(step + i + 8));
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+		s1 = _mm256_fmadd_ps(d1, d1, s1);
+	}
+	sum = hsum8(_mm256_add_ps(s0, s1));
+	for (; i < dim; i++)
+	{
+		float		d = ((float) a[i] - (float) b[i]) * step[i];
+
+		sum += d * d;
+	}
+	return sum;
+}
+
 #endif							/* SQ_HAVE_AVX2 */
 
 void
@@ -332,4 +439,123 @@ sq_estimate(const QuantQuery *qq, const uint8_t *codes, const float *aux,
 			lower[i] = s > r ? (s - r) * (s - r) : 0.0f;
 		}
 	}
+}
+
+/* One code, estimate only (graph builds). */
+float
+sq_estimate_one(const QuantQuery *qq, const uint8_t *code)
+{
+	int			dim = qq->q->dim;
+	float		d;
+
+#ifdef SQ_HAVE_AVX2
+	if (qq->sq_fast)
+		return (float) sq_int_l2_avx2(qq->sq_qi, qq->sq_wi, code, dim) * qq->sq_wscale +
+			qq->constant;
+#endif
+
+	if (qq->q->metric == QMETRIC_IP)
+	{
+#ifdef SQ_HAVE_AVX2
+		if (qq->use_avx2)
+			d = sq_dot_avx2(qq->table, code, dim);
+		else
+#endif
+			d = sq_dot_scalar(qq->table, code, dim);
+		return qq->constant - d;
+	}
+#ifdef SQ_HAVE_AVX2
+	if (qq->use_avx2)
+		d = sq_l2_avx2(qq->table, qq->table2, code, dim);
+	else
+#endif
+		d = sq_l2_scalar(qq->table, qq->table2, code, dim);
+	return d + qq->constant;
+}
+
+/*
+ * The query is the vector a code decodes to.  For L2 that vector in code
+ * units is the code itself, and dimensions with a zero range decode to
+ * min_i on both sides, so the table is exact without decoding; IP decodes.
+ */
+void
+sq_query_reset_code(QuantQuery *qq, const uint8_t *code)
+{
+	const Quantizer *q = qq->q;
+
+	if (q->metric == QMETRIC_IP)
+	{
+		sq_decode(q, code, qq->query);
+		sq_query_reset(qq);
+		return;
+	}
+	if (qq->sq_fast)
+		for (int i = 0; i < q->dim; i++)
+			qq->sq_qi[i] = code[i];
+	for (int i = 0; i < q->dim; i++)
+	{
+		float		step = q->sq_step[i];
+
+		qq->query[i] = q->sq_min[i] + (float) code[i] * step;
+		qq->table[i] = step > 0.0f ? (float) code[i] : 0.0f;
+		qq->table2[i] = step * step;
+	}
+	qq->constant = 0.0f;
+	qq->slack = 0.0f;
+}
+
+/* L2 between the vectors two codes decode to (graph builds); IP: -1 */
+float
+sq_code_l2(const QuantQuery *qq, const uint8_t *a, const uint8_t *b)
+{
+	const Quantizer *q = qq->q;
+	float		sum = 0.0f;
+
+#ifdef SQ_HAVE_AVX2
+	if (qq->sq_fast)
+		return (float) sq_int_sym_l2_avx2(qq->sq_wi, a, b, q->dim) * qq->sq_wscale;
+	if (qq->use_avx2)
+		return sq_sym_l2_avx2(q->sq_step, a, b, q->dim);
+#endif
+	for (int i = 0; i < q->dim; i++)
+	{
+		float		d = ((float) a[i] - (float) b[i]) * q->sq_step[i];
+
+		sum += d * d;
+	}
+	return sum;
+}
+
+/* See quantizer_query_build_mode. */
+bool
+sq_build_mode(QuantQuery *qq)
+{
+	const Quantizer *q = qq->q;
+	float		wmax = 0.0f;
+	size_t		n = (size_t) q->dim;
+
+#ifndef SQ_HAVE_AVX2
+	return false;
+#endif
+	if (!qq->use_avx2 || q->metric == QMETRIC_IP || q->dim > 2048)
+		return false;
+	if (qq->sq_qi == NULL)
+	{
+		qq->sq_qi = quant_alloc(q, n * sizeof(int16_t));
+		qq->sq_wi = quant_alloc(q, n * sizeof(int16_t));
+		if (qq->sq_qi == NULL || qq->sq_wi == NULL)
+			return false;
+	}
+	for (int i = 0; i < q->dim; i++)
+		wmax = fmaxf(wmax, q->sq_step[i] * q->sq_step[i]);
+	for (int i = 0; i < q->dim; i++)
+	{
+		float		w = q->sq_step[i] * q->sq_step[i];
+
+		qq->sq_wi[i] = wmax > 0.0f ? (int16_t) rintf(127.0f * w / wmax) : 0;
+		qq->sq_qi[i] = 0;
+	}
+	qq->sq_wscale = wmax / 127.0f;
+	qq->sq_fast = true;
+	return true;
 }
