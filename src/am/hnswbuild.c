@@ -207,6 +207,7 @@ typedef struct HnswSampleState
 {
 	HnswBuildState *bs;
 	float	   *rows;
+	int64		alloc;			/* rows allocated, grown up to cap */
 	int64		cap;
 	int64		n;
 	int64		seen;
@@ -234,6 +235,11 @@ HnswSampleCallback(Relation index, ItemPointer tid, Datum *values,
 		/* algorithm R: a uniform sample of the rows seen */
 		slot = ss->n < ss->cap ? ss->n++ :
 			(int64) pg_prng_uint64_range(&ss->prng, 0, ss->seen);
+		if (slot >= ss->alloc && slot < ss->cap)
+		{
+			ss->alloc = Min(ss->cap, ss->alloc * 2);
+			ss->rows = repalloc_huge(ss->rows, sizeof(float) * dim * ss->alloc);
+		}
 		if (slot < ss->cap)
 			memcpy(ss->rows + slot * dim, x, sizeof(float) * dim);
 		ss->seen++;
@@ -254,7 +260,8 @@ HnswSampleRows(HnswBuildState *bs, IndexInfo *indexInfo, int64 *nrows)
 	memset(&ss, 0, sizeof(ss));
 	ss.bs = bs;
 	ss.cap = HNSW_TRAIN_SAMPLE;
-	ss.rows = lance_palloc_array(float, ss.cap * bs->info.meta.dim);
+	ss.alloc = 1024;
+	ss.rows = lance_palloc_array(float, ss.alloc * bs->info.meta.dim);
 	pg_prng_seed(&ss.prng, 0x5A3B1E);
 	if (want >= nblocks / 2)
 		table_index_build_range_scan(bs->heap, bs->index, indexInfo, false, true,
