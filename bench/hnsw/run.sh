@@ -26,6 +26,9 @@ usage() {
 	  --n N                base rows (aniso: 100000, cosine: 200000, fashion-mnist: 60000)
 	  --nq N               queries (1000)
 	  --dim D              dimensions of aniso (128) / cosine (768)
+	  --centres C / --spread S / --alpha A   aniso generator's cluster count (1024),
+	                       spread (1) and spectrum decay (1.5): e.g. --centres 100 for the
+	                       notes' "clustered" kind
 	  --quantizers "..."   indexes to build, from none sq pq (default: all three)
 	  --m M                (20)
 	  --efc E              ef_construction (64)
@@ -49,12 +52,16 @@ usage() {
 DATASET='' N='' NQ=1000 DIM='' QUANTIZERS='none sq pq' M=20 EFC=64
 EFS='10 20 40 80 160 320' INSERTS=2000 BASELINE_NQ='' REPEAT=1
 SHARED_BUFFERS='' INSTALL=1 QUICK=0 PGVECTOR_EF='' PGV_M=16 PGV_EFC=64 DELETE_PCT=0
+CENTRES='' SPREAD='' ALPHA=''
 while [ $# -gt 0 ]; do
 	case $1 in
 		fashion-mnist|aniso|cosine) DATASET=$1 ;;
 		--n) N=$2; shift ;;
 		--nq) NQ=$2; shift ;;
 		--dim) DIM=$2; shift ;;
+		--centres) CENTRES=$2; shift ;;
+		--spread) SPREAD=$2; shift ;;
+		--alpha) ALPHA=$2; shift ;;
 		--quantizers) QUANTIZERS=$2; shift ;;
 		--m) M=$2; shift ;;
 		--efc) EFC=$2; shift ;;
@@ -102,6 +109,9 @@ say "data: $DATASET"
 data_args=("$DATASET" --dir "$DATA_DIR" --nq "$NQ")
 [ -n "$N" ] && data_args+=(--n "$N")
 [ -n "$DIM" ] && data_args+=(--dim "$DIM")
+[ -n "$CENTRES" ] && data_args+=(--centres "$CENTRES")
+[ -n "$SPREAD" ] && data_args+=(--spread "$SPREAD")
+[ -n "$ALPHA" ] && data_args+=(--alpha "$ALPHA")
 eval "$("$BENCH" data "${data_args[@]}")"
 # now NAME BASE QUERIES GT METRIC DIM ROWS NQ
 case $METRIC in
@@ -111,6 +121,7 @@ case $METRIC in
 esac
 [ -n "$BASELINE_NQ" ] || BASELINE_NQ=$(( NQ < 100 ? NQ : 100 ))
 LABEL=$DATASET-$ROWS
+[ -n "$CENTRES" ] && LABEL=$LABEL-c$CENTRES
 [ "$QUICK" = 1 ] && LABEL=$LABEL-quick
 STAMP=$(date +%Y%m%d-%H%M%S)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
