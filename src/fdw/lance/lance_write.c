@@ -121,9 +121,8 @@ buf_u64(LanceBuf *b, uint64_t v, LanceError *err)
 	return lance_buf_append(b, &v, 8, err);
 }
 
-/* Packs a protobuf-c message onto the buffer. */
-static bool
-buf_pb(LanceBuf *b, const ProtobufCMessage *msg, LanceError *err)
+bool
+lance_buf_pb(LanceBuf *b, const ProtobufCMessage *msg, LanceError *err)
 {
 	size_t		n = protobuf_c_message_get_packed_size(msg);
 
@@ -815,31 +814,20 @@ page_encoding_levels(LanceBuf *out, const LanceColBuf *c, bool def, bool rep,
 	lancepb__page_layout__init(&pl);
 	pl.layout_case = LANCEPB__PAGE_LAYOUT__LAYOUT_MINI_BLOCK_LAYOUT;
 	pl.mini_block_layout = &mb;
-	if (!buf_pb(&inner, &pl.base, err))
+	if (!lance_buf_pb(&inner, &pl.base, err))
 		return false;
 	lancepb__any__init(&any);
 	any.type_url = PAGE_LAYOUT_URL;
 	any.value.data = inner.data;
 	any.value.len = inner.len;
-	ok = buf_pb(out, &any.base, err);
+	ok = lance_buf_pb(out, &any.base, err);
 	lance_buf_free(&inner);
 	return ok;
 }
 
-/* One page as written: its two buffers and layout. */
-typedef struct PageOut
-{
-	uint64_t	first_row;
-	uint64_t	nrows;
-	int			nbufs;
-	uint64_t	offsets[3];
-	uint64_t	sizes[3];
-	LanceBuf	layout;
-} PageOut;
-
 /* Appends a page's buffers to the file, each 64-byte aligned, recording where. */
 static bool
-page_buffers(LanceBuf *file, uint64_t base, PageOut *pg, const LanceBuf *bufs, int nbufs,
+page_buffers(LanceBuf *file, uint64_t base, LancePageOut *pg, const LanceBuf *bufs, int nbufs,
 			 LanceError *err)
 {
 	int			i;
@@ -864,7 +852,7 @@ page_buffers(LanceBuf *file, uint64_t base, PageOut *pg, const LanceBuf *bufs, i
  */
 static bool
 write_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22, uint64_t r0,
-		   uint64_t r1, PageOut *pg, uint64_t *next, LanceError *err)
+		   uint64_t r1, LancePageOut *pg, uint64_t *next, LanceError *err)
 {
 	LanceBuf	bufs[2] = {{0}};
 	LanceBuf   *meta = &bufs[0];
@@ -934,9 +922,9 @@ write_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22, uint64
 
 	pg->first_row = r0;
 	pg->nrows = row - r0;
-	memset(&pg->layout, 0, sizeof(pg->layout));
+	memset(&pg->enc, 0, sizeof(pg->enc));
 	if (!page_buffers(file, base, pg, bufs, 2, err) ||
-		!page_encoding(&pg->layout, c, s.def, v22, pg->nrows, err))
+		!page_encoding(&pg->enc, c, s.def, v22, pg->nrows, err))
 		goto done;
 	*next = row;
 	ok = true;
@@ -1033,7 +1021,7 @@ nested_page_end(const LanceColBuf *c, const NestPos *from, NestPos *to)
  */
 static bool
 write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22, NestPos *pos,
-				  PageOut *pg, LanceError *err)
+				  LancePageOut *pg, LanceError *err)
 {
 	LanceBuf	bufs[3] = {{0}};
 	LanceBuf   *meta = &bufs[0];
@@ -1147,9 +1135,9 @@ write_nested_page(LanceBuf *file, uint64_t base, const LanceColBuf *c, bool v22,
 	/* buffers: chunk metadata, chunks, repetition index (with lists) */
 	pg->first_row = pos->row;
 	pg->nrows = end.row - pos->row;
-	memset(&pg->layout, 0, sizeof(pg->layout));
+	memset(&pg->enc, 0, sizeof(pg->enc));
 	if (!page_buffers(file, base, pg, bufs, c->repeated ? 3 : 2, err) ||
-		!page_encoding_levels(&pg->layout, c, true, c->repeated, c->layers, c->nlayers, v22,
+		!page_encoding_levels(&pg->enc, c, true, c->repeated, c->layers, c->nlayers, v22,
 							  end.slot - pos->slot, err))
 		goto done;
 	*pos = end;
@@ -1161,9 +1149,8 @@ done:
 	return ok;
 }
 
-/* ColumnMetadata of one column from its pages. */
-static bool
-column_metadata(LanceBuf *out, PageOut *pages, int npages, LanceError *err)
+bool
+lance_column_metadata(LanceBuf *out, const LancePageOut *pages, int npages, LanceError *err)
 {
 	static const uint8_t empty_values[] = {0x0a, 0x00};
 	Lancepb__Any cany;
@@ -1183,7 +1170,7 @@ column_metadata(LanceBuf *out, PageOut *pages, int npages, LanceError *err)
 	cany.type_url = COLUMN_ENCODING_URL;
 	cany.value.data = (uint8_t *) empty_values;
 	cany.value.len = sizeof(empty_values);
-	if (!buf_pb(&cenc, &cany.base, err))
+	if (!lance_buf_pb(&cenc, &cany.base, err))
 		return false;
 	lancepb__encoding_direct__init(&cdirect);
 	cdirect.encoding.data = cenc.data;
@@ -1192,24 +1179,24 @@ column_metadata(LanceBuf *out, PageOut *pages, int npages, LanceError *err)
 	colenc.location_case = LANCEPB__COLUMN_ENCODING__LOCATION_DIRECT;
 	colenc.direct = &cdirect;
 
-	pgs = lance_alloc_array(npages, sizeof(Lancepb__Page), err);
-	pgp = lance_alloc_array(npages, sizeof(Lancepb__Page *), err);
-	pdirect = lance_alloc_array(npages, sizeof(Lancepb__EncodingDirect), err);
-	penc = lance_alloc_array(npages, sizeof(Lancepb__ColumnEncoding), err);
+	pgs = lance_alloc_array(npages + 1, sizeof(Lancepb__Page), err);
+	pgp = lance_alloc_array(npages + 1, sizeof(Lancepb__Page *), err);
+	pdirect = lance_alloc_array(npages + 1, sizeof(Lancepb__EncodingDirect), err);
+	penc = lance_alloc_array(npages + 1, sizeof(Lancepb__ColumnEncoding), err);
 	if (!pgs || !pgp || !pdirect || !penc)
 		return false;
 	for (i = 0; i < npages; i++)
 	{
 		lancepb__page__init(&pgs[i]);
 		pgs[i].n_buffer_offsets = pages[i].nbufs;
-		pgs[i].buffer_offsets = pages[i].offsets;
+		pgs[i].buffer_offsets = (uint64_t *) pages[i].offsets;
 		pgs[i].n_buffer_sizes = pages[i].nbufs;
-		pgs[i].buffer_sizes = pages[i].sizes;
+		pgs[i].buffer_sizes = (uint64_t *) pages[i].sizes;
 		pgs[i].length = pages[i].nrows;
 		pgs[i].priority = pages[i].first_row;
 		lancepb__encoding_direct__init(&pdirect[i]);
-		pdirect[i].encoding.data = pages[i].layout.data;
-		pdirect[i].encoding.len = pages[i].layout.len;
+		pdirect[i].encoding.data = pages[i].enc.data;
+		pdirect[i].encoding.len = pages[i].enc.len;
 		lancepb__column_encoding__init(&penc[i]);
 		penc[i].location_case = LANCEPB__COLUMN_ENCODING__LOCATION_DIRECT;
 		penc[i].direct = &pdirect[i];
@@ -1220,7 +1207,7 @@ column_metadata(LanceBuf *out, PageOut *pages, int npages, LanceError *err)
 	cm.encoding = &colenc;
 	cm.n_pages = npages;
 	cm.pages = pgp;
-	ok = buf_pb(out, &cm.base, err);
+	ok = lance_buf_pb(out, &cm.base, err);
 	lance_free(pgs);
 	lance_free(pgp);
 	lance_free(pdirect);
@@ -1229,63 +1216,85 @@ column_metadata(LanceBuf *out, PageOut *pages, int npages, LanceError *err)
 	return ok;
 }
 
-/* Global buffer 0: FileDescriptor with the written fields and the row count. */
-static bool
-file_descriptor(LanceBuf *out, const LanceManifest *m, LanceColBuf *cols, int ncols,
-				uint64_t nrows, LanceError *err)
+bool
+lance_file_descriptor(LanceBuf *out, const LanceManifest *m, const int *fidx, int n,
+					  uint64_t nrows, LanceError *err)
 {
 	Lancepb__Manifest *mpb = (Lancepb__Manifest *) m->pb;
 	Lancepb__Field **fields;
 	Lancepb__Schema schema;
 	Lancepb__FileDescriptor fd;
-	int			i;
 	bool		ok;
 
-	int			nf = 0;
-	bool	   *seen;
-
-	/* a nested leaf comes after its list and struct ancestors, each once */
-	fields = lance_alloc_array(mpb->n_fields + ncols + 1, sizeof(Lancepb__Field *), err);
-	seen = lance_alloc0(mpb->n_fields + 1, err);
-	if (fields == NULL || seen == NULL)
+	fields = lance_alloc_array(n + 1, sizeof(Lancepb__Field *), err);
+	if (fields == NULL)
 		return false;
-	for (i = 0; i < ncols; i++)
+	for (int i = 0; i < n; i++)
 	{
-		int			chain[LANCE_WRITE_MAX_DEPTH];
-		int			nchain = 0;
-		int			a;
-
-		if (cols[i].field < 0 || (size_t) cols[i].field >= mpb->n_fields)
-			return lance_fail(err, "bad field index %d", cols[i].field);
-		for (a = cols[i].field; cols[i].nlayers > 0 && m->fields[a].parent >= 0 &&
-			 nchain < LANCE_WRITE_MAX_DEPTH;)
-			chain[nchain++] = a = m->fields[a].parent;
-		while (nchain > 0)
+		if (fidx[i] < 0 || (size_t) fidx[i] >= mpb->n_fields)
 		{
-			a = chain[--nchain];
-			if (a < 0 || (size_t) a >= mpb->n_fields)
-				return lance_fail(err, "bad field index %d", a);
-			if (!seen[a])
-				fields[nf++] = mpb->fields[a];
-			seen[a] = true;
+			lance_free(fields);
+			return lance_fail(err, "bad field index %d", fidx[i]);
 		}
-		fields[nf++] = mpb->fields[cols[i].field];
+		fields[i] = mpb->fields[fidx[i]];
 	}
-	lance_free(seen);
 	lancepb__schema__init(&schema);
-	schema.n_fields = nf;
+	schema.n_fields = n;
 	schema.fields = fields;
 	lancepb__file_descriptor__init(&fd);
 	fd.schema = &schema;
 	fd.length = nrows;
-	ok = buf_pb(out, &fd.base, err);
+	ok = lance_buf_pb(out, &fd.base, err);
 	lance_free(fields);
 	return ok;
 }
 
-/* Writes out what the buffer holds (a multiple of 64 bytes): *base moves on. */
+/*
+ * The FileDescriptor of a 2.1+ file: the written leaves, each after its
+ * list and struct ancestors (each once).
+ */
 static bool
-sink_flush(LanceBuf *file, int fd, uint64_t *base, const char *path, LanceError *err)
+file_descriptor(LanceBuf *out, const LanceManifest *m, LanceColBuf *cols, int ncols,
+				uint64_t nrows, LanceError *err)
+{
+	int		   *fidx = lance_alloc_array(m->nfields + ncols + 1, sizeof(int), err);
+	bool	   *seen = lance_alloc0(m->nfields + 1, err);
+	int			nf = 0;
+	bool		ok = fidx != NULL && seen != NULL;
+
+	for (int i = 0; ok && i < ncols; i++)
+	{
+		int			chain[LANCE_WRITE_MAX_DEPTH];
+		int			nchain = 0;
+		int			a = cols[i].field;
+
+		if (a < 0 || a >= m->nfields)
+		{
+			ok = lance_fail(err, "bad field index %d", a);
+			break;
+		}
+		while (cols[i].nlayers > 0 && m->fields[a].parent >= 0 &&
+			   m->fields[a].parent < m->nfields && nchain < LANCE_WRITE_MAX_DEPTH)
+			chain[nchain++] = a = m->fields[a].parent;
+		while (nchain > 0)
+		{
+			a = chain[--nchain];
+			if (!seen[a])
+				fidx[nf++] = a;
+			seen[a] = true;
+		}
+		fidx[nf++] = cols[i].field;
+	}
+	if (ok)
+		ok = lance_file_descriptor(out, m, fidx, nf, nrows, err);
+	lance_free(seen);
+	lance_free(fidx);
+	return ok;
+}
+
+/* Writes out what the buffer holds (a multiple of 64 bytes): *base moves on. */
+bool
+lance_sink_flush(LanceBuf *file, int fd, uint64_t *base, const char *path, LanceError *err)
 {
 	uint64_t	done = 0;
 
@@ -1354,7 +1363,7 @@ encode_file(LanceBuf *file, int fd, const char *path, const LanceManifest *m,
 			return false;
 		for (i = 0; i < ncols; i++)
 		{
-			PageOut    *pages = NULL;
+			LancePageOut    *pages = NULL;
 			int			npages = 0,
 						cap = 0;
 			uint64_t	row = 0;
@@ -1366,7 +1375,7 @@ encode_file(LanceBuf *file, int fd, const char *path, const LanceManifest *m,
 				if (npages == cap)
 				{
 					cap = cap ? cap * 2 : 8;
-					pages = lance_realloc(pages, sizeof(PageOut) * cap, err);
+					pages = lance_realloc(pages, sizeof(LancePageOut) * cap, err);
 					if (pages == NULL)
 						return false;
 				}
@@ -1382,13 +1391,13 @@ encode_file(LanceBuf *file, int fd, const char *path, const LanceManifest *m,
 					return false;
 				npages++;
 				if (fd >= 0 && file->len >= SINK_BYTES &&
-					(!buf_pad(file, 64, 0, err) || !sink_flush(file, fd, &base, path, err)))
+					(!buf_pad(file, 64, 0, err) || !lance_sink_flush(file, fd, &base, path, err)))
 					return false;
 			}
-			if (!column_metadata(&metas[i], pages, npages, err))
+			if (!lance_column_metadata(&metas[i], pages, npages, err))
 				return false;
 			for (p = 0; p < npages; p++)
-				lance_buf_free(&pages[p].layout);
+				lance_buf_free(&pages[p].enc);
 			lance_free(pages);
 		}
 		if (!buf_pad(file, 64, 0, err))
@@ -1446,7 +1455,7 @@ lance_write_data_file(const char *path, const LanceManifest *m, LanceColBuf *col
 	if (fd < 0)
 		return lance_fail(err, "could not create \"%s\": %s", path, strerror(errno));
 	if (!encode_file(&file, fd, path, m, cols, ncols, major, minor, err) ||
-		!sink_flush(&file, fd, &written, path, err))
+		!lance_sink_flush(&file, fd, &written, path, err))
 		goto out;
 	if (fsync(fd) != 0)
 	{

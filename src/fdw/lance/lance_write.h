@@ -7,6 +7,8 @@
 #ifndef LANCE_WRITE_H
 #define LANCE_WRITE_H
 
+#include <protobuf-c/protobuf-c.h>
+
 #include "lance_manifest.h"
 #include "lance_util.h"
 
@@ -22,6 +24,11 @@ extern bool lance_buf_reserve(LanceBuf *b, uint64_t extra, LanceError *err);
 extern bool lance_buf_append(LanceBuf *b, const void *p, uint64_t n, LanceError *err);
 extern bool lance_buf_zero(LanceBuf *b, uint64_t n, LanceError *err);
 extern void lance_buf_free(LanceBuf *b);
+/* Packs a protobuf-c message onto the buffer. */
+extern bool lance_buf_pb(LanceBuf *b, const ProtobufCMessage *msg, LanceError *err);
+/* Writes the buffer's bytes to fd and empties it; *base moves on by as many. */
+extern bool lance_sink_flush(LanceBuf *file, int fd, uint64_t *base, const char *path,
+							 LanceError *err);
 
 /*
  * The rows of one top-level leaf field buffered for a new data file.
@@ -166,6 +173,29 @@ extern bool lance_write_data_file(const char *path, const LanceManifest *m,
 extern bool lance_encode_data_file(LanceBuf *out, const LanceManifest *m,
 								   LanceColBuf *cols, int ncols, uint16_t major, uint16_t minor,
 								   LanceError *err);
+
+/*
+ * One written page of a data file (both formats): where its buffers are,
+ * its rows, and its serialized encoding (Any{PageLayout} in 2.1+,
+ * Any{ArrayEncoding} in 2.0); first_row is 2.1+'s page priority.
+ */
+typedef struct LancePageOut
+{
+	uint64_t	first_row;
+	uint64_t	nrows;
+	int			nbufs;
+	uint64_t	offsets[3];
+	uint64_t	sizes[3];
+	LanceBuf	enc;
+} LancePageOut;
+
+/* ColumnMetadata of one column from its pages, appended to out. */
+extern bool lance_column_metadata(LanceBuf *out, const LancePageOut *pages, int npages,
+								  LanceError *err);
+
+/* Global buffer 0: FileDescriptor of the manifest fields fidx[0..n) and the row count. */
+extern bool lance_file_descriptor(LanceBuf *out, const LanceManifest *m, const int *fidx,
+								  int n, uint64_t nrows, LanceError *err);
 
 /*
  * Format 2.0 (lance_write20.c): one column per field, parents included.

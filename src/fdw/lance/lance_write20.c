@@ -22,13 +22,9 @@
  */
 #include "lance_write.h"
 
-#include <errno.h>
-#include <unistd.h>
-
 #include "lance_pb.h"
 
 #define ARRAY_ENCODING_URL	"/lance.encodings.ArrayEncoding"
-#define COLUMN_ENCODING_URL "/lance.encodings.ColumnEncoding"
 
 /* Value bytes of one page before the next page starts. */
 #define PAGE_TARGET_BYTES	(UINT64_C(8) << 20)
@@ -48,19 +44,9 @@ typedef struct Sink
 	uint64_t	base;			/* file offset of file->data[0] */
 } Sink;
 
-/* One page as written. */
-typedef struct Page
-{
-	uint64_t	nrows;
-	int			nbufs;
-	uint64_t	offsets[3];
-	uint64_t	sizes[3];
-	LanceBuf	enc;			/* serialized Any{ArrayEncoding} */
-} Page;
-
 typedef struct Column
 {
-	Page	   *pages;
+	LancePageOut *pages;
 	int			npages;
 	int			cap;
 } Column;
@@ -80,35 +66,9 @@ put_u64(LanceBuf *b, uint64_t v, LanceError *err)
 }
 
 static bool
-put_pb(LanceBuf *b, const ProtobufCMessage *msg, LanceError *err)
-{
-	size_t		n = protobuf_c_message_get_packed_size(msg);
-
-	if (!lance_buf_reserve(b, n, err))
-		return false;
-	protobuf_c_message_pack(msg, b->data + b->len);
-	b->len += n;
-	return true;
-}
-
-static bool
 sink_flush(Sink *s, LanceError *err)
 {
-	uint64_t	done = 0;
-
-	while (done < s->file->len)
-	{
-		ssize_t		w = write(s->fd, s->file->data + done, s->file->len - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return lance_fail(err, "could not write \"%s\": %s", s->path, strerror(errno));
-		done += (uint64_t) w;
-	}
-	s->base += s->file->len;
-	s->file->len = 0;
-	return true;
+	return lance_sink_flush(s->file, s->fd, &s->base, s->path, err);
 }
 
 /* Appends a page buffer (64-byte aligned); *off gets its file offset. */
@@ -123,20 +83,20 @@ sink_buffer(Sink *s, const void *p, uint64_t n, uint64_t *off, LanceError *err)
 	return lance_buf_append(s->file, p, n, err);
 }
 
-static Page *
+static LancePageOut *
 new_page(Column *col, LanceError *err)
 {
 	if (col->npages == col->cap)
 	{
 		int			cap = col->cap ? col->cap * 2 : 4;
-		Page	   *p = lance_realloc(col->pages, sizeof(Page) * cap, err);
+		LancePageOut *p = lance_realloc(col->pages, sizeof(LancePageOut) * cap, err);
 
 		if (p == NULL)
 			return NULL;
 		col->pages = p;
 		col->cap = cap;
 	}
-	memset(&col->pages[col->npages], 0, sizeof(Page));
+	memset(&col->pages[col->npages], 0, sizeof(LancePageOut));
 	return &col->pages[col->npages++];
 }
 
@@ -153,26 +113,26 @@ free_column(Column *col)
 
 /* Serializes e as the page's Any{ArrayEncoding}. */
 static bool
-page_encoding(Page *pg, const Lancepb__E20ArrayEncoding *e, LanceError *err)
+page_encoding(LancePageOut *pg, const Lancepb__E20ArrayEncoding *e, LanceError *err)
 {
 	LanceBuf	inner = {0};
 	Lancepb__Any any;
 	bool		ok;
 
-	if (!put_pb(&inner, &e->base, err))
+	if (!lance_buf_pb(&inner, &e->base, err))
 		return false;
 	lancepb__any__init(&any);
 	any.type_url = ARRAY_ENCODING_URL;
 	any.value.data = inner.data;
 	any.value.len = inner.len;
-	ok = put_pb(&pg->enc, &any.base, err);
+	ok = lance_buf_pb(&pg->enc, &any.base, err);
 	lance_buf_free(&inner);
 	return ok;
 }
 
 /* Adds buffer p[0..n) to the page; returns its index. */
 static int
-page_buffer(Sink *s, Page *pg, const void *p, uint64_t n, LanceError *err)
+page_buffer(Sink *s, LancePageOut *pg, const void *p, uint64_t n, LanceError *err)
 {
 	int			i = pg->nbufs;
 
@@ -285,7 +245,7 @@ leaf_page(Sink *s, Column *col, const LanceColBuf *c, uint64_t s0, uint64_t s1, 
 	Nodes		t;
 	Lancepb__E20ArrayEncoding *vals;
 	Lancepb__E20ArrayEncoding *validity = NULL;
-	Page	   *pg = new_page(col, err);
+	LancePageOut *pg = new_page(col, err);
 	uint64_t	i;
 	int			vb = 0;
 	bool		ok = false;
@@ -513,7 +473,7 @@ list_column(Sink *s, Column *col, const uint64_t *ends, const uint8_t *isnull, u
 		uint64_t	i;
 		Nodes		t;
 		Lancepb__E20ArrayEncoding *e;
-		Page	   *pg = new_page(col, err);
+		LancePageOut *pg = new_page(col, err);
 		int			b;
 
 		if (pg == NULL)
@@ -555,7 +515,7 @@ struct_column(Column *col, uint64_t n, LanceError *err)
 {
 	Nodes		t;
 	Lancepb__E20ArrayEncoding *e;
-	Page	   *pg = new_page(col, err);
+	LancePageOut *pg = new_page(col, err);
 
 	if (pg == NULL)
 		return false;
@@ -688,106 +648,28 @@ field_columns(Sink *s, const LanceManifest *m, LanceColBuf *cols, int k, Column 
 	}
 }
 
-/* ColumnMetadata of one column. */
-static bool
-column_metadata(LanceBuf *out, const Column *col, LanceError *err)
-{
-	static const uint8_t empty_values[] = {0x0a, 0x00};
-	Lancepb__Any cany;
-	LanceBuf	cenc = {0};
-	Lancepb__EncodingDirect cdirect;
-	Lancepb__ColumnEncoding colenc;
-	Lancepb__ColumnMetadata cm;
-	Lancepb__Page *pgs;
-	Lancepb__Page **pgp;
-	Lancepb__EncodingDirect *pdirect;
-	Lancepb__ColumnEncoding *penc;
-	int			i;
-	bool		ok;
-
-	lancepb__any__init(&cany);
-	cany.type_url = COLUMN_ENCODING_URL;
-	cany.value.data = (uint8_t *) empty_values;
-	cany.value.len = sizeof(empty_values);
-	if (!put_pb(&cenc, &cany.base, err))
-		return false;
-	lancepb__encoding_direct__init(&cdirect);
-	cdirect.encoding.data = cenc.data;
-	cdirect.encoding.len = cenc.len;
-	lancepb__column_encoding__init(&colenc);
-	colenc.location_case = LANCEPB__COLUMN_ENCODING__LOCATION_DIRECT;
-	colenc.direct = &cdirect;
-
-	pgs = lance_alloc_array(col->npages + 1, sizeof(Lancepb__Page), err);
-	pgp = lance_alloc_array(col->npages + 1, sizeof(Lancepb__Page *), err);
-	pdirect = lance_alloc_array(col->npages + 1, sizeof(Lancepb__EncodingDirect), err);
-	penc = lance_alloc_array(col->npages + 1, sizeof(Lancepb__ColumnEncoding), err);
-	if (!pgs || !pgp || !pdirect || !penc)
-		return false;
-	for (i = 0; i < col->npages; i++)
-	{
-		const Page *p = &col->pages[i];
-
-		lancepb__page__init(&pgs[i]);
-		pgs[i].n_buffer_offsets = p->nbufs;
-		pgs[i].buffer_offsets = (uint64_t *) p->offsets;
-		pgs[i].n_buffer_sizes = p->nbufs;
-		pgs[i].buffer_sizes = (uint64_t *) p->sizes;
-		pgs[i].length = p->nrows;
-		lancepb__encoding_direct__init(&pdirect[i]);
-		pdirect[i].encoding.data = p->enc.data;
-		pdirect[i].encoding.len = p->enc.len;
-		lancepb__column_encoding__init(&penc[i]);
-		penc[i].location_case = LANCEPB__COLUMN_ENCODING__LOCATION_DIRECT;
-		penc[i].direct = &pdirect[i];
-		pgs[i].encoding = &penc[i];
-		pgp[i] = &pgs[i];
-	}
-	lancepb__column_metadata__init(&cm);
-	cm.encoding = &colenc;
-	cm.n_pages = col->npages;
-	cm.pages = pgp;
-	ok = put_pb(out, &cm.base, err);
-	lance_free(pgs);
-	lance_free(pgp);
-	lance_free(pdirect);
-	lance_free(penc);
-	lance_buf_free(&cenc);
-	return ok;
-}
-
-/* Global buffer 0: FileDescriptor with the file's fields and row count. */
+/* Global buffer 0: FileDescriptor with the file's fields (by id) and row count. */
 static bool
 file_descriptor(LanceBuf *out, const LanceManifest *m, const int32_t *ids, int nids,
 				uint64_t nrows, LanceError *err)
 {
-	Lancepb__Manifest *mpb = (Lancepb__Manifest *) m->pb;
-	Lancepb__Field **fields;
-	Lancepb__Schema schema;
-	Lancepb__FileDescriptor fd;
-	int			i,
-				j;
-	bool		ok;
+	int		   *fidx = lance_alloc_array(nids + 1, sizeof(int), err);
+	bool		ok = fidx != NULL;
 
-	fields = lance_alloc_array(nids + 1, sizeof(Lancepb__Field *), err);
-	if (fields == NULL)
-		return false;
-	for (i = 0; i < nids; i++)
+	for (int i = 0; ok && i < nids; i++)
 	{
+		int			j;
+
 		for (j = 0; j < m->nfields && m->fields[j].id != ids[i]; j++)
 			;
-		if (j == m->nfields || (size_t) j >= mpb->n_fields)
-			return lance_fail(err, "field id %d is not in the schema", ids[i]);
-		fields[i] = mpb->fields[j];
+		if (j == m->nfields)
+			ok = lance_fail(err, "field id %d is not in the schema", ids[i]);
+		else
+			fidx[i] = j;
 	}
-	lancepb__schema__init(&schema);
-	schema.n_fields = nids;
-	schema.fields = fields;
-	lancepb__file_descriptor__init(&fd);
-	fd.schema = &schema;
-	fd.length = nrows;
-	ok = put_pb(out, &fd.base, err);
-	lance_free(fields);
+	if (ok)
+		ok = lance_file_descriptor(out, m, fidx, nids, nrows, err);
+	lance_free(fidx);
 	return ok;
 }
 
@@ -856,7 +738,7 @@ lance_encode_file20(LanceBuf *file, int fd, const char *path, const LanceManifes
 		goto done;
 	}
 	for (i = 0; i < ncolumns; i++)
-		if (!column_metadata(&metas[i], &columns[i], err))
+		if (!lance_column_metadata(&metas[i], columns[i].pages, columns[i].npages, err))
 			goto done;
 
 	if (!pad(file, 64, err))
