@@ -19,21 +19,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static int	passed;
-static int	failed;
-
-#define CHECK(cond, ...) \
-	do { \
-		if (cond) \
-			passed++; \
-		else \
-		{ \
-			failed++; \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-			printf(__VA_ARGS__); \
-			printf("\n"); \
-		} \
-	} while (0)
+#include "unit_check.h"
+#include "lance_write_check.h"
 
 #define NROWS 10000
 
@@ -98,8 +85,7 @@ verify(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df, Lanc
 	{
 		LanceVector v;
 		LanceError	err = {0};
-		uint64_t	i,
-					bad = 0;
+		uint64_t	bad;
 
 		memset(&v, 0, sizeof(v));
 		if (!lance_read_field(f, m, df, cols[c].field, &v, &err))
@@ -108,27 +94,7 @@ verify(LanceFileReader *f, const LanceManifest *m, const LanceDataFile *df, Lanc
 			continue;
 		}
 		CHECK(v.n == NROWS, "%s: column %d has %llu rows", what, c, (unsigned long long) v.n);
-		for (i = 0; i < v.n && i < NROWS; i++)
-		{
-			bool		valid = cols[c].valid.data[i] != 0;
-
-			if (lance_vector_is_valid(&v, i) != valid)
-				bad++;
-			else if (!valid)
-				continue;
-			else if (cols[c].width == 0)
-			{
-				const uint64_t *o = (const uint64_t *) cols[c].offsets.data;
-				uint64_t	len = o[i + 1] - o[i];
-
-				if (v.offsets[i + 1] - v.offsets[i] != len ||
-					memcmp(v.values + v.offsets[i], cols[c].data.data + o[i], len) != 0)
-					bad++;
-			}
-			else if (memcmp(v.values + i * cols[c].width,
-							cols[c].data.data + i * cols[c].width, cols[c].width) != 0)
-				bad++;
-		}
+		bad = leaf_rows_differ(&v, &cols[c], NROWS);
 		CHECK(bad == 0, "%s: column %d: %llu rows differ", what, c, (unsigned long long) bad);
 		lance_vector_free(&v);
 	}

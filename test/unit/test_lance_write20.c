@@ -17,21 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int	passed;
-static int	failed;
-
-#define CHECK(cond, ...) \
-	do { \
-		if (cond) \
-			passed++; \
-		else \
-		{ \
-			failed++; \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-			printf(__VA_ARGS__); \
-			printf("\n"); \
-		} \
-	} while (0)
+#include "unit_check.h"
+#include "lance_write_check.h"
 
 /* A manifest image of these fields (name, logical type, parent id). */
 typedef struct FieldDef
@@ -211,27 +198,7 @@ test_flat(void)
 			continue;
 		}
 		CHECK(v.n == NFLAT, "flat: %s has %llu rows", defs[c].name, (unsigned long long) v.n);
-		for (i = 0; i < v.n && i < NFLAT; i++)
-		{
-			bool		valid = cols[c].valid.data[i] != 0;
-
-			if (lance_vector_is_valid(&v, i) != valid)
-				bad++;
-			else if (!valid)
-				continue;
-			else if (cols[c].width == 0)
-			{
-				const uint64_t *o = (const uint64_t *) cols[c].offsets.data;
-				uint64_t	len = o[i + 1] - o[i];
-
-				if (v.offsets[i + 1] - v.offsets[i] != len ||
-					memcmp(v.values + v.offsets[i], cols[c].data.data + o[i], len) != 0)
-					bad++;
-			}
-			else if (memcmp(v.values + i * cols[c].width, cols[c].data.data + i * cols[c].width,
-							cols[c].width) != 0)
-				bad++;
-		}
+		bad = leaf_rows_differ(&v, &cols[c], NFLAT);
 		CHECK(bad == 0, "flat: %s: %llu rows differ", defs[c].name, (unsigned long long) bad);
 		if (strcmp(defs[c].name, "s") == 0)
 			CHECK(col >= 0 && f.columns[col].npages >= 2,
