@@ -71,14 +71,19 @@ SELECT id FROM hs ORDER BY v <-> '[9,9,9,9,9,9,9,9]' LIMIT 2;
 INSERT INTO hs SELECT i, ARRAY(SELECT cos(i * 0.13 + j) * 2 FROM generate_series(1, 8) j), i % 50
   FROM generate_series(3001, 3500) i;
 SELECT (lancedb.index_stats('hs_idx')->>'nodes')::int AS nodes_after_insert;
--- each inserted row is its own nearest neighbour through the index.  On
--- these near-duplicate rows a few come out unreachable (474-500 of 500 at
--- ef_search 40, 497-500 at 200; pgvector's HNSW with the same m and
--- ef_construction: 479-500 at 40), which issue 6 still has to fix in the
--- insert path; until then at least 90%
-SELECT count(*) >= 450 AS inserted_found FROM hs o
+-- each inserted row is its own nearest neighbour through the index.  These
+-- rows lie along a curve: with a greedy descent through the upper levels,
+-- inserts linked runs of them only to each other and a distant element,
+-- and some were found at no ef_search (474-500 of 500 at 40).  Every one
+-- is found at 200, and at least 98% at the default 40 (495-500 seen)
+SELECT count(*) >= 490 AS inserted_found FROM hs o
  WHERE o.id BETWEEN 3001 AND 3500
    AND (SELECT i.id FROM hs i ORDER BY i.v <-> o.v LIMIT 1) = o.id;
+SET lancedb.ef_search = 200;
+SELECT count(*) AS inserted_found_ef200 FROM hs o
+ WHERE o.id BETWEEN 3001 AND 3500
+   AND (SELECT i.id FROM hs i ORDER BY i.v <-> o.v LIMIT 1) = o.id;
+RESET lancedb.ef_search;
 DELETE FROM hs WHERE id = 5001 OR id % 3 = 0;
 SELECT id FROM hs ORDER BY v <-> '[9,9,9,9,9,9,9,9]' LIMIT 2;
 VACUUM hs;

@@ -4,7 +4,8 @@
  *
  * The element is first placed with empty neighbour slots (unreachable,
  * so harmless if we crash), then the graph is searched from the entry
- * point, its own slots are filled by the neighbour heuristic, and each
+ * point (ef_construction wide on every level), its own slots are filled
+ * by the neighbour heuristic, and each
  * chosen neighbour gets a back link: into a free slot, or, when its list
  * is full, the neighbour heuristic chooses the list again among its
  * members and the new element (as the build does).  Every page change is one
@@ -569,20 +570,34 @@ HnswInsertVector(Relation index, HnswIndexInfo *info, const float *x,
 		top = HnswDiskEntry(ds, &ep);	/* someone else came first */
 	}
 
+	/*
+	 * Above the element's own levels, too, the search keeps ef_construction
+	 * candidates instead of the single nearest one: a greedy descent ends
+	 * in a local minimum often enough on data of low intrinsic dimension
+	 * (rows inserted along a curve) that whole runs of new elements were
+	 * linked only to each other and a distant element, found by no query
+	 * at any ef_search.  It costs a search of level 1 (m links per element
+	 * instead of 2m).
+	 */
 	HnswDiskSearchReset(ds);
-	for (int lc = top; lc > level; lc--)
-	{
-		HnswCandidate best;
-		int			n;
-
-		ep.deleted = false;
-		n = HnswDiskLevelSearch(ds, &ep, 1, 1, lc, &best);
-		if (n > 0)
-			ep = best;
-		HnswDiskSearchReset(ds);
-	}
 	w[0] = ep;
 	nw = 1;
+	for (int lc = top; lc > level; lc--)
+	{
+		int			n = HnswDiskLevelSearch(ds, w, nw, efc, lc, w);
+
+		if (n > 0)
+			nw = n;
+		else
+		{
+			/* only tombstones: they still lead somewhere */
+			for (int i = 0; i < nw; i++)
+				w[i].deleted = false;
+		}
+		HnswDiskSearchReset(ds);
+	}
+	if (top <= level)
+		w[0].deleted = false;	/* as above: a tombstone entry still leads */
 	for (int lc = Min(level, top); lc >= 0; lc--)
 	{
 		int			nsel;
