@@ -210,15 +210,15 @@ for q in $QUANTIZERS; do
 		IFS=$'\t' read -r r qps p50 p99 _ <<<"$line"
 		printf '   %-4s ef_search %-4s recall %s  %8s QPS  p50 %s ms  p99 %s ms\n' "$q" "$ef" "$r" "$qps" "$p50" "$p99" >&2
 	done
-	INS_S=-
+	INS_S=- INS_C=-
 	if [ "$INSERTS" -gt 0 ]; then
 		# copies of existing vectors under new ids, one statement (aminsert per row)
-		INS_S=$("$BENCH" exec "INSERT INTO items SELECT id + 100000000, v FROM items WHERE id < $INSERTS ORDER BY id")
+		read -r INS_S INS_C < <("$BENCH" exec --cpu "INSERT INTO items SELECT id + 100000000, v FROM items WHERE id < $INSERTS ORDER BY id")
 		psql_val "DELETE FROM items WHERE id >= 100000000" >/dev/null
 		"$BENCH" exec "VACUUM items" >/dev/null
-		say "inserted $INSERTS rows in $INS_S s"
+		say "inserted $INSERTS rows in $INS_S s ($INS_C s of backend CPU)"
 	fi
-	printf '%s\t%s\t%s\t%s\t%s\n' "$q" "$BUILD_S" "$IDX_BYTES" "$opts" "$INS_S" >>"$WORK/builds.tsv"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$q" "$BUILD_S" "$IDX_BYTES" "$opts" "$INS_S" "$INS_C" >>"$WORK/builds.tsv"
 done
 : >"$WORK/vacuum.tsv"
 # vacuum_test DB LABEL: delete DELETE_PCT% of the rows, time VACUUM
@@ -255,12 +255,12 @@ if [ -n "$PGVECTOR_EF" ]; then
 			IFS=$'\t' read -r r qps p50 p99 _ <<<"$line"
 			printf '   pgvector ef_search %-4s recall %s  %8s QPS  p50 %s ms  p99 %s ms\n' "$ef" "$r" "$qps" "$p50" "$p99" >&2
 		done
-		INS_S=-
+		INS_S=- INS_C=-
 		if [ "$INSERTS" -gt 0 ]; then
-			INS_S=$(PGDATABASE=pgv "$BENCH" exec "INSERT INTO items SELECT id + 100000000, v FROM items WHERE id < $INSERTS ORDER BY id")
-			say "pgvector: inserted $INSERTS rows in $INS_S s"
+			read -r INS_S INS_C < <(PGDATABASE=pgv "$BENCH" exec --cpu "INSERT INTO items SELECT id + 100000000, v FROM items WHERE id < $INSERTS ORDER BY id")
+			say "pgvector: inserted $INSERTS rows in $INS_S s ($INS_C s of backend CPU)"
 		fi
-		printf '%s\t%s\t%s\t%s\t%s\n' "pgvector" "$BUILD_S" "$IDX_BYTES" "pgvector $PGV_VERSION: $pgv_opts" "$INS_S" >>"$WORK/builds.tsv"
+		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "pgvector" "$BUILD_S" "$IDX_BYTES" "pgvector $PGV_VERSION: $pgv_opts" "$INS_S" "$INS_C" >>"$WORK/builds.tsv"
 		[ "$DELETE_PCT" -gt 0 ] && vacuum_test pgv "pgvector"
 		psql_val "DROP DATABASE pgv" >/dev/null
 	else
@@ -282,17 +282,18 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 	- exact baseline: enable_indexscan = off, first $BASELINE_NQ queries
 	- lancedb $COMMIT; $(nproc) vCPU; load average $LOAD_START at the start, $LOAD_END at the end
 	- "QPS x" = QPS / exact QPS of this run; "CPU QPS" = queries per second of the server backend's CPU time
-	  (steadier than wall-clock QPS when other work shares the CPUs); inserts: $INSERTS rows in one INSERT ... SELECT into the built index
+	  (steadier than wall-clock QPS when other work shares the CPUs); inserts: $INSERTS rows in one INSERT ... SELECT into the built index, per wall-clock and per backend CPU second
 
 	## Builds
 
-	| quantizer | WITH | build s | index MB | size % of table | insert rows/s |
-	|---|---|---:|---:|---:|---:|
+	| quantizer | WITH | build s | index MB | size % of table | insert rows/s | insert rows/CPU s |
+	|---|---|---:|---:|---:|---:|---:|
 	EOF
-	while IFS=$'\t' read -r q s b opts ins; do
-		printf '| %s | %s | %s | %s | %s | %s |\n' "$q" "$opts" "$s" "$(mb "$b")" \
+	while IFS=$'\t' read -r q s b opts ins insc; do
+		printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$q" "$opts" "$s" "$(mb "$b")" \
 			"$(awk -v b="$b" -v t="$TABLE_BYTES" 'BEGIN { printf "%.0f", 100 * b / t }')" \
-			"$(awk -v n="$INSERTS" -v s="$ins" 'BEGIN { if (s == "-" || s <= 0) print "-"; else printf "%.0f", n / s }')"
+			"$(awk -v n="$INSERTS" -v s="$ins" 'BEGIN { if (s == "-" || s <= 0) print "-"; else printf "%.0f", n / s }')" \
+			"$(awk -v n="$INSERTS" -v s="$insc" 'BEGIN { if (s == "-" || s <= 0) print "-"; else printf "%.0f", n / s }')"
 	done <"$WORK/builds.tsv"
 	cat <<-EOF
 

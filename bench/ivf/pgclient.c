@@ -195,22 +195,45 @@ cmd_load(int argc, char **argv)
 	return 0;
 }
 
+static double backend_cpu_seconds(int pid);
+
 /*
- * ivfbench exec SQL...
+ * ivfbench exec [--cpu] SQL...
  *	  Run the statements in order on one connection; print each one's
- *	  wall-clock seconds on its own line.
+ *	  wall-clock seconds on its own line.  With --cpu, also the CPU seconds
+ *	  the server backend spent on it ("wall cpu"; cpu "-" when the server
+ *	  is not local): steadier than wall-clock time on a shared machine.
  */
 int
 cmd_exec(int argc, char **argv)
 {
 	PGconn	   *conn = connect_or_die();
+	bool		cpu = argc > 0 && strcmp(argv[0], "--cpu") == 0;
+	int			pid = 0;
 
+	if (cpu)
+	{
+		PGresult   *res = PQexec(conn, "SELECT pg_backend_pid()");
+
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+			pid = atoi(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		argc--;
+		argv++;
+	}
 	for (int i = 0; i < argc; i++)
 	{
 		double		t0 = now_seconds();
+		double		c0 = cpu ? backend_cpu_seconds(pid) : -1;
 
 		exec_or_die(conn, argv[i]);
-		printf("%.3f\n", now_seconds() - t0);
+		if (!cpu)
+			printf("%.3f\n", now_seconds() - t0);
+		else if (c0 < 0)
+			printf("%.3f -\n", now_seconds() - t0);
+		else
+			printf("%.3f %.3f\n", now_seconds() - t0,
+				   backend_cpu_seconds(pid) - c0);
 		fflush(stdout);
 	}
 	PQfinish(conn);
