@@ -191,6 +191,62 @@ IvfExactDistance(IndexScanDesc scan, IvfScanOpaque so, ItemPointer tid,
 
 /* ---- probing ---- */
 
+/*
+ * Append a page's n entries (keys from so->est and so->lower) to the
+ * reserve, unordered (see IvfRefill).  Room for all n is made first and
+ * the loop works on locals: stores into the reserve could otherwise alias
+ * the scan state and reload it on every entry (the loop runs once per
+ * code scanned).
+ */
+static void
+IvfAppendCandidates(IvfScanOpaque so, const ItemPointerData *tids, int n)
+{
+	const float *est = so->est;
+	const float *lower = so->lower;
+	IvfCandidate *out;
+	int			m = 0;
+
+	while (so->cand_cap - so->ncand < n)
+		IvfCandGrow(so);
+	out = so->cand + so->ncand;
+	if (so->has_range)
+	{
+		double		hi = so->range_hi_internal;
+		bool		by_est = so->rank_by_est;
+
+		/* prune with the sound bound, rank by the chosen key */
+		for (int i = 0; i < n; i++)
+		{
+			if (lower[i] >= hi)
+				continue;
+			out[m].lower = by_est ? est[i] : Min(lower[i], est[i]);
+			out[m].tid = tids[i];
+			m++;
+		}
+	}
+	else if (so->rank_by_est)
+	{
+		for (int i = 0; i < n; i++)
+		{
+			out[i].lower = est[i];
+			out[i].tid = tids[i];
+		}
+		m = n;
+	}
+	else
+	{
+		for (int i = 0; i < n; i++)
+		{
+			out[i].lower = Min(lower[i], est[i]);
+			out[i].tid = tids[i];
+		}
+		m = n;
+	}
+	so->ncand += m;
+	if (m > 0)
+		so->cand_unordered = true;
+}
+
 void
 IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 {
@@ -223,7 +279,7 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 					(errcode(ERRCODE_INDEX_CORRUPTED),
 					 errmsg("index \"%s\" has a broken list chain at block %u",
 							RelationGetRelationName(index), blkno)));
-		buf = ReadBuffer(index, blkno);
+		buf = IvfReadListBuffer(index, so->cache, blkno);
 		so->pages_read++;
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
@@ -245,21 +301,7 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 									(const float *) ((char *) page + lay->aux_off),
 									n, so->est, so->lower);
 			so->codes_scanned += n;
-			for (int i = 0; i < n; i++)
-			{
-				IvfCandidate cand;
-
-				/* prune with the sound bound, rank by the chosen key */
-				if (so->has_range && so->lower[i] >= so->range_hi_internal)
-					continue;
-				cand.lower = so->rank_by_est ? so->est[i] : Min(so->lower[i], so->est[i]);
-				cand.tid = tids[i];
-				if (so->ncand == so->cand_cap)
-					IvfCandGrow(so);
-				/* appended unordered: see IvfRefill */
-				so->cand[so->ncand++] = cand;
-				so->cand_unordered = true;
-			}
+			IvfAppendCandidates(so, tids, n);
 		}
 		blkno = IvfPageGetOpaque(page)->next;
 		UnlockReleaseBuffer(buf);
@@ -345,8 +387,9 @@ IvfScanSetup(IndexScanDesc scan, IvfScanOpaque so)
 		p.list = l;
 		p.dist = IvfCentroidDistance(c->metric, so->q,
 									 c->centroids + (Size) l * dim, dim);
-		HEAP_PUSH(so->probes, so->nprobes_left, p, PROBE_LESS);
+		so->probes[so->nprobes_left++] = p;
 	}
+	HEAP_HEAPIFY(so->probes, so->nprobes_left, PROBE_LESS);
 
 	so->qq = quantizer_query_new(c->quant);
 	quantizer_query_begin(so->qq, so->q);
@@ -464,25 +507,38 @@ IvfRefill(IvfScanOpaque so)
 		rank = (int) ((int64) want * ns / so->ncand);
 		threshold = IvfFloatSelect(sample, ns, Min(rank, ns - 1));
 	}
-	for (int i = 0; i < so->ncand; i++)
 	{
-		IvfCandidate c = so->cand[i];
+		/*
+		 * The reserve is unordered: a taken entry is replaced by the last
+		 * one, so only the few taken cost a store, not every entry kept.
+		 * Locals: the stores could alias the scan state otherwise.
+		 */
+		IvfCandidate *cand = so->cand;
+		int			ncand = so->ncand;
+		int			i = 0;
 
-		/* <= keeps ties (and a threshold equal to the minimum) moving */
-		if (c.lower <= threshold)
+		while (i < ncand)
 		{
-			if (so->ntop == so->top_cap)
+			IvfCandidate c = cand[i];
+
+			/* <= keeps ties (and a threshold equal to the minimum) moving */
+			if (c.lower <= threshold)
 			{
-				so->top_cap *= 2;
-				so->top = repalloc_huge(so->top, sizeof(IvfCandidate) * so->top_cap);
+				if (so->ntop == so->top_cap)
+				{
+					so->top_cap *= 2;
+					so->top = repalloc_huge(so->top, sizeof(IvfCandidate) * so->top_cap);
+				}
+				HEAP_PUSH(so->top, so->ntop, c, CAND_LESS);
+				cand[i] = cand[--ncand];
 			}
-			HEAP_PUSH(so->top, so->ntop, c, CAND_LESS);
+			else
+			{
+				rmin = Min(rmin, c.lower);
+				i++;
+			}
 		}
-		else
-		{
-			so->cand[kept++] = c;
-			rmin = Min(rmin, c.lower);
-		}
+		kept = ncand;
 	}
 	so->ncand = kept;
 	so->reserve_min = rmin;
