@@ -1301,8 +1301,19 @@ rq_fs_accumulate_planes_avx2(const Quantizer *q, const uint8_t *lut,
 		else
 			rq_fs_accumulate_avx2(lut, plane, p, dst);
 		if (j > 0)
-			for (s = 0; s < (m > RQ_FS_GROUP ? 2 : 1) * RQ_FS_GROUP; s++)
-				acc[s] += part[s] << j;
+		{
+			__m128i		sh = _mm_cvtsi32_si128(j);
+
+			/* the same integer sums as acc[s] += part[s] << j */
+			for (s = 0; s < (m > RQ_FS_GROUP ? 2 : 1) * RQ_FS_GROUP; s += 8)
+			{
+				__m256i		a = _mm256_loadu_si256((const __m256i *) (acc + s));
+				__m256i		b = _mm256_loadu_si256((const __m256i *) (part + s));
+
+				_mm256_storeu_si256((__m256i *) (acc + s),
+									_mm256_add_epi32(a, _mm256_sll_epi32(b, sh)));
+			}
+		}
 	}
 }
 #endif
