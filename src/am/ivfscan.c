@@ -192,6 +192,51 @@ IvfExactDistance(IndexScanDesc scan, IvfScanOpaque so, ItemPointer tid,
 /* ---- probing ---- */
 
 /*
+ * Pin list page blkno, checking the link first: a cycle or a bad link in
+ * a corrupt index must not hang or crash.
+ */
+static Buffer
+IvfPinListPage(Relation index, IvfScanOpaque so, BlockNumber blkno,
+			   BlockNumber *nblocks, int64 *guard)
+{
+	/*
+	 * Concurrent inserts may have extended the chain past the size we read
+	 * at the start: look again before calling a link broken.
+	 */
+	if (blkno >= *nblocks || *guard + 1 > (int64) *nblocks)
+		*nblocks = RelationGetNumberOfBlocks(index);
+	if (blkno >= *nblocks || ++(*guard) > (int64) *nblocks)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has a broken list chain at block %u",
+						RelationGetRelationName(index), blkno)));
+	return IvfReadListBuffer(index, so->cache, blkno);
+}
+
+/*
+ * Start bringing a list page into this core's caches ahead of its scan:
+ * the page is usually in shared buffers but not in cache, and the first
+ * touch of each region otherwise stalls the estimate kernel.  The first
+ * lines of each region (header, aux floats, codes, TIDs) and the special
+ * space are enough for the hardware prefetcher to stream the rest; asking
+ * for every line of the page stalled on the core's fill buffers instead.
+ * Only a hint: nothing is read from the page here.
+ */
+static inline void
+IvfPrefetchPage(Page page, const IvfListLayout *lay)
+{
+	const char *base = (const char *) page;
+
+	__builtin_prefetch(base);
+	__builtin_prefetch(base + BLCKSZ - 64);
+	for (int i = 0; i < 4; i++)
+		__builtin_prefetch(base + lay->code_off + 64 * i);
+	__builtin_prefetch(base + lay->aux_off);
+	__builtin_prefetch(base + lay->aux_off + 64);
+	__builtin_prefetch(base + lay->tid_off);
+}
+
+/*
  * Append a page's n entries (keys from so->est and so->lower) to the
  * reserve, unordered (see IvfRefill).  Room for all n is made first and
  * the loop works on locals: stores into the reserve could otherwise alias
@@ -256,30 +301,21 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 	BlockNumber blkno = so->dir[list].head;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	int64		guard = 0;
+	Buffer		buf = InvalidBuffer;
 
 	quantizer_query_list(so->qq, (int) list);
 
-	while (blkno != InvalidBlockNumber)
+	if (blkno != InvalidBlockNumber)
+		buf = IvfPinListPage(index, so, blkno, &nblocks, &guard);
+	while (BufferIsValid(buf))
 	{
-		Buffer		buf;
+		Buffer		next = InvalidBuffer;
+		BlockNumber nextblk;
 		Page		page;
 		IvfListPageHeader *hdr;
 		int			n;
 
 		CHECK_FOR_INTERRUPTS();
-		/* a cycle or a bad link in a corrupt index must not hang or crash */
-		/*
-		 * Concurrent inserts may have extended the chain past the size we
-		 * read at the start: look again before calling a link broken.
-		 */
-		if (blkno >= nblocks || guard + 1 > (int64) nblocks)
-			nblocks = RelationGetNumberOfBlocks(index);
-		if (blkno >= nblocks || ++guard > (int64) nblocks)
-			ereport(ERROR,
-					(errcode(ERRCODE_INDEX_CORRUPTED),
-					 errmsg("index \"%s\" has a broken list chain at block %u",
-							RelationGetRelationName(index), blkno)));
-		buf = IvfReadListBuffer(index, so->cache, blkno);
 		so->pages_read++;
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
@@ -292,6 +328,18 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 					 errmsg("index \"%s\" has a list page with a bad item count at block %u",
 							RelationGetRelationName(index), blkno)));
 
+		/*
+		 * Pin the next page of the chain now and let its first lines come
+		 * into the cache while this one is estimated (only a pin: it is
+		 * locked and checked when its turn comes, as if read then).
+		 */
+		nextblk = IvfPageGetOpaque(page)->next;
+		if (nextblk != InvalidBlockNumber)
+		{
+			next = IvfPinListPage(index, so, nextblk, &nblocks, &guard);
+			IvfPrefetchPage(BufferGetPage(next), lay);
+		}
+
 		if (n > 0)
 		{
 			const ItemPointerData *tids =
@@ -303,8 +351,9 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 			so->codes_scanned += n;
 			IvfAppendCandidates(so, tids, n);
 		}
-		blkno = IvfPageGetOpaque(page)->next;
 		UnlockReleaseBuffer(buf);
+		buf = next;
+		blkno = nextblk;
 	}
 }
 
