@@ -228,11 +228,21 @@ typedef struct IvfIndexCache
 	Quantizer  *quant;
 	float	   *centroids;		/* nlists x dim */
 	IvfListLayout layout;
+
+	/*
+	 * Per block of the index, the shared buffer that held it when this
+	 * backend last read it as a list page (InvalidBuffer: none); a hint
+	 * for ReadRecentBuffer, checked against the buffer's tag on every use.
+	 */
+	Buffer	   *recent;
+	BlockNumber nrecent;
 	int			pins;			/* running scans using this entry */
 	bool		transient;		/* not in the cache: freed at xact end */
 } IvfIndexCache;
 
 extern IvfIndexCache *IvfGetCache(Relation index);
+extern Buffer IvfReadListBuffer(Relation index, IvfIndexCache *c,
+								BlockNumber blkno);
 extern void IvfPinCache(IvfIndexCache *c);
 extern void IvfUnpinCache(IvfIndexCache *c);
 extern bool IvfCacheInUse(Oid relid);

@@ -191,6 +191,107 @@ IvfExactDistance(IndexScanDesc scan, IvfScanOpaque so, ItemPointer tid,
 
 /* ---- probing ---- */
 
+/*
+ * Pin list page blkno, checking the link first: a cycle or a bad link in
+ * a corrupt index must not hang or crash.
+ */
+static Buffer
+IvfPinListPage(Relation index, IvfScanOpaque so, BlockNumber blkno,
+			   BlockNumber *nblocks, int64 *guard)
+{
+	/*
+	 * Concurrent inserts may have extended the chain past the size we read
+	 * at the start: look again before calling a link broken.
+	 */
+	if (blkno >= *nblocks || *guard + 1 > (int64) *nblocks)
+		*nblocks = RelationGetNumberOfBlocks(index);
+	if (blkno >= *nblocks || ++(*guard) > (int64) *nblocks)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has a broken list chain at block %u",
+						RelationGetRelationName(index), blkno)));
+	return IvfReadListBuffer(index, so->cache, blkno);
+}
+
+/*
+ * Start bringing a list page into this core's caches ahead of its scan:
+ * the page is usually in shared buffers but not in cache, and the first
+ * touch of each region otherwise stalls the estimate kernel.  The first
+ * lines of each region (header, aux floats, codes, TIDs) and the special
+ * space are enough for the hardware prefetcher to stream the rest; asking
+ * for every line of the page stalled on the core's fill buffers instead.
+ * Only a hint: nothing is read from the page here.
+ */
+static inline void
+IvfPrefetchPage(Page page, const IvfListLayout *lay)
+{
+	const char *base = (const char *) page;
+
+	__builtin_prefetch(base);
+	__builtin_prefetch(base + BLCKSZ - 64);
+	for (int i = 0; i < 4; i++)
+		__builtin_prefetch(base + lay->code_off + 64 * i);
+	__builtin_prefetch(base + lay->aux_off);
+	__builtin_prefetch(base + lay->aux_off + 64);
+	__builtin_prefetch(base + lay->tid_off);
+}
+
+/*
+ * Append a page's n entries (keys from so->est and so->lower) to the
+ * reserve, unordered (see IvfRefill).  Room for all n is made first and
+ * the loop works on locals: stores into the reserve could otherwise alias
+ * the scan state and reload it on every entry (the loop runs once per
+ * code scanned).
+ */
+static void
+IvfAppendCandidates(IvfScanOpaque so, const ItemPointerData *tids, int n)
+{
+	const float *est = so->est;
+	const float *lower = so->lower;
+	IvfCandidate *out;
+	int			m = 0;
+
+	while (so->cand_cap - so->ncand < n)
+		IvfCandGrow(so);
+	out = so->cand + so->ncand;
+	if (so->has_range)
+	{
+		double		hi = so->range_hi_internal;
+		bool		by_est = so->rank_by_est;
+
+		/* prune with the sound bound, rank by the chosen key */
+		for (int i = 0; i < n; i++)
+		{
+			if (lower[i] >= hi)
+				continue;
+			out[m].lower = by_est ? est[i] : Min(lower[i], est[i]);
+			out[m].tid = tids[i];
+			m++;
+		}
+	}
+	else if (so->rank_by_est)
+	{
+		for (int i = 0; i < n; i++)
+		{
+			out[i].lower = est[i];
+			out[i].tid = tids[i];
+		}
+		m = n;
+	}
+	else
+	{
+		for (int i = 0; i < n; i++)
+		{
+			out[i].lower = Min(lower[i], est[i]);
+			out[i].tid = tids[i];
+		}
+		m = n;
+	}
+	so->ncand += m;
+	if (m > 0)
+		so->cand_unordered = true;
+}
+
 void
 IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 {
@@ -200,30 +301,21 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 	BlockNumber blkno = so->dir[list].head;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	int64		guard = 0;
+	Buffer		buf = InvalidBuffer;
 
 	quantizer_query_list(so->qq, (int) list);
 
-	while (blkno != InvalidBlockNumber)
+	if (blkno != InvalidBlockNumber)
+		buf = IvfPinListPage(index, so, blkno, &nblocks, &guard);
+	while (BufferIsValid(buf))
 	{
-		Buffer		buf;
+		Buffer		next = InvalidBuffer;
+		BlockNumber nextblk;
 		Page		page;
 		IvfListPageHeader *hdr;
 		int			n;
 
 		CHECK_FOR_INTERRUPTS();
-		/* a cycle or a bad link in a corrupt index must not hang or crash */
-		/*
-		 * Concurrent inserts may have extended the chain past the size we
-		 * read at the start: look again before calling a link broken.
-		 */
-		if (blkno >= nblocks || guard + 1 > (int64) nblocks)
-			nblocks = RelationGetNumberOfBlocks(index);
-		if (blkno >= nblocks || ++guard > (int64) nblocks)
-			ereport(ERROR,
-					(errcode(ERRCODE_INDEX_CORRUPTED),
-					 errmsg("index \"%s\" has a broken list chain at block %u",
-							RelationGetRelationName(index), blkno)));
-		buf = ReadBuffer(index, blkno);
 		so->pages_read++;
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
@@ -236,6 +328,18 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 					 errmsg("index \"%s\" has a list page with a bad item count at block %u",
 							RelationGetRelationName(index), blkno)));
 
+		/*
+		 * Pin the next page of the chain now and let its first lines come
+		 * into the cache while this one is estimated (only a pin: it is
+		 * locked and checked when its turn comes, as if read then).
+		 */
+		nextblk = IvfPageGetOpaque(page)->next;
+		if (nextblk != InvalidBlockNumber)
+		{
+			next = IvfPinListPage(index, so, nextblk, &nblocks, &guard);
+			IvfPrefetchPage(BufferGetPage(next), lay);
+		}
+
 		if (n > 0)
 		{
 			const ItemPointerData *tids =
@@ -245,24 +349,11 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 									(const float *) ((char *) page + lay->aux_off),
 									n, so->est, so->lower);
 			so->codes_scanned += n;
-			for (int i = 0; i < n; i++)
-			{
-				IvfCandidate cand;
-
-				/* prune with the sound bound, rank by the chosen key */
-				if (so->has_range && so->lower[i] >= so->range_hi_internal)
-					continue;
-				cand.lower = so->rank_by_est ? so->est[i] : Min(so->lower[i], so->est[i]);
-				cand.tid = tids[i];
-				if (so->ncand == so->cand_cap)
-					IvfCandGrow(so);
-				/* appended unordered: see IvfRefill */
-				so->cand[so->ncand++] = cand;
-				so->cand_unordered = true;
-			}
+			IvfAppendCandidates(so, tids, n);
 		}
-		blkno = IvfPageGetOpaque(page)->next;
 		UnlockReleaseBuffer(buf);
+		buf = next;
+		blkno = nextblk;
 	}
 }
 
@@ -345,8 +436,9 @@ IvfScanSetup(IndexScanDesc scan, IvfScanOpaque so)
 		p.list = l;
 		p.dist = IvfCentroidDistance(c->metric, so->q,
 									 c->centroids + (Size) l * dim, dim);
-		HEAP_PUSH(so->probes, so->nprobes_left, p, PROBE_LESS);
+		so->probes[so->nprobes_left++] = p;
 	}
+	HEAP_HEAPIFY(so->probes, so->nprobes_left, PROBE_LESS);
 
 	so->qq = quantizer_query_new(c->quant);
 	quantizer_query_begin(so->qq, so->q);
@@ -464,25 +556,38 @@ IvfRefill(IvfScanOpaque so)
 		rank = (int) ((int64) want * ns / so->ncand);
 		threshold = IvfFloatSelect(sample, ns, Min(rank, ns - 1));
 	}
-	for (int i = 0; i < so->ncand; i++)
 	{
-		IvfCandidate c = so->cand[i];
+		/*
+		 * The reserve is unordered: a taken entry is replaced by the last
+		 * one, so only the few taken cost a store, not every entry kept.
+		 * Locals: the stores could alias the scan state otherwise.
+		 */
+		IvfCandidate *cand = so->cand;
+		int			ncand = so->ncand;
+		int			i = 0;
 
-		/* <= keeps ties (and a threshold equal to the minimum) moving */
-		if (c.lower <= threshold)
+		while (i < ncand)
 		{
-			if (so->ntop == so->top_cap)
+			IvfCandidate c = cand[i];
+
+			/* <= keeps ties (and a threshold equal to the minimum) moving */
+			if (c.lower <= threshold)
 			{
-				so->top_cap *= 2;
-				so->top = repalloc_huge(so->top, sizeof(IvfCandidate) * so->top_cap);
+				if (so->ntop == so->top_cap)
+				{
+					so->top_cap *= 2;
+					so->top = repalloc_huge(so->top, sizeof(IvfCandidate) * so->top_cap);
+				}
+				HEAP_PUSH(so->top, so->ntop, c, CAND_LESS);
+				cand[i] = cand[--ncand];
 			}
-			HEAP_PUSH(so->top, so->ntop, c, CAND_LESS);
+			else
+			{
+				rmin = Min(rmin, c.lower);
+				i++;
+			}
 		}
-		else
-		{
-			so->cand[kept++] = c;
-			rmin = Min(rmin, c.lower);
-		}
+		kept = ncand;
 	}
 	so->ncand = kept;
 	so->reserve_min = rmin;

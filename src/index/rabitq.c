@@ -100,6 +100,26 @@ fwht_scalar(float *v, int n, int hmax)
  * the same single add or subtract as in the scalar order, so both paths
  * give bit-identical results.
  */
+__attribute__((target("avx2"))) static inline __m256
+fwht8_avx2(__m256 x)
+{
+	__m256		a;
+	__m256		b;
+
+	/* stride 1: (x0 + x1, x0 - x1, x2 + x3, x2 - x3, ...) */
+	a = _mm256_shuffle_ps(x, x, _MM_SHUFFLE(2, 2, 0, 0));
+	b = _mm256_shuffle_ps(x, x, _MM_SHUFFLE(3, 3, 1, 1));
+	x = _mm256_blend_ps(_mm256_add_ps(a, b), _mm256_sub_ps(a, b), 0xAA);
+	/* stride 2: (x0 + x2, x1 + x3, x0 - x2, x1 - x3, ...) */
+	a = _mm256_shuffle_ps(x, x, _MM_SHUFFLE(1, 0, 1, 0));
+	b = _mm256_shuffle_ps(x, x, _MM_SHUFFLE(3, 2, 3, 2));
+	x = _mm256_blend_ps(_mm256_add_ps(a, b), _mm256_sub_ps(a, b), 0xCC);
+	/* stride 4: (lo + hi, lo - hi) */
+	a = _mm256_permute2f128_ps(x, x, 0x00);
+	b = _mm256_permute2f128_ps(x, x, 0x11);
+	return _mm256_blend_ps(_mm256_add_ps(a, b), _mm256_sub_ps(a, b), 0xF0);
+}
+
 __attribute__((target("avx2"))) static void
 fwht_avx2(float *v, int n)
 {
@@ -107,7 +127,9 @@ fwht_avx2(float *v, int n)
 	int			i;
 	int			j;
 
-	fwht_scalar(v, n, 8);
+	/* strides 1, 2 and 4 stay within blocks of eight: in registers */
+	for (i = 0; i < n; i += 8)
+		_mm256_storeu_ps(v + i, fwht8_avx2(_mm256_loadu_ps(v + i)));
 	for (h = 8; h < n; h <<= 1)
 		for (i = 0; i < n; i += 2 * h)
 			for (j = i; j < i + h; j += 8)
@@ -121,12 +143,23 @@ fwht_avx2(float *v, int n)
 }
 #endif
 
+/* the AVX2 forms of the transforms are in use */
+static inline bool
+rq_use_avx2(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	return lance_kernels_avx2() != NULL && lance_kernels == lance_kernels_avx2();
+#else
+	return false;
+#endif
+}
+
 /* Walsh-Hadamard transform in place (n a power of two, >= 64). */
 static void
 fwht(float *v, int n)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	if (lance_kernels_avx2() != NULL && lance_kernels == lance_kernels_avx2())
+	if (rq_use_avx2())
 	{
 		fwht_avx2(v, n);
 		return;
@@ -134,6 +167,30 @@ fwht(float *v, int n)
 #endif
 	fwht_scalar(v, n, n);
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+/* rq_rotate with the same single multiplies, eight at a time */
+__attribute__((target("avx2"))) static void
+rq_rotate_avx2(const Quantizer *q, float *v)
+{
+	int			d = q->rq_dim;
+	__m256		scale = _mm256_set1_ps(1.0f / sqrtf((float) d));
+	int			r;
+	int			i;
+
+	for (r = 0; r < 3; r++)
+	{
+		const float *s = q->rq_signs + (size_t) r * d;
+
+		for (i = 0; i < d; i += 8)
+			_mm256_storeu_ps(v + i, _mm256_mul_ps(_mm256_loadu_ps(v + i),
+												  _mm256_loadu_ps(s + i)));
+		fwht_avx2(v, d);
+		for (i = 0; i < d; i += 8)
+			_mm256_storeu_ps(v + i, _mm256_mul_ps(_mm256_loadu_ps(v + i), scale));
+	}
+}
+#endif
 
 /* v (D floats) := R v */
 static void
@@ -144,6 +201,13 @@ rq_rotate(const Quantizer *q, float *v)
 	int			r;
 	int			i;
 
+#if defined(__x86_64__) || defined(__i386__)
+	if (rq_use_avx2())
+	{
+		rq_rotate_avx2(q, v);
+		return;
+	}
+#endif
 	for (r = 0; r < 3; r++)
 	{
 		const float *s = q->rq_signs + (size_t) r * d;
@@ -662,6 +726,69 @@ rq_build_lut(QuantQuery *qq, const float *v, int d)
 	rq_build_lut_scalar(qq, v, d);
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+/*
+ * AVX2 forms of the per-list preparation below (1024 dimensions: a large
+ * share of a probe).  Each double lane k accumulates the entries i = k
+ * mod 4 in the same order as the scalar partial sums p[k], the products
+ * of two floats are exact in double, and no step is fused, so the results
+ * are bit-identical to the scalar code's.
+ */
+
+/* p[k] = sum of v[i] over i = k mod 4 (d a multiple of 4) */
+__attribute__((target("avx2"))) static void
+rq_sum4_avx2(const float *v, int d, double *p)
+{
+	__m256d		acc = _mm256_setzero_pd();
+	int			i;
+
+	for (i = 0; i < d; i += 4)
+		acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm_loadu_ps(v + i)));
+	_mm256_storeu_pd(p, acc);
+}
+
+/*
+ * v := a - b (the query's residual to a list centroid), then rq_normalize
+ * (v, d), in one pass over the inputs.
+ */
+__attribute__((target("avx2"))) static double
+rq_normalize_avx2(float *v, const float *a, const float *b, int d)
+{
+	__m256d		acc = _mm256_setzero_pd();
+	double		p[4];
+	double		norm;
+	double		inv;
+	__m256d		vinv;
+	int			i;
+
+	for (i = 0; i + 4 <= d; i += 4)
+	{
+		__m128		x4 = _mm_sub_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i));
+		__m256d		x = _mm256_cvtps_pd(x4);
+
+		_mm_storeu_ps(v + i, x4);
+		acc = _mm256_add_pd(acc, _mm256_mul_pd(x, x));
+	}
+	_mm256_storeu_pd(p, acc);
+	for (; i < d; i++)
+	{
+		v[i] = a[i] - b[i];
+		p[0] += (double) v[i] * v[i];
+	}
+	norm = sqrt((p[0] + p[1]) + (p[2] + p[3]));
+	if (!(norm > 0.0) || !isfinite(norm))
+		norm = 0.0;
+	inv = norm > 0.0 ? 1.0 / norm : 0.0;
+	vinv = _mm256_set1_pd(inv);
+	for (i = 0; i + 4 <= d; i += 4)
+		_mm_storeu_ps(v + i, _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(v + i)),
+															vinv)));
+	for (; i < d; i++)
+		v[i] = (float) (v[i] * inv);
+	return norm;
+}
+#endif
+
 static void
 rq_build_tables(QuantQuery *qq, const float *v, int d)
 {
@@ -669,13 +796,18 @@ rq_build_tables(QuantQuery *qq, const float *v, int d)
 	int			i;
 
 	/* d is a multiple of 64; four partial sums as in rq_normalize */
-	for (i = 0; i < d; i += 4)
-	{
-		p[0] += v[i];
-		p[1] += v[i + 1];
-		p[2] += v[i + 2];
-		p[3] += v[i + 3];
-	}
+#if defined(__x86_64__) || defined(__i386__)
+	if (qq->use_avx2)
+		rq_sum4_avx2(v, d, p);
+	else
+#endif
+		for (i = 0; i < d; i += 4)
+		{
+			p[0] += v[i];
+			p[1] += v[i + 1];
+			p[2] += v[i + 2];
+			p[3] += v[i + 3];
+		}
 	qq->qsum = (float) ((p[0] + p[1]) + (p[2] + p[3]));
 	if (RQ_FASTSCAN(qq->q))
 	{
@@ -793,9 +925,18 @@ rq_query_list(QuantQuery *qq, int list)
 		qq->constant = -lance_kernels->dot_f32(qq->rq_qrot, rc, (size_t) d);
 		return;
 	}
-	for (i = 0; i < d; i++)
-		v[i] = qq->rq_qrot[i] - rc[i];
-	qq->qnorm = (float) rq_normalize(v, d);
+#if defined(__x86_64__) || defined(__i386__)
+	if (qq->use_avx2)
+		qq->qnorm = (float) rq_normalize_avx2(v, qq->rq_qrot, rc, d);
+	else
+#endif
+	{
+		const float *qr = qq->rq_qrot;
+
+		for (i = 0; i < d; i++)
+			v[i] = qr[i] - rc[i];
+		qq->qnorm = (float) rq_normalize(v, d);
+	}
 	rq_build_tables(qq, v, d);
 }
 
@@ -1160,8 +1301,19 @@ rq_fs_accumulate_planes_avx2(const Quantizer *q, const uint8_t *lut,
 		else
 			rq_fs_accumulate_avx2(lut, plane, p, dst);
 		if (j > 0)
-			for (s = 0; s < (m > RQ_FS_GROUP ? 2 : 1) * RQ_FS_GROUP; s++)
-				acc[s] += part[s] << j;
+		{
+			__m128i		sh = _mm_cvtsi32_si128(j);
+
+			/* the same integer sums as acc[s] += part[s] << j */
+			for (s = 0; s < (m > RQ_FS_GROUP ? 2 : 1) * RQ_FS_GROUP; s += 8)
+			{
+				__m256i		a = _mm256_loadu_si256((const __m256i *) (acc + s));
+				__m256i		b = _mm256_loadu_si256((const __m256i *) (part + s));
+
+				_mm256_storeu_si256((__m256i *) (acc + s),
+									_mm256_add_epi32(a, _mm256_sll_epi32(b, sh)));
+			}
+		}
 	}
 }
 #endif

@@ -1070,6 +1070,67 @@ test_rq_fastscan_bits(const float *x, const float *queries, int dim,
 	quantizer_free(qz);
 }
 
+/*
+ * The random rotation (sign flips and Walsh-Hadamard transforms) has an
+ * AVX2 form; codes, aux and the query-side estimates must be bit-identical
+ * to the scalar path's, so that results never depend on lancedb.simd.
+ */
+static void
+test_rq_rotate_paths(const float *x, const float *queries, int dim,
+					 const char *set)
+{
+	QuantOptions o = options(QUANT_RQ, QMETRIC_L2, dim, 0, 1);
+	Quantizer  *qz;
+	int			n = 64;
+	size_t		cs;
+	int			na;
+	uint8_t    *code[2];
+	float	   *aux[2];
+	float	   *est[2];
+	float	   *low[2];
+	bool		same = true;
+	char		label[160];
+
+	if (lance_kernels_avx2() == NULL)
+		return;
+	qz = quantizer_train(&o, NULL, 0);
+	cs = quantizer_code_size(qz);
+	na = quantizer_num_aux(qz);
+	for (int p = 0; p < 2; p++)
+	{
+		QuantQuery *qq;
+
+		lance_kernels_use(p == 0 ? "scalar" : "avx2");
+		code[p] = xmalloc((size_t) n * cs);
+		aux[p] = xmalloc((size_t) n * na * sizeof(float));
+		est[p] = xmalloc((size_t) n * sizeof(float));
+		low[p] = xmalloc((size_t) n * sizeof(float));
+		for (int i = 0; i < n; i++)
+			quantizer_encode(qz, x + (size_t) i * dim, code[p] + (size_t) i * cs,
+							 aux[p] + (size_t) i * na);
+		qq = quantizer_query_new(qz);
+		quantizer_query_reset(qq, queries, NULL);
+		quantizer_estimate(qq, code[p], aux[p], n, est[p], low[p]);
+		quantizer_query_free(qq);
+	}
+	lance_kernels_use("auto");
+	same = memcmp(code[0], code[1], (size_t) n * cs) == 0 &&
+		memcmp(aux[0], aux[1], (size_t) n * na * sizeof(float)) == 0 &&
+		memcmp(est[0], est[1], (size_t) n * sizeof(float)) == 0 &&
+		memcmp(low[0], low[1], (size_t) n * sizeof(float)) == 0;
+	snprintf(label, sizeof(label),
+			 "rq %s dim %d: rotation avx2 and scalar bit-identical (codes, aux, estimates) %%g", set, dim);
+	check(same, label, (double) same, 1.0);
+	for (int p = 0; p < 2; p++)
+	{
+		free(code[p]);
+		free(aux[p]);
+		free(est[p]);
+		free(low[p]);
+	}
+	quantizer_free(qz);
+}
+
 /* Every bit width of RaBitQ goes through the fast scan. */
 static void
 test_rq_fastscan(const float *x, const float *queries, int dim,
@@ -1192,6 +1253,7 @@ test_rq(const float *x, const float *queries, int dim, const char *set,
 		}
 	}
 
+	test_rq_rotate_paths(x, queries, dim, set);
 	/* residual mode (L2, IP) */
 	for (mode = 0; mode < 2; mode++)
 	{
