@@ -28,24 +28,3 @@ SELECT count(*) >= 3980 AS found_default_ef FROM hc o
 SELECT count(*) >= 2970 AS built_found FROM hc o
  WHERE o.id <= 3000 AND (SELECT i.id FROM hc i ORDER BY i.v <-> o.v LIMIT 1) = o.id;
 DROP TABLE hc;
-
--- many rows of one vector: 100 vectors inserted 20 more times each (21
--- rows apiece, more than the 2m = 16 a list holds).  Copies used to fill
--- each other's lists, and rows past the first 2m + 1 of a vector were
--- found by no query (1811-1830 of 2100); every row must come back
-CREATE TABLE hd (id int PRIMARY KEY, v vector(16));
-INSERT INTO hd
-SELECT i, ARRAY(SELECT sin(i * 1.7 + j) FROM generate_series(1, 16) j)
-  FROM generate_series(1, 2000) i;
-CREATE INDEX hd_idx ON hd USING lance_hnsw (v vector_l2_ops) WITH (m = 8, ef_construction = 40);
-INSERT INTO hd
-SELECT 10000 + c * 100 + k, (SELECT v FROM hd WHERE id = k)
-  FROM generate_series(1, 100) k, generate_series(1, 20) c;
-SET lancedb.ef_search = 100;
-SELECT sum(n) AS copies_found, min(n) AS fewest FROM (
-  SELECT k, (SELECT count(*) FROM
-               (SELECT i.v FROM hd i ORDER BY i.v <-> (SELECT v FROM hd WHERE id = k) LIMIT 21) s
-             WHERE s.v = (SELECT v FROM hd WHERE id = k)) AS n
-    FROM generate_series(1, 100) k) t;
-RESET lancedb.ef_search;
-DROP TABLE hd;

@@ -381,7 +381,7 @@ HnswPruneBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
  */
 static bool
 HnswAddBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
-				int lc, HnswKey key, float dist, bool force, HnswKey *evicted)
+				int lc, HnswKey key, float dist, bool force)
 {
 	const HnswMetaPageData *meta = &info->meta;
 	BlockNumber blk = HnswKeyBlock(to);
@@ -434,8 +434,7 @@ HnswAddBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
 		}
 		if (target >= 0 && (worst == get_float4_infinity() || attempt >= 3))
 		{
-			/* forced, key goes in even where every member is as close */
-			if (!(dist < worst) && !force)
+			if (!(dist < worst))
 			{
 				UnlockReleaseBuffer(buf);
 				return false;
@@ -446,9 +445,6 @@ HnswAddBackLink(Relation index, const HnswIndexInfo *info, HnswKey to,
 			tup = HnswGetElement(index, page, blk, HnswKeyOffset(to),
 								 meta->data_size, meta->m);
 			slots = HnswElementSlots(tup, meta->data_size) + hnsw_level_offset(meta->m, lc);
-			if (evicted && BlockIdGetBlockNumber(&slots[target].blk) != InvalidBlockNumber)
-				*evicted = HnswKeyFromTid(BlockIdGetBlockNumber(&slots[target].blk),
-										  slots[target].off);
 			SlotSet(&slots[target], key, dist);
 			GenericXLogFinish(state);
 			UnlockReleaseBuffer(buf);
@@ -652,27 +648,16 @@ HnswInsertVector(Relation index, HnswIndexInfo *info, const float *x,
 
 		for (int i = 0; i < nchosen[lc]; i++)
 			linked |= HnswAddBackLink(index, info, chosen[lc][i].key, lc, self,
-									  chosen[lc][i].dist, false, NULL);
+									  chosen[lc][i].dist, false);
 
 		/*
-		 * Every neighbour had closer ones (a point of a new region) or a
-		 * copy of it already (rows of one vector): the nearest takes it
-		 * anyway, in place of its farthest, or nothing would lead to it.
-		 * The member it pushed out is linked from the new element instead,
-		 * so the way to it stays, one step longer.
+		 * Every neighbour had closer ones (a point of a new region): the
+		 * nearest takes it anyway, in place of its farthest, or nothing
+		 * would lead to it.
 		 */
 		if (!linked && nchosen[lc] > 0)
-		{
-			HnswKey		evicted = self;
-
 			HnswAddBackLink(index, info, chosen[lc][0].key, lc, self,
-							chosen[lc][0].dist, true, &evicted);
-			if (evicted != self &&
-				HnswReadVectorIfUsed(index, info, evicted, vecs))
-				HnswAddBackLink(index, info, self, lc, evicted,
-								HnswExactDistance(info->metric, x, vecs, dim),
-								true, NULL);
-		}
+							chosen[lc][0].dist, true);
 	}
 	if (level > top)
 		HnswMaybeSetEntry(index, self, level, false);

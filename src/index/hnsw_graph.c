@@ -210,10 +210,7 @@ hnsw_select_neighbors(HnswCandidate *cands, int n, int m,
 
 		for (int j = 0; j < kept; j++)
 		{
-			float		d = pair(arg, cands[i].key, cands[j].key);
-
-			/* a copy of a kept one adds no direction, even at distance 0 */
-			if (d < cands[i].dist || d == 0)
+			if (pair(arg, cands[i].key, cands[j].key) < cands[i].dist)
 			{
 				good = false;
 				break;
