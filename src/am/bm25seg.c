@@ -287,18 +287,27 @@ Bm25SegOpenDelta(Bm25SegReader *r, Relation index, const Bm25MetaPageData *meta)
 	r->shared_inv = true;
 }
 
-/* Read the delta records (skipping deleted ones) into an inverter. */
+/*
+ * Read the delta records (skipping deleted ones) into an inverter.
+ *
+ * The caller's meta copy is a snapshot, and inserts keep appending to the
+ * chain after it was taken (extending the index for new pages).  Read only
+ * the snapshot's records: they are the first delta_ndocs records in chain
+ * order and end on delta_tail, all on blocks that existed when the meta page
+ * was copied, i.e. below the size read here.
+ */
 static void
 Bm25ReadDelta(Bm25SegReader *r, Relation index, const Bm25MetaPageData *meta)
 {
 	BlockNumber blk = meta->delta_head;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	uint32		seen = 0;
+	uint32		nrec = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->in_memory = true;
 	r->inv = Bm25InverterCreate((meta->flags & BM25_META_POSITIONS) != 0);
-	while (blk != InvalidBlockNumber)
+	while (blk != InvalidBlockNumber && nrec < meta->delta_ndocs)
 	{
 		Buffer		buf;
 		Page		page;
@@ -311,7 +320,8 @@ Bm25ReadDelta(Bm25SegReader *r, Relation index, const Bm25MetaPageData *meta)
 		page = BufferGetPage(buf);
 		Bm25CheckPage(index, page, blk, BM25_PAGE_DELTA, meta->delta_id);
 		maxoff = PageGetMaxOffsetNumber(page);
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		for (OffsetNumber off = FirstOffsetNumber;
+			 off <= maxoff && nrec < meta->delta_ndocs; off++)
 		{
 			ItemId		iid = PageGetItemId(page, off);
 			char	   *p;
@@ -322,6 +332,7 @@ Bm25ReadDelta(Bm25SegReader *r, Relation index, const Bm25MetaPageData *meta)
 
 			if (!ItemIdIsNormal(iid))
 				continue;
+			nrec++;
 			p = PageGetItem(page, iid);
 			len = ItemIdGetLength(iid);
 			if (len < sizeof(rec))
@@ -376,7 +387,8 @@ Bm25ReadDelta(Bm25SegReader *r, Relation index, const Bm25MetaPageData *meta)
 			UnlockReleaseBuffer(buf);
 			Bm25CorruptError(index, "bad delta record");
 		}
-		blk = Bm25PageGetOpaque(page)->next;
+		blk = blk == meta->delta_tail ? InvalidBlockNumber :
+			Bm25PageGetOpaque(page)->next;
 		UnlockReleaseBuffer(buf);
 	}
 	r->info.ndocs = r->inv->ndocs;
