@@ -545,6 +545,7 @@ HnswInsertVector(Relation index, HnswIndexInfo *info, const float *x,
 	int		   *nchosen = palloc0(sizeof(int) * (level + 1));
 	int			nw;
 	PairCtx		pc = {vecs, dim, info->metric};
+	float	   *xd = NULL;		/* the new vector decoded, if quantized */
 
 	if (size > BLCKSZ - MAXALIGN(SizeOfPageHeaderData) -
 		MAXALIGN(sizeof(HnswPageOpaqueData)) - sizeof(ItemIdData))
@@ -556,6 +557,22 @@ HnswInsertVector(Relation index, HnswIndexInfo *info, const float *x,
 	tup->level = (uint8) level;
 	tup->heaptid = *heaptid;
 	HnswEncode(info, x, tup->data);
+
+	/*
+	 * Rows whose code equals the new row's (copies of one vector) are taken
+	 * at their decoded distance to its decoded self, as their lists see each
+	 * other in HnswPruneBackLink (0 under L2): then the heuristic keeps up to
+	 * half the list of them (see hnsw_select_neighbors).  Measured from the
+	 * original vector every copy after the first would be redundant, and
+	 * copies of one vector would get about one in-link each.  Other rows are
+	 * measured from the original vector: a decoded outlier can land far from
+	 * where it is (pq).
+	 */
+	if (info->quant != NULL)
+	{
+		xd = palloc(sizeof(float) * dim);
+		HnswDecode(info, tup->data, xd);
+	}
 	for (int i = 0; i < nslots; i++)
 		SlotClear(&slots[i]);
 	tid = HnswPlaceElement(index, tup, size);
@@ -625,7 +642,10 @@ HnswInsertVector(Relation index, HnswIndexInfo *info, const float *x,
 			HnswReadVector(index, info, w[i].key, vecs + (size_t) i * dim);
 			sel[i].key = i;
 			/* exact in the float space of the decoded vectors */
-			sel[i].dist = HnswExactDistance(info->metric, x, vecs + (size_t) i * dim, dim);
+			if (xd && memcmp(xd, vecs + (size_t) i * dim, sizeof(float) * dim) == 0)
+				sel[i].dist = HnswExactDistance(info->metric, xd, xd, dim);
+			else
+				sel[i].dist = HnswExactDistance(info->metric, x, vecs + (size_t) i * dim, dim);
 			sel[i].deleted = false;
 		}
 		nsel = hnsw_select_neighbors(sel, nw, m, pair_dist, &pc);

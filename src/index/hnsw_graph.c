@@ -196,18 +196,72 @@ hnsw_search_layer(const HnswSearchOps *ops, const HnswCandidate *entries,
 	return n;
 }
 
+/*
+ * Put each run of candidates at exactly equal distance in random order.
+ * Such runs are copies of one vector (rows with identical embeddings).  The
+ * heuristic keeps copies (no copy is nearer to another than to a copy that
+ * owns the list), so a full list of copies keeps the first 2m in sort order;
+ * ordered by key, every list kept the same oldest copies and later ones had
+ * no in-links, so no query found them.  In random order each copy is kept by
+ * about 2m lists of the others.
+ */
+static void
+shuffle_ties(HnswCandidate *c, int n)
+{
+	static uint64_t state = 0x9E3779B97F4A7C15ull;
+
+	for (int i = 0; i < n;)
+	{
+		int			j = i + 1;
+
+		while (j < n && c[j].dist == c[i].dist)
+			j++;
+		for (int k = j - 1; k > i; k--)
+		{
+			int			r;
+			HnswCandidate t;
+
+			/* xorshift64* */
+			state ^= state >> 12;
+			state ^= state << 25;
+			state ^= state >> 27;
+			r = i + (int) (((state * 0x2545F4914F6CDD1Dull) >> 33) % (uint64_t) (k - i + 1));
+			t = c[k];
+			c[k] = c[r];
+			c[r] = t;
+		}
+		i = j;
+	}
+}
+
 int
 hnsw_select_neighbors(HnswCandidate *cands, int n, int m,
 					  float (*pair) (void *arg, HnswKey a, HnswKey b),
 					  void *arg)
 {
 	int			kept = 0;
+	int			tie_cap = m / 2 > 1 ? m / 2 : 1;
+	int			tie_kept = 0;
 
 	hnsw_sort_candidates(cands, n);
+	shuffle_ties(cands, n);
 	for (int i = 0; i < n && kept < m; i++)
 	{
 		bool		good = true;
 
+		/*
+		 * Copies keep each other (see shuffle_ties): with more than m of one
+		 * vector, a copy's list would hold nothing else, and a search
+		 * reaching them would be trapped among them.  Half the list at most
+		 * goes to candidates at one exact distance.
+		 */
+		if (kept > 0 && cands[i].dist == cands[kept - 1].dist)
+		{
+			if (tie_kept >= tie_cap)
+				continue;
+		}
+		else
+			tie_kept = 0;
 		for (int j = 0; j < kept; j++)
 		{
 			if (pair(arg, cands[i].key, cands[j].key) < cands[i].dist)
@@ -223,6 +277,7 @@ hnsw_select_neighbors(HnswCandidate *cands, int n, int m,
 			cands[kept] = cands[i];
 			cands[i] = t;
 			kept++;
+			tie_kept++;
 		}
 	}
 	return kept;
