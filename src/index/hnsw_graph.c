@@ -200,10 +200,10 @@ hnsw_search_layer(const HnswSearchOps *ops, const HnswCandidate *entries,
  * Put each run of candidates at exactly equal distance in random order.
  * Such runs are copies of one vector (rows with identical embeddings).  The
  * heuristic keeps copies (no copy is nearer to another than to a copy that
- * owns the list), so a full list of copies keeps the first 2m in sort order;
+ * owns the list), so a copy's list keeps the first copies in sort order;
  * ordered by key, every list kept the same oldest copies and later ones had
  * no in-links, so no query found them.  In random order each copy is kept by
- * about 2m lists of the others.
+ * about as many lists as it keeps.
  */
 static void
 shuffle_ties(HnswCandidate *c, int n)
@@ -250,10 +250,10 @@ hnsw_select_neighbors(HnswCandidate *cands, int n, int m,
 		bool		good = true;
 
 		/*
-		 * Copies keep each other (see shuffle_ties): with more than m of one
-		 * vector, a copy's list would hold nothing else, and a search
-		 * reaching them would be trapped among them.  Half the list at most
-		 * goes to candidates at one exact distance.
+		 * Copies keep each other (see shuffle_ties): with more copies of one
+		 * vector than a list holds, a copy's list would hold nothing else,
+		 * and a search reaching them would be trapped among them.  Half the
+		 * list at most goes to candidates at one exact distance.
 		 */
 		if (kept > 0 && cands[i].dist == cands[kept - 1].dist)
 		{
