@@ -258,6 +258,7 @@ typedef struct RepairWork
 	int			npool;
 	int			maxpool;
 	HnswKey		seen[4 * HNSW_MAX_M];	/* dead elements already expanded */
+	int8		seen_depth[4 * HNSW_MAX_M];	/* ... with this depth left */
 	int			nseen;
 	BlockNumber nblocks;
 	int64		searches;		/* lists that needed a search */
@@ -310,14 +311,30 @@ AddCandidatesVia(RepairWork *w, DeadElement *d, int lc, int depth)
 {
 	int			m = w->info->meta.m;
 	bool		any = false;
+	int			t;
 
 	if (lc > d->level || d->slots == NULL)
 		return false;
-	for (int t = 0; t < w->nseen; t++)
+
+	/*
+	 * Expanded before with as much depth left: counted there.  With less
+	 * (reached first as a dead neighbour of another dead element), expand
+	 * again: its own dead neighbours were not looked through, and they can
+	 * be the only way across a deleted stretch.
+	 */
+	for (t = 0; t < w->nseen; t++)
 		if (w->seen[t] == d->key)
-			return true;		/* counted where it was expanded */
-	if (w->nseen < lengthof(w->seen))
-		w->seen[w->nseen++] = d->key;
+		{
+			if (w->seen_depth[t] >= depth)
+				return true;
+			w->seen_depth[t] = depth;
+			break;
+		}
+	if (t == w->nseen && w->nseen < lengthof(w->seen))
+	{
+		w->seen[w->nseen] = d->key;
+		w->seen_depth[w->nseen++] = depth;
+	}
 	for (int j = 0; j < hnsw_level_capacity(m, lc); j++)
 	{
 		HnswKey		c = SlotKey(&d->slots[hnsw_level_offset(m, lc) + j]);
@@ -451,11 +468,18 @@ RepairList(RepairWork *w, HnswKey key, int lc)
 	 * pool[nkept..nsel).
 	 */
 	hnsw_sort_candidates(w->pool + nkept, w->npool - nkept);
+	hnsw_shuffle_ties(w->pool + nkept, w->npool - nkept);
 	nsel = nkept;
 	for (int i = nkept; i < w->npool && nsel < w->cap; i++)
 	{
 		bool		good = true;
+		int			ties = 0;
 
+		/* as hnsw_select_neighbors: copies of one vector fill half a list */
+		for (int j = 0; j < nsel; j++)
+			ties += w->pool[j].dist == w->pool[i].dist;
+		if (ties >= Max(w->cap / 2, 1))
+			continue;
 		for (int j = 0; j < nsel && good; j++)
 			good = pool_pair(w, w->pool[i].key, w->pool[j].key) >= w->pool[i].dist;
 		if (good)

@@ -205,8 +205,8 @@ hnsw_search_layer(const HnswSearchOps *ops, const HnswCandidate *entries,
  * no in-links, so no query found them.  In random order each copy is kept by
  * about as many lists as it keeps.
  */
-static void
-shuffle_ties(HnswCandidate *c, int n)
+void
+hnsw_shuffle_ties(HnswCandidate *c, int n)
 {
 	static uint64_t state = 0x9E3779B97F4A7C15ull;
 
@@ -244,16 +244,16 @@ hnsw_select_neighbors(HnswCandidate *cands, int n, int m,
 	int			tie_kept = 0;
 
 	hnsw_sort_candidates(cands, n);
-	shuffle_ties(cands, n);
+	hnsw_shuffle_ties(cands, n);
 	for (int i = 0; i < n && kept < m; i++)
 	{
 		bool		good = true;
 
 		/*
-		 * Copies keep each other (see shuffle_ties): with more copies of one
-		 * vector than a list holds, a copy's list would hold nothing else,
-		 * and a search reaching them would be trapped among them.  Half the
-		 * list at most goes to candidates at one exact distance.
+		 * Copies keep each other (see hnsw_shuffle_ties): with more copies
+		 * of one vector than a list holds, a copy's list would hold nothing
+		 * else, and a search reaching them would be trapped among them.
+		 * Half the list at most goes to candidates at one exact distance.
 		 */
 		if (kept > 0 && cands[i].dist == cands[kept - 1].dist)
 		{

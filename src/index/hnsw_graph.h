@@ -84,6 +84,7 @@ extern int	hnsw_select_neighbors(HnswCandidate *cands, int n, int m,
 								  void *arg);
 
 extern void hnsw_sort_candidates(HnswCandidate *c, int n);
+extern void hnsw_shuffle_ties(HnswCandidate *c, int n);
 
 /* Level of a new node: floor(-ln(U) / ln(m)), capped; u uniform in (0,1]. */
 extern int	hnsw_random_level(double u, int m);
