@@ -182,7 +182,7 @@ extern double lance_compact_deleted_fraction;
 extern int	lance_retention;	/* seconds */
 extern int	lance_commit_delay;
 extern void lance_fdw_maint_init(void);
-extern void lance_fdw_commit_delay(void);
+extern void lance_fdw_commit_delay(const char *dataset, uint64 base_version);
 
 /* ---- lance_fdw_import.c ---- */
 

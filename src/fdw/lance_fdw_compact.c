@@ -513,7 +513,7 @@ compact_bins(CompactState *cs, LanceCompactBin *bins, int nbins, LanceCompactSta
 		stats->fragments_added += k;
 		stats->files += k;
 	}
-	lance_fdw_commit_delay();
+	lance_fdw_commit_delay(cs->dataset, cs->m->version);
 	if (!lance_commit_rewrite(cs->dataset, cs->m->version, groups, nbins,
 							  LANCE_WRITER_LIBRARY, LANCE_WRITER_VERSION,
 							  &res, &stats->indices_dropped, &conflict, &err))

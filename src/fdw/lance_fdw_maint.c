@@ -21,6 +21,7 @@
 #include "pgstat.h"
 #include "storage/latch.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/rel.h"
 #include "worker/maint.h"
@@ -58,33 +59,53 @@ lance_fdw_maint_init(void)
 							NULL, NULL, NULL);
 	/* tests: hold a compaction between writing its files and committing */
 	DefineCustomIntVariable("lancedb.lance_commit_delay",
-							"Delay before lance_compact commits (for tests).",
-							NULL,
+							"Longest delay before lance_compact commits (for tests).",
+							"It ends early once another writer commits a version of the dataset.",
 							&lance_commit_delay,
 							0, 0, 3600 * 1000,
 							PGC_SUSET, GUC_UNIT_MS | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
 }
 
+/*
+ * Tests: hold a compaction of dataset, read at base_version, before it
+ * commits, until another writer commits a version (a race the test sets
+ * up) or lance_commit_delay passes.  Ending on the other commit rather than
+ * on a fixed time keeps the race a race on a loaded machine, where the
+ * other writer (a Node.js process) can take longer than any fixed delay.
+ */
 void
-lance_fdw_commit_delay(void)
+lance_fdw_commit_delay(const char *dataset, uint64 base_version)
 {
 	TimestampTz end;
+	LanceFdwTarget target = {(char *) dataset, 0, NULL};
+	MemoryContext cxt;
 
 	if (lance_commit_delay <= 0)
 		return;
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "lance commit delay",
+								ALLOCSET_SMALL_SIZES);
 	end = GetCurrentTimestamp() + (TimestampTz) lance_commit_delay * 1000;
 	for (;;)
 	{
 		long		ms = (long) ((end - GetCurrentTimestamp()) / 1000);
+		MemoryContext old;
+		bool		newer;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ms <= 0)
 			break;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms,
-						 WAIT_EVENT_PG_SLEEP);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(ms, 50), WAIT_EVENT_PG_SLEEP);
 		ResetLatch(MyLatch);
+		old = MemoryContextSwitchTo(cxt);
+		newer = lance_fdw_load_manifest(&target)->version > base_version;
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(cxt);
+		if (newer)
+			break;
 	}
+	MemoryContextDelete(cxt);
 }
 
 static void

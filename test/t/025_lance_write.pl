@@ -326,7 +326,7 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ], [ '37', '2.0' ])
 		my ($out, $err) = ('', '');
 		my $h = IPC::Run::start(
 			[ 'psql', '-X', '-qAt', '-v', 'VERBOSITY=verbose', '-d', $node->connstr('postgres'), '-c',
-			  "SET lancedb.lance_commit_delay = '6s'; SELECT lancedb.lance_compact('$s.t')->>'version'" ],
+			  "SET lancedb.lance_commit_delay = '120s'; SELECT lancedb.lance_compact('$s.t')->>'version'" ],
 			'>', \$out, '2>', \$err);
 		foreach (1 .. 600)
 		{
