@@ -338,6 +338,8 @@ extern void Bm25SegOpen(Bm25SegReader *r, Relation index, const Bm25SegmentInfo 
 extern void Bm25SegOpenDelta(Bm25SegReader *r, Relation index,
 							 const Bm25MetaPageData *meta);
 extern void Bm25SegClose(Bm25SegReader *r);
+extern void Bm25ForgetCaches(Relation index);
+extern void Bm25ForgetBlocks(void);
 extern int64 Bm25SegFind(Bm25SegReader *r, const char *term, uint32 len,
 						 Bm25DictEntry *e);
 extern uint8 *Bm25SegPostings(Bm25SegReader *r, const char *term, uint32 len,

@@ -529,6 +529,8 @@ bm25build(Relation heap, Relation index, IndexInfo *indexInfo)
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data",
 			 RelationGetRelationName(index));
+	/* an in-place rebuild (TRUNCATE) reuses the relfilenode: see there */
+	Bm25ForgetCaches(index);
 
 	Bm25OptionsFromReloptions(index, &opts);
 	Bm25InitMeta(index, MAIN_FORKNUM, &opts);

@@ -193,6 +193,80 @@ Bm25DeltaXactCallback(XactEvent event, void *arg)
 		c->cur.users = 0;
 }
 
+/*
+ * Forget what this backend cached about the index's relfilenode.  A build
+ * into an existing relfilenode (TRUNCATE of a table created in the same
+ * transaction rebuilds its indexes in place) hands out owner ids from the
+ * start again, so a new delta or segment could match the key of an old
+ * one's entry (same ids, head or root block and length) and be read from
+ * the old contents.  No other backend can have seen such a relfilenode,
+ * and no reader of the index is open (TRUNCATE refuses a table in use).
+ */
+void
+Bm25ForgetCaches(Relation index)
+{
+	Bm25SegCache **link = &seg_cache;
+
+	for (Bm25DeltaCache *d = delta_cache; d; d = d->next)
+		if (RelFileNodeEquals(d->node, index->rd_node) && d->cur.inv != NULL)
+		{
+			if (d->cur.users > 0)
+			{
+				Bm25DeltaInv *ri = MemoryContextAlloc(seg_cache_cxt, sizeof(Bm25DeltaInv));
+
+				*ri = d->cur;
+				delta_retired = lappend(delta_retired, ri);
+			}
+			else
+				Bm25InverterFree(d->cur.inv);
+			d->cur.inv = NULL;
+			d->cur.users = 0;
+		}
+	while (*link)
+	{
+		Bm25SegCache *c = *link;
+
+		if (!RelFileNodeEquals(c->node, index->rd_node))
+		{
+			link = &c->next;
+			continue;
+		}
+		*link = c->next;
+		if (c->opened)
+		{
+			for (uint32 m = 0; m < c->nmap; m++)
+				if (c->maps[m])
+					pfree(c->maps[m]);
+			pfree(c->maps);
+			pfree(c->mapblocks);
+			seg_cache_bytes -= Min(seg_cache_bytes,
+								   (sizeof(BlockNumber) + sizeof(BlockNumber *)) * Max(c->nmap, 1) +
+								   (Size) c->nmap * sizeof(BlockNumber) * BM25_MAP_ENTRIES);
+		}
+		if (c->doclens)
+		{
+			pfree(c->doclens);
+			seg_cache_bytes -= Min(seg_cache_bytes, sizeof(uint32) * (Size) c->hdr.ndocs);
+		}
+		if (c->dict)
+		{
+			pfree(c->dict);
+			pfree(c->strs);
+			seg_cache_bytes -= Min(seg_cache_bytes,
+								   sizeof(Bm25DictEntry) * (Size) c->hdr.nterms + c->hdr.strings_len);
+		}
+		if (c->fences_loaded)
+		{
+			seg_cache_bytes -= Min(seg_cache_bytes,
+								   sizeof(uint32) * (c->nfences + 1) + c->fence_off[c->nfences]);
+			pfree(c->fence_off);
+			pfree(c->fence_str);
+		}
+		pfree(c);
+	}
+	Bm25ForgetBlocks();
+}
+
 /* A reader of a cached delta closes. */
 static void
 Bm25DeltaRelease(Bm25Inverter *inv)

@@ -310,14 +310,22 @@ Bm25StreamFinish(Bm25StreamWriter *w, uint64 *len)
 /*
  * Block numbers read from pages must lie inside the index.  The size is
  * asked of the kernel only when a block is past the size last seen for
- * this relfilenode (an index never shrinks under the same relfilenode).
+ * this relfilenode (an index shrinks under the same relfilenode only when
+ * TRUNCATE rebuilds it in place: the build calls Bm25ForgetBlocks).
  */
+static RelFileNode known_node;
+static BlockNumber known_nblocks = 0;
+
+/* A build into an existing relfilenode may have shrunk it (bm25seg.c). */
+void
+Bm25ForgetBlocks(void)
+{
+	known_nblocks = 0;
+}
+
 static void
 Bm25CheckBlock(Relation index, BlockNumber blkno)
 {
-	static RelFileNode known_node;
-	static BlockNumber known_nblocks = 0;
-
 	if (blkno == InvalidBlockNumber || blkno == BM25_METAPAGE_BLKNO)
 		Bm25CorruptError(index, "stream points outside the index");
 	if (blkno < known_nblocks && RelFileNodeEquals(known_node, index->rd_node))

@@ -226,7 +226,12 @@ HnswSweepBatch(IndexScanDesc scan, HnswScanOpaque so)
 				bool		found;
 				HnswResult *r;
 
-				if (tup->flags & HNSW_ELEM_DELETED)
+				/*
+				 * VACUUM leaves a freed element FREE only (heap TID invalid):
+				 * returned, its TID made the heap fetch extend the table by
+				 * an empty page (ReadBuffer of InvalidBlockNumber is P_NEW).
+				 */
+				if (tup->flags & (HNSW_ELEM_DELETED | HNSW_ELEM_FREE))
 					continue;
 				hash_search(so->returned, &key, HASH_ENTER, &found);
 				if (found)
@@ -422,7 +427,8 @@ HnswNextAll(IndexScanDesc scan, HnswScanOpaque so)
 													  so->info->meta.m);
 
 				so->walk_off++;
-				if (tup->flags & HNSW_ELEM_DELETED)
+				/* freed elements have no row (see HnswSweepBatch) */
+				if (tup->flags & (HNSW_ELEM_DELETED | HNSW_ELEM_FREE))
 					continue;
 				scan->xs_heaptid = tup->heaptid;
 				UnlockReleaseBuffer(buf);
