@@ -195,7 +195,7 @@ IvfMultiProbe(IndexScanDesc scan, IvfScanOpaque so, const float *qi)
 		uint32		list = so->probes[0].list;
 
 		HEAP_POP(so->probes, n, PROBE_LESS);
-		IvfScanList(scan, so, list);
+		IvfScanList(scan, so, list, InvalidBlockNumber);
 		so->probed++;
 		so->lists_probed++;
 	}

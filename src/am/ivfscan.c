@@ -214,26 +214,35 @@ IvfPinListPage(Relation index, IvfScanOpaque so, BlockNumber blkno,
 }
 
 /*
- * Start bringing a list page into this core's caches ahead of its scan:
- * the page is usually in shared buffers but not in cache, and the first
- * touch of each region otherwise stalls the estimate kernel.  The first
- * lines of each region (header, aux floats, codes, TIDs) and the special
- * space are enough for the hardware prefetcher to stream the rest; asking
- * for every line of the page stalled on the core's fill buffers instead.
- * Only a hint: nothing is read from the page here.
+ * List pages are usually in shared buffers but not in this core's caches,
+ * and waiting for their lines was half of the estimate kernel's time.  So
+ * while one page is estimated, the kernel also prefetches the next page's
+ * entries (aux, codes, TIDs), spread over its blocks
+ * (quantizer_estimate_area_ahead): the loads overlap the arithmetic, and
+ * the few prefetches per block do not fill the core's miss queue, as
+ * asking for the whole page at once did.  The header and the special
+ * space, read first when the page's turn comes, are asked for at once.
+ * Only hints: nothing is read from the page here.
  */
 static inline void
-IvfPrefetchPage(Page page, const IvfListLayout *lay)
+IvfPrefetchHeader(const char *page)
 {
-	const char *base = (const char *) page;
+	__builtin_prefetch(page);
+	__builtin_prefetch(page + BLCKSZ - 64);
+}
 
-	__builtin_prefetch(base);
-	__builtin_prefetch(base + BLCKSZ - 64);
-	for (int i = 0; i < 4; i++)
-		__builtin_prefetch(base + lay->code_off + 64 * i);
-	__builtin_prefetch(base + lay->aux_off);
-	__builtin_prefetch(base + lay->aux_off + 64);
-	__builtin_prefetch(base + lay->tid_off);
+/*
+ * The page an unpinned block was last found in (IvfReadListBuffer's
+ * hint), for prefetching only: it may hold another block by now.
+ */
+static const char *
+IvfRecentPage(Relation index, const IvfIndexCache *c, BlockNumber blkno)
+{
+	if (blkno == InvalidBlockNumber || RelationUsesLocalBuffers(index) ||
+		blkno >= c->nrecent || !BufferIsValid(c->recent[blkno]) ||
+		BufferIsLocal(c->recent[blkno]))
+		return NULL;
+	return (const char *) BufferGetBlock(c->recent[blkno]);
 }
 
 /*
@@ -292,8 +301,14 @@ IvfAppendCandidates(IvfScanOpaque so, const ItemPointerData *tids, int n)
 		so->cand_unordered = true;
 }
 
+/*
+ * Estimate every entry of a list and append them to the reserve.
+ * ahead_blk: the first page of the list probed next (InvalidBlockNumber
+ * if none), prefetched while this list's last page is estimated.
+ */
 void
-IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
+IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list,
+			BlockNumber ahead_blk)
 {
 	Relation	index = scan->indexRelation;
 	const IvfIndexCache *c = so->cache;
@@ -311,6 +326,7 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 	{
 		Buffer		next = InvalidBuffer;
 		BlockNumber nextblk;
+		const char *ahead;
 		Page		page;
 		IvfListPageHeader *hdr;
 		int			n;
@@ -337,17 +353,23 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list)
 		if (nextblk != InvalidBlockNumber)
 		{
 			next = IvfPinListPage(index, so, nextblk, &nblocks, &guard);
-			IvfPrefetchPage(BufferGetPage(next), lay);
+			ahead = (const char *) BufferGetPage(next);
 		}
+		else
+			ahead = IvfRecentPage(index, c, ahead_blk);
+		if (ahead)
+			IvfPrefetchHeader(ahead);
 
 		if (n > 0)
 		{
 			const ItemPointerData *tids =
 			(const ItemPointerData *) ((char *) page + lay->tid_off);
 
-			quantizer_estimate_area(so->qq, (const uint8 *) page + lay->code_off,
-									(const float *) ((char *) page + lay->aux_off),
-									n, so->est, so->lower);
+			quantizer_estimate_area_ahead(so->qq, (const uint8 *) page + lay->code_off,
+										  (const float *) ((char *) page + lay->aux_off),
+										  n, so->est, so->lower,
+										  ahead ? ahead + lay->aux_off : NULL,
+										  ahead ? lay->end_off - lay->aux_off : 0);
 			so->codes_scanned += n;
 			IvfAppendCandidates(so, tids, n);
 		}
@@ -371,7 +393,9 @@ IvfProbeMore(IndexScanDesc scan, IvfScanOpaque so, int n)
 		/* range scans skip lists that cannot hold a match */
 		if (so->has_range && IvfListLowerBound(so, list) >= so->range_hi_internal)
 			continue;
-		IvfScanList(scan, so, list);
+		IvfScanList(scan, so, list,
+					done + 1 < n && so->nprobes_left > 0 ?
+					so->dir[so->probes[0].list].head : InvalidBlockNumber);
 		so->probed++;
 		so->lists_probed++;
 		done++;

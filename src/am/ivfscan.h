@@ -185,7 +185,8 @@ extern IvfCandidate *IvfCandAlloc(IvfScanOpaque so, int cap);
 extern void IvfScanInitFetch(IndexScanDesc scan, IvfScanOpaque so);
 extern bool IvfExactDistance(IndexScanDesc scan, IvfScanOpaque so,
 							 ItemPointer tid, double *value);
-extern void IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list);
+extern void IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list,
+						BlockNumber ahead_blk);
 extern void IvfPushResult(IvfScanOpaque so, ItemPointer tid, double value);
 extern void IvfPushResultToast(IvfScanOpaque so, ItemPointer tid, double value,
 							   Oid toastrelid, Oid valueid);

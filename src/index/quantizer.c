@@ -866,7 +866,24 @@ quantizer_estimate_area(const QuantQuery *qq, const uint8_t *area,
 						const float *aux, int n, float *est, float *lower)
 {
 	if (RQ_FASTSCAN(qq->q))
-		rq_fs_estimate(qq, area, aux, n, est, lower);
+		rq_fs_estimate(qq, area, aux, n, est, lower, NULL, 0);
 	else
 		quantizer_estimate(qq, area, aux, n, est, lower);
+}
+
+void
+quantizer_estimate_area_ahead(const QuantQuery *qq, const uint8_t *area,
+							  const float *aux, int n, float *est,
+							  float *lower, const void *ahead,
+							  size_t ahead_bytes)
+{
+	if (RQ_FASTSCAN(qq->q))
+		rq_fs_estimate(qq, area, aux, n, est, lower, ahead, ahead_bytes);
+	else
+	{
+		/* no blocked kernel to spread them over: ask for the first lines */
+		for (size_t off = 0; off < ahead_bytes && off < 512; off += 64)
+			__builtin_prefetch((const char *) ahead + off);
+		quantizer_estimate(qq, area, aux, n, est, lower);
+	}
 }

@@ -160,6 +160,21 @@ extern void quantizer_estimate_area(const QuantQuery *qq, const uint8_t *area,
 									float *est, float *lower);
 
 /*
+ * The same, and meanwhile bring `ahead_bytes` at `ahead` (what the caller
+ * reads next, e.g. the next list page) into the cache: the prefetches are
+ * spread over the area's blocks, so that they overlap the arithmetic
+ * without filling the core's miss queue at once.  Only a hint (nothing
+ * is read there, any address may be given); the results are exactly
+ * quantizer_estimate_area's.
+ */
+extern void quantizer_estimate_area_ahead(const QuantQuery *qq,
+										  const uint8_t *area,
+										  const float *aux, int n,
+										  float *est, float *lower,
+										  const void *ahead,
+										  size_t ahead_bytes);
+
+/*
  * Graph builds (lance_hnsw links its build graph on SQ codes) compare one
  * vector with many codes, and codes with each other, millions of times:
  * quantizer_estimate_one is quantizer_estimate's estimate for one code,

@@ -1378,7 +1378,8 @@ rq_finish8(__m256 yq, __m256 err, const float *a, __m256 qn,
 
 __attribute__((target("avx2"))) static void
 rq_fs_estimate_avx2(const QuantQuery *qq, const uint8_t *area,
-					const float *aux, int n, float *est, float *lower)
+					const float *aux, int n, float *est, float *lower,
+					const char *ahead, size_t ahead_bytes)
 {
 	const Quantizer *q = qq->q;
 	int			cs = (int) q->code_size;
@@ -1395,13 +1396,20 @@ rq_fs_estimate_avx2(const QuantQuery *qq, const uint8_t *area,
 	__m256		vqn = _mm256_set1_ps(qn);
 	__m256		vconst = _mm256_set1_ps(constant);
 	uint32_t	acc[2 * RQ_FS_GROUP];
+	size_t		ahead_lines = (ahead_bytes + 63) / 64;
+	size_t		nblocks = (size_t) (n + 2 * RQ_FS_GROUP - 1) / (2 * RQ_FS_GROUP);
+	size_t		pf = 0;
 	int			g;
 	int			i;
 
 	for (g = 0; g < n; g += 2 * RQ_FS_GROUP)
 	{
 		int			m = n - g < 2 * RQ_FS_GROUP ? n - g : 2 * RQ_FS_GROUP;
+		size_t		pf_end = ahead_lines * (size_t) (g / (2 * RQ_FS_GROUP) + 1) / nblocks;
 
+		/* this block's share of the lines asked for ahead */
+		for (; pf < pf_end; pf++)
+			_mm_prefetch(ahead + 64 * pf, _MM_HINT_T0);
 		rq_fs_accumulate_planes_avx2(q, lut, area + (size_t) g * cs, m, acc);
 		/* whole octets only: aux past entry n - 1 may be out of bounds */
 		for (i = 0; i + 8 <= m; i += 8)
@@ -1426,7 +1434,8 @@ rq_fs_estimate_avx2(const QuantQuery *qq, const uint8_t *area,
 
 void
 rq_fs_estimate(const QuantQuery *qq, const uint8_t *area, const float *aux,
-			   int n, float *est, float *lower)
+			   int n, float *est, float *lower, const void *ahead,
+			   size_t ahead_bytes)
 {
 	const Quantizer *q = qq->q;
 	int			cs = (int) q->code_size;
@@ -1445,13 +1454,19 @@ rq_fs_estimate(const QuantQuery *qq, const uint8_t *area, const float *aux,
 #if defined(__x86_64__) || defined(__i386__)
 	if (use_avx2)
 	{
-		rq_fs_estimate_avx2(qq, area, aux, n, est, lower);
+		rq_fs_estimate_avx2(qq, area, aux, n, est, lower,
+							(const char *) ahead, n > 0 ? ahead_bytes : 0);
 		return;
 	}
 #endif
 	for (g = 0; g < n; g += RQ_FS_GROUP)
 	{
 		int			m = n - g < RQ_FS_GROUP ? n - g : RQ_FS_GROUP;
+		size_t		from = ahead_bytes * (size_t) g / (size_t) n;
+		size_t		to = ahead_bytes * (size_t) (g + m) / (size_t) n;
+
+		for (size_t off = from & ~(size_t) 63; off < to; off += 64)
+			__builtin_prefetch((const char *) ahead + off);
 
 		rq_fs_accumulate_planes_scalar(q, lut, area + (size_t) g * cs, acc);
 		for (i = 0; i < m; i++)

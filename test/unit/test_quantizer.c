@@ -922,6 +922,7 @@ test_rq_fastscan_bits(const float *x, const float *queries, int dim,
 	double		rr_contig = 0.0;
 	int64_t		viol = 0;
 	bool		same = true;
+	bool		same_ahead = true;
 	char		label[200];
 	int			l;
 	int			qi;
@@ -1003,11 +1004,22 @@ test_rq_fastscan_bits(const float *x, const float *queries, int dim,
 				worst = fmax(worst, fabs(e2[i] - es[i]) -
 							 (allow + 1e-5 * (fabs(es[i]) + prod)));
 			}
+			/* prefetching the next list's area changes nothing */
+			quantizer_estimate_area_ahead(qa, area[l], laux[l], count[l], es, ls,
+										  area[(l + 1) % NLISTS],
+										  quantizer_code_area_size(qz, count[(l + 1) % NLISTS] + 1));
+			same_ahead = same_ahead && memcmp(es, e2, count[l] * sizeof(float)) == 0 &&
+				memcmp(ls, l2, count[l] * sizeof(float)) == 0;
 			if (qs)
 			{
 				quantizer_query_list(qs, l);
 				quantizer_estimate_area(qs, area[l], laux[l], count[l], es, ls);
 				same = same && memcmp(es, e2, count[l] * sizeof(float)) == 0 &&
+					memcmp(ls, l2, count[l] * sizeof(float)) == 0;
+				quantizer_estimate_area_ahead(qs, area[l], laux[l], count[l], es, ls,
+											  laux[(l + 1) % NLISTS],
+											  (size_t) (count[(l + 1) % NLISTS] + 1) * 3 * sizeof(float));
+				same_ahead = same_ahead && memcmp(es, e2, count[l] * sizeof(float)) == 0 &&
 					memcmp(ls, l2, count[l] * sizeof(float)) == 0;
 			}
 		}
@@ -1047,6 +1059,10 @@ test_rq_fastscan_bits(const float *x, const float *queries, int dim,
 				 set, dim, metric == QMETRIC_IP ? "ip" : "l2", bits);
 		check(same, label, same, 1);
 	}
+	snprintf(label, sizeof(label),
+			 "rq fast scan %s dim %d %s %d bits: with prefetch ahead identical (%%g)",
+			 set, dim, metric == QMETRIC_IP ? "ip" : "l2", bits);
+	check(same_ahead, label, same_ahead, 1);
 
 	quantizer_query_free(qa);
 	quantizer_query_free(qs);
