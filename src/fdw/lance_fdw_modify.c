@@ -38,6 +38,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/appendinfo.h"
+#include "optimizer/optimizer.h"
 #include "utils/acl.h"
 #include "common/int.h"
 #include "utils/array.h"
@@ -334,6 +335,8 @@ typedef struct LanceModifyState
 	/* DELETE / UPDATE */
 	CmdType		operation;
 	AttrNumber	junkno;			/* the row address in the plan's output */
+	AttrNumber *ret_junk;		/* DELETE RETURNING: per column, its value in
+								 * the plan's output (0: not fetched) */
 	uint64		scan_version;	/* the version the addresses come from */
 	uint64	   *addrs;
 	uint64		naddrs;
@@ -341,6 +344,7 @@ typedef struct LanceModifyState
 } LanceModifyState;
 
 #define ROWADDR_JUNK	"lance_rowaddr"
+#define RETURNING_JUNK	"lance_ret_%d"
 
 /* Hidden columns of the read path: never written, their values ignored. */
 static bool
@@ -1446,6 +1450,40 @@ lanceIsForeignRelUpdatable(Relation rel)
 	return (1 << CMD_INSERT) | (1 << CMD_UPDATE) | (1 << CMD_DELETE);
 }
 
+/*
+ * DELETE ... RETURNING: the executor projects RETURNING from the slot
+ * ExecForeignDelete returns, which the FDW fills with the deleted row; the
+ * rows are only marked deleted (deletion files at commit), so the scan
+ * fetches the columns RETURNING needs as extra junk columns.
+ */
+static void
+AddReturningTargets(PlannerInfo *root, Index rtindex, Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Bitmapset  *attrs = NULL;
+	bool		whole;
+	int			k;
+
+	if (root->parse->commandType != CMD_DELETE || root->parse->returningList == NIL)
+		return;
+	pull_varattnos((Node *) root->parse->returningList, rtindex, &attrs);
+	whole = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs);
+	for (k = 0; k < desc->natts; k++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(desc, k);
+		char		name[NAMEDATALEN];
+
+		if (attr->attisdropped ||
+			(!whole && !bms_is_member(attr->attnum - FirstLowInvalidHeapAttributeNumber, attrs)))
+			continue;
+		snprintf(name, sizeof(name), RETURNING_JUNK, attr->attnum);
+		add_row_identity_var(root,
+							 makeVar(rtindex, attr->attnum, attr->atttypid, attr->atttypmod,
+									 attr->attcollation, 0),
+							 rtindex, name);
+	}
+}
+
 /* DELETE and UPDATE identify rows by the hidden _rowaddr column. */
 static void
 lanceAddForeignUpdateTargets(PlannerInfo *root, Index rtindex, RangeTblEntry *target_rte,
@@ -1465,6 +1503,7 @@ lanceAddForeignUpdateTargets(PlannerInfo *root, Index rtindex, RangeTblEntry *ta
 			Var		   *var = makeVar(rtindex, attr->attnum, INT8OID, -1, InvalidOid, 0);
 
 			add_row_identity_var(root, var, rtindex, ROWADDR_JUNK);
+			AddReturningTargets(root, rtindex, target_relation);
 			return;
 		}
 	}
@@ -1504,6 +1543,20 @@ lanceBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List *f
 		st->junkno = ExecFindJunkAttributeInTlist(subplan->targetlist, ROWADDR_JUNK);
 		if (!AttributeNumberIsValid(st->junkno))
 			elog(ERROR, "lance_fdw: row address junk column not found");
+		/* (ri_projectReturning is set up only after this callback) */
+		if (op == CMD_DELETE && ((ModifyTable *) mtstate->ps.plan)->returningLists != NIL)
+		{
+			TupleDesc	desc = RelationGetDescr(rinfo->ri_RelationDesc);
+
+			st->ret_junk = MemoryContextAllocZero(st->cxt, sizeof(AttrNumber) * desc->natts);
+			for (int k = 0; k < desc->natts; k++)
+			{
+				char		name[NAMEDATALEN];
+
+				snprintf(name, sizeof(name), RETURNING_JUNK, k + 1);
+				st->ret_junk[k] = ExecFindJunkAttributeInTlist(subplan->targetlist, name);
+			}
+		}
 		/* an UPDATE rewrites whole rows: every Lance field needs a column */
 		if (op == CMD_UPDATE)
 		{
@@ -1549,7 +1602,26 @@ static TupleTableSlot *
 lanceExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 					   TupleTableSlot *planSlot)
 {
-	record_delete((LanceModifyState *) rinfo->ri_FdwState, planSlot);
+	LanceModifyState *st = (LanceModifyState *) rinfo->ri_FdwState;
+
+	record_delete(st, planSlot);
+	if (st->ret_junk)
+	{
+		/* the deleted row, for RETURNING (see AddReturningTargets) */
+		ExecClearTuple(slot);
+		for (int k = 0; k < slot->tts_tupleDescriptor->natts; k++)
+		{
+			if (AttributeNumberIsValid(st->ret_junk[k]))
+				slot->tts_values[k] = ExecGetJunkAttribute(planSlot, st->ret_junk[k],
+														   &slot->tts_isnull[k]);
+			else
+			{
+				slot->tts_values[k] = (Datum) 0;
+				slot->tts_isnull[k] = true;
+			}
+		}
+		ExecStoreVirtualTuple(slot);
+	}
 	return slot;
 }
 

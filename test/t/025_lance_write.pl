@@ -217,7 +217,11 @@ foreach my $case ([ '37', '2.1' ], [ '39', '2.2' ], [ '37', '2.0' ])
 	$node->safe_psql('postgres', qq{ALTER FOREIGN TABLE $s.t ADD COLUMN _rowaddr bigint;
 		CREATE FOREIGN TABLE $s.u (id bigint, s text, _rowaddr bigint) SERVER $s OPTIONS (table 't')});
 	my $n2 = $node->safe_psql('postgres', "SELECT count(*) FROM $s.t WHERE id % 10 = 2");
-	$node->safe_psql('postgres', "DELETE FROM $s.t WHERE id % 10 = 2");
+	my $gone = $node->safe_psql('postgres',
+		"SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM $s.t WHERE id % 10 = 2");
+	is( $node->safe_psql('postgres',
+			"WITH d AS (DELETE FROM $s.t WHERE id % 10 = 2 RETURNING *) SELECT md5(string_agg(d::text, ',' ORDER BY id)) FROM d"),
+		$gone, "$ver: DELETE ... RETURNING returns the deleted rows");
 	$r = lancedb('check', $uri, $lib);
 	is_deeply([ @$r{qw(rows bad)} ], [ $live + 100 - $n2, 0 ],
 		"$ver: LanceDB reads the FDW's DELETE (deletion files)");
