@@ -194,6 +194,28 @@ Bm25DeltaXactCallback(XactEvent event, void *arg)
 }
 
 /*
+ * Drop a cache entry's inverter: freed now, or at transaction end if a
+ * reader still uses it.  The retired list lives in seg_cache_cxt.
+ */
+static void
+Bm25DeltaRetire(Bm25DeltaCache *c)
+{
+	if (c->cur.inv != NULL && c->cur.users > 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(seg_cache_cxt);
+		Bm25DeltaInv *d = palloc(sizeof(Bm25DeltaInv));
+
+		*d = c->cur;
+		delta_retired = lappend(delta_retired, d);
+		MemoryContextSwitchTo(old);
+	}
+	else if (c->cur.inv != NULL)
+		Bm25InverterFree(c->cur.inv);
+	c->cur.inv = NULL;
+	c->cur.users = 0;
+}
+
+/*
  * Forget what this backend cached about the index's relfilenode.  A build
  * into an existing relfilenode (TRUNCATE of a table created in the same
  * transaction rebuilds its indexes in place) hands out owner ids from the
@@ -208,20 +230,8 @@ Bm25ForgetCaches(Relation index)
 	Bm25SegCache **link = &seg_cache;
 
 	for (Bm25DeltaCache *d = delta_cache; d; d = d->next)
-		if (RelFileNodeEquals(d->node, index->rd_node) && d->cur.inv != NULL)
-		{
-			if (d->cur.users > 0)
-			{
-				Bm25DeltaInv *ri = MemoryContextAlloc(seg_cache_cxt, sizeof(Bm25DeltaInv));
-
-				*ri = d->cur;
-				delta_retired = lappend(delta_retired, ri);
-			}
-			else
-				Bm25InverterFree(d->cur.inv);
-			d->cur.inv = NULL;
-			d->cur.users = 0;
-		}
+		if (RelFileNodeEquals(d->node, index->rd_node))
+			Bm25DeltaRetire(d);
 	while (*link)
 	{
 		Bm25SegCache *c = *link;
@@ -341,16 +351,8 @@ Bm25SegOpenDelta(Bm25SegReader *r, Relation index, const Bm25MetaPageData *meta)
 		c->next = delta_cache;
 		delta_cache = c;
 	}
-	if (c->cur.inv != NULL && c->cur.users > 0)
-	{
-		Bm25DeltaInv *d = palloc(sizeof(Bm25DeltaInv));
-
-		*d = c->cur;
-		delta_retired = lappend(delta_retired, d);
-	}
-	else if (c->cur.inv != NULL)
-		Bm25InverterFree(c->cur.inv);
 	MemoryContextSwitchTo(old);
+	Bm25DeltaRetire(c);
 	MemoryContextSetParent(r->inv->mcxt, seg_cache_cxt);
 	c->cur.inv = r->inv;
 	c->cur.users = 1;
