@@ -682,6 +682,20 @@ IvfReturn(IndexScanDesc scan, IvfScanOpaque so, bool ordered)
 	return true;
 }
 
+/* Keep a relaxed_order row that came out of order for later. */
+static void
+IvfHoldBack(IvfScanOpaque so, const IvfResult *r)
+{
+	if (so->nlate == so->late_cap)
+	{
+		so->late_cap = Max(16, so->late_cap * 2);
+		so->late = so->late ?
+			repalloc(so->late, sizeof(IvfResult) * so->late_cap) :
+			palloc(sizeof(IvfResult) * so->late_cap);
+	}
+	so->late[so->nlate++] = *r;
+}
+
 /* May an iterative scan probe another list? */
 static inline bool
 IvfCanProbeMore(IvfScanOpaque so)
@@ -730,13 +744,15 @@ IvfNextOrdered(IndexScanDesc scan, IvfScanOpaque so)
 				/*
 				 * A row closer than one already returned: its bound failed
 				 * (rq's is probabilistic, pq ranks by estimate) or a later
-				 * probe found it.  relaxed_order returns it anyway (every
-				 * row found comes back); strict_order and off drop it to
-				 * keep the order.
+				 * probe found it.  strict_order and off drop it to keep the
+				 * order; relaxed_order holds it back while the first lists
+				 * last (see IvfScanOpaqueData.late), then returns it.
 				 */
 				if (so->res[0].internal < so->last_internal &&
-					lancedb_iterative_scan != IVF_ITERATIVE_RELAXED)
+					!so->relaxed_now)
 				{
+					if (lancedb_iterative_scan == IVF_ITERATIVE_RELAXED)
+						IvfHoldBack(so, &so->res[0]);
 					HEAP_POP(so->res, so->nres, RES_LESS);
 					continue;
 				}
@@ -748,7 +764,18 @@ IvfNextOrdered(IndexScanDesc scan, IvfScanOpaque so)
 			IvfRerankOne(scan, so);
 			continue;
 		}
-		/* out of candidates: probe more lists if allowed */
+		/* out of candidates: the held-back rows may come now */
+		if (lancedb_iterative_scan == IVF_ITERATIVE_RELAXED && !so->relaxed_now)
+		{
+			so->relaxed_now = true;
+			for (int i = 0; i < so->nlate; i++)
+				IvfPushResultToast(so, &so->late[i].tid, so->late[i].value,
+								   so->late[i].toastrelid, so->late[i].valueid);
+			so->nlate = 0;
+			if (so->nres > 0)
+				continue;
+		}
+		/* probe more lists if allowed */
 		if (IvfCanProbeMore(so))
 		{
 			int			batch = lancedb_nprobes;
@@ -871,6 +898,9 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->cand_unordered = false;
 	so->refills = 0;
 	so->reranked = so->emitted = 0;
+	so->late = NULL;			/* in scanctx, reset above */
+	so->nlate = so->late_cap = 0;
+	so->relaxed_now = false;
 	so->probed = 0;
 	so->qq = NULL;
 

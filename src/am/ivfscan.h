@@ -88,6 +88,17 @@ typedef struct IvfScanOpaqueData
 	int64		emitted;
 	double		last_internal;
 
+	/*
+	 * relaxed_order: rows of the first nprobes lists found closer than one
+	 * already returned (a failed bound), held back until those lists are
+	 * exhausted so a plain ORDER BY ... LIMIT comes back sorted, and then
+	 * returned like rows of later probes (every row still comes back).
+	 */
+	IvfResult  *late;
+	int			nlate;
+	int			late_cap;
+	bool		relaxed_now;	/* the first lists are exhausted */
+
 	/* exact distances from the heap */
 	struct LanceHeapDist *hd;
 	Oid			dist_fn_oid;	/* the distance support function */
