@@ -41,6 +41,8 @@
 
 #define IVF_DEFAULT_SAMPLE_RATE		256
 #define IVF_DEFAULT_MAX_ITERATIONS	50
+/* from this many lists on, scans choose lists with int8 centroids first */
+#define IVF_COARSE_MIN_LISTS		32
 
 /* Operator-class support procedures */
 #define IVF_DISTANCE_PROC		1	/* exact distance, float8 */
@@ -227,6 +229,7 @@ typedef struct IvfIndexCache
 	const LanceMetricSupport *metric;
 	Quantizer  *quant;
 	float	   *centroids;		/* nlists x dim */
+	struct CoarseCodes *coarse; /* int8 copy for choosing lists, or NULL */
 	IvfListLayout layout;
 
 	/*

@@ -387,15 +387,14 @@ IvfProbeMore(IndexScanDesc scan, IvfScanOpaque so, int n)
 
 	while (done < n && so->nprobes_left > 0)
 	{
-		uint32		list = so->probes[0].list;
+		uint32		list = IvfProbesPop(so);
 
-		HEAP_POP(so->probes, so->nprobes_left, PROBE_LESS);
 		/* range scans skip lists that cannot hold a match */
 		if (so->has_range && IvfListLowerBound(so, list) >= so->range_hi_internal)
 			continue;
 		IvfScanList(scan, so, list,
 					done + 1 < n && so->nprobes_left > 0 ?
-					so->dir[so->probes[0].list].head : InvalidBlockNumber);
+					so->dir[IvfProbesPeek(so)->list].head : InvalidBlockNumber);
 		so->probed++;
 		so->lists_probed++;
 		done++;
@@ -408,24 +407,15 @@ IvfProbeMore(IndexScanDesc scan, IvfScanOpaque so, int n)
  * so the reserve is allocated once at its final size.
  */
 static int
-IvfExpectedCandidates(IvfScanOpaque so, int nlists)
+IvfExpectedCandidates(IvfScanOpaque so)
 {
 	int64		n = 0;
 	int			take = so->ordered ? Min(lancedb_nprobes, so->nprobes_left) : so->nprobes_left;
-	IvfProbe   *copy;
-	int			ncopy = so->nprobes_left;
+	/* the first lists are in probe order; beyond them, count them all */
+	int			upto = take <= so->nfirst ? take : so->nprobes_left;
 
-	/* pop from a copy of the probe heap */
-	copy = palloc(sizeof(IvfProbe) * Max(ncopy, 1));
-	memcpy(copy, so->probes, sizeof(IvfProbe) * ncopy);
-	for (int i = 0; i < take && ncopy > 0; i++)
-	{
-		const IvfListInfo *li = &so->dir[copy[0].list];
-
-		n += li->count;
-		HEAP_POP(copy, ncopy, PROBE_LESS);
-	}
-	pfree(copy);
+	for (int i = 0; i < upto; i++)
+		n += so->dir[so->probes[i].list].count;
 	return (int) Min(Max(n + 64, 1024), (int64) (MaxAllocHugeSize / sizeof(IvfCandidate) / 2));
 }
 
@@ -449,27 +439,14 @@ IvfScanSetup(IndexScanDesc scan, IvfScanOpaque so)
 	so->qnorm = sqrt(s);
 
 	so->dir = IvfReadDirectory(scan->indexRelation, &c->meta);
-	so->probes = palloc(sizeof(IvfProbe) * nlists);
-	so->nprobes_left = 0;
-	for (int l = 0; l < nlists; l++)
-	{
-		IvfProbe	p;
-
-		if (so->dir[l].head == InvalidBlockNumber)
-			continue;
-		p.list = l;
-		p.dist = IvfCentroidDistance(c->metric, so->q,
-									 c->centroids + (Size) l * dim, dim);
-		so->probes[so->nprobes_left++] = p;
-	}
-	HEAP_HEAPIFY(so->probes, so->nprobes_left, PROBE_LESS);
+	IvfProbesInit(so, so->ordered ? lancedb_nprobes : nlists);
 
 	so->qq = quantizer_query_new(c->quant);
 	quantizer_query_begin(so->qq, so->q);
 	so->rank_by_est = quantizer_rank_by_estimate(c->quant);
 	so->est = palloc(sizeof(float) * c->layout.capacity);
 	so->lower = palloc(sizeof(float) * c->layout.capacity);
-	so->cand_cap = IvfExpectedCandidates(so, c->meta.nlists);
+	so->cand_cap = IvfExpectedCandidates(so);
 	so->cand = IvfCandAlloc(so, so->cand_cap);
 	so->top_cap = 2 * IVF_TOP_BATCH;
 	so->top = palloc(sizeof(IvfCandidate) * so->top_cap);
@@ -736,7 +713,7 @@ IvfNextOrdered(IndexScanDesc scan, IvfScanOpaque so)
 				 */
 				if (lancedb_iterative_scan == IVF_ITERATIVE_STRICT &&
 					IvfCanProbeMore(so) &&
-					so->res[0].internal > so->probes[0].dist)
+					so->res[0].internal > IvfProbesPeek(so)->dist)
 				{
 					IvfProbeMore(scan, so, 1);
 					continue;
@@ -901,6 +878,8 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->late = NULL;			/* in scanctx, reset above */
 	so->nlate = so->late_cap = 0;
 	so->relaxed_now = false;
+	so->nprobes_left = so->probe_pos = so->nfirst = 0;
+	so->probes_heap = false;
 	so->probed = 0;
 	so->qq = NULL;
 
@@ -975,6 +954,7 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 
 				HEAP_PUSH(so->probes, so->nprobes_left, p, PROBE_LESS);
 			}
+			IvfProbesSetHeap(so);
 			so->qq = quantizer_query_new(so->cache->quant);
 			so->q = palloc0(sizeof(float) * so->cache->meta.dim);
 			quantizer_query_reset(so->qq, so->q, quantizer_wants_residuals(so->cache->quant) ? so->q : NULL);

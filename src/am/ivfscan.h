@@ -57,9 +57,17 @@ typedef struct IvfScanOpaqueData
 	double		range_hi;
 	double		range_hi_internal;
 
-	/* lists in probe order */
-	IvfProbe   *probes;			/* min-heap by dist */
+	/*
+	 * Lists in probe order (ivfprobe.c): first probes[probe_pos..nfirst),
+	 * the nearest, sorted; the others follow unordered until they are
+	 * needed, then become a min-heap by dist (probes_heap).  nprobes_left
+	 * counts the lists not probed yet.
+	 */
+	IvfProbe   *probes;
 	int			nprobes_left;
+	int			probe_pos;
+	int			nfirst;
+	bool		probes_heap;
 	int			probed;
 	IvfListInfo *dir;
 
@@ -190,6 +198,12 @@ typedef IvfScanOpaqueData *IvfScanOpaque;
 	} while (0)
 #define RES_LESS(a, b)		((a).internal < (b).internal)
 #define PROBE_LESS(a, b)	((a).dist < (b).dist)
+
+/* ivfprobe.c */
+extern void IvfProbesInit(IvfScanOpaque so, int want);
+extern void IvfProbesSetHeap(IvfScanOpaque so);
+extern const IvfProbe *IvfProbesPeek(IvfScanOpaque so);
+extern uint32 IvfProbesPop(IvfScanOpaque so);
 
 /* ivfscan.c */
 extern IvfCandidate *IvfCandAlloc(IvfScanOpaque so, int cap);

@@ -11,6 +11,7 @@
 #include "access/xact.h"
 #include "am/ivf.h"
 #include "am/pagerecycle.h"
+#include "index/coarse.h"
 #include "kernels/distance.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -447,6 +448,9 @@ IvfLoadCache(Relation index, const IvfMetaPageData *meta)
 		/* lets scans prepare each list without per-list transforms */
 		if (!quantizer_attach_centroids(c->quant, c->centroids, meta->nlists))
 			elog(ERROR, "lance_ivf: out of memory preparing centroids");
+		/* below this many lists, measuring them all is as cheap */
+		c->coarse = meta->nlists >= IVF_COARSE_MIN_LISTS ?
+			coarse_build(c->centroids, meta->nlists, meta->dim, LanceQuantAlloc) : NULL;
 		IvfListLayoutInit(&c->layout, c->quant);
 	}
 	PG_CATCH();

@@ -314,6 +314,24 @@ scalar_and_or_count(const uint8_t *a, const uint8_t *b, size_t nbytes,
 	*or_count = no;
 }
 
+static void
+scalar_dot_f32_i8_rows(const float *a, const int8_t *b, size_t n, size_t nrows,
+					   float *out)
+{
+	size_t		r;
+	size_t		i;
+
+	for (r = 0; r < nrows; r++)
+	{
+		const int8_t *row = b + r * n;
+		float		sum = 0.0f;
+
+		for (i = 0; i < n; i++)
+			sum += a[i] * (float) row[i];
+		out[r] = sum;
+	}
+}
+
 const LanceKernels lance_kernels_scalar = {
 	.name = "scalar",
 	.l2sq_f32 = scalar_l2sq_f32,
@@ -328,6 +346,7 @@ const LanceKernels lance_kernels_scalar = {
 	.f32_to_f16 = scalar_f32_to_f16,
 	.hamming = scalar_hamming,
 	.and_or_count = scalar_and_or_count,
+	.dot_f32_i8_rows = scalar_dot_f32_i8_rows,
 };
 
 static const LanceKernels *

@@ -39,6 +39,14 @@ typedef struct LanceKernels
 	void		(*f16_to_f32) (const uint16_t *src, float *dst, size_t n);
 	void		(*f32_to_f16) (const float *src, uint16_t *dst, size_t n);
 
+	/*
+	 * Dot products of a float32 vector with nrows int8 rows of n elements
+	 * (row r at b + r * n), into out[r]: coarse, 4x smaller copies of
+	 * centroids (index/coarse.h).
+	 */
+	void		(*dot_f32_i8_rows) (const float *a, const int8_t *b, size_t n,
+									size_t nrows, float *out);
+
 	/* bit vectors of nbytes bytes */
 	uint64_t	(*hamming) (const uint8_t *a, const uint8_t *b, size_t nbytes);
 	/* popcount of a AND b, and of a OR b (Jaccard) */

@@ -500,6 +500,52 @@ check_selection(void)
 		  "use auto", best->name, 0, 0, 0, 0);
 }
 
+/*
+ * Float x int8 rows: every row count (the 4-row blocks and the rest) and
+ * length (the 8-lane body and the tail), against the scalar path and a
+ * double-precision sum.
+ */
+static void
+check_dot_i8(const LanceKernels *k)
+{
+	static float a[300];
+	static int8_t b[9 * 300];
+	float		got[9];
+	float		want[9];
+	uint64_t	seed = 12345;
+
+	for (int i = 0; i < 300; i++)
+	{
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		a[i] = (float) ((int64_t) (seed >> 33) % 2001 - 1000) / 250.0f;
+	}
+	for (int i = 0; i < 9 * 300; i++)
+	{
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		b[i] = (int8_t) ((int64_t) (seed >> 33) % 255 - 127);
+	}
+	for (size_t n = 1; n <= 300; n += (n < 40 ? 1 : 37))
+		for (size_t rows = 0; rows <= 9; rows++)
+		{
+			k->dot_f32_i8_rows(a, b, n, rows, got);
+			lance_kernels_scalar.dot_f32_i8_rows(a, b, n, rows, want);
+			for (size_t r = 0; r < rows; r++)
+			{
+				double		ref = 0;
+				double		scale = 0;
+
+				for (size_t i = 0; i < n; i++)
+				{
+					ref += (double) a[i] * b[r * n + i];
+					scale += fabs((double) a[i] * b[r * n + i]);
+				}
+				check(close_enough(got[r], want[r], scale) &&
+					  close_enough(got[r], (float) ref, scale),
+					  "dot_f32_i8_rows", k->name, n, (int) r, got[r], ref);
+			}
+		}
+}
+
 int
 main(void)
 {
@@ -536,6 +582,7 @@ main(void)
 		}
 		check_f16_exhaustive(k);
 		check_f32_to_f16(k);
+		check_dot_i8(k);
 	}
 
 	for (p = 0; p < PAD; p++)
