@@ -101,7 +101,7 @@ IvfProbesInit(IvfScanOpaque so, int want)
 	if (c->coarse != NULL && want > 0 && want < nvalid / 2)
 	{
 		bool	   *valid = palloc(sizeof(bool) * nlists);
-		float	   *work = palloc(sizeof(float) * (nlists + c->meta.dim));
+		float	   *work = palloc(sizeof(float) * (2 * nlists + c->meta.dim));
 		int		   *best = palloc(sizeof(int) * want);
 		int		   *idx = palloc(sizeof(int) * nlists);
 		bool	   *taken = valid;	/* reused: cleared as candidates go */

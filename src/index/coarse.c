@@ -5,8 +5,9 @@
  *
  * Per dimension d the centroids' range is mapped onto the codes -127..127:
  * c_d ~ offset_d + scale_d * k_d.  For a query q, q . c^ = sum_d q_d
- * offset_d + sum_d (q_d scale_d) k_d, one float x int8 dot product per
- * centroid.  With e = c - c^ (||e|| stored per centroid), the true
+ * offset_d + sum_d (q_d scale_d) k_d; the second sum is taken with
+ * q_d scale_d rounded to int16 (an integer dot product, exact), whose
+ * rounding moves it by at most half a unit times sum_d |k_d|.  With e = c - c^ (||e|| stored per centroid), the true
  * distance lies within ||e|| of the decoded centroid's in Euclidean terms
  * (L2) or within ||q|| ||e|| (dot product); a margin covers float
  * rounding in both this computation and the exact kernels.
@@ -39,7 +40,7 @@ coarse_build(const float *centroids, int n, int dim, void *(*alloc) (size_t size
 
 	if (n <= 0 || dim <= 0)
 		return NULL;
-	mem = alloc(head + codes + 2 * perdim + 2 * percen);
+	mem = alloc(head + codes + 2 * perdim + 3 * percen);
 	if (mem == NULL)
 		return NULL;
 	cc = (CoarseCodes *) mem;
@@ -50,6 +51,7 @@ coarse_build(const float *centroids, int n, int dim, void *(*alloc) (size_t size
 	cc->offset = (float *) (mem + head + codes + perdim);
 	cc->err = (float *) (mem + head + codes + 2 * perdim);
 	cc->norm2 = (float *) (mem + head + codes + 2 * perdim + percen);
+	cc->kabs = (float *) (mem + head + codes + 2 * perdim + 2 * percen);
 
 	for (int d = 0; d < dim; d++)
 	{
@@ -74,6 +76,7 @@ coarse_build(const float *centroids, int n, int dim, void *(*alloc) (size_t size
 		int8_t	   *k = cc->codes + (size_t) i * dim;
 		double		e2 = 0;
 		double		n2 = 0;
+		long		ka = 0;
 
 		for (int d = 0; d < dim; d++)
 		{
@@ -86,6 +89,7 @@ coarse_build(const float *centroids, int n, int dim, void *(*alloc) (size_t size
 				v = v < -127 ? -127 : (v > 127 ? 127 : v);
 			}
 			k[d] = (int8_t) v;
+			ka += v < 0 ? -v : v;
 			dec = (double) cc->offset[d] + (double) cc->scale[d] * v;
 			e2 += ((double) c[d] - dec) * ((double) c[d] - dec);
 			n2 += (double) dec * dec;
@@ -93,6 +97,7 @@ coarse_build(const float *centroids, int n, int dim, void *(*alloc) (size_t size
 		/* rounded up: the interval must hold */
 		cc->err[i] = (float) (sqrt(e2) * (1 + 1e-6)) + 1e-30f;
 		cc->norm2[i] = (float) n2;
+		cc->kabs[i] = (float) ka;
 	}
 	return cc;
 }
@@ -113,14 +118,25 @@ coarse_choose(const CoarseCodes *cc, const float *q, bool ip,
 {
 	int			dim = cc->dim;
 	int			n = cc->n;
-	float	   *qs = work;
-	float	   *key = work + dim;
+	int16_t    *qi = (int16_t *) work;
+	int32_t    *acc = (int32_t *) (work + dim);
+	float	   *key = work + dim + n;
 	double		qoff = 0;
 	double		qn2 = 0;
 	double		absum = 0;
-	double		rel = (dim + 4) * COARSE_ULP;
+	double		qmax = 0;
+	double		rel = (dim + 16) * COARSE_ULP;
+	double		imax;
+	double		qs;				/* q_d scale_d ~ qi_d / qs */
 	double		qn;
 	double		t;
+	float		c0;
+	float		c1;
+	float		frel;
+	float		fabsum;
+	float		fqerr;
+	float		fqn;
+	float		ft;
 	int			nbest = 0;
 	int			out = 0;
 
@@ -128,21 +144,50 @@ coarse_choose(const CoarseCodes *cc, const float *q, bool ip,
 		return 0;
 	for (int d = 0; d < dim; d++)
 	{
-		qs[d] = q[d] * cc->scale[d];
+		double		v = (double) q[d] * cc->scale[d];
+
+		qmax = fmax(qmax, fabs(v));
 		qoff += (double) q[d] * cc->offset[d];
 		qn2 += (double) q[d] * q[d];
-		absum += fabs((double) qs[d]) * 127 + fabs((double) q[d] * cc->offset[d]);
+		absum += fabs(v) * 127 + fabs((double) q[d] * cc->offset[d]);
 	}
 	qn = sqrt(qn2);
-	lance_kernels->dot_f32_i8_rows(qs, cc->codes, (size_t) dim, (size_t) n, key);
+	/* int32 sums: dim * 127 * max|qi| must stay below 2^31 */
+	imax = fmin(32767.0, floor(2147483647.0 / (127.0 * dim)) - 1);
+	qs = qmax > 0 && imax >= 1 ? imax / qmax : 0;
+	for (int d = 0; d < dim; d++)
+		qi[d] = (int16_t) lrint((double) q[d] * cc->scale[d] * qs);
+	lance_kernels->dot_i16_i8_rows(qi, cc->codes, (size_t) dim, (size_t) n, acc);
 
-	/* keys, and the `want` smallest (best[], sorted by key) */
+	/*
+	 * key = distance to the decoded centroid: qn2 + norm2 - 2 (qoff + acc /
+	 * qs) for L2, -(qoff + acc / qs) for the dot product.
+	 */
+	c1 = (float) (qs > 0 ? 1.0 / qs : 0);
+	if (ip)
+	{
+		c0 = (float) -qoff;
+		for (int i = 0; i < n; i++)
+			key[i] = c0 - c1 * (float) acc[i];
+	}
+	else
+	{
+		c0 = (float) (qn2 - 2 * qoff);
+		c1 *= 2;
+		for (int i = 0; i < n; i++)
+			key[i] = c0 + cc->norm2[i] - c1 * (float) acc[i];
+	}
+	/* the query's rounding to int16: half a unit per |code| */
+	fqerr = (float) ((ip ? 0.5 : 1.0) * (qs > 0 ? 1.0 / qs : 0) * (1 + 1e-6));
+	frel = (float) rel;
+	fabsum = (float) (absum + qn2);
+	fqn = (float) qn;
+
+	/* the `want` smallest keys (best[], sorted by key) */
 	for (int i = 0; i < n; i++)
 	{
-		double		dot = qoff + key[i];
 		int			j;
 
-		key[i] = (float) (ip ? -dot : qn2 + cc->norm2[i] - 2 * dot);
 		if (valid != NULL && !valid[i])
 			continue;
 		if (nbest == want)
@@ -166,7 +211,8 @@ coarse_choose(const CoarseCodes *cc, const float *q, bool ip,
 		for (int b = 0; b < nbest; b++)
 		{
 			int			i = best[b];
-			double		tol = rel * (absum + qn2 + cc->norm2[i] + fabs(key[i]));
+			double		tol = rel * (absum + qn2 + cc->norm2[i] + fabs(key[i])) +
+				(double) fqerr * cc->kabs[i];
 			double		u;
 
 			if (ip)
@@ -182,21 +228,22 @@ coarse_choose(const CoarseCodes *cc, const float *q, bool ip,
 		if (!ip)
 			t = sqrt(t);
 	}
+	ft = (float) (t + 1e-6 * fabs(t));
 	for (int i = 0; i < n; i++)
 	{
-		double		tol;
+		float		tol;
 
 		if (valid != NULL && !valid[i])
 			continue;
-		tol = rel * (absum + qn2 + cc->norm2[i] + fabs(key[i]));
+		tol = frel * (fabsum + cc->norm2[i] + fabsf(key[i])) + fqerr * cc->kabs[i];
 		if (ip)
 		{
-			if (key[i] - qn * cc->err[i] - tol > t)
+			if (key[i] - fqn * cc->err[i] - tol > ft)
 				continue;
 		}
 		else
 		{
-			double		r = t + cc->err[i];
+			float		r = ft + cc->err[i];
 
 			/* sqrt(key - tol) - e > sqrt(T): too far */
 			if (key[i] - tol > r * r)

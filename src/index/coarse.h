@@ -26,6 +26,7 @@ typedef struct CoarseCodes
 	float	   *offset;			/* dim */
 	float	   *err;			/* n: ||c - decoded c||, rounded up */
 	float	   *norm2;			/* n: ||decoded c||^2 */
+	float	   *kabs;			/* n: sum of |code| (the query's rounding) */
 } CoarseCodes;
 
 /* NULL when alloc fails; everything in one allocation (free it whole) */
@@ -37,7 +38,7 @@ extern CoarseCodes *coarse_build(const float *centroids, int n, int dim,
  * nearest to q, by squared L2 (ip false) or the negative dot product (ip
  * true) as the exact kernels compute them: their indexes into idx
  * (capacity n), in increasing order; returns their count (>= want unless
- * fewer are valid).  work: dim + n floats; best: want ints.
+ * fewer are valid).  work: dim + 2 n floats; best: want ints.
  */
 extern int	coarse_choose(const CoarseCodes *cc, const float *q, bool ip,
 						  const bool *valid, int want, float *work, int *best,

@@ -315,8 +315,8 @@ scalar_and_or_count(const uint8_t *a, const uint8_t *b, size_t nbytes,
 }
 
 static void
-scalar_dot_f32_i8_rows(const float *a, const int8_t *b, size_t n, size_t nrows,
-					   float *out)
+scalar_dot_i16_i8_rows(const int16_t *a, const int8_t *b, size_t n, size_t nrows,
+					   int32_t *out)
 {
 	size_t		r;
 	size_t		i;
@@ -324,10 +324,10 @@ scalar_dot_f32_i8_rows(const float *a, const int8_t *b, size_t n, size_t nrows,
 	for (r = 0; r < nrows; r++)
 	{
 		const int8_t *row = b + r * n;
-		float		sum = 0.0f;
+		int32_t		sum = 0;
 
 		for (i = 0; i < n; i++)
-			sum += a[i] * (float) row[i];
+			sum += (int32_t) a[i] * row[i];
 		out[r] = sum;
 	}
 }
@@ -346,7 +346,7 @@ const LanceKernels lance_kernels_scalar = {
 	.f32_to_f16 = scalar_f32_to_f16,
 	.hamming = scalar_hamming,
 	.and_or_count = scalar_and_or_count,
-	.dot_f32_i8_rows = scalar_dot_f32_i8_rows,
+	.dot_i16_i8_rows = scalar_dot_i16_i8_rows,
 };
 
 static const LanceKernels *

@@ -40,12 +40,13 @@ typedef struct LanceKernels
 	void		(*f32_to_f16) (const float *src, uint16_t *dst, size_t n);
 
 	/*
-	 * Dot products of a float32 vector with nrows int8 rows of n elements
-	 * (row r at b + r * n), into out[r]: coarse, 4x smaller copies of
+	 * Dot products of an int16 vector with nrows int8 rows of n elements
+	 * (row r at b + r * n), exactly, into out[r]; the caller keeps
+	 * n * 127 * max|a| below 2^31.  For coarse, 4x smaller copies of
 	 * centroids (index/coarse.h).
 	 */
-	void		(*dot_f32_i8_rows) (const float *a, const int8_t *b, size_t n,
-									size_t nrows, float *out);
+	void		(*dot_i16_i8_rows) (const int16_t *a, const int8_t *b, size_t n,
+									size_t nrows, int32_t *out);
 
 	/* bit vectors of nbytes bytes */
 	uint64_t	(*hamming) (const uint8_t *a, const uint8_t *b, size_t nbytes);

@@ -453,18 +453,30 @@ avx2_and_or_count(const uint8_t *a, const uint8_t *b, size_t nbytes,
 }
 
 /*
- * Four rows at a time: the query's loads are shared, and the four sums
- * are independent chains, so the loop is not bound by the FMA latency.
+ * 16 codes widened to int16 and multiplied pairwise into 8 int32 sums
+ * (vpmaddwd): half the instructions of converting them to float.  Four
+ * rows at a time share the query's loads.  Integer sums: the same results
+ * as the scalar path.
  */
-LANCE_AVX2 static inline __m256
-i8x8_to_ps(const int8_t *p)
+LANCE_AVX2 static inline __m256i
+i8x16_madd(__m256i q, const int8_t *p)
 {
-	return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) p)));
+	return _mm256_madd_epi16(q, _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) p)));
+}
+
+LANCE_AVX2 static inline int32_t
+hsum256_epi32(__m256i v)
+{
+	__m128i		s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+	return _mm_cvtsi128_si32(s);
 }
 
 LANCE_AVX2 static void
-avx2_dot_f32_i8_rows(const float *a, const int8_t *b, size_t n, size_t nrows,
-					 float *out)
+avx2_dot_i16_i8_rows(const int16_t *a, const int8_t *b, size_t n, size_t nrows,
+					 int32_t *out)
 {
 	size_t		r = 0;
 	size_t		i;
@@ -475,45 +487,45 @@ avx2_dot_f32_i8_rows(const float *a, const int8_t *b, size_t n, size_t nrows,
 		const int8_t *x1 = x0 + n;
 		const int8_t *x2 = x1 + n;
 		const int8_t *x3 = x2 + n;
-		__m256		s0 = _mm256_setzero_ps();
-		__m256		s1 = _mm256_setzero_ps();
-		__m256		s2 = _mm256_setzero_ps();
-		__m256		s3 = _mm256_setzero_ps();
-		float		t[4];
+		__m256i		s0 = _mm256_setzero_si256();
+		__m256i		s1 = _mm256_setzero_si256();
+		__m256i		s2 = _mm256_setzero_si256();
+		__m256i		s3 = _mm256_setzero_si256();
+		int32_t		t[4];
 
-		for (i = 0; i + 8 <= n; i += 8)
+		for (i = 0; i + 16 <= n; i += 16)
 		{
-			__m256		q = _mm256_loadu_ps(a + i);
+			__m256i		q = _mm256_loadu_si256((const __m256i *) (a + i));
 
-			s0 = _mm256_fmadd_ps(q, i8x8_to_ps(x0 + i), s0);
-			s1 = _mm256_fmadd_ps(q, i8x8_to_ps(x1 + i), s1);
-			s2 = _mm256_fmadd_ps(q, i8x8_to_ps(x2 + i), s2);
-			s3 = _mm256_fmadd_ps(q, i8x8_to_ps(x3 + i), s3);
+			s0 = _mm256_add_epi32(s0, i8x16_madd(q, x0 + i));
+			s1 = _mm256_add_epi32(s1, i8x16_madd(q, x1 + i));
+			s2 = _mm256_add_epi32(s2, i8x16_madd(q, x2 + i));
+			s3 = _mm256_add_epi32(s3, i8x16_madd(q, x3 + i));
 		}
-		t[0] = hsum256(s0);
-		t[1] = hsum256(s1);
-		t[2] = hsum256(s2);
-		t[3] = hsum256(s3);
+		t[0] = hsum256_epi32(s0);
+		t[1] = hsum256_epi32(s1);
+		t[2] = hsum256_epi32(s2);
+		t[3] = hsum256_epi32(s3);
 		for (; i < n; i++)
 		{
-			t[0] += a[i] * (float) x0[i];
-			t[1] += a[i] * (float) x1[i];
-			t[2] += a[i] * (float) x2[i];
-			t[3] += a[i] * (float) x3[i];
+			t[0] += (int32_t) a[i] * x0[i];
+			t[1] += (int32_t) a[i] * x1[i];
+			t[2] += (int32_t) a[i] * x2[i];
+			t[3] += (int32_t) a[i] * x3[i];
 		}
 		memcpy(out + r, t, sizeof(t));
 	}
 	for (; r < nrows; r++)
 	{
 		const int8_t *x = b + r * n;
-		__m256		s0 = _mm256_setzero_ps();
-		float		t0;
+		__m256i		s0 = _mm256_setzero_si256();
+		int32_t		t0;
 
-		for (i = 0; i + 8 <= n; i += 8)
-			s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), i8x8_to_ps(x + i), s0);
-		t0 = hsum256(s0);
+		for (i = 0; i + 16 <= n; i += 16)
+			s0 = _mm256_add_epi32(s0, i8x16_madd(_mm256_loadu_si256((const __m256i *) (a + i)), x + i));
+		t0 = hsum256_epi32(s0);
 		for (; i < n; i++)
-			t0 += a[i] * (float) x[i];
+			t0 += (int32_t) a[i] * x[i];
 		out[r] = t0;
 	}
 }
@@ -532,7 +544,7 @@ static const LanceKernels lance_kernels_avx2_table = {
 	.f32_to_f16 = avx2_f32_to_f16,
 	.hamming = avx2_hamming,
 	.and_or_count = avx2_and_or_count,
-	.dot_f32_i8_rows = avx2_dot_f32_i8_rows,
+	.dot_i16_i8_rows = avx2_dot_i16_i8_rows,
 };
 
 /*

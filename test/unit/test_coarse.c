@@ -72,7 +72,7 @@ run(const char *set, int n, int dim, bool clustered, bool ip, double *avg_extra)
 	float	   *q = malloc(sizeof(float) * dim);
 	float	   *exact = malloc(sizeof(float) * n);
 	float	   *sorted = malloc(sizeof(float) * n);
-	float	   *work = malloc(sizeof(float) * (n + dim));
+	float	   *work = malloc(sizeof(float) * (2 * n + dim));
 	int		   *best = malloc(sizeof(int) * n);
 	int		   *idx = malloc(sizeof(int) * n);
 	bool	   *valid = malloc(n);

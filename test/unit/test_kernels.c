@@ -501,47 +501,42 @@ check_selection(void)
 }
 
 /*
- * Float x int8 rows: every row count (the 4-row blocks and the rest) and
- * length (the 8-lane body and the tail), against the scalar path and a
- * double-precision sum.
+ * int16 x int8 rows: every row count (the 4-row blocks and the rest) and
+ * length (the 16-lane body and the tail), exactly equal to a 64-bit sum,
+ * at the largest magnitudes the callers allow.
  */
 static void
 check_dot_i8(const LanceKernels *k)
 {
-	static float a[300];
+	static int16_t a[300];
 	static int8_t b[9 * 300];
-	float		got[9];
-	float		want[9];
+	int32_t		got[9];
 	uint64_t	seed = 12345;
 
 	for (int i = 0; i < 300; i++)
 	{
 		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-		a[i] = (float) ((int64_t) (seed >> 33) % 2001 - 1000) / 250.0f;
+		a[i] = (int16_t) ((int64_t) (seed >> 33) % 65535 - 32767);
 	}
 	for (int i = 0; i < 9 * 300; i++)
 	{
 		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
 		b[i] = (int8_t) ((int64_t) (seed >> 33) % 255 - 127);
 	}
+	a[0] = -32767;
+	b[0] = -127;
 	for (size_t n = 1; n <= 300; n += (n < 40 ? 1 : 37))
 		for (size_t rows = 0; rows <= 9; rows++)
 		{
-			k->dot_f32_i8_rows(a, b, n, rows, got);
-			lance_kernels_scalar.dot_f32_i8_rows(a, b, n, rows, want);
+			k->dot_i16_i8_rows(a, b, n, rows, got);
 			for (size_t r = 0; r < rows; r++)
 			{
-				double		ref = 0;
-				double		scale = 0;
+				int64_t		ref = 0;
 
 				for (size_t i = 0; i < n; i++)
-				{
-					ref += (double) a[i] * b[r * n + i];
-					scale += fabs((double) a[i] * b[r * n + i]);
-				}
-				check(close_enough(got[r], want[r], scale) &&
-					  close_enough(got[r], (float) ref, scale),
-					  "dot_f32_i8_rows", k->name, n, (int) r, got[r], ref);
+					ref += (int64_t) a[i] * b[r * n + i];
+				check(got[r] == ref, "dot_i16_i8_rows", k->name, n, (int) r,
+					  (double) got[r], (double) ref);
 			}
 		}
 }
