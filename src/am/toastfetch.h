@@ -23,9 +23,11 @@ extern LanceToastFetch *lance_toast_fetch_begin(Relation heap);
 
 /*
  * An out-of-line value of this table read into memory (uncompressed values
- * through the open scan, compressed ones by the generic detoast path); any
- * other datum is returned as it is, for the caller's functions to detoast.
- * *copied says whether the result was palloc'd (the caller may pfree it).
+ * through the open scan, into a buffer the next call reuses; compressed
+ * ones by the generic detoast path); any other datum is returned as it is,
+ * for the caller's functions to detoast.  *copied says whether the result
+ * was palloc'd (the caller may pfree it); otherwise it is valid until the
+ * next call.
  */
 extern struct varlena *lance_toast_fetch(LanceToastFetch *tf,
 										 struct varlena *attr, bool *copied);
