@@ -140,6 +140,17 @@ UPDATE ht SET pad = 1 WHERE id % 3 = 0;
 UPDATE ht SET v = hdv(id + 7000, 600) WHERE id % 4 = 0;
 DELETE FROM ht WHERE id % 9 = 0;
 SELECT hd_each('ht', 'v', 600, 10) AS wrong_updated, hd_each('ht', 'v', 600, 40) AS wrong_40;
+-- chunk TIDs remembered from the queries above go stale: VACUUM frees
+-- them for new values' chunks, CLUSTER rewrites every value (keeping its
+-- value id) into a new toast file, in the reverse order
+DELETE FROM ht WHERE id % 2 = 1;
+VACUUM ht;
+INSERT INTO ht SELECT i, 0, hdv(i, 600) FROM generate_series(201, 260) i;
+SELECT hd_each('ht', 'v', 600, 10) AS wrong_reused, hd_each('ht', 'v', 600, 40) AS wrong_40;
+CREATE INDEX ht_desc ON ht (id DESC);
+CLUSTER ht USING ht_desc;
+DROP INDEX ht_desc;
+SELECT hd_each('ht', 'v', 600, 10) AS wrong_rewritten, hd_each('ht', 'v', 600, 40) AS wrong_40;
 -- expression index (the generic slot path) over the same TOASTed column
 DROP INDEX ht_ivf;
 CREATE INDEX ht_expr ON ht USING lance_ivf ((subvector(v, 1, 32)::vector(32)) vector_l2_ops) WITH (lists = 4, quantizer = 'rq');
