@@ -16,7 +16,9 @@
  * recent-buffer hint (am/bufhint.h) and stays pinned while the next chunk
  * is on it (a value's chunks are usually stored together), and the chunk
  * is checked against the toast snapshot by heap_hot_search_buffer.  The
- * value is assembled in one buffer reused by every fetch of the scan.
+ * value is assembled in one buffer reused by every fetch of the scan, and
+ * the backend remembers the chunk TIDs of the values it read, so that the
+ * next read of a value skips the toast index (see ToastTids below).
  */
 #include "postgres.h"
 

@@ -7,7 +7,8 @@
  * 768+ dimensions every vector is stored out of line, and the generic
  * detoast path opens the toast table and its index and builds a fresh
  * index scan for every value.  A scan of the index AM keeps one
- * LanceToastFetch for its lifetime instead.
+ * LanceToastFetch for its lifetime instead, and a value read before by the
+ * backend is read again by its chunk TIDs, without the toast index.
  */
 #ifndef LANCEDB_TOASTFETCH_H
 #define LANCEDB_TOASTFETCH_H
