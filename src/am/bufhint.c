@@ -53,6 +53,18 @@ bufhint_init(void)
 #endif
 
 Buffer
+lance_buffer_hint_peek(Relation rel, BlockNumber blkno)
+{
+#if PG_VERSION_NUM >= 140000
+	if (bufhint_slots == NULL || RelationUsesLocalBuffers(rel))
+		return InvalidBuffer;
+	return bufhint_slots[bufhint_slot(rel, blkno)];
+#else
+	return InvalidBuffer;
+#endif
+}
+
+Buffer
 lance_read_buffer_hinted(Relation rel, BlockNumber blkno)
 {
 #if PG_VERSION_NUM >= 140000

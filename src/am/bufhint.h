@@ -24,4 +24,7 @@
  */
 extern Buffer lance_read_buffer_hinted(Relation rel, BlockNumber blkno);
 
+/* the hinted buffer of the block, unchecked (InvalidBuffer: none), for prefetching */
+extern Buffer lance_buffer_hint_peek(Relation rel, BlockNumber blkno);
+
 #endif							/* LANCEDB_BUFHINT_H */

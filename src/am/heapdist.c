@@ -29,6 +29,7 @@
 #include "am/toastfetch.h"
 #include "catalog/index.h"
 #include "executor/executor.h"
+#include "storage/buf_internals.h"
 #include "storage/bufmgr.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -197,6 +198,31 @@ heapdist_fetch(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid, bool *copi
 		return heapdist_detoast(hd, (struct varlena *) DatumGetPointer(datum),
 								copied, toastrelid, valueid);
 	return (struct varlena *) DatumGetPointer(datum);
+}
+
+void
+lance_heapdist_prefetch(LanceHeapDist *hd, ItemPointer tid)
+{
+	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	Buffer		buf;
+	char	   *page;
+
+	if (!hd->direct)
+		return;
+	if (hd->buf != InvalidBuffer && hd->blkno == blkno)
+		buf = hd->buf;
+	else
+	{
+		buf = lance_buffer_hint_peek(hd->heap, blkno);
+		if (buf <= 0 || buf > NBuffers)
+			return;
+		__builtin_prefetch(GetBufferDescriptor(buf - 1));
+	}
+	page = (char *) BufferGetBlock(buf);
+	__builtin_prefetch(page);
+	if (off >= 1 && off <= MaxHeapTuplesPerPage)
+		__builtin_prefetch(page + offsetof(PageHeaderData, pd_linp) + (off - 1) * sizeof(ItemIdData));
 }
 
 bool
