@@ -1,18 +1,38 @@
 /*
  * heapdist.c
  *	  Exact distances read from the table (see heapdist.h).
+ *
+ * Rows of a heapam table indexed on a column are read directly (the fast
+ * path): the block through the recent-buffer hint (am/bufhint.h), kept
+ * pinned while the next candidates fall on the same block, then
+ * heap_hot_search_buffer under a share lock, which follows the HOT chain
+ * from the index's TID, checks visibility against the snapshot and takes
+ * the predicate lock, exactly as heapam's index fetch does.  The attribute
+ * is read from the found tuple once the lock is released: the pin alone
+ * keeps the tuple's bytes in place (pruning needs a cleanup lock).  Unlike
+ * heapam's index fetch it does not call heap_page_prune_opt: pruning is an
+ * optimisation, and the executor's own fetch of the rows a scan returns
+ * still prunes their pages.  Other table AMs, expression indexes and
+ * non-MVCC snapshots (SnapshotAny when rebuilding) go through the generic
+ * table_index_fetch_tuple and a slot.
  */
 #include "postgres.h"
 
 #include "access/detoast.h"
 #include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/tableam.h"
+#include "am/bufhint.h"
 #include "am/heapdist.h"
 #include "am/ivf.h"
 #include "am/toastfetch.h"
 #include "catalog/index.h"
 #include "executor/executor.h"
+#include "storage/buf_internals.h"
+#include "storage/bufmgr.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 struct LanceHeapDist
 {
@@ -24,6 +44,10 @@ struct LanceHeapDist
 	IndexInfo  *indexInfo;
 	EState	   *estate;
 	LanceToastFetch *toast;		/* out-of-line vectors, one open scan */
+	Relation	heap;
+	bool		direct;			/* heapam table, column index: fast path */
+	Buffer		buf;			/* block pinned by the fast path, or invalid */
+	BlockNumber blkno;
 };
 
 LanceHeapDist *
@@ -36,6 +60,10 @@ lance_heapdist_begin(Relation index, Relation heap)
 	hd->distproc = index_getprocinfo(index, 1, IVF_DISTANCE_PROC);
 	hd->collation = index->rd_indcollation[0];
 	hd->heapattno = index->rd_index->indkey.values[0];
+	hd->heap = heap;
+	hd->buf = InvalidBuffer;
+	hd->direct = hd->heapattno > 0 &&
+		heap->rd_tableam == GetHeapamTableAmRoutine();
 	if (hd->heapattno == 0)
 	{
 		hd->indexInfo = BuildIndexInfo(index);
@@ -44,6 +72,88 @@ lance_heapdist_begin(Relation index, Relation heap)
 	else
 		hd->toast = lance_toast_fetch_begin(heap);
 	return hd;
+}
+
+/*
+ * Point *toastrelid and *valueid at an out-of-line value (left InvalidOid for
+ * values stored in line) and read it through the open toast scan.
+ */
+static struct varlena *
+heapdist_detoast(LanceHeapDist *hd, struct varlena *raw, bool *copied,
+				 Oid *toastrelid, Oid *valueid)
+{
+	if (valueid != NULL && VARATT_IS_EXTERNAL_ONDISK(raw))
+	{
+		struct varatt_external ptr;
+
+		VARATT_EXTERNAL_GET_POINTER(ptr, raw);
+		*toastrelid = ptr.va_toastrelid;
+		*valueid = ptr.va_valueid;
+	}
+	return lance_toast_fetch(hd->toast, raw, copied);
+}
+
+static void
+heapdist_corrupt(LanceHeapDist *hd, ItemPointer tid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg_internal("indexed attribute %d of tuple (%u,%u) in \"%s\" overruns the tuple",
+							 hd->heapattno, ItemPointerGetBlockNumber(tid),
+							 ItemPointerGetOffsetNumber(tid),
+							 RelationGetRelationName(hd->heap))));
+}
+
+/*
+ * The fast path of heapdist_fetch (see the file header).  The result points
+ * into the pinned page (or is a toast copy) and stays valid until the next
+ * call or lance_heapdist_end.
+ */
+static struct varlena *
+heapdist_fetch_direct(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid,
+					  bool *copied, Oid *toastrelid, Oid *valueid)
+{
+	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
+	ItemPointerData t = *tid;
+	HeapTupleData tuple;
+	bool		all_dead;
+	bool		found;
+	Datum		datum;
+	bool		isnull;
+	struct varlena *raw;
+	char	   *tend;
+
+	*copied = false;
+	if (hd->buf == InvalidBuffer || hd->blkno != blkno)
+	{
+		if (hd->buf != InvalidBuffer)
+			ReleaseBuffer(hd->buf);
+		hd->buf = InvalidBuffer;	/* if the read fails */
+		hd->buf = lance_read_buffer_hinted(hd->heap, blkno);
+		hd->blkno = blkno;
+	}
+	LockBuffer(hd->buf, BUFFER_LOCK_SHARE);
+	found = heap_hot_search_buffer(&t, hd->heap, hd->buf, snapshot, &tuple,
+								   &all_dead, true);
+	LockBuffer(hd->buf, BUFFER_LOCK_UNLOCK);
+	if (!found)
+		return NULL;
+
+	/*
+	 * The tuple must lie in the page and the value in the tuple (a missing
+	 * attribute's default is not in the tuple and needs no check).
+	 */
+	tend = (char *) tuple.t_data + tuple.t_len;
+	if (tend > (char *) BufferGetPage(hd->buf) + BLCKSZ)
+		heapdist_corrupt(hd, &t);
+	datum = heap_getattr(&tuple, hd->heapattno, RelationGetDescr(hd->heap), &isnull);
+	if (isnull)
+		return NULL;
+	raw = (struct varlena *) DatumGetPointer(datum);
+	if ((char *) raw >= (char *) tuple.t_data && (char *) raw < tend &&
+		(Size) (tend - (char *) raw) < VARSIZE_ANY(raw))
+		heapdist_corrupt(hd, &t);
+	return heapdist_detoast(hd, raw, copied, toastrelid, valueid);
 }
 
 /*
@@ -62,6 +172,8 @@ heapdist_fetch(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid, bool *copi
 	Datum		datum;
 	bool		isnull;
 
+	if (hd->direct && IsMVCCSnapshot(snapshot))
+		return heapdist_fetch_direct(hd, snapshot, tid, copied, toastrelid, valueid);
 	*copied = false;
 	if (!table_index_fetch_tuple(hd->fetch, &t, snapshot, hd->slot,
 								 &call_again, &all_dead))
@@ -83,20 +195,34 @@ heapdist_fetch(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid, bool *copi
 	if (isnull)
 		return NULL;
 	if (hd->heapattno != 0)
-	{
-		struct varlena *raw = (struct varlena *) DatumGetPointer(datum);
-
-		if (valueid != NULL && VARATT_IS_EXTERNAL_ONDISK(raw))
-		{
-			struct varatt_external ptr;
-
-			VARATT_EXTERNAL_GET_POINTER(ptr, raw);
-			*toastrelid = ptr.va_toastrelid;
-			*valueid = ptr.va_valueid;
-		}
-		return lance_toast_fetch(hd->toast, raw, copied);
-	}
+		return heapdist_detoast(hd, (struct varlena *) DatumGetPointer(datum),
+								copied, toastrelid, valueid);
 	return (struct varlena *) DatumGetPointer(datum);
+}
+
+void
+lance_heapdist_prefetch(LanceHeapDist *hd, ItemPointer tid)
+{
+	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	Buffer		buf;
+	char	   *page;
+
+	if (!hd->direct)
+		return;
+	if (hd->buf != InvalidBuffer && hd->blkno == blkno)
+		buf = hd->buf;
+	else
+	{
+		buf = lance_buffer_hint_peek(hd->heap, blkno);
+		if (buf <= 0 || buf > NBuffers)
+			return;
+		__builtin_prefetch(GetBufferDescriptor(buf - 1));
+	}
+	page = (char *) BufferGetBlock(buf);
+	__builtin_prefetch(page);
+	if (off >= 1 && off <= MaxHeapTuplesPerPage)
+		__builtin_prefetch(page + offsetof(PageHeaderData, pd_linp) + (off - 1) * sizeof(ItemIdData));
 }
 
 bool
@@ -153,6 +279,8 @@ lance_heapdist_end(LanceHeapDist *hd)
 		return;
 	if (hd->toast)
 		lance_toast_fetch_end(hd->toast);
+	if (hd->buf != InvalidBuffer)
+		ReleaseBuffer(hd->buf);
 	table_index_fetch_end(hd->fetch);
 	ExecDropSingleTupleTableSlot(hd->slot);
 	if (hd->estate)

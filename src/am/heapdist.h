@@ -43,6 +43,8 @@ extern bool lance_heapdist_get_toast(LanceHeapDist *hd, Snapshot snapshot,
  */
 extern struct varlena *lance_heapdist_value(LanceHeapDist *hd, Snapshot snapshot,
 											ItemPointer tid);
+/* start loading what reading the row at tid will touch (a hint only) */
+extern void lance_heapdist_prefetch(LanceHeapDist *hd, ItemPointer tid);
 extern void lance_heapdist_end(LanceHeapDist *hd);
 
 #endif							/* LANCEDB_HEAPDIST_H */

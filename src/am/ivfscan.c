@@ -626,6 +626,8 @@ IvfRerankOne(IndexScanDesc scan, IvfScanOpaque so)
 	IvfOrderCandidates(so);
 	cand = so->top[0];
 	HEAP_POP(so->top, so->ntop, CAND_LESS);
+	if (so->ntop > 0)
+		lance_heapdist_prefetch(so->hd, &so->top[0].tid);
 	so->reranked++;
 	so->reranked_total++;
 	so->heap_fetches++;
