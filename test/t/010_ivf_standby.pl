@@ -64,7 +64,10 @@ INSERT INTO $t SELECT i, vec(i)$cast FROM generate_series(1, $N_BUILD) AS i;
 CREATE INDEX ${t}_idx ON $t USING lance_ivf (v $opc) WITH (lists = $LISTS, quantizer = '$q');
 INSERT INTO $t SELECT i, vec(i)$cast FROM generate_series($N_BUILD + 1, $N_BUILD + $N_AFTER) AS i;
 DELETE FROM $t WHERE id % 10 = 3 OR id BETWEEN 3500 AND 3600;
-VACUUM $t;
+-- FREEZE makes VACUUM wait for a page another backend (the background
+-- writer, with this cluster's tiny shared_buffers) has pinned, instead of
+-- leaving its dead rows, and their index entries, for next time
+VACUUM (FREEZE) $t;
 INSERT INTO $t SELECT i, vec(i)$cast FROM generate_series(5001, 5200) AS i;
 });
 }
