@@ -32,6 +32,7 @@ int			lancedb_multivector_candidates = 32;
 bool		lancedb_bypass_vector_index = false;
 bool		lancedb_fast_search = false;
 bool		lancedb_ivf_reuse_distances = true;
+bool		lancedb_ivf_defer_candidates = true;
 
 static relopt_kind ivf_relopt_kind;
 
@@ -113,6 +114,11 @@ IvfInit(void)
 							 "Let the executor reuse the exact distance a lance_ivf scan computed for the row it returns.",
 							 "PostgreSQL evaluates the ORDER BY distance again for every row an index scan returns; for out-of-line (TOASTed) vectors that is a second read of the toast table.  Off: the executor recomputes it (for measurements).",
 							 &lancedb_ivf_reuse_distances, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("lancedb.ivf_defer_candidates",
+							 "Let a lance_ivf ORDER BY scan leave out the estimated entries that cannot rank near the top until they are needed.",
+							 "With RaBitQ, once a scan holds enough candidates the estimate kernel keeps only entries below a threshold and the pages with others are estimated again if the scan goes that deep.  Off: every estimated entry becomes a candidate (for measurements and tests; results are the same).",
+							 &lancedb_ivf_defer_candidates, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("lancedb.max_probes",
 							"Lists an iterative IVF scan probes at most (-1 = all).",

@@ -193,6 +193,7 @@ extern int	lancedb_multivector_candidates;
 extern bool lancedb_bypass_vector_index;
 extern bool lancedb_fast_search;
 extern bool lancedb_ivf_reuse_distances;
+extern bool lancedb_ivf_defer_candidates;
 
 /* ivf.c */
 extern void IvfInit(void);

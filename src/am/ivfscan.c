@@ -302,6 +302,49 @@ IvfAppendCandidates(IvfScanOpaque so, const ItemPointerData *tids, int n)
 }
 
 /*
+ * Append the entries a fused estimate-and-select kept (so->sel_slot,
+ * so->sel_key: key <= so->defer_threshold) and, if it left some out,
+ * remember the page with the smallest key it left out (IvfUndefer).
+ */
+static void
+IvfAppendSelected(IvfScanOpaque so, const ItemPointerData *tids, int n,
+				  int m, float min_out, uint32 list, BlockNumber blkno)
+{
+	const int  *slot = so->sel_slot;
+	const float *key = so->sel_key;
+	IvfCandidate *out;
+
+	while (so->cand_cap - so->ncand < m)
+		IvfCandGrow(so);
+	out = so->cand + so->ncand;
+	for (int j = 0; j < m; j++)
+	{
+		out[j].lower = key[j];
+		out[j].tid = tids[slot[j]];
+	}
+	so->ncand += m;
+	if (m > 0)
+		so->cand_unordered = true;
+	if (m < n)
+	{
+		IvfDeferred d;
+
+		/* +inf if only NaN keys were left out: found when nothing else is */
+		d.min_key = min_out;
+		d.threshold = so->defer_threshold;
+		d.list = list;
+		d.blkno = blkno;
+		if (so->ndeferred == so->deferred_cap)
+		{
+			so->deferred_cap *= 2;
+			so->deferred = repalloc_huge(so->deferred,
+										 sizeof(IvfDeferred) * so->deferred_cap);
+		}
+		HEAP_PUSH(so->deferred, so->ndeferred, d, DEFERRED_LESS);
+	}
+}
+
+/*
  * Estimate every entry of a list and append them to the reserve.
  * ahead_blk: the first page of the list probed next (InvalidBlockNumber
  * if none), prefetched while this list's last page is estimated.
@@ -364,19 +407,138 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list,
 		{
 			const ItemPointerData *tids =
 			(const ItemPointerData *) ((char *) page + lay->tid_off);
+			const uint8 *codes = (const uint8 *) page + lay->code_off;
+			const float *aux = (const float *) ((char *) page + lay->aux_off);
 
-			quantizer_estimate_area_ahead(so->qq, (const uint8 *) page + lay->code_off,
-										  (const float *) ((char *) page + lay->aux_off),
-										  n, so->est, so->lower,
-										  ahead ? ahead + lay->aux_off : NULL,
-										  ahead ? lay->end_off - lay->aux_off : 0);
+			if (so->defer && so->defer_threshold < get_float4_infinity())
+			{
+				/* the kernel appends only what may matter (see ivfscan.h) */
+				float		min_out;
+				int			m;
+
+				m = quantizer_estimate_area_select(so->qq, codes, aux, n,
+												   so->rank_by_est,
+												   so->defer_threshold,
+												   so->sel_slot, so->sel_key,
+												   &min_out,
+												   ahead ? ahead + lay->aux_off : NULL,
+												   ahead ? lay->end_off - lay->aux_off : 0);
+				IvfAppendSelected(so, tids, n, m, min_out, list, blkno);
+			}
+			else
+			{
+				quantizer_estimate_area_ahead(so->qq, codes, aux, n,
+											  so->est, so->lower,
+											  ahead ? ahead + lay->aux_off : NULL,
+											  ahead ? lay->end_off - lay->aux_off : 0);
+				IvfAppendCandidates(so, tids, n);
+			}
 			so->codes_scanned += n;
-			IvfAppendCandidates(so, tids, n);
 		}
 		UnlockReleaseBuffer(buf);
 		buf = next;
 		blkno = nextblk;
 	}
+}
+
+/*
+ * Lower the deferring threshold to about the rank-th smallest key of the
+ * reserve, from an evenly spaced sample as IvfRefill does, once the
+ * reserve holds twice rank and again whenever it has doubled since.  Any
+ * threshold is correct (each deferred page keeps its own); a close one
+ * leaves out the most.
+ */
+static void
+IvfDeferThreshold(IvfScanOpaque so)
+{
+	int64		rank = (int64) IVF_DEFER_RANK * Max(1, lancedb_refine_factor);
+	float		sample[IVF_DEFER_SAMPLE];
+	int			ns;
+	float		t;
+
+	if (so->ncand < so->defer_next)
+		return;
+	ns = Min(IVF_DEFER_SAMPLE, so->ncand);
+	for (int i = 0; i < ns; i++)
+		sample[i] = so->cand[(int64) i * so->ncand / ns].lower;
+	t = IvfFloatSelect(sample, ns, (int) (rank * ns / so->ncand));
+	/* a NaN must not become the threshold (nothing is <= NaN) */
+	if (t < so->defer_threshold)
+		so->defer_threshold = t;
+	so->defer_next = (int) Min((int64) so->ncand * 2, (int64) INT_MAX);
+}
+
+/*
+ * Estimate the deferred page with the smallest key left out again and
+ * append those entries (key above the page's threshold).  The same query
+ * state gives the first visit's keys bit for bit.  Sound under concurrent
+ * changes: VACUUM moves entries only within a page (found again by key)
+ * and removes only rows dead to every snapshot; rebalancing writes new
+ * pages and does not reuse the ones a running scan can see (see
+ * ivfrebalance.c); entries inserted since are invisible to the scan.
+ */
+static void
+IvfUndefer(IndexScanDesc scan, IvfScanOpaque so)
+{
+	Relation	index = scan->indexRelation;
+	const IvfListLayout *lay = &so->cache->layout;
+	IvfDeferred d = so->deferred[0];
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	int64		guard = 0;
+	Buffer		buf;
+	Page		page;
+	IvfListPageHeader *hdr;
+	int			n;
+
+	HEAP_POP(so->deferred, so->ndeferred, DEFERRED_LESS);
+	quantizer_query_list(so->qq, (int) d.list);
+	buf = IvfPinListPage(index, so, d.blkno, &nblocks, &guard);
+	so->pages_read++;
+	so->pages_revisited++;
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	IvfCheckPage(index, page, d.blkno, IVF_PAGE_LIST);
+	hdr = (IvfListPageHeader *) PageGetContents(page);
+	n = hdr->nitems;
+	if (n > lay->capacity || hdr->capacity != lay->capacity)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has a list page with a bad item count at block %u",
+						RelationGetRelationName(index), d.blkno)));
+	if (n > 0)
+	{
+		const ItemPointerData *tids =
+		(const ItemPointerData *) ((char *) page + lay->tid_off);
+		const float *est = so->est;
+		const float *lower = so->lower;
+		bool		by_est = so->rank_by_est;
+		float		threshold = d.threshold;
+		IvfCandidate *out;
+		int			m = 0;
+
+		quantizer_estimate_area(so->qq, (const uint8 *) page + lay->code_off,
+								(const float *) ((char *) page + lay->aux_off),
+								n, so->est, so->lower);
+		while (so->cand_cap - so->ncand < n)
+			IvfCandGrow(so);
+		out = so->cand + so->ncand;
+		for (int i = 0; i < n; i++)
+		{
+			float		key = by_est ? est[i] : Min(lower[i], est[i]);
+
+			/* exactly the entries the first visit left out (and NaN) */
+			if (!(key <= threshold))
+			{
+				out[m].lower = key;
+				out[m].tid = tids[i];
+				m++;
+			}
+		}
+		so->ncand += m;
+		if (m > 0)
+			so->cand_unordered = true;
+	}
+	UnlockReleaseBuffer(buf);
 }
 
 /* Probe up to n more lists; returns how many were probed. */
@@ -395,6 +557,8 @@ IvfProbeMore(IndexScanDesc scan, IvfScanOpaque so, int n)
 		IvfScanList(scan, so, list,
 					done + 1 < n && so->nprobes_left > 0 ?
 					so->dir[IvfProbesPeek(so)->list].head : InvalidBlockNumber);
+		if (so->defer)
+			IvfDeferThreshold(so);
 		so->probed++;
 		so->lists_probed++;
 		done++;
@@ -453,6 +617,20 @@ IvfScanSetup(IndexScanDesc scan, IvfScanOpaque so)
 	so->res_cap = 64;
 	so->res = palloc(sizeof(IvfResult) * so->res_cap);
 	so->last_internal = -get_float8_infinity();
+	/* range scans prune by their own bound and want every candidate */
+	so->defer = so->ordered && !so->has_range && lancedb_ivf_defer_candidates &&
+		quantizer_can_select(c->quant) &&
+		so->cand_cap >= (int64) IVF_DEFER_MIN_FACTOR * IVF_DEFER_RANK * Max(1, lancedb_refine_factor);
+	so->defer_threshold = get_float4_infinity();
+	so->defer_next = (int) Min((int64) 2 * IVF_DEFER_RANK * Max(1, lancedb_refine_factor),
+							   (int64) INT_MAX);
+	if (so->defer)
+	{
+		so->sel_slot = palloc(sizeof(int) * c->layout.capacity);
+		so->sel_key = palloc(sizeof(float) * c->layout.capacity);
+		so->deferred_cap = 64;
+		so->deferred = palloc(sizeof(IvfDeferred) * so->deferred_cap);
+	}
 	IvfScanInitFetch(scan, so);
 	so->memo = so->ordered && lancedb_ivf_reuse_distances;
 	if (so->memo)
@@ -598,7 +776,7 @@ IvfRefill(IvfScanOpaque so)
 static inline int
 IvfCandidatesLeft(IvfScanOpaque so)
 {
-	return so->ntop + so->ncand;
+	return so->ntop + so->ncand + so->ndeferred;
 }
 
 /*
@@ -606,12 +784,19 @@ IvfCandidatesLeft(IvfScanOpaque so)
  * may hold a better one); false when none is left.
  */
 static inline bool
-IvfOrderCandidates(IvfScanOpaque so)
+IvfOrderCandidates(IndexScanDesc scan, IvfScanOpaque so)
 {
-	if (so->ncand > 0 &&
-		(so->cand_unordered || so->ntop == 0 || so->reserve_min < so->top[0].lower))
-		IvfRefill(so);
-	return so->ntop > 0;
+	for (;;)
+	{
+		if (so->ncand > 0 &&
+			(so->cand_unordered || so->ntop == 0 || so->reserve_min < so->top[0].lower))
+			IvfRefill(so);
+		/* a deferred page may hold a better candidate than top[0] */
+		if (so->ndeferred == 0 ||
+			(so->ntop > 0 && so->top[0].lower <= so->deferred[0].min_key))
+			return so->ntop > 0;
+		IvfUndefer(scan, so);
+	}
 }
 
 /* Rank the best remaining candidate exactly. */
@@ -623,7 +808,7 @@ IvfRerankOne(IndexScanDesc scan, IvfScanOpaque so)
 	Oid			toastrelid,
 				valueid;
 
-	IvfOrderCandidates(so);
+	IvfOrderCandidates(scan, so);
 	cand = so->top[0];
 	HEAP_POP(so->top, so->ntop, CAND_LESS);
 	if (so->ntop > 0)
@@ -698,7 +883,7 @@ IvfNextOrdered(IndexScanDesc scan, IvfScanOpaque so)
 		bool		more;
 
 		CHECK_FOR_INTERRUPTS();
-		more = IvfOrderCandidates(so);
+		more = IvfOrderCandidates(scan, so);
 		if (so->nres > 0)
 		{
 			bool		bounded = !more ||
@@ -797,7 +982,7 @@ IvfNextAll(IndexScanDesc scan, IvfScanOpaque so)
 				return false;
 			IvfProbeMore(scan, so, 1);
 		}
-		IvfOrderCandidates(so);
+		IvfOrderCandidates(scan, so);
 		tid = so->top[0].tid;
 		HEAP_POP(so->top, so->ntop, CAND_LESS);
 		if (!so->multi)
@@ -876,6 +1061,9 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->ncand = so->nres = so->ntop = 0;
 	so->cand_unordered = false;
 	so->refills = 0;
+	so->defer = false;
+	so->deferred = NULL;
+	so->ndeferred = so->deferred_cap = 0;
 	so->reranked = so->emitted = 0;
 	so->late = NULL;			/* in scanctx, reset above */
 	so->nlate = so->late_cap = 0;
@@ -997,6 +1185,7 @@ ivfendscan(IndexScanDesc scan)
 		LanceScanCounter c[] = {
 			{"lists probed", so->lists_probed},
 			{"pages read", so->pages_read},
+			{"pages revisited", so->pages_revisited},
 			{"codes scanned", so->codes_scanned},
 			{"re-ranked", so->reranked_total},
 			{"heap fetches", so->heap_fetches},

@@ -32,6 +32,15 @@ typedef struct IvfResult
 	Oid			valueid;		/* vector/distmemo.h (Invalid: in line) */
 } IvfResult;
 
+/* A list page whose entries with key above threshold were left out */
+typedef struct IvfDeferred
+{
+	float		min_key;		/* smallest key of those entries */
+	float		threshold;		/* entries with key <= threshold went in */
+	uint32		list;
+	BlockNumber blkno;
+} IvfDeferred;
+
 typedef struct IvfProbe
 {
 	float		dist;
@@ -88,6 +97,26 @@ typedef struct IvfScanOpaqueData
 	int			ntop;
 	int			top_cap;
 	int			refills;
+
+	/*
+	 * Deferred entries (ordered scans, quantizer_can_select): once the
+	 * reserve holds enough candidates, the estimate kernel of a page also
+	 * selects, appending only the entries whose key is at most
+	 * defer_threshold; the page is remembered (min-heap by the smallest
+	 * key left out) and estimated again when a candidate that far is
+	 * needed (IvfOrderCandidates).  Most of the thousands of entries a
+	 * scan estimates are never needed: they cost neither a store nor a
+	 * refill.
+	 */
+	bool		defer;			/* this scan may defer */
+	float		defer_threshold;	/* +inf until the reserve is large */
+	int			defer_next;		/* reserve size to lower it again at */
+	IvfDeferred *deferred;
+	int			ndeferred;
+	int			deferred_cap;
+	int		   *sel_slot;		/* a page's entries at most the threshold */
+	float	   *sel_key;
+
 	/* exact results (min-heap) */
 	IvfResult  *res;
 	int			nres;
@@ -121,6 +150,7 @@ typedef struct IvfScanOpaqueData
 	int64		loops;
 	int64		lists_probed;
 	int64		pages_read;
+	int64		pages_revisited;	/* deferred pages estimated again */
 	int64		codes_scanned;
 	int64		reranked_total;
 	int64		heap_fetches;
@@ -198,6 +228,23 @@ typedef IvfScanOpaqueData *IvfScanOpaque;
 	} while (0)
 #define RES_LESS(a, b)		((a).internal < (b).internal)
 #define PROBE_LESS(a, b)	((a).dist < (b).dist)
+#define DEFERRED_LESS(a, b)	((a).min_key < (b).min_key)
+
+/*
+ * Deferring starts when the reserve holds 2 x IVF_DEFER_RANK candidates
+ * (times refine_factor), with a threshold at about the IVF_DEFER_RANK-th
+ * smallest key, lowered each time the reserve doubles: a LIMIT 10 query
+ * re-ranks about 75, so deferred pages are rarely estimated again.
+ */
+#define IVF_DEFER_RANK			128
+/* keys sampled for the threshold (a rough one is as correct) */
+#define IVF_DEFER_SAMPLE		128
+/*
+ * Deferring has a cost per query (choosing thresholds) and saves per entry
+ * left out: scans expecting fewer than this many x IVF_DEFER_RANK
+ * candidates from their first probes do not defer.
+ */
+#define IVF_DEFER_MIN_FACTOR	16
 
 /* ivfprobe.c */
 extern void IvfProbesInit(IvfScanOpaque so, int want);

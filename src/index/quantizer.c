@@ -887,3 +887,22 @@ quantizer_estimate_area_ahead(const QuantQuery *qq, const uint8_t *area,
 		quantizer_estimate(qq, area, aux, n, est, lower);
 	}
 }
+
+bool
+quantizer_can_select(const Quantizer *q)
+{
+	return RQ_FASTSCAN(q);
+}
+
+int
+quantizer_estimate_area_select(const QuantQuery *qq, const uint8_t *area,
+							   const float *aux, int n, bool by_est,
+							   float threshold, int *slots, float *keys,
+							   float *min_out, const void *ahead,
+							   size_t ahead_bytes)
+{
+	if (!RQ_FASTSCAN(qq->q))
+		return -1;
+	return rq_fs_select(qq, area, aux, n, by_est, threshold, slots, keys,
+						min_out, ahead, ahead_bytes);
+}

@@ -175,6 +175,27 @@ extern void quantizer_estimate_area_ahead(const QuantQuery *qq,
 										  size_t ahead_bytes);
 
 /*
+ * Estimate and select in one pass, for ordered scans that only want the
+ * entries that may rank near the top: with key = est (by_est) or
+ * min(lower, est), the keys quantizer_estimate_area's results give bit for
+ * bit, write the slots (ascending) whose key is <= threshold to slots[]
+ * and their keys to keys[], and return how many; *min_out gets the
+ * smallest key above the threshold (+inf if none).  A NaN key is neither
+ * selected nor the minimum.  Only where quantizer_can_select (the 1-bit RQ
+ * fast scan, whose kernel has the keys in registers; -1 elsewhere);
+ * prefetches as quantizer_estimate_area_ahead.
+ */
+extern bool quantizer_can_select(const Quantizer *q);
+extern int	quantizer_estimate_area_select(const QuantQuery *qq,
+										   const uint8_t *area,
+										   const float *aux, int n,
+										   bool by_est, float threshold,
+										   int *slots, float *keys,
+										   float *min_out,
+										   const void *ahead,
+										   size_t ahead_bytes);
+
+/*
  * Graph builds (lance_hnsw links its build graph on SQ codes) compare one
  * vector with many codes, and codes with each other, millions of times:
  * quantizer_estimate_one is quantizer_estimate's estimate for one code,

@@ -161,6 +161,10 @@ extern void rq_fs_move(const Quantizer *q, uint8_t *area, int from, int to);
 extern void rq_fs_estimate(const QuantQuery *qq, const uint8_t *area,
 						   const float *aux, int n, float *est, float *lower,
 						   const void *ahead, size_t ahead_bytes);
+extern int	rq_fs_select(const QuantQuery *qq, const uint8_t *area,
+						 const float *aux, int n, bool by_est, float threshold,
+						 int *slots, float *keys, float *min_out,
+						 const void *ahead, size_t ahead_bytes);
 /* exposed for tests: one group's table sums, the scalar or the AVX2 kernel */
 extern void rq_fs_accumulate(const uint8_t *lut, const uint8_t *group,
 							 int code_size, bool use_avx2, uint32_t *acc);

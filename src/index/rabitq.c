@@ -1318,14 +1318,46 @@ rq_fs_accumulate_planes_avx2(const Quantizer *q, const uint8_t *lut,
 }
 #endif
 
+/*
+ * The fused select of an ordered scan (rq_fs_select): an entry's key is
+ * est (by_est) or min(lower, est), the one ivfscan.c ranks by.  Entries
+ * whose key is at most the threshold are written out (slot and key); of
+ * the others only the smallest key is kept.  A NaN key compares false
+ * both ways: never selected, never the minimum (the caller defers it).
+ */
+typedef struct RqSelect
+{
+	bool		by_est;
+	float		threshold;
+	int		   *slots;
+	float	   *keys;
+	int			m;				/* entries written so far */
+	float		min_out;		/* smallest key left out */
+} RqSelect;
+
+static inline void
+rq_select1(RqSelect *sel, int slot, float e, float l)
+{
+	float		key = sel->by_est ? e : (l < e ? l : e);
+
+	if (key <= sel->threshold)
+	{
+		sel->slots[sel->m] = slot;
+		sel->keys[sel->m] = key;
+		sel->m++;
+	}
+	else if (key < sel->min_out)
+		sel->min_out = key;
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 /*
  * rq_finish for 8 entries (aux at a, 3 floats each), with the same
  * operations in the same order, so the results are the scalar ones.
  */
-__attribute__((target("avx2"))) static inline void
+__attribute__((target("avx2"), always_inline)) static inline void
 rq_finish8(__m256 yq, __m256 err, const float *a, __m256 qn,
-		   __m256 constant, bool ip_metric, float *est, float *lower)
+		   __m256 constant, bool ip_metric, __m256 *est, __m256 *lower)
 {
 	const __m256 one = _mm256_set1_ps(1.0f);
 	const __m256 zero = _mm256_setzero_ps();
@@ -1372,14 +1404,55 @@ rq_finish8(__m256 yq, __m256 err, const float *a, __m256 qn,
 		e = _mm256_max_ps(_mm256_sub_ps(base, _mm256_mul_ps(prod, ip)), zero);
 		l = _mm256_max_ps(_mm256_sub_ps(base, _mm256_mul_ps(prod, hi)), zero);
 	}
-	_mm256_storeu_ps(est, e);
-	_mm256_storeu_ps(lower, l);
+	*est = e;
+	*lower = l;
 }
 
-__attribute__((target("avx2"))) static void
-rq_fs_estimate_avx2(const QuantQuery *qq, const uint8_t *area,
-					const float *aux, int n, float *est, float *lower,
-					const char *ahead, size_t ahead_bytes)
+/*
+ * The select of 8 keys in registers: one compare and a movemask, and the
+ * few selected written one by one (with a threshold near the R-th key of
+ * the reserve most octets select none).  min_ps(x, acc) is acc when x is
+ * NaN, and min_ps(l, e) is l < e ? l : e: rq_select1's keys and minimum.
+ */
+__attribute__((target("avx2"), always_inline)) static inline void
+rq_select8(RqSelect *sel, int slot, __m256 e, __m256 l, __m256 vt,
+		   __m256 *vmin)
+{
+	const __m256 inf = _mm256_set1_ps(INFINITY);
+	__m256		key = sel->by_est ? e : _mm256_min_ps(l, e);
+	__m256		le = _mm256_cmp_ps(key, vt, _CMP_LE_OQ);
+	unsigned	mask = (unsigned) _mm256_movemask_ps(le);
+
+	*vmin = _mm256_min_ps(_mm256_blendv_ps(key, inf, le), *vmin);
+	if (mask != 0)
+	{
+		float		kv[8];
+		int			m = sel->m;
+
+		_mm256_storeu_ps(kv, key);
+		do
+		{
+			int			j = __builtin_ctz(mask);
+
+			sel->slots[m] = slot + j;
+			sel->keys[m] = kv[j];
+			m++;
+			mask &= mask - 1;
+		} while (mask != 0);
+		sel->m = m;
+	}
+}
+
+/*
+ * One body for the estimating kernel (sel NULL: write est and lower) and
+ * the fused select (write only what sel asks for); always inlined into
+ * both, so each is compiled for its own case.
+ */
+__attribute__((target("avx2"), always_inline)) static inline void
+rq_fs_estimate_avx2_body(const QuantQuery *qq, const uint8_t *area,
+						 const float *aux, int n, float *est, float *lower,
+						 const char *ahead, size_t ahead_bytes,
+						 RqSelect *sel)
 {
 	const Quantizer *q = qq->q;
 	int			cs = (int) q->code_size;
@@ -1395,6 +1468,8 @@ rq_fs_estimate_avx2(const QuantQuery *qq, const uint8_t *area,
 	__m256		verr = _mm256_set1_ps(err);
 	__m256		vqn = _mm256_set1_ps(qn);
 	__m256		vconst = _mm256_set1_ps(constant);
+	__m256		vt = _mm256_set1_ps(sel ? sel->threshold : 0.0f);
+	__m256		vmin = _mm256_set1_ps(INFINITY);
 	uint32_t	acc[2 * RQ_FS_GROUP];
 	size_t		ahead_lines = (ahead_bytes + 63) / 64;
 	size_t		nblocks = (size_t) (n + 2 * RQ_FS_GROUP - 1) / (2 * RQ_FS_GROUP);
@@ -1415,32 +1490,79 @@ rq_fs_estimate_avx2(const QuantQuery *qq, const uint8_t *area,
 		for (i = 0; i + 8 <= m; i += 8)
 		{
 			__m256		yq = _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *) (acc + i)));
+			__m256		e;
+			__m256		l;
 
 			rq_finish8(_mm256_add_ps(vbase, _mm256_mul_ps(vdelta, yq)), verr,
 					   aux + (size_t) (g + i) * 3, vqn, vconst, ip_metric,
-					   est + g + i, lower + g + i);
+					   &e, &l);
+			if (sel)
+				rq_select8(sel, g + i, e, l, vt, &vmin);
+			else
+			{
+				_mm256_storeu_ps(est + g + i, e);
+				_mm256_storeu_ps(lower + g + i, l);
+			}
 		}
 		for (; i < m; i++)
 		{
 			const float *a = aux + (size_t) (g + i) * 3;
+			float		e;
+			float		l;
 
 			rq_finish(base + delta * (float) acc[i],
 					  RQ_EPS0 * a[2] + err * a[1], a, qn, constant,
-					  ip_metric, est + g + i, lower + g + i);
+					  ip_metric, &e, &l);
+			if (sel)
+				rq_select1(sel, g + i, e, l);
+			else
+			{
+				est[g + i] = e;
+				lower[g + i] = l;
+			}
 		}
 	}
+	if (sel)
+	{
+		float		lanes[8];
+
+		/* no lane is NaN (see rq_select8): any order gives the minimum */
+		_mm256_storeu_ps(lanes, vmin);
+		for (i = 0; i < 8; i++)
+			if (lanes[i] < sel->min_out)
+				sel->min_out = lanes[i];
+	}
+}
+
+__attribute__((target("avx2"))) static void
+rq_fs_estimate_avx2(const QuantQuery *qq, const uint8_t *area,
+					const float *aux, int n, float *est, float *lower,
+					const char *ahead, size_t ahead_bytes)
+{
+	rq_fs_estimate_avx2_body(qq, area, aux, n, est, lower, ahead, ahead_bytes,
+							 NULL);
+}
+
+__attribute__((target("avx2"))) static void
+rq_fs_select_avx2(const QuantQuery *qq, const uint8_t *area,
+				  const float *aux, int n, const char *ahead,
+				  size_t ahead_bytes, RqSelect *sel)
+{
+	rq_fs_estimate_avx2_body(qq, area, aux, n, NULL, NULL, ahead, ahead_bytes,
+							 sel);
 }
 #endif
 
-void
-rq_fs_estimate(const QuantQuery *qq, const uint8_t *area, const float *aux,
-			   int n, float *est, float *lower, const void *ahead,
-			   size_t ahead_bytes)
+/* The portable kernel, both cases (see rq_fs_estimate_avx2_body). */
+static inline void
+rq_fs_estimate_scalar_body(const QuantQuery *qq, const uint8_t *area,
+						   const float *aux, int n, float *est, float *lower,
+						   const void *ahead, size_t ahead_bytes,
+						   RqSelect *sel)
 {
 	const Quantizer *q = qq->q;
 	int			cs = (int) q->code_size;
 	const uint8_t *lut = qq->rq_lut;
-	bool		use_avx2 = qq->use_avx2;
 	float		base = qq->rq_lut_base;
 	float		delta = qq->rq_lut_delta;
 	float		err = qq->rq_lut_err;
@@ -1451,14 +1573,6 @@ rq_fs_estimate(const QuantQuery *qq, const uint8_t *area, const float *aux,
 	int			g;
 	int			i;
 
-#if defined(__x86_64__) || defined(__i386__)
-	if (use_avx2)
-	{
-		rq_fs_estimate_avx2(qq, area, aux, n, est, lower,
-							(const char *) ahead, n > 0 ? ahead_bytes : 0);
-		return;
-	}
-#endif
 	for (g = 0; g < n; g += RQ_FS_GROUP)
 	{
 		int			m = n - g < RQ_FS_GROUP ? n - g : RQ_FS_GROUP;
@@ -1472,11 +1586,62 @@ rq_fs_estimate(const QuantQuery *qq, const uint8_t *area, const float *aux,
 		for (i = 0; i < m; i++)
 		{
 			const float *a = aux + (size_t) (g + i) * 3;
+			float		e;
+			float		l;
 
 			/* the tables' rounding error widens the bound */
 			rq_finish(base + delta * (float) acc[i],
 					  RQ_EPS0 * a[2] + err * a[1], a, qn, constant,
-					  ip_metric, est + g + i, lower + g + i);
+					  ip_metric, &e, &l);
+			if (sel)
+				rq_select1(sel, g + i, e, l);
+			else
+			{
+				est[g + i] = e;
+				lower[g + i] = l;
+			}
 		}
 	}
+}
+
+void
+rq_fs_estimate(const QuantQuery *qq, const uint8_t *area, const float *aux,
+			   int n, float *est, float *lower, const void *ahead,
+			   size_t ahead_bytes)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	if (qq->use_avx2)
+	{
+		rq_fs_estimate_avx2(qq, area, aux, n, est, lower,
+							(const char *) ahead, n > 0 ? ahead_bytes : 0);
+		return;
+	}
+#endif
+	rq_fs_estimate_scalar_body(qq, area, aux, n, est, lower, ahead,
+							   ahead_bytes, NULL);
+}
+
+int
+rq_fs_select(const QuantQuery *qq, const uint8_t *area, const float *aux,
+			 int n, bool by_est, float threshold, int *slots, float *keys,
+			 float *min_out, const void *ahead, size_t ahead_bytes)
+{
+	RqSelect	sel;
+
+	sel.by_est = by_est;
+	sel.threshold = threshold;
+	sel.slots = slots;
+	sel.keys = keys;
+	sel.m = 0;
+	sel.min_out = INFINITY;
+#if defined(__x86_64__) || defined(__i386__)
+	if (qq->use_avx2)
+		rq_fs_select_avx2(qq, area, aux, n, (const char *) ahead,
+						  n > 0 ? ahead_bytes : 0, &sel);
+	else
+#endif
+		rq_fs_estimate_scalar_body(qq, area, aux, n, NULL, NULL, ahead,
+								   ahead_bytes, &sel);
+	*min_out = sel.min_out;
+	return sel.m;
 }

@@ -888,6 +888,90 @@ test_fastscan_kernels(void)
 }
 
 /*
+ * quantizer_estimate_area_select against quantizer_estimate_area of the
+ * same query state: the same keys bit for bit (key = est, or min(lower,
+ * est)), exactly the slots with key <= t in ascending order, the minimum
+ * of the others, NaN keys neither selected nor the minimum.  Thresholds:
+ * none selected, all, ties with keys, quantiles.  The slots and keys of
+ * the last call go to sel_slots/sel_keys (for comparing two kernels).
+ */
+static int	sel_slots[NBASE];
+static float sel_keys[NBASE];
+static int	sel_m;
+
+static bool
+select_matches(const QuantQuery *qq, const uint8_t *area, const float *aux,
+			   int n, const float *e, const float *l, const void *ahead,
+			   size_t ahead_bytes)
+{
+	float		sorted[NBASE];
+	int			ns = 0;
+	bool		ok = true;
+
+	for (int i = 0; i < n; i++)
+	{
+		float		k = l[i] < e[i] ? l[i] : e[i];
+
+		if (!isnan(k))
+			sorted[ns++] = k;
+	}
+	for (int i = 1; i < ns; i++)
+		for (int j = i; j > 0 && sorted[j] < sorted[j - 1]; j--)
+		{
+			float		t = sorted[j];
+
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = t;
+		}
+	for (int by_est = 0; by_est < 2; by_est++)
+	{
+		float		ts[7];
+		int			nt = 0;
+
+		ts[nt++] = -INFINITY;
+		ts[nt++] = INFINITY;
+		if (ns > 0)
+		{
+			ts[nt++] = sorted[0];
+			ts[nt++] = sorted[ns / 10];
+			ts[nt++] = sorted[ns / 2];
+			ts[nt++] = sorted[ns - 1];
+			ts[nt++] = nextafterf(sorted[ns / 3], -INFINITY);
+		}
+		for (int ti = 0; ti < nt; ti++)
+		{
+			float		t = ts[ti];
+			float		min_out = 0.0f;
+			float		want_min = INFINITY;
+			int			want_m = 0;
+			int			m;
+
+			m = quantizer_estimate_area_select(qq, area, aux, n, by_est, t,
+											   sel_slots, sel_keys, &min_out,
+											   ahead, ahead_bytes);
+			for (int i = 0; i < n; i++)
+			{
+				float		k = by_est ? e[i] : (l[i] < e[i] ? l[i] : e[i]);
+
+				if (k <= t)
+				{
+					if (want_m >= m || sel_slots[want_m] != i ||
+						memcmp(&sel_keys[want_m], &k, sizeof(float)) != 0)
+						ok = false;
+					want_m++;
+				}
+				else if (k < want_min)
+					want_min = k;
+			}
+			if (m != want_m || !(min_out == want_min))
+				ok = false;
+			sel_m = m;
+		}
+	}
+	return ok;
+}
+
+/*
  * 1-bit RQ over code areas, list by list as an IVF scan goes: estimates
  * within the tables' documented rounding error of quantizer_estimate's,
  * bounds still hold, avx2 and scalar identical.
@@ -923,6 +1007,10 @@ test_rq_fastscan_bits(const float *x, const float *queries, int dim,
 	int64_t		viol = 0;
 	bool		same = true;
 	bool		same_ahead = true;
+	bool		sel_ok = true;
+	bool		sel_same = true;
+	bool		sel_nan = true;
+	int			nan_keys = 0;
 	char		label[200];
 	int			l;
 	int			qi;
@@ -983,6 +1071,9 @@ test_rq_fastscan_bits(const float *x, const float *queries, int dim,
 		{
 			float		es[NBASE];
 			float		ls[NBASE];
+			int			aslots[NBASE];
+			float		akeys[NBASE];
+			int			am;
 
 			if (count[l] == 0)
 				continue;
@@ -1010,8 +1101,47 @@ test_rq_fastscan_bits(const float *x, const float *queries, int dim,
 										  quantizer_code_area_size(qz, count[(l + 1) % NLISTS] + 1));
 			same_ahead = same_ahead && memcmp(es, e2, count[l] * sizeof(float)) == 0 &&
 				memcmp(ls, l2, count[l] * sizeof(float)) == 0;
+			/* the fused select: the keys of the estimate, with or without prefetch */
+			sel_ok = sel_ok &&
+				select_matches(qa, area[l], laux[l], count[l], e2, l2, NULL, 0) &&
+				select_matches(qa, area[l], laux[l], count[l], e2, l2,
+							   area[(l + 1) % NLISTS],
+							   quantizer_code_area_size(qz, count[(l + 1) % NLISTS] + 1));
+			am = sel_m;
+			memcpy(aslots, sel_slots, sizeof(int) * am);
+			memcpy(akeys, sel_keys, sizeof(float) * am);
+			if (qi < 4)
+			{
+				/* NaN in aux (every 5th norm): NaN keys under ip */
+				float	   *naux = xmalloc((size_t) (count[l] + 1) * 3 * sizeof(float));
+				QuantQuery *pair[2] = {qa, qs};
+
+				memcpy(naux, laux[l], (size_t) (count[l] + 1) * 3 * sizeof(float));
+				for (i = 0; i < count[l]; i += 5)
+					naux[(size_t) i * 3] = NAN;
+				for (int p = 0; p < 2 && pair[p]; p++)
+				{
+					if (p == 1)
+						quantizer_query_list(qs, l);
+					quantizer_estimate_area(pair[p], area[l], naux, count[l], es, ls);
+					for (i = 0; i < count[l]; i++)
+						nan_keys += isnan(es[i]) || isnan(ls[i]);
+					sel_nan = sel_nan &&
+						select_matches(pair[p], area[l], naux, count[l], es, ls, NULL, 0);
+				}
+				free(naux);
+			}
 			if (qs)
 			{
+				/* avx2 and scalar select the same (the last threshold) */
+				quantizer_query_list(qs, l);
+				quantizer_estimate_area(qs, area[l], laux[l], count[l], es, ls);
+				sel_ok = sel_ok &&
+					select_matches(qs, area[l], laux[l], count[l], es, ls, NULL, 0);
+				sel_same = sel_same && sel_m == am &&
+					memcmp(aslots, sel_slots, sizeof(int) * am) == 0 &&
+					memcmp(akeys, sel_keys, sizeof(float) * am) == 0;
+
 				quantizer_query_list(qs, l);
 				quantizer_estimate_area(qs, area[l], laux[l], count[l], es, ls);
 				same = same && memcmp(es, e2, count[l] * sizeof(float)) == 0 &&
@@ -1063,6 +1193,21 @@ test_rq_fastscan_bits(const float *x, const float *queries, int dim,
 			 "rq fast scan %s dim %d %s %d bits: with prefetch ahead identical (%%g)",
 			 set, dim, metric == QMETRIC_IP ? "ip" : "l2", bits);
 	check(same_ahead, label, same_ahead, 1);
+	snprintf(label, sizeof(label),
+			 "rq fast scan %s dim %d %s %d bits: fused select = estimate's keys <= threshold (%%g)",
+			 set, dim, metric == QMETRIC_IP ? "ip" : "l2", bits);
+	check(sel_ok, label, sel_ok, 1);
+	snprintf(label, sizeof(label),
+			 "rq fast scan %s dim %d %s %d bits: NaN keys (%%g) never selected nor the minimum",
+			 set, dim, metric == QMETRIC_IP ? "ip" : "l2", bits);
+	check(sel_nan && (metric != QMETRIC_IP || nan_keys > 0), label, nan_keys, 1);
+	if (qs)
+	{
+		snprintf(label, sizeof(label),
+				 "rq fast scan %s dim %d %s %d bits: fused select avx2 = scalar (%%g)",
+				 set, dim, metric == QMETRIC_IP ? "ip" : "l2", bits);
+		check(sel_same, label, sel_same, 1);
+	}
 
 	quantizer_query_free(qa);
 	quantizer_query_free(qs);
