@@ -210,6 +210,8 @@ extern void IvfInitPage(Page page, uint16 page_type, uint32 list);
 extern void IvfInitListPage(Page page, uint32 list, const IvfListLayout *layout);
 extern void IvfCheckPage(Relation index, Page page, BlockNumber blkno,
 						 uint16 page_type);
+extern int	IvfListPageItems(Relation index, Page page, BlockNumber blkno,
+							 const IvfListLayout *lay);
 extern IvfMetaPageData IvfReadMeta(Relation index);
 extern void IvfCheckMeta(Relation index, const IvfMetaPageData *meta);
 extern char *IvfReadBlob(Relation index, BlockNumber start, uint32 len);

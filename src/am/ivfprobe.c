@@ -30,42 +30,6 @@ IvfProbeCmp(const void *a, const void *b)
 	return x->list < y->list ? -1 : (x->list > y->list ? 1 : 0);
 }
 
-/* Move the k smallest of p[0..n-1] (IvfProbeCmp order) to p[0..k-1]. */
-static void
-IvfProbeSelect(IvfProbe *p, int n, int k)
-{
-	int			lo = 0,
-				hi = n - 1;
-
-	while (lo < hi)
-	{
-		IvfProbe	pivot = p[lo + (hi - lo) / 2];
-		int			i = lo,
-					j = hi;
-
-		while (i <= j)
-		{
-			while (IvfProbeCmp(&p[i], &pivot) < 0)
-				i++;
-			while (IvfProbeCmp(&p[j], &pivot) > 0)
-				j--;
-			if (i <= j)
-			{
-				IvfProbe	t = p[i];
-
-				p[i++] = p[j];
-				p[j--] = t;
-			}
-		}
-		if (k - 1 <= j)
-			hi = j;
-		else if (k - 1 >= i)
-			lo = i;
-		else
-			break;
-	}
-}
-
 static inline float
 IvfProbeExact(IvfScanOpaque so, uint32 list)
 {
@@ -146,10 +110,12 @@ IvfProbesInit(IvfScanOpaque so, int want)
 			nexact++;
 		}
 	}
-	/* the nearest `want` of the measured ones, sorted */
-	if (want > 0 && want < nexact)
-		IvfProbeSelect(p, nexact, want);
-	qsort(p, want, sizeof(IvfProbe), IvfProbeCmp);
+	/*
+	 * The measured ones in order, the nearest `want` first: few beyond
+	 * `want` with the int8 copies; without them (few lists, or most of them
+	 * wanted) sorting them all costs little next to measuring them.
+	 */
+	qsort(p, nexact, sizeof(IvfProbe), IvfProbeCmp);
 	so->nfirst = want;
 	so->nprobes_left = nvalid;
 }

@@ -259,7 +259,6 @@ RbReadList(RbState *st, BlockNumber head, uint32 list, bool keep_codes,
 	{
 		Buffer		buf;
 		Page		page;
-		IvfListPageHeader *hdr;
 		int			n;
 
 		if (blkno >= nblocks)
@@ -272,14 +271,7 @@ RbReadList(RbState *st, BlockNumber head, uint32 list, bool keep_codes,
 		buf = ReadBuffer(st->index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
-		IvfCheckPage(st->index, page, blkno, IVF_PAGE_LIST);
-		hdr = (IvfListPageHeader *) PageGetContents(page);
-		n = hdr->nitems;
-		if (n > lay->capacity || hdr->capacity != lay->capacity)
-			ereport(ERROR,
-					(errcode(ERRCODE_INDEX_CORRUPTED),
-					 errmsg("index \"%s\" has a list page with a bad item count at block %u",
-							RelationGetRelationName(st->index), blkno)));
+		n = IvfListPageItems(st->index, page, blkno, lay);
 		for (int i = 0; i < n; i++)
 		{
 			RbEntry		e;

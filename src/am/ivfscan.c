@@ -371,21 +371,13 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list,
 		BlockNumber nextblk;
 		const char *ahead;
 		Page		page;
-		IvfListPageHeader *hdr;
 		int			n;
 
 		CHECK_FOR_INTERRUPTS();
 		so->pages_read++;
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
-		IvfCheckPage(index, page, blkno, IVF_PAGE_LIST);
-		hdr = (IvfListPageHeader *) PageGetContents(page);
-		n = hdr->nitems;
-		if (n > lay->capacity || hdr->capacity != lay->capacity)
-			ereport(ERROR,
-					(errcode(ERRCODE_INDEX_CORRUPTED),
-					 errmsg("index \"%s\" has a list page with a bad item count at block %u",
-							RelationGetRelationName(index), blkno)));
+		n = IvfListPageItems(index, page, blkno, lay);
 
 		/*
 		 * Pin the next page of the chain now and let its first lines come
@@ -487,7 +479,6 @@ IvfUndefer(IndexScanDesc scan, IvfScanOpaque so)
 	int64		guard = 0;
 	Buffer		buf;
 	Page		page;
-	IvfListPageHeader *hdr;
 	int			n;
 
 	HEAP_POP(so->deferred, so->ndeferred, DEFERRED_LESS);
@@ -497,14 +488,7 @@ IvfUndefer(IndexScanDesc scan, IvfScanOpaque so)
 	so->pages_revisited++;
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
-	IvfCheckPage(index, page, d.blkno, IVF_PAGE_LIST);
-	hdr = (IvfListPageHeader *) PageGetContents(page);
-	n = hdr->nitems;
-	if (n > lay->capacity || hdr->capacity != lay->capacity)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("index \"%s\" has a list page with a bad item count at block %u",
-						RelationGetRelationName(index), d.blkno)));
+	n = IvfListPageItems(index, page, d.blkno, lay);
 	if (n > 0)
 	{
 		const ItemPointerData *tids =

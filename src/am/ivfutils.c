@@ -224,6 +224,23 @@ IvfCheckPage(Relation index, Page page, BlockNumber blkno, uint16 page_type)
 						blkno, page_type)));
 }
 
+/* Check a (locked) list page and return its item count. */
+int
+IvfListPageItems(Relation index, Page page, BlockNumber blkno,
+				 const IvfListLayout *lay)
+{
+	IvfListPageHeader *hdr;
+
+	IvfCheckPage(index, page, blkno, IVF_PAGE_LIST);
+	hdr = (IvfListPageHeader *) PageGetContents(page);
+	if (hdr->nitems > lay->capacity || hdr->capacity != lay->capacity)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has a list page with a bad item count at block %u",
+						RelationGetRelationName(index), blkno)));
+	return hdr->nitems;
+}
+
 void
 IvfCheckMeta(Relation index, const IvfMetaPageData *meta)
 {
