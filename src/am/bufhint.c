@@ -13,6 +13,7 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
 #include "am/bufhint.h"
 #include "common/hashfn.h"
 #include "pgstat.h"
@@ -96,4 +97,28 @@ lance_read_buffer_hinted(Relation rel, BlockNumber blkno)
 #else
 	return ReadBufferExtended(rel, MAIN_FORKNUM, blkno, RBM_NORMAL, NULL);
 #endif
+}
+
+bool
+lance_hot_search_pinned(Relation rel, Buffer *buf, BlockNumber *cur,
+						ItemPointer tid, Snapshot snapshot,
+						struct HeapTupleData *tuple)
+{
+	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
+	bool		all_dead;
+	bool		found;
+
+	if (*buf == InvalidBuffer || *cur != blkno)
+	{
+		if (*buf != InvalidBuffer)
+			ReleaseBuffer(*buf);
+		*buf = InvalidBuffer;	/* if the read fails */
+		*buf = lance_read_buffer_hinted(rel, blkno);
+		*cur = blkno;
+	}
+	LockBuffer(*buf, BUFFER_LOCK_SHARE);
+	found = heap_hot_search_buffer(tid, rel, *buf, snapshot, tuple,
+								   &all_dead, true);
+	LockBuffer(*buf, BUFFER_LOCK_UNLOCK);
+	return found;
 }

@@ -16,6 +16,8 @@
 
 #include "storage/buf.h"
 #include "storage/block.h"
+#include "storage/itemptr.h"
+#include "utils/snapshot.h"
 #include "utils/relcache.h"
 
 /*
@@ -23,6 +25,17 @@
  * ReadBufferExtended(rel, MAIN_FORKNUM, blkno, RBM_NORMAL, NULL).
  */
 extern Buffer lance_read_buffer_hinted(Relation rel, BlockNumber blkno);
+
+/*
+ * Search the HOT chain at tid for the version snapshot sees, in block
+ * tid's block pinned in *buf (the pin of *cur is kept when it is the same
+ * block, else released and the block read through the hint); true and
+ * *tuple (pointing into the pinned page) when found.
+ */
+struct HeapTupleData;
+extern bool lance_hot_search_pinned(Relation rel, Buffer *buf, BlockNumber *cur,
+									ItemPointer tid, Snapshot snapshot,
+									struct HeapTupleData *tuple);
 
 /* the hinted buffer of the block, unchecked (InvalidBuffer: none), for prefetching */
 extern Buffer lance_buffer_hint_peek(Relation rel, BlockNumber blkno);

@@ -113,10 +113,8 @@ static struct varlena *
 heapdist_fetch_direct(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid,
 					  bool *copied, Oid *toastrelid, Oid *valueid)
 {
-	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
 	ItemPointerData t = *tid;
 	HeapTupleData tuple;
-	bool		all_dead;
 	bool		found;
 	Datum		datum;
 	bool		isnull;
@@ -124,18 +122,8 @@ heapdist_fetch_direct(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid,
 	char	   *tend;
 
 	*copied = false;
-	if (hd->buf == InvalidBuffer || hd->blkno != blkno)
-	{
-		if (hd->buf != InvalidBuffer)
-			ReleaseBuffer(hd->buf);
-		hd->buf = InvalidBuffer;	/* if the read fails */
-		hd->buf = lance_read_buffer_hinted(hd->heap, blkno);
-		hd->blkno = blkno;
-	}
-	LockBuffer(hd->buf, BUFFER_LOCK_SHARE);
-	found = heap_hot_search_buffer(&t, hd->heap, hd->buf, snapshot, &tuple,
-								   &all_dead, true);
-	LockBuffer(hd->buf, BUFFER_LOCK_UNLOCK);
+	found = lance_hot_search_pinned(hd->heap, &hd->buf, &hd->blkno, &t,
+									snapshot, &tuple);
 	if (!found)
 		return NULL;
 

@@ -182,10 +182,8 @@ toast_read_chunk(LanceToastFetch *tf, ItemPointer tid, struct varatt_external *p
 				 int32 next, int32 *seq)
 {
 	TupleDesc	desc = RelationGetDescr(tf->toastrel);
-	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
 	ItemPointerData t = *tid;
 	HeapTupleData tuple;
-	bool		all_dead;
 	bool		found;
 	bool		isnull;
 	char	   *tend;
@@ -194,18 +192,8 @@ toast_read_chunk(LanceToastFetch *tf, ItemPointer tid, struct varatt_external *p
 				data = (Datum) 0;
 
 	*seq = -1;
-	if (tf->buf == InvalidBuffer || tf->blkno != blkno)
-	{
-		if (tf->buf != InvalidBuffer)
-			ReleaseBuffer(tf->buf);
-		tf->buf = InvalidBuffer;	/* if the read fails */
-		tf->buf = lance_read_buffer_hinted(tf->toastrel, blkno);
-		tf->blkno = blkno;
-	}
-	LockBuffer(tf->buf, BUFFER_LOCK_SHARE);
-	found = heap_hot_search_buffer(&t, tf->toastrel, tf->buf, &tf->snapshot,
-								   &tuple, &all_dead, true);
-	LockBuffer(tf->buf, BUFFER_LOCK_UNLOCK);
+	found = lance_hot_search_pinned(tf->toastrel, &tf->buf, &tf->blkno, &t,
+									&tf->snapshot, &tuple);
 	if (!found)
 		return CHUNK_NONE;
 	/* the pin keeps the tuple in place; it must lie in its page */

@@ -1350,6 +1350,31 @@ rq_select1(RqSelect *sel, int slot, float e, float l)
 		sel->min_out = key;
 }
 
+/*
+ * One entry of a fast-scan block: its distance and bound from the table
+ * sum acc (the tables' rounding error widens the bound), then selected
+ * (sel) or stored.
+ */
+static inline void
+rq_fs_finish1(const QuantQuery *qq, const float *aux, uint32_t acc, int slot,
+			  RqSelect *sel, float *est, float *lower)
+{
+	const float *a = aux + (size_t) slot * 3;
+	float		e;
+	float		l;
+
+	rq_finish(qq->rq_lut_base + qq->rq_lut_delta * (float) acc,
+			  RQ_EPS0 * a[2] + qq->rq_lut_err * a[1], a, qq->qnorm,
+			  qq->constant, qq->q->metric == QMETRIC_IP, &e, &l);
+	if (sel)
+		rq_select1(sel, slot, e, l);
+	else
+	{
+		est[slot] = e;
+		lower[slot] = l;
+	}
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 /*
  * rq_finish for 8 entries (aux at a, 3 floats each), with the same
@@ -1505,22 +1530,7 @@ rq_fs_estimate_avx2_body(const QuantQuery *qq, const uint8_t *area,
 			}
 		}
 		for (; i < m; i++)
-		{
-			const float *a = aux + (size_t) (g + i) * 3;
-			float		e;
-			float		l;
-
-			rq_finish(base + delta * (float) acc[i],
-					  RQ_EPS0 * a[2] + err * a[1], a, qn, constant,
-					  ip_metric, &e, &l);
-			if (sel)
-				rq_select1(sel, g + i, e, l);
-			else
-			{
-				est[g + i] = e;
-				lower[g + i] = l;
-			}
-		}
+			rq_fs_finish1(qq, aux, acc[i], g + i, sel, est, lower);
 	}
 	if (sel)
 	{
@@ -1563,12 +1573,6 @@ rq_fs_estimate_scalar_body(const QuantQuery *qq, const uint8_t *area,
 	const Quantizer *q = qq->q;
 	int			cs = (int) q->code_size;
 	const uint8_t *lut = qq->rq_lut;
-	float		base = qq->rq_lut_base;
-	float		delta = qq->rq_lut_delta;
-	float		err = qq->rq_lut_err;
-	float		qn = qq->qnorm;
-	float		constant = qq->constant;
-	bool		ip_metric = q->metric == QMETRIC_IP;
 	uint32_t	acc[RQ_FS_GROUP];
 	int			g;
 	int			i;
@@ -1584,23 +1588,7 @@ rq_fs_estimate_scalar_body(const QuantQuery *qq, const uint8_t *area,
 
 		rq_fs_accumulate_planes_scalar(q, lut, area + (size_t) g * cs, acc);
 		for (i = 0; i < m; i++)
-		{
-			const float *a = aux + (size_t) (g + i) * 3;
-			float		e;
-			float		l;
-
-			/* the tables' rounding error widens the bound */
-			rq_finish(base + delta * (float) acc[i],
-					  RQ_EPS0 * a[2] + err * a[1], a, qn, constant,
-					  ip_metric, &e, &l);
-			if (sel)
-				rq_select1(sel, g + i, e, l);
-			else
-			{
-				est[g + i] = e;
-				lower[g + i] = l;
-			}
-		}
+			rq_fs_finish1(qq, aux, acc[i], g + i, sel, est, lower);
 	}
 }
 
