@@ -216,6 +216,8 @@ extern IvfMetaPageData IvfReadMeta(Relation index);
 extern void IvfCheckMeta(Relation index, const IvfMetaPageData *meta);
 extern char *IvfReadBlob(Relation index, BlockNumber start, uint32 len);
 extern IvfListInfo *IvfReadDirectory(Relation index, const IvfMetaPageData *meta);
+extern IvfListInfo *IvfReadDirectoryN(Relation index, const IvfMetaPageData *meta,
+									  BlockNumber *nblocks);
 extern void IvfDirectoryLocate(uint32 list, BlockNumber dir_start,
 							   BlockNumber *blkno, int *offset);
 extern int	IvfDirEntriesPerPage(void);

@@ -71,7 +71,7 @@ IvfMultiSetup(IndexScanDesc scan, IvfScanOpaque so)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("different vector dimensions %d and %d", c->meta.dim, dim)));
 
-	so->dir = IvfReadDirectory(scan->indexRelation, &c->meta);
+	so->dir = IvfReadDirectoryN(scan->indexRelation, &c->meta, &so->nblocks);
 	so->probes = palloc(sizeof(IvfProbe) * Max(c->meta.nlists, 1));
 	so->qq = quantizer_query_new(c->quant);
 	so->rank_by_est = quantizer_rank_by_estimate(c->quant);

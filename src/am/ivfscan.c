@@ -357,14 +357,13 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list,
 	const IvfIndexCache *c = so->cache;
 	const IvfListLayout *lay = &c->layout;
 	BlockNumber blkno = so->dir[list].head;
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	int64		guard = 0;
 	Buffer		buf = InvalidBuffer;
 
 	quantizer_query_list(so->qq, (int) list);
 
 	if (blkno != InvalidBlockNumber)
-		buf = IvfPinListPage(index, so, blkno, &nblocks, &guard);
+		buf = IvfPinListPage(index, so, blkno, &so->nblocks, &guard);
 	while (BufferIsValid(buf))
 	{
 		Buffer		next = InvalidBuffer;
@@ -387,7 +386,7 @@ IvfScanList(IndexScanDesc scan, IvfScanOpaque so, uint32 list,
 		nextblk = IvfPageGetOpaque(page)->next;
 		if (nextblk != InvalidBlockNumber)
 		{
-			next = IvfPinListPage(index, so, nextblk, &nblocks, &guard);
+			next = IvfPinListPage(index, so, nextblk, &so->nblocks, &guard);
 			ahead = (const char *) BufferGetPage(next);
 		}
 		else
@@ -475,7 +474,6 @@ IvfUndefer(IndexScanDesc scan, IvfScanOpaque so)
 	Relation	index = scan->indexRelation;
 	const IvfListLayout *lay = &so->cache->layout;
 	IvfDeferred d = so->deferred[0];
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	int64		guard = 0;
 	Buffer		buf;
 	Page		page;
@@ -483,7 +481,7 @@ IvfUndefer(IndexScanDesc scan, IvfScanOpaque so)
 
 	HEAP_POP(so->deferred, so->ndeferred, DEFERRED_LESS);
 	quantizer_query_list(so->qq, (int) d.list);
-	buf = IvfPinListPage(index, so, d.blkno, &nblocks, &guard);
+	buf = IvfPinListPage(index, so, d.blkno, &so->nblocks, &guard);
 	so->pages_read++;
 	so->pages_revisited++;
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -586,7 +584,7 @@ IvfScanSetup(IndexScanDesc scan, IvfScanOpaque so)
 		s += (double) so->q[i] * so->q[i];
 	so->qnorm = sqrt(s);
 
-	so->dir = IvfReadDirectory(scan->indexRelation, &c->meta);
+	so->dir = IvfReadDirectoryN(scan->indexRelation, &c->meta, &so->nblocks);
 	IvfProbesInit(so, so->ordered ? lancedb_nprobes : nlists);
 
 	so->qq = quantizer_query_new(c->quant);
@@ -1055,6 +1053,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->nprobes_left = so->probe_pos = so->nfirst = 0;
 	so->probes_heap = false;
 	so->probed = 0;
+	so->nblocks = 0;
 	so->qq = NULL;
 
 	if (keys && scan->numberOfKeys > 0)

@@ -141,6 +141,13 @@ typedef struct IvfScanOpaqueData
 	Oid			dist_fn_oid;	/* the distance support function */
 	bool		memo;			/* leave returned distances in distmemo */
 
+	/*
+	 * Index size in blocks as this scan last read it (0: not yet).  Reading
+	 * it is an lseek, a system call: once per scan, again only when a link
+	 * points past it (IvfPinListPage).
+	 */
+	BlockNumber nblocks;
+
 	QuantQuery *qq;
 	bool		rank_by_est;	/* quantizer's bounds too loose to rank by */
 	float	   *est;

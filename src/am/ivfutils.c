@@ -337,6 +337,16 @@ IvfDirectoryLocate(uint32 list, BlockNumber dir_start, BlockNumber *blkno,
 IvfListInfo *
 IvfReadDirectory(Relation index, const IvfMetaPageData *meta)
 {
+	BlockNumber nblocks;
+
+	return IvfReadDirectoryN(index, meta, &nblocks);
+}
+
+/* The same, also giving the index size it read (for scans to reuse). */
+IvfListInfo *
+IvfReadDirectoryN(Relation index, const IvfMetaPageData *meta,
+				  BlockNumber *nblocks_out)
+{
 	IvfListInfo *dir = palloc(sizeof(IvfListInfo) * Max(meta->nlists, 1));
 	int			per = IvfDirEntriesPerPage();
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
@@ -361,6 +371,7 @@ IvfReadDirectory(Relation index, const IvfMetaPageData *meta)
 		memcpy(dir + first, PageGetContents(page), sizeof(IvfListInfo) * n);
 		UnlockReleaseBuffer(buf);
 	}
+	*nblocks_out = nblocks;
 	return dir;
 }
 
