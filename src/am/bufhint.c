@@ -65,6 +65,15 @@ lance_buffer_hint_peek(Relation rel, BlockNumber blkno)
 #endif
 }
 
+void
+lance_buffer_hint_prefetch(Relation rel, BlockNumber blkno)
+{
+#if PG_VERSION_NUM >= 140000
+	if (bufhint_slots != NULL && !RelationUsesLocalBuffers(rel))
+		__builtin_prefetch(&bufhint_slots[bufhint_slot(rel, blkno)]);
+#endif
+}
+
 Buffer
 lance_read_buffer_hinted(Relation rel, BlockNumber blkno)
 {

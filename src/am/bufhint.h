@@ -40,4 +40,7 @@ extern bool lance_hot_search_pinned(Relation rel, Buffer *buf, BlockNumber *cur,
 /* the hinted buffer of the block, unchecked (InvalidBuffer: none), for prefetching */
 extern Buffer lance_buffer_hint_peek(Relation rel, BlockNumber blkno);
 
+/* ask for the cache line of the block's hint slot (a hint only) */
+extern void lance_buffer_hint_prefetch(Relation rel, BlockNumber blkno);
+
 #endif							/* LANCEDB_BUFHINT_H */

@@ -34,6 +34,9 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+/* at most this much of a row is prefetched (a 128-d float32 row is ~550) */
+#define HEAPDIST_PREFETCH_ROW_BYTES 1024
+
 struct LanceHeapDist
 {
 	IndexFetchTableData *fetch;
@@ -189,28 +192,73 @@ heapdist_fetch(LanceHeapDist *hd, Snapshot snapshot, ItemPointer tid, bool *copi
 }
 
 void
-lance_heapdist_prefetch(LanceHeapDist *hd, ItemPointer tid)
+lance_heapdist_prefetch_hint(LanceHeapDist *hd, ItemPointer tid)
+{
+	if (hd->direct)
+		lance_buffer_hint_prefetch(hd->heap, ItemPointerGetBlockNumber(tid));
+}
+
+/* The page of tid's block as the hint (or the pinned block) has it, or NULL. */
+static inline char *
+heapdist_hinted_page(LanceHeapDist *hd, ItemPointer tid, bool prefetch_header)
 {
 	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
-	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
 	Buffer		buf;
-	char	   *page;
 
-	if (!hd->direct)
-		return;
 	if (hd->buf != InvalidBuffer && hd->blkno == blkno)
 		buf = hd->buf;
 	else
 	{
 		buf = lance_buffer_hint_peek(hd->heap, blkno);
 		if (buf <= 0 || buf > NBuffers)
-			return;
-		__builtin_prefetch(GetBufferDescriptor(buf - 1));
+			return NULL;
+		if (prefetch_header)
+			__builtin_prefetch(GetBufferDescriptor(buf - 1));
 	}
-	page = (char *) BufferGetBlock(buf);
+	return (char *) BufferGetBlock(buf);
+}
+
+void
+lance_heapdist_prefetch(LanceHeapDist *hd, ItemPointer tid)
+{
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	char	   *page;
+
+	if (!hd->direct || (page = heapdist_hinted_page(hd, tid, true)) == NULL)
+		return;
 	__builtin_prefetch(page);
 	if (off >= 1 && off <= MaxHeapTuplesPerPage)
 		__builtin_prefetch(page + offsetof(PageHeaderData, pd_linp) + (off - 1) * sizeof(ItemIdData));
+}
+
+/*
+ * The row's lines, found through its line pointer.  The page is neither
+ * pinned nor locked here and the hint may name another block by now: the
+ * line pointer is read only to compute addresses to prefetch, kept inside
+ * the page, and nothing else is read.
+ */
+void
+lance_heapdist_prefetch_row(LanceHeapDist *hd, ItemPointer tid)
+{
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	ItemIdData	lp;
+	char	   *page;
+	unsigned	start,
+				len;
+
+	if (!hd->direct || off < 1 || off > MaxHeapTuplesPerPage ||
+		(page = heapdist_hinted_page(hd, tid, false)) == NULL)
+		return;
+	memcpy(&lp, page + offsetof(PageHeaderData, pd_linp) + (off - 1) * sizeof(ItemIdData),
+		   sizeof(lp));
+	if (lp.lp_flags != LP_NORMAL)
+		return;
+	start = lp.lp_off;
+	len = Min(lp.lp_len, HEAPDIST_PREFETCH_ROW_BYTES);
+	if (start < SizeOfPageHeaderData || start + len > BLCKSZ)
+		return;
+	for (unsigned o = 0; o < len; o += 64)
+		__builtin_prefetch(page + start + o);
 }
 
 bool

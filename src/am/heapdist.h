@@ -43,8 +43,17 @@ extern bool lance_heapdist_get_toast(LanceHeapDist *hd, Snapshot snapshot,
  */
 extern struct varlena *lance_heapdist_value(LanceHeapDist *hd, Snapshot snapshot,
 											ItemPointer tid);
-/* start loading what reading the row at tid will touch (a hint only) */
+/*
+ * Start loading what reading the row at tid will touch (hints only), in
+ * three stages for candidates further and further ahead: each stage's
+ * addresses come from what the stage before it loaded, so a scan asks for
+ * the hint slot of a row it reads in about three steps, the block's buffer
+ * header, page header and line pointer of one it reads in about two, and
+ * the row itself of the next one.
+ */
+extern void lance_heapdist_prefetch_hint(LanceHeapDist *hd, ItemPointer tid);
 extern void lance_heapdist_prefetch(LanceHeapDist *hd, ItemPointer tid);
+extern void lance_heapdist_prefetch_row(LanceHeapDist *hd, ItemPointer tid);
 extern void lance_heapdist_end(LanceHeapDist *hd);
 
 #endif							/* LANCEDB_HEAPDIST_H */

@@ -781,6 +781,25 @@ IvfOrderCandidates(IndexScanDesc scan, IvfScanOpaque so)
 	}
 }
 
+/*
+ * Candidates leave the heap top[] best first: the next is top[0], the one
+ * after it among top[1..2], then among top[3..6].  Each gets its stage of
+ * the row read ahead (lance_heapdist_prefetch_*), so that the cache misses
+ * of the next rows overlap the re-rank of this one instead of following it.
+ */
+static inline void
+IvfPrefetchAhead(IvfScanOpaque so)
+{
+	int			n = so->ntop;
+
+	if (n > 0)
+		lance_heapdist_prefetch_row(so->hd, &so->top[0].tid);
+	for (int i = 1; i < Min(n, 3); i++)
+		lance_heapdist_prefetch(so->hd, &so->top[i].tid);
+	for (int i = 3; i < Min(n, 7); i++)
+		lance_heapdist_prefetch_hint(so->hd, &so->top[i].tid);
+}
+
 /* Rank the best remaining candidate exactly. */
 static void
 IvfRerankOne(IndexScanDesc scan, IvfScanOpaque so)
@@ -793,8 +812,7 @@ IvfRerankOne(IndexScanDesc scan, IvfScanOpaque so)
 	IvfOrderCandidates(scan, so);
 	cand = so->top[0];
 	HEAP_POP(so->top, so->ntop, CAND_LESS);
-	if (so->ntop > 0)
-		lance_heapdist_prefetch(so->hd, &so->top[0].tid);
+	IvfPrefetchAhead(so);
 	so->reranked++;
 	so->reranked_total++;
 	so->heap_fetches++;
