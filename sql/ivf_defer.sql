@@ -20,7 +20,9 @@ CREATE FUNCTION dv_q(k int) RETURNS vector IMMUTABLE LANGUAGE sql AS $$
   SELECT array_agg((4 * sin(k * 1.1 + j * 0.9) + (k % 5) * 0.5)::real ORDER BY j)::vector(16)
     FROM generate_series(0, 15) j
 $$;
--- ids in order: the exact scan, or the index with deferring on or off
+-- ids in order: the exact scan, or the index with deferring on or off;
+-- rows at exactly the same distance (ties, in any order) are listed by id
+-- at the place of the first of them
 CREATE FUNCTION dv_ids(q vector, lim int, cond text, how text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE r text;
 BEGIN
@@ -30,8 +32,9 @@ BEGIN
     SET LOCAL enable_indexscan = on; SET LOCAL enable_seqscan = off;
     PERFORM set_config('lancedb.ivf_defer_candidates', (how = 'defer')::text, true);
   END IF;
-  EXECUTE format('SELECT string_agg(id::text, '','' ORDER BY n) FROM (SELECT row_number() OVER () n, id FROM '
-                 '(SELECT id FROM dv WHERE %s ORDER BY v <-> $1 LIMIT %s) s) t', cond, lim)
+  EXECUTE format('SELECT string_agg(id::text, '','' ORDER BY g, id) FROM '
+                 '(SELECT id, min(n) OVER (PARTITION BY d) g FROM (SELECT row_number() OVER () n, id, d FROM '
+                 '(SELECT id, v <-> $1 AS d FROM dv WHERE %s ORDER BY v <-> $1 LIMIT %s) s) t) u', cond, lim)
     INTO r USING q;
   RETURN r;
 END $$;

@@ -88,13 +88,16 @@ struct QuantQuery
 	/*
 	 * 1-bit RQ fast scan: D/4 uint8 tables (kernel order, see rabitq.c)
 	 * with <y, q'> ~ lut_base + lut_delta * (sum of entries), within
-	 * lut_err.  The float table is then built only if quantizer_estimate
-	 * needs it, from rq_dir (the query direction q').
+	 * lut_err_max always and within lut_err but for RQ_EPS0 standard
+	 * deviations of the tables' rounding (what the bounds use).  The float
+	 * table is then built only if quantizer_estimate needs it, from rq_dir
+	 * (the query direction q').
 	 */
 	uint8_t    *rq_lut;
 	float		rq_lut_base;
 	float		rq_lut_delta;
 	float		rq_lut_err;
+	float		rq_lut_err_max;
 	float	   *rq_dir;
 	bool		rq_table_valid;
 

@@ -563,8 +563,20 @@ rq_lut_finish(QuantQuery *qq, const float *mins, float range, int ntab)
 	 * <y, q'> = <u, q'> - (2^B - 1) / 2 * sum q' (1 bit: <b, q'> - sum/2).
 	 */
 	qq->rq_lut_base = (float) (planes * base - planes / 2.0 * qq->qsum);
-	/* rounding: delta / 2 per table and plane, with room for float rounding */
-	qq->rq_lut_err = (float) planes * 0.501f * qq->rq_lut_delta * (float) ntab;
+	/* rounding: at most delta / 2 per table and plane, with room for float rounding */
+	qq->rq_lut_err_max = (float) planes * 0.501f * qq->rq_lut_delta * (float) ntab;
+
+	/*
+	 * The bound is RaBitQ's, which already holds only with high probability
+	 * (RQ_EPS0 standard deviations).  A code picks one entry per table, whose
+	 * rounding errors are spread evenly over +-delta / 2 (variance delta^2 /
+	 * 12) and independent across tables, so their sum stays within RQ_EPS0
+	 * of its standard deviations as often; planes may pick the same entries,
+	 * so their weights add up linearly.  Plus the float rounding room.
+	 */
+	qq->rq_lut_err = fminf(qq->rq_lut_err_max,
+						   (float) planes * qq->rq_lut_delta *
+						   (RQ_EPS0 * sqrtf((float) ntab / 12.0f) + 0.001f * (float) ntab));
 }
 
 /* where table j goes in kernel order */

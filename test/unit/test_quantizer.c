@@ -1084,7 +1084,7 @@ test_rq_fastscan_bits(const float *x, const float *queries, int dim,
 			{
 				const float *a = laux[l] + (size_t) i * 3;
 				double		prod = (metric == QMETRIC_IP ? 1.0 : 2.0) * a[0] * qa->qnorm;
-				double		allow = prod * qa->rq_lut_err * a[1];
+				double		allow = prod * qa->rq_lut_err_max * a[1];
 				int			m = member[l][i];
 
 				ea[m] = e2[i];
