@@ -293,16 +293,28 @@ sq_dot_avx2(const float *v, const uint8_t *c, int dim)
 
 /*
  * Build mode: sum w_i (q_i - c_i)^2 with q, w int16 and c uint8 codes
- * (|q - c| <= 255, w <= 127: every product fits 16 bits and a lane sums at
- * most 2048/8 of them below 2^31).
+ * (|q - c| <= 255, w <= 127: every (q - c) w fits 16 bits, each of the 8
+ * lanes sums at most 2048/8 terms (q - c)^2 w < 2^23, below 2^31).  The
+ * total can pass 2^31 from about 260 dimensions, so the lanes are added in
+ * 64 bits.
  */
-SQ_AVX2 static int32_t
+SQ_AVX2 static inline int64_t
+sq_int_hsum(__m256i acc)
+{
+	__m256i		wide = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(acc)),
+										_mm256_cvtepi32_epi64(_mm256_extracti128_si256(acc, 1)));
+	__m128i		s = _mm_add_epi64(_mm256_castsi256_si128(wide),
+								  _mm256_extracti128_si256(wide, 1));
+
+	return _mm_cvtsi128_si64(s) + _mm_extract_epi64(s, 1);
+}
+
+SQ_AVX2 static int64_t
 sq_int_l2_avx2(const int16_t *qi, const int16_t *wi, const uint8_t *c, int dim)
 {
 	__m256i		acc = _mm256_setzero_si256();
-	__m128i		s;
 	int			i = 0;
-	int32_t		sum;
+	int64_t		sum;
 
 	for (; i + 16 <= dim; i += 16)
 	{
@@ -312,27 +324,23 @@ sq_int_l2_avx2(const int16_t *qi, const int16_t *wi, const uint8_t *c, int dim)
 
 		acc = _mm256_add_epi32(acc, _mm256_madd_epi16(d, dw));
 	}
-	s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-	sum = _mm_cvtsi128_si32(s);
+	sum = sq_int_hsum(acc);
 	for (; i < dim; i++)
 	{
 		int32_t		d = qi[i] - c[i];
 
-		sum += d * d * wi[i];
+		sum += (int64_t) d * d * wi[i];
 	}
 	return sum;
 }
 
 /* the same between two codes */
-SQ_AVX2 static int32_t
+SQ_AVX2 static int64_t
 sq_int_sym_l2_avx2(const int16_t *wi, const uint8_t *a, const uint8_t *c, int dim)
 {
 	__m256i		acc = _mm256_setzero_si256();
-	__m128i		s;
 	int			i = 0;
-	int32_t		sum;
+	int64_t		sum;
 
 	for (; i + 16 <= dim; i += 16)
 	{
@@ -343,15 +351,12 @@ sq_int_sym_l2_avx2(const int16_t *wi, const uint8_t *a, const uint8_t *c, int di
 
 		acc = _mm256_add_epi32(acc, _mm256_madd_epi16(d, dw));
 	}
-	s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-	sum = _mm_cvtsi128_si32(s);
+	sum = sq_int_hsum(acc);
 	for (; i < dim; i++)
 	{
 		int32_t		d = (int32_t) a[i] - c[i];
 
-		sum += d * d * wi[i];
+		sum += (int64_t) d * d * wi[i];
 	}
 	return sum;
 }

@@ -549,6 +549,9 @@ test_flat(const float *x, const float *queries, int dim, QuantMetric metric)
 
 /* ---- SQ ---- */
 
+static void check_sq_build_mode(Quantizer *qz, const Encoded *e,
+							   const float *queries, int dim, const char *set);
+
 static void
 test_sq(const float *x, const float *queries, int dim, QuantMetric metric,
 		const char *set)
@@ -630,10 +633,88 @@ test_sq(const float *x, const float *queries, int dim, QuantMetric metric,
 		quantizer_query_free(qa);
 		quantizer_query_free(qs);
 	}
+	if (metric == QMETRIC_L2 && lance_kernels_avx2() != NULL)
+		check_sq_build_mode(qz, &e, queries, dim, set);
 	check_roundtrip(&e, queries, "sq: serialisation round trip");
 	free_encoded(&e);
 	quantizer_free(qz);
 	free(dec);
+}
+
+/*
+ * SQ build mode (lance_hnsw links its build graph with it): 16-bit integer
+ * estimates from the query rounded to whole code units and the weights to
+ * 7 bits.  Against the float estimates of the same codes they differ a
+ * little; they must never wrap, as the 32-bit total did above ~260
+ * dimensions (every distance then came out negative or tiny).
+ */
+static void
+check_sq_build_mode(Quantizer *qz, const Encoded *e, const float *queries,
+					int dim, const char *set)
+{
+	QuantQuery *qf = quantizer_query_new(qz);
+	QuantQuery *qb = quantizer_query_new(qz);
+	uint8_t    *lo = xmalloc((size_t) dim);
+	uint8_t    *hi = xmalloc((size_t) dim);
+	float	   *dlo = xmalloc((size_t) dim * sizeof(float));
+	float	   *dhi = xmalloc((size_t) dim * sizeof(float));
+	double		worst = 0.0;
+	double		mean = 0.0;
+	double		far,
+				far_b;
+	char		label[160];
+
+	if (!quantizer_query_build_mode(qb))
+	{
+		check(false, "sq: build mode available (dim %g)", dim, 0);
+		goto done;
+	}
+	for (int k = 0; k < 10; k++)
+	{
+		const float *q = queries + (size_t) k * dim;
+
+		quantizer_query_reset(qf, q, NULL);
+		quantizer_query_reset(qb, q, NULL);
+		for (int i = 0; i < NBASE; i++)
+			mean += quantizer_estimate_one(qf, e->codes + (size_t) i * dim, NULL);
+	}
+	mean /= 10.0 * NBASE;
+	for (int k = 0; k < 10; k++)
+	{
+		const float *q = queries + (size_t) k * dim;
+
+		quantizer_query_reset(qf, q, NULL);
+		quantizer_query_reset(qb, q, NULL);
+		for (int i = 0; i < NBASE; i++)
+		{
+			const uint8_t *c = e->codes + (size_t) i * dim;
+			double		ef = quantizer_estimate_one(qf, c, NULL);
+			double		eb = quantizer_estimate_one(qb, c, NULL);
+
+			worst = fmax(worst, fabs(eb - ef) / (ef + mean));
+		}
+	}
+	snprintf(label, sizeof(label),
+			 "sq %s dim %d: build-mode estimates within %%g of float (< %%g)", set, dim);
+	check(worst < 0.05, label, worst, 0.05);
+
+	/* the farthest two codes can be: every dimension at the other end */
+	memset(lo, 0, (size_t) dim);
+	memset(hi, 255, (size_t) dim);
+	quantizer_decode(qz, lo, NULL, dlo);
+	quantizer_decode(qz, hi, NULL, dhi);
+	far = true_dist(dlo, dhi, dim, QMETRIC_L2);
+	far_b = quantizer_code_distance(qb, lo, NULL, hi, NULL);
+	snprintf(label, sizeof(label),
+			 "sq %s dim %d: build-mode distance of the farthest codes %%g, float %%g", set, dim);
+	check(fabs(far_b - far) <= 0.02 * far, label, far_b, far);
+done:
+	quantizer_query_free(qf);
+	quantizer_query_free(qb);
+	free(lo);
+	free(hi);
+	free(dlo);
+	free(dhi);
 }
 
 /* ---- PQ ---- */
