@@ -125,6 +125,41 @@ RESET max_parallel_maintenance_workers;
 RESET min_parallel_table_scan_size;
 DROP TABLE hpar, pq, pgt, pix;
 
+-- 784 dimensions near 0 or 255 (like Fashion-MNIST's pixels), 20
+-- clusters: distances between clusters pass 2^31 in the build's 16-bit
+-- integer estimates, whose 32-bit total once wrapped, so builds linked
+-- rows to far ones (recall@10 about 0.2 at any ef_search)
+SELECT setseed(0.25);
+CREATE TABLE hfmc AS
+  SELECT c, array_agg(CASE WHEN random() < 0.5 THEN 0 ELSE 255 END ORDER BY j) AS a
+    FROM generate_series(1, 20) c, generate_series(1, 784) j GROUP BY c;
+CREATE TABLE hfm (id int, v vector(784));
+INSERT INTO hfm
+  SELECT i, (SELECT array_agg((CASE WHEN random() < 0.05 THEN 255 - x ELSE x END + 10 * random())::real
+                              ORDER BY o)
+               FROM unnest(a) WITH ORDINALITY u(x, o))::vector
+    FROM generate_series(1, 2000) i JOIN hfmc ON c = 1 + i % 20;
+-- exact top 10 of 20 rows, before any index exists
+CREATE TABLE hfm_gt AS
+  SELECT q.id AS qid, x.id FROM hfm q CROSS JOIN LATERAL
+    (SELECT id FROM hfm ORDER BY v <-> q.v LIMIT 10) x WHERE q.id % 100 = 7;
+SET enable_seqscan = off;
+SET lancedb.ef_search = 40;
+CREATE FUNCTION hfm_found() RETURNS bigint LANGUAGE sql AS $$
+  SELECT count(*) FILTER (WHERE g.id IN
+           (SELECT id FROM hfm ORDER BY v <-> (SELECT v FROM hfm WHERE id = g.qid) LIMIT 10))
+    FROM hfm_gt g
+$$;
+CREATE INDEX hfm_idx ON hfm USING lance_hnsw (v vector_l2_ops) WITH (quantizer = 'sq');
+SELECT hfm_found() >= 180 AS sq_784_recall_ok;
+DROP INDEX hfm_idx;
+CREATE INDEX hfm_idx ON hfm USING lance_hnsw (v vector_l2_ops) WITH (quantizer = 'none');
+SELECT hfm_found() >= 180 AS none_784_recall_ok;
+RESET enable_seqscan;
+RESET lancedb.ef_search;
+DROP FUNCTION hfm_found;
+DROP TABLE hfm, hfmc, hfm_gt;
+
 -- options and errors
 CREATE INDEX ON hv USING lance_hnsw (v vector_l2_ops) WITH (m = 1);
 CREATE INDEX ON hv USING lance_hnsw (v vector_l2_ops) WITH (m = 101);
