@@ -198,13 +198,22 @@ lance_heapdist_prefetch_hint(LanceHeapDist *hd, ItemPointer tid)
 		lance_buffer_hint_prefetch(hd->heap, ItemPointerGetBlockNumber(tid));
 }
 
-/* The page of tid's block as the hint (or the pinned block) has it, or NULL. */
+/*
+ * The line pointer of tid in the page the hint (or the pinned block) has
+ * for its block, or NULL (no fast path, no hint, offset out of range).
+ * Only for prefetching: the page is neither pinned nor locked here and
+ * the hint may name another block by now.
+ */
 static inline char *
-heapdist_hinted_page(LanceHeapDist *hd, ItemPointer tid, bool prefetch_header)
+heapdist_hinted_lp(LanceHeapDist *hd, ItemPointer tid, bool prefetch_header,
+				   char **page)
 {
 	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
 	Buffer		buf;
 
+	if (!hd->direct || off < 1 || off > MaxHeapTuplesPerPage)
+		return NULL;
 	if (hd->buf != InvalidBuffer && hd->blkno == blkno)
 		buf = hd->buf;
 	else
@@ -215,42 +224,39 @@ heapdist_hinted_page(LanceHeapDist *hd, ItemPointer tid, bool prefetch_header)
 		if (prefetch_header)
 			__builtin_prefetch(GetBufferDescriptor(buf - 1));
 	}
-	return (char *) BufferGetBlock(buf);
+	*page = (char *) BufferGetBlock(buf);
+	return *page + offsetof(PageHeaderData, pd_linp) + (off - 1) * sizeof(ItemIdData);
 }
 
 void
 lance_heapdist_prefetch(LanceHeapDist *hd, ItemPointer tid)
 {
-	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
 	char	   *page;
+	char	   *lp = heapdist_hinted_lp(hd, tid, true, &page);
 
-	if (!hd->direct || (page = heapdist_hinted_page(hd, tid, true)) == NULL)
+	if (lp == NULL)
 		return;
 	__builtin_prefetch(page);
-	if (off >= 1 && off <= MaxHeapTuplesPerPage)
-		__builtin_prefetch(page + offsetof(PageHeaderData, pd_linp) + (off - 1) * sizeof(ItemIdData));
+	__builtin_prefetch(lp);
 }
 
 /*
- * The row's lines, found through its line pointer.  The page is neither
- * pinned nor locked here and the hint may name another block by now: the
- * line pointer is read only to compute addresses to prefetch, kept inside
- * the page, and nothing else is read.
+ * The row's lines, found through its line pointer, which is read only to
+ * compute addresses to prefetch, kept inside the page; nothing else is
+ * read.
  */
 void
 lance_heapdist_prefetch_row(LanceHeapDist *hd, ItemPointer tid)
 {
-	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
-	ItemIdData	lp;
 	char	   *page;
+	char	   *lpp = heapdist_hinted_lp(hd, tid, false, &page);
+	ItemIdData	lp;
 	unsigned	start,
 				len;
 
-	if (!hd->direct || off < 1 || off > MaxHeapTuplesPerPage ||
-		(page = heapdist_hinted_page(hd, tid, false)) == NULL)
+	if (lpp == NULL)
 		return;
-	memcpy(&lp, page + offsetof(PageHeaderData, pd_linp) + (off - 1) * sizeof(ItemIdData),
-		   sizeof(lp));
+	memcpy(&lp, lpp, sizeof(lp));
 	if (lp.lp_flags != LP_NORMAL)
 		return;
 	start = lp.lp_off;
