@@ -242,6 +242,26 @@ ivfvalidate(Oid opclassoid)
 	return LanceValidateOpclass(opclassoid, "lance_ivf", IVF_METRIC_PROC);
 }
 
+/* sub-phases of CREATE INDEX in pg_stat_progress_create_index */
+static char *
+ivfbuildphasename(int64 phasenum)
+{
+	switch (phasenum)
+	{
+		case PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE:
+			return "initializing";
+		case IVF_PHASE_SAMPLING:
+			return "sampling";
+		case IVF_PHASE_TRAINING:
+			return "training";
+		case IVF_PHASE_ASSIGNING:
+			return "assigning and encoding";
+		case IVF_PHASE_WRITING:
+			return "writing lists";
+	}
+	return NULL;
+}
+
 LANCEDB_FUNCTION(lance_ivf_handler);
 Datum
 lance_ivf_handler(PG_FUNCTION_ARGS)
@@ -279,7 +299,7 @@ lance_ivf_handler(PG_FUNCTION_ARGS)
 	amroutine->amcostestimate = ivfcostestimate;
 	amroutine->amoptions = ivfoptions;
 	amroutine->amproperty = NULL;
-	amroutine->ambuildphasename = NULL;
+	amroutine->ambuildphasename = ivfbuildphasename;
 	amroutine->amvalidate = ivfvalidate;
 #if PG_VERSION_NUM >= 140000
 	amroutine->amadjustmembers = NULL;

@@ -34,6 +34,12 @@
 #define IVF_FORMAT_VERSION		3	/* 2: 1-bit RQ codes in fast-scan groups */
 #define IVF_METAPAGE_BLKNO		0
 
+/* CREATE INDEX sub-phases shown in pg_stat_progress_create_index */
+#define IVF_PHASE_SAMPLING		2
+#define IVF_PHASE_TRAINING		3
+#define IVF_PHASE_ASSIGNING		4
+#define IVF_PHASE_WRITING		5
+
 #define IVF_PAGE_META			1
 #define IVF_PAGE_BLOB			2
 #define IVF_PAGE_DIRECTORY		3

@@ -17,12 +17,15 @@
 #include "access/xact.h"
 #include "access/xloginsert.h"
 #include "am/ivf.h"
+#include "am/toastfetch.h"
 #include "catalog/index.h"
 #include "commands/progress.h"
+#include "index/hugepages.h"
 #include "index/kmeans.h"
 #include "kernels/distance.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/plancat.h"
 #include "pgstat.h"
 #include "portability/instr_time.h"
 #include "storage/bufmgr.h"
@@ -33,11 +36,6 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-/* sub-phases shown in pg_stat_progress_create_index */
-#define IVF_PHASE_SAMPLING	2
-#define IVF_PHASE_TRAINING	3
-#define IVF_PHASE_ASSIGNING	4
-#define IVF_PHASE_WRITING	5
 
 #define IVF_BATCH_ROWS		1024
 
@@ -91,12 +89,15 @@ typedef struct IvfBuildState
 	const LanceMetricSupport *metric;
 	int			dim;
 	MemoryContext tmpctx;
+	LanceToastFetch *toast;		/* out-of-line values, one open toast scan */
 
 	/* pass 1: reservoir sample */
 	float	   *sample;
+	ItemPointerData *sample_tids;	/* row of each sample entry */
 	int64		sample_cap;
 	int64		sample_n;
 	int64		rows_seen;
+	double		heap_tuples;	/* live table rows (NULLs too), for reltuples */
 	uint64		rng;
 
 	/* trained structure */
@@ -125,6 +126,8 @@ typedef struct IvfBuildState
 	int64		indtuples;
 	IvfShared  *shared;			/* parallel build, or NULL */
 	int32	   *sample_assign;	/* nearest list of each sample row */
+	float	   *sample_dist;	/* its squared distance to that centroid */
+	bool		sample_residual;	/* sample rows hold x - centroid(x) */
 	double		mean_residual;	/* their mean distance to it */
 } IvfBuildState;
 
@@ -146,7 +149,21 @@ static float *
 IvfBuildRows(IvfBuildState *bs, Datum value, int *nrows)
 {
 	int			dim;
-	float	   *x = LanceDatumToRows(value, bs->type, &dim, nrows);
+	float	   *x;
+
+	/*
+	 * An out-of-line value through the build's open toast scan: the generic
+	 * detoast opens the toast table and its index again for every row.
+	 */
+	if (bs->toast != NULL && VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(value)))
+	{
+		bool		copied;
+
+		value = PointerGetDatum(lance_toast_fetch(bs->toast,
+												  (struct varlena *) DatumGetPointer(value),
+												  &copied));
+	}
+	x = LanceDatumToRows(value, bs->type, &dim, nrows);
 
 	if (*nrows > 0 && dim != bs->dim)
 		ereport(ERROR,
@@ -186,8 +203,11 @@ IvfSampleCallback(Relation index, ItemPointer tid, Datum *values,
 				slot = -1;
 		}
 		if (slot >= 0)
+		{
 			memcpy(bs->sample + slot * bs->dim, x + (Size) r * bs->dim,
 				   sizeof(float) * bs->dim);
+			bs->sample_tids[slot] = *tid;
+		}
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(bs->tmpctx);
@@ -539,6 +559,7 @@ IvfTrain(IvfBuildState *bs, const IvfOptions *opts)
 	int			lists = opts && opts->lists > 0 ? opts->lists : IvfAutoLists(bs->rows_seen);
 	QuantKind	qkind = opts ? (QuantKind) opts->quantizer_offset : QUANT_RQ;
 	int64		nsample = bs->sample_n;
+	int			sample_rate = opts ? opts->sample_rate : IVF_DEFAULT_SAMPLE_RATE;
 
 	memset(&bs->kparams, 0, sizeof(bs->kparams));
 	bs->kparams.max_iterations = opts ? opts->max_iterations : IVF_DEFAULT_MAX_ITERATIONS;
@@ -561,6 +582,13 @@ IvfTrain(IvfBuildState *bs, const IvfOptions *opts)
 	 * Too few rows to train: one exhaustive list of exact vectors, which the
 	 * background worker (or a REINDEX) trains once the table has grown.
 	 */
+	/* rows were left out of the sample (memory), and too few are in it */
+	if (bs->rows_seen > nsample && nsample < (int64) sample_rate * lists)
+		ereport(NOTICE,
+				(errmsg("lance_ivf trains on %lld rows, fewer than sample_rate x lists = %lld",
+						(long long) nsample, (long long) sample_rate * lists),
+				 errhint("Increase maintenance_work_mem to sample more.")));
+
 	bs->trained = nsample >= 2 * (int64) lists && nsample > 0;
 	if (!bs->trained)
 	{
@@ -619,7 +647,7 @@ IvfTrain(IvfBuildState *bs, const IvfOptions *opts)
 		for (int64 i = 0; i < nsample; i++)
 			sum += sqrt(Max(dist[i], 0.0f));
 		bs->mean_residual = sum / nsample;
-		pfree(dist);
+		bs->sample_dist = dist;
 	}
 
 	memset(&qopts, 0, sizeof(qopts));
@@ -664,7 +692,8 @@ IvfTrain(IvfBuildState *bs, const IvfOptions *opts)
 	qopts.release = LanceQuantFree;
 
 	/* residual quantizers train on x - centroid(x) */
-	if (qkind == QUANT_PQ || qkind == QUANT_RQ)
+	bs->sample_residual = qkind == QUANT_PQ || qkind == QUANT_RQ;
+	if (bs->sample_residual)
 	{
 		if (nsample > 0 && lists > 1)
 		{
@@ -705,6 +734,45 @@ IvfPrepareAssign(IvfBuildState *bs, Size spool_budget)
 }
 
 /*
+ * Pass 2 without reading the table again, when the sample holds every row
+ * (no reservoir replacement happened, so it is in scan order): training
+ * already assigned each row to its list, and the residual quantizers'
+ * sample already holds x - centroid.  Not for CREATE INDEX CONCURRENTLY,
+ * whose second scan must see the rows committed since the first.
+ */
+static void
+IvfEncodeSample(IvfBuildState *bs, Size spool_budget)
+{
+	uint8	   *code = palloc(bs->layout.code_size);
+	float	   *aux = palloc(sizeof(float) * Max(bs->layout.num_aux, 1));
+
+	IvfPrepareAssign(bs, spool_budget);
+	for (int64 i = 0; i < bs->sample_n; i++)
+	{
+		uint32		list = (uint32) bs->sample_assign[i];
+		float		radius = sqrtf(Max(bs->sample_dist[i], 0.0f));
+
+		if ((i & 1023) == 0)
+		{
+			CHECK_FOR_INTERRUPTS();
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, i);
+		}
+		quantizer_encode(bs->quant, bs->sample + i * bs->dim, code, aux);
+		if (radius > bs->radius[list])
+			bs->radius[list] = radius;
+		IvfSpoolAdd(bs, list, code, aux, &bs->sample_tids[i]);
+		bs->indtuples++;
+		if (bs->spool_bytes > bs->spool_budget)
+			IvfFlushAllSpools(bs);
+	}
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->sample_n);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_WRITING);
+	IvfFlushAllSpools(bs);
+	pfree(code);
+	pfree(aux);
+}
+
+/*
  * One participant's share of pass 2: scan its part of the heap, assign,
  * encode and flush.  Runs in the leader and in every worker.
  */
@@ -722,6 +790,8 @@ IvfParallelScanAndEncode(IvfBuildState *bs, IvfShared *shared,
 									   progress, IvfEncodeCallback,
 									   (void *) bs, scan);
 	IvfProcessBatch(bs);
+	if (progress)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_WRITING);
 	IvfFlushAllSpools(bs);
 
 	SpinLockAcquire(&shared->mutex);
@@ -783,7 +853,9 @@ IvfParallelBuildMain(dsm_segment *seg, shm_toc *toc)
 
 	indexInfo = BuildIndexInfo(bs.index);
 	indexInfo->ii_Concurrent = shared->isconcurrent;
+	bs.toast = lance_toast_fetch_begin(bs.heap);
 	IvfParallelScanAndEncode(&bs, shared, indexInfo, false);
+	lance_toast_fetch_end(bs.toast);
 
 	index_close(bs.index, indexLockmode);
 	table_close(bs.heap, heapLockmode);
@@ -839,6 +911,7 @@ IvfParallelAssign(IvfBuildState *bs, IndexInfo *indexInfo, int nworkers,
 		table_index_build_scan(bs->heap, bs->index, indexInfo, true, true,
 							   IvfEncodeCallback, (void *) bs, NULL);
 		IvfProcessBatch(bs);
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_WRITING);
 		IvfFlushAllSpools(bs);
 		return;
 	}
@@ -930,6 +1003,22 @@ IvfColumnDims(Relation index, const LanceTypeSupport *type)
 	return typmod;
 }
 
+/*
+ * The planner's row estimate of the table: reltuples scaled to its current
+ * size, or a guess from its size and row width when it was never vacuumed
+ * or analyzed.  Never below reltuples.
+ */
+static double
+IvfEstimateRows(Relation heap)
+{
+	BlockNumber pages;
+	double		tuples;
+	double		allvisfrac;
+
+	estimate_rel_size(heap, NULL, &pages, &tuples, &allvisfrac);
+	return Max(Max(tuples, heap->rd_rel->reltuples), 0);
+}
+
 static void
 IvfBuildIndex(Relation heap, Relation index, IndexInfo *indexInfo,
 			  IvfBuildState *bs, ForkNumber fork)
@@ -947,6 +1036,7 @@ IvfBuildIndex(Relation heap, Relation index, IndexInfo *indexInfo,
 	int			sample_rate = opts ? opts->sample_rate : IVF_DEFAULT_SAMPLE_RATE;
 	int64		max_lists;
 	int64		cap;
+	bool		from_sample;
 	instr_time	t_start,
 				t_sampled,
 				t_trained,
@@ -970,11 +1060,15 @@ IvfBuildIndex(Relation heap, Relation index, IndexInfo *indexInfo,
 	MarkBufferDirty(metabuf);
 	UnlockReleaseBuffer(metabuf);
 
-	/* reservoir: sample_rate per list, for the largest list count we may pick */
+	/*
+	 * reservoir: sample_rate per list, for the largest list count we may
+	 * pick.  The row count is the planner's estimate, which also covers a
+	 * table never vacuumed or analyzed (reltuples -1) and one that grew since.
+	 */
 	if (opts && opts->lists > 0)
 		max_lists = opts->lists;
 	else
-		max_lists = IvfAutoLists((int64) Max(heap->rd_rel->reltuples, 0) * 2 + 1000);
+		max_lists = IvfAutoLists((int64) IvfEstimateRows(heap) * 2 + 1000);
 	cap = Min((int64) sample_rate * max_lists,
 			  (int64) (budget / 2 / (sizeof(float) * bs->dim)));
 	bs->sample_cap = Max(cap, 1);
@@ -984,19 +1078,12 @@ IvfBuildIndex(Relation heap, Relation index, IndexInfo *indexInfo,
 	{
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_SAMPLING);
 		bs->sample = lance_palloc_array(float, (Size) bs->sample_cap * bs->dim);
-		table_index_build_scan(heap, index, indexInfo, true, true,
-							   IvfSampleCallback, (void *) bs, NULL);
-		if (bs->sample_n < bs->sample_cap)
-		{
-			/* fewer rows than wanted: every row is in the sample */
-		}
-		if (bs->rows_seen > bs->sample_n && opts && opts->lists > 0 &&
-			bs->sample_n < (int64) sample_rate * opts->lists)
-			ereport(NOTICE,
-					(errmsg("lance_ivf trains on %lld rows, fewer than sample_rate x lists = %lld",
-							(long long) bs->sample_n,
-							(long long) sample_rate * opts->lists),
-					 errhint("Increase maintenance_work_mem to sample more.")));
+		/* filled row by row: one fault per 2 MB instead of per 4 kB */
+		lance_advise_huge(bs->sample, sizeof(float) * (Size) bs->sample_cap * bs->dim);
+		bs->sample_tids = lance_palloc_array(ItemPointerData, bs->sample_cap);
+		bs->toast = lance_toast_fetch_begin(heap);
+		bs->heap_tuples = table_index_build_scan(heap, index, indexInfo, true, true,
+												 IvfSampleCallback, (void *) bs, NULL);
 	}
 	else
 		bs->sample = palloc(sizeof(float) * bs->dim);
@@ -1009,8 +1096,14 @@ IvfBuildIndex(Relation heap, Relation index, IndexInfo *indexInfo,
 	IvfTrain(bs, opts);
 	kmeans_set_threads(1);
 	INSTR_TIME_SET_CURRENT(t_trained);
-	pfree(bs->sample);
-	bs->sample = NULL;
+	from_sample = fork == MAIN_FORKNUM && bs->trained &&
+		bs->sample_n == bs->rows_seen && bs->sample_assign != NULL &&
+		bs->sample_residual == bs->residuals && !indexInfo->ii_Concurrent;
+	if (!from_sample)
+	{
+		pfree(bs->sample);
+		bs->sample = NULL;
+	}
 
 	/* structure pages: quantizer, centroids, directory */
 	qlen = quantizer_serialized_size(bs->quant);
@@ -1055,7 +1148,9 @@ IvfBuildIndex(Relation heap, Relation index, IndexInfo *indexInfo,
 
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_ASSIGNING);
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->rows_seen);
-		if (nworkers > 0 && bs->trained && bs->rows_seen > 10000)
+		if (from_sample)
+			IvfEncodeSample(bs, Max(budget / 2, (Size) 1024 * 1024));
+		else if (nworkers > 0 && bs->trained && bs->rows_seen > 10000)
 			IvfParallelAssign(bs, indexInfo, nworkers, qblob, qlen, budget);
 		else
 		{
@@ -1067,6 +1162,9 @@ IvfBuildIndex(Relation heap, Relation index, IndexInfo *indexInfo,
 			IvfFlushAllSpools(bs);
 		}
 	}
+
+	lance_toast_fetch_end(bs->toast);
+	bs->toast = NULL;
 
 	INSTR_TIME_SET_CURRENT(t_encoded);
 	IvfWriteDirectory(index, meta.dir_start, meta.dir_pages, bs->dir,
@@ -1106,7 +1204,7 @@ ivfbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	IvfBuildState bs;
 
 	IvfBuildIndex(heap, index, indexInfo, &bs, MAIN_FORKNUM);
-	result->heap_tuples = bs.rows_seen;
+	result->heap_tuples = bs.heap_tuples;
 	result->index_tuples = bs.indtuples;
 	return result;
 }

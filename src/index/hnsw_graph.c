@@ -13,10 +13,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __linux__
-#include <sys/mman.h>
-#endif
 
+#include "index/hugepages.h"
 #include "kernels/distance.h"
 
 /* ---- binary heaps of candidates ---- */
@@ -568,27 +566,6 @@ hnsw_graph_region_init(void *region, size_t size, const HnswGraphOptions *opts)
 	h->max_level = -1;
 }
 
-/*
- * Private regions: ask for transparent huge pages (where the kernel gives
- * them on request).  The search touches nodes at random, and with 4 kB
- * pages nearly every node costs a TLB miss.
- */
-static void
-advise_huge(void *p, size_t size)
-{
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-	const uintptr_t huge = (uintptr_t) 2 << 20;
-	uintptr_t	start = ((uintptr_t) p + huge - 1) & ~(huge - 1);
-	uintptr_t	end = ((uintptr_t) p + size) & ~(huge - 1);
-
-	if (end > start)
-		(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
-#else
-	(void) p;
-	(void) size;
-#endif
-}
-
 static HnswGraph *
 new_handle(const HnswGraphOptions *opts, char *region)
 {
@@ -633,7 +610,8 @@ hnsw_graph_create(const HnswGraphOptions *opts, int64_t expected_nodes)
 		cap = maxcap > 1 ? maxcap : 1;
 	size = hnsw_graph_region_size(opts, cap);
 	region = opts->alloc(size);
-	advise_huge(region, size);
+	/* the search touches nodes at random: a TLB miss per node on 4 kB pages */
+	lance_advise_huge(region, size);
 	hnsw_graph_region_init(region, size, opts);
 	{
 		HnswGraph  *g = new_handle(opts, region);
@@ -731,7 +709,7 @@ grow(HnswGraph *g)
 		cap = maxcap;
 	layout(&nh, &g->opts, cap);
 	region = g->opts.alloc(nh.size);
-	advise_huge(region, nh.size);
+	lance_advise_huge(region, nh.size);
 	memcpy(region + nh.nodes_off, g->region + old->nodes_off, sizeof(GraphNode) * old->n);
 	memcpy(region + nh.vecs_off, g->region + old->vecs_off, old->data_size * old->n);
 	memcpy(region + nh.aux_off, g->region + old->aux_off, sizeof(float) * old->num_aux * old->n);
