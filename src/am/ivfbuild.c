@@ -551,6 +551,32 @@ IvfAutoLists(int64 rows)
 	return (int) Max(1, Min(65535, (int64) (l + 0.5)));
 }
 
+/*
+ * A uniform subset of want of the n sample rows at src, in their order
+ * (selection sampling, Knuth's algorithm S), copied to dst (dst may be src:
+ * a row only moves toward the front).  tids, when given, follow the rows.
+ */
+static void
+IvfSubsample(IvfBuildState *bs, const float *src, float *dst,
+			 ItemPointerData *tids, int64 n, int64 want)
+{
+	int64		taken = 0;
+
+	for (int64 i = 0; i < n && taken < want; i++)
+	{
+		double		u = (double) (splitmix64(&bs->rng) >> 11) * (1.0 / 9007199254740992.0);
+
+		if (u * (double) (n - i) >= (double) (want - taken))
+			continue;
+		if (dst + taken * bs->dim != src + i * bs->dim)
+			memmove(dst + taken * bs->dim, src + i * bs->dim, sizeof(float) * bs->dim);
+		if (tids)
+			tids[taken] = tids[i];
+		taken++;
+	}
+	Assert(taken == want);
+}
+
 static void
 IvfTrain(IvfBuildState *bs, const IvfOptions *opts)
 {
@@ -602,18 +628,41 @@ IvfTrain(IvfBuildState *bs, const IvfOptions *opts)
 	bs->qkind = qkind;
 	bs->kparams.k = lists;
 
+	/*
+	 * k-means trains on sample_rate rows a list, as the option says; the
+	 * reservoir may hold more (it was sized from an estimate).  Rows that
+	 * will not be encoded from the sample are dropped; when it holds every
+	 * row (pass 2 encodes from it), training takes a copy of the subset.
+	 */
+	if (bs->trained && nsample > (int64) sample_rate * lists &&
+		bs->rows_seen > nsample)
+	{
+		IvfSubsample(bs, bs->sample, bs->sample, bs->sample_tids, nsample,
+					 (int64) sample_rate * lists);
+		nsample = bs->sample_n = (int64) sample_rate * lists;
+	}
+
 	bs->centroids = lance_palloc0_array(float, (Size) lists * dim);
 	if (bs->trained && lists > 1)
 	{
 		KMeansResult kres;
+		int64		ntrain = Min(nsample, (int64) sample_rate * lists);
+		float	   *train = bs->sample;
 
+		if (ntrain < nsample)
+		{
+			train = lance_palloc_array(float, (Size) ntrain * dim);
+			IvfSubsample(bs, bs->sample, train, NULL, nsample, ntrain);
+		}
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_TRAINING);
-		if (!kmeans_train(bs->sample, nsample, dim, &bs->kparams,
+		if (!kmeans_train(train, ntrain, dim, &bs->kparams,
 						  bs->centroids, &kres))
 			elog(ERROR, "lance_ivf: k-means training failed");
+		if (train != bs->sample)
+			pfree(train);
 		ereport(DEBUG1,
 				(errmsg("lance_ivf k-means: %lld rows, %d lists, %d iterations%s",
-						(long long) nsample, lists, kres.iterations,
+						(long long) ntrain, lists, kres.iterations,
 						bs->kparams.project_dim ? " (on a random projection)" : "")));
 	}
 	else if (bs->trained)
