@@ -235,6 +235,20 @@ EXPLAIN (COSTS OFF) SELECT id FROM ivc ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,
 EXPLAIN (COSTS OFF) SELECT id FROM ivc ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 1000;
 EXPLAIN (COSTS OFF) SELECT id FROM ivc ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 2000;
 EXPLAIN (COSTS OFF) SELECT id FROM ivc ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]';
+-- With fewer probes than lists, only the first row's probes are startup
+-- cost: rows beyond them make the iterative scan probe further, up to every
+-- list for the whole table.  So LIMIT 5 takes the index, LIMIT 2000 the
+-- seq scan + sort, and so does a 1%-selective filter on this small table;
+-- without an iterative scan the scan stops at its probes, and the index is
+-- taken even for LIMIT 2000 (it returns what those lists hold).
+SET lancedb.nprobes = 5;
+EXPLAIN (COSTS OFF) SELECT id FROM ivc ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM ivc ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 2000;
+EXPLAIN (COSTS OFF) SELECT id FROM ivc WHERE cat = 7 ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 10;
+SET lancedb.iterative_scan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM ivc ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 2000;
+RESET lancedb.iterative_scan;
+RESET lancedb.nprobes;
 CREATE TABLE ivc5 (id int, v vector(16));
 INSERT INTO ivc5 SELECT id, v FROM ivc WHERE id <= 5;
 ANALYZE ivc5;

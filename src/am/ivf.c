@@ -168,21 +168,46 @@ IvfOptionQuantizer(Relation index)
 
 /*
  * Cost: the planner should pick the index for ORDER BY <op> LIMIT k (and
- * range predicates) and leave plain filters to other plans.  Work is the
- * probed fraction of the index plus one heap fetch per re-ranked candidate.
+ * range predicates) and leave plain filters to other plans.
+ *
+ * The first row costs the probed share of the index (nprobes of the lists:
+ * their pages, and an entry cost and a distance per entry), all paid
+ * before it is returned: the startup cost.  Every later row an
+ * iterative scan needs beyond what those lists hold means probing more
+ * lists, up to all of them for the whole table, so the total cost is that
+ * of probing every list; PostgreSQL's LIMIT takes startup + k / rows of
+ * the rest, and a filter's selectivity raises k / rows the way the
+ * iterative scan really probes more.  Without an iterative scan the scan
+ * ends with its nprobes lists, so the total is the startup cost.
  */
+static void
+IvfListCosts(PlannerInfo *root, IndexPath *path, double loop_count,
+			 double fraction, GenericCosts *costs)
+{
+	double		spc_seq_page_cost;
+
+	MemSet(costs, 0, sizeof(*costs));
+	costs->numIndexTuples = path->indexinfo->tuples * fraction;
+	genericcostestimate(root, path, loop_count, costs);
+	get_tablespace_page_costs(path->indexinfo->reltablespace, NULL,
+							  &spc_seq_page_cost);
+	/* lists are read sequentially, not at random */
+	costs->indexTotalCost -= costs->numIndexPages *
+		(costs->spc_random_page_cost - spc_seq_page_cost);
+}
+
 static void
 ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 				Cost *indexStartupCost, Cost *indexTotalCost,
 				Selectivity *indexSelectivity, double *indexCorrelation,
 				double *indexPages)
 {
-	GenericCosts costs;
+	GenericCosts first;
+	GenericCosts all;
 	IvfIndexCache *cache;
 	Relation	index;
 	double		nlists = 1;
 	double		ratio;
-	double		spc_seq_page_cost;
 	bool		has_range = false;
 	ListCell   *lc;
 
@@ -209,32 +234,28 @@ ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 		return;
 	}
 
-	MemSet(&costs, 0, sizeof(costs));
 	index = index_open(path->indexinfo->indexoid, NoLock);
 	cache = IvfGetCache(index);
 	if (cache->meta.trained)
 		nlists = Max(cache->meta.nlists, 1);
 	index_close(index, NoLock);
 
+	/* a range without an ordering reads every list that may hold a row */
 	ratio = has_range && path->indexorderbys == NIL ? 1.0 :
 		Min(1.0, (double) lancedb_nprobes / nlists);
-	costs.numIndexTuples = path->indexinfo->tuples * ratio;
-	genericcostestimate(root, path, loop_count, &costs);
+	IvfListCosts(root, path, loop_count, ratio, &first);
+	if (ratio < 1.0 && path->indexorderbys != NIL &&
+		lancedb_iterative_scan != IVF_ITERATIVE_OFF)
+		IvfListCosts(root, path, loop_count, 1.0, &all);
+	else
+		all = first;
 
-	get_tablespace_page_costs(path->indexinfo->reltablespace, NULL,
-							  &spc_seq_page_cost);
-
-	/* lists are read sequentially, not at random */
-	costs.indexTotalCost -= costs.numIndexPages *
-		(costs.spc_random_page_cost - spc_seq_page_cost);
-	/* centroid distances are paid before the first row */
-	*indexStartupCost = costs.indexTotalCost;
-	*indexTotalCost = costs.indexTotalCost;
-	*indexSelectivity = costs.indexSelectivity;
+	*indexStartupCost = first.indexTotalCost;
+	*indexTotalCost = Max(all.indexTotalCost, first.indexTotalCost);
+	*indexSelectivity = all.indexSelectivity;
 	*indexCorrelation = 0;
-	*indexPages = costs.numIndexPages;
+	*indexPages = all.numIndexPages;
 }
-
 
 static bool
 ivfvalidate(Oid opclassoid)
