@@ -112,8 +112,10 @@ data_args=("$DATASET" --dir "$DATA_DIR" --nq "$NQ")
 [ -n "$CENTRES" ] && data_args+=(--centres "$CENTRES")
 [ -n "$SPREAD" ] && data_args+=(--spread "$SPREAD")
 [ -n "$ALPHA" ] && data_args+=(--alpha "$ALPHA")
-eval "$("$BENCH" data "${data_args[@]}")"
-# now NAME BASE QUERIES GT METRIC DIM ROWS NQ
+data_out=$("$BENCH" data "${data_args[@]}")
+eval "$data_out"
+# now NAME BASE QUERIES GT_CACHE METRIC DIM ROWS NQ: base and queries are
+# cached, their ground truth is computed below, in every run
 case $METRIC in
 	l2) OPCLASS=vector_l2_ops; OP='<->' ;;
 	ip) OPCLASS=vector_ip_ops; OP='<#>' ;;
@@ -139,6 +141,21 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# Exact ground truth, computed in this run before the server starts (never
+# read from the cache: the file an earlier run left there, $GT_CACHE, is only
+# compared against, or written when missing).  See bench/ivf/README.md.
+say "exact ground truth: top 10 of $NQ queries over $ROWS rows"
+gt_out=$("$BENCH" gt --base "$BASE" --queries "$QUERIES" --metric "$METRIC" \
+	--out "$WORK/gt10.bin" --cache "$GT_CACHE")
+eval "$gt_out"
+# now GT (this run's) GT_SECONDS GT_THREADS GT_CHECK
+say "ground truth in $GT_SECONDS s ($GT_THREADS threads); cached file: $GT_CHECK"
+GT_WARNING=''
+case $GT_CHECK in
+	same|saved|none) ;;
+	*) GT_WARNING="- **WARNING: the cached ground truth ${GT_CACHE#"$ROOT"/} is stale: it differs from this run's ($GT_CHECK); recall is against this run's**" ;;
+esac
 
 say "starting a throwaway PostgreSQL cluster (shared_buffers $SHARED_BUFFERS)"
 cluster_create lancedb-hnsw-bench
@@ -288,6 +305,8 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 	# lance_hnsw benchmark: $LABEL ($STAMP)
 
 	- data: $NAME, $ROWS x $DIM, metric $METRIC ($OPCLASS), $NQ queries, exact top-10 ground truth
+	  computed in this run ($GT_SECONDS s, OpenBLAS sgemm, $GT_THREADS threads; cached copy: $GT_CHECK)${GT_WARNING:+
+	$GT_WARNING}
 	- server: PostgreSQL $PGVER, shared_buffers $SHARED_BUFFERS, maintenance_work_mem 4GB, one backend per query
 	- client: one connection, prepared \`SELECT id FROM items ORDER BY v $OP \$1 LIMIT 10\`, each series warmed up once
 	- exact baseline: enable_indexscan = off, first $BASELINE_NQ queries

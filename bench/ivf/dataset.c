@@ -8,10 +8,14 @@
  * that made them).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cblas.h>
 #include <zlib.h>
@@ -69,6 +73,48 @@ matrix_free(FloatMatrix *m)
 	free(m->x);
 	m->x = NULL;
 	m->n = 0;
+}
+
+/*
+ * The rows of a vector file, mapped read-only: nothing is copied, and only
+ * the pages looked at are read in.
+ */
+bool
+matrix_map(const char *path, MappedMatrix *mm)
+{
+	int			fd = open(path, O_RDONLY);
+	struct stat st;
+	int64_t		n;
+	int32_t		dim;
+
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) != 0 || st.st_size < 24)
+		die("\"%s\" is not a benchmark vector file", path);
+	mm->size = st.st_size;
+	mm->map = mmap(NULL, mm->size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (mm->map == MAP_FAILED)
+		die("could not map \"%s\"", path);
+	memcpy(&n, (char *) mm->map + 8, 8);
+	memcpy(&dim, (char *) mm->map + 16, 4);
+	if (memcmp(mm->map, vec_magic, 8) != 0 || dim <= 0 || n <= 0 ||
+		(size_t) n * dim * sizeof(float) + 24 > mm->size)
+		die("\"%s\" is not a benchmark vector file", path);
+	mm->n = n;
+	mm->dim = dim;
+	mm->x = (const float *) ((char *) mm->map + 24);
+	return true;
+}
+
+void
+matrix_unmap(MappedMatrix *mm)
+{
+	if (mm->map != NULL)
+		munmap(mm->map, mm->size);
+	mm->map = NULL;
+	mm->x = NULL;
+	mm->n = 0;
 }
 
 /*

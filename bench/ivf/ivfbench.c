@@ -3,7 +3,9 @@
  *	  Entry point of the lance_ivf benchmark client (driven by run.sh).
  *
  *	  ivfbench data DATASET --dir DIR [options]	 make or reuse the cached
- *		base, queries and exact ground truth; print shell assignments
+ *		base and queries; print shell assignments
+ *	  ivfbench gt --base F --queries F --out F	 exact ground truth, computed
+ *		afresh (run.sh does it in every run), checked against a cached file
  *	  ivfbench load --file F [--table T]		 binary COPY into T
  *	  ivfbench exec SQL...						 timed statements
  *	  ivfbench query ...						 timed k-NN series
@@ -138,14 +140,18 @@ usage(void)
 			"                [--table T] [--nq N] [--warmup N] [--set name=value]...\n"
 			"                [--repeat R] [--dump FILE] [--require-index] [--floor ids|dist]\n"
 			"       ivfbench concat --out F [--take N] IN [[--take N] IN]...\n"
-			"       ivfbench gt --base F --queries F --out F [--metric M] [--k K]\n");
+			"       ivfbench gt --base F --queries F --out F [--metric M] [--k K]\n"
+			"                [--threads T] [--cache F]\n");
 	exit(2);
 }
 
 /*
- * ivfbench data: make the data set's files under DIR unless they exist,
- * named by every parameter that changes their content, and print
- * NAME/BASE/QUERIES/GT/METRIC/DIM/ROWS/NQ as shell assignments.
+ * ivfbench data: make the data set's base and query files under DIR unless
+ * they exist, named by every parameter that changes their content, and
+ * print NAME/BASE/QUERIES/GT_CACHE/METRIC/DIM/ROWS/NQ as shell assignments.
+ * The ground truth is not made here: every run computes it with
+ * "ivfbench gt"; GT_CACHE names the file that keeps an earlier run's
+ * result (for "gt --cache", which compares against it and never uses it).
  */
 static int
 cmd_data(int argc, char **argv)
@@ -166,7 +172,6 @@ cmd_data(int argc, char **argv)
 				gt_path[1024];
 	FloatMatrix base = {0},
 				queries = {0};
-	GroundTruth gt;
 	double		t0;
 
 	if (argc < 1)
@@ -257,20 +262,6 @@ cmd_data(int argc, char **argv)
 		fprintf(stderr, "ivfbench: made %s (%lld x %d) and %d queries in %.1f s\n",
 				name, (long long) base.n, base.dim, (int) queries.n, now_seconds() - t0);
 	}
-	if (!file_exists(gt_path))
-	{
-		if (base.x == NULL && !matrix_load(base_path, &base))
-			die("data: could not read \"%s\"", base_path);
-		if (queries.x == NULL && !matrix_load(queries_path, &queries))
-			die("data: could not read \"%s\"", queries_path);
-		t0 = now_seconds();
-		groundtruth_compute(&base, &queries, metric, k, &gt);
-		groundtruth_save(gt_path, &gt);
-		fprintf(stderr, "ivfbench: exact top-%d of %d queries over %lld rows in %.1f s (sgemm)\n",
-				k, gt.nq, (long long) base.n, now_seconds() - t0);
-		free(gt.ids);
-		free(gt.dist);
-	}
 	if (base.x == NULL)
 	{
 		/* dimensions for the caller, from the header alone */
@@ -284,7 +275,7 @@ cmd_data(int argc, char **argv)
 		base.n = ap.n;
 	}
 
-	printf("NAME=%s\nBASE=%s\nQUERIES=%s\nGT=%s\nMETRIC=%s\nDIM=%d\nROWS=%lld\nNQ=%d\n",
+	printf("NAME=%s\nBASE=%s\nQUERIES=%s\nGT_CACHE=%s\nMETRIC=%s\nDIM=%d\nROWS=%lld\nNQ=%d\n",
 		   name, base_path, queries_path, gt_path, metric_name(metric), base.dim,
 		   (long long) base.n, ap.nq);
 	matrix_free(&base);
@@ -341,21 +332,41 @@ cmd_concat(int argc, char **argv)
 	return 0;
 }
 
-/* ivfbench gt --base F --queries F --out F [--metric l2] [--k 10] */
+/*
+ * ivfbench gt --base F --queries F --out F [--metric l2] [--k 10]
+ *		[--threads T] [--cache F]
+ *
+ * Compute the exact top-k of every query (threads: one per CPU by default)
+ * and write it to --out.  With --cache: when that file exists, compare the
+ * fresh result with it (a difference means a stale or wrong cache: the
+ * fresh result is the one to use); when it does not, save the fresh result
+ * there for later runs to compare against.  Prints shell assignments:
+ * GT (the --out file), GT_SECONDS (the computation alone), GT_THREADS and
+ * GT_CHECK (none, saved, same, or a sentence starting "DIFFERS").
+ */
 static int
 cmd_gt(int argc, char **argv)
 {
 	const char *base_path = NULL,
 			   *queries_path = NULL,
-			   *out = NULL;
+			   *out = NULL,
+			   *cache = NULL;
 	BenchMetric metric = METRIC_L2;
 	int			k = 10;
+	int			nthreads = 0;
+	MappedMatrix mbase = {0};
 	FloatMatrix base,
 				queries;
 	GroundTruth gt;
+	double		t0,
+				t_read,
+				t_gt;
+	char		check[256] = "none";
 
-	for (int i = 0; i + 1 < argc; i += 2)
+	for (int i = 0; i < argc; i += 2)
 	{
+		if (i + 1 >= argc)
+			die("gt: %s needs a value", argv[i]);
 		if (strcmp(argv[i], "--base") == 0)
 			base_path = argv[i + 1];
 		else if (strcmp(argv[i], "--queries") == 0)
@@ -366,16 +377,66 @@ cmd_gt(int argc, char **argv)
 			metric = metric_parse(argv[i + 1]);
 		else if (strcmp(argv[i], "--k") == 0)
 			k = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--threads") == 0)
+			nthreads = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--cache") == 0)
+			cache = argv[i + 1];
 		else
 			die("gt: unknown option %s", argv[i]);
 	}
 	if (!base_path || !queries_path || !out || k < 1)
 		die("gt: --base, --queries and --out are required");
-	if (!matrix_load(base_path, &base) || !matrix_load(queries_path, &queries))
+	t0 = now_seconds();
+	/* the base mapped, not copied: the computation reads every row once */
+	if (!matrix_map(base_path, &mbase) || !matrix_load(queries_path, &queries))
 		die("gt: cannot read the inputs");
-	groundtruth_compute(&base, &queries, metric, k, &gt);
+	base.n = mbase.n;
+	base.dim = mbase.dim;
+	base.x = (float *) mbase.x;
+	t_read = now_seconds() - t0;
+	t0 = now_seconds();
+	nthreads = groundtruth_compute(&base, &queries, metric, k, nthreads, &gt);
+	t_gt = now_seconds() - t0;
 	groundtruth_save(out, &gt);
-	matrix_free(&base);
+	fprintf(stderr, "ivfbench: exact top-%d of %d queries over %lld x %d in %.2f s "
+			"(%d threads, sgemm; inputs read in %.2f s)\n",
+			k, gt.nq, (long long) base.n, base.dim, t_gt, nthreads, t_read);
+
+	if (cache != NULL && file_exists(cache))
+	{
+		GroundTruth old;
+		int			ties,
+					differ;
+
+		if (!groundtruth_load(cache, &old))
+			die("gt: could not read \"%s\"", cache);
+		differ = groundtruth_compare(&gt, &old, &base, &queries, metric, &ties);
+		if (differ < 0)
+			snprintf(check, sizeof(check),
+					 "DIFFERS: the cached file has %d queries x top-%d, this run %d x %d",
+					 old.nq, old.k, gt.nq, gt.k);
+		else if (differ == 0)
+			snprintf(check, sizeof(check), "same");
+		else
+			snprintf(check, sizeof(check),
+					 "DIFFERS: the ids of %d of %d queries (%d of them only among equally distant rows)",
+					 differ, gt.nq, ties);
+		free(old.ids);
+		free(old.dist);
+	}
+	else if (cache != NULL)
+	{
+		groundtruth_save(cache, &gt);
+		snprintf(check, sizeof(check), "saved");
+	}
+	if (strcmp(check, "none") != 0)
+		fprintf(stderr, "ivfbench: against the cached %s: %s\n", cache, check);
+
+	printf("GT=%s\nGT_SECONDS=%.2f\nGT_THREADS=%d\nGT_CHECK='%s'\n",
+		   out, t_gt, nthreads, check);
+	free(gt.ids);
+	free(gt.dist);
+	matrix_unmap(&mbase);
 	matrix_free(&queries);
 	return 0;
 }

@@ -26,6 +26,16 @@ typedef struct FloatMatrix
 	float	   *x;
 } FloatMatrix;
 
+/* A vector file mapped read-only (matrix_map). */
+typedef struct MappedMatrix
+{
+	void	   *map;
+	size_t		size;
+	int64_t		n;
+	int			dim;
+	const float *x;
+} MappedMatrix;
+
 /* Exact top-k of every query: ids (row numbers of the base) and distances. */
 typedef struct GroundTruth
 {
@@ -61,12 +71,17 @@ extern double metric_distance(BenchMetric m, const float *a, const float *b, int
 extern void matrix_save(const char *path, const FloatMatrix *m);
 extern bool matrix_load(const char *path, FloatMatrix *m);
 extern void matrix_free(FloatMatrix *m);
+extern bool matrix_map(const char *path, MappedMatrix *mm);
+extern void matrix_unmap(MappedMatrix *mm);
 extern void aniso_generate(const AnisoParams *p, FloatMatrix *base, FloatMatrix *queries);
 extern void fmnist_load(const char *path, int64_t limit, FloatMatrix *m);
 
 /* groundtruth.c */
-extern void groundtruth_compute(const FloatMatrix *base, const FloatMatrix *queries,
-								BenchMetric metric, int k, GroundTruth *gt);
+extern int	groundtruth_compute(const FloatMatrix *base, const FloatMatrix *queries,
+								BenchMetric metric, int k, int nthreads, GroundTruth *gt);
+extern int	groundtruth_compare(const GroundTruth *fresh, const GroundTruth *old,
+								const FloatMatrix *base, const FloatMatrix *queries,
+								BenchMetric metric, int *ties_only);
 extern void groundtruth_save(const char *path, const GroundTruth *gt);
 extern bool groundtruth_load(const char *path, GroundTruth *gt);
 

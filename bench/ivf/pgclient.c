@@ -9,14 +9,10 @@
  * which bench/ivf/run.sh points at its throwaway cluster.
  */
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -238,44 +234,6 @@ cmd_exec(int argc, char **argv)
 	}
 	PQfinish(conn);
 	return 0;
-}
-
-/* The base rows, mapped read-only: only rows looked at are read in. */
-typedef struct MappedMatrix
-{
-	void	   *map;
-	size_t		size;
-	int64_t		n;
-	int			dim;
-	const float *x;
-} MappedMatrix;
-
-static bool
-matrix_map(const char *path, MappedMatrix *mm)
-{
-	int			fd = open(path, O_RDONLY);
-	struct stat st;
-	int64_t		n;
-	int32_t		dim;
-
-	if (fd < 0)
-		return false;
-	if (fstat(fd, &st) != 0 || st.st_size < 24)
-		die("\"%s\" is not a benchmark vector file", path);
-	mm->size = st.st_size;
-	mm->map = mmap(NULL, mm->size, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	if (mm->map == MAP_FAILED)
-		die("could not map \"%s\"", path);
-	memcpy(&n, (char *) mm->map + 8, 8);
-	memcpy(&dim, (char *) mm->map + 16, 4);
-	if (memcmp(mm->map, "IVFBVEC1", 8) != 0 || dim <= 0 ||
-		(size_t) n * dim * sizeof(float) + 24 > mm->size)
-		die("\"%s\" is not a benchmark vector file", path);
-	mm->n = n;
-	mm->dim = dim;
-	mm->x = (const float *) ((char *) mm->map + 24);
-	return true;
 }
 
 static int
@@ -685,7 +643,7 @@ cmd_query(int argc, char **argv)
 
 	PQfinish(conn);
 	if (have_base)
-		munmap(base.map, base.size);
+		matrix_unmap(&base);
 	for (int q = 0; q < nq; q++)
 	{
 		free(params[q]);

@@ -119,12 +119,15 @@ LIB_SUM=$(lib_sum)
 LIB_SUM_START=$LIB_SUM
 
 # --- data -------------------------------------------------------------------
+# The base rows and queries are cached in bench/data (generated from a seed,
+# or Debian's Fashion-MNIST); their ground truth is computed below, in every run.
 say "data: $DATASET"
 data_args=("$DATASET" --dir "$DATA_DIR" --nq "$NQ")
 [ -n "$N" ] && data_args+=(--n "$N")
 [ -n "$DIM" ] && data_args+=(--dim "$DIM")
-eval "$("$BENCH" data "${data_args[@]}")"
-# now NAME BASE QUERIES GT METRIC DIM ROWS NQ
+data_out=$("$BENCH" data "${data_args[@]}")
+eval "$data_out"
+# now NAME BASE QUERIES GT_CACHE METRIC DIM ROWS NQ
 case $METRIC in
 	l2) OPCLASS=vector_l2_ops ;;
 	ip) OPCLASS=vector_ip_ops ;;
@@ -166,6 +169,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# --- exact ground truth, computed in this run ---------------------------------
+# Never read from the cache: the exact top 10 of every query is computed here,
+# before the server starts (sgemm, one thread per CPU), into $WORK; the file an
+# earlier run left in bench/data ($GT_CACHE) is only compared against (a
+# difference goes into the report as a warning) or, when missing, written.
+say "exact ground truth: top 10 of $NQ queries over $ROWS rows"
+gt_out=$("$BENCH" gt --base "$BASE" --queries "$QUERIES" --metric "$METRIC" \
+	--out "$WORK/gt10.bin" --cache "$GT_CACHE")
+eval "$gt_out"
+# now GT (this run's) GT_SECONDS GT_THREADS GT_CHECK
+say "ground truth in $GT_SECONDS s ($GT_THREADS threads); cached file: $GT_CHECK"
 
 say "starting a throwaway PostgreSQL cluster (shared_buffers $SHARED_BUFFERS)"
 cluster_create lancedb-bench
@@ -250,6 +265,10 @@ lib_check() {
 say "exact scan baseline ($BASELINE_NQ queries, 3 warm-up)"
 : >"$WORK/series.tsv"
 : >"$WORK/warnings"
+case $GT_CHECK in
+	same|saved|none) ;;
+	*) echo "- **WARNING: the cached ground truth ${GT_CACHE#"$ROOT"/} is stale: it differs from this run's ($GT_CHECK); recall is against this run's**" >>"$WORK/warnings" ;;
+esac
 echo "$LIB_SUM" >"$WORK/libsum"
 BASE_LINE=$(run_series exact "$BASELINE_NQ" 3 enable_indexscan=off enable_bitmapscan=off)
 IFS=$'\t' read -r BASE_RECALL BASE_QPS BASE_P50 BASE_P99 _ _ _ BASE_PLAN BASE_CPU_QPS <<<"$BASE_LINE"
@@ -342,7 +361,8 @@ report() {
 	cat <<-EOF
 	# lance_ivf benchmark: $LABEL ($STAMP)
 
-	- data: $NAME, $ROWS x $DIM, metric $METRIC ($OPCLASS), $NQ queries, exact top-10 ground truth (OpenBLAS)
+	- data: $NAME, $ROWS x $DIM, metric $METRIC ($OPCLASS), $NQ queries, exact top-10 ground truth
+	  computed in this run ($GT_SECONDS s, OpenBLAS sgemm, $GT_THREADS threads; cached copy: $GT_CHECK)
 	- table: $(mb "$TABLE_BYTES") MB (binary COPY ${LOAD_S} s, VACUUM ANALYZE ${VACUUM_S} s)${STORAGE:+, vector column storage $STORAGE}
 	- server: PostgreSQL $PGVER, shared_buffers $SHARED_BUFFERS, maintenance_work_mem 4GB,
 	  max_parallel_maintenance_workers 1, max_parallel_workers_per_gather 0, jit off

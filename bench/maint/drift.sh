@@ -58,19 +58,30 @@ fi
 gen() { "$BENCH" data aniso --dir "$DATA_DIR" --n "$1" --nq "$NQ" --dim "$DIM" --seed "$2" --spread "$SPREAD"; }
 eval "$(gen "$N" 0 | sed 's/^/A_/')"
 eval "$(gen "$NADD" 1 | sed 's/^/B_/')"
-MIX=$DATA_DIR/drift-n$N-add$NADD-d$DIM-q$NQ
-[ -f "$MIX.queries.f32" ] || "$BENCH" concat --out "$MIX.queries.f32" --take $(( NQ / 2 )) "$A_QUERIES" --take $(( NQ - NQ / 2 )) "$B_QUERIES" >/dev/null
-[ -f "$MIX.base.f32" ] || "$BENCH" concat --out "$MIX.base.f32" "$A_BASE" "$B_BASE" >/dev/null
-[ -f "$MIX.gt10.bin" ] || { say "exact ground truth over $((N + NADD)) rows"; "$BENCH" gt --base "$MIX.base.f32" --queries "$MIX.queries.f32" --out "$MIX.gt10.bin"; }
-
-# --- cluster ----------------------------------------------------------------
+# The generated sets are cached; everything made from them (the rows the
+# table ends up with, the mixed queries, and their exact ground truth) is
+# made again in every run, in $WORK.  The ground truth a run leaves in the
+# cache ($GT_CACHE) is only compared against, never used.
+WORK=$(mktemp -d)
 cleanup() {
 	local rc=$?
 	[ "$rc" -ne 0 ] && cluster_log_tail 30 >&2
 	cluster_destroy
+	rm -rf "$WORK"
 	exit "$rc"
 }
 trap cleanup EXIT
+MIX=$WORK/mix
+GT_CACHE=$DATA_DIR/drift-n$N-add$NADD-d$DIM-q$NQ.gt10.bin
+"$BENCH" concat --out "$MIX.queries.f32" --take $(( NQ / 2 )) "$A_QUERIES" --take $(( NQ - NQ / 2 )) "$B_QUERIES" >/dev/null
+"$BENCH" concat --out "$MIX.base.f32" "$A_BASE" "$B_BASE" >/dev/null
+say "exact ground truth over $((N + NADD)) rows"
+gt_out=$("$BENCH" gt --base "$MIX.base.f32" --queries "$MIX.queries.f32" --out "$MIX.gt10.bin" --cache "$GT_CACHE")
+eval "$gt_out"
+# now GT (this run's) GT_SECONDS GT_THREADS GT_CHECK
+say "ground truth in $GT_SECONDS s ($GT_THREADS threads); cached file: $GT_CHECK"
+
+# --- cluster ----------------------------------------------------------------
 cluster_create lancedb-drift
 cluster_as tee -a "$CLUSTER_DATA/postgresql.conf" >/dev/null <<-CONF
 	shared_buffers = 1GB
@@ -101,7 +112,7 @@ OUT=$(mktemp)
 series() {
 	local np line
 	for np in $NPROBES; do
-		line=$("$BENCH" query --queries "$MIX.queries.f32" --gt "$MIX.gt10.bin" --base "$MIX.base.f32" \
+		line=$("$BENCH" query --queries "$MIX.queries.f32" --gt "$GT" --base "$MIX.base.f32" \
 			--require-index --set "lancedb.nprobes=$np")
 		printf '%s\t%s\t%s\n' "$1" "$np" "$line" >>"$OUT"
 	done
@@ -144,6 +155,11 @@ echo "- (a) no maintenance: $STATS_A"
 echo "- (b) maintained (lancedb.ivf_split_ratio ${SPLIT_RATIO:-default}): ${ACTIONS[*]:-nothing} in ${MAINT_S} s -> $STATS_B"
 echo "- (c) fresh REINDEX ${REINDEX_S%%$'\n'*} s -> $STATS_C"
 echo "- last advice: ${LAST_ADVICE:-(stopped after a retrain or $MAX_ROUNDS rounds)}"
+echo "- exact ground truth computed in this run ($GT_SECONDS s, $GT_THREADS threads; cached copy: $GT_CHECK)"
+case $GT_CHECK in
+	same|saved|none) ;;
+	*) echo "- **WARNING: the cached ground truth ${GT_CACHE#"$ROOT"/} is stale: it differs from this run's ($GT_CHECK); recall is against this run's**" ;;
+esac
 echo "- load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "maintenance log:"
