@@ -966,6 +966,12 @@ IvfParallelAssign(IvfBuildState *bs, IndexInfo *indexInfo, int nworkers,
 	if (leader_participates)
 		IvfParallelScanAndEncode(bs, shared, indexInfo, true);
 
+	/*
+	 * A worker that failed to start never signals done_cv: error out
+	 * instead of waiting for it forever (as btree does).
+	 */
+	WaitForParallelWorkersToAttach(pcxt);
+
 	for (;;)
 	{
 		int			done;
