@@ -230,8 +230,10 @@ for my $idx (@idxs)
 	$par{$idx} = { stats => $pstats, all => $all, few => $few };
 }
 
-# CREATE INDEX CONCURRENTLY: the workers scan with the leader's MVCC
-# snapshot instead of SnapshotAny; same index.
+# CREATE INDEX CONCURRENTLY, the leader taking part (the default): the
+# participants scan with the leader's MVCC snapshot instead of SnapshotAny;
+# same index.  The leader may encode every row before a worker starts, so
+# only the total is asserted.
 {
 	my $idx = 't_sq';
 	$primary->safe_psql('postgres', "DROP INDEX $idx");
