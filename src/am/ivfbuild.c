@@ -842,6 +842,9 @@ IvfParallelScanAndEncode(IvfBuildState *bs, IvfShared *shared,
 	if (progress)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_WRITING);
 	IvfFlushAllSpools(bs);
+	ereport(DEBUG1,
+			(errmsg_internal("lance_ivf parallel build: %s encoded %lld rows",
+							 progress ? "leader" : "worker", (long long) bs->indtuples)));
 
 	SpinLockAcquire(&shared->mutex);
 	shared->nparticipantsdone++;
@@ -914,7 +917,8 @@ IvfParallelBuildMain(dsm_segment *seg, shm_toc *toc)
  * Pass 2 with parallel workers: the leader shares the trained structure
  * and a parallel heap scan, participates itself, and collects the
  * directory when every participant is done.  Falls back to the serial
- * path when no worker can be launched.
+ * path when no worker can be launched.  parallel_leader_participation =
+ * off leaves the scan to the workers, as for btree, unless none started.
  */
 static void
 IvfParallelAssign(IvfBuildState *bs, IndexInfo *indexInfo, int nworkers,
@@ -926,6 +930,7 @@ IvfParallelAssign(IvfBuildState *bs, IndexInfo *indexInfo, int nworkers,
 	Size		est_scan;
 	IvfShared  *shared;
 	int			nparticipants;
+	bool		leader_participates;
 	char	   *querycopy;
 	Size		querylen = debug_query_string ? strlen(debug_query_string) + 1 : 0;
 
@@ -1000,12 +1005,21 @@ IvfParallelAssign(IvfBuildState *bs, IndexInfo *indexInfo, int nworkers,
 	shared->spool_budget = Max(budget / 2 / (nworkers + 1), (Size) 1024 * 1024);
 
 	LaunchParallelWorkers(pcxt);
-	nparticipants = pcxt->nworkers_launched + 1;
+	leader_participates = parallel_leader_participation ||
+		pcxt->nworkers_launched == 0;
+	nparticipants = pcxt->nworkers_launched + (leader_participates ? 1 : 0);
 
 	/* the leader takes its share */
 	bs->shared = shared;
 	bs->dir = (IvfListInfo *) IvfSharedPtr(shared, shared->dir_off);
-	IvfParallelScanAndEncode(bs, shared, indexInfo, true);
+	if (leader_participates)
+		IvfParallelScanAndEncode(bs, shared, indexInfo, true);
+
+	/*
+	 * A worker that failed to start never signals done_cv: error out
+	 * instead of waiting for it forever (as btree does).
+	 */
+	WaitForParallelWorkersToAttach(pcxt);
 
 	for (;;)
 	{
