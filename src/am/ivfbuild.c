@@ -353,16 +353,35 @@ IvfSpoolAdd(IvfBuildState *bs, uint32 list, const uint8 *code,
 	bs->spool_bytes += bs->entry_size;
 }
 
+/*
+ * Encode a row of list (v: the row, or its residual when the quantizer
+ * wants residuals; sqdist: its squared distance to the centroid) into the
+ * list's spool; code and aux are scratch.
+ */
+static void
+IvfSpoolRow(IvfBuildState *bs, uint32 list, float sqdist, const float *v,
+			ItemPointer tid, uint8 *code, float *aux)
+{
+	float		radius = sqrtf(Max(sqdist, 0.0f));
+
+	quantizer_encode(bs->quant, v, code, aux);
+	if (radius > bs->radius[list])
+		bs->radius[list] = radius;
+	IvfSpoolAdd(bs, list, code, aux, tid);
+}
+
 /* Assign and encode the batched rows, then spool them. */
 static void
 IvfProcessBatch(IvfBuildState *bs)
 {
 	int			dim = bs->dim;
-	uint8	   *code = palloc(bs->layout.code_size);
-	float	   *aux = palloc(sizeof(float) * Max(bs->layout.num_aux, 1));
+	uint8	   *code;
+	float	   *aux;
 
 	if (bs->batch_n == 0)
 		return;
+	code = palloc(bs->layout.code_size);
+	aux = palloc(sizeof(float) * Max(bs->layout.num_aux, 1));
 
 	if (bs->nlists > 1)
 		kmeans_assign(bs->batch, bs->batch_n, dim, bs->centroids, bs->nlists,
@@ -381,7 +400,6 @@ IvfProcessBatch(IvfBuildState *bs)
 	{
 		const float *x = bs->batch + (Size) i * dim;
 		uint32		list = (uint32) bs->assign[i];
-		float		radius = sqrtf(Max(bs->assign_dist[i], 0.0f));
 
 		if (bs->residuals)
 		{
@@ -389,14 +407,9 @@ IvfProcessBatch(IvfBuildState *bs)
 
 			for (int j = 0; j < dim; j++)
 				bs->resid[j] = x[j] - c[j];
-			quantizer_encode(bs->quant, bs->resid, code, aux);
+			x = bs->resid;
 		}
-		else
-			quantizer_encode(bs->quant, x, code, aux);
-
-		if (radius > bs->radius[list])
-			bs->radius[list] = radius;
-		IvfSpoolAdd(bs, list, code, aux, &bs->batch_tids[i]);
+		IvfSpoolRow(bs, list, bs->assign_dist[i], x, &bs->batch_tids[i], code, aux);
 	}
 	bs->indtuples += bs->batch_n;
 	bs->batch_n = 0;
@@ -604,10 +617,6 @@ IvfTrain(IvfBuildState *bs, const IvfOptions *opts)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("bit_hamming_ops supports only quantizer = flat")));
 
-	/*
-	 * Too few rows to train: one exhaustive list of exact vectors, which the
-	 * background worker (or a REINDEX) trains once the table has grown.
-	 */
 	/* rows were left out of the sample (memory), and too few are in it */
 	if (bs->rows_seen > nsample && nsample < (int64) sample_rate * lists)
 		ereport(NOTICE,
@@ -615,6 +624,10 @@ IvfTrain(IvfBuildState *bs, const IvfOptions *opts)
 						(long long) nsample, (long long) sample_rate * lists),
 				 errhint("Increase maintenance_work_mem to sample more.")));
 
+	/*
+	 * Too few rows to train: one exhaustive list of exact vectors, which the
+	 * background worker (or a REINDEX) trains once the table has grown.
+	 */
 	bs->trained = nsample >= 2 * (int64) lists && nsample > 0;
 	if (!bs->trained)
 	{
@@ -798,18 +811,13 @@ IvfEncodeSample(IvfBuildState *bs, Size spool_budget)
 	IvfPrepareAssign(bs, spool_budget);
 	for (int64 i = 0; i < bs->sample_n; i++)
 	{
-		uint32		list = (uint32) bs->sample_assign[i];
-		float		radius = sqrtf(Max(bs->sample_dist[i], 0.0f));
-
 		if ((i & 1023) == 0)
 		{
 			CHECK_FOR_INTERRUPTS();
 			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, i);
 		}
-		quantizer_encode(bs->quant, bs->sample + i * bs->dim, code, aux);
-		if (radius > bs->radius[list])
-			bs->radius[list] = radius;
-		IvfSpoolAdd(bs, list, code, aux, &bs->sample_tids[i]);
+		IvfSpoolRow(bs, (uint32) bs->sample_assign[i], bs->sample_dist[i],
+					bs->sample + i * bs->dim, &bs->sample_tids[i], code, aux);
 		bs->indtuples++;
 		if (bs->spool_bytes > bs->spool_budget)
 			IvfFlushAllSpools(bs);
