@@ -335,5 +335,27 @@ SELECT c.reltuples AS table_reltuples, (SELECT count(*) FROM ivnull) AS live_row
   FROM pg_class c WHERE c.relname = 'ivnull';
 DROP TABLE ivnull;
 
+-- 9. The sample's size (k-means line at debug1, the build stopped after
+-- training as in block 4).  A table never vacuumed or analyzed
+-- (reltuples -1) is sampled from the planner's row estimate: all 20000
+-- rows for sqrt(20000) = 141 lists (it used to be 8192).  With too little
+-- maintenance_work_mem (1 MB: half of it holds 512 rows of 256 floats) the
+-- sample is smaller than sample_rate x lists, and a NOTICE says so.
+CREATE TABLE ivs (id int, v vector(4));
+INSERT INTO ivs SELECT i, ARRAY(SELECT sin(i * 0.37 + j * 1.3) FROM generate_series(1, 4) j)
+  FROM generate_series(1, 20000) i;
+CREATE TABLE ivm (id int, v vector(256));
+INSERT INTO ivm SELECT i, ARRAY(SELECT sin(i * 0.37 + j * 1.3) FROM generate_series(1, 256) j)
+  FROM generate_series(1, 3000) i;
+SET client_min_messages = debug1;
+CREATE INDEX ivs_idx ON ivs USING lance_ivf (v vector_l2_ops)
+  WITH (max_iterations = 1, quantizer = 'pq', num_sub_vectors = 5);
+SET maintenance_work_mem = '1MB';
+CREATE INDEX ivm_idx ON ivm USING lance_ivf (v vector_l2_ops)
+  WITH (lists = 10, max_iterations = 1, quantizer = 'pq', num_sub_vectors = 257);
+RESET maintenance_work_mem;
+SET client_min_messages = warning;
+DROP TABLE ivs, ivm;
+
 DROP FUNCTION ivo_check(text);
 DROP FUNCTION ivo_topk(text, bool);
