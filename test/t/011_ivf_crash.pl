@@ -26,13 +26,14 @@ max_wal_size = 4GB
 ));
 $node->start;
 
-# table => [opclass, quantizer, distance op, range op]
+# table => [opclass, quantizer, distance op, range op, column type]
 # (PQ is left out: its estimates are no bounds, see 010_ivf_standby.pl.)
 my %cfg = (
-	c_flat => [ 'vector_l2_ops',     'flat', '<->', '<<->>' ],
-	c_sq   => [ 'vector_l2_ops',     'sq',   '<->', '<<->>' ],
-	c_rq   => [ 'vector_cosine_ops', 'rq',   '<=>', '<<=>>' ],
-	c_ip   => [ 'vector_ip_ops',     'rq',   '<#>', '<<#>>' ],);
+	c_flat => [ 'vector_l2_ops',     'flat', '<->', '<<->>', 'vector(16)' ],
+	c_sq   => [ 'vector_l2_ops',     'sq',   '<->', '<<->>', 'vector(16)' ],
+	c_rq   => [ 'vector_cosine_ops', 'rq',   '<=>', '<<=>>', 'vector(16)' ],
+	c_ip   => [ 'vector_ip_ops',     'rq',   '<#>', '<<#>>', 'vector(16)' ],
+	c_half => [ 'halfvec_l2_ops',    'sq',   '<->', '<<->>', 'halfvec(16)' ],);
 my @tables = sort keys %cfg;
 
 $node->safe_psql(
@@ -49,7 +50,7 @@ CREATE SEQUENCE ids START 100001;
 for my $t (@tables)
 {
 	$node->safe_psql('postgres', qq{
-CREATE TABLE $t (id int PRIMARY KEY, v vector(16));
+CREATE TABLE $t (id int PRIMARY KEY, v $cfg{$t}[4]);
 INSERT INTO $t SELECT i, vec(i) FROM generate_series(1, $N) AS i;
 });
 }

@@ -27,11 +27,12 @@ max_connections = 40
 ));
 $node->start;
 
-# table => [opclass, quantizer, distance op, range op]
+# table => [opclass, quantizer, distance op, range op, column type]
 my %cfg = (
-	w_flat => [ 'vector_l2_ops',     'flat', '<->', '<<->>' ],
-	w_sq   => [ 'vector_l2_ops',     'sq',   '<->', '<<->>' ],
-	w_rq   => [ 'vector_cosine_ops', 'rq',   '<=>', '<<=>>' ],);
+	w_flat => [ 'vector_l2_ops',      'flat', '<->', '<<->>', 'vector(16)' ],
+	w_sq   => [ 'vector_l2_ops',      'sq',   '<->', '<<->>', 'vector(16)' ],
+	w_rq   => [ 'vector_cosine_ops',  'rq',   '<=>', '<<=>>', 'vector(16)' ],
+	w_half => [ 'halfvec_cosine_ops', 'rq',   '<=>', '<<=>>', 'halfvec(16)' ],);
 my @tables = sort keys %cfg;
 
 $node->safe_psql(
@@ -47,10 +48,10 @@ CREATE SEQUENCE ids START 100001;
 });
 for my $t (@tables)
 {
-	my ($opc, $q) = @{ $cfg{$t} };
+	my ($opc, $q, undef, undef, $type) = @{ $cfg{$t} };
 	$node->safe_psql(
 		'postgres', qq{
-CREATE TABLE $t (id int PRIMARY KEY, v vector(16));
+CREATE TABLE $t (id int PRIMARY KEY, v $type);
 INSERT INTO $t SELECT i, vec(i) FROM generate_series(1, $N) AS i;
 CREATE INDEX ${t}_idx ON $t USING lance_ivf (v $opc) WITH (lists = $LISTS, quantizer = '$q');
 });
