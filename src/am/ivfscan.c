@@ -1137,7 +1137,8 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		so->loops++;
 		if (so->null_query)
 		{
-			so->dir = IvfReadDirectory(scan->indexRelation, &so->cache->meta);
+			so->dir = IvfReadDirectoryN(scan->indexRelation, &so->cache->meta,
+										 &so->nblocks);
 			so->probes = palloc(sizeof(IvfProbe) * so->cache->meta.nlists);
 			for (uint32 l = 0; l < so->cache->meta.nlists; l++)
 			{
